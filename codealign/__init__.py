@@ -1,0 +1,1 @@
+"""codealign: align code and hardware language models with execution feedback."""

@@ -1,0 +1,120 @@
+"""JSONL reading with errors that name the file and line, and atomic writing (temp file, then rename)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+from codealign.errors import UserError
+
+T = TypeVar("T")
+
+
+def read_jsonl(path: str | os.PathLike, parse: Callable[[dict[str, Any]], T] | None = None) -> list[T]:
+    """All rows of a JSONL file; blank lines are skipped. A malformed line raises :class:`UserError` naming
+    ``path:line`` before anything is returned, so a caller never acts on half a file."""
+    return list(iter_jsonl(path, parse))
+
+
+def iter_jsonl(path: str | os.PathLike, parse: Callable[[dict[str, Any]], T] | None = None) -> Iterator[T]:
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"{p}: no such file")
+    with open(p, "rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            if not raw.strip():
+                continue
+            try:
+                row = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                raise UserError(f"{p}:{lineno}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+            except json.JSONDecodeError as exc:
+                raise UserError(f"{p}:{lineno}: malformed JSON ({exc.msg} at column {exc.colno})") from None
+            if parse is None:
+                yield row
+                continue
+            try:
+                yield parse(row)
+            except (ValueError, TypeError) as exc:
+                raise UserError(f"{p}:{lineno}: {exc}") from None
+
+
+def _dumps(row: Any) -> str:
+    if hasattr(row, "to_dict"):
+        row = row.to_dict()
+    return json.dumps(row, ensure_ascii=False, default=str)
+
+
+def write_jsonl(path: str | os.PathLike, rows: Iterable[Any]) -> int:
+    """Write rows (dicts or objects with ``to_dict``) atomically; returns the row count. The file either
+    holds every row or is left as it was."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    n = 0
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write(_dumps(row) + "\n")
+                n += 1
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return n
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write a text file atomically (temp file in the same folder, then rename)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class JsonlAppender:
+    """Appends rows to a JSONL file as results stream in, one flushed line per row, so a killed run keeps
+    every finished row. A torn last line (kill mid-write) is ignored by :func:`read_completed`."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(self.path, "a", encoding="utf-8")
+
+    def append(self, row: Any) -> None:
+        self._fh.write(_dumps(row) + "\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> "JsonlAppender":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def read_completed(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Rows of a streamed JSONL file, skipping a torn final line left by a kill."""
+    p = Path(path)
+    if not p.exists():
+        return []
+    rows = []
+    for raw in p.read_bytes().splitlines():
+        try:
+            rows.append(json.loads(raw))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue
+    return rows

@@ -1,0 +1,413 @@
+"""The ``process`` backend: one job = one bash script in a fresh directory, under limits the harness enforces.
+
+Guaranteed (when the harness runs as root, as in CI):
+
+* the job runs as an unprivileged uid of its own (one per concurrent slot, allocated with a lock file), in a
+  new session, with a scrubbed environment, stdin closed and a fresh job directory as HOME, TMPDIR and cwd;
+  it cannot write host files that are not world-writable, nor read the harness's ``/proc/<pid>/environ``;
+* rlimits (CPU, FSIZE, NOFILE, NPROC, optionally AS) are set by the launcher before the script runs, and
+  the job cannot raise them; NPROC counts against the slot uid, so a fork bomb stops at ``Limits.nproc``;
+* where a cgroup hierarchy is writable (v1 or v2) the job joins a cgroup of its own before it execs
+  anything: ``pids.max`` and a resident-memory limit hold for every descendant; otherwise a watchdog
+  samples the resident size of every process of the slot uid;
+* a hard wall-clock deadline; stdout/stderr caps; a disk watchdog on the job directory; at the end every
+  process of the job is killed: process group, cgroup members, and every process owned by the slot uid
+  (which reaches ``setsid`` daemons);
+* files are read back without following symlinks (``O_NOFOLLOW`` at every path component).
+
+Not guaranteed by this backend (use ``bwrap``): no network isolation (a job can reach the host's loopback),
+the host filesystem stays readable, world-writable places (``/tmp``, ``/dev/shm``) stay writable, and the
+disk watchdog samples, so a job may overshoot ``disk_mb`` by what it writes in one sampling interval
+(``file_size_mb`` still bounds each file). Run as a non-root user, the job keeps that user's uid:
+RLIMIT_NPROC then counts all of that user's processes, and only the process group and cgroup are killed.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import selectors
+import shlex
+import shutil
+import signal
+import stat
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from codealign.sandbox.cgroup import JobCgroup, open_cgroup
+from codealign.sandbox.job import Job, JobResult, JobStatus
+from codealign.sandbox.limits import Limits
+
+SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_TICK_S = 0.01
+_DISK_EVERY_S = 0.05
+_DRAIN_S = 0.1
+_UID_BASE = int(os.environ.get("CODEALIGN_UID_BASE", "61000"))
+_UID_COUNT = 512
+_LOCK_DIR = Path(tempfile.gettempdir()) / "codealign-uid-locks"
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0
+
+
+class UidSlot:
+    """An unprivileged uid reserved for one job at a time, across processes (flock on a lock file)."""
+
+    _local = threading.Lock()
+
+    def __init__(self) -> None:
+        self.uid: int | None = None
+        self._fd: int | None = None
+
+    def acquire(self) -> "UidSlot":
+        _LOCK_DIR.mkdir(mode=0o700, exist_ok=True)
+        start = (os.getpid() * 7 + threading.get_ident()) % _UID_COUNT
+        with self._local:
+            for i in range(_UID_COUNT):
+                uid = _UID_BASE + (start + i) % _UID_COUNT
+                fd = os.open(_LOCK_DIR / str(uid), os.O_RDWR | os.O_CREAT, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    os.close(fd)
+                    continue
+                self.uid, self._fd = uid, fd
+                return self
+        raise RuntimeError("no free sandbox uid slot")
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> "UidSlot":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def processes_of_uid(uid: int) -> list[int]:
+    """Live (non-zombie) pids whose real uid is ``uid`` (scans /proc)."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/status", "rb") as fh:
+                for line in fh:
+                    if line.startswith(b"State:") and line.split()[1] in (b"Z", b"X"):
+                        break
+                    if line.startswith(b"Uid:"):
+                        if int(line.split()[1]) == uid:
+                            found.append(int(entry.name))
+                        break
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def resident_bytes(pids: list[int]) -> int:
+    page = os.sysconf("SC_PAGE_SIZE")
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as fh:
+                total += int(fh.read().split()[1]) * page
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def dir_bytes(root: str) -> int:
+    total = 0
+    stack = [root]
+    while stack:
+        path = stack.pop()
+        try:
+            with os.scandir(path) as it:
+                for entry in it:
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    total += st.st_blocks * 512
+                    if stat.S_ISDIR(st.st_mode):
+                        stack.append(entry.path)
+        except OSError:
+            continue
+    return total
+
+
+def read_nofollow(root: str, rel: str, cap: int) -> bytes | None:
+    """Read ``root/rel`` without following a symlink at any component; None when absent or not a file."""
+    parts = rel.split("/")
+    dirfd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        for part in parts[:-1]:
+            nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dirfd)
+            os.close(dirfd)
+            dirfd = nxt
+        try:
+            fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dirfd)
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR):
+                return None
+            raise
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
+            with os.fdopen(os.dup(fd), "rb") as fh:
+                return fh.read(cap)
+        finally:
+            os.close(fd)
+    except OSError:
+        return None
+    finally:
+        os.close(dirfd)
+
+
+def _rmtree(path: str) -> None:
+    """Remove a job dir even where the job left unreadable folders behind."""
+    for dirpath, dirnames, _ in os.walk(path):
+        for name in dirnames:
+            try:
+                os.chmod(os.path.join(dirpath, name), 0o700, follow_symlinks=False)
+            except OSError:
+                pass
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _rlimit_lines(limits: Limits) -> str:
+    lines = [
+        f"ulimit -t {max(1, int(limits.cpu_s + 0.999))}",
+        f"ulimit -f {int(limits.file_size_mb) * 1024 * 2}",
+        f"ulimit -n {int(limits.nofile)}",
+        "ulimit -c 0",
+    ]
+    if limits.address_space_mb:
+        lines.append(f"ulimit -v {int(limits.address_space_mb) * 1024}")
+    return "\n".join(lines)
+
+
+class ProcessBackend:
+    """Runs jobs as local processes under the guarantees in the module docstring."""
+
+    name = "process"
+
+    def __init__(self, workdir: str | os.PathLike | None = None):
+        self.workdir = Path(workdir or os.environ.get("CODEALIGN_JOB_ROOT") or tempfile.gettempdir())
+
+    # -- hooks for subclasses -------------------------------------------------------------------------
+    def wrap(self, argv: list[str], jobdir: str, job: Job) -> list[str]:
+        """The command that runs ``argv`` inside this backend's isolation (identity here)."""
+        return argv
+
+    def describe(self) -> str:
+        return "process: session, rlimits, scrubbed env, per-slot uid (as root), cgroup where writable"
+
+    # -- the run -------------------------------------------------------------------------------------------
+    def run(self, job: Job) -> JobResult:
+        t0 = time.monotonic()
+        try:
+            jobdir = tempfile.mkdtemp(prefix="codealign-job-", dir=self.workdir)
+        except OSError as exc:
+            return JobResult(JobStatus.SANDBOX_ERROR, error=f"cannot create job dir in {self.workdir}: {exc}",
+                             backend=self.name)
+        slot = UidSlot() if is_root() else None
+        try:
+            if slot is not None:
+                slot.acquire()
+            return self._run_in(job, jobdir, slot.uid if slot else None, t0)
+        except Exception as exc:  # harness fault, never the candidate's
+            return JobResult(JobStatus.SANDBOX_ERROR, error=f"{type(exc).__name__}: {exc}", backend=self.name,
+                             wall_s=time.monotonic() - t0)
+        finally:
+            if slot is not None:
+                slot.release()
+            _rmtree(jobdir)
+
+    def _write_files(self, job: Job, jobdir: str, uid: int | None) -> None:
+        for rel, content in job.files.items():
+            path = Path(jobdir, rel)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            data = content.encode("utf-8", "surrogateescape") if isinstance(content, str) else content
+            path.write_bytes(data)
+        if uid is not None:
+            for dirpath, dirnames, filenames in os.walk(jobdir):
+                os.chown(dirpath, uid, uid)
+                for name in filenames:
+                    os.chown(os.path.join(dirpath, name), uid, uid)
+        os.chmod(jobdir, 0o700)
+
+    def launch(self, job: Job, jobdir: str, uid: int | None, cgroup: JobCgroup | None,
+               stdin=subprocess.DEVNULL, trusted_fd: int | None = None) -> subprocess.Popen:
+        """Start ``job.script`` in ``jobdir``; shared by one-shot jobs and persistent workers."""
+        limits = job.limits
+        join = "".join(f"echo $$ > {shlex.quote(f)} || exit 97\n" for f in (cgroup.procs_files if cgroup else []))
+        nproc = f"ulimit -u {int(limits.nproc)}\n" if uid is not None else ""
+        launcher = f"{join}{_rlimit_lines(limits)}\n{nproc}exec \"$@\"\n"
+        inner = ["/bin/bash", "--noprofile", "--norc", "-c", "set -u\n" + job.script]
+        argv = ["/bin/bash", "--noprofile", "--norc", "-c", launcher, "codealign-launch", *self.wrap(inner, jobdir, job)]
+        env = {"PATH": SAFE_PATH, "HOME": jobdir, "TMPDIR": jobdir, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+        env.update(job.env)
+        pass_fds = (trusted_fd,) if trusted_fd is not None else ()
+        if trusted_fd is not None and trusted_fd != 3:
+            argv = ["/bin/sh", "-c", f'exec 3>&{trusted_fd} {trusted_fd}>&-; exec "$@"', "codealign-fd", *argv]
+        kwargs = {}
+        if uid is not None:
+            kwargs = {"user": uid, "group": uid, "extra_groups": []}
+        return subprocess.Popen(
+            argv, cwd=jobdir, env=env, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            pass_fds=pass_fds, start_new_session=True, close_fds=True, **kwargs,
+        )
+
+    def _run_in(self, job: Job, jobdir: str, uid: int | None, t0: float) -> JobResult:
+        limits = job.limits
+        self._write_files(job, jobdir, uid)
+        cgroup = open_cgroup(int(limits.memory_mb) << 20, int(limits.nproc) + 8, owner_uid=uid)
+        r_trusted, w_trusted = os.pipe()
+        try:
+            proc = self.launch(job, jobdir, uid, cgroup, trusted_fd=w_trusted)
+        except OSError as exc:
+            os.close(r_trusted)
+            os.close(w_trusted)
+            if cgroup:
+                cgroup.remove()
+            return JobResult(JobStatus.SANDBOX_ERROR, error=f"cannot start job: {exc}", backend=self.name)
+        os.close(w_trusted)
+        status, out, err, trusted, peak = self._supervise(proc, r_trusted, jobdir, uid, cgroup, limits, t0)
+        wall = time.monotonic() - t0
+        rc, cpu = proc.returncode, getattr(proc, "cpu_s", 0.0)
+        if cgroup is not None:
+            peak = max(peak, cgroup.peak_bytes())
+            if status is JobStatus.EXITED and cgroup.oom_killed():
+                status = JobStatus.MEMORY
+            cgroup.remove()
+        if status is JobStatus.EXITED and rc != 0 and peak >= (int(limits.memory_mb) << 20) * 0.95:
+            status = JobStatus.MEMORY
+        files = {}
+        for rel in job.collect:
+            data = read_nofollow(jobdir, rel, limits.output_bytes)
+            if data is not None:
+                files[rel] = data
+        return JobResult(status, rc, out, err, trusted, files, wall, cpu, peak / 2**20, backend=self.name)
+
+    def _supervise(self, proc, r_trusted, jobdir, uid, cgroup, limits, t0):
+        sel = selectors.DefaultSelector()
+        bufs = {"out": bytearray(), "err": bytearray(), "trusted": bytearray()}
+        sel.register(proc.stdout, selectors.EVENT_READ, "out")
+        sel.register(proc.stderr, selectors.EVENT_READ, "err")
+        trusted_file = os.fdopen(r_trusted, "rb", buffering=0)
+        sel.register(trusted_file, selectors.EVENT_READ, "trusted")
+        status = JobStatus.EXITED
+        deadline = t0 + limits.wall_s
+        mem_cap = int(limits.memory_mb) << 20
+        disk_cap = int(limits.disk_mb) << 20
+        peak = 0
+        next_disk = 0.0
+        open_streams = 3
+        exited_at = 0.0
+        try:
+            while True:
+                now = time.monotonic()
+                if now >= deadline:
+                    status = JobStatus.TIMEOUT
+                    break
+                for key, _ in sel.select(timeout=min(_TICK_S * 5, max(0.0, deadline - now))):
+                    chunk = os.read(key.fileobj.fileno(), 65536)
+                    if not chunk:
+                        sel.unregister(key.fileobj)
+                        open_streams -= 1
+                        continue
+                    buf = bufs[key.data]
+                    room = limits.output_bytes - len(buf)
+                    buf += chunk[:max(0, room)]
+                    if len(chunk) > room and key.data != "trusted":
+                        status = JobStatus.OUTPUT_LIMIT
+                if status is not JobStatus.EXITED:
+                    break
+                if cgroup is not None:
+                    used = cgroup.memory_bytes()
+                elif uid is not None:
+                    used = resident_bytes(processes_of_uid(uid)) if now >= next_disk else 0
+                else:
+                    used = resident_bytes(_group_pids(proc.pid)) if now >= next_disk else 0
+                peak = max(peak, used)
+                if used > mem_cap:
+                    status = JobStatus.MEMORY
+                    break
+                if now >= next_disk:
+                    next_disk = now + _DISK_EVERY_S
+                    if dir_bytes(jobdir) > disk_cap:
+                        status = JobStatus.OUTPUT_LIMIT
+                        break
+                if _reap(proc):
+                    exited_at = exited_at or now
+                    if open_streams == 0 or now - exited_at > _DRAIN_S:
+                        break
+                elif open_streams == 0:
+                    time.sleep(_TICK_S)
+        finally:
+            self._kill_all(proc, uid, cgroup)
+            sel.close()
+            proc.stdout.close()
+            proc.stderr.close()
+            trusted_file.close()
+        return status, bytes(bufs["out"]), bytes(bufs["err"]), bytes(bufs["trusted"]), peak
+
+    @staticmethod
+    def _kill_all(proc: subprocess.Popen, uid: int | None, cgroup: JobCgroup | None) -> None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        if cgroup is not None:
+            cgroup.kill()
+        if uid is not None:
+            for _ in range(20):
+                pids = processes_of_uid(uid)
+                if not pids:
+                    break
+                for pid in pids:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
+                time.sleep(0.005)
+        end = time.monotonic() + 5
+        while not _reap(proc) and time.monotonic() < end:
+            time.sleep(0.002)
+
+
+def _reap(proc: subprocess.Popen) -> bool:
+    """Reap the launcher with ``wait4`` (which also reports the CPU time of everything it waited for)."""
+    if proc.returncode is not None:
+        return True
+    try:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+    except ChildProcessError:
+        proc.returncode = proc.returncode if proc.returncode is not None else -1
+        return True
+    if pid == 0:
+        return False
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.cpu_s = usage.ru_utime + usage.ru_stime
+    return True
+
+
+def _group_pids(pgid: int) -> list[int]:
+    pids = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if os.getpgid(int(entry.name)) == pgid:
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids

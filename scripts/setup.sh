@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Sets up everything codealign needs on a fresh Debian/Ubuntu machine; idempotent (a second run takes seconds).
+#   system packages: iverilog, verilator, ccache, bubblewrap, nodejs/npm
+#   npm: solc-js (latest, global) + the pinned older compilers in $CODEALIGN_SOLC_DIR
+#   a venv in .venv with torch==2.13.0 installed first (CPU wheel), then codealign[dev]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+sudo_=""
+[ "$(id -u)" -eq 0 ] || sudo_="sudo"
+
+need_apt=()
+for pair in iverilog:iverilog verilator:verilator ccache:ccache bwrap:bubblewrap node:nodejs npm:npm; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair##*:}")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  log "apt-get install ${need_apt[*]}"
+  $sudo_ apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if ! command -v solcjs >/dev/null 2>&1; then
+  log "npm install -g solc"
+  $sudo_ npm install -g --silent solc@0.8.37 >/dev/null
+fi
+
+py=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  log "creating .venv"
+  "$py" -m venv .venv
+fi
+stamp=.venv/.codealign-installed
+want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  log "installing Python dependencies (torch==2.13.0 first)"
+  .venv/bin/pip install -q --upgrade pip >/dev/null
+  .venv/bin/pip install -q "torch==2.13.0"
+  .venv/bin/pip install -q -e ".[dev]"
+  echo "$want" > "$stamp"
+fi
+
+.venv/bin/codealign doctor --install-solc-defaults --quiet >&2 || true
+log "ready: $root/.venv/bin/codealign"
