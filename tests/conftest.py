@@ -35,3 +35,7 @@ def process_backend():
     from codealign.sandbox.process import ProcessBackend
 
     return ProcessBackend()
+
+import sys  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))

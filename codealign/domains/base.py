@@ -70,6 +70,11 @@ class Domain(abc.ABC):
         result.details.setdefault("backend", outcome.backend)
         return result
 
+    def selftest_cases(self) -> list[tuple[Task, Candidate, Verdict]]:
+        """Tiny (task, candidate, expected verdict) cases for ``codealign doctor``'s live check: at least one
+        known-good and one known-bad. Empty when the domain offers none."""
+        return []
+
     def mutate(self, solution: str, rng: random.Random) -> list[tuple[str, dict]]:
         """Small mutations of a correct solution for error-injection negatives: ``[(text, description)]``.
         Domains that do not offer mutations return an empty list."""

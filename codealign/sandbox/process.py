@@ -251,14 +251,13 @@ class ProcessBackend:
         limits = job.limits
         join = "".join(f"echo $$ > {shlex.quote(f)} || exit 97\n" for f in (cgroup.procs_files if cgroup else []))
         nproc = f"ulimit -u {int(limits.nproc)}\n" if uid is not None else ""
-        launcher = f"{join}{_rlimit_lines(limits)}\n{nproc}exec \"$@\"\n"
+        move_fd = f"exec 3>&{trusted_fd} {trusted_fd}>&-\n" if trusted_fd is not None and trusted_fd != 3 else ""
+        launcher = f"{move_fd}{join}{_rlimit_lines(limits)}\n{nproc}exec \"$@\"\n"
         inner = ["/bin/bash", "--noprofile", "--norc", "-c", "set -u\n" + job.script]
         argv = ["/bin/bash", "--noprofile", "--norc", "-c", launcher, "codealign-launch", *self.wrap(inner, jobdir, job)]
         env = {"PATH": SAFE_PATH, "HOME": jobdir, "TMPDIR": jobdir, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
         env.update(job.env)
         pass_fds = (trusted_fd,) if trusted_fd is not None else ()
-        if trusted_fd is not None and trusted_fd != 3:
-            argv = ["/bin/sh", "-c", f'exec 3>&{trusted_fd} {trusted_fd}>&-; exec "$@"', "codealign-fd", *argv]
         kwargs = {}
         if uid is not None:
             kwargs = {"user": uid, "group": uid, "extra_groups": []}

@@ -1,0 +1,188 @@
+"""Running many candidates: on all local cores (threads driving sandboxed processes) or on a Ray cluster.
+
+Guarantees: every candidate gets exactly one ExecResult; a harness fault becomes SANDBOX_ERROR for that
+candidate only; each job is bounded by its backend deadline, and the executor's watchdog marks a job that
+outlives ``wall_s`` plus a grace period as TIMEOUT, so no worker stalls the run; results stream to the
+``out`` JSONL as they finish (a killed run keeps them), then the file is rewritten atomically in input
+order when ``ordered``; with a cache, a rerun recomputes only what is missing.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from codealign.domains import get_domain
+from codealign.domains.base import Domain, sandbox_error
+from codealign.errors import UserError
+from codealign.jsonl import JsonlAppender, read_completed, write_jsonl
+from codealign.sandbox.backends import get_backend
+from codealign.sandbox.cache import VerdictCache
+from codealign.sandbox.process import ProcessBackend
+from codealign.types import Candidate, ExecResult, Task, Verdict
+
+EXECUTORS = ("local", "ray")
+_WATCHDOG_GRACE_S = 30.0
+
+
+def _index_tasks(tasks: Iterable[Task], candidates: Sequence[Candidate]) -> dict[str, Task]:
+    by_id: dict[str, Task] = {}
+    for task in tasks:
+        if task.task_id in by_id:
+            raise UserError(f"duplicate task_id {task.task_id!r} in tasks")
+        by_id[task.task_id] = task
+    unknown = sorted({c.task_id for c in candidates} - set(by_id))
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        raise UserError(f"{len(unknown)} candidate(s) name unknown task_id(s): {shown}")
+    return by_id
+
+
+def evaluate_one(domain: Domain, task: Task, candidate: Candidate, backend: ProcessBackend) -> ExecResult:
+    """One verdict; a harness exception becomes SANDBOX_ERROR instead of escaping."""
+    try:
+        result = domain.evaluate(task, candidate, backend)
+    except Exception as exc:  # the harness failed, not the candidate
+        return sandbox_error(task, candidate, f"{type(exc).__name__}: {exc}")
+    result.completion = candidate.completion
+    return result
+
+
+def execute(
+    domain: Domain | str,
+    tasks: Iterable[Task],
+    candidates: Sequence[Candidate],
+    *,
+    backend: str | ProcessBackend = "auto",
+    executor: str = "local",
+    workers: int | None = None,
+    cache: VerdictCache | str | os.PathLike | None = None,
+    out: str | os.PathLike | None = None,
+    ordered: bool = True,
+    progress: bool = True,
+) -> list[ExecResult]:
+    """Judge every candidate against its task; returns results in input order.
+
+    ``cache`` is a VerdictCache, a path to one, or None (no cache). ``out`` streams results as JSONL;
+    rows already in ``out`` from an earlier, killed run are reused (by candidate and task id).
+    """
+    if executor not in EXECUTORS:
+        raise UserError(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
+    dom = get_domain(domain) if isinstance(domain, str) else domain
+    be = get_backend(backend) if isinstance(backend, str) else backend
+    by_id = _index_tasks(tasks, candidates)
+    store = VerdictCache(cache) if cache is not None and not isinstance(cache, VerdictCache) else cache
+    workers = workers or os.cpu_count() or 1
+
+    results: list[ExecResult | None] = [None] * len(candidates)
+    done_before = {}
+    if out is not None:
+        done_before = {(r.get("task_id"), r.get("candidate_id")): r for r in read_completed(out)}
+    keys: list[str | None] = [None] * len(candidates)
+    todo: list[int] = []
+    toolchain = dom.toolchain_version() if store is not None else ""
+    for i, cand in enumerate(candidates):
+        task = by_id[cand.task_id]
+        prior = done_before.get((cand.task_id, cand.candidate_id))
+        if prior is not None and prior.get("verdict") != Verdict.SANDBOX_ERROR.value:
+            results[i] = ExecResult.from_dict({**prior, "cached": True})
+            continue
+        if store is not None:
+            limits = dom.limits_for(task).to_dict()
+            keys[i] = store.key(dom.name, toolchain, dom.harness_version, limits, task, dom.normalize(cand.completion))
+            hit = store.get(keys[i], task, cand)
+            if hit is not None:
+                results[i] = hit
+                continue
+        todo.append(i)
+
+    appender = JsonlAppender(out) if out is not None else None
+    bar = _progress(len(candidates), progress, dom.name)
+    bar.update(len(candidates) - len(todo))
+    try:
+        if appender is not None:
+            for r in results:
+                if r is not None and r.cached:
+                    appender.append(r)
+
+        def finish(i: int, result: ExecResult) -> None:
+            results[i] = result
+            if store is not None and keys[i] is not None:
+                store.put(keys[i], dom.name, result)
+            if appender is not None:
+                appender.append(result)
+            bar.update(1)
+
+        if executor == "ray":
+            from codealign.sandbox.ray_executor import run_on_ray
+
+            run_on_ray(dom, by_id, candidates, todo, be, workers, finish)
+        else:
+            _run_local(dom, by_id, candidates, todo, be, workers, finish)
+    finally:
+        bar.close()
+        if appender is not None:
+            appender.close()
+    final = [r for r in results if r is not None]
+    assert len(final) == len(candidates)
+    if out is not None and ordered:
+        write_jsonl(out, final)
+    return final
+
+
+def _run_local(dom, by_id, candidates, todo, backend, workers, finish) -> None:
+    if not todo:
+        return
+    pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="codealign-job")
+    started: dict[cf.Future, tuple[int, float]] = {}
+    pending = list(reversed(todo))
+
+    def submit() -> None:
+        while pending and len(started) < workers * 2:
+            i = pending.pop()
+            cand = candidates[i]
+            fut = pool.submit(evaluate_one, dom, by_id[cand.task_id], cand, backend)
+            started[fut] = (i, time.monotonic())
+
+    try:
+        submit()
+        while started:
+            done, _ = cf.wait(list(started), timeout=1.0, return_when=cf.FIRST_COMPLETED)
+            for fut in done:
+                i, _ = started.pop(fut)
+                finish(i, fut.result())
+            now = time.monotonic()
+            for fut, (i, t0) in list(started.items()):
+                cand = candidates[i]
+                task = by_id[cand.task_id]
+                if now - t0 > dom.limits_for(task).wall_s + _WATCHDOG_GRACE_S:
+                    started.pop(fut)
+                    finish(i, ExecResult(task.task_id, cand.candidate_id, Verdict.TIMEOUT,
+                                         details={"failure": "watchdog", "error": "job outlived its deadline"},
+                                         completion=cand.completion))
+            submit()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _progress(total: int, enabled: bool, label: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=f"execute[{label}]", unit="cand", disable=not enabled or total == 0,
+                file=sys.stderr, dynamic_ncols=True, leave=False)
+
+
+def execute_files(domain: str, tasks_path: str | os.PathLike, candidates_path: str | os.PathLike,
+                  out: str | os.PathLike, **kwargs) -> list[ExecResult]:
+    """``codealign execute``: tasks JSONL + candidates JSONL → verdicts JSONL."""
+    from codealign.jsonl import read_jsonl
+
+    tasks = read_jsonl(tasks_path, Task.from_dict)
+    candidates = read_jsonl(candidates_path, Candidate.from_dict)
+    if not Path(tasks_path).exists():
+        raise UserError(f"{tasks_path}: no such file")
+    return execute(domain, tasks, candidates, out=out, **kwargs)

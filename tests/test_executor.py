@@ -1,0 +1,141 @@
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from codealign.errors import UserError
+from codealign.jsonl import read_jsonl
+from codealign.sandbox.cache import VerdictCache
+from codealign.sandbox.executor import execute
+from codealign.types import Candidate, ExecResult, Task, Verdict
+from shell_domain import ShellDomain
+
+
+def _batch(n, script="exit 0"):
+    tasks = [Task(f"t{i}", "shell", "p") for i in range(n)]
+    cands = [Candidate(f"t{i}", f"# {i}\n{script}\n") for i in range(n)]
+    return tasks, cands
+
+
+def test_every_candidate_gets_one_result_in_input_order(backend):
+    tasks, cands = _batch(6)
+    cands.append(Candidate("t0", "exit 3\n"))
+    results = execute(ShellDomain(), tasks, cands, backend=backend, progress=False)
+    assert [r.candidate_id for r in results] == [c.candidate_id for c in cands]
+    assert [r.verdict for r in results] == [Verdict.PASS] * 6 + [Verdict.FAIL]
+
+
+def test_unknown_task_id_is_a_user_error_before_anything_runs(backend):
+    tasks, cands = _batch(2)
+    with pytest.raises(UserError, match="unknown task_id"):
+        execute(ShellDomain(), tasks, cands + [Candidate("nope", "exit 0")], backend=backend, progress=False)
+
+
+def test_results_stream_to_jsonl_and_are_rewritten_in_order(backend, tmp_path):
+    tasks, cands = _batch(5)
+    out = tmp_path / "verdicts.jsonl"
+    execute(ShellDomain(), tasks, cands, backend=backend, out=out, progress=False)
+    rows = read_jsonl(out, ExecResult.from_dict)
+    assert [r.candidate_id for r in rows] == [c.candidate_id for c in cands]
+
+
+def test_warm_cache_reruns_nothing(backend, tmp_path):
+    tasks, cands = _batch(4, "sleep 0.3")
+    cache = VerdictCache(tmp_path / "c.sqlite")
+    first = execute(ShellDomain(), tasks, cands, backend=backend, cache=cache, progress=False)
+    t0 = time.monotonic()
+    second = execute(ShellDomain(), tasks, cands, backend=backend, cache=cache, progress=False)
+    assert time.monotonic() - t0 < 0.3
+    assert all(r.cached for r in second) and not any(r.cached for r in first)
+    assert [r.verdict for r in first] == [r.verdict for r in second]
+
+
+def test_sandbox_error_is_never_cached(tmp_path):
+    cache = VerdictCache(tmp_path / "c.sqlite")
+    r = ExecResult("t", "c", Verdict.SANDBOX_ERROR)
+    assert cache.put("k", "shell", r) is False
+    assert cache.get("k", Task("t", "shell", "p"), Candidate("t", "x")) is None
+
+
+def test_harness_exception_becomes_sandbox_error_for_that_candidate_only(backend):
+    class Broken(ShellDomain):
+        def prepare(self, task, candidate):
+            if "boom" in candidate.completion:
+                raise RuntimeError("harness fault")
+            return super().prepare(task, candidate)
+
+    tasks, cands = _batch(3)
+    cands[1] = Candidate("t1", "# boom\nexit 0")
+    results = execute(Broken(), tasks, cands, backend=backend, progress=False)
+    assert [r.verdict for r in results] == [Verdict.PASS, Verdict.SANDBOX_ERROR, Verdict.PASS]
+    assert "harness fault" in results[1].details["error"]
+
+
+KILLED_RUN = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {tests!r})
+    from shell_domain import ShellDomain
+    from codealign.sandbox.executor import execute
+    from codealign.types import Candidate, Task
+    tasks = [Task(f"t{{i}}", "shell", "p") for i in range(12)]
+    cands = [Candidate(f"t{{i}}", f"# {{i}}\\nsleep 0.4\\n") for i in range(12)]
+    execute(ShellDomain(), tasks, cands, backend="auto", cache={cache!r}, out={out!r}, workers=2, progress=False)
+""")
+
+
+def test_sigkilled_run_recomputes_only_what_is_missing(tmp_path):
+    tests = os.path.dirname(__file__)
+    cache, out = str(tmp_path / "c.sqlite"), str(tmp_path / "v.jsonl")
+    code = KILLED_RUN.format(tests=tests, cache=cache, out=out)
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if os.path.exists(out) and len(open(out).read().splitlines()) >= 3:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = VerdictCache(cache).stats()["entries"]
+    assert 3 <= done_before < 12
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    rows = read_jsonl(out, ExecResult.from_dict)
+    assert len(rows) == 12 and all(r.verdict is Verdict.PASS for r in rows)
+    assert sum(r.cached for r in rows) >= done_before
+    assert VerdictCache(cache).stats()["entries"] == 12
+
+
+def test_two_processes_share_one_cache(tmp_path):
+    cache = str(tmp_path / "c.sqlite")
+    code = textwrap.dedent(f"""
+        from codealign.sandbox.cache import VerdictCache
+        from codealign.types import ExecResult, Verdict
+        import sys
+        c = VerdictCache({cache!r})
+        for i in range(300):
+            c.put(f"{{sys.argv[1]}}-{{i}}", "shell", ExecResult("t", "c", Verdict.PASS, 1.0))
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", code, tag]) for tag in ("a", "b")]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    assert VerdictCache(cache).stats()["entries"] == 600
+
+
+def test_ray_executor_gives_the_same_verdicts_as_local(backend, tmp_path):
+    ray = pytest.importorskip("ray")
+    from ray import cloudpickle
+
+    import shell_domain
+
+    cloudpickle.register_pickle_by_value(shell_domain)
+    tasks, cands = _batch(4)
+    cands.append(Candidate("t1", "exit 1"))
+    local = execute(ShellDomain(), tasks, cands, backend=backend, progress=False)
+    try:
+        remote = execute(ShellDomain(), tasks, cands, backend=backend, executor="ray", workers=2, progress=False)
+    finally:
+        ray.shutdown()
+    assert [r.verdict for r in remote] == [r.verdict for r in local]
+    assert [r.candidate_id for r in remote] == [r.candidate_id for r in local]
