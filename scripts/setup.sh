@@ -41,5 +41,21 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# Sandboxed jobs run as unprivileged per-slot uids: they must be able to reach the interpreter (and the
+# solc-js installs under $CODEALIGN_HOME). pyenv-style installs under /root need o+x (traverse only, no read)
+# on the folders above them.
+if [ "$(id -u)" -eq 0 ]; then
+  for target in "$(readlink -f .venv/bin/python)" "${CODEALIGN_HOME:-$HOME/.cache/codealign}"; do
+    d=$(dirname "$target")
+    while [ "$d" != "/" ]; do
+      if [ -d "$d" ] && [ $(( 0$(stat -c %a "$d") & 1 )) -eq 0 ]; then
+        log "chmod o+x $d (so sandboxed jobs can reach $target)"
+        chmod o+x "$d"
+      fi
+      d=$(dirname "$d")
+    done
+  done
+fi
+
 .venv/bin/codealign doctor --install-solc-defaults --quiet >&2 || true
 log "ready: $root/.venv/bin/codealign"

@@ -4,7 +4,8 @@ Optimization", 2023): pairs drawn from the target policy the scores imply.
 The prompt's N judged candidates stand for samples of the generating policy. The target is
 ``pi_r(y) ∝ pi(y) · exp(score(y) / beta)``; rejection sampling accepts candidate y with probability
 ``exp((score(y) - max score) / beta)``, in rounds over the not-yet-accepted candidates (each round's max is
-taken over what remains), until ``num_samples`` are accepted or none remain. Small ``beta`` accepts the
+taken over what remains, candidates visited in a seeded random order), until ``num_samples`` are accepted
+or none remain. Small ``beta`` accepts the
 top-scored candidates first; large ``beta`` approaches uniform sampling. The accepted samples are then
 shuffled and paired off (a tournament); within a pair the higher score is chosen, and a tied pair is
 dropped. Randomness comes from ``seed`` and the task id only, so a run is reproducible.
@@ -46,8 +47,10 @@ class RSOConfig:
 
 
 def rejection_sample(entries: list[Entry], num_samples: int, beta: float, rng: random.Random) -> list[Entry]:
-    """Entries accepted in order, following RSO's Algorithm 1."""
+    """Entries accepted in order, following RSO's Algorithm 1. The candidates are visited in a seeded random
+    order (they stand for samples in generation order), so the best-first pool order gives no head start."""
     remaining = list(entries)
+    rng.shuffle(remaining)
     accepted: list[Entry] = []
     while remaining and len(accepted) < num_samples:
         top = max(e.score for e in remaining)

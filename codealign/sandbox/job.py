@@ -71,6 +71,8 @@ class JobResult:
     peak_memory_mb: float = 0.0
     error: str = ""
     backend: str = ""
+    uid: int | None = None
+    """The unprivileged uid the job ran as (None when the harness is not root)."""
 
     def text(self, stream: str = "stdout") -> str:
         return getattr(self, stream).decode("utf-8", errors="replace")

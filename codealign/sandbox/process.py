@@ -15,6 +15,8 @@ Guaranteed (when the harness runs as root, as in CI):
   (which reaches ``setsid`` daemons);
 * files are read back without following symlinks (``O_NOFOLLOW`` at every path component).
 
+Job dirs live in a folder owned by the harness (mode 0711), so ``../`` from a job dir is not writable.
+
 Not guaranteed by this backend (use ``bwrap``): no network isolation (a job can reach the host's loopback),
 the host filesystem stays readable, world-writable places (``/tmp``, ``/dev/shm``) stay writable, and the
 disk watchdog samples, so a job may overshoot ``disk_mb`` by what it writes in one sampling interval
@@ -176,10 +178,12 @@ def _rmtree(path: str) -> None:
     """Remove a job dir even where the job left unreadable folders behind."""
     for dirpath, dirnames, _ in os.walk(path):
         for name in dirnames:
-            try:
-                os.chmod(os.path.join(dirpath, name), 0o700, follow_symlinks=False)
-            except OSError:
-                pass
+            path = os.path.join(dirpath, name)
+            if not os.path.islink(path):
+                try:
+                    os.chmod(path, 0o700)
+                except OSError:
+                    pass
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -201,7 +205,11 @@ class ProcessBackend:
     name = "process"
 
     def __init__(self, workdir: str | os.PathLike | None = None):
-        self.workdir = Path(workdir or os.environ.get("CODEALIGN_JOB_ROOT") or tempfile.gettempdir())
+        base = Path(workdir or os.environ.get("CODEALIGN_JOB_ROOT") or tempfile.gettempdir())
+        # Job dirs live in a folder the jobs cannot write, so ``../`` from a job dir lands nowhere writable.
+        self.workdir = base / f"codealign-jobs-{os.geteuid()}"
+        self.workdir.mkdir(mode=0o711, parents=True, exist_ok=True)
+        os.chmod(self.workdir, 0o711)
 
     # -- hooks for subclasses -------------------------------------------------------------------------
     def wrap(self, argv: list[str], jobdir: str, job: Job) -> list[str]:
@@ -295,7 +303,7 @@ class ProcessBackend:
             data = read_nofollow(jobdir, rel, limits.output_bytes)
             if data is not None:
                 files[rel] = data
-        return JobResult(status, rc, out, err, trusted, files, wall, cpu, peak / 2**20, backend=self.name)
+        return JobResult(status, rc, out, err, trusted, files, wall, cpu, peak / 2**20, backend=self.name, uid=uid)
 
     def _supervise(self, proc, r_trusted, jobdir, uid, cgroup, limits, t0):
         sel = selectors.DefaultSelector()

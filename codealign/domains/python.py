@@ -1,0 +1,194 @@
+"""The Python domain: a candidate plus tests (assert-style snippets or pytest files) run in the sandbox; the
+graded score is the fraction of tests passed, counted only on evidence the candidate cannot trivially forge.
+
+Task ``assets`` (all optional except the tests):
+
+* ``tests`` — list of assert-style snippets; each is one test, run in a copy of the candidate module's
+  namespace (HumanEval/MBPP style). Or:
+* ``test_files`` — ``{relative path: source}`` of pytest files (``conftest.py`` and helpers included); the
+  tests are what pytest's default rules collect from them, found statically.
+* ``test_paths`` — restrict collection to these files/folders among ``test_files``.
+* ``command`` — instead of tests, an argv run in the job dir (``"{python}"`` = this interpreter), passed iff
+  it exits 0 in time: for repositories that ship only a script such as ExecRepoBench's ``evaluate_repo.py``.
+  Weaker evidence (exit status only, see residual risks).
+* ``module`` — path the candidate is written to (default ``solution.py``); the tests import it.
+* ``prefix`` / ``suffix`` — text written before / after the completion in that file (fill-in-the-middle).
+* ``files`` — ``{relative path: text}`` other files of the job (a repository snapshot, fixtures).
+* ``test_timeout_s`` — per-test deadline in seconds (default 10). The job's ``Limits.wall_s`` is the total
+  deadline; tests not reached in time count as failed.
+
+Threat model. The candidate is arbitrary Python executed in the same interpreter as the tests, as the job's
+uid, with the sandbox backend's limits around the whole job. It may print anything (a fake ``5 passed``
+summary), monkeypatch pytest or the reporting plugin, exit the process with any status, fork, rewrite files in
+the job dir, kill processes of its uid and read anything its uid can read. What stops it:
+
+* stdout/stderr are never evidence. The verdict comes only from the backend's trusted fd 3, written by a
+  parent process (``python_harness.py``) that never executes candidate code, is the only holder of fd 3, is
+  non-dumpable (same-uid processes cannot open its ``/proc/<pid>/fd`` or memory) and signs its report with
+  HMAC-SHA256 under a per-job key that it read and unlinked before any candidate code started.
+* The parent collects the test ids itself (``ast``), so hiding or renaming tests does not help; tests with no
+  evidence count as failed. A worker that exits or crashes mid-test gets that test charged and a fresh worker
+  for the rest; per-test and total deadlines are the parent's.
+* Each worker learns a fresh nonce on stdin; a test counts as passed only from a report line carrying it,
+  sent after the trusted, precompiled test code object returned normally (assertion rewriting is applied to
+  sources held in memory, so editing test files on disk, or dropping fake modules into ``sys.modules``,
+  yields no evidence: the function that ran must be one of the trusted code objects).
+
+Residual risks (not prevented): candidate code written against this worker can find the nonce and the report
+pipe in its own process (``gc``, frames, ``/proc/self/fd``) and forge the results *of the tests run in its
+worker* — the worker is the candidate's process, so this cannot be closed without a second interpreter per
+assertion. In ``command`` mode the evidence is only the command's exit status. Killing the parent (same uid)
+yields no report: the verdict is then RUNTIME_ERROR with score 0, never a pass. Isolation from the host
+(network, filesystem writes outside the job dir, process escape) is the backend's: use ``bwrap``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import importlib.metadata
+import importlib.util
+import json
+import os
+import platform
+import random
+import shlex
+import sys
+from pathlib import Path
+
+from codealign.domains.base import Domain, limit_verdict
+from codealign.sandbox.job import Job, JobResult
+from codealign.sandbox.limits import Limits
+from codealign.types import Candidate, ExecResult, Task, Verdict
+
+_HERE = Path(__file__).resolve().parent
+_HARNESS = ".codealign/python_harness.py"
+_RESERVED = ".codealign/"
+_STARTUP_MARGIN_S = 2.0
+
+
+def _rel_path(name: str, what: str) -> str:
+    parts = name.split("/")
+    if not name or name.startswith("/") or ".." in parts or name.startswith(_RESERVED):
+        raise ValueError(f"{what} must be a relative path inside the job without '..': {name!r}")
+    return name
+
+
+def verify_report(trusted: bytes, key: bytes) -> dict | None:
+    """The harness's report when one line of ``trusted`` carries a valid HMAC under ``key``; else None."""
+    for line in reversed(trusted.splitlines()):
+        try:
+            row = json.loads(line)
+            payload, mac = row["payload"], row["mac"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        if not isinstance(payload, str) or not isinstance(mac, str):
+            continue
+        expected = hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
+        if hmac.compare_digest(expected, mac):
+            return json.loads(payload)
+    return None
+
+
+class PythonDomain(Domain):
+    """Python candidates judged by tests; see the module docstring for the assets and the threat model."""
+
+    name = "python"
+    harness_version = "1"
+    default_limits = Limits(wall_s=60.0, cpu_s=60.0, memory_mb=1024, nproc=64)
+    default_test_timeout_s = 10.0
+
+    def toolchain_version(self) -> str:
+        try:
+            pytest_version = importlib.metadata.version("pytest")
+        except importlib.metadata.PackageNotFoundError:
+            pytest_version = "missing"
+        return f"python {platform.python_version()}; pytest {pytest_version}"
+
+    def check_toolchain(self) -> str | None:
+        if importlib.util.find_spec("pytest") is None:
+            return f"pytest is not installed for {sys.executable}"
+        return None
+
+    def prepare(self, task: Task, candidate: Candidate) -> Job | ExecResult:
+        assets = task.assets
+        module = _rel_path(assets.get("module", "solution.py"), "assets.module")
+        if not module.endswith(".py"):
+            raise ValueError(f"assets.module must name a .py file: {module!r}")
+        source = f"{assets.get('prefix', '')}{candidate.completion}{assets.get('suffix', '')}"
+        try:
+            compile(source, module, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+            line = getattr(exc, "lineno", None)
+            return ExecResult(task.task_id, candidate.candidate_id, Verdict.COMPILE_ERROR,
+                              details={"error": f"{type(exc).__name__}: {getattr(exc, 'msg', exc)}", "line": line},
+                              completion=candidate.completion)
+        limits = self.limits_for(task)
+        config = self._config(assets, module, limits)
+        files = {_rel_path(k, "assets.files key"): v for k, v in (assets.get("files") or {}).items()}
+        files.update({_rel_path(k, "assets.test_files key"): v for k, v in (assets.get("test_files") or {}).items()})
+        files[module] = source
+        files[_HARNESS] = (_HERE / "python_harness.py").read_text(encoding="utf-8")
+        files[".codealign/worker.py"] = (_HERE / "python_worker.py").read_text(encoding="utf-8")
+        files[".codealign/config.json"] = json.dumps(config)
+        files[".codealign/key"] = os.urandom(32)
+        script = f"exec {shlex.quote(sys.executable)} -I -B {_HARNESS}\n"
+        return Job(script=script, files=files, limits=limits)
+
+    def _config(self, assets: dict, module: str, limits: Limits) -> dict:
+        timeout = float(assets.get("test_timeout_s", self.default_test_timeout_s))
+        if timeout <= 0:
+            raise ValueError(f"assets.test_timeout_s must be positive, got {timeout}")
+        config = {"module": module, "test_timeout_s": timeout,
+                  "total_s": max(1.0, limits.wall_s - _STARTUP_MARGIN_S)}
+        if assets.get("command"):
+            command = assets["command"]
+            if not isinstance(command, list) or not all(isinstance(a, str) for a in command):
+                raise ValueError("assets.command must be a list of strings")
+            return {**config, "mode": "command", "command": command}
+        if assets.get("test_files"):
+            return {**config, "mode": "pytest", "test_files": dict(assets["test_files"]),
+                    "test_paths": list(assets.get("test_paths") or [])}
+        tests = assets.get("tests")
+        if not tests or not isinstance(tests, list) or not all(isinstance(t, str) for t in tests):
+            raise ValueError("python task needs assets.tests (list of snippets), assets.test_files or assets.command")
+        return {**config, "mode": "snippets", "tests": tests}
+
+    def judge(self, task: Task, candidate: Candidate, job: Job, result: JobResult) -> ExecResult:
+        key = job.files[".codealign/key"]
+        report = verify_report(result.trusted, key)
+        common = dict(task_id=task.task_id, candidate_id=candidate.candidate_id, stdout=result.text("stdout"),
+                      stderr=result.text("stderr"), wall_s=result.wall_s, cpu_s=result.cpu_s,
+                      peak_memory_mb=result.peak_memory_mb, completion=candidate.completion)
+        stopped = limit_verdict(result)
+        if report is None:
+            return ExecResult(verdict=stopped or Verdict.RUNTIME_ERROR, score=0.0,
+                              details={"error": "no authenticated report from the test harness"}, **common)
+        if not report.get("ok"):
+            return ExecResult(verdict=Verdict.SANDBOX_ERROR, details={"error": report.get("error", "harness failed")},
+                              **common)
+        total, passed = report["total"], report["passed"]
+        details = {"passed": passed, "total": total, "tests": report["tests"], "load_errors": report["load_errors"],
+                   "workers": report["workers"], "undumpable": report["undumpable"]}
+        if total == 0:
+            return ExecResult(verdict=Verdict.SANDBOX_ERROR, details={**details, "error": "no tests collected"},
+                              **common)
+        outcomes = [t["outcome"] for t in report["tests"]]
+        if stopped is not None and passed < total:
+            verdict = stopped
+        elif passed == total:
+            verdict = Verdict.PASS
+        elif passed == 0 and all(o == "timeout" for o in outcomes):
+            verdict = Verdict.TIMEOUT
+        elif passed == 0 and all(o == "error" for o in outcomes):
+            verdict = Verdict.RUNTIME_ERROR
+        else:
+            verdict = Verdict.FAIL
+        return ExecResult(verdict=verdict, score=passed / total, details=details, **common)
+
+    def mutate(self, solution: str, rng: random.Random) -> list[tuple[str, dict]]:
+        try:
+            from codealign.domains.python_mutate import mutate
+        except ImportError:
+            return []
+        return mutate(solution, rng)

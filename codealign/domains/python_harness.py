@@ -1,0 +1,262 @@
+"""The trusted parent of a Python-domain job (runs INSIDE the sandbox; stdlib only, never imports candidate code).
+
+The domain writes this file, ``worker.py``, ``config.json`` and a 32-byte ``key`` into ``.codealign/`` of the
+job directory and runs ``python -I -B .codealign/python_harness.py`` as the job's last command (``exec``, so
+this process is the only holder of fd 3, the backend's trusted channel). Before anything else runs it:
+
+1. reads the key into a bytearray and unlinks the file, and reads the config and the worker source into
+   memory, so later changes to those files by candidate code change nothing;
+2. makes itself non-dumpable (``PR_SET_DUMPABLE=0``): processes of the same uid can no longer open
+   ``/proc/<pid>/fd/*``, read ``/proc/<pid>/mem`` or ptrace it;
+3. collects the test ids statically (``ast`` over the test files: pytest's default naming rules), so the
+   candidate cannot change how many tests exist.
+
+It then starts a worker (``python -I -B -c <worker source>``; fresh interpreter, no fd 3, no key) with the
+remaining tests and a fresh nonce on its stdin, reads the worker's report pipe, and enforces the per-test
+and total deadlines: a worker that dies or overruns a test is killed, that test is charged, and a new worker
+runs the tests not yet reported. At the end it writes one JSON line ``{"payload": ..., "mac": ...}`` to fd 3,
+``mac`` = HMAC-SHA256(key, payload) so that nothing else that reaches fd 3 can forge it.
+"""
+
+import ast
+import ctypes
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import selectors
+import signal
+import subprocess
+import sys
+import time
+
+HERE = ".codealign"
+STARTUP_ALLOWANCE_S = 15.0
+MAX_TESTS_IN_REPORT = 500
+
+
+def read_key(path):
+    key = bytearray(64)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        n = os.readv(fd, [key])
+    finally:
+        os.close(fd)
+    os.unlink(path)
+    del key[n:]
+    return key
+
+
+def make_undumpable():
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(4, 0, 0, 0, 0) == 0  # PR_SET_DUMPABLE
+    except (OSError, AttributeError):
+        return False
+
+
+def pytest_ids(test_files, test_paths):
+    """Test ids pytest would collect by default from the files under ``test_paths``, found without importing."""
+    ids = []
+    for rel in sorted(test_files):
+        base = rel.rsplit("/", 1)[-1]
+        if not (base.startswith("test_") or base.endswith("_test.py")) or not base.endswith(".py"):
+            continue
+        if test_paths and not any(rel == p or rel.startswith(p.rstrip("/") + "/") for p in test_paths):
+            continue
+        tree = ast.parse(test_files[rel], filename=rel)
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test"):
+                ids.append(f"{rel}::{node.name}")
+            elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+                methods = [n for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+                if any(m.name == "__init__" for m in methods):
+                    continue
+                ids += [f"{rel}::{node.name}::{m.name}" for m in methods if m.name.startswith("test")]
+    return ids
+
+
+def base_id(test_id):
+    return test_id.split("[", 1)[0]
+
+
+class Run:
+    def __init__(self, config, worker_source):
+        self.config = config
+        self.worker_source = worker_source
+        self.mode = config["mode"]
+        if self.mode == "pytest":
+            self.ids = pytest_ids(config["test_files"], config.get("test_paths") or [])
+        elif self.mode == "snippets":
+            self.ids = [str(i) for i in range(len(config["tests"]))]
+        else:
+            self.ids = ["command"]
+        self.outcome = {}
+        self.seconds = {}
+        self.load_errors = []
+        self.workers = 0
+        self.deadline = time.monotonic() + float(config["total_s"])
+        self.test_timeout = float(config["test_timeout_s"])
+
+    def remaining(self):
+        return [i for i in self.ids if i not in self.outcome]
+
+    def charge(self, test_id, outcome):
+        if test_id in self.ids and test_id not in self.outcome:
+            self.outcome[test_id] = outcome
+
+    def run(self):
+        if self.mode == "command":
+            self.run_command()
+            return
+        while self.remaining() and time.monotonic() < self.deadline:
+            if not self.run_worker(self.remaining()):
+                break
+        leftover = "not_run" if time.monotonic() >= self.deadline else "error" if self.load_errors else "no_evidence"
+        for test_id in self.remaining():
+            self.outcome[test_id] = leftover
+
+    def worker_env(self):
+        env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL")}
+        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        return env
+
+    def run_command(self):
+        start = time.monotonic()
+        argv = [sys.executable if a == "{python}" else a for a in self.config["command"]]
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, env=self.worker_env(), start_new_session=True)
+        try:
+            rc = proc.wait(timeout=max(0.1, self.deadline - time.monotonic()))
+            self.outcome["command"] = "passed" if rc == 0 else "failed"
+        except subprocess.TimeoutExpired:
+            self.outcome["command"] = "timeout"
+        kill_group(proc)
+        self.seconds["command"] = round(time.monotonic() - start, 3)
+
+    def run_worker(self, todo):
+        """One worker over ``todo``; False when no further worker would make progress."""
+        self.workers += 1
+        nonce = secrets.token_hex(16)
+        r, w = os.pipe()
+        cfg = dict(self.config, nonce=nonce, report_fd=w, ids=todo)
+        cfg.pop("test_files", None)
+        cfg["sources"] = self.config.get("test_files", {})
+        proc = subprocess.Popen([sys.executable, "-I", "-B", "-c", self.worker_source], stdin=subprocess.PIPE,
+                                env=self.worker_env(), pass_fds=(w,), start_new_session=True)
+        os.close(w)
+        try:
+            proc.stdin.write(json.dumps(cfg).encode())
+            proc.stdin.close()
+        except OSError:
+            pass
+        current, started = None, time.monotonic()
+        sel = selectors.DefaultSelector()
+        reader = os.fdopen(r, "rb", buffering=0)
+        sel.register(reader, selectors.EVENT_READ)
+        buf = b""
+        eof = False
+        try:
+            while True:
+                now = time.monotonic()
+                limit = self.test_timeout if current is not None else self.test_timeout + STARTUP_ALLOWANCE_S
+                if now >= self.deadline or now - started > limit:
+                    if current is not None:
+                        self.charge(current, "timeout")
+                        return now < self.deadline
+                    for test_id in todo:
+                        self.charge(test_id, "timeout")
+                    return False
+                if not eof and sel.select(timeout=0.02):
+                    chunk = reader.read(65536)
+                    if not chunk:
+                        eof = True
+                    buf += chunk
+                    *lines, buf = buf.split(b"\n")
+                    for line in lines:
+                        current, started = self.on_message(line, nonce, current, started)
+                elif proc.poll() is not None:
+                    if not eof and sel.select(timeout=0.05):
+                        continue
+                    if current is not None:
+                        self.charge(current, f"crashed (exit {proc.returncode})")
+                        return True
+                    return False
+                elif eof:
+                    time.sleep(0.01)
+        finally:
+            sel.close()
+            reader.close()
+            kill_group(proc)
+
+    def on_message(self, line, nonce, current, started):
+        """Apply one report line; returns the (test running now, when it started). Only lines carrying this
+        worker's nonce count as evidence; the rest only steer deadlines and diagnostics."""
+        parts = line.decode("utf-8", "replace").split("\t")
+        kind = parts[0]
+        if kind == "S" and len(parts) >= 2:
+            return base_id(parts[1]), time.monotonic()
+        if kind == "E" and len(parts) >= 5 and hmac.compare_digest(parts[1], nonce):
+            test_id = base_id(parts[2])
+            if parts[3] == "passed":
+                if test_id not in self.outcome and test_id in self.ids:
+                    self.outcome[test_id] = "passed"
+            elif test_id in self.ids:
+                if self.outcome.get(test_id) in (None, "passed"):
+                    self.outcome[test_id] = parts[3][:40] or "failed"
+            try:
+                self.seconds[test_id] = round(self.seconds.get(test_id, 0.0) + float(parts[4]), 4)
+            except ValueError:
+                pass
+            return None, time.monotonic()
+        if kind == "L" and len(self.load_errors) < 5:
+            self.load_errors.append("\t".join(parts[1:])[:500])
+        return current, started
+
+    def payload(self, dumpable_off):
+        tests = [{"id": i, "outcome": self.outcome.get(i, "not_run"), "seconds": self.seconds.get(i, 0.0)}
+                 for i in self.ids]
+        return {
+            "total": len(self.ids),
+            "passed": sum(1 for t in tests if t["outcome"] == "passed"),
+            "tests": tests[:MAX_TESTS_IN_REPORT],
+            "load_errors": self.load_errors,
+            "workers": self.workers,
+            "undumpable": dumpable_off,
+        }
+
+
+def kill_group(proc):
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def main():
+    key = read_key(os.path.join(HERE, "key"))
+    with open(os.path.join(HERE, "config.json"), encoding="utf-8") as fh:
+        config = json.load(fh)
+    with open(os.path.join(HERE, "worker.py"), encoding="utf-8") as fh:
+        worker_source = fh.read()
+    dumpable_off = make_undumpable()
+    trusted = os.fdopen(3, "wb", buffering=0)
+    try:
+        run = Run(config, worker_source)
+        run.run()
+        body = {"ok": True, **run.payload(dumpable_off)}
+    except SyntaxError as exc:
+        body = {"ok": False, "error": f"test file does not parse: {exc.filename}:{exc.lineno}: {exc.msg}"}
+    payload = json.dumps(body, sort_keys=True)
+    mac = hmac.new(bytes(key), payload.encode(), hashlib.sha256).hexdigest()
+    trusted.write((json.dumps({"payload": payload, "mac": mac}) + "\n").encode())
+    trusted.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""Preference pairs from execution verdicts: strategies, weights, curriculum and summaries.
+
+Pair builders only read verdicts (``ExecResult`` rows with ``completion`` filled) plus prompts from the
+tasks; they never run code. Every strategy shares the pool guarantees of :mod:`codealign.pairs.pool`
+(no SANDBOX_ERROR, no ties, no pair whose two sides are equal after normalisation) and writes TRL's
+``prompt/chosen/rejected`` columns plus ``margin``, ``weight``, ``rank``, ``stage``, ``source``, ``task_id``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any, Callable, Iterable
+
+from codealign.errors import UserError
+from codealign.pairs import execution, injection, ranked, rso
+from codealign.pairs.pool import build_pools, candidate_metadata, normalize_text, resolve_prompts
+from codealign.types import ExecResult, Pair
+
+STRATEGIES = {
+    execution.NAME: (execution.ExecutionConfig, execution.build),
+    ranked.NAME: (ranked.RankedConfig, ranked.build),
+    rso.NAME: (rso.RSOConfig, rso.build),
+    injection.NAME: (injection.InjectionConfig, injection.build),
+}
+
+
+def strategy_config(strategy: str, **options):
+    """The validated config dataclass of ``strategy``; unknown names and bad values raise UserError."""
+    if strategy not in STRATEGIES:
+        raise UserError(f"unknown pair strategy {strategy!r}; choose one of: {', '.join(STRATEGIES)}")
+    config_cls = STRATEGIES[strategy][0]
+    try:
+        return config_cls(**options)
+    except TypeError as exc:
+        raise UserError(f"strategy {strategy!r}: {exc}") from None
+    except ValueError as exc:
+        raise UserError(f"strategy {strategy!r}: {exc}") from None
+
+
+def build_pairs_report(
+    results: Iterable[ExecResult],
+    tasks: Any = None,
+    strategy: str = "execution",
+    *,
+    candidates: Any = None,
+    normalize: Callable[[str], str] = normalize_text,
+    **options,
+) -> tuple[list[Pair], dict[str, Any]]:
+    """Pairs plus a report of what was built and dropped (for summaries). See :func:`build_pairs`."""
+    config = strategy_config(strategy, **options)
+    build = STRATEGIES[strategy][1]
+    results = list(results)
+    prompts = resolve_prompts(results, tasks)
+    pools, stats = build_pools(results, prompts, candidate_metadata(candidates), normalize)
+    pairs: list[Pair] = []
+    without_pair = 0
+    for pool in pools:
+        built = build(pool, config)
+        without_pair += not built
+        pairs.extend(built)
+    report = {
+        "strategy": strategy,
+        "config": asdict(config),
+        "results": stats.results,
+        "sandbox_errors_dropped": stats.sandbox_errors,
+        "duplicates_collapsed": stats.duplicates_collapsed,
+        "conflicting_dropped": stats.conflicting_dropped,
+        "prompts": len(pools),
+        "prompts_without_pair": without_pair,
+        "pairs": len(pairs),
+    }
+    return pairs, report
+
+
+def build_pairs(
+    results: Iterable[ExecResult],
+    tasks: Any = None,
+    strategy: str = "execution",
+    **options,
+) -> list[Pair]:
+    """Preference pairs from verdicts with the named strategy (``execution``, ``ranked``, ``rso``,
+    ``injection``).
+
+    ``tasks`` supplies prompts: a list of Task, or a dict task_id → Task or prompt string. ``candidates``
+    (a list of Candidate) supplies candidate metadata, which ``injection`` needs to find mutants.
+    ``normalize`` decides when two completions are the same answer. Other keyword options go to the
+    strategy's config (e.g. ``min_gap``, ``max_pairs_per_prompt``, ``selection``, ``beta``). Pairs come out
+    grouped by task id in a deterministic order with ``weight`` 1.0 and ``stage`` 0; see
+    :mod:`codealign.pairs.weights` and :mod:`codealign.pairs.curriculum` to set those.
+    """
+    return build_pairs_report(results, tasks, strategy, **options)[0]
+
+
+__all__ = ["STRATEGIES", "build_pairs", "build_pairs_report", "strategy_config", "normalize_text"]

@@ -1,0 +1,525 @@
+"""DPO on TRL: ``DPORunConfig`` (everything TRL's ``DPOConfig`` offers, validated when built) and
+``train_dpo``, which trains curriculum stages in order, each with its own checkpoints, and resumes.
+
+Guaranteed:
+
+* stages run in ascending ``stage`` order; with ``curriculum=True`` each stage is a separate TRL run whose
+  policy *and reference* start from the previous stage's final policy (Curry-DPO's reference refresh); with
+  ``curriculum=False`` all pairs are one run, still fed in stage order;
+* within a stage pairs come in file order (``order='sequential'``) or in a permutation seeded by ``seed``
+  (``order='shuffle'``); ``multi_pair=True`` keeps each prompt's ranked pairs together and normalises
+  their weights so every prompt counts the same;
+* a finished stage is never retrained: rerunning ``train_dpo`` with the same ``output_dir`` skips finished
+  stages and resumes an interrupted one from its last checkpoint (``save_steps``);
+* logs go to ``output_dir/log.jsonl`` (one row per logged step, with its stage, plus the monitor's events)
+  and TensorBoard (``output_dir/stage-K/runs``); each stage's policy is ``stage-K/final`` (LoRA merged) and
+  ``output_dir/final.json`` names the last one;
+* when the collapse monitor stops a stage, the run stops there (later stages are not trained) and the result
+  says why; the stopped stage's policy is still saved, for inspection.
+
+Not guaranteed: bit-identical results across devices or thread counts. Torch and TRL are imported only
+inside functions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import shutil
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from codealign.errors import UserError
+from codealign.jsonl import JsonlAppender, read_jsonl, write_text_atomic
+from codealign.types import Pair
+
+LOSS_TYPES = (
+    "sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard",
+    "aot", "aot_unpaired", "apo_zero", "apo_down", "discopop", "sft", "sigmoid_norm",
+)
+"""The loss types TRL 1.16's ``DPOTrainer`` accepts (it checks only at the first step; we check at once)."""
+
+BATCH_COUPLED_LOSSES = ("aot", "aot_unpaired")
+"""Losses that sort across the batch: per-pair weights are undefined for them."""
+
+F_DIVERGENCE_LOSSES = ("sigmoid", "sigmoid_norm", "hinge", "ipo", "exo_pair", "robust", "discopop", "sft")
+"""The only losses TRL generalises to ``f_divergence_type`` other than ``reverse_kl``."""
+
+ORDERS = ("sequential", "shuffle")
+
+OWN_FIELDS = {
+    "output_dir", "loss_type", "loss_weights", "beta", "label_smoothing", "learning_rate", "num_train_epochs",
+    "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps", "max_length",
+    "precompute_ref_log_probs", "use_liger_kernel", "save_steps", "logging_steps", "seed", "report_to",
+}
+"""``DPOConfig`` fields set from ``DPORunConfig``'s own fields; ``trl`` may not set them a second time."""
+
+
+@dataclass
+class DPORunConfig:
+    """One DPO run: the model, the pairs, TRL's settings passed through, and codealign's additions."""
+
+    model: str
+    """Starting policy (and stage-1 reference): a local model folder, a hub id, or ``codealign-tiny``."""
+    pairs: str = ""
+    """Pairs JSONL (``codealign.types.Pair`` rows). May be empty when pairs are passed to ``train_dpo``."""
+    output_dir: str = "runs/dpo"
+    """Run folder: one ``stage-K`` folder per stage, ``log.jsonl``, ``final`` (the last policy), ``ref_cache``."""
+    loss_type: list[str] = field(default_factory=lambda: ["sigmoid"])
+    """TRL loss types (combined with ``loss_weights``); see :data:`LOSS_TYPES`."""
+    loss_weights: list[float] | None = None
+    """Weight of each entry of ``loss_type`` (TRL's ``loss_weights``); None: all 1."""
+    beta: float = 0.1
+    """TRL's beta: the strength of the implicit KL to the reference."""
+    label_smoothing: float = 0.0
+    """TRL's label smoothing; for ``robust`` (rDPO) the estimated flip rate in [0, 0.5); > 0 for ``exo_pair``."""
+    learning_rate: float = 1e-6
+    """Peak learning rate of every stage."""
+    num_train_epochs: float = 1.0
+    """Epochs over each stage's pairs (ignored when ``max_steps`` > 0)."""
+    max_steps: int = -1
+    """Optimizer steps per stage (> 0 overrides ``num_train_epochs``; matched-step comparisons use it)."""
+    per_device_train_batch_size: int = 4
+    """Pairs per device per micro-batch."""
+    gradient_accumulation_steps: int = 1
+    """Micro-batches per optimizer step."""
+    max_length: int | None = 1024
+    """Longest prompt + completion in tokens (TRL's single length limit); None: no truncation."""
+    precompute_ref_log_probs: bool = False
+    """Compute the reference's log-probs once before each stage (and cache them on disk, see ``ref_cache``)."""
+    ref_cache: bool = True
+    """With ``precompute_ref_log_probs``: keep them in ``output_dir/ref_cache`` keyed by model and data, and
+    reuse them on rerun and resume."""
+    edit_focus: bool = False
+    """Score DPO only on the tokens where chosen and rejected differ (shared prefix/suffix masked; RISE)."""
+    dpop_lambda: float = 0.0
+    """Weight of the DPO-Positive penalty (per-token nats the chosen completion lost vs the reference)."""
+    nll_alpha: float = 0.0
+    """Weight of the mean per-token NLL of the whole chosen completion (RPO uses 1.0)."""
+    use_weights: bool = True
+    """Scale each pair's loss by its ``weight`` column (MADPO); False: every pair weighs 1."""
+    multi_pair: bool = False
+    """Ranked multi-pair batches: keep each prompt's pairs contiguous and divide their weights by the
+    prompt's pair count (times the mean count), so a prompt with many ranked pairs does not dominate."""
+    curriculum: bool = True
+    """Train each ``stage`` as its own run with the reference refreshed to the previous stage's policy."""
+    order: str = "sequential"
+    """Order within a stage: ``sequential`` (file order) or ``shuffle`` (seeded by ``seed``)."""
+    seed: int = 0
+    """Seed of TRL/transformers and of the ``shuffle`` order."""
+    lora_r: int = 0
+    """LoRA rank (0: full fine-tuning). The adapter is merged into the policy at the end of each stage."""
+    lora_alpha: int = 16
+    """LoRA alpha."""
+    lora_dropout: float = 0.0
+    """LoRA dropout."""
+    lora_target_modules: list[str] | str = "all-linear"
+    """Modules that get adapters (PEFT's ``target_modules``); never the LM head (TRL refuses it)."""
+    use_liger_kernel: bool = False
+    """Liger's layer kernels through TRL (needs the ``liger-kernel`` package and a GPU)."""
+    device: str = "auto"
+    """``auto``, ``cpu``, ``cuda`` or ``mps``; picks precision and thread settings (``train.device``)."""
+    save_steps: int = 50
+    """Checkpoint every this many steps inside a stage (for resume after a kill)."""
+    logging_steps: int = 1
+    """Log every this many steps (JSONL and TensorBoard)."""
+    report_to: list[str] = field(default_factory=lambda: ["tensorboard"])
+    """Trainer integrations; ``[]`` for none. ``log.jsonl`` is always written."""
+    monitor: bool = True
+    """Attach the collapse monitor (``train.monitor``): stop a stage whose chosen log-prob or probe breaks down."""
+    monitor_window: int = 5
+    """Logged steps averaged by the monitor at the start and end of its chosen log-prob comparison."""
+    monitor_max_chosen_drop: float = 5.0
+    """Nats per sequence the chosen log-prob may fall before the monitor stops the stage."""
+    monitor_probe_every: int = 0
+    """Run the injected probe every this many steps (0: at the start and end of each stage only)."""
+    monitor_max_rate_increase: float = 0.25
+    """How far a probed failure rate may rise above its start before the monitor stops the stage."""
+    trl: dict[str, Any] = field(default_factory=dict)
+    """Any other ``trl.DPOConfig`` field, passed through (e.g. ``f_divergence_type``, ``ld_alpha``,
+    ``use_weighting``, ``lr_scheduler_type``, ``warmup_ratio``, ``gradient_checkpointing``)."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.loss_type, str):
+            self.loss_type = [self.loss_type]
+        if isinstance(self.report_to, str):
+            self.report_to = [] if self.report_to in ("", "none") else [self.report_to]
+        unknown = [t for t in self.loss_type if t not in LOSS_TYPES]
+        if not self.loss_type or unknown:
+            raise UserError(f"unknown loss_type {unknown or self.loss_type}; accepted: {', '.join(LOSS_TYPES)}")
+        if self.loss_weights is not None and len(self.loss_weights) != len(self.loss_type):
+            raise UserError(
+                f"loss_weights has {len(self.loss_weights)} entries for {len(self.loss_type)} loss types"
+            )
+        if self.beta <= 0:
+            raise UserError(f"beta must be > 0, got {self.beta}")
+        if "robust" in self.loss_type and not 0.0 <= self.label_smoothing < 0.5:
+            raise UserError(f"loss 'robust' needs label_smoothing (the flip rate) in [0, 0.5), got {self.label_smoothing}")
+        if "exo_pair" in self.loss_type and not 0.0 < self.label_smoothing < 1.0:
+            raise UserError("loss 'exo_pair' needs label_smoothing in (0, 1) (the EXO paper uses 1e-3)")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise UserError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        for name in ("learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps", "save_steps",
+                     "logging_steps"):
+            if getattr(self, name) <= 0:
+                raise UserError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.max_steps <= 0 and self.num_train_epochs <= 0:
+            raise UserError("set max_steps > 0 or num_train_epochs > 0")
+        if self.max_length is not None and self.max_length < 2:
+            raise UserError(f"max_length must be >= 2 or None, got {self.max_length}")
+        if self.dpop_lambda < 0 or self.nll_alpha < 0:
+            raise UserError("dpop_lambda and nll_alpha must be >= 0")
+        if self.order not in ORDERS:
+            raise UserError(f"unknown order {self.order!r}; choose one of: {', '.join(ORDERS)}")
+        if self.lora_r < 0:
+            raise UserError(f"lora_r must be >= 0, got {self.lora_r}")
+        targets = [self.lora_target_modules] if isinstance(self.lora_target_modules, str) else self.lora_target_modules
+        if self.lora_r and "lm_head" in targets:
+            raise UserError("LoRA on lm_head is not supported by TRL's DPO (its log-probs read lm_head.weight)")
+        from codealign.train.device import DEVICES
+
+        if self.device not in DEVICES and not self.device.startswith("cuda:"):
+            raise UserError(f"unknown device {self.device!r}; choose one of: {', '.join(DEVICES)}")
+        if self.monitor_window < 1 or self.monitor_max_chosen_drop <= 0 or self.monitor_probe_every < 0:
+            raise UserError("monitor_window must be >= 1, monitor_max_chosen_drop > 0, monitor_probe_every >= 0")
+        if not 0 < self.monitor_max_rate_increase <= 1:
+            raise UserError("monitor_max_rate_increase must be in (0, 1]")
+        self._validate_trl_passthrough()
+
+    def _validate_trl_passthrough(self) -> None:
+        from trl import DPOConfig
+
+        known = {f.name for f in dataclasses.fields(DPOConfig)}
+        unknown = sorted(set(self.trl) - known)
+        if unknown:
+            raise UserError(f"trl: unknown DPOConfig field(s): {', '.join(unknown)}")
+        doubled = sorted(set(self.trl) & OWN_FIELDS)
+        if doubled:
+            raise UserError(f"trl: set {', '.join(doubled)} at the top level of the config, not under trl")
+        divergence = self.trl.get("f_divergence_type", "reverse_kl")
+        if divergence != "reverse_kl" and not set(self.loss_type) <= set(F_DIVERGENCE_LOSSES):
+            raise UserError(
+                f"f_divergence_type={divergence!r} works only with loss types {', '.join(F_DIVERGENCE_LOSSES)}"
+            )
+        if self.trl.get("use_weighting") and set(self.loss_type) & set(BATCH_COUPLED_LOSSES):
+            raise UserError("use_weighting (WPO) is not implemented for 'aot'/'aot_unpaired' (they sort the batch)")
+        if self.trl.get("sync_ref_model"):
+            if self.precompute_ref_log_probs:
+                raise UserError("sync_ref_model and precompute_ref_log_probs exclude each other (a synced "
+                                "reference makes precomputed log-probs stale)")
+            if self.lora_r:
+                raise UserError("sync_ref_model is not supported with LoRA (TRL has no separate reference then)")
+        if self.trl.get("padding_free"):
+            raise UserError("padding_free is disabled in TRL 1.16's DPOTrainer; leave it unset")
+        if self.use_liger_kernel:
+            import importlib.util
+
+            if importlib.util.find_spec("liger_kernel") is None:
+                raise UserError("use_liger_kernel needs the liger-kernel package (pip install liger-kernel)")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DPORunConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise UserError(f"unknown DPO config key(s): {', '.join(unknown)}")
+        if "model" not in data:
+            raise UserError("DPO config lacks 'model'")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class StageResult:
+    """What one stage did: where its policy and reference came from and went, and how it ended."""
+
+    stage: int
+    n_pairs: int
+    steps: int
+    start_model: str
+    reference: str
+    model_dir: str
+    skipped: bool = False
+    resumed: bool = False
+    ref_cache_hit: bool | None = None
+    stopped_reason: str | None = None
+    train_seconds: float = 0.0
+    last_log: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class DPORunResult:
+    """The whole run: per-stage results, the final policy folder, and why the monitor stopped it (if it did)."""
+
+    output_dir: str
+    final_model: str
+    stages: list[StageResult]
+    stopped_reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def load_pairs(path: str | Path) -> list[Pair]:
+    """Pairs from a JSONL file; a missing file, a malformed row or an empty file raises :class:`UserError`."""
+    pairs = read_jsonl(path, Pair.from_dict)
+    if not pairs:
+        raise UserError(f"{path}: no pairs")
+    return pairs
+
+
+def pair_rows(pairs: Sequence[Pair], config: DPORunConfig) -> list[dict[str, Any]]:
+    """Dataset rows for TRL (``prompt``, ``chosen``, ``rejected``) plus ``weight``, ``stage``, ``pair_index``
+    (position in ``pairs``) and ``group`` (the prompt's identity, for ranked multi-pair ordering)."""
+    rows = []
+    for i, p in enumerate(pairs):
+        weight = float(p.weight) if config.use_weights else 1.0
+        if not math.isfinite(weight) or weight < 0:
+            raise UserError(f"pair {i} ({p.task_id or 'no task_id'}): weight must be finite and >= 0, got {p.weight}")
+        rows.append({
+            "prompt": p.prompt, "chosen": p.chosen, "rejected": p.rejected, "weight": weight,
+            "stage": int(p.stage), "pair_index": i, "group": f"{p.task_id}\0{p.prompt}",
+        })
+    if config.multi_pair:
+        sizes = Counter(r["group"] for r in rows)
+        mean_size = len(rows) / len(sizes)
+        for r in rows:
+            r["weight"] *= mean_size / sizes[r["group"]]
+    if set(config.loss_type) & set(BATCH_COUPLED_LOSSES) and any(r["weight"] != 1.0 for r in rows):
+        raise UserError(
+            "per-pair weights are undefined for loss 'aot'/'aot_unpaired' (they sort across the batch): "
+            "set use_weights=false and multi_pair=false, or choose another loss"
+        )
+    return rows
+
+
+def _dpo_args(config: DPORunConfig, stage_dir: Path):
+    from trl import DPOConfig
+
+    from codealign.train.device import training_args_for_device
+
+    kwargs: dict[str, Any] = dict(training_args_for_device(config.device))
+    kwargs.update(
+        output_dir=str(stage_dir),
+        loss_type=list(config.loss_type),
+        loss_weights=config.loss_weights,
+        beta=config.beta,
+        label_smoothing=config.label_smoothing,
+        learning_rate=config.learning_rate,
+        num_train_epochs=config.num_train_epochs,
+        max_steps=config.max_steps,
+        per_device_train_batch_size=config.per_device_train_batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        max_length=config.max_length,
+        precompute_ref_log_probs=config.precompute_ref_log_probs,
+        use_liger_kernel=config.use_liger_kernel,
+        save_steps=config.save_steps,
+        save_strategy="steps",
+        logging_steps=config.logging_steps,
+        seed=config.seed,
+        report_to=list(config.report_to),
+        disable_tqdm=True,
+    )
+    kwargs.update(config.trl)
+    return DPOConfig(**kwargs)
+
+
+def _lora_config(config: DPORunConfig):
+    if not config.lora_r:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=config.lora_target_modules,
+        task_type="CAUSAL_LM",
+    )
+
+
+def build_trainer(
+    config: DPORunConfig,
+    rows: list[dict[str, Any]],
+    model_path: str,
+    stage_dir: Path,
+    *,
+    callbacks: Sequence[Any] = (),
+    record_batches: bool = False,
+):
+    """A :class:`CodeAlignDPOTrainer` for one stage: policy and reference loaded from ``model_path``, data
+    from ``rows`` (see :func:`pair_rows`), TRL settings from ``config``. Exposed for tests and benchmarks."""
+    from datasets import Dataset
+
+    from codealign.train.dpo_trainer import CodeAlignDPOTrainer
+    from codealign.train.models import load_tokenizer, resolve_model_path
+    from codealign.train.refcache import RefLogpCache
+
+    location = resolve_model_path(model_path)
+    tokenizer = load_tokenizer(location)
+    ref_cache = None
+    if config.precompute_ref_log_probs and config.ref_cache:
+        ref_cache = RefLogpCache(Path(config.output_dir) / "ref_cache")
+    return CodeAlignDPOTrainer(
+        location,
+        args=_dpo_args(config, stage_dir),
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+        peft_config=_lora_config(config),
+        callbacks=list(callbacks),
+        edit_focus=config.edit_focus,
+        dpop_lambda=config.dpop_lambda,
+        nll_alpha=config.nll_alpha,
+        order=config.order,
+        group_prompts=config.multi_pair,
+        order_seed=config.seed,
+        ref_cache=ref_cache,
+        record_batches=record_batches,
+    )
+
+
+def _stage_plan(rows: list[dict[str, Any]], curriculum: bool) -> list[tuple[int, list[dict[str, Any]]]]:
+    by_stage: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        by_stage[r["stage"]].append(r)
+    if not curriculum:
+        return [(min(by_stage), rows)]
+    return [(s, by_stage[s]) for s in sorted(by_stage)]
+
+
+def _latest_checkpoint(stage_dir: Path) -> Path | None:
+    ckpts = [p for p in stage_dir.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
+    return max(ckpts, key=lambda p: int(p.name.split("-")[-1])) if ckpts else None
+
+
+def _jsonl_log(appender: JsonlAppender, stage: int):
+    """A trainer callback appending each log row (with its stage and step) to ``log.jsonl``."""
+    from transformers import TrainerCallback
+
+    class JsonlLog(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            appender.append({"stage": stage, "step": state.global_step, **(logs or {})})
+
+    return JsonlLog()
+
+
+def train_dpo(
+    config: DPORunConfig,
+    pairs: Sequence[Pair] | None = None,
+    *,
+    probe: Callable[[Any, Any], dict[str, float]] | None = None,
+    callbacks: Sequence[Any] = (),
+    record_batches: bool = False,
+    on_trainer: Callable[[Any], None] | None = None,
+) -> DPORunResult:
+    """Train DPO on ``pairs`` (or ``config.pairs``) stage by stage; see the module doc for guarantees.
+
+    ``probe(model, tokenizer) -> {rate name: value in [0, 1]}`` is handed to the collapse monitor (the pipeline
+    passes one that samples tasks and executes them; ``train`` itself never runs code). ``callbacks`` are
+    extra ``TrainerCallback`` objects; ``on_trainer`` is called with each stage's trainer after it trains
+    (tests and benchmarks read ``batch_history`` there).
+    """
+    import time
+
+    from codealign.train.monitor import CollapseMonitor, MonitorConfig
+
+    if pairs is None:
+        if not config.pairs:
+            raise UserError("no pairs: set 'pairs' in the config or pass them")
+        pairs = load_pairs(config.pairs)
+    if not pairs:
+        raise UserError("no pairs to train on")
+    rows = pair_rows(pairs, config)
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / "config.json", json.dumps(config.to_dict(), indent=2, default=str))
+
+    results: list[StageResult] = []
+    current = config.model
+    with JsonlAppender(out / "log.jsonl") as log:
+        for stage, stage_rows in _stage_plan(rows, config.curriculum):
+            stage_dir = out / f"stage-{stage}"
+            final_dir = stage_dir / "final"
+            done = stage_dir / "done.json"
+            if done.is_file() and (final_dir / "config.json").is_file():
+                info = json.loads(done.read_text(encoding="utf-8"))
+                results.append(StageResult(**{**info, "skipped": True}))
+                current = str(final_dir)
+                if info.get("stopped_reason"):
+                    break
+                continue
+            monitor = None
+            stage_callbacks = [_jsonl_log(log, stage), *callbacks]
+            if config.monitor:
+                monitor = CollapseMonitor(
+                    MonitorConfig(config.monitor_window, config.monitor_max_chosen_drop, config.monitor_probe_every,
+                                  config.monitor_max_rate_increase),
+                    probe=probe,
+                )
+                stage_callbacks.append(monitor)
+            trainer = build_trainer(config, stage_rows, current, stage_dir, callbacks=stage_callbacks,
+                                    record_batches=record_batches)
+            checkpoint = _latest_checkpoint(stage_dir)
+            started = time.perf_counter()
+            trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+            elapsed = time.perf_counter() - started
+            if on_trainer is not None:
+                on_trainer(trainer)
+            _save_policy(trainer, final_dir)
+            logs = [h for h in trainer.state.log_history if "loss" in h]
+            result = StageResult(
+                stage=stage,
+                n_pairs=len(stage_rows),
+                steps=trainer.state.global_step,
+                start_model=str(current),
+                reference=str(current),
+                model_dir=str(final_dir),
+                resumed=checkpoint is not None,
+                ref_cache_hit=trainer.ref_cache_hit,
+                stopped_reason=monitor.stopped_reason if monitor else None,
+                train_seconds=round(elapsed, 3),
+                last_log={k: v for k, v in (logs[-1] if logs else {}).items() if isinstance(v, (int, float))},
+            )
+            if monitor is not None:
+                for event in monitor.events:
+                    log.append({"stage": stage, "monitor": dataclasses.asdict(event)})
+            info = dataclasses.asdict(result)
+            info.pop("skipped")
+            write_text_atomic(done, json.dumps(info, indent=2))
+            for ckpt in stage_dir.glob("checkpoint-*"):
+                shutil.rmtree(ckpt, ignore_errors=True)
+            results.append(result)
+            current = str(final_dir)
+            if result.stopped_reason:
+                break
+    stopped = next((r.stopped_reason for r in results if r.stopped_reason), None)
+    write_text_atomic(out / "final.json", json.dumps({"model": current, "stopped_reason": stopped}, indent=2))
+    return DPORunResult(output_dir=str(out), final_model=str(current), stages=results, stopped_reason=stopped)
+
+
+def _save_policy(trainer, final_dir: Path) -> None:
+    """Save the stage's policy as a full model (LoRA merged) with its tokenizer, atomically."""
+    import os
+    import tempfile
+
+    from peft import PeftModel
+
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if isinstance(model, PeftModel):
+        model = model.merge_and_unload()
+    final_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".final.", dir=final_dir.parent))
+    try:
+        model.save_pretrained(tmp)
+        trainer.processing_class.save_pretrained(tmp)
+        if final_dir.exists():
+            shutil.rmtree(final_dir)
+        os.replace(tmp, final_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
