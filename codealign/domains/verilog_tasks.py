@@ -1022,15 +1022,50 @@ def generate_tasks(families: str | Iterable[str] | None = None, n: int = 100, se
     return tasks
 
 
-def neighbour_references(task: Task) -> list[tuple[dict[str, Any], str]]:
-    """References (as ``TopModule``) of the parameter combinations next to ``task``'s: each must fail the
-    task's testbench. Used by the golden self-test."""
+def _design_of(task: Task) -> Design:
     meta = task.metadata
-    fam = family(meta["family"])
+    return family(meta["family"]).design(meta["params"])
+
+
+def _renamed(d: Design, names: dict[str, str]) -> Design:
+    """``d`` with ports (and their uses in the body) renamed; names absent from ``names`` are kept."""
+    if not names:
+        return d
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b")
+    body = pattern.sub(lambda m: names[m.group(1)], d.body)
+
+    def port(p: Port) -> Port:
+        return Port(names.get(p.name, p.name), p.width, p.reg)
+
+    return Design(tuple(map(port, d.inputs)), tuple(map(port, d.outputs)), body, d.stimulus, d.stim_locals)
+
+
+def golden_mutants(task: Task) -> list[tuple[str, str]]:
+    """Wrong ``TopModule`` solutions the task's testbench must reject, as ``(description, text)``: the
+    reference with bit 0 of one output inverted (one per output), and the reference of every neighbouring
+    parameter combination whose ports have the same directions and widths (renamed to this task's ports).
+    Neighbours that change the interface are left out: the testbench does not tell port widths apart."""
+    d = _design_of(task)
     out = []
-    for params in fam.neighbours(meta["params"]):
-        d = fam.design(params)
-        out.append((params, _module("TopModule", d, d.body)))
+    for port in d.outputs:
+        inner = _module("GoldenInner", d, d.body)
+        wires = f"  wire {_range(port.width)}{port.name}_inner;\n"
+        conns = ", ".join([f".{p.name}" for p in d.inputs] +
+                          [f".{p.name}({p.name}_inner)" if p is port else f".{p.name}" for p in d.outputs])
+        plain = Design(d.inputs, tuple(Port(p.name, p.width) for p in d.outputs), "", "")
+        body = f"{wires}  GoldenInner u ({conns});\n  assign {port.name} = {port.name}_inner ^ 1'b1;"
+        out.append((f"bit 0 of {port.name} inverted", _module("TopModule", plain, body) + "\n" + inner))
+    fam = family(task.metadata["family"])
+    mine = [(p.width, "in") for p in d.inputs] + [(p.width, "out") for p in d.outputs]
+    for params in fam.neighbours(task.metadata["params"]):
+        other = fam.design(params)
+        theirs = [(p.width, "in") for p in other.inputs] + [(p.width, "out") for p in other.outputs]
+        if theirs != mine:
+            continue
+        names = {a.name: b.name for a, b in zip(other.inputs + other.outputs, d.inputs + d.outputs) if a.name != b.name}
+        changed = ", ".join(f"{k}={v}" for k, v in params.items() if task.metadata["params"][k] != v)
+        renamed = _renamed(other, names)
+        out.append((f"neighbour {changed}", _module("TopModule", renamed, renamed.body)))
     return out
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codealign.pairs.pool import Pool
+from codealign.pairs.pool import Pool, forms_pair
 from codealign.types import Pair
 
 NAME = "execution"
@@ -40,7 +40,7 @@ def build(pool: Pool, config: ExecutionConfig) -> list[Pair]:
     while lo < hi and len(pairs) < config.max_pairs_per_prompt:
         chosen, rejected = entries[lo], entries[hi]
         gap = chosen.score - rejected.score
-        if gap <= 0 or gap < config.min_gap or (config.chosen_must_pass and not chosen.result.passed):
+        if not forms_pair(gap, config.min_gap) or (config.chosen_must_pass and not chosen.result.passed):
             break
         pairs.append(
             Pair(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codealign.pairs.pool import Entry, Pool
+from codealign.pairs.pool import Entry, Pool, forms_pair
 from codealign.types import Pair, Verdict
 
 NAME = "injection"
@@ -79,7 +79,7 @@ def build(pool: Pool, config: InjectionConfig) -> list[Pair]:
         if parent is None or not parent.result.passed:
             continue
         gap = parent.score - mutant.score
-        if gap <= 0 or gap < config.min_gap:
+        if not forms_pair(gap, config.min_gap):
             continue
         metadata = pool.pair_metadata(parent, mutant)
         metadata["mutation"] = str(mutation.get("operator", "unknown"))

@@ -34,6 +34,15 @@ def effective_score(result: ExecResult) -> float:
     return 1.0 if result.verdict is Verdict.PASS else float(result.score)
 
 
+_EPS = 1e-9
+
+
+def forms_pair(gap: float, min_gap: float) -> bool:
+    """True when a score gap is large enough to form a pair: strictly positive (ties never pair) and at least
+    ``min_gap``, up to float rounding (0.6 - 0.5 counts as a gap of 0.1)."""
+    return gap > _EPS and gap >= min_gap - _EPS
+
+
 @dataclass(frozen=True)
 class Entry:
     """One distinct candidate in a pool."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codealign.pairs.pool import Pool
+from codealign.pairs.pool import Pool, forms_pair
 from codealign.types import Pair
 
 NAME = "ranked"
@@ -58,7 +58,7 @@ def build(pool: Pool, config: RankedConfig) -> list[Pair]:
     for i, j in _positions(pool, config.selection):
         chosen, rejected = pool.entries[i], pool.entries[j]
         gap = chosen.score - rejected.score
-        if gap <= 0 or gap < config.min_gap:
+        if not forms_pair(gap, config.min_gap):
             continue
         pairs.append(
             Pair(

@@ -146,9 +146,8 @@ def compare_programs(reference: Program, candidate: Program, *, inputs: list[str
     declared = dict(types or {})
     ref_types = {**infer_types(reference, declared)[0], **declared}
     cand_types = {**infer_types(candidate, declared)[0], **declared}
-    budget = 10 * max_transitions + 400_000
-    ref = Simulator(reference, scan_ms=scan_ms, types=ref_types, max_scans=budget)
-    cand = Simulator(candidate, scan_ms=scan_ms, types=cand_types, max_scans=budget)
+    ref = Simulator(reference, scan_ms=scan_ms, types=ref_types)
+    cand = Simulator(candidate, scan_ms=scan_ms, types=cand_types)
     inputs, outputs = sorted(inputs), sorted(outputs)
     method, states = "traces", 0
     all_traces = [Trace(t.steps, list(t.watch)) for t in traces]

@@ -19,7 +19,7 @@ Semantics (those of ``shared/data/ladder/README.md``, extended to blocks):
   CTD: ``R`` TRUE loads CV = PV (IEC's LD input), else CV -= 1, Q = CV <= 0. A block instance ``C`` reads
   elsewhere as its Q; ``C.Q``, ``C.CV`` and ``T.ET`` read its outputs.
 
-The simulator never runs more than ``max_scans`` scans in its lifetime (:class:`BudgetError` otherwise),
+The simulator never runs more than ``max_scans`` scans between resets (:class:`BudgetError` otherwise),
 and a program's size is bounded by the parser, so a simulation always ends.
 """
 
@@ -147,7 +147,6 @@ class Simulator:
         self.scan_ms = scan_ms
         self.types = dict(types or {})
         self.max_scans = max_scans
-        self.scans_run = 0
         self._bodies = [rung.body for rung in program.rungs]
         self._edge_index: dict[int, int] = {}
         self._blocks: list[Block] = []
@@ -159,6 +158,7 @@ class Simulator:
         self.reset()
 
     def reset(self) -> None:
+        self.scans_run = 0
         self.values: dict[str, Value] = {}
         self._edges = [False] * len(self._edge_index)
         # per block instance: [elapsed or count, running, q, previous IN]
@@ -295,7 +295,7 @@ class Simulator:
 
     def run(self, trace: Trace) -> list[list[Value]]:
         """Rows of watched values, one per scan, from a fresh state."""
-        if self.scans_run + trace.scans > self.max_scans:
+        if trace.scans > self.max_scans:
             raise BudgetError(f"trace needs {trace.scans} scans; the simulation budget is {self.max_scans}")
         self.reset()
         rows = []

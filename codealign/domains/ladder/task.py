@@ -31,10 +31,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from codealign.domains.ladder.checks import TYPES, Declarations, check_program, errors
+from codealign.domains.ladder.checks import TYPES, Declarations, check_program, errors, infer_types
 from codealign.domains.ladder.model import Coil, Program
 from codealign.domains.ladder.parser import parse_program
-from codealign.domains.ladder.simulator import Simulator, Trace, TraceError
+from codealign.domains.ladder.simulator import Simulator, Trace, TraceError, compare_rows
 from codealign.errors import UserError
 from codealign.types import Task
 
@@ -100,6 +100,13 @@ class LadderTask:
             found = errors(check_program(reference, lt.declarations()))
             if found:
                 raise UserError(f"reference: {found[0]}")
+            for i, trace in enumerate(lt.traces, 1):
+                if trace.expected is not None:
+                    matched, total, bad = compare_rows(trace.expected, lt.simulator(reference).run(trace))
+                    if bad:
+                        scan, col, want, got = bad[0]
+                        raise UserError(f"reference disagrees with trace {i} at scan {scan + 1}: "
+                                        f"{trace.watch[col]} expected {want!r}, reference gives {got!r}")
         return lt
 
     @property
@@ -131,8 +138,6 @@ class LadderTask:
         return Declarations(inputs, outputs, dict(self.types))
 
     def simulator(self, program: Program) -> Simulator:
-        from codealign.domains.ladder.checks import infer_types
-
         return Simulator(program, scan_ms=self.scan_ms, types={**infer_types(program, self.types)[0], **self.types})
 
     def equivalence_inputs(self, candidate: Program | None = None) -> list[str]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -169,6 +170,18 @@ def _combined_contract(info: dict, wanted: list[str], old: bool) -> dict:
         elif key == "metadata":
             out[key] = info.get("metadata", "")
     return out
+
+
+def wrapper_script(python: str, node: str, server: str, adapter: str, version: str, module_dir: str,
+                   wrapper_dir: str | None = None, socket_path: str | None = None) -> str:
+    """The text of an executable ``sh`` script that behaves like native ``solc`` of ``version``."""
+    argv = [python, "-S", adapter, "--node", node, "--server", server, "--solc-version", version,
+            "--module-dir", module_dir]
+    if wrapper_dir:
+        argv += ["--wrapper-dir", wrapper_dir]
+    if socket_path:
+        argv += ["--socket", socket_path]
+    return "#!/bin/sh\nexec " + " ".join(shlex.quote(a) for a in argv) + ' -- "$@"\n'
 
 
 def main(argv: list[str]) -> int:
