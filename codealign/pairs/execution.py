@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codealign.pairs.pool import Pool, forms_pair
+from codealign.pairs.pool import Pool, forms_pair, score_gap
 from codealign.types import Pair
 
 NAME = "execution"
@@ -39,7 +39,7 @@ def build(pool: Pool, config: ExecutionConfig) -> list[Pair]:
     lo, hi = 0, len(entries) - 1
     while lo < hi and len(pairs) < config.max_pairs_per_prompt:
         chosen, rejected = entries[lo], entries[hi]
-        gap = chosen.score - rejected.score
+        gap = score_gap(chosen, rejected)
         if not forms_pair(gap, config.min_gap) or (config.chosen_must_pass and not chosen.result.passed):
             break
         pairs.append(

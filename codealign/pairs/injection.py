@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codealign.pairs.pool import Entry, Pool, forms_pair
+from codealign.pairs.pool import Entry, Pool, forms_pair, score_gap
 from codealign.types import Pair, Verdict
 
 NAME = "injection"
@@ -78,7 +78,7 @@ def build(pool: Pool, config: InjectionConfig) -> list[Pair]:
         parent = pool.by_id.get(mutant.metadata["parent_id"])
         if parent is None or not parent.result.passed:
             continue
-        gap = parent.score - mutant.score
+        gap = score_gap(parent, mutant)
         if not forms_pair(gap, config.min_gap):
             continue
         metadata = pool.pair_metadata(parent, mutant)

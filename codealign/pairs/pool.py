@@ -37,6 +37,11 @@ def effective_score(result: ExecResult) -> float:
 _EPS = 1e-9
 
 
+def score_gap(chosen: "Entry", rejected: "Entry") -> float:
+    """chosen - rejected effective score, rounded to 9 decimals so equal gaps compare equal."""
+    return round(chosen.score - rejected.score, 9)
+
+
 def forms_pair(gap: float, min_gap: float) -> bool:
     """True when a score gap is large enough to form a pair: strictly positive (ties never pair) and at least
     ``min_gap``, up to float rounding (0.6 - 0.5 counts as a gap of 0.1)."""

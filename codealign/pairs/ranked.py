@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codealign.pairs.pool import Pool, forms_pair
+from codealign.pairs.pool import Pool, forms_pair, score_gap
 from codealign.types import Pair
 
 NAME = "ranked"
@@ -57,7 +57,7 @@ def build(pool: Pool, config: RankedConfig) -> list[Pair]:
     pairs = []
     for i, j in _positions(pool, config.selection):
         chosen, rejected = pool.entries[i], pool.entries[j]
-        gap = chosen.score - rejected.score
+        gap = score_gap(chosen, rejected)
         if not forms_pair(gap, config.min_gap):
             continue
         pairs.append(

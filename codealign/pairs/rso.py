@@ -17,7 +17,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from codealign.pairs.pool import Entry, Pool, forms_pair
+from codealign.pairs.pool import Entry, Pool, forms_pair, score_gap
 from codealign.types import Pair
 
 NAME = "rso"
@@ -72,7 +72,7 @@ def build(pool: Pool, config: RSOConfig) -> list[Pair]:
     pairs = []
     for a, b in zip(accepted[0::2], accepted[1::2]):
         chosen, rejected = (a, b) if a.score >= b.score else (b, a)
-        gap = chosen.score - rejected.score
+        gap = score_gap(chosen, rejected)
         if not forms_pair(gap, config.min_gap):
             continue
         pairs.append(

@@ -11,8 +11,8 @@ Guaranteed:
   their weights so every prompt counts the same;
 * a finished stage is never retrained: rerunning ``train_dpo`` with the same ``output_dir`` skips finished
   stages and resumes an interrupted one from its last checkpoint (``save_steps``);
-* logs go to ``output_dir/log.jsonl`` (one row per logged step, with its stage, plus the monitor's events)
-  and TensorBoard (``output_dir/stage-K/runs``); each stage's policy is ``stage-K/final`` (LoRA merged) and
+* each stage logs to ``stage-K/train_log.jsonl`` (every logged step), ``stage-K/monitor.jsonl`` (the
+  collapse monitor's probes and decisions) and TensorBoard (``stage-K/tensorboard``); each stage's policy is ``stage-K/final`` (LoRA merged) and
   ``output_dir/final.json`` names the last one;
 * when the collapse monitor stops a stage, the run stops there (later stages are not trained) and the result
   says why; the stopped stage's policy is still saved, for inspection.
@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from codealign.errors import UserError
-from codealign.jsonl import JsonlAppender, read_jsonl, write_text_atomic
+from codealign.jsonl import read_jsonl, write_jsonl, write_text_atomic
 from codealign.types import Pair
 
 LOSS_TYPES = (
@@ -53,7 +53,7 @@ ORDERS = ("sequential", "shuffle")
 OWN_FIELDS = {
     "output_dir", "loss_type", "loss_weights", "beta", "label_smoothing", "learning_rate", "num_train_epochs",
     "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps", "max_length",
-    "precompute_ref_log_probs", "use_liger_kernel", "save_steps", "logging_steps", "seed", "report_to",
+    "precompute_ref_log_probs", "use_liger_kernel", "save_steps", "logging_steps", "seed",
 }
 """``DPOConfig`` fields set from ``DPORunConfig``'s own fields; ``trl`` may not set them a second time."""
 
@@ -67,7 +67,8 @@ class DPORunConfig:
     pairs: str = ""
     """Pairs JSONL (``codealign.types.Pair`` rows). May be empty when pairs are passed to ``train_dpo``."""
     output_dir: str = "runs/dpo"
-    """Run folder: one ``stage-K`` folder per stage, ``log.jsonl``, ``final`` (the last policy), ``ref_cache``."""
+    """Run folder: one ``stage-K`` folder per stage (checkpoints, logs, ``final`` policy), ``final.json``,
+    ``ref_cache``."""
     loss_type: list[str] = field(default_factory=lambda: ["sigmoid"])
     """TRL loss types (combined with ``loss_weights``); see :data:`LOSS_TYPES`."""
     loss_weights: list[float] | None = None
@@ -126,8 +127,9 @@ class DPORunConfig:
     """Checkpoint every this many steps inside a stage (for resume after a kill)."""
     logging_steps: int = 1
     """Log every this many steps (JSONL and TensorBoard)."""
-    report_to: list[str] = field(default_factory=lambda: ["tensorboard"])
-    """Trainer integrations; ``[]`` for none. ``log.jsonl`` is always written."""
+    report_tensorboard: bool = True
+    """Write TensorBoard events to ``stage-K/tensorboard`` (``stage-K/train_log.jsonl`` is always written;
+    other integrations go through ``trl: {report_to: [...]}``)."""
     monitor: bool = True
     """Attach the collapse monitor (``train.monitor``): stop a stage whose chosen log-prob or probe breaks down."""
     monitor_window: int = 5
@@ -145,8 +147,6 @@ class DPORunConfig:
     def __post_init__(self) -> None:
         if isinstance(self.loss_type, str):
             self.loss_type = [self.loss_type]
-        if isinstance(self.report_to, str):
-            self.report_to = [] if self.report_to in ("", "none") else [self.report_to]
         unknown = [t for t in self.loss_type if t not in LOSS_TYPES]
         if not self.loss_type or unknown:
             raise UserError(f"unknown loss_type {unknown or self.loss_type}; accepted: {', '.join(LOSS_TYPES)}")
@@ -322,7 +322,7 @@ def _dpo_args(config: DPORunConfig, stage_dir: Path):
         save_strategy="steps",
         logging_steps=config.logging_steps,
         seed=config.seed,
-        report_to=list(config.report_to),
+        report_to="none",
         disable_tqdm=True,
     )
     kwargs.update(config.trl)
@@ -397,17 +397,6 @@ def _latest_checkpoint(stage_dir: Path) -> Path | None:
     return max(ckpts, key=lambda p: int(p.name.split("-")[-1])) if ckpts else None
 
 
-def _jsonl_log(appender: JsonlAppender, stage: int):
-    """A trainer callback appending each log row (with its stage and step) to ``log.jsonl``."""
-    from transformers import TrainerCallback
-
-    class JsonlLog(TrainerCallback):
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            appender.append({"stage": stage, "step": state.global_step, **(logs or {})})
-
-    return JsonlLog()
-
-
 def train_dpo(
     config: DPORunConfig,
     pairs: Sequence[Pair] | None = None,
@@ -426,6 +415,7 @@ def train_dpo(
     """
     import time
 
+    from codealign.train.callbacks import JsonlLogCallback, tensorboard_callback
     from codealign.train.monitor import CollapseMonitor, MonitorConfig
 
     if pairs is None:
@@ -441,85 +431,87 @@ def train_dpo(
 
     results: list[StageResult] = []
     current = config.model
-    with JsonlAppender(out / "log.jsonl") as log:
-        for stage, stage_rows in _stage_plan(rows, config.curriculum):
-            stage_dir = out / f"stage-{stage}"
-            final_dir = stage_dir / "final"
-            done = stage_dir / "done.json"
-            if done.is_file() and (final_dir / "config.json").is_file():
-                info = json.loads(done.read_text(encoding="utf-8"))
-                results.append(StageResult(**{**info, "skipped": True}))
-                current = str(final_dir)
-                if info.get("stopped_reason"):
-                    break
-                continue
-            monitor = None
-            stage_callbacks = [_jsonl_log(log, stage), *callbacks]
-            if config.monitor:
-                monitor = CollapseMonitor(
-                    MonitorConfig(config.monitor_window, config.monitor_max_chosen_drop, config.monitor_probe_every,
-                                  config.monitor_max_rate_increase),
-                    probe=probe,
-                )
-                stage_callbacks.append(monitor)
-            trainer = build_trainer(config, stage_rows, current, stage_dir, callbacks=stage_callbacks,
-                                    record_batches=record_batches)
-            checkpoint = _latest_checkpoint(stage_dir)
-            started = time.perf_counter()
-            trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-            elapsed = time.perf_counter() - started
-            if on_trainer is not None:
-                on_trainer(trainer)
-            _save_policy(trainer, final_dir)
-            logs = [h for h in trainer.state.log_history if "loss" in h]
-            result = StageResult(
-                stage=stage,
-                n_pairs=len(stage_rows),
-                steps=trainer.state.global_step,
-                start_model=str(current),
-                reference=str(current),
-                model_dir=str(final_dir),
-                resumed=checkpoint is not None,
-                ref_cache_hit=trainer.ref_cache_hit,
-                stopped_reason=monitor.stopped_reason if monitor else None,
-                train_seconds=round(elapsed, 3),
-                last_log={k: v for k, v in (logs[-1] if logs else {}).items() if isinstance(v, (int, float))},
-            )
-            if monitor is not None:
-                for event in monitor.events:
-                    log.append({"stage": stage, "monitor": dataclasses.asdict(event)})
-            info = dataclasses.asdict(result)
-            info.pop("skipped")
-            write_text_atomic(done, json.dumps(info, indent=2))
-            for ckpt in stage_dir.glob("checkpoint-*"):
-                shutil.rmtree(ckpt, ignore_errors=True)
-            results.append(result)
+    for stage, stage_rows in _stage_plan(rows, config.curriculum):
+        stage_dir = out / f"stage-{stage}"
+        final_dir = stage_dir / "final"
+        done = stage_dir / "done.json"
+        if done.is_file() and (final_dir / "config.json").is_file():
+            info = json.loads(done.read_text(encoding="utf-8"))
+            results.append(StageResult(**{**info, "skipped": True}))
             current = str(final_dir)
-            if result.stopped_reason:
+            if info.get("stopped_reason"):
                 break
+            continue
+        monitor = None
+        stage_callbacks = [JsonlLogCallback(stage_dir / "train_log.jsonl"), *callbacks]
+        if config.report_tensorboard:
+            stage_callbacks.append(tensorboard_callback(stage_dir / "tensorboard"))
+        if config.monitor:
+            monitor = CollapseMonitor(
+                MonitorConfig(config.monitor_window, config.monitor_max_chosen_drop, config.monitor_probe_every,
+                              config.monitor_max_rate_increase),
+                probe=probe,
+            )
+            stage_callbacks.append(monitor)
+        trainer = build_trainer(config, stage_rows, current, stage_dir, callbacks=stage_callbacks,
+                                record_batches=record_batches)
+        checkpoint = _latest_checkpoint(stage_dir)
+        started = time.perf_counter()
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        elapsed = time.perf_counter() - started
+        if on_trainer is not None:
+            on_trainer(trainer)
+        _save_policy(trainer, final_dir)
+        logs = [h for h in trainer.state.log_history if "loss" in h]
+        result = StageResult(
+            stage=stage,
+            n_pairs=len(stage_rows),
+            steps=trainer.state.global_step,
+            start_model=str(current),
+            reference=str(current),
+            model_dir=str(final_dir),
+            resumed=checkpoint is not None,
+            ref_cache_hit=trainer.ref_cache_hit,
+            stopped_reason=monitor.stopped_reason if monitor else None,
+            train_seconds=round(elapsed, 3),
+            last_log={k: v for k, v in (logs[-1] if logs else {}).items() if isinstance(v, (int, float))},
+        )
+        if monitor is not None:
+            write_jsonl(stage_dir / "monitor.jsonl", monitor.events)
+        info = dataclasses.asdict(result)
+        info.pop("skipped")
+        write_text_atomic(done, json.dumps(info, indent=2))
+        for ckpt in stage_dir.glob("checkpoint-*"):
+            shutil.rmtree(ckpt, ignore_errors=True)
+        results.append(result)
+        current = str(final_dir)
+        if result.stopped_reason:
+            break
     stopped = next((r.stopped_reason for r in results if r.stopped_reason), None)
     write_text_atomic(out / "final.json", json.dumps({"model": current, "stopped_reason": stopped}, indent=2))
     return DPORunResult(output_dir=str(out), final_model=str(current), stages=results, stopped_reason=stopped)
 
 
 def _save_policy(trainer, final_dir: Path) -> None:
-    """Save the stage's policy as a full model (LoRA merged) with its tokenizer, atomically."""
+    """Save the stage's policy as a full model with its tokenizer into ``final_dir``, atomically (a sibling
+    temp folder, then a rename). A LoRA adapter is merged first (single process or DDP; merging a ZeRO-3
+    sharded adapter is not supported). Every process must call it; the main process writes."""
     import os
-    import tempfile
 
     from peft import PeftModel
 
+    tmp = final_dir.parent / ".final.tmp"
     model = trainer.accelerator.unwrap_model(trainer.model)
     if isinstance(model, PeftModel):
-        model = model.merge_and_unload()
-    final_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".final.", dir=final_dir.parent))
-    try:
-        model.save_pretrained(tmp)
-        trainer.processing_class.save_pretrained(tmp)
+        if trainer.accelerator.is_main_process:
+            shutil.rmtree(tmp, ignore_errors=True)
+            model.merge_and_unload().save_pretrained(tmp)
+            trainer.processing_class.save_pretrained(tmp)
+    else:
+        trainer.save_model(str(tmp))
+    trainer.accelerator.wait_for_everyone()
+    if trainer.accelerator.is_main_process:
         if final_dir.exists():
             shutil.rmtree(final_dir)
         os.replace(tmp, final_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    trainer.accelerator.wait_for_everyone()

@@ -1,0 +1,113 @@
+"""The ladder-diagram (IEC 61131-3 LD) domain: rung text, graph checks, scan-cycle simulation, graph edits.
+
+Where the check runs. By default each candidate is judged in a sandbox job that runs
+``python -m codealign.domains.ladder.run_check`` on the task and the candidate text, and the verdict comes
+back on the trusted fd 3. The checker never executes anything of the candidate — it parses it (bounded
+size, nesting and element count) and simulates it (bounded scans) — so the verdict is trustworthy; the job
+adds what the checker cannot promise by itself: an enforced wall-clock, CPU and memory limit should a
+parser or simulator bug meet a hostile input. ``LadderDomain(in_process=True)`` judges in the calling
+process instead (the same function, no launch): about a hundred times faster, for trusted inputs and for
+edit filtering.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import codealign
+from codealign.domains.base import Domain, limit_verdict
+from codealign.domains.ladder.bundled import bundled_tasks, library
+from codealign.domains.ladder.edits import negatives
+from codealign.domains.ladder.parser import parse_program
+from codealign.domains.ladder.scoring import score_candidate
+from codealign.domains.ladder.task import LadderTask
+from codealign.errors import UserError
+from codealign.sandbox.job import Job, JobResult, JobStatus
+from codealign.sandbox.limits import Limits
+from codealign.types import Candidate, ExecResult, Task, Verdict
+
+if TYPE_CHECKING:
+    from codealign.sandbox.process import ProcessBackend
+
+__all__ = ["LadderDomain", "bundled_tasks", "library", "parse_program"]
+
+_PACKAGE_ROOT = str(Path(codealign.__file__).resolve().parents[1])
+_SCRIPT = 'exec "$CODEALIGN_PYTHON" -S -m codealign.domains.ladder.run_check task.json candidate.ld\n'
+
+
+class LadderDomain(Domain):
+    name = "ladder"
+    harness_version = "1"
+    default_limits = Limits(wall_s=20.0, cpu_s=20.0, memory_mb=512, nproc=16)
+
+    def __init__(self, in_process: bool = False):
+        self.in_process = in_process
+        self._tasks: dict[tuple[str, str], LadderTask] = {}
+
+    def ladder_task(self, task: Task) -> LadderTask:
+        """The validated task (cached); raises UserError for a malformed task."""
+        key = (task.task_id, task.asset_hash())
+        if key not in self._tasks:
+            self._tasks[key] = LadderTask.from_task(task)
+        return self._tasks[key]
+
+    def toolchain_version(self) -> str:
+        return f"python {sys.version.split()[0]}"
+
+    def prepare(self, task: Task, candidate: Candidate) -> Job:
+        self.ladder_task(task)
+        return Job(
+            script=_SCRIPT,
+            files={"task.json": json.dumps(task.to_dict()), "candidate.ld": candidate.completion},
+            limits=self.limits_for(task),
+            env={"CODEALIGN_PYTHON": sys.executable, "PYTHONPATH": _PACKAGE_ROOT,
+                 "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"},
+        )
+
+    def judge(self, task: Task, candidate: Candidate, job: Job, result: JobResult) -> ExecResult:
+        base = dict(task_id=task.task_id, candidate_id=candidate.candidate_id, stderr=result.text("stderr")[-4000:],
+                    wall_s=result.wall_s, cpu_s=result.cpu_s, peak_memory_mb=result.peak_memory_mb,
+                    completion=candidate.completion)
+        limited = limit_verdict(result)
+        if limited is not None:
+            return ExecResult(verdict=limited, details={"error": f"checker stopped: {limited.value}"}, **base)
+        if result.status is not JobStatus.EXITED or result.returncode != 0 or not result.trusted:
+            message = result.error or f"checker exited {result.returncode} without a verdict"
+            return ExecResult(verdict=Verdict.SANDBOX_ERROR, details={"error": message}, **base)
+        verdict = json.loads(result.trusted.decode("utf-8"))
+        return ExecResult(verdict=Verdict(verdict["verdict"]), score=verdict["score"], details=verdict["details"],
+                          **base)
+
+    def evaluate(self, task: Task, candidate: Candidate, backend: "ProcessBackend") -> ExecResult:
+        if not self.in_process:
+            return super().evaluate(task, candidate, backend)
+        verdict = score_candidate(self.ladder_task(task), candidate.completion)
+        details = {**verdict["details"], "backend": "in-process"}
+        return ExecResult(task_id=task.task_id, candidate_id=candidate.candidate_id,
+                          verdict=Verdict(verdict["verdict"]), score=verdict["score"], details=details,
+                          completion=candidate.completion)
+
+    def mutate(self, solution: str, rng: random.Random) -> list[tuple[str, dict]]:
+        """Graph edits of a correct program whose behaviour differs (see :mod:`.edits`); each description
+        records the operation, the rung and what changed."""
+        try:
+            program = parse_program(solution)
+        except UserError:
+            return []
+        return [(e.program.text(), e.metadata()) for e in negatives(program, rng=rng).kept]
+
+    def edit_negatives(self, task: Task, solution: str, rng: random.Random) -> list[Candidate]:
+        """Graph-edit negatives of ``solution`` for ``task`` as candidates, judged against the task's
+        declarations and traces; metadata records the edit."""
+        lt = self.ladder_task(task)
+        program = parse_program(solution)
+        decl = lt.declarations()
+        outcome = negatives(program, rng=rng, inputs=lt.equivalence_inputs(program),
+                            outputs=sorted(decl.outputs) if decl.outputs else None, types=lt.types,
+                            scan_ms=lt.scan_ms, traces=lt.traces, seed=lt.seed, decl=decl)
+        return [Candidate(task.task_id, e.program.text(), metadata={"source": "graph_edit", "edit": e.metadata()})
+                for e in outcome.kept]

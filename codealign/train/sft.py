@@ -1,0 +1,451 @@
+"""Supervised fine-tuning on prompt/completion rows with TRL's ``SFTTrainer``: completion-only loss, a
+curriculum of stages trained in the given order, rejection-sampling fine-tuning (RFT: SFT on the samples that
+passed execution), checkpoints with resume, and JSONL + TensorBoard logs.
+
+Curriculum order is owned here, not left to the trainer: transformers shuffles the whole dataset by default,
+so :class:`CurriculumSFTTrainer` replaces the sampler with :class:`CurriculumSampler`, which walks the stages
+in order and shuffles (seeded) only within a stage. The order survives a resume, because the sampler is a
+pure function of (seed, epoch).
+
+Prompts are formatted by :mod:`codealign.generate.prompts`, the same code that formats them for sampling.
+This module imports torch and TRL only inside functions; it reads ``codealign.types`` but never the sandbox
+or the domains (RFT rows are built from :class:`~codealign.types.ExecResult` data).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+from codealign.errors import UserError
+from codealign.types import ExecResult, Task, Verdict
+
+Row = Mapping[str, Any]
+
+MODES = ("sft", "rft")
+
+
+@dataclass
+class SFTRunConfig:
+    """One SFT (or RFT) run. Every field can be set from YAML or ``key=value`` overrides."""
+
+    model: str = "codealign-tiny"
+    """Hub id, local model folder, or ``codealign-tiny`` (the offline tiny model)."""
+
+    output_dir: str = "runs/sft"
+    """Run folder: checkpoints (``checkpoint-N``), the final model (``final/``), ``train_log.jsonl`` and
+    ``tensorboard/``."""
+
+    mode: str = "sft"
+    """``sft``: train on the rows given (``data`` files or the rows passed to :func:`train_sft`); ``rft``: build
+    rows from execution verdicts (``verdicts`` + ``tasks``) keeping only PASS samples."""
+
+    data: list[str] = field(default_factory=list)
+    """SFT row files (JSONL with ``prompt`` and ``completion``), one per curriculum stage, in stage order."""
+
+    verdicts: str = ""
+    """RFT: verdicts JSONL (ExecResult rows with the candidate text in ``completion``)."""
+
+    tasks: str = ""
+    """RFT: tasks JSONL that the verdicts refer to (their prompts become the training prompts)."""
+
+    rft_max_per_task: int = 0
+    """RFT: keep at most this many distinct passing samples per task (0 = all)."""
+
+    learning_rate: float = 5e-4
+    """Peak learning rate (AdamW)."""
+
+    lr_scheduler_type: str = "cosine"
+    """transformers scheduler name (``constant``, ``linear``, ``cosine``, ...)."""
+
+    warmup_ratio: float = 0.03
+    """Fraction of the steps spent warming up the learning rate."""
+
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+
+    epochs: int = 1
+    """Passes over each stage before moving to the next one (the curriculum is never interleaved)."""
+
+    max_steps: int = -1
+    """Stop after this many optimizer steps (-1: run the whole curriculum once)."""
+
+    per_device_train_batch_size: int = 8
+    """Rows per device per forward pass."""
+
+    gradient_accumulation_steps: int = 1
+    """Forward passes per optimizer step."""
+
+    max_length: int = 1024
+    """Longest tokenized prompt + completion; longer rows are truncated (TRL's only length limit)."""
+
+    shuffle_within_stage: bool = True
+    """Shuffle rows (seeded) inside each stage; stages always stay in order. False keeps file order."""
+
+    completion_only_loss: bool = True
+    """Loss on completion tokens only (the prompt is context)."""
+
+    raw_prompts: bool = False
+    """Use prompts as given (e.g. FIM prompts with sentinels) instead of formatting them for the model."""
+
+    system: str = ""
+    """System message for chat-template models (ignored otherwise unless set: then prepended)."""
+
+    seed: int = 0
+    """Seed for weights of new heads, dropout and within-stage shuffling."""
+
+    device: str = "auto"
+    """``auto``, ``cpu``, ``cuda`` or ``mps``; CPU/GPU settings follow from it (``codealign.train.device``)."""
+
+    save_steps: int = 0
+    """Save a checkpoint every this many steps (0: only at the end)."""
+
+    save_total_limit: int = 2
+    """Keep at most this many checkpoints (0: keep all)."""
+
+    logging_steps: int = 10
+    """Log loss and learning rate every this many steps."""
+
+    resume_from_checkpoint: str = "auto"
+    """``auto``: continue from the newest checkpoint in ``output_dir`` if there is one; ``never``: start over;
+    or a checkpoint folder."""
+
+    report_tensorboard: bool = True
+    """Write TensorBoard event files to ``output_dir/tensorboard``."""
+
+    peft: dict[str, Any] = field(default_factory=dict)
+    """LoRA settings passed to ``peft.LoraConfig`` (e.g. ``{r: 16, lora_alpha: 32}``); empty: full fine-tuning."""
+
+    trl: dict[str, Any] = field(default_factory=dict)
+    """Extra ``trl.SFTConfig`` arguments passed through as is (e.g. ``packing``, ``use_liger_kernel``)."""
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise UserError(f"sft config: unknown mode {self.mode!r}; choose one of: {', '.join(MODES)}")
+        if isinstance(self.data, str):
+            self.data = [self.data]
+        if self.learning_rate <= 0:
+            raise UserError(f"sft config: learning_rate must be > 0, got {self.learning_rate}")
+        if self.epochs < 1:
+            raise UserError(f"sft config: epochs must be >= 1, got {self.epochs}")
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise UserError(f"sft config: max_steps must be -1 or > 0, got {self.max_steps}")
+        for name in ("per_device_train_batch_size", "gradient_accumulation_steps", "max_length", "logging_steps"):
+            if getattr(self, name) < 1:
+                raise UserError(f"sft config: {name} must be >= 1, got {getattr(self, name)}")
+        for name in ("save_steps", "save_total_limit", "rft_max_per_task"):
+            if getattr(self, name) < 0:
+                raise UserError(f"sft config: {name} must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise UserError(f"sft config: warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if self.mode == "rft" and self.data:
+            raise UserError("sft config: mode 'rft' builds rows from verdicts + tasks; do not also give data")
+        if self.peft and self.trl.get("gradient_checkpointing") and self.device == "cpu":
+            raise UserError("sft config: gradient checkpointing on CPU only slows training down; drop it")
+        reserved = {"output_dir", "max_length", "learning_rate", "seed", "completion_only_loss", "max_steps"}
+        clash = reserved & set(self.trl)
+        if clash:
+            raise UserError(f"sft config: set {', '.join(sorted(clash))} as top-level fields, not under trl")
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "SFTRunConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise UserError(f"sft config: unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+        return cls(**values)
+
+
+@dataclass
+class SFTResult:
+    """What a run produced. ``final_dir`` holds the trained model and tokenizer (``from_pretrained``-ready)."""
+
+    output_dir: str
+    final_dir: str
+    global_step: int
+    train_loss: float
+    stage_sizes: list[int]
+    resumed_from: str | None
+    log_path: str
+
+
+class CurriculumSampler:
+    """Indices of a dataset made of consecutive stages: stage 0's rows (``epochs`` passes), then stage 1's, and
+    so on. Within a stage the rows are shuffled with a generator seeded by (seed, epoch, stage, pass) when
+    ``shuffle`` is set, else kept in order. Never mixes stages; deterministic, so a resumed run sees the same
+    order."""
+
+    def __init__(self, stage_sizes: Sequence[int], *, epochs: int = 1, shuffle: bool = True, seed: int = 0):
+        self.stage_sizes = list(stage_sizes)
+        self.epochs = epochs
+        self.shuffle = shuffle
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return sum(self.stage_sizes) * self.epochs
+
+    def __iter__(self) -> Iterator[int]:
+        offset = 0
+        for stage, size in enumerate(self.stage_sizes):
+            for repeat in range(self.epochs):
+                order = list(range(offset, offset + size))
+                if self.shuffle:
+                    random.Random(f"{self.seed}/{self.epoch}/{stage}/{repeat}").shuffle(order)
+                yield from order
+            offset += size
+
+
+def _curriculum_trainer_class():
+    from trl import SFTTrainer
+
+    class CurriculumSFTTrainer(SFTTrainer):
+        """TRL's SFTTrainer whose training sampler is a :class:`CurriculumSampler` over ``stage_sizes``."""
+
+        def __init__(self, *args, stage_sizes: Sequence[int], epochs: int, shuffle: bool, sampler_seed: int, **kwargs):
+            self.curriculum = CurriculumSampler(stage_sizes, epochs=epochs, shuffle=shuffle, seed=sampler_seed)
+            super().__init__(*args, **kwargs)
+
+        def _get_train_sampler(self, train_dataset=None):
+            return self.curriculum
+
+    return CurriculumSFTTrainer
+
+
+def as_stages(data: Sequence[Row] | Sequence[Sequence[Row]]) -> list[list[Row]]:
+    """Curriculum stages from what a caller passes: a list of stages (lists of rows) kept in that order; or one
+    list of rows, which is one stage unless rows carry an integer ``stage`` (then grouped by ascending stage,
+    file order kept within a stage). Empty stages are dropped; no rows at all raises :class:`UserError`."""
+    data = list(data)
+    if data and all(isinstance(item, Mapping) for item in data):
+        if all("stage" in row for row in data):
+            by_stage: dict[int, list[Row]] = {}
+            for row in data:
+                by_stage.setdefault(int(row["stage"]), []).append(row)
+            stages = [by_stage[k] for k in sorted(by_stage)]
+        else:
+            stages = [data]
+    else:
+        stages = [list(stage) for stage in data]
+    stages = [s for s in stages if s]
+    if not stages:
+        raise UserError("sft: no training rows")
+    for s_index, stage in enumerate(stages):
+        for r_index, row in enumerate(stage):
+            if not isinstance(row, Mapping) or not isinstance(row.get("prompt"), str) or not isinstance(row.get("completion"), str):
+                raise UserError(f"sft: stage {s_index} row {r_index} needs string 'prompt' and 'completion' fields")
+    return stages
+
+
+def rft_rows(
+    results: Sequence[ExecResult],
+    tasks: Sequence[Task],
+    *,
+    max_per_task: int = 0,
+    candidates: Mapping[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """RFT training rows: one ``{"prompt", "completion", "task_id", "score"}`` per distinct passing sample.
+
+    Only verdict PASS is kept (SANDBOX_ERROR and every failure are dropped). The completion is
+    ``result.completion``, or ``candidates[candidate_id]`` when the verdicts do not carry the text. Duplicate
+    completions of a task count once; ``max_per_task`` > 0 keeps the first that many per task. Results whose
+    task is unknown raise :class:`UserError` (a verdicts file paired with the wrong tasks file)."""
+    by_id = {t.task_id: t for t in tasks}
+    seen: dict[str, set[str]] = {}
+    rows = []
+    for result in results:
+        if result.verdict is not Verdict.PASS:
+            continue
+        task = by_id.get(result.task_id)
+        if task is None:
+            raise UserError(f"rft: verdict for unknown task {result.task_id!r} (wrong tasks file?)")
+        completion = result.completion or (candidates or {}).get(result.candidate_id, "")
+        if not completion.strip():
+            raise UserError(f"rft: passing verdict {result.candidate_id} of task {result.task_id} carries no completion")
+        kept = seen.setdefault(task.task_id, set())
+        if completion in kept or (max_per_task and len(kept) >= max_per_task):
+            continue
+        kept.add(completion)
+        rows.append({"prompt": task.prompt, "completion": completion, "task_id": task.task_id, "score": result.score})
+    return rows
+
+
+def _load_rows(config: SFTRunConfig) -> list[list[Row]]:
+    from codealign.jsonl import read_jsonl
+
+    if config.mode == "rft":
+        if not config.verdicts or not config.tasks:
+            raise UserError("sft config: mode 'rft' needs both verdicts and tasks files")
+        results = read_jsonl(config.verdicts, ExecResult.from_dict)
+        tasks = read_jsonl(config.tasks, Task.from_dict)
+        rows = rft_rows(results, tasks, max_per_task=config.rft_max_per_task)
+        if not rows:
+            raise UserError(f"rft: no passing samples in {config.verdicts}")
+        return [rows]
+    if not config.data:
+        raise UserError("sft config: no data files (set data: [stage0.jsonl, ...]) and no rows passed")
+    return as_stages([read_jsonl(path) for path in config.data])
+
+
+def _resume_point(config: SFTRunConfig) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    choice = config.resume_from_checkpoint
+    if choice == "never":
+        return None
+    if choice == "auto":
+        return get_last_checkpoint(config.output_dir) if os.path.isdir(config.output_dir) else None
+    if not os.path.isdir(choice):
+        raise UserError(f"sft: checkpoint {choice!r} not found")
+    return choice
+
+
+def build_sft_trainer(config: SFTRunConfig, data: Sequence[Row] | Sequence[Sequence[Row]] | None = None, *, callbacks=()):
+    """The configured trainer (a TRL ``SFTTrainer`` subclass with the curriculum sampler), its stage sizes,
+    and the tokenizer, without training. ``data`` as in :func:`as_stages`; None reads the config's files."""
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM
+    from trl import SFTConfig
+
+    from codealign.generate.prompts import sft_row
+    from codealign.train.callbacks import JsonlLogCallback, tensorboard_callback
+    from codealign.train.device import resolve_device, training_args_for_device
+    from codealign.train.models import load_tokenizer, resolve_model_path
+
+    stages = as_stages(data) if data is not None else _load_rows(config)
+    device = resolve_device(config.device)
+    tokenizer = load_tokenizer(config.model)
+    system = config.system or None
+
+    def to_trl(row: Row) -> dict[str, Any]:
+        if config.raw_prompts:
+            return {"prompt": row["prompt"], "completion": row["completion"]}
+        return sft_row(row["prompt"], row["completion"], tokenizer, system=system)
+
+    flat = [to_trl(row) for stage in stages for row in stage]
+    dataset = Dataset.from_list(flat)
+    stage_sizes = [len(s) for s in stages]
+    dtype = torch.float32 if device == "cpu" else "auto"
+    model = AutoModelForCausalLM.from_pretrained(resolve_model_path(config.model), dtype=dtype)
+    if device == "cpu" and model.dtype != torch.float32:
+        model = model.float()
+
+    args = SFTConfig(
+        output_dir=config.output_dir,
+        learning_rate=config.learning_rate,
+        lr_scheduler_type=config.lr_scheduler_type,
+        warmup_steps=config.warmup_ratio,
+        weight_decay=config.weight_decay,
+        num_train_epochs=1,
+        max_steps=config.max_steps,
+        per_device_train_batch_size=config.per_device_train_batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        max_length=config.max_length,
+        completion_only_loss=config.completion_only_loss,
+        seed=config.seed,
+        data_seed=config.seed,
+        logging_steps=config.logging_steps,
+        save_strategy="steps" if config.save_steps else "no",
+        save_steps=config.save_steps or 500,
+        save_total_limit=config.save_total_limit or None,
+        report_to="none",
+        disable_tqdm=True,
+        dataset_num_proc=None,
+        **training_args_for_device(device),
+        **config.trl,
+    )
+    peft_config = None
+    if config.peft:
+        from peft import LoraConfig
+
+        peft_config = LoraConfig(task_type="CAUSAL_LM", **config.peft)
+    all_callbacks = [JsonlLogCallback(Path(config.output_dir) / "train_log.jsonl"), *callbacks]
+    if config.report_tensorboard:
+        all_callbacks.append(tensorboard_callback(Path(config.output_dir) / "tensorboard"))
+    trainer_cls = _curriculum_trainer_class()
+    trainer = trainer_cls(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=all_callbacks,
+        stage_sizes=stage_sizes,
+        epochs=config.epochs,
+        shuffle=config.shuffle_within_stage,
+        sampler_seed=config.seed,
+    )
+    return trainer, stage_sizes, tokenizer
+
+
+def train_sft(
+    config: SFTRunConfig, data: Sequence[Row] | Sequence[Sequence[Row]] | None = None, *, callbacks=()
+) -> SFTResult:
+    """Train, save the final model to ``output_dir/final`` and return an :class:`SFTResult`.
+
+    ``data``: rows (``prompt``/``completion``, optional integer ``stage``) or a list of stages; None reads the
+    config's ``data`` files (SFT) or builds RFT rows from its ``verdicts`` and ``tasks``. Guaranteed: stages
+    are trained in order and never interleaved; a rerun with ``resume_from_checkpoint='auto'`` continues from
+    the newest checkpoint (same order of batches, same step count as an uninterrupted run); ``final/`` is
+    written only after training finished.
+    """
+    trainer, stage_sizes, tokenizer = build_sft_trainer(config, data, callbacks=callbacks)
+    resume = _resume_point(config)
+    output = trainer.train(resume_from_checkpoint=resume)
+    final_dir = Path(config.output_dir) / "final"
+    trainer.save_model(str(final_dir))
+    tokenizer.save_pretrained(str(final_dir))
+    return SFTResult(
+        output_dir=config.output_dir,
+        final_dir=str(final_dir),
+        global_step=trainer.state.global_step,
+        train_loss=float(output.training_loss) if not math.isnan(output.training_loss) else float("nan"),
+        stage_sizes=stage_sizes,
+        resumed_from=resume,
+        log_path=str(Path(config.output_dir) / "train_log.jsonl"),
+    )
+
+
+def load_config(path: str | os.PathLike | None, overrides: Sequence[str] = ()) -> SFTRunConfig:
+    """An :class:`SFTRunConfig` from a YAML file (its top level, or its ``sft:`` section) and ``key=value``
+    overrides (values parsed as YAML; ``peft.r=8`` sets a nested key). Unknown keys raise :class:`UserError`."""
+    import yaml
+
+    values: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise UserError(f"{p}: no such config file")
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise UserError(f"{p}: malformed YAML ({str(exc).splitlines()[0]})") from None
+        if not isinstance(loaded, dict):
+            raise UserError(f"{p}: expected a mapping of settings")
+        values = dict(loaded.get("sft", loaded)) if isinstance(loaded.get("sft"), dict) else dict(loaded)
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"override {item!r}: expected key=value")
+        target = values
+        *parents, leaf = key.split(".")
+        for part in parents:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise UserError(f"override {item!r}: {part} is not a mapping")
+        target[leaf] = yaml.safe_load(raw)
+    return SFTRunConfig.from_dict(values)
+
+
+def train_sft_from_config(path: str | os.PathLike | None, overrides: Sequence[str] = ()) -> SFTResult:
+    """``codealign train sft --config FILE [key=value ...]``: load the config and train."""
+    return train_sft(load_config(path, overrides))

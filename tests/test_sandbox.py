@@ -1,0 +1,72 @@
+import pytest
+
+from codealign.errors import UserError
+from codealign.sandbox.backends import choose_backend
+from codealign.sandbox.job import Job, JobStatus
+from codealign.sandbox.limits import Limits
+
+
+def test_auto_prefers_bwrap_here_and_says_why():
+    choice = choose_backend("auto")
+    assert choice.backend.name == "bwrap"
+    assert "bwrap" in choice.reason
+
+
+def test_unknown_backend_is_a_user_error():
+    with pytest.raises(UserError, match="unknown backend"):
+        choose_backend("chroot")
+
+
+def test_job_files_must_stay_inside_the_job_dir():
+    with pytest.raises(ValueError):
+        Job(script="true", files={"../x": "a"})
+    with pytest.raises(ValueError):
+        Job(script="true", collect=("/etc/passwd",))
+
+
+def test_task_limit_overrides_reject_unknown_names():
+    with pytest.raises(ValueError, match="unknown limit"):
+        Limits().merged({"wall": 3})
+    assert Limits().merged({"wall_s": 3}).wall_s == 3
+
+
+def test_nonpositive_limits_are_rejected():
+    with pytest.raises(ValueError):
+        Limits(wall_s=0)
+
+
+def test_files_go_in_and_collected_files_come_back(backend):
+    result = backend.run(Job(script="tr a-z A-Z < in.txt > sub/out.txt", files={"in.txt": "abc", "sub/keep": ""},
+                             collect=("sub/out.txt", "missing.txt")))
+    assert result.status is JobStatus.EXITED
+    assert result.files == {"sub/out.txt": b"ABC"}
+
+
+def test_job_runs_in_a_fresh_dir_with_a_scrubbed_environment(backend, monkeypatch):
+    monkeypatch.setenv("CODEALIGN_SHOULD_NOT_LEAK", "1")
+    result = backend.run(Job(script='ls -A; echo "HOME=$HOME"; env | grep -c CODEALIGN_SHOULD_NOT_LEAK || true'))
+    lines = result.text().splitlines()
+    assert lines[-1] == "0"
+    assert lines[0].startswith("HOME=")
+
+
+def test_stdin_is_closed(backend):
+    result = backend.run(Job(script="cat; echo rc=$? >&3"))
+    assert result.trusted == b"rc=0\n" and result.stdout == b""
+
+
+def test_wall_and_cpu_time_and_memory_are_reported(backend):
+    result = backend.run(Job(script="python3 -c 'x = bytearray(50 << 20); sum(range(3000000))'"))
+    assert result.status is JobStatus.EXITED
+    assert result.wall_s > 0 and result.cpu_s > 0
+    assert result.peak_memory_mb >= 40
+
+
+def test_missing_job_root_is_a_sandbox_error_not_an_exception(tmp_path):
+    from codealign.sandbox.process import ProcessBackend
+
+    backend = ProcessBackend(tmp_path)
+    backend.workdir = tmp_path / "gone" / "deeper"
+    result = backend.run(Job(script="true"))
+    assert result.status is JobStatus.SANDBOX_ERROR
+    assert "job dir" in result.error
