@@ -125,11 +125,23 @@ def test_equal_difficulties_never_straddle_a_stage_boundary():
 
 # --- contamination guard --------------------------------------------------------------------------------
 
+MUX = """module TopModule (input [1:0] sel, input [3:0] d, output reg out);
+  always @(*) begin
+    case (sel)
+      2'd0: out = d[0];
+      2'd1: out = d[1];
+      2'd2: out = d[2];
+      default: out = d[3];
+    endcase
+  end
+endmodule
+"""
+
 BENCH = [
     {"task_id": "Prob001_zero", "prompt": "Implement a module that always outputs a LOW on its output zero.",
      "ref": "module RefModule (output zero);\n  assign zero = 1'b0;\nendmodule\n"},
-    Task("Prob002_and", "verilog", "Build an AND gate with inputs a and b and output out.",
-         assets={"ref": "module RefModule (input a, input b, output out);\n  assign out = a & b;\nendmodule\n"}),
+    Task("Prob002_mux", "verilog", "Build a 4-to-1 multiplexer with select sel and output out.",
+         assets={"ref": MUX.replace("TopModule", "RefModule")}),
 ]
 
 
@@ -143,14 +155,13 @@ def test_exact_prompt_overlap_is_flagged():
 
 
 def test_near_duplicate_solution_is_flagged():
-    chosen = "module TopModule (input a, input b, output out);\n  assign out = a & b;\nendmodule\n"
-    report = check_contamination(BENCH, pairs=[Pair("an unrelated prompt about adders", chosen, "x")])
-    assert [(o.kind, o.field, o.benchmark_id) for o in report.overlaps] == [("near", "solution", "Prob002_and")]
+    report = check_contamination(BENCH, pairs=[Pair("an unrelated prompt about adders", MUX, "x")])
+    assert [(o.kind, o.field, o.benchmark_id) for o in report.overlaps] == [("near", "solution", "Prob002_mux")]
     assert 0.8 <= report.overlaps[0].similarity < 1.0
 
 
 def test_sft_rows_and_task_ids_are_checked():
-    rows = [{"prompt": "Build an AND gate with inputs a and b and output out.", "completion": "z"},
+    rows = [{"prompt": "Build a 4-to-1 multiplexer with select sel and output out.", "completion": "z"},
             {"task_id": "Prob001_zero", "prompt": "other", "completion": "other"}]
     report = check_contamination(BENCH, sft_rows=rows)
     assert sorted(report.flagged("sft")) == [0, 1]

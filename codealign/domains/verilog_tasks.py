@@ -443,7 +443,7 @@ class Counter(Family):
             else:
                 text += " and wraps around"
             kind = "synchronous" if p["reset"] == "sync" else "asynchronous"
-            return text + f". The reset {_reset_name(p)} is {kind} and active {p['active']}; it clears q to 0."
+            return text + f". The reset input {_reset_name(p)} is {kind} and active {p['active']}; it clears q to 0."
 
         def p2(p):
             text = f"Counter, {p['width']} bits, counting {p['direction']}"
@@ -508,7 +508,7 @@ class Shift(Family):
             text = f"Implement a {p['width']}-bit shift register q on the rising edge of clk. "
             if p["load"]:
                 text += "When load is 1, q is loaded with d. Otherwise, "
-            text += "when en is 1, " if p["enable"] else ""
+            text += ("when en is 1, " if p["load"] else "When en is 1, ") if p["enable"] else ""
             text += f"q shifts {p['direction']} ({toward(p)}) and sin enters at {where(p)}."
             return text + (" When en is 0, q keeps its value." if p["enable"] else "")
 
@@ -528,7 +528,7 @@ class Shift(Family):
             return text + ". Output q. No reset."
 
         def p3(p):
-            text = f"Every rising clock edge"
+            text = "Every rising clock edge"
             text += " with en high" if p["enable"] else ""
             text += f" moves the bits of the {p['width']}-bit register q one place {toward(p)}; the vacated bit "
             text += f"{where(p)} takes the value of sin."
@@ -579,7 +579,7 @@ class Edge(Family):
                 what = f"{bit(p, 'out')} becomes 1 in the clock cycle after {bit(p, 'in')} {_EDGE_WORDS[p['kind']]}"
             start = each(p)
             what = what if start else what[0].upper() + what[1:]
-            return (f"Detect {p['kind'] if p['kind'] != 'any' else 'both'} edges of the {_bits(p['width'])} input "
+            return (f"Detect {p['kind'] if p['kind'] != 'any' else 'both'} edges of the {p['width']}-bit input "
                     f"in, sampled on the rising edge of clk. {start}{what}.{tail(p)}")
 
         def p1(p):
@@ -598,7 +598,7 @@ class Edge(Family):
         def p3(p):
             text = (f"The output out ({_bits(p['width'])}) is registered on clk. "
                     f"{'Bit i of out' if p['width'] > 1 else 'out'} reports whether the matching input bit "
-                    f"{_EDGE_WORDS[p['kind']]} between the previous clock edge and the current one")
+                    f"{_EDGE_WORDS[p['kind']]} between the previous rising clock edge and the current one")
             if p["mode"] == "pulse":
                 return text + "; it is 0 otherwise."
             return text + ", and it remembers a 1 until the synchronous, active-high reset clears it."
@@ -639,10 +639,10 @@ class SeqDet(Family):
         def p1(p):
             n = len(p["pattern"])
             if p["output"] == "moore":
-                return (f"Shift in into an {n}-bit history register on each rising edge of clk (newest bit at "
+                return (f"Shift in into a {n}-bit history register on each rising edge of clk (newest bit at "
                         f"bit 0). found = (history == {n}'b{p['pattern']}). A synchronous active-high reset "
                         "clears the history.")
-            return (f"Shift in into an {n - 1}-bit history register on each rising edge of clk (newest bit at "
+            return (f"Shift in into a {n - 1}-bit history register on each rising edge of clk (newest bit at "
                     f"bit 0). found = ({{history, in}} == {n}'b{p['pattern']}), so it reacts to the current in "
                     "without waiting for the clock. A synchronous active-high reset clears the history.")
 
@@ -996,6 +996,20 @@ def universe(family_name: str, split: str) -> list[tuple[dict[str, Any], int]]:
             if split_of(family_name, p, k) == split]
 
 
+def _stratified(family_name: str, pool: list[tuple[dict[str, Any], int]],
+                rng: random.Random) -> list[tuple[dict[str, Any], int]]:
+    """``pool`` shuffled, then interleaved by what is novel (params / phrasing / both), so that every prefix
+    of a held-out list holds each kind of novelty in about equal numbers (train has one kind: none)."""
+    strata: dict[tuple[bool, bool], list[tuple[dict[str, Any], int]]] = {}
+    for item in pool:
+        key = (params_held_out(family_name, item[0]), phrasing_held_out(item[1]))
+        strata.setdefault(key, []).append(item)
+    groups = [strata[key] for key in sorted(strata)]
+    for group in groups:
+        rng.shuffle(group)
+    return [item for row in itertools.zip_longest(*groups) for item in row if item is not None]
+
+
 def generate_tasks(families: str | Iterable[str] | None = None, n: int = 100, seed: int = 0,
                    split: str = "train") -> list[Task]:
     """``n`` distinct tasks of ``split``, drawn without replacement, round robin over ``families`` (all by
@@ -1008,9 +1022,7 @@ def generate_tasks(families: str | Iterable[str] | None = None, n: int = 100, se
     names = _family_names(families)
     queues = []
     for name in names:
-        pool = universe(name, split)
-        random.Random(f"{seed}|{name}|{split}").shuffle(pool)
-        queues.append((name, pool))
+        queues.append((name, _stratified(name, universe(name, split), random.Random(f"{seed}|{name}|{split}"))))
     available = sum(len(pool) for _, pool in queues)
     if n > available:
         raise UserError(f"only {available} {split} tasks exist for families {', '.join(names)}; asked for {n}")
@@ -1076,6 +1088,41 @@ def reference_solution(task: Task) -> str:
     return re.sub(rf"\bmodule\s+{re.escape(ref_name)}\b", f"module {top_name}", task.assets["ref"], count=1)
 
 
+def golden_check(tasks: list[Task], *, backend: str = "auto", workers: int | None = None,
+                 progress: bool = False) -> dict[str, Any]:
+    """Run every task's reference and golden mutants through the verilog domain. The summary counts, per
+    family, references that PASS with score 1.0 and mutants that do not PASS; ``failures`` lists every
+    candidate that broke that rule (a SANDBOX_ERROR counts as a failure of the check)."""
+    from codealign.sandbox.executor import execute
+    from codealign.types import Candidate, Verdict
+
+    candidates = []
+    for task in tasks:
+        candidates.append(Candidate(task.task_id, reference_solution(task), metadata={"golden": "reference"}))
+        for description, text in golden_mutants(task):
+            candidates.append(Candidate(task.task_id, text, metadata={"golden": "mutant", "mutant": description}))
+    results = execute("verilog", tasks, candidates, backend=backend, workers=workers, progress=progress)
+    family_of = {t.task_id: t.metadata["family"] for t in tasks}
+    per_family: dict[str, dict[str, int]] = {}
+    failures = []
+    for cand, res in zip(candidates, results):
+        row = per_family.setdefault(family_of[cand.task_id], {"tasks": 0, "references_passed": 0, "mutants": 0,
+                                                               "mutants_rejected": 0})
+        if cand.metadata["golden"] == "reference":
+            row["tasks"] += 1
+            ok = res.verdict is Verdict.PASS and res.score == 1.0
+            row["references_passed"] += ok
+        else:
+            row["mutants"] += 1
+            ok = res.verdict not in (Verdict.PASS, Verdict.SANDBOX_ERROR)
+            row["mutants_rejected"] += ok
+        if not ok:
+            failures.append({"task_id": cand.task_id, "candidate": cand.metadata.get("mutant", "reference"),
+                             "verdict": res.verdict.value, "score": res.score,
+                             "error": res.details.get("error", "")})
+    return {"tasks": len(tasks), "candidates": len(candidates), "per_family": per_family, "failures": failures}
+
+
 # -- bundled demo sets -----------------------------------------------------------------------------------
 def _bundled_path(split: str):
     from importlib.resources import files
@@ -1104,7 +1151,11 @@ def write_bundled(root: str | Path | None = None) -> dict[str, int]:
     from codealign.jsonl import write_jsonl
 
     base = Path(root) if root else Path(__file__).resolve().parents[1] / "resources" / "verilog_tasks"
-    return {split: write_jsonl(base / f"{split}.jsonl", bundled_generation(split)) for split in SPLITS}
+    counts = {}
+    for split in SPLITS:
+        counts[split] = write_jsonl(base / f"{split}.jsonl", bundled_generation(split))
+        (base / f"{split}.jsonl").chmod(0o644)
+    return counts
 
 
 # -- command line ----------------------------------------------------------------------------------------
@@ -1143,12 +1194,31 @@ def main(argv: list[str] | None = None) -> int:
                                      description="procedural Verilog tasks")
     parser.add_argument("--write-bundled", action="store_true",
                         help="regenerate codealign/resources/verilog_tasks/{train,heldout}.jsonl")
+    parser.add_argument("--check-bundled", action="store_true",
+                        help="run every bundled reference and its golden mutants through the verilog domain")
+    parser.add_argument("--backend", default="auto", help="sandbox backend for --check-bundled")
+    parser.add_argument("--workers", type=int, default=None, help="parallel jobs for --check-bundled")
     args = parser.parse_args(argv)
-    if not args.write_bundled:
+    if not (args.write_bundled or args.check_bundled):
         parser.print_help()
         return 2
-    for split, count in write_bundled().items():
-        print(f"{split}: {count} tasks")
+    if args.write_bundled:
+        for split, count in write_bundled().items():
+            print(f"{split}: {count} tasks")
+    if args.check_bundled:
+        import time
+
+        start = time.monotonic()
+        tasks = [t for split in SPLITS for t in bundled_tasks(split)]
+        summary = golden_check(tasks, backend=args.backend, workers=args.workers, progress=True)
+        print(f"{'family':<10} {'refs ok':>9} {'mutants rejected':>17}")
+        for name, row in summary["per_family"].items():
+            print(f"{name:<10} {row['references_passed']:>4}/{row['tasks']:<4} {row['mutants_rejected']:>8}/{row['mutants']:<8}")
+        for failure in summary["failures"]:
+            print("FAILED", json.dumps(failure))
+        print(f"{summary['tasks']} tasks, {summary['candidates']} candidates, {len(summary['failures'])} failures, "
+              f"{time.monotonic() - start:.1f} s")
+        return 1 if summary["failures"] else 0
     return 0
 
 

@@ -20,6 +20,8 @@ from codealign.types import Candidate, Task
 _REGISTRY: dict[str, str] = {
     "hf": "codealign.generate.hf:HFGenerator",
     "file": "codealign.generate.file:FileGenerator",
+    "openai": "codealign.generate.openai:OpenAIGenerator",
+    "vllm": "codealign.generate.vllm:VLLMGenerator",
 }
 """Generator kinds → ``module:Class``; a new backend adds one line here."""
 

@@ -44,11 +44,11 @@ def docker_problem() -> str | None:
     return None
 
 
-def entrypoint(script: str, uid: int = UNPRIVILEGED_UID) -> list[str]:
+def entrypoint(script: str, uid: int = UNPRIVILEGED_UID, trusted_dir: str = TRUSTED_MOUNT) -> list[str]:
     """The container command: open the trusted channel as root, drop privileges, run the job script."""
     inner = "set -u\n" + script
     outer = (
-        f"exec 3>{TRUSTED_MOUNT}/out && chmod 600 {TRUSTED_MOUNT}/out && "
+        f"exec 3>{trusted_dir}/out && chmod 600 {trusted_dir}/out && "
         f"exec setpriv --reuid={uid} --regid={uid} --clear-groups --inh-caps=-all "
         f"/bin/bash --noprofile --norc -c {shlex.quote(inner)}"
     )

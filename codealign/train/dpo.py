@@ -228,7 +228,17 @@ class DPORunConfig:
             raise UserError(f"unknown DPO config key(s): {', '.join(unknown)}")
         if "model" not in data:
             raise UserError("DPO config lacks 'model'")
-        return cls(**data)
+        types = {f.name: f.type for f in dataclasses.fields(cls)}
+        values = dict(data)
+        for name, value in data.items():
+            # YAML reads 1e-4 (no dot) as a string; numbers are accepted in any spelling Python parses.
+            kind = {"float": float, "int": int}.get(str(types[name]))
+            if kind is not None and isinstance(value, str):
+                try:
+                    values[name] = kind(value)
+                except ValueError:
+                    raise UserError(f"DPO config {name}: expected a number, got {value!r}") from None
+        return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

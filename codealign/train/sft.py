@@ -29,6 +29,9 @@ Row = Mapping[str, Any]
 
 MODES = ("sft", "rft")
 
+STAGE_COLUMN = "curriculum_stage"
+"""Dataset column holding each row's stage index (dropped before batches reach the model)."""
+
 
 @dataclass
 class SFTRunConfig:
@@ -210,9 +213,14 @@ def _curriculum_trainer_class():
     class CurriculumSFTTrainer(SFTTrainer):
         """TRL's SFTTrainer whose training sampler is a :class:`CurriculumSampler` over ``stage_sizes``."""
 
-        def __init__(self, *args, stage_sizes: Sequence[int], epochs: int, shuffle: bool, sampler_seed: int, **kwargs):
-            self.curriculum = CurriculumSampler(stage_sizes, epochs=epochs, shuffle=shuffle, seed=sampler_seed)
+        def __init__(self, *args, epochs: int, shuffle: bool, sampler_seed: int, **kwargs):
             super().__init__(*args, **kwargs)
+            # TRL drops rows that truncation left without a completion token: count stages after that.
+            stages = self.train_dataset[STAGE_COLUMN]
+            if any(b < a for a, b in zip(stages, stages[1:])):
+                raise RuntimeError("curriculum stages were reordered during dataset preparation")
+            sizes = [stages.count(k) for k in sorted(set(stages))]
+            self.curriculum = CurriculumSampler(sizes, epochs=epochs, shuffle=shuffle, seed=sampler_seed)
 
         def _get_train_sampler(self, train_dataset=None):
             return self.curriculum
@@ -309,8 +317,9 @@ def _resume_point(config: SFTRunConfig) -> str | None:
 
 
 def build_sft_trainer(config: SFTRunConfig, data: Sequence[Row] | Sequence[Sequence[Row]] | None = None, *, callbacks=()):
-    """The configured trainer (a TRL ``SFTTrainer`` subclass with the curriculum sampler), its stage sizes,
-    and the tokenizer, without training. ``data`` as in :func:`as_stages`; None reads the config's files."""
+    """The configured trainer (a TRL ``SFTTrainer`` subclass whose ``curriculum`` attribute is the
+    :class:`CurriculumSampler`) and the tokenizer, without training. ``data`` as in :func:`as_stages`; None
+    reads the config's files."""
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM
@@ -331,9 +340,10 @@ def build_sft_trainer(config: SFTRunConfig, data: Sequence[Row] | Sequence[Seque
             return {"prompt": row["prompt"], "completion": row["completion"]}
         return sft_row(row["prompt"], row["completion"], tokenizer, system=system)
 
-    flat = [to_trl(row) for stage in stages for row in stage]
+    flat = [{**to_trl(row), STAGE_COLUMN: index} for index, stage in enumerate(stages) for row in stage]
     dataset = Dataset.from_list(flat)
-    stage_sizes = [len(s) for s in stages]
+    if len(stages) > 1 and (config.trl.get("packing") or config.trl.get("shuffle_dataset")):
+        raise UserError("sft config: packing / shuffle_dataset reorder rows across stages; a curriculum needs them off")
     dtype = torch.float32 if device == "cpu" else "auto"
     model = AutoModelForCausalLM.from_pretrained(resolve_model_path(config.model), dtype=dtype)
     if device == "cpu" and model.dtype != torch.float32:
@@ -379,12 +389,11 @@ def build_sft_trainer(config: SFTRunConfig, data: Sequence[Row] | Sequence[Seque
         processing_class=tokenizer,
         peft_config=peft_config,
         callbacks=all_callbacks,
-        stage_sizes=stage_sizes,
         epochs=config.epochs,
         shuffle=config.shuffle_within_stage,
         sampler_seed=config.seed,
     )
-    return trainer, stage_sizes, tokenizer
+    return trainer, tokenizer
 
 
 def train_sft(
@@ -398,7 +407,7 @@ def train_sft(
     the newest checkpoint (same order of batches, same step count as an uninterrupted run); ``final/`` is
     written only after training finished.
     """
-    trainer, stage_sizes, tokenizer = build_sft_trainer(config, data, callbacks=callbacks)
+    trainer, tokenizer = build_sft_trainer(config, data, callbacks=callbacks)
     resume = _resume_point(config)
     output = trainer.train(resume_from_checkpoint=resume)
     final_dir = Path(config.output_dir) / "final"
@@ -409,7 +418,7 @@ def train_sft(
         final_dir=str(final_dir),
         global_step=trainer.state.global_step,
         train_loss=float(output.training_loss) if not math.isnan(output.training_loss) else float("nan"),
-        stage_sizes=stage_sizes,
+        stage_sizes=trainer.curriculum.stage_sizes,
         resumed_from=resume,
         log_path=str(Path(config.output_dir) / "train_log.jsonl"),
     )
