@@ -70,6 +70,16 @@ class Domain(abc.ABC):
         result.details.setdefault("backend", outcome.backend)
         return result
 
+    def demo_tasks(self, split: str = "train") -> list[Task]:
+        """Bundled tasks of this domain (``train`` or ``heldout``) for ``codealign run`` on embedded defaults."""
+        from codealign.errors import UserError
+
+        raise UserError(f"domain {self.name!r} ships no bundled tasks; pass --tasks PATH")
+
+    def reference_solution(self, task: Task) -> str | None:
+        """The task's known-good answer in the form a model should write it (SFT warm-up data), or None."""
+        return None
+
     def selftest_cases(self) -> list[tuple[Task, Candidate, Verdict]]:
         """Tiny (task, candidate, expected verdict) cases for ``codealign doctor``'s live check: at least one
         known-good and one known-bad. Empty when the domain offers none."""

@@ -18,6 +18,9 @@
   ``top_module`` for its oracle run) and prints ``Your Design Passed`` or failure lines, sometimes
   ``... N / M failures``. ``aux_files`` (data files the testbench reads by relative path) go into the job dir.
 
+Either format may carry ``"header"``: text put in front of a candidate that does not define ``top_module``
+(VerilogEval's code-complete task prepends the module header to a body-only completion, as upstream does).
+
 **Verdicts and score.** COMPILE_ERROR for anything rejected before simulation (empty or oversized text,
 preprocessor, syntax or elaboration errors, a forbidden system task); TIMEOUT when the testbench reports its
 own ``TIMEOUT`` or the job passes its wall-clock deadline; MEMORY / OUTPUT_LIMIT from the sandbox;
@@ -210,6 +213,9 @@ class VerilogDomain(Domain):
             if not isinstance(assets.get(key), str) or not assets[key]:
                 raise ValueError(f"task {task.task_id}: asset {key!r} missing or empty")
         text = candidate.completion
+        header = assets.get("header")
+        if header and text.strip() and not _defines_module(text, assets["top_module"]):
+            text = header.rstrip("\n") + "\n" + text
         if not text.strip():
             return _verdict(task, candidate, Verdict.COMPILE_ERROR, "empty", {"stage": "prepare"})
         try:
@@ -284,8 +290,7 @@ class VerilogDomain(Domain):
             if stage in stages and stages[stage][0] != 0:
                 log = stages[stage][1]
                 failure = classify_compile_log(log)
-                if stage == "alone" and failure in ("unbound_name", "unbound_clk", "compile_error") \
-                        and _reaches_outside(log):
+                if stage == "alone" and _reaches_outside(log):
                     failure = "isolation_error"
                 return verdict(Verdict.COMPILE_ERROR, failure, log=log, stage=stage)
         limited = limit_verdict(result)
@@ -421,8 +426,13 @@ def testbench_top(testbench: str) -> str:
     return names[-1] if names else "tb"
 
 
+def _defines_module(text: str, name: str) -> bool:
+    return re.search(rf"\b(?:module|macromodule)\s+{re.escape(name)}(?![\w$])", text) is not None
+
+
 def _reaches_outside(log: str) -> bool:
-    return bool(re.search(r"Unable to bind|Could not find|Unknown module type", log))
+    """True when elaborating the candidate alone failed on a hierarchical name (``a.b``)."""
+    return bool(re.search(r"(?:Unable to bind [\w/]+|Could not find variable) `+[^'`\s]*\.", log))
 
 
 def _lint_summary(rc: int, log: str, complete: bool) -> dict:

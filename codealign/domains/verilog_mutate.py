@@ -11,7 +11,9 @@ Operators (the ``operator`` of each description):
 * ``blocking_swap`` — ``<=`` ↔ ``=`` in procedural code (not in functions or tasks);
 * ``drop_case_item`` — a non-default case item removed (cases with at least two items);
 * ``negate_condition`` / ``drop_else`` / ``swap_ternary`` — an ``if`` condition negated, an ``else`` branch
-  removed, the arms of ``?:`` exchanged.
+  removed, the arms of ``?:`` exchanged;
+* ``wrong_signal`` — an input read in an expression replaced by the next input port of the module;
+* ``invert_output`` — the right-hand side of a continuous ``assign`` inverted (``~(...)``).
 
 Each mutant differs from the solution by one edit and still parses as well as the solution did (no new
 tree-sitter ERROR/MISSING nodes). Whether it compiles and whether it fails is for the sandbox to say.
@@ -31,6 +33,7 @@ BINARY_SWAPS = {
     "<": ("<=", ">"), "<=": ("<",), ">": (">=", "<"), ">=": (">",), "<<": (">>",), ">>": ("<<",),
     "<<<": (">>>",), ">>>": ("<<<",), "~&": ("&",), "~|": ("|",),
 }
+UNARY_SWAPS = {"~": "", "!": "", "~&": "&", "~|": "|", "~^": "^", "^~": "^", "&": "|", "|": "&", "^": "~^"}
 NUMBER_TYPES = ("decimal_number", "hex_number", "binary_number", "octal_number")
 _RADIX = {"d": 10, "h": 16, "b": 2, "o": 8}
 _SIZED = re.compile(r"(\d*)\s*'([sS]?)([dDhHbBoO])\s*([0-9a-fA-F_]+)")
@@ -84,10 +87,11 @@ def _operator_swaps(node, edits: list[Edit]) -> None:
         for new in BINARY_SWAPS[op.type]:
             edits.append(Edit(op.start_byte, op.end_byte, new.encode(), "operator_swap",
                               f"'{op.type}' -> '{new}'", _line(op)))
-    elif len(kids) == 2 and kids[0].type == "unary_operator" and kids[0].text in (b"~", b"!"):
+    elif len(kids) == 2 and kids[0].type == "unary_operator" and kids[0].text.decode() in UNARY_SWAPS:
         op = kids[0]
-        edits.append(Edit(op.start_byte, op.end_byte, b"", "operator_swap",
-                          f"drop '{op.text.decode()}'", _line(op)))
+        new = UNARY_SWAPS[op.text.decode()]
+        edits.append(Edit(op.start_byte, op.end_byte, new.encode(), "operator_swap",
+                          f"'{op.text.decode()}' -> '{new}'", _line(op)))
 
 
 def _bump(text: str) -> list[str]:
@@ -201,12 +205,49 @@ def _control_flow(node, edits: list[Edit]) -> None:
                               "swap the arms of ?:", _line(a)))
 
 
+def _input_ports(root) -> list[str]:
+    names = []
+    for node in _walk(root):
+        if node.type == "ansi_port_declaration" and b"input" in (
+                c.text for n in _walk(node) for c in n.children if c.type == "port_direction"):
+            ident = next((c for c in node.children if c.type == "port_identifier"), None)
+            if ident is not None and ident.text.decode() not in names:
+                names.append(ident.text.decode())
+    return names
+
+
+def _wrong_signal(node, inputs: list[str], edits: list[Edit]) -> None:
+    if node.type != "primary" or len(inputs) < 2 or len(node.children) != 1:
+        return
+    ident = node.children[0]
+    name = ident.text.decode()
+    if ident.type != "simple_identifier" or name not in inputs or node.parent is None \
+            or node.parent.type != "expression":
+        return
+    other = inputs[(inputs.index(name) + 1) % len(inputs)]
+    edits.append(Edit(ident.start_byte, ident.end_byte, other.encode(), "wrong_signal", f"{name} -> {other}",
+                      _line(ident)))
+
+
+def _invert_output(node, edits: list[Edit]) -> None:
+    if node.type != "net_assignment":
+        return
+    rhs = next((c for c in node.children if c.type == "expression"), None)
+    if rhs is not None:
+        text = rhs.text.decode()
+        edits.append(Edit(rhs.start_byte, rhs.end_byte, f"~({text})".encode(), "invert_output",
+                          f"{text} -> ~({text})", _line(rhs)))
+
+
 def edits(source: str) -> list[Edit]:
     """Every single-edit mutation site of ``source``."""
     data = source.encode("utf-8", "surrogateescape")
     tree = _parser().parse(data)
+    inputs = _input_ports(tree.root_node)
     found: list[Edit] = []
     for node in _walk(tree.root_node):
+        _wrong_signal(node, inputs, found)
+        _invert_output(node, found)
         if node.type == "expression":
             _operator_swaps(node, found)
         _off_by_one(node, found)

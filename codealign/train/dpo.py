@@ -361,9 +361,11 @@ def build_trainer(
     *,
     callbacks: Sequence[Any] = (),
     record_batches: bool = False,
+    quiet: bool = False,
 ):
     """A :class:`CodeAlignDPOTrainer` for one stage: policy and reference loaded from ``model_path``, data
-    from ``rows`` (see :func:`pair_rows`), TRL settings from ``config``. Exposed for tests and benchmarks."""
+    from ``rows`` (see :func:`pair_rows`), TRL settings from ``config``; ``quiet`` drops the trainer's
+    printing of log rows to stdout. Exposed for tests and benchmarks."""
     from datasets import Dataset
 
     from codealign.train.dpo_trainer import CodeAlignDPOTrainer
@@ -375,7 +377,7 @@ def build_trainer(
     ref_cache = None
     if config.precompute_ref_log_probs and config.ref_cache:
         ref_cache = RefLogpCache(Path(config.output_dir) / "ref_cache")
-    return CodeAlignDPOTrainer(
+    trainer = CodeAlignDPOTrainer(
         location,
         args=_dpo_args(config, stage_dir),
         train_dataset=Dataset.from_list(rows),
@@ -391,6 +393,11 @@ def build_trainer(
         ref_cache=ref_cache,
         record_batches=record_batches,
     )
+    if quiet:
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
+    return trainer
 
 
 def _stage_plan(rows: list[dict[str, Any]], curriculum: bool) -> list[tuple[int, list[dict[str, Any]]]]:
@@ -415,13 +422,14 @@ def train_dpo(
     callbacks: Sequence[Any] = (),
     record_batches: bool = False,
     on_trainer: Callable[[Any], None] | None = None,
+    quiet: bool = False,
 ) -> DPORunResult:
     """Train DPO on ``pairs`` (or ``config.pairs``) stage by stage; see the module doc for guarantees.
 
     ``probe(model, tokenizer) -> {rate name: value in [0, 1]}`` is handed to the collapse monitor (the pipeline
     passes one that samples tasks and executes them; ``train`` itself never runs code). ``callbacks`` are
     extra ``TrainerCallback`` objects; ``on_trainer`` is called with each stage's trainer after it trains
-    (tests and benchmarks read ``batch_history`` there).
+    (tests and benchmarks read ``batch_history`` there); ``quiet`` keeps log rows off stdout.
     """
     import time
 
@@ -464,7 +472,7 @@ def train_dpo(
             )
             stage_callbacks.append(monitor)
         trainer = build_trainer(config, stage_rows, current, stage_dir, callbacks=stage_callbacks,
-                                record_batches=record_batches)
+                                record_batches=record_batches, quiet=quiet)
         checkpoint = _latest_checkpoint(stage_dir)
         started = time.perf_counter()
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)

@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> dict:
     from codealign.train.dpo import train_dpo
 
     config = load_config(args.config, args.overrides)
-    result = train_dpo(config)
+    result = train_dpo(config, quiet=bool(args.json or args.quiet))
     summary = result.to_dict()
     if not (args.json or args.quiet):
         for s in result.stages:

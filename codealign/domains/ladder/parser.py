@@ -242,7 +242,7 @@ class _LineParser:
             return Duration(int(m.group(1)), m.group(2))
         if tok.kind == "name":
             return self.take().text
-        raise self.error(f"expected a variable, integer or time such as 500ms, found {tok.text!r}", tok)
+        raise self.error(f"expected an operand (a variable, an integer or a time such as 500ms), found {tok.text!r}", tok)
 
 
 def parse_program(text: str) -> Program:

@@ -172,3 +172,20 @@ def fixture_task(row: dict[str, Any]) -> Task:
         assets["reference"] = "\n".join(row["ldt"])
     return Task(task_id=str(row["id"]), domain="ladder", prompt=f"Ladder program {row['id']}", assets=assets,
                 metadata={"solution": "\n".join(row["ldt"])})
+
+
+_FORMAT_HELP = (
+    "Answer with the ladder program in rung text: one rung per line, evaluated top to bottom; elements side by "
+    "side are in series, [a | b] is a parallel branch. Contacts NO(x), NC(x), P(x) (rising edge), N(x) "
+    "(falling edge); compare contacts GT/LT/GE/LE/EQ/NE(a, b); coils OUT(x), NOUT(x), SET(x), RST(x); timers "
+    "TON/TOF/TP(T1, PT=500ms); counters CTU/CTD(C1, PV=3, R=reset). Example: [NO(Start) | NO(Run)] NC(Stop) OUT(Run)"
+)
+
+
+def task_prompt(spec: str, inputs: list[str], outputs: list[str], types: dict[str, str], scan_ms: int) -> str:
+    """The prompt a model sees for a ladder task: the spec, the interface and the text form in brief."""
+    def names(vs):
+        return ", ".join(f"{v} ({types.get(v, 'BOOL')})" for v in vs)
+
+    return (f"{spec.strip()}\n\nInputs: {names(inputs)}\nOutputs: {names(outputs)}\nScan time: {scan_ms} ms\n\n"
+            f"{_FORMAT_HELP}\n")

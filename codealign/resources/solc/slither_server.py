@@ -3,7 +3,7 @@
 Runs inside the sandbox (a :mod:`codealign.sandbox.worker` worker, or once as a job)::
 
     python slither_server.py --serve CONFIG.json       # worker protocol: requests on stdin, replies on fd 3
-    python slither_server.py --once CONFIG.json REQ.json  # one request, reply on fd 3, compilers cold
+    python slither_server.py --once CONFIG.json REQ.json...  # one reply per request on fd 3, cold compilers
 
 CONFIG names the tools: ``python``, ``node``, ``adapter`` (solc_adapter.py), ``server`` (solc_server.js),
 ``max_compilers`` (warm node compilers kept at once). A request is
@@ -134,9 +134,10 @@ def main(argv: list[str]) -> int:
 
     logging.basicConfig(stream=sys.stderr, level=logging.ERROR)
     if mode == "--once":
-        with open(argv[2]) as fh:
-            request = json.load(fh)
-        send(analyse(request, Compilers(config, warm=False)))
+        compilers = Compilers(config, warm=False)
+        for path in argv[2:]:
+            with open(path) as fh:
+                send(analyse(json.load(fh), compilers))
         return 0
     compilers = Compilers(config, warm=True)
     import slither.__main__  # noqa: F401  (the import is the expensive part of start-up)

@@ -1,0 +1,115 @@
+"""Sandbox throughput on VerilogEval candidates (references and one mutant each), cache off unless stated.
+
+Modes, interleaved, median of ``--repeats`` (default 3):
+
+* ``loop``    — a plain sequential loop running the very same job scripts (same iverilog/vvp commands) with
+                ``bash`` in a temp dir: no sandbox, no parallelism;
+* ``process`` — the executor on all cores with the ``process`` backend;
+* ``bwrap``   — the executor on all cores with the ``bwrap`` backend;
+* ``warm``    — the ``bwrap`` run again on a cache that the cold ``bwrap`` run filled.
+
+Targets on 2 cores: process ≥ 1.5× loop; bwrap within 15 % of process; warm ≥ 20× its cold run.
+
+    .venv/bin/python benchmarks/sandbox_throughput.py --data ../shared/data/verilogeval/problems.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from codealign.bench.verilogeval import load_verilogeval, reference_candidate
+from codealign.domains import get_domain
+from codealign.sandbox.backends import get_backend
+from codealign.sandbox.cache import VerdictCache
+from codealign.sandbox.executor import execute
+from codealign.types import Candidate, ExecResult
+
+
+def candidates_for(tasks, domain, rng):
+    cands = []
+    for task in tasks:
+        ref = reference_candidate(task)
+        cands.append(ref)
+        mutants = domain.mutate(ref.completion, rng)
+        if mutants:
+            text, info = mutants[0]
+            cands.append(Candidate(task.task_id, text, metadata={"mutation": info}))
+    return cands
+
+
+def run_loop(domain, by_id, cands) -> float:
+    t0 = time.perf_counter()
+    for cand in cands:
+        job = domain.prepare(by_id[cand.task_id], cand)
+        if isinstance(job, ExecResult):
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            for rel, content in job.files.items():
+                path = Path(tmp, rel)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(content.encode() if isinstance(content, str) else content)
+            # The job scripts report stages on fd 3; the plain loop sends them to /dev/null.
+            subprocess.run(["bash", "-c", "exec 3>/dev/null\n" + job.script], cwd=tmp, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, timeout=120)
+    return len(cands) / (time.perf_counter() - t0)
+
+
+def run_executor(domain, tasks, cands, backend, cache) -> tuple[float, list[ExecResult]]:
+    t0 = time.perf_counter()
+    results = execute(domain, tasks, cands, backend=backend, cache=cache, progress=False)
+    return len(cands) / (time.perf_counter() - t0), results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="../shared/data/verilogeval/problems.jsonl")
+    parser.add_argument("--problems", type=int, default=40, help="problems to use (shortest first)")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    domain = get_domain("verilog")
+    tasks = sorted(load_verilogeval(args.data), key=lambda t: len(t.assets["test"]))[: args.problems]
+    by_id = {t.task_id: t for t in tasks}
+    cands = candidates_for(tasks, domain, random.Random(0))
+    backends = {"process": get_backend("process"), "bwrap": get_backend("bwrap")}
+    print(f"{len(cands)} candidates ({len(tasks)} references + mutants), {os.cpu_count()} cores, "
+          f"{args.repeats} interleaved repeats", flush=True)
+
+    rates: dict[str, list[float]] = {"loop": [], "process": [], "bwrap": [], "warm": []}
+    verdicts = {}
+    for rep in range(args.repeats):
+        rates["loop"].append(run_loop(domain, by_id, cands))
+        for name, backend in backends.items():
+            rate, results = run_executor(domain, tasks, cands, backend, None)
+            rates[name].append(rate)
+            verdicts[name] = [r.verdict for r in results]
+        with tempfile.TemporaryDirectory() as tmp:
+            cache = VerdictCache(Path(tmp) / "cache.sqlite")
+            cold_rate, _ = run_executor(domain, tasks, cands, backends["bwrap"], cache)
+            warm_rate, warm = run_executor(domain, tasks, cands, backends["bwrap"], cache)
+            assert all(r.cached for r in warm)
+            rates["warm"].append(warm_rate / cold_rate)
+        print(f"  repeat {rep + 1}: " + ", ".join(f"{k}={v[-1]:.2f}" for k, v in rates.items()), flush=True)
+
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    same = verdicts["process"] == verdicts["bwrap"]
+    print()
+    print(f"candidates/s (median of {args.repeats}):  loop {med['loop']:.2f}   process {med['process']:.2f}   "
+          f"bwrap {med['bwrap']:.2f}")
+    print(f"process / loop      = {med['process'] / med['loop']:.2f}x   (target >= 1.5x)")
+    print(f"bwrap / process     = {med['bwrap'] / med['process']:.2f}    (target >= 0.85)")
+    print(f"warm cache / cold   = {med['warm']:.1f}x   (target >= 20x)")
+    print(f"process and bwrap verdicts identical: {same}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

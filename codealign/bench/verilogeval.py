@@ -1,0 +1,130 @@
+"""VerilogEval v2 (spec-to-rtl and code-complete) through the verilog domain.
+
+Data: a JSONL file in the shape of ``shared/data/verilogeval/problems.jsonl`` (fields ``task_id``, ``prompt``,
+``ref``, ``test``, ``prompt_complete``, ``ifc_complete``, ``ref_complete``, ``test_complete``) or the
+upstream v2 directory layout (``<id>_prompt.txt``, ``<id>_ref.sv``, ``<id>_test.sv`` and, for
+code-complete, ``<id>_ifc.txt``), either one dataset folder or a clone holding ``dataset_spec-to-rtl/``
+and ``dataset_code-complete-iccad2023/``. Without ``--data``, a few bundled demo problems (written for this
+project) are used.
+
+Scoring: each candidate is simulated against the task's testbench (score = 1 - mismatches / samples, PASS
+at 0 mismatches); pass@k is the unbiased estimator over the candidates of each problem, averaged over
+problems (upstream reports the same mean for n=1). Code-complete candidates that lack the
+``module TopModule`` header get it prepended, as upstream's generator does. ``--oracle`` renames each
+reference to ``TopModule`` and scores it (the golden self-test); failing references are listed with why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from codealign.bench import report
+from codealign.errors import UserError
+from codealign.jsonl import read_jsonl
+from codealign.types import Task
+
+TASKS = ("spec-to-rtl", "code-complete")
+UPSTREAM_DIRS = {"spec-to-rtl": "dataset_spec-to-rtl", "code-complete": "dataset_code-complete-iccad2023"}
+DEMO = Path(__file__).resolve().parents[1] / "resources" / "verilog_demo" / "problems.jsonl"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", choices=(*TASKS, "all"), default=None,
+                        help="which VerilogEval v2 task (default: spec-to-rtl; with --oracle: all)")
+    report.add_generation_arguments(parser)
+
+
+def load_verilogeval(path: str | Path | None = None, task: str = "spec-to-rtl") -> list[Task]:
+    """The problems of ``task`` as verilog-domain Tasks (``assets["format"] == "verilogeval"``), from a JSONL
+    file or an upstream v2 folder; ``None`` = the bundled demo problems."""
+    if task not in TASKS:
+        raise UserError(f"unknown VerilogEval task {task!r}; choose one of: {', '.join(TASKS)}")
+    p = Path(path) if path is not None else DEMO
+    if p.is_dir():
+        rows = _rows_from_folder(p, task)
+    elif p.is_file():
+        rows = read_jsonl(p)
+    else:
+        raise UserError(f"{p}: no such file or folder")
+    if not rows:
+        raise UserError(f"{p}: no VerilogEval problems found")
+    complete = task == "code-complete"
+    keys = ("prompt_complete", "ref_complete", "test_complete", "ifc_complete") if complete else \
+        ("prompt", "ref", "test")
+    tasks = []
+    for i, row in enumerate(rows, 1):
+        if not isinstance(row, dict) or "task_id" not in row:
+            raise UserError(f"{p}: problem {i} has no task_id")
+        missing = [k for k in keys if not isinstance(row.get(k), str)]
+        if missing:
+            raise UserError(f"{p}: problem {row['task_id']} lacks {', '.join(missing)} (needed for {task})")
+        assets = {"format": "verilogeval", "test": row[keys[2]], "ref": row[keys[1]],
+                  "top_module": "TopModule", "ref_module": "RefModule"}
+        if complete:
+            assets["header"] = row["ifc_complete"]
+        tasks.append(Task(task_id=row["task_id"], domain="verilog", prompt=row[keys[0]], assets=assets,
+                          metadata={"benchmark": "verilogeval", "task": task}))
+    return tasks
+
+
+def reference_candidate(task: Task) -> str:
+    """The reference with its module renamed to the candidate's (``sed 's/\\bmodule RefModule\\b/...'``)."""
+    ref_module = task.assets.get("ref_module", "RefModule")
+    return re.sub(rf"\bmodule\s+{re.escape(ref_module)}\b", f"module {task.assets['top_module']}",
+                  task.assets["ref"])
+
+
+def run(args: argparse.Namespace) -> dict:
+    from codealign.domains import get_domain
+
+    chosen = args.task or ("all" if args.oracle else "spec-to-rtl")
+    quiet = args.json or args.quiet
+    domain = get_domain("verilog")
+    summary: dict = {"benchmark": "verilogeval", "data": str(args.data or DEMO), "mode": _mode(args),
+                     "tasks": {}}
+    pass1 = []
+    for task in (TASKS if chosen == "all" else (chosen,)):
+        tasks = load_verilogeval(args.data, task)
+        cands = report.candidates_for(args, tasks, reference_candidate)
+        results = report.run_candidates(domain, tasks, cands, args)
+        if args.oracle:
+            rep = report.oracle_report(tasks, results)
+            if not quiet:
+                report.print_oracle(task, rep)
+            pass1.append(rep["passed"] / rep["total"])
+        else:
+            rep = report.candidate_report(tasks, results)
+            if not quiet:
+                report.print_candidates(task, rep)
+            pass1.append(rep["overall"].get("pass@1", 0.0))
+        summary["tasks"][task] = rep
+    summary["command"] = report.reproduce_command("verilogeval", args, ["--task", chosen])
+    if not quiet:
+        print(f"reproduce: {summary['command']}")
+    return report.finish(summary, args, sum(pass1) / len(pass1))
+
+
+def _mode(args: argparse.Namespace) -> str:
+    return "oracle" if args.oracle else "candidates" if args.candidates else "model"
+
+
+def _rows_from_folder(folder: Path, task: str) -> list[dict]:
+    sub = folder / UPSTREAM_DIRS[task]
+    if sub.is_dir():
+        folder = sub
+    rows = []
+    for prompt in sorted(folder.glob("*_prompt.txt")):
+        tid = prompt.name[: -len("_prompt.txt")]
+        ref, test, ifc = (folder / f"{tid}{s}" for s in ("_ref.sv", "_test.sv", "_ifc.txt"))
+        if not (ref.is_file() and test.is_file()):
+            raise UserError(f"{folder}: {tid} has a prompt but no {ref.name} / {test.name}")
+        text = {"prompt": prompt.read_text(), "ref": ref.read_text(), "test": test.read_text()}
+        if task == "code-complete":
+            if not ifc.is_file():
+                raise UserError(f"{folder}: {tid} lacks {ifc.name} (needed for code-complete)")
+            text = {f"{k}_complete": v for k, v in text.items()}
+            text["ifc_complete"] = ifc.read_text()
+        rows.append({"task_id": tid, **text})
+    return rows

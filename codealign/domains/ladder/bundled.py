@@ -1,0 +1,44 @@
+"""The ladder tasks and subroutine library bundled with codealign (written for this project).
+
+``codealign/resources/ladder_tasks/tasks.jsonl`` holds :class:`~codealign.types.Task` rows (domain
+``ladder``; assets as in :mod:`.task`); each task's ``metadata`` has ``split`` (``train`` or ``test``, the
+held-out part), ``solution`` (a correct program), ``title``, ``tags`` and ``kind`` (``traces`` or
+``reference``). ``library.jsonl`` holds LD subroutines ``{name, description, ld}`` for retrieval.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from codealign.errors import UserError
+from codealign.jsonl import read_jsonl
+from codealign.types import Task
+
+RESOURCE_DIR = Path(__file__).resolve().parents[2] / "resources" / "ladder_tasks"
+SPLITS = ("train", "test")
+
+
+def bundled_tasks(split: str | None = None, path: str | Path | None = None) -> list[Task]:
+    """The bundled tasks (or those of ``path``), all or one ``split``, in file order."""
+    if split is not None and split not in SPLITS:
+        raise UserError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")
+    tasks = read_jsonl(path or RESOURCE_DIR / "tasks.jsonl", Task.from_dict)
+    return [t for t in tasks if split is None or t.metadata.get("split") == split]
+
+
+def library(path: str | Path | None = None) -> list[dict[str, Any]]:
+    """The LD subroutine library: rows ``{name, description, ld}``; each ``ld`` parses (checked here)."""
+    from codealign.domains.ladder.parser import parse_program
+
+    source = path or RESOURCE_DIR / "library.jsonl"
+    rows = read_jsonl(source)
+    for row in rows:
+        missing = [k for k in ("name", "description", "ld") if not isinstance(row.get(k), str)]
+        if missing:
+            raise UserError(f"{source}: entry {row.get('name', '?')!r} lacks {', '.join(missing)}")
+        try:
+            parse_program(row["ld"])
+        except UserError as exc:
+            raise UserError(f"{source}: entry {row['name']!r}: {exc}") from None
+    return rows

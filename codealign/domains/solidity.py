@@ -1,0 +1,419 @@
+"""The Solidity domain: contracts compiled with solc-js and analysed with Slither, in the sandbox.
+
+Task kinds (``Task.assets["kind"]``) and the assets each reads:
+
+* ``detect`` — the model reads a contract and answers whether it is vulnerable, which class, where and why
+  (format and score: :mod:`codealign.domains.solidity_answers`). The candidate is the answer text.
+  Assets: ``source`` (the contract shown to the model), ``label`` = ``{"vulnerable": bool, "category": str,
+  "lines": [int], "accepted_categories": [str] (optional), "functions": [str] (optional; derived from the
+  lines)}``, optional ``solc_version`` (exact compiler), ``filename``, ``use_slither`` (default true: the
+  contract is analysed once per task, cached, for the explanation's consistency check).
+  Verdict: PASS when the verdict and class are right, else FAIL; the graded score and its components are in
+  ``details["detection"]``. An unparseable answer is FAIL with ``details["answer"]["parseable"] = False``.
+* ``repair`` — the candidate is a fixed version of a vulnerable contract (a ```solidity fence is extracted
+  when present). Assets: ``source`` (the vulnerable original), ``category`` (its class), optional
+  ``target_detectors`` (Slither checks that must stop firing; default: the original's findings mapped to
+  ``category``), ``solc_version``, ``filename``. Both are compiled with the same compiler (``solc_version``
+  or the one the original's pragma picks). Checks: compiles; no targeted detector fires; no High-impact
+  finding that the original lacks (keyed by check and function); the ABI of every contract of the original
+  is unchanged (constructor entries ignored, so a fix may add an owner set in a constructor). Score = the
+  fraction of the four checks passed (0 when it does not compile: COMPILE_ERROR); PASS when all pass. With
+  no applicable target (Slither cannot see the class) the target check passes and says so.
+* ``analyze`` — the candidate is a contract; PASS when it compiles and Slither reports no High-impact
+  finding (score 1.0), FAIL with score 0.5 when it compiles with High findings, COMPILE_ERROR otherwise.
+
+Every verdict carries ``details["analysis"]``: compiler version, compile status and Slither's findings
+(detector, impact, confidence, lines, functions, class).
+
+Execution: by default (:attr:`SolidityDomain.persistent`) analyses go to a pool of persistent sandboxed
+workers (:mod:`codealign.sandbox.worker`) that keep Slither imported and one warm node compiler per solc
+version. Isolation per analysis is then the worker's, not a fresh job's: analyses of one worker share its
+process, uid and directory (each runs in a fresh sub-directory that is deleted). That is sound because a
+contract is *data* to solc and Slither, never executed; a contract that makes either hang or eat memory
+kills its worker at the deadline (TIMEOUT) or the memory limit (MEMORY), and the next analysis gets a fresh
+worker. With ``persistent=False``, or a backend without process launch, each candidate is one cold job
+(``prepare``/``judge``) that runs the same analysis code. A missing compiler is a SANDBOX_ERROR naming
+``codealign doctor --install-solc X``, decided before anything runs.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+import os
+import re
+import shlex
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from codealign.domains import solc
+from codealign.domains.base import Domain, command_version, limit_verdict, sandbox_error
+from codealign.domains.solidity_answers import (
+    DETECTOR_CATEGORY,
+    Label,
+    fold,
+    parse_answer,
+    score_detection,
+)
+from codealign.sandbox.job import Job, JobResult, JobStatus
+from codealign.sandbox.limits import Limits
+from codealign.types import Candidate, ExecResult, Task, Verdict
+
+KINDS = ("detect", "repair", "analyze")
+_FENCE = re.compile(r"```(?:solidity|sol)?[ \t]*\n(.*?)```", re.S | re.I)
+_STATUS_VERDICT = {"timeout": Verdict.TIMEOUT, "memory": Verdict.MEMORY, "output_limit": Verdict.OUTPUT_LIMIT}
+
+
+def extract_contract(completion: str) -> str:
+    """The contract in a completion: the longest fenced block when there is one, else the whole text."""
+    blocks = _FENCE.findall(completion)
+    return max(blocks, key=len) if blocks else completion
+
+
+def normalize_finding(raw: dict) -> dict:
+    """A Slither detector result (as ``slither --json`` prints it) reduced to what scoring reads:
+    check, impact, confidence, description, class, lines (of the statements involved, else of every
+    element) and function names."""
+    elements = raw.get("elements") or []
+    node_lines, all_lines, functions = set(), set(), []
+    for el in elements:
+        lines = (el.get("source_mapping") or {}).get("lines") or []
+        all_lines.update(lines)
+        if el.get("type") == "node":
+            node_lines.update(lines)
+            parent = (el.get("type_specific_fields") or {}).get("parent") or {}
+            name = parent.get("name") if parent.get("type") == "function" else None
+        else:
+            name = el.get("name") if el.get("type") == "function" else None
+        if name and name not in functions:
+            functions.append(name)
+    return {"check": raw.get("check"), "impact": raw.get("impact"), "confidence": raw.get("confidence"),
+            "description": (raw.get("description") or "").strip(), "category": DETECTOR_CATEGORY.get(raw.get("check")),
+            "lines": sorted(node_lines or all_lines), "functions": functions}
+
+
+def finding_key(finding: dict) -> tuple:
+    """Identity of a finding across runs (same file name): check, impact, confidence, description."""
+    return (finding["check"], finding["impact"], finding["confidence"], finding["description"])
+
+
+@dataclass
+class Analysis:
+    """Compile status and Slither findings of one contract. ``status`` is ``ok``, ``compile_error``,
+    ``analysis_error`` (Slither failed on a compiled contract), ``timeout``, ``memory``, ``output_limit``,
+    ``missing_compiler`` or ``sandbox_error``."""
+
+    status: str
+    solc_version: str = ""
+    compiled: bool = False
+    compile_error: str = ""
+    error: str = ""
+    findings: list[dict] = field(default_factory=list)
+    abis: dict[str, list] = field(default_factory=dict)
+    wall_s: float = 0.0
+    peak_memory_mb: float = 0.0
+
+    def to_details(self) -> dict[str, Any]:
+        return {"status": self.status, "solc_version": self.solc_version, "compiled": self.compiled,
+                "compile_error": self.compile_error[-2000:], "error": self.error[-2000:],
+                "findings": [{k: f[k] for k in ("check", "impact", "confidence", "lines", "functions", "category")}
+                             for f in self.findings],
+                "wall_s": round(self.wall_s, 4)}
+
+    @classmethod
+    def from_reply(cls, reply: dict, version: str, wall_s: float = 0.0, peak_mb: float = 0.0) -> "Analysis":
+        if not reply.get("compiled"):
+            status = "analysis_error" if reply.get("analysis_error") else "compile_error"
+            return cls(status, version, False, reply.get("compile_error", ""), reply.get("analysis_error", ""),
+                       wall_s=wall_s, peak_memory_mb=peak_mb)
+        return cls("analysis_error" if reply.get("analysis_error") else "ok", version, True,
+                   error=reply.get("analysis_error", ""),
+                   findings=[normalize_finding(r) for r in reply.get("detectors", [])],
+                   abis=reply.get("abis", {}), wall_s=wall_s, peak_memory_mb=peak_mb)
+
+
+_JOB_STATUS = {JobStatus.TIMEOUT: "timeout", JobStatus.MEMORY: "memory", JobStatus.OUTPUT_LIMIT: "output_limit"}
+
+
+class SolidityDomain(Domain):
+    """solc-js + Slither; see the module docstring for task kinds, assets and isolation."""
+
+    name = "solidity"
+    harness_version = "1"
+    default_limits = Limits(wall_s=60.0, cpu_s=600.0, memory_mb=3072, nproc=256, nofile=1024,
+                            output_bytes=32 << 20, disk_mb=512)
+
+    def __init__(self, workers: int | None = None, persistent: bool = True, max_compilers: int = 3,
+                 cache_size: int = 512):
+        self.workers = workers or max(1, os.cpu_count() or 1)
+        self.persistent = persistent
+        self.max_compilers = max_compilers
+        self._pools: dict[int, Any] = {}
+        self._lock = threading.Lock()
+        self._cache: collections.OrderedDict[str, Analysis] = collections.OrderedDict()
+        self._cache_size = cache_size
+
+    # -- toolchain -------------------------------------------------------------------------------------
+    def toolchain_version(self) -> str:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            slither = version("slither-analyzer")
+        except PackageNotFoundError:
+            slither = "missing"
+        return f"slither-analyzer {slither}; node {command_version('node', '--version')}; solc-js per task"
+
+    def check_toolchain(self) -> str | None:
+        if solc.node_path() is None:
+            return "node not found on PATH; solc-js needs Node.js 18+"
+        import importlib.util
+
+        if importlib.util.find_spec("slither") is None:
+            return "slither-analyzer is not installed (pip install 'codealign[solidity]')"
+        return None
+
+    # -- analysis --------------------------------------------------------------------------------------
+    def _pool(self, backend):
+        from codealign.sandbox.worker import WorkerPool, WorkerSpec
+
+        with self._lock:
+            pool = self._pools.get(id(backend))
+            if pool is None:
+                limits = self.default_limits
+                spec = WorkerSpec(
+                    script=f"exec {shlex.quote(sys.executable)} {shlex.quote(str(solc.SLITHER_SERVER))} --serve config.json",
+                    files={"config.json": json.dumps(solc.server_config(self.max_compilers))},
+                    limits=limits, env={"PYTHONDONTWRITEBYTECODE": "1"}, start_timeout_s=120, max_requests=200)
+                pool = WorkerPool(backend, spec, size=self.workers)
+                self._pools[id(backend)] = pool
+            return pool
+
+    def close(self) -> None:
+        """Stop every worker this domain started."""
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()
+
+    def _resolve(self, source: str, exact: str | None) -> solc.SolcInstall:
+        return solc.choose_solc(source, solc.installed_solcs(), exact)
+
+    def analyse(self, source: str, backend, *, solc_version: str | None = None, filename: str = "contract.sol",
+                timeout_s: float | None = None) -> Analysis:
+        """Compile and analyse one contract (cached by content, compiler and file name). Never raises for the
+        contract's failures; a missing compiler is ``status == "missing_compiler"``."""
+        try:
+            install = self._resolve(source, solc_version)
+        except solc.MissingCompiler as exc:
+            return Analysis("missing_compiler", error=str(exc))
+        key = hashlib.sha256(json.dumps([source, install.version, filename]).encode("utf-8", "surrogatepass")).hexdigest()
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
+        request = {"source": source, "filename": filename, "solc": install.to_request()}
+        if self.persistent and hasattr(backend, "launch"):
+            reply = self._pool(backend).request(request, timeout_s)
+            if reply.ok:
+                result = Analysis.from_reply(reply.response, install.version, reply.wall_s, reply.peak_memory_mb)
+            else:
+                status = _JOB_STATUS.get(reply.status, "sandbox_error")
+                result = Analysis(status, install.version, error=reply.error or status, wall_s=reply.wall_s,
+                                  peak_memory_mb=reply.peak_memory_mb)
+        else:
+            limits = self.default_limits if timeout_s is None else self.default_limits.merged({"wall_s": timeout_s})
+            job = self._once_job([request], limits)
+            outcome = backend.run(job)
+            result = self._analyses_from_job(outcome, [install.version])[0]
+        if result.status not in ("sandbox_error", "missing_compiler"):
+            with self._lock:
+                self._cache[key] = result
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return result
+
+    def _once_job(self, requests: list[dict], limits: Limits) -> Job:
+        files = {"config.json": json.dumps(solc.server_config(self.max_compilers))}
+        names = []
+        for i, req in enumerate(requests):
+            files[f"req-{i}.json"] = json.dumps(req)
+            names.append(f"req-{i}.json")
+        script = (f"exec {shlex.quote(sys.executable)} {shlex.quote(str(solc.SLITHER_SERVER))} --once config.json "
+                  + " ".join(names))
+        return Job(script=script, files=files, limits=limits, env={"PYTHONDONTWRITEBYTECODE": "1"})
+
+    @staticmethod
+    def _analyses_from_job(outcome: JobResult, versions: list[str]) -> list[Analysis]:
+        status = _JOB_STATUS.get(outcome.status)
+        if outcome.status is JobStatus.SANDBOX_ERROR:
+            status = "sandbox_error"
+        replies = []
+        for line in outcome.trusted.decode("utf-8", "replace").splitlines():
+            try:
+                replies.append(json.loads(line))
+            except json.JSONDecodeError:
+                break
+        results = []
+        for i, version in enumerate(versions):
+            if i < len(replies) and isinstance(replies[i], dict):
+                results.append(Analysis.from_reply(replies[i], version, outcome.wall_s, outcome.peak_memory_mb))
+            else:
+                error = outcome.error or outcome.text("stderr")[-2000:] or "analysis produced no reply"
+                results.append(Analysis(status or "sandbox_error", version, error=error, wall_s=outcome.wall_s,
+                                        peak_memory_mb=outcome.peak_memory_mb))
+        return results
+
+    # -- the Domain interface --------------------------------------------------------------------------
+    def _sources(self, task: Task, candidate: Candidate) -> list[str]:
+        """The contracts a verdict needs analysed, in order."""
+        kind = task.assets.get("kind")
+        if kind not in KINDS:
+            raise ValueError(f"solidity task {task.task_id}: assets['kind'] must be one of {', '.join(KINDS)}, "
+                             f"got {kind!r}")
+        if kind == "detect":
+            return [task.assets["source"]] if task.assets.get("use_slither", True) else []
+        if kind == "repair":
+            return [task.assets["source"], extract_contract(candidate.completion)]
+        return [extract_contract(candidate.completion)]
+
+    def _compiler_source(self, task: Task, candidate: Candidate) -> str:
+        """The source whose pragma picks the compiler (a repair is compiled like its original)."""
+        if task.assets.get("kind") == "analyze":
+            return extract_contract(candidate.completion)
+        return task.assets["source"]
+
+    def prepare(self, task: Task, candidate: Candidate) -> Job | ExecResult:
+        sources = self._sources(task, candidate)
+        if not sources:
+            return self._verdict(task, candidate, [])
+        try:
+            install = self._resolve(self._compiler_source(task, candidate), task.assets.get("solc_version"))
+        except solc.MissingCompiler as exc:
+            return sandbox_error(task, candidate, str(exc))
+        filename = task.assets.get("filename", "contract.sol")
+        requests = [{"source": s, "filename": filename, "solc": install.to_request()} for s in sources]
+        return self._once_job(requests, self.limits_for(task))
+
+    def judge(self, task: Task, candidate: Candidate, job: Job, result: JobResult) -> ExecResult:
+        versions = [json.loads(job.files[name])["solc"]["version"] for name in sorted(job.files) if name.startswith("req-")]
+        return self._verdict(task, candidate, self._analyses_from_job(result, versions))
+
+    def evaluate(self, task: Task, candidate: Candidate, backend) -> ExecResult:
+        """Judge one candidate through the warm worker pool (or one cold job when not persistent)."""
+        if not self.persistent or not hasattr(backend, "launch"):
+            return super().evaluate(task, candidate, backend)
+        problem = self.check_toolchain()
+        if problem:
+            return sandbox_error(task, candidate, problem)
+        sources = self._sources(task, candidate)
+        if sources:
+            try:
+                install = self._resolve(self._compiler_source(task, candidate), task.assets.get("solc_version"))
+            except solc.MissingCompiler as exc:
+                return sandbox_error(task, candidate, str(exc))
+            wall = self.limits_for(task).wall_s
+            filename = task.assets.get("filename", "contract.sol")
+            analyses = [self.analyse(s, backend, solc_version=install.version, filename=filename, timeout_s=wall)
+                        for s in sources]
+        else:
+            analyses = []
+        result = self._verdict(task, candidate, analyses)
+        result.details.setdefault("backend", getattr(backend, "name", ""))
+        return result
+
+    # -- verdicts ---------------------------------------------------------------------------------------
+    def _verdict(self, task: Task, candidate: Candidate, analyses: list[Analysis]) -> ExecResult:
+        for a in analyses:
+            if a.status in ("sandbox_error", "missing_compiler"):
+                return sandbox_error(task, candidate, f"analysis failed: {a.error}")
+        kind = task.assets["kind"]
+        if kind == "detect":
+            return self._judge_detect(task, candidate, analyses[0] if analyses else None)
+        if kind == "repair":
+            return self._judge_repair(task, candidate, analyses[0], analyses[1])
+        return self._judge_analyze(task, candidate, analyses[0])
+
+    @staticmethod
+    def _result(task, candidate, verdict, score, details, analysis: Analysis | None) -> ExecResult:
+        return ExecResult(task_id=task.task_id, candidate_id=candidate.candidate_id, verdict=verdict,
+                          score=max(0.0, min(1.0, score)), details=details,
+                          wall_s=analysis.wall_s if analysis else 0.0,
+                          peak_memory_mb=analysis.peak_memory_mb if analysis else 0.0,
+                          completion=candidate.completion)
+
+    def _judge_detect(self, task: Task, candidate: Candidate, analysis: Analysis | None) -> ExecResult:
+        label = Label.from_assets(task.assets.get("label"), task.assets["source"])
+        answer = parse_answer(candidate.completion)
+        findings = analysis.findings if analysis is not None and analysis.status == "ok" else None
+        scored = score_detection(answer, label, findings)
+        details = {"kind": "detect", "answer": answer.to_dict(), "detection": scored,
+                   "label": {"vulnerable": label.vulnerable, "category": label.category, "lines": label.lines,
+                             "functions": label.functions}}
+        if analysis is not None:
+            details["analysis"] = analysis.to_details()
+        if not answer.parseable:
+            details["error_kind"] = "unparseable"
+        verdict = Verdict.PASS if scored["correct"] else Verdict.FAIL
+        return self._result(task, candidate, verdict, scored["score"], details, analysis)
+
+    def _judge_analyze(self, task: Task, candidate: Candidate, analysis: Analysis) -> ExecResult:
+        details = {"kind": "analyze", "analysis": analysis.to_details()}
+        if analysis.status in _STATUS_VERDICT:
+            return self._result(task, candidate, _STATUS_VERDICT[analysis.status], 0.0, details, analysis)
+        if not analysis.compiled:
+            return self._result(task, candidate, Verdict.COMPILE_ERROR, 0.0, details, analysis)
+        high = [f["check"] for f in analysis.findings if f["impact"] == "High"]
+        details["high_findings"] = high
+        if high:
+            return self._result(task, candidate, Verdict.FAIL, 0.5, details, analysis)
+        return self._result(task, candidate, Verdict.PASS, 1.0, details, analysis)
+
+    def _judge_repair(self, task: Task, candidate: Candidate, original: Analysis, fixed: Analysis) -> ExecResult:
+        details: dict[str, Any] = {"kind": "repair", "analysis": fixed.to_details(),
+                                   "original_analysis": original.to_details()}
+        if not original.compiled:
+            return sandbox_error(task, candidate, f"the task's original contract does not analyse: "
+                                                  f"{original.status} {original.compile_error or original.error}"[:500])
+        if fixed.status in _STATUS_VERDICT:
+            return self._result(task, candidate, _STATUS_VERDICT[fixed.status], 0.0, details, fixed)
+        if not fixed.compiled:
+            details["checks"] = {"compiles": False}
+            return self._result(task, candidate, Verdict.COMPILE_ERROR, 0.0, details, fixed)
+        category = fold(task.assets.get("category"))
+        targets = task.assets.get("target_detectors")
+        if targets is None:
+            targets = sorted({f["check"] for f in original.findings if f["category"] and fold(f["category"]) == category})
+        still = sorted({f["check"] for f in fixed.findings if f["check"] in targets})
+        before_high = {(f["check"], tuple(f["functions"])) for f in original.findings if f["impact"] == "High"}
+        new_high = sorted({f["check"] for f in fixed.findings
+                           if f["impact"] == "High" and (f["check"], tuple(f["functions"])) not in before_high})
+        abi_diff = _abi_changes(original.abis, fixed.abis)
+        checks = {"compiles": True, "target_fixed": not still, "no_new_high": not new_high, "abi_unchanged": not abi_diff}
+        details.update(checks=checks, target_detectors=targets, still_firing=still, new_high=new_high,
+                       abi_changes=abi_diff, target_applicable=bool(targets))
+        score = sum(checks.values()) / len(checks)
+        verdict = Verdict.PASS if all(checks.values()) else Verdict.FAIL
+        return self._result(task, candidate, verdict, score, details, fixed)
+
+
+def _abi_entries(abi: list) -> set[str]:
+    return {json.dumps(entry, sort_keys=True) for entry in abi if entry.get("type") != "constructor"}
+
+
+def _abi_changes(before: dict[str, list], after: dict[str, list]) -> list[str]:
+    """Contracts of ``before`` whose ABI (constructor aside) differs in ``after``; one line each."""
+    changes = []
+    for name, abi in sorted(before.items()):
+        if name not in after:
+            changes.append(f"{name}: contract missing")
+            continue
+        old, new = _abi_entries(abi), _abi_entries(after[name])
+        if old != new:
+            removed = sorted(json.loads(e).get("name") or json.loads(e)["type"] for e in old - new)
+            added = sorted(json.loads(e).get("name") or json.loads(e)["type"] for e in new - old)
+            changes.append(f"{name}: removed {removed} added {added}")
+    return changes
