@@ -99,10 +99,10 @@ def test_pair_of_weight_zero_has_no_effect_on_the_gradient(tiny, tmp_path):
     with_first = grads(trainer, [0, 2])   # pair 2 weighs 0
     with_other = grads(trainer, [0, 3])   # pair 3 (other text) weighs 0
     assert with_first.keys() == with_other.keys() and with_first
-    for name in with_first:
-        assert torch.equal(with_first[name], with_other[name]), name
+    for name in with_first:  # equal up to float rounding (the batches pad to different lengths)
+        torch.testing.assert_close(with_first[name], with_other[name], rtol=1e-5, atol=1e-9)
     weighted = grads(trainer, [0, 1])     # both weigh 1: the second pair does change it
-    assert any(not torch.allclose(with_first[n], weighted[n]) for n in with_first)
+    assert any(not torch.allclose(with_first[n], weighted[n], rtol=1e-3, atol=1e-7) for n in with_first)
 
 
 def test_weights_scale_the_gradient_of_each_pair(tiny, tmp_path):
@@ -226,7 +226,7 @@ def test_resume_after_a_kill_continues_from_the_last_checkpoint(tiny, tmp_path):
     assert stage.resumed and stage.steps == 4
     logged = [json.loads(line) for line in (tmp_path / "run" / "stage-0" / "train_log.jsonl").read_text().splitlines()]
     steps = [row["step"] for row in logged if "loss" in row]
-    assert steps == [1, 2, 3, 3, 4]  # step 3 logged before the kill, redone from checkpoint-2
+    assert steps == [1, 2, 3, 4]  # killed in step 3 before it logged; resumed at checkpoint-2, not from 0
     assert not list((tmp_path / "run" / "stage-0").glob("checkpoint-*"))
 
 

@@ -119,3 +119,27 @@ def test_element_positions_point_at_the_source():
     program = parse_program("NO(a)\n  [NO(b) | NC(c)] OUT(d)")
     positions = [e.pos for _, e in program.elements()]
     assert positions == [(1, 1), (2, 4), (2, 12), (2, 19)]
+
+
+def test_ascii_drawings_import_to_their_rung_text(fixtures):
+    from codealign.domains.ladder.ascii import import_ascii
+
+    drawn = [r for r in fixtures if r["id"] != "vdorr_test08"]
+    for row in drawn:
+        assert import_ascii(row["ascii"]).text() == "\n".join(row["ldt"]), row["id"]
+    assert len(drawn) == 16
+
+
+def test_ascii_function_block_box_is_refused_with_one_line(fixtures):
+    from codealign.domains.ladder.ascii import import_ascii
+
+    box = next(r for r in fixtures if r["id"] == "vdorr_test08")
+    with pytest.raises(UserError, match="function-block boxes are not supported"):
+        import_ascii(box["ascii"])
+
+
+def test_ascii_wire_crossing_is_not_a_junction():
+    from codealign.domains.ladder.ascii import import_ascii
+
+    drawing = "|  a\n+--[ ]--+\n|       |\n|  b    |   d\n+--[ ]--|---( )--\n|       |  c\n|       +--( )--"
+    assert import_ascii(drawing).text() == "NO(a) OUT(c)\nNO(b) OUT(d)"

@@ -45,7 +45,7 @@ The job script is the same for every job (it holds no secret) and does, in order
    every system task that reads or writes files, ends the simulation, or reaches other scopes
    (``DENIED_SYSTEM_TASKS``: ``$fopen``, ``$fgets``, ``$readmemh``, ``$finish``, ``$fatal``, ``$root``,
    ``$system``, ...). Scanning the preprocessed text means macros and token pasting cannot hide a call.
-2. elaborate the preprocessed candidate alone (``iverilog -o /dev/null``, every uninstantiated module a
+2. elaborate the preprocessed candidate alone (``iverilog -o alone.vvp``, every uninstantiated module a
    root): any hierarchical or upward reference outside the candidate, and any instantiation of the
    reference, fails here;
 3. compile the same preprocessed text first (so no testbench macro precedes it) with the testbench and the
@@ -136,7 +136,7 @@ chmod 000 trusted
 send pre $rc pre.log
 [ $rc -eq 0 ] || exit 0
 send text 0 cand.i
-{IV} -g2012 -o /dev/null cand.i > alone.log 2>&1; rc=$?
+{IV} -g2012 -o alone.vvp cand.i > alone.log 2>&1; rc=$?; rm -f alone.vvp
 send alone $rc alone.log
 [ $rc -eq 0 ] || exit 0
 {LINT}

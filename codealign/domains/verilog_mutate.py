@@ -175,13 +175,17 @@ def _drop_case_item(node, source: bytes, edits: list[Edit]) -> None:
     for item in items:
         if item.children and item.children[0].type == "default":
             continue
-        end = item.end_byte
+        start, end = item.start_byte, item.end_byte
+        while start > 0 and source[start - 1:start] in (b" ", b"\t"):
+            start -= 1
         while end < len(source) and source[end:end + 1] in (b" ", b"\t"):
             end += 1
-        if source[end:end + 1] == b"\n":
+        if source[end:end + 1] == b"\n" and (start == 0 or source[start - 1:start] == b"\n"):
             end += 1
+        else:
+            start = item.start_byte
         label = item.children[0].text.decode() if item.children else "?"
-        edits.append(Edit(item.start_byte, end, b"", "drop_case_item", f"drop case item {label}", _line(item)))
+        edits.append(Edit(start, end, b"", "drop_case_item", f"drop case item {label}", _line(item)))
 
 
 def _control_flow(node, edits: list[Edit]) -> None:

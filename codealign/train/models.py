@@ -45,7 +45,8 @@ TINY_DEFAULTS: dict[str, int] = {
 
 def corpus_texts() -> list[str]:
     """The tokenizer corpus in a fixed order: every file of the packaged ``tokenizer_corpus`` folder, then the
-    prompts and string assets of the bundled Verilog task files (``resources/verilog_tasks/*.jsonl``)."""
+    prompts and reference designs (``assets.ref``) of the bundled Verilog task files
+    (``resources/verilog_tasks/*.jsonl``; testbenches are left out: large, and never model output)."""
     root = resources.files("codealign") / "resources"
     texts = []
     corpus = root / "tokenizer_corpus"
@@ -63,7 +64,9 @@ def corpus_texts() -> list[str]:
                     continue
                 row = json.loads(line)
                 texts.append(row.get("prompt", ""))
-                texts.extend(v for v in (row.get("assets") or {}).values() if isinstance(v, str))
+                reference = (row.get("assets") or {}).get("ref")
+                if isinstance(reference, str):
+                    texts.append(reference)
     if not texts:
         raise UserError("the packaged tokenizer corpus (codealign/resources/tokenizer_corpus) is missing")
     return texts

@@ -13,9 +13,9 @@ double-coil            error     the same variable is driven by OUT/NOUT in two 
 mixed-coil             warning   a variable is driven by OUT/NOUT and also SET/RST
 block-reused           error     one block instance name appears in two blocks
 undriven               error     a variable is read, never written, and is not a declared input
+drives-input           warning   a coil writes a declared input
 type                   error     a use contradicts the variable's type (compare on a BOOL, a counter preset
                                  that is not an integer, a timer preset that is not a time, ...)
-drives-input           warning   a coil writes a declared input
 output-never-written   warning   a declared output is written by nothing
 constant-compare       warning   a compare of two literals
 =====================  ========  ==========================================================================

@@ -17,8 +17,6 @@ flattens nested parallels and single-branch groups, so its trees are canonical).
 
 from __future__ import annotations
 
-import dataclasses
-import heapq
 from dataclasses import dataclass, field
 from typing import Iterator, Union
 
@@ -30,7 +28,6 @@ COIL_KINDS = ("OUT", "NOUT", "SET", "RST")
 TIMER_KINDS = ("TON", "TOF", "TP")
 COUNTER_KINDS = ("CTU", "CTD")
 BLOCK_KINDS = TIMER_KINDS + COUNTER_KINDS
-ELEMENT_KINDS = CONTACT_KINDS + COMPARE_OPS + COIL_KINDS + BLOCK_KINDS
 
 TIME_UNITS = {"ms": 1, "s": 1000, "m": 60_000}
 
@@ -233,11 +230,6 @@ def iter_elements(node: Series | Node) -> Iterator[Element]:
         yield node
 
 
-def replace_element(element: Element, **changes) -> Element:
-    """A copy of ``element`` with ``changes``, keeping its source position."""
-    return dataclasses.replace(element, **changes)
-
-
 def make_series(items: list[Node] | tuple[Node, ...]) -> Series:
     """A canonical series: nested series are spliced in."""
     flat: list[Node] = []
@@ -388,23 +380,39 @@ def graph_to_tree(graph: RungGraph) -> Series:
     raise GraphShapeError(f"rung graph is not a series/parallel network between the rails{where}")
 
 
-def topological_order(graph: RungGraph) -> list[int]:
-    """Element ids in evaluation order (smallest id first among the ready ones); raises on a cycle."""
-    indeg = {n: 0 for n in graph.nodes}
-    for a, b in graph.edges:
-        if b in indeg and a in indeg:
-            indeg[b] += 1
-    ready = [n for n, d in indeg.items() if d == 0]
-    heapq.heapify(ready)
-    order = []
-    while ready:
-        n = heapq.heappop(ready)
-        order.append(n)
-        for m in graph.successors(n):
-            if m in indeg:
-                indeg[m] -= 1
-                if indeg[m] == 0:
-                    heapq.heappush(ready, m)
-    if len(order) != len(graph.nodes):
-        raise GraphShapeError("rung graph has a cycle")
-    return order
+def program_from_links(elements: dict[int, Element], feeds: dict[int, list[int]], sinks: set[int],
+                       order: dict[int, tuple], comments: list[tuple[tuple, Comment]] = ()) -> Program:
+    """A program from elements linked by power flow, as importers find them.
+
+    ``feeds[e]`` lists what powers element ``e``: other element ids, or :data:`LEFT` for the left rail;
+    ``sinks`` are the elements wired to the right rail. A rung is a group of elements connected through
+    power links (the rails do not join rungs); rungs and ``comments`` are ordered by ``order`` (the smallest
+    key of a rung's elements), elements within a rung by their keys. Raises :class:`GraphShapeError` for a
+    rung with no series/parallel form.
+    """
+    parent = {e: e for e in elements}
+
+    def find(a):
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for e, sources in feeds.items():
+        for s in sources:
+            if s != LEFT:
+                parent[find(s)] = find(e)
+    groups: dict[int, list[int]] = {}
+    for e in sorted(elements, key=lambda e: order[e]):
+        groups.setdefault(find(e), []).append(e)
+    rows: list[tuple[tuple, Rung | Comment]] = list(comments)
+    for members in groups.values():
+        index = {e: i for i, e in enumerate(members)}
+        graph = RungGraph({index[e]: elements[e] for e in members})
+        for e in members:
+            graph.edges.update((LEFT if s == LEFT else index[s], index[e]) for s in feeds.get(e, ()))
+            if e in sinks:
+                graph.edges.add((index[e], RIGHT))
+        rows.append((order[members[0]], Rung(graph_to_tree(graph))))
+    rows.sort(key=lambda r: r[0])
+    return Program(tuple(r[1] for r in rows))

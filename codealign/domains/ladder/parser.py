@@ -40,7 +40,6 @@ from codealign.domains.ladder.model import (
     COMPARE_OPS,
     CONTACT_KINDS,
     COUNTER_KINDS,
-    TIME_UNITS,
     Block,
     Coil,
     Comment,
@@ -269,11 +268,3 @@ def parse_program(text: str) -> Program:
     if not any(isinstance(i, Rung) for i in items):
         raise LadderSyntaxError(1, 1, "program has no rungs")
     return Program(tuple(items))
-
-
-def duration_ms(text: str) -> int:
-    """Milliseconds of a time literal such as ``500ms``, ``2s`` or ``T#1m``; raises UserError otherwise."""
-    m = re.fullmatch(r"(?:T#)?(\d+)(ms|s|m)", text.strip())
-    if not m:
-        raise UserError(f"not a time literal: {text!r} (use e.g. 500ms or 2s)")
-    return int(m.group(1)) * TIME_UNITS[m.group(2)]

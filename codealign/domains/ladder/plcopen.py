@@ -39,9 +39,7 @@ from codealign.domains.ladder.model import (
     Element,
     Operand,
     Program,
-    Rung,
-    RungGraph,
-    graph_to_tree,
+    program_from_links,
     tree_to_graph,
 )
 from codealign.errors import UserError
@@ -219,38 +217,17 @@ def import_ld(xml_text: str) -> Program:
         elif tag != "inVariable":
             raise UserError(f"PLCopen: unsupported LD element <{tag}> (localId {lid})")
 
-    # Group elements into rungs: connected through power links, rails excluded.
-    parent = {lid: lid for lid in elements}
-
-    def find(a):
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
+    feeds = {}
     for lid, refs in power_refs.items():
         for ref in refs:
-            if ref in elements:
-                parent[find(ref)] = find(lid)
-            elif ref not in lefts:
+            if ref not in elements and ref not in lefts:
                 raise UserError(f"PLCopen: element {lid} is fed by {ref}, which is neither a rail nor an element")
-    groups: dict[int, list[int]] = {}
-    for lid in sorted(elements):
-        groups.setdefault(find(lid), []).append(lid)
-    rows: list[tuple[float, int, Rung | Comment]] = list(comments)
-    for members in groups.values():
-        index = {lid: i for i, lid in enumerate(members)}
-        graph = RungGraph({index[lid]: elements[lid] for lid in members})
-        for lid in members:
-            for ref in power_refs[lid]:
-                graph.edges.add((LEFT if ref in lefts else index[ref], index[lid]))
-        for refs in rights.values():
-            graph.edges.update((index[ref], RIGHT) for ref in refs if ref in index)
-        rows.append((min(y_of(by_id[lid]) for lid in members), members[0], Rung(graph_to_tree(graph))))
-    if not any(isinstance(r[2], Rung) for r in rows):
+        feeds[lid] = [LEFT if ref in lefts else ref for ref in refs]
+    sinks = {ref for refs in rights.values() for ref in refs if ref in elements}
+    if not elements:
         raise UserError("PLCopen: the <LD> body has no rungs")
-    rows.sort(key=lambda r: (r[0], r[1]))
-    return Program(tuple(r[2] for r in rows))
+    order = {lid: (y_of(by_id[lid]), lid) for lid in elements}
+    return program_from_links(elements, feeds, sinks, order, [((y, lid), c) for y, lid, c in comments])
 
 
 def _block(el: ET.Element, lid: int, by_id: dict[int, ET.Element]) -> tuple[Element, list[int]]:

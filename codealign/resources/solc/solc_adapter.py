@@ -181,7 +181,10 @@ def wrapper_script(python: str, node: str, server: str, adapter: str, version: s
         argv += ["--wrapper-dir", wrapper_dir]
     if socket_path:
         argv += ["--socket", socket_path]
-    return "#!/bin/sh\nexec " + " ".join(shlex.quote(a) for a in argv) + ' -- "$@"\n'
+    version_text = f"solc, the solidity compiler commandline interface\\nVersion: {version}\\n"
+    return ("#!/bin/sh\n"
+            f"if [ \"$*\" = --version ]; then printf '{version_text}'; exit 0; fi\n"
+            "exec " + " ".join(shlex.quote(a) for a in argv) + ' -- "$@"\n')
 
 
 def main(argv: list[str]) -> int:

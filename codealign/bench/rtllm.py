@@ -1,0 +1,90 @@
+"""RTLLM v2.0 through the verilog domain.
+
+Data: a JSONL file in the shape of ``shared/data/rtllm/problems.jsonl`` (fields ``task_id``, ``description``,
+``test``, ``ref``, ``top_module``, ``ref_top_module``, ``aux_files``). The prompt is the design description;
+a candidate must define ``top_module``; ``aux_files`` are written next to the testbench.
+
+Scoring: PASS when the testbench prints ``Your Design Passed`` and no failure line; graded score =
+1 - failures / checks where the testbench prints ``N / M failures``, else 0 for a failure (documented in
+:mod:`codealign.domains.verilog`). Upstream counts any output containing "Pass"/"pass" as a pass, which
+also passes designs that fail some checks of testbenches that print "Passed" per sample. pass@k is the unbiased
+estimator averaged over problems (upstream's ``cal_atk`` divides by one more problem than it has).
+``--oracle`` renames each reference's module to ``top_module`` and scores it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from codealign.bench import report
+from codealign.errors import UserError
+from codealign.jsonl import read_jsonl
+from codealign.types import Task
+
+FIELDS = ("task_id", "description", "test", "ref", "top_module", "ref_top_module")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    report.add_generation_arguments(parser)
+
+
+def load_rtllm(path: str | Path) -> list[Task]:
+    """RTLLM designs as verilog-domain Tasks (``assets["format"] == "rtllm"``)."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"{p}: no such file (RTLLM problems JSONL)")
+    tasks = []
+    for i, row in enumerate(read_jsonl(p), 1):
+        missing = [k for k in FIELDS if not isinstance(row.get(k), str) or not row[k]]
+        if missing:
+            raise UserError(f"{p}: problem {row.get('task_id', i)} lacks {', '.join(missing)}")
+        aux = row.get("aux_files") or {}
+        if not isinstance(aux, dict) or not all(isinstance(v, str) for v in aux.values()):
+            raise UserError(f"{p}: problem {row['task_id']}: aux_files must map file names to text")
+        for name in aux:
+            if name.startswith("/") or ".." in name.split("/") or name.startswith("trusted/") or \
+                    name in ("cand.sv", "cand.i"):
+                raise UserError(f"{p}: problem {row['task_id']}: aux file name {name!r} not allowed")
+        assets = {"format": "rtllm", "test": row["test"], "ref": row["ref"], "top_module": row["top_module"],
+                  "ref_top_module": row["ref_top_module"], "aux_files": aux}
+        tasks.append(Task(task_id=row["task_id"], domain="verilog", prompt=row["description"], assets=assets,
+                          metadata={"benchmark": "rtllm", "category": row.get("category", "")}))
+    if not tasks:
+        raise UserError(f"{p}: no RTLLM problems")
+    return tasks
+
+
+def reference_candidate(task: Task) -> str:
+    """The reference with its top module renamed to the one the testbench instantiates."""
+    src, dst = task.assets["ref_top_module"], task.assets["top_module"]
+    return re.sub(rf"\bmodule\s+{re.escape(src)}\b", f"module {dst}", task.assets["ref"])
+
+
+def run(args: argparse.Namespace) -> dict:
+    from codealign.domains import get_domain
+
+    if not args.data:
+        raise UserError("bench rtllm needs --data PATH (an RTLLM problems JSONL); no demo set is bundled")
+    quiet = args.json or args.quiet
+    tasks = load_rtllm(args.data)
+    cands = report.candidates_for(args, tasks, reference_candidate)
+    results = report.run_candidates(get_domain("verilog"), tasks, cands, args)
+    summary: dict = {"benchmark": "rtllm", "data": str(args.data),
+                     "mode": "oracle" if args.oracle else "candidates" if args.candidates else "model"}
+    if args.oracle:
+        rep = report.oracle_report(tasks, results)
+        if not quiet:
+            report.print_oracle("rtllm", rep)
+        pass1 = rep["passed"] / rep["total"]
+    else:
+        rep = report.candidate_report(tasks, results)
+        if not quiet:
+            report.print_candidates("rtllm", rep)
+        pass1 = rep["overall"].get("pass@1", 0.0)
+    summary["report"] = rep
+    summary["command"] = report.reproduce_command("rtllm", args)
+    if not quiet:
+        print(f"reproduce: {summary['command']}")
+    return report.finish(summary, args, pass1)
