@@ -9,7 +9,6 @@ import pytest
 from codealign.errors import UserError
 from codealign.types import Pair
 
-SEP = "<|sep|>"
 FIXES = [
     (" assign y = ~a;\nendmodule", " assign y = a;\nendmodule"),
     (" assign y = a & b;\nendmodule", " assign y = a | b;\nendmodule"),
@@ -23,7 +22,7 @@ def make_pairs(n: int = 8, stages: int = 1, weight=lambda i: 1.0) -> list[Pair]:
     for i in range(n):
         chosen, rejected = FIXES[i % len(FIXES)]
         pairs.append(Pair(
-            prompt=f"// task {i}\nmodule top(input a, input b, input sel, output y);{SEP}",
+            prompt=f"// task {i}\nmodule top(input a, input b, input sel, output y);",
             chosen=chosen, rejected=rejected, task_id=f"t{i}", stage=i % stages, weight=weight(i),
         ))
     return pairs
@@ -46,10 +45,17 @@ def cfg(tiny, tmp_path, **kw):
     return DPORunConfig(**base)
 
 
+def tok(config_or_model):
+    from codealign.train.models import load_tokenizer
+
+    return load_tokenizer(getattr(config_or_model, "model", config_or_model))
+
+
 def trainer_for(config, pairs, tmp_path, **kw):
     from codealign.train.dpo import build_trainer, pair_rows
 
-    return build_trainer(config, pair_rows(pairs, config), config.model, tmp_path / "stage", quiet=True, **kw)
+    rows = pair_rows(pairs, config, tok(config))
+    return build_trainer(config, rows, config.model, tmp_path / "stage", quiet=True, **kw)
 
 
 def margins(trainer) -> float:
@@ -125,7 +131,8 @@ def test_default_codealign_loss_equals_trl_dpo_loss(tiny, tmp_path):
 
     config = cfg(tiny, tmp_path)
     ours = trainer_for(config, make_pairs(2), tmp_path)
-    rows = [{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in pair_rows(make_pairs(2), config)]
+    rows = [{k: r[k] for k in ("prompt", "chosen", "rejected")}
+            for r in pair_rows(make_pairs(2), config, tok(config))]
     plain = DPOTrainer(tiny, args=_dpo_args(config, tmp_path / "plain"), train_dataset=Dataset.from_list(rows),
                        processing_class=load_tokenizer(tiny))
     batch_ours = ours.data_collator([ours.train_dataset[i] for i in range(2)])
@@ -166,7 +173,7 @@ def test_ranked_multi_pair_keeps_a_prompts_pairs_together_and_balances_weights(t
     pairs = make_pairs(3) + [Pair(prompt=make_pairs(1)[0].prompt, chosen=c, rejected=r, task_id="t0", rank=[0, k])
                              for k, (c, r) in enumerate(FIXES[1:], 1)]
     config = cfg(tiny, tmp_path, multi_pair=True, order="shuffle", seed=3)
-    rows = pair_rows(pairs, config)
+    rows = pair_rows(pairs, config, tok(config))
     weight_of = {}
     for r in rows:
         weight_of[r["group"]] = weight_of.get(r["group"], 0.0) + r["weight"]
@@ -185,7 +192,7 @@ def test_stage_two_reference_is_stage_one_policy(tiny, tmp_path):
     result = train_dpo(config, pairs, quiet=True)
     stage0, stage1 = result.stages
     assert stage1.reference == stage0.model_dir and stage1.start_model == stage0.model_dir
-    stage1_rows = [r for r in pair_rows(pairs, config) if r["stage"] == 1]
+    stage1_rows = [r for r in pair_rows(pairs, config, tok(config)) if r["stage"] == 1]
     # The reference log-probs stage 1 trained with are keyed by the reference weights: a trainer whose
     # reference is stage 1's final policy finds them; one whose reference is the base model does not.
     from codealign.train.dpo import build_trainer
@@ -297,7 +304,7 @@ def test_weights_with_batch_coupled_loss_are_rejected(tiny, tmp_path):
     from codealign.train.dpo import pair_rows
 
     with pytest.raises(UserError, match="aot"):
-        pair_rows(make_pairs(2, weight=lambda i: 0.5), cfg(tiny, tmp_path, loss_type=["aot"]))
+        pair_rows(make_pairs(2, weight=lambda i: 0.5), cfg(tiny, tmp_path, loss_type=["aot"]), tok(tiny))
 
 
 def test_missing_pairs_file_is_a_user_error(tiny, tmp_path):

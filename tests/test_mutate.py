@@ -211,3 +211,18 @@ def test_mutant_candidates_record_mutation_and_parent():
     for cand in cands:
         assert cand.metadata["parent_id"] == parent_id
         assert cand.metadata["mutation"]["operator"] in VERILOG_OPERATORS
+
+
+def test_ladder_graph_edits_go_through_the_same_path():
+    domain = get_domain("ladder")
+    task = domain.demo_tasks("train")[0]
+    solution = domain.reference_solution(task)
+    cands = rise_candidates(domain, [task], {task.task_id: solution}, seed=0, max_per_task=3)
+    assert len(cands) > 1
+    for cand in cands[1:]:
+        assert cand.metadata["mutation"]["operator"] == cand.metadata["mutation"]["op"]
+        assert cand.completion != solution
+    results = execute(domain, [task], cands, workers=2, progress=False)
+    pairs = build_pairs(results, [task], "injection", candidates=cands, allow_compile_errors=True)
+    assert pairs and all(p.chosen == solution for p in pairs)
+    assert {p.metadata["mutation"] for p in pairs} <= {c.metadata["mutation"]["op"] for c in cands[1:]}

@@ -348,3 +348,92 @@ def test_command_injection_without_candidates_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="--candidates"):
         _run(["--verdicts", verdicts, "--tasks", tasks, "--strategy", "injection", "--out", str(tmp_path / "p")])
     assert not (tmp_path / "p").exists()
+
+
+# --- end to end on real Verilog verdicts ---------------------------------------------------------------
+
+E2E_TASKS = ("Prob022_mux2to1", "Prob031_dff")
+HANDWRITTEN = {
+    "Prob022_mux2to1": ["module TopModule(input a, input b, input sel, output out);\n  assign out = a;\nendmodule\n",
+                        "module TopModule(input a, input b, input sel, output out);\n  assign out = sel ? a : b;\nendmodule\n",
+                        "module TopModule(input a, input b, input sel, output out);\n  assign out = ;\nendmodule\n"],
+    "Prob031_dff": ["module TopModule(input clk, input d, output reg q);\n  always @(negedge clk) q <= d;\nendmodule\n",
+                    "module TopModule(input clk, input d, output reg q);\n  always @(posedge clk) q <= 1'b0;\nendmodule\n"],
+}
+
+
+@pytest.fixture(scope="module")
+def verilog_verdicts(shared_data):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from rise_mutants import verilogeval_tasks
+
+    from codealign.domains import get_domain
+    from codealign.domains.mutants import rise_candidates
+    from codealign.sandbox.executor import execute
+
+    tasks, solutions = verilogeval_tasks(str(shared_data / "verilogeval" / "problems.jsonl"), "spec-to-rtl")
+    tasks = [t for t in tasks if t.task_id in E2E_TASKS]
+    domain = get_domain("verilog")
+    candidates = rise_candidates(domain, tasks, solutions, seed=0, max_per_task=4)
+    candidates += [Candidate(t, text) for t, texts in HANDWRITTEN.items() for text in texts]
+    results = execute(domain, tasks, candidates, workers=2, progress=False)
+    verdicts = {r.verdict for r in results}
+    assert {Verdict.PASS, Verdict.FAIL, Verdict.COMPILE_ERROR} <= verdicts
+    return tasks, candidates, results
+
+
+def _check_against_verdicts(pairs, results):
+    by_id = {r.candidate_id: r for r in results}
+    for pair in pairs:
+        chosen, rejected = by_id[pair.metadata["chosen_id"]], by_id[pair.metadata["rejected_id"]]
+        assert pair.chosen == chosen.completion and pair.rejected == rejected.completion
+        expected = (1.0 if chosen.passed else chosen.score) - (1.0 if rejected.passed else rejected.score)
+        assert pair.margin == pytest.approx(expected) and pair.margin > 0
+        assert Verdict.SANDBOX_ERROR not in (chosen.verdict, rejected.verdict)
+
+
+def test_execution_on_real_verilog_verdicts(verilog_verdicts):
+    tasks, _, results = verilog_verdicts
+    pairs = build_pairs(results, tasks, "execution")
+    assert sorted(p.task_id for p in pairs) == sorted(E2E_TASKS)
+    _check_against_verdicts(pairs, results)
+    by_id = {r.candidate_id: r for r in results}
+    for pair in pairs:
+        assert by_id[pair.metadata["chosen_id"]].passed
+        worst = min((1.0 if r.passed else r.score) for r in results if r.task_id == pair.task_id)
+        assert pair.metadata["rejected_score"] == worst
+
+
+def test_ranked_on_real_verilog_verdicts(verilog_verdicts):
+    tasks, _, results = verilog_verdicts
+    pairs = build_pairs(results, tasks, "ranked", selection="best_vs_each")
+    _check_against_verdicts(pairs, results)
+    for task_id in E2E_TASKS:
+        mine = [p for p in pairs if p.task_id == task_id]
+        assert mine and len({p.chosen for p in mine}) == 1 and all(p.rank[0] == 0 for p in mine)
+
+
+def test_rso_on_real_verilog_verdicts(verilog_verdicts):
+    tasks, _, results = verilog_verdicts
+    pairs = build_pairs(results, tasks, "rso", beta=0.1, num_samples=4, seed=0)
+    assert pairs
+    _check_against_verdicts(pairs, results)
+    assert [p.to_dict() for p in pairs] == [p.to_dict() for p in build_pairs(results, tasks, "rso", beta=0.1,
+                                                                               num_samples=4, seed=0)]
+
+
+def test_injection_on_real_verilog_verdicts(verilog_verdicts):
+    tasks, candidates, results = verilog_verdicts
+    pairs = build_pairs(results, tasks, "injection", candidates=candidates)
+    assert pairs
+    _check_against_verdicts(pairs, results)
+    by_id = {r.candidate_id: r for r in results}
+    meta = {c.candidate_id: c.metadata for c in candidates}
+    for pair in pairs:
+        assert by_id[pair.metadata["chosen_id"]].passed
+        assert by_id[pair.metadata["rejected_id"]].verdict in (Verdict.FAIL, Verdict.RUNTIME_ERROR, Verdict.TIMEOUT)
+        assert meta[pair.metadata["rejected_id"]]["parent_id"] == pair.metadata["chosen_id"]
+        assert pair.metadata["mutation"] == meta[pair.metadata["rejected_id"]]["mutation"]["operator"]

@@ -62,6 +62,7 @@ def test_grpo_trainer_runs_a_step_with_the_execution_reward(zero_task, tmp_path)
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
+    from codealign.train.device import training_args_for_device
     from codealign.train.models import load_tokenizer, tiny_model_path
 
     model_dir = str(tiny_model_path())
@@ -77,8 +78,8 @@ def test_grpo_trainer_runs_a_step_with_the_execution_reward(zero_task, tmp_path)
     dataset = Dataset.from_list([{"prompt": "Write TopModule with output zero tied low.<|sep|>",
                                   "task_id": zero_task.task_id}] * 2)
     config = GRPOConfig(output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=2, num_generations=2,
-                        max_completion_length=8, use_cpu=True, bf16=False, report_to=[], logging_steps=1,
-                        save_strategy="no", gradient_checkpointing=False)
+                        max_completion_length=8, report_to=[], logging_steps=1, save_strategy="no",
+                        **training_args_for_device("cpu"))
     trainer = GRPOTrainer(model=model_dir, reward_funcs=[reward], args=config, train_dataset=dataset,
                           processing_class=load_tokenizer(model_dir))
     trainer.train()

@@ -22,17 +22,21 @@ def golden():
     return vt.golden_check(tasks, workers=os.cpu_count())
 
 
+def _failures(golden, family):
+    return [f for f in golden["failures"] if f["task_id"].startswith(f"vt-{family}-")]
+
+
 @pytest.mark.parametrize("family", vt.FAMILIES)
 def test_reference_passes_its_testbench(golden, family):
     row = golden["per_family"][family]
-    refs = [f for f in golden["failures"] if f["candidate"] == "reference" and f["task_id"].startswith(f"vt-{family}-")]
+    refs = [f for f in _failures(golden, family) if f["candidate"] == "reference"]
     assert row["tasks"] == 2 and row["references_passed"] == 2, refs
 
 
 @pytest.mark.parametrize("family", vt.FAMILIES)
 def test_mutants_fail_the_testbench(golden, family):
     row = golden["per_family"][family]
-    broken = [f for f in golden["failures"] if f["candidate"] != "reference" and f["task_id"].startswith(f"vt-{family}-")]
+    broken = [f for f in _failures(golden, family) if f["candidate"] != "reference"]
     assert row["mutants"] >= 2 and row["mutants_rejected"] == row["mutants"], broken
 
 
@@ -93,7 +97,8 @@ def test_split_does_not_depend_on_n_or_seed():
     small = vt.generate_tasks(None, 30, seed=1, split="heldout")
     other = vt.generate_tasks(None, 30, seed=2, split="train")
     assert all(t.metadata["split"] == "heldout" for t in small)
-    assert all(vt.split_of(t.metadata["family"], t.metadata["params"], t.metadata["phrasing"]) == "train" for t in other)
+    assert all(vt.split_of(t.metadata["family"], t.metadata["params"], t.metadata["phrasing"]) == "train"
+               for t in other)
 
 
 def test_same_seed_gives_the_same_tasks():
@@ -116,7 +121,8 @@ def test_larger_n_extends_the_smaller_list():
 
 def test_generation_is_stable_across_interpreter_runs():
     code = ("import sys; from codealign.domains import verilog_tasks as vt; "
-            "sys.stdout.write('\\n'.join(t.task_id + ' ' + t.asset_hash() for t in vt.generate_tasks(None, 24, seed=9, split='heldout')))")
+            "tasks = vt.generate_tasks(None, 24, seed=9, split='heldout'); "
+            "sys.stdout.write('\\n'.join(t.task_id + ' ' + t.asset_hash() for t in tasks))")
     outputs = set()
     for hash_seed in ("1", "2"):
         env = dict(os.environ, PYTHONHASHSEED=hash_seed)
@@ -165,7 +171,8 @@ def test_cli_writes_the_requested_tasks(tmp_path):
                  "heldout", "--out", str(out), "--quiet"])
     tasks = read_jsonl(out, Task.from_dict)
     assert code == 0
-    assert [t.to_dict() for t in tasks] == [t.to_dict() for t in vt.generate_tasks(["counter", "edge"], 10, 2, "heldout")]
+    expected = vt.generate_tasks(["counter", "edge"], 10, 2, "heldout")
+    assert [t.to_dict() for t in tasks] == [t.to_dict() for t in expected]
 
 
 def test_cli_unknown_family_exits_2_and_writes_nothing(tmp_path, capsys):

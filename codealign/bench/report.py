@@ -171,6 +171,8 @@ def _reason(result: ExecResult) -> str:
     d = result.details
     if "mismatches" in d:
         return f"{d['mismatches']} mismatches in {d['samples']} samples"
+    if d.get("failure") == "tb_timeout":
+        return "the testbench's own cycle budget ran out (it printed TIMEOUT)"
     if "failures" in d:
         return f"{d['failures']} failures in {d['checks']} checks"
     text = d.get("error") or result.stderr or result.stdout

@@ -76,6 +76,44 @@ def reference_candidate(task: Task) -> str:
                   task.assets["ref"])
 
 
+_PORT = re.compile(r"^(?:(input|output|inout)\s+)?((?:(?:wire|reg|logic|signed|unsigned|var)\s+)*)"
+                   r"(\[[^\]]*\]\s*)?([A-Za-z_][\w$]*)$")
+
+
+def inverted_output_mutant(task: Task) -> str | None:
+    """A design that behaves like the reference except that its first output is inverted: the reference
+    renamed and wrapped by a ``top_module`` that inverts one output. None when the reference's port list
+    is not in ANSI form. A testbench that passes this mutant cannot tell that output apart."""
+    ref_module, top = task.assets.get("ref_module", "RefModule"), task.assets["top_module"]
+    m = re.search(rf"\bmodule\s+{re.escape(ref_module)}\s*\((.*?)\)\s*;", task.assets["ref"], re.S)
+    if not m:
+        return None
+    ports, direction, kind, rng = [], None, "", ""
+    for item in re.sub(r"//[^\n]*|/\*.*?\*/", " ", m.group(1), flags=re.S).split(","):
+        pm = _PORT.match(" ".join(item.split()))
+        if not pm:
+            return None
+        if pm.group(1):
+            direction, kind, rng = pm.group(1), pm.group(2), pm.group(3) or ""
+        elif pm.group(2) or pm.group(3):
+            kind, rng = pm.group(2), pm.group(3) or ""
+        if direction is None:
+            return None
+        ports.append((direction, "signed " if "signed" in kind.split() else "", rng.strip(), pm.group(4)))
+    outputs = [p for p in ports if p[0] == "output"]
+    if not outputs:
+        return None
+    inner = f"{ref_module}_inner"
+    flipped = outputs[0][3]
+    header = ", ".join(f"{d} {s}{r} {n}".replace("  ", " ") for d, s, r, n in ports)
+    lines = [f"module {top} ({header});", f"  wire {outputs[0][1]}{outputs[0][2]} {flipped}_inner;",
+             f"  {inner} inner (" + ", ".join(f".{n}({n}_inner)" if n == flipped else f".{n}({n})"
+                                             for _, _, _, n in ports) + ");",
+             f"  assign {flipped} = ~{flipped}_inner;", "endmodule"]
+    renamed = re.sub(rf"\bmodule\s+{re.escape(ref_module)}\b", f"module {inner}", task.assets["ref"])
+    return renamed + "\n" + "\n".join(lines) + "\n"
+
+
 def run(args: argparse.Namespace) -> dict:
     from codealign.domains import get_domain
 

@@ -122,8 +122,8 @@ class Corpus:
         """Write the SFT rows (and the repeat candidates, default ``<out stem>.repeats.jsonl``) atomically."""
         out = Path(out)
         repeats_out = Path(repeats_out) if repeats_out else out.with_name(out.stem + ".repeats.jsonl")
-        write_jsonl(out, self.rows)
         write_jsonl(repeats_out, self.repeats)
+        write_jsonl(out, self.rows)
 
 
 def load_sources(repo: str | os.PathLike, config: CorpusConfig) -> tuple[dict[str, Source], list[str]]:

@@ -73,6 +73,15 @@ def mutants_from_edits(
     return mutants
 
 
+def _standard(description: Mapping) -> dict:
+    """A domain's mutation description with the keys injection reads: ``operator`` and ``detail`` (the ladder
+    domain's graph edits say ``op`` and ``description``); other keys are kept."""
+    out = dict(description)
+    out.setdefault("operator", str(description.get("op", "unknown")))
+    out.setdefault("detail", str(description.get("description", "")))
+    return out
+
+
 def mutant_candidates(
     domain: "Domain",
     task: Task,
@@ -89,7 +98,7 @@ def mutant_candidates(
         if domain.normalize(text) == base:
             continue
         out.append(Candidate(task.task_id, text, metadata={
-            "mutation": dict(description), "parent_id": parent.candidate_id, "source": "rise"}))
+            "mutation": _standard(description), "parent_id": parent.candidate_id, "source": "rise"}))
         if max_per_task is not None and len(out) >= max_per_task:
             break
     return out

@@ -46,6 +46,16 @@ def _walk(node):
         stack.extend(reversed(n.children))
 
 
+def _walk_scope(node):
+    """Nodes of one function's own scope: nested functions, classes and lambdas are not entered."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(reversed([c for c in n.children
+                               if c.type not in ("function_definition", "class_definition", "lambda")]))
+
+
 def _line(node) -> int:
     return node.start_point[0] + 1
 
@@ -104,15 +114,13 @@ def _wrong_variable(func, edits: list[Edit]) -> None:
         return
     names: list[str] = []
     for scope in (params, body):
-        for node in _walk(scope) if scope is not None else ():
-            if node.type == "function_definition" and node.id != func.id:
-                break
+        for node in _walk_scope(scope) if scope is not None else ():
             if node.type == "identifier" and _is_store(node) and _field(node) not in ("attribute", "function") \
                     and node.text.decode() not in names:
                 names.append(node.text.decode())
     if len(names) < 2:
         return
-    for node in _walk(body):
+    for node in _walk_scope(body):
         if node.type != "identifier" or _is_store(node):
             continue
         name = node.text.decode()

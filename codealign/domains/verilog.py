@@ -45,6 +45,7 @@ The job script is the same for every job (it holds no secret) and does, in order
    every system task that reads or writes files, ends the simulation, or reaches other scopes
    (``DENIED_SYSTEM_TASKS``: ``$fopen``, ``$fgets``, ``$readmemh``, ``$finish``, ``$fatal``, ``$root``,
    ``$system``, ...). Scanning the preprocessed text means macros and token pasting cannot hide a call.
+   A design whose compiled code (step 2) calls one of them is not simulated at all.
 2. elaborate the preprocessed candidate alone (``iverilog -o alone.vvp``, every uninstantiated module a
    root): any hierarchical or upward reference outside the candidate, and any instantiation of the
    reference, fails here;
@@ -105,6 +106,9 @@ DENIED_SYSTEM_TASKS = frozenset(
     "$root $unit $scope $list $showscopes $showvars $vpi_tree $system".split()
 )
 
+# A denied call in the compiled candidate (``"$fopen"`` in vvp code): such a design is not simulated at all.
+# The judge's scan of the preprocessed text stays the authority (it also sees generate branches not elaborated).
+_DENY_CALL_ERE = '"\\$(' + "|".join(sorted(n[1:].replace("$", "\\$") for n in DENIED_SYSTEM_TASKS - {"$root", "$unit"})) + ')"'
 _LEX = re.compile(r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|\\\S+|(\$[A-Za-z_][A-Za-z0-9_$]*)', re.S)
 _MODULE_DEF = re.compile(r"\b(?:module|macromodule)\s+([A-Za-z_][A-Za-z0-9_$]*)")
 _DISPLAY = re.compile(r"(\$(?:display|write|strobe|monitor)[bho]?\s*\(\s*)(?=[^\s)])")
@@ -136,9 +140,11 @@ chmod 000 trusted
 send pre $rc pre.log
 [ $rc -eq 0 ] || exit 0
 send text 0 cand.i
-{IV} -g2012 -o alone.vvp cand.i > alone.log 2>&1; rc=$?; rm -f alone.vvp
+{IV} -g2012 -o alone.vvp cand.i > alone.log 2>&1; rc=$?
 send alone $rc alone.log
 [ $rc -eq 0 ] || exit 0
+grep -qE '{DENY}' alone.vvp && exit 0
+rm -f alone.vvp
 {LINT}
 chmod 700 trusted
 {BUILD} > build.log 2>&1; rc=$?
@@ -249,14 +255,14 @@ class VerilogDomain(Domain):
         srcs = " ".join(sources)
         if self.simulator == "verilator":
             top = shlex.quote(testbench_top(assets["test"]))
-            build = (f"{vl} --binary --timing -Wno-fatal -Wno-lint -Wno-style -Wno-MULTITOP --top-module {top} "
+            build = (f"{vl} --binary --timing -j 0 -Wno-fatal -Wno-lint -Wno-style -Wno-MULTITOP --top-module {top} "
                      f"-Mdir trusted/obj -o simv {srcs}")
             run = "trusted/obj/simv"
         else:
             build = f"{iv} -g2012 -o trusted/sim {srcs}"
             run = f"{vvp} -n trusted/sim"
         lint = _LINT.format(VL=vl, TOP=shlex.quote(assets["top_module"])) if self.lint else ""
-        script = (_SCRIPT.replace("{IV}", iv).replace("{LINT}", lint).replace("{BUILD}", build)
+        script = (_SCRIPT.replace("{IV}", iv).replace("{DENY}", _DENY_CALL_ERE).replace("{LINT}", lint).replace("{BUILD}", build)
                   .replace("{RUN}", run))
         return VerilogJob(script=script, files=files, limits=self.limits_for(task), tag=tag, fmt=fmt)
 
@@ -270,7 +276,7 @@ class VerilogDomain(Domain):
 
         def verdict(v: Verdict, failure: str, score: float = 0.0, log: str = "", **extra) -> ExecResult:
             out = _verdict(task, candidate, v, failure, {**details, **extra}, score)
-            out.stdout = result.text("stdout")[-_SIM_OUT_CHARS:]
+            out.stdout = result.text("stdout").replace(job.tag, "")[-_SIM_OUT_CHARS:]
             out.stderr = log[-_LOG_CHARS:] if log else result.text("stderr")[-_LOG_CHARS:]
             out.wall_s, out.cpu_s, out.peak_memory_mb = result.wall_s, result.cpu_s, result.peak_memory_mb
             return out

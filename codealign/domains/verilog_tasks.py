@@ -255,7 +255,8 @@ class Arith(Family):
                 text = f"Add a and b{f' and the carry-in {cin}' if p['carry_in'] else ''} as {w}-bit unsigned numbers. "
                 text += f"{res} gets the low {w} bits of the result"
                 return text + (f" and {cout} gets the carry out." if p["carry_out"] else ".")
-            text = f"Subtract b{f' and the borrow-in {cin}' if p['carry_in'] else ''} from a as {w}-bit unsigned numbers. "
+            borrow_in = f" and the borrow-in {cin}" if p["carry_in"] else ""
+            text = f"Subtract b{borrow_in} from a as {w}-bit unsigned numbers. "
             text += f"{res} gets the low {w} bits of the result"
             return text + (f" and {cout} is 1 when the true result is negative." if p["carry_out"] else ".")
 
@@ -267,7 +268,10 @@ class Arith(Family):
             text += f" {sym} {cin}" if p["carry_in"] else ""
             text += f" (modulo 2^{w})"
             if p["carry_out"]:
-                text += f"; {cout} is the carry out of the top bit" if p["op"] == "add" else f"; {cout} is 1 when a < b" + (f" + {cin}" if p["carry_in"] else "")
+                if p["op"] == "add":
+                    text += f"; {cout} is the carry out of the top bit"
+                else:
+                    text += f"; {cout} is 1 when a < b" + (f" + {cin}" if p["carry_in"] else "")
             return text + "."
 
         def p2(p):
@@ -287,11 +291,15 @@ class Arith(Family):
                 text = f"This combinational block sums two {w}-bit unsigned operands a and b"
                 text += f" together with a carry input {cin}" if p["carry_in"] else ""
                 text += f". The {w}-bit output {res} holds the sum"
-                return text + (f" and {cout} holds the bit that overflows." if p["carry_out"] else " without any carry output.")
+                if p["carry_out"]:
+                    return text + f" and {cout} holds the bit that overflows."
+                return text + " without any carry output."
             text = f"This combinational block takes b away from a, both {w}-bit unsigned operands"
             text += f", and also takes away the borrow input {cin}" if p["carry_in"] else ""
             text += f". The {w}-bit output {res} holds the difference"
-            return text + (f" and {cout} flags a borrow (result below zero)." if p["carry_out"] else " without any borrow output.")
+            if p["carry_out"]:
+                return text + f" and {cout} flags a borrow (result below zero)."
+            return text + " without any borrow output."
 
         return (p0, p1, p2, p3)
 
@@ -375,7 +383,8 @@ class Compare(Family):
 
         def p2(p):
             k = "" if p["rel"] in ("eq", "ne") else f" {kind(p)}"
-            return f"Build a {p['width']}-bit{k} comparator whose output out is high exactly when a is {_REL[p['rel']][1]} b."
+            return (f"Build a {p['width']}-bit{k} comparator whose output out is high exactly when a is "
+                    f"{_REL[p['rel']][1]} b.")
 
         def p3(p):
             k = "" if p["rel"] in ("eq", "ne") else f", treating them as {kind(p)}"
@@ -430,7 +439,9 @@ class Counter(Family):
         def p0(p):
             text = f"Build a {p['width']}-bit counter q that {counts(p)}, stepping on each rising edge of clk. "
             text += reset(p)
-            return text + (" The counter only changes when en is 1; when en is 0 it holds its value." if p["enable"] else "")
+            if p["enable"]:
+                text += " The counter only changes when en is 1; when en is 0 it holds its value."
+            return text
 
         def p1(p):
             step = "increments" if p["direction"] == "up" else "decrements"
@@ -522,7 +533,8 @@ class Shift(Family):
             return text + f" q is {p['width']} bits wide and has no reset."
 
         def p2(p):
-            text = f"Shift register, {p['width']} bits, shifting {p['direction']}, serial input sin entering at {where(p)}"
+            text = (f"Shift register, {p['width']} bits, shifting {p['direction']}, serial input sin entering at "
+                    f"{where(p)}")
             text += ", parallel load from d when load = 1 (load wins)" if p["load"] else ""
             text += ", shifting only when en = 1" if p["enable"] else ""
             return text + ". Output q. No reset."
@@ -574,7 +586,8 @@ class Edge(Family):
 
         def p0(p):
             if p["mode"] == "pulse":
-                what = f"{bit(p, 'out')} is 1 for the clock cycle right after {bit(p, 'in')} {_EDGE_WORDS[p['kind']]}, else 0"
+                what = (f"{bit(p, 'out')} is 1 for the clock cycle right after {bit(p, 'in')} "
+                        f"{_EDGE_WORDS[p['kind']]}, else 0")
             else:
                 what = f"{bit(p, 'out')} becomes 1 in the clock cycle after {bit(p, 'in')} {_EDGE_WORDS[p['kind']]}"
             start = each(p)
@@ -592,7 +605,8 @@ class Edge(Family):
             kind = {"rising": "rising-edge", "falling": "falling-edge", "any": "any-edge"}[p["kind"]]
             mode = "one-cycle pulse output" if p["mode"] == "pulse" else "sticky output (cleared by synchronous reset)"
             return (f"{p['width']}-bit {kind} detector with a registered {mode}: {bit(p, 'out')} goes high on "
-                    f"the rising clk edge at which {bit(p, 'in')} is seen to have {_EDGE_WORDS[p['kind']].replace('changes', 'changed')} "
+                    f"the rising clk edge at which {bit(p, 'in')} is seen to have "
+                    f"{_EDGE_WORDS[p['kind']].replace('changes', 'changed')} "
                     "since the previous rising edge.")
 
         def p3(p):
@@ -629,7 +643,8 @@ class SeqDet(Family):
             n = len(p["pattern"])
             if p["output"] == "moore":
                 return f"found is 1 during the clock cycle after the last {n} bits sampled equal the pattern"
-            return f"found is 1 as soon as the previous {n - 1} sampled bits followed by the current in equal the pattern"
+            return (f"found is 1 as soon as the previous {n - 1} sampled bits followed by the current in equal the "
+                    "pattern")
 
         def p0(p):
             return (f"Detect the bit sequence {seq(p)} (oldest bit first) on the serial input in, sampled on each "
@@ -657,7 +672,8 @@ class SeqDet(Family):
             if p["output"] == "moore":
                 timing = f"registered: found rises one cycle after the {n}th bit of the pattern is clocked in"
             else:
-                timing = f"combinational: found is high while the current in completes the pattern after {n - 1} clocked-in bits"
+                timing = (f"combinational: found is high while the current in completes the pattern after {n - 1} "
+                          "clocked-in bits")
             return (f"Watch the serial stream in, one bit per rising clk edge, for the pattern {seq(p)} in "
                     f"arrival order, allowing overlaps. The output is {timing}. reset (synchronous, active high) "
                     "forgets all earlier bits by setting them to 0.")
@@ -719,7 +735,8 @@ class Popcount(Family):
 
         def p2(p):
             what = "set" if p["count"] == "ones" else "clear"
-            return f"Population count{' of zeros' if p['count'] == 'zeros' else ''}: out = number of {what} bits of the {p['width']}-bit in."
+            of = " of zeros" if p["count"] == "zeros" else ""
+            return f"Population count{of}: out = number of {what} bits of the {p['width']}-bit in."
 
         def p3(p):
             ow = _clog2(p["width"] + 1)
@@ -777,7 +794,8 @@ class Decoder(Family):
 
         def p2(p):
             n = p["bits"]
-            text = f"One-{'hot' if p['active'] == 'high' else 'cold'} decoder from the {n}-bit input in to the {1 << n}-bit output out"
+            kind = "hot" if p["active"] == "high" else "cold"
+            text = f"One-{kind} decoder from the {n}-bit input in to the {1 << n}-bit output out"
             if p["enable"] != "none":
                 text += f", enable input {self.enable_name(p)} active {p['enable']}"
             return text + f". The selected output bit is {on(p)}, the others {off(p)}.{gate(p)}"
@@ -798,7 +816,8 @@ class Encoder(Family):
     def design(self, p):
         w = p["width"]
         loop = f"i = 0; i < {w}; i = i + 1" if p["priority"] == "high" else f"i = {w - 1}; i >= 0; i = i - 1"
-        body = f"  integer i;\n  always @(*) begin\n    out = 0;\n    for ({loop})\n      if (in[i])\n        out = i;\n  end"
+        body = (f"  integer i;\n  always @(*) begin\n    out = 0;\n    for ({loop})\n      if (in[i])\n"
+                "        out = i;\n  end")
         outputs = [Port("out", _clog2(w), reg=True)]
         if p["valid"]:
             body += "\n  assign valid = |in;"
@@ -875,7 +894,7 @@ def render_testbench(d: Design) -> str:
             f"\tinitial begin\n{d.stimulus}\n\t\t#1 $finish;\n\tend\nendmodule\n")
     fields = "".join(f"\t\tint errors_{p.name};\n\t\tint errortime_{p.name};\n" for p in outs)
     signals = "".join(f"\tlogic {_range(p.width)}{p.name};\n" for p in stim_inputs)
-    signals += "".join(f"\tlogic {_range(p.width)}{p.name}_ref;\n\tlogic {_range(p.width)}{p.name}_dut;\n" for p in outs)
+    signals += "".join(f"\tlogic {_range(p.width)}{p.name}_{side};\n" for p in outs for side in ("ref", "dut"))
 
     def conns(suffix: str) -> str:
         names = [f"\t\t.{p.name}" for p in d.inputs] + [f"\t\t.{p.name}({p.name}{suffix})" for p in outs]
@@ -958,8 +977,9 @@ def _slug(params: dict[str, Any]) -> str:
 def make_task(family_name: str, params: dict[str, Any], phrasing: int) -> Task:
     """The task for one (family, params, phrasing); raises UserError for an unknown family or bad params."""
     fam = family(family_name)
-    if list(params) != list(fam.space) or any(params[k] not in fam.space[k] for k in params) or not fam.valid(params):
+    if set(params) != set(fam.space) or any(params[k] not in fam.space[k] for k in params) or not fam.valid(params):
         raise UserError(f"invalid parameters for family {family_name!r}: {params}")
+    params = {key: params[key] for key in fam.space}
     phrasings = fam.phrasings()
     if not 0 <= phrasing < len(phrasings):
         raise UserError(f"family {family_name!r} has phrasings 0..{len(phrasings) - 1}, not {phrasing}")
@@ -1119,7 +1139,8 @@ def golden_check(tasks: list[Task], *, backend: str = "auto", workers: int | Non
         if not ok:
             failures.append({"task_id": cand.task_id, "candidate": cand.metadata.get("mutant", "reference"),
                              "verdict": res.verdict.value, "score": res.score,
-                             "error": res.details.get("error", "")})
+                             "failure": res.details.get("failure") or res.details.get("error", ""),
+                             "log": (res.stderr or res.stdout)[-300:]})
     return {"tasks": len(tasks), "candidates": len(candidates), "per_family": per_family, "failures": failures}
 
 
@@ -1213,7 +1234,8 @@ def main(argv: list[str] | None = None) -> int:
         summary = golden_check(tasks, backend=args.backend, workers=args.workers, progress=True)
         print(f"{'family':<10} {'refs ok':>9} {'mutants rejected':>17}")
         for name, row in summary["per_family"].items():
-            print(f"{name:<10} {row['references_passed']:>4}/{row['tasks']:<4} {row['mutants_rejected']:>8}/{row['mutants']:<8}")
+            refs = f"{row['references_passed']}/{row['tasks']}"
+            print(f"{name:<10} {refs:>9} {row['mutants_rejected']:>8}/{row['mutants']:<8}")
         for failure in summary["failures"]:
             print("FAILED", json.dumps(failure))
         print(f"{summary['tasks']} tasks, {summary['candidates']} candidates, {len(summary['failures'])} failures, "

@@ -100,6 +100,10 @@ class DPORunConfig:
     """Weight of the DPO-Positive penalty (per-token nats the chosen completion lost vs the reference)."""
     nll_alpha: float = 0.0
     """Weight of the mean per-token NLL of the whole chosen completion (RPO uses 1.0)."""
+    raw_prompts: bool = False
+    """Use pair prompts as they are; default: format them like SFT and sampling (chat template or ``sep``)."""
+    system: str = ""
+    """System message for chat-template models (same meaning as in SFT)."""
     use_weights: bool = True
     """Scale each pair's loss by its ``weight`` column (MADPO); False: every pair weighs 1."""
     multi_pair: bool = False
@@ -283,17 +287,25 @@ def load_pairs(path: str | Path) -> list[Pair]:
     return pairs
 
 
-def pair_rows(pairs: Sequence[Pair], config: DPORunConfig) -> list[dict[str, Any]]:
+def pair_rows(pairs: Sequence[Pair], config: DPORunConfig, tokenizer: Any = None) -> list[dict[str, Any]]:
     """Dataset rows for TRL (``prompt``, ``chosen``, ``rejected``) plus ``weight``, ``stage``, ``pair_index``
-    (position in ``pairs``) and ``group`` (the prompt's identity, for ranked multi-pair ordering)."""
+    (position in ``pairs``) and ``group`` (the prompt's identity, for ranked multi-pair ordering).
+
+    Prompts are formatted exactly as SFT and sampling format them (``generate.prompts.preference_row``: the
+    chat template, or ``prompt + sep`` for the tiny model) unless ``config.raw_prompts`` or no tokenizer."""
+    from codealign.generate.prompts import preference_row
+
     rows = []
     for i, p in enumerate(pairs):
         weight = float(p.weight) if config.use_weights else 1.0
         if not math.isfinite(weight) or weight < 0:
             raise UserError(f"pair {i} ({p.task_id or 'no task_id'}): weight must be finite and >= 0, got {p.weight}")
+        if config.raw_prompts or tokenizer is None:
+            text = {"prompt": p.prompt, "chosen": p.chosen, "rejected": p.rejected}
+        else:
+            text = preference_row(p.prompt, p.chosen, p.rejected, tokenizer, system=config.system or None)
         rows.append({
-            "prompt": p.prompt, "chosen": p.chosen, "rejected": p.rejected, "weight": weight,
-            "stage": int(p.stage), "pair_index": i, "group": f"{p.task_id}\0{p.prompt}",
+            **text, "weight": weight, "stage": int(p.stage), "pair_index": i, "group": f"{p.task_id}\0{p.prompt}",
         })
     if config.multi_pair:
         sizes = Counter(r["group"] for r in rows)
@@ -442,7 +454,9 @@ def train_dpo(
         pairs = load_pairs(config.pairs)
     if not pairs:
         raise UserError("no pairs to train on")
-    rows = pair_rows(pairs, config)
+    from codealign.train.models import load_tokenizer
+
+    rows = pair_rows(pairs, config, load_tokenizer(config.model))
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "config.json", json.dumps(config.to_dict(), indent=2, default=str))
@@ -495,7 +509,7 @@ def train_dpo(
             last_log={k: v for k, v in (logs[-1] if logs else {}).items() if isinstance(v, (int, float))},
         )
         if monitor is not None:
-            write_jsonl(stage_dir / "monitor.jsonl", monitor.events)
+            write_jsonl(stage_dir / "monitor.jsonl", [dataclasses.asdict(e) for e in monitor.events])
         info = dataclasses.asdict(result)
         info.pop("skipped")
         write_text_atomic(done, json.dumps(info, indent=2))

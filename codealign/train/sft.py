@@ -369,9 +369,7 @@ def build_sft_trainer(config: SFTRunConfig, data: Sequence[Row] | Sequence[Seque
         save_total_limit=config.save_total_limit or None,
         report_to="none",
         disable_tqdm=True,
-        dataset_num_proc=None,
-        **training_args_for_device(device),
-        **config.trl,
+        **{**training_args_for_device(device), **config.trl},
     )
     peft_config = None
     if config.peft:

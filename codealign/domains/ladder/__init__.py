@@ -100,6 +100,13 @@ class LadderDomain(Domain):
             return []
         return [(e.program.text(), e.metadata()) for e in negatives(program, rng=rng).kept]
 
+    def demo_tasks(self, split: str = "train") -> list[Task]:
+        """The bundled LD tasks: ``train`` or ``heldout`` (the bundled file calls it ``test``)."""
+        return bundled_tasks({"heldout": "test"}.get(split, split))
+
+    def reference_solution(self, task: Task) -> str | None:
+        return task.metadata.get("solution") or task.assets.get("reference")
+
     def edit_negatives(self, task: Task, solution: str, rng: random.Random) -> list[Candidate]:
         """Graph-edit negatives of ``solution`` for ``task`` as candidates, judged against the task's
         declarations and traces; metadata records the edit."""

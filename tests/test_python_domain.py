@@ -1,0 +1,148 @@
+"""The Python domain: tests run in the sandbox, score = fraction passed, evidence only from the harness."""
+
+import json
+import random
+import time
+
+import pytest
+
+from codealign.domains.python import PythonDomain, verify_report
+from codealign.types import Candidate, Task, Verdict
+
+ADD_TESTS = ["assert add(1, 2) == 3", "assert add(0, 0) == 0", "assert add(-1, 1) == 0"]
+GOOD = "def add(a, b):\n    return a + b\n"
+
+TEST_FILE = """\
+import pytest
+from solution import add
+
+
+def test_one():
+    assert add(1, 2) == 3
+
+
+@pytest.mark.parametrize("a", [1, 2])
+def test_param(a):
+    assert add(a, 0) == a
+
+
+class TestAdd:
+    def test_method(self):
+        assert add(2, 2) == 4
+"""
+
+
+@pytest.fixture(scope="module")
+def domain():
+    return PythonDomain()
+
+
+def snippet_task(**assets):
+    return Task("add", "python", "write add", assets={"tests": ADD_TESTS, **assets})
+
+
+def pytest_task(**assets):
+    return Task("add-pytest", "python", "write add", assets={"test_files": {"tests/test_add.py": TEST_FILE}, **assets})
+
+
+def judge(domain, backend, task, completion):
+    return domain.evaluate(task, Candidate(task.task_id, completion), backend)
+
+
+def test_correct_candidate_passes_every_snippet(domain, backend):
+    result = judge(domain, backend, snippet_task(), GOOD)
+    assert result.verdict is Verdict.PASS
+    assert result.score == 1.0
+    assert [t["outcome"] for t in result.details["tests"]] == ["passed"] * 3
+
+
+def test_score_is_the_fraction_of_tests_passed(domain, backend):
+    result = judge(domain, backend, snippet_task(), "def add(a, b):\n    return a - b\n")
+    assert result.verdict is Verdict.FAIL
+    assert result.score == pytest.approx(1 / 3)
+
+
+def test_syntax_error_is_compile_error_without_running(domain, backend):
+    result = judge(domain, backend, snippet_task(), "def add(a, b)\n    return a + b\n")
+    assert result.verdict is Verdict.COMPILE_ERROR
+    assert result.wall_s == 0.0
+    assert "SyntaxError" in result.details["error"]
+
+
+def test_exception_at_import_is_runtime_error(domain, backend):
+    result = judge(domain, backend, snippet_task(), "raise RuntimeError('boom')\n")
+    assert result.verdict is Verdict.RUNTIME_ERROR
+    assert "boom" in result.details["load_errors"][0]
+
+
+def test_pytest_files_are_collected_statically_with_classes_and_parameters(domain, backend):
+    result = judge(domain, backend, pytest_task(), GOOD)
+    assert result.verdict is Verdict.PASS
+    assert [t["id"] for t in result.details["tests"]] == [
+        "tests/test_add.py::test_one", "tests/test_add.py::test_param", "tests/test_add.py::TestAdd::test_method"]
+
+
+def test_one_failing_parameter_fails_its_whole_test(domain, backend):
+    result = judge(domain, backend, pytest_task(), "def add(a, b):\n    return a + b if a != 2 else 0\n")
+    outcomes = {t["id"].split("::")[-1]: t["outcome"] for t in result.details["tests"]}
+    assert outcomes == {"test_one": "passed", "test_param": "failed", "test_method": "failed"}
+
+
+def test_prefix_and_suffix_surround_the_completion(domain, backend):
+    task = snippet_task(prefix="def add(a, b):\n    return ", suffix="\n", module="pkg/calc.py")
+    task.assets["tests"] = ["from pkg.calc import add as f\nassert f(2, 3) == 5"]
+    assert judge(domain, backend, task, "a + b").verdict is Verdict.PASS
+    assert judge(domain, backend, task, "a * b").verdict is Verdict.FAIL
+
+
+def test_per_test_deadline_charges_only_the_slow_test(domain, backend):
+    code = "def add(a, b):\n    while a == 0:\n        pass\n    return a + b\n"
+    t0 = time.monotonic()
+    result = judge(domain, backend, snippet_task(test_timeout_s=1.0), code)
+    assert time.monotonic() - t0 < 12
+    assert [t["outcome"] for t in result.details["tests"]] == ["passed", "timeout", "passed"]
+    assert result.score == pytest.approx(2 / 3)
+    assert result.details["workers"] == 2
+
+
+def test_total_deadline_bounds_the_job(domain, backend):
+    task = Task("loop", "python", "", assets={"tests": ["assert f()"] * 5, "test_timeout_s": 30},
+                limits={"wall_s": 4})
+    t0 = time.monotonic()
+    result = judge(domain, backend, task, "def f():\n    while True:\n        pass\n")
+    assert time.monotonic() - t0 < 8
+    assert result.verdict in (Verdict.TIMEOUT, Verdict.FAIL)
+    assert result.score == 0.0
+
+
+def test_rewriting_a_test_file_on_disk_changes_nothing(domain, backend):
+    evil = ("import pathlib\n"
+            "pathlib.Path('tests/test_add.py').write_text('def test_one():\\n    pass\\n')\n"
+            "def add(a, b):\n    return 0\n")
+    result = judge(domain, backend, pytest_task(), evil)
+    assert result.score == 0.0
+
+
+def test_skipping_a_test_is_not_passing_it(domain, backend):
+    result = judge(domain, backend, pytest_task(), "import pytest\ndef add(a, b):\n    pytest.skip('later')\n")
+    assert result.score == 0.0
+
+
+def test_report_with_a_wrong_mac_is_rejected():
+    payload = json.dumps({"ok": True, "total": 1, "passed": 1})
+    forged = json.dumps({"payload": payload, "mac": "0" * 64}).encode()
+    assert verify_report(forged + b"\n", b"k" * 32) is None
+
+
+def test_task_without_tests_is_a_harness_error(domain):
+    with pytest.raises(ValueError, match="assets.tests"):
+        domain.prepare(Task("t", "python", "", assets={}), Candidate("t", GOOD))
+
+
+def test_toolchain_version_names_python_and_pytest(domain):
+    assert "python 3" in domain.toolchain_version() and "pytest" in domain.toolchain_version()
+
+
+def test_mutate_delegates_to_python_mutate(domain):
+    mutants = domain.mutate("def f(a, b):\n    return a + b if a < b else a - b\n", random.Random(0))
+    assert mutants and all(isinstance(text, str) for text, _ in mutants)
