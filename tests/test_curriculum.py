@@ -51,7 +51,8 @@ def test_same_order_in_a_fresh_process_with_another_hash_seed():
         "import json, sys; sys.path.insert(0, 'tests');"
         "from test_curriculum import _pairs, _key;"
         "from codealign.pairs.curriculum import curriculum;"
-        "print(json.dumps([_key(p) for p in curriculum(_pairs(), key='gap', stages=4, within_stage='shuffle', seed=5)]))"
+        "ordered = curriculum(_pairs(), key='gap', stages=4, within_stage='shuffle', seed=5);"
+        "print(json.dumps([_key(p) for p in ordered]))"
     )
     outputs = []
     for hash_seed in ("1", "2"):

@@ -95,7 +95,7 @@ def test_off_by_one_stays_within_the_literal_width():
 
 def test_mutants_are_deterministic_for_a_seed():
     assert verilog_mutate(VERILOG, random.Random(3)) == verilog_mutate(VERILOG, random.Random(3))
-    assert [t for t, _ in python_mutate(PYTHON, random.Random(3))] == [t for t, _ in python_mutate(PYTHON, random.Random(3))]
+    assert python_mutate(PYTHON, random.Random(3)) == python_mutate(PYTHON, random.Random(3))
 
 
 def test_mutants_come_round_robin_over_operators():
@@ -226,3 +226,9 @@ def test_ladder_graph_edits_go_through_the_same_path():
     pairs = build_pairs(results, [task], "injection", candidates=cands, allow_compile_errors=True)
     assert pairs and all(p.chosen == solution for p in pairs)
     assert {p.metadata["mutation"] for p in pairs} <= {c.metadata["mutation"]["op"] for c in cands[1:]}
+
+
+def test_wrong_variable_stays_within_one_function_scope():
+    source = ("def outer(a, b):\n    def inner(secret):\n        return secret\n    return a + inner(b)\n")
+    details = [d["detail"] for _, d in python_mutate(source, random.Random(0)) if d["operator"] == "wrong_variable"]
+    assert sorted(details) == ["a -> b", "b -> a"]

@@ -353,12 +353,14 @@ def test_command_injection_without_candidates_is_a_user_error(tmp_path):
 # --- end to end on real Verilog verdicts ---------------------------------------------------------------
 
 E2E_TASKS = ("Prob022_mux2to1", "Prob031_dff")
+MUX_PORTS = "module TopModule(input a, input b, input sel, output out);\n"
+DFF_PORTS = "module TopModule(input clk, input d, output reg q);\n"
 HANDWRITTEN = {
-    "Prob022_mux2to1": ["module TopModule(input a, input b, input sel, output out);\n  assign out = a;\nendmodule\n",
-                        "module TopModule(input a, input b, input sel, output out);\n  assign out = sel ? a : b;\nendmodule\n",
-                        "module TopModule(input a, input b, input sel, output out);\n  assign out = ;\nendmodule\n"],
-    "Prob031_dff": ["module TopModule(input clk, input d, output reg q);\n  always @(negedge clk) q <= d;\nendmodule\n",
-                    "module TopModule(input clk, input d, output reg q);\n  always @(posedge clk) q <= 1'b0;\nendmodule\n"],
+    "Prob022_mux2to1": [MUX_PORTS + "  assign out = a;\nendmodule\n",
+                        MUX_PORTS + "  assign out = sel ? a : b;\nendmodule\n",
+                        MUX_PORTS + "  assign out = ;\nendmodule\n"],
+    "Prob031_dff": [DFF_PORTS + "  always @(negedge clk) q <= d;\nendmodule\n",
+                    DFF_PORTS + "  always @(posedge clk) q <= 1'b0;\nendmodule\n"],
 }
 
 

@@ -70,3 +70,10 @@ def test_missing_job_root_is_a_sandbox_error_not_an_exception(tmp_path):
     result = backend.run(Job(script="true"))
     assert result.status is JobStatus.SANDBOX_ERROR
     assert "job dir" in result.error
+
+
+def test_job_dir_is_removed_after_the_run_even_with_subfolders(backend, tmp_path):
+    private = type(backend)(tmp_path)
+    result = private.run(Job(script="mkdir -p a/b/c; touch a/b/c/f; mkdir d; chmod 000 d"))
+    assert result.status is JobStatus.EXITED
+    assert list(private.workdir.iterdir()) == []

@@ -67,6 +67,16 @@ def test_missing_compiler_names_the_install_command():
         solc.choose_solc("pragma solidity 0.5.3;", solc.installed_solcs())
 
 
+def test_install_rejects_malformed_and_known_broken_versions(tmp_path):
+    from codealign.errors import UserError
+
+    with pytest.raises(UserError, match="must look like"):
+        solc.install_solc("latest", root=tmp_path)
+    with pytest.raises(UserError, match="install 0.4.1 instead"):
+        solc.install_solc("0.4.0", root=tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
 def test_adapter_answers_version_like_native_solc(tmp_path):
     adapter = solc.write_adapter(tmp_path / "solc", solc.installed_solcs()["0.4.24"])
     out = subprocess.run([str(adapter), "--version"], capture_output=True, text=True, check=True).stdout

@@ -1,6 +1,7 @@
 """Scoring of Solidity detection answers and contract repairs."""
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -47,8 +48,10 @@ def test_golden_answers_score_one_without_slither(tasks):
 def test_golden_answers_score_one_with_slither_findings(domain, backend, tasks):
     picked = [t for t in tasks if t.metadata["category"] in ("reentrancy", "time_manipulation")]
     picked += [t for t in tasks if t.task_id in ("access_control/simple_suicide", "access_control/FibonacciBalance")]
-    for task in picked:
-        result = domain.evaluate(task, Candidate(task.task_id, golden_answer(label_of(task))), backend)
+    with ThreadPoolExecutor(max_workers=domain.workers) as pool:
+        results = list(pool.map(
+            lambda t: domain.evaluate(t, Candidate(t.task_id, golden_answer(label_of(t))), backend), picked))
+    for task, result in zip(picked, results):
         assert result.verdict is Verdict.PASS, (task.task_id, result.details)
         assert result.score == 1.0, (task.task_id, result.details["detection"])
         assert result.details["analysis"]["status"] == "ok"
@@ -219,3 +222,55 @@ def test_fix_that_does_not_compile_is_compile_error(domain, backend):
 def test_unchanged_contract_is_not_a_fix(domain, backend):
     result = repair(domain, backend, PAY, "unchecked_low_level_calls", PAY)
     assert result.verdict is Verdict.FAIL and result.details["still_firing"] == ["unchecked-lowlevel"]
+
+
+# -- the SmartBugs benchmark on an answer file -------------------------------------------------------------
+def bench_args(data, **kw):
+    import argparse
+
+    base = {"data": str(data), "candidates": None, "oracle": False, "model": None, "json": True, "quiet": True,
+            "out": None, "limit": None, "backend": "auto", "workers": None}
+    base.update(kw)
+    return argparse.Namespace(**base)
+
+
+def test_bench_scores_answer_file_per_category(tmp_path, shared_data, tasks):
+    from codealign.bench.smartbugs import run
+    from codealign.jsonl import write_jsonl
+
+    rows = []
+    for task in tasks:
+        label = label_of(task)
+        if label.category == "reentrancy":
+            text = golden_answer(label)
+        elif label.category == "arithmetic":
+            text = "Yes, this is vulnerable to reentrancy."
+        else:
+            text = "no idea"
+        rows.append({"task_id": task.task_id, "completion": text})
+    answers = tmp_path / "answers.jsonl"
+    write_jsonl(answers, rows)
+    data = shared_data / "smartbugs" / "smartbugs_curated.jsonl"
+    summary = run(bench_args(data, candidates=str(answers), out=str(tmp_path / "report.json")))
+    reentrancy = summary["categories"]["reentrancy"]
+    n_arith = sum(t.metadata["category"] == "arithmetic" for t in tasks)
+    assert (reentrancy["tp"], reentrancy["fp"], reentrancy["fn"]) == (4, n_arith, 0)
+    assert summary["categories"]["arithmetic"]["tp"] == 0
+    assert len(summary["unparseable"]) == len(tasks) - 4 - n_arith
+    assert json.loads((tmp_path / "report.json").read_text())["mode"] == "answers"
+
+
+def test_bench_rejects_a_file_that_is_not_smartbugs(tmp_path):
+    from codealign.bench.smartbugs import run
+    from codealign.errors import UserError
+
+    bad = tmp_path / "x.jsonl"
+    bad.write_text('{"id": "a"}\n')
+    with pytest.raises(UserError, match="not a SmartBugs row"):
+        run(bench_args(bad, oracle=True))
+
+
+def test_leading_yes_or_no_is_a_verdict_only_as_a_word_of_its_own():
+    assert parse_answer("No. The contract is fine.").vulnerable is False
+    assert parse_answer("Yes, reentrancy in withdraw().").vulnerable is True
+    assert not parse_answer("no idea").parseable

@@ -102,6 +102,13 @@ def test_undefined_system_task_is_a_compile_error(domain, demo, backend):
     assert r.verdict is Verdict.COMPILE_ERROR and r.details["failure"] == "unknown_system_task"
 
 
+def test_always_block_without_delay_is_a_compile_error(domain, demo, backend):
+    task = demo["Demo01_mux4"]
+    text = reference_candidate(task).replace("endmodule", "reg spin = 0;\nalways spin = !spin;\nendmodule")
+    r = judge(domain, task, text, backend)
+    assert r.verdict is Verdict.COMPILE_ERROR and r.details["failure"] == "zero_delay_loop"
+
+
 def test_design_that_never_lets_simulation_finish_times_out_within_its_deadline(domain, demo, backend):
     task = dataclasses.replace(demo["Demo01_mux4"], limits={"wall_s": 3})
     text = reference_candidate(task).replace("endmodule", "initial while (1) begin end\nendmodule")

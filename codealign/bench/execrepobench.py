@@ -41,7 +41,7 @@ BUNDLED = Path(__file__).resolve().parents[1] / "resources" / "execrepobench"
 _REQUIRED = ("repo_name", "file_name", "prefix_code", "middle_code", "suffix_code", "fill_type")
 _SKIP_DIRS = {".git", "__pycache__", ".pytest_cache", ".venv", "venv", "node_modules"}
 _MAX_REPO_BYTES = 8 << 20
-_TEST_TIMEOUT_S = 10.0
+_TEST_TIMEOUT_S = 5.0
 
 
 def normalize_fill_type(name: str) -> str:
@@ -172,7 +172,7 @@ def make_task(task_id: str, repo: Repo, row: dict, fill: str) -> Task:
         assets["test_paths"] = repo.test_paths
     prompt = f"{row.get('context_code') or ''}{row['prefix_code']}<MASK>{row['suffix_code']}"
     return Task(task_id=task_id, domain="python", prompt=prompt, assets=assets,
-                limits={"wall_s": 120.0},
+                limits={"wall_s": 60.0},
                 metadata={"benchmark": "execrepobench", "repo_name": repo.name, "file_name": file_name,
                           "fill_type": fill, "middle_code": row["middle_code"], "language": "python"})
 

@@ -5,7 +5,7 @@ ExecRepoBench fill types are drawn with :func:`codealign.data.spans.sample_spans
 repository unchanged must pass its own tests (the oracle of every row: a failing repository is an error).
 Each span is then run with an empty middle through the Python domain; only spans the tests notice (the
 empty middle does not pass) are kept. Spans whose empty middle still compiles come first (the tests, not the
-parser, notice them), then ``keep_per_kind`` rows per fill type are taken round-robin over repositories.
+parser, notice them), then those whose empty middle makes no test run into its deadline, then ``keep_per_kind`` rows per fill type are taken round-robin over repositories.
 ``context_code`` is the cross-file context of :class:`codealign.data.corpus.ContextBuilder` (call graph
 first, then BM25), as plain ``# path`` blocks. Writes ``<root>/suite.jsonl`` atomically.
 
@@ -85,6 +85,7 @@ def build_suite(root: str | Path = BUNDLED, *, seed: int = 0, per_kind: int = 3,
     for row, result in zip(rows, empty):
         if not result.passed:
             row["empty_verdict"] = result.verdict.value
+            row["empty_timeouts"] = sum(1 for t in result.details.get("tests", []) if t["outcome"] == "timeout")
             noticed[row["fill_type"]][row["repo_name"]].append(row)
     chosen = []
     rng = random.Random(seed)
@@ -93,7 +94,7 @@ def build_suite(root: str | Path = BUNDLED, *, seed: int = 0, per_kind: int = 3,
         for repo in sorted(noticed[fill]):
             group = noticed[fill][repo]
             rng.shuffle(group)
-            group.sort(key=lambda r: r["empty_verdict"] == Verdict.COMPILE_ERROR.value)
+            group.sort(key=lambda r: (r["empty_verdict"] == Verdict.COMPILE_ERROR.value, r["empty_timeouts"] > 0))
             queues.append(group)
         taken = 0
         while taken < keep_per_kind and any(queues):

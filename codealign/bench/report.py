@@ -11,6 +11,7 @@ import argparse
 import json
 import shlex
 import sys
+import time
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Callable, Sequence
@@ -68,10 +69,13 @@ def execute_args(args: argparse.Namespace) -> dict:
 
 
 def run_candidates(domain: Domain, tasks: Sequence[Task], candidates: Sequence[Candidate],
-                   args: argparse.Namespace) -> list[ExecResult]:
+                   args: argparse.Namespace) -> tuple[list[ExecResult], float]:
+    """The results and the wall-clock seconds the executor took."""
     from codealign.sandbox.executor import execute
 
-    return execute(domain, tasks, candidates, **execute_args(args))
+    t0 = time.monotonic()
+    results = execute(domain, tasks, candidates, **execute_args(args))
+    return results, time.monotonic() - t0
 
 
 def failure_of(result: ExecResult) -> str:
@@ -109,14 +113,15 @@ def candidate_report(tasks: Sequence[Task], results: Sequence[ExecResult]) -> di
 
 
 def print_oracle(label: str, report: dict) -> None:
-    print(f"{label}: {report['passed']}/{report['total']} references pass their own testbench")
+    print(f"{label}: {report['passed']}/{report['total']} references pass their own testbench "
+          f"({report['seconds']:.1f} s)")
     for tid, info in sorted(report["failing"].items()):
         print(f"  FAIL {tid:<40} {info['verdict']:<14} {info['failure']:<22} {info['reason']}")
 
 
 def print_candidates(label: str, report: dict) -> None:
     print(f"{label}: {report['candidates']} candidates on {report['problems']} problems, "
-          f"mean graded score {report['mean_score']:.3f}")
+          f"mean graded score {report['mean_score']:.3f} ({report['seconds']:.1f} s)")
     for k in report["ks"]:
         print(f"  pass@{k:<3} {100 * report['overall'][f'pass@{k}']:6.2f} %")
     if report["problems_without_candidates"]:
@@ -136,7 +141,8 @@ def reproduce_command(bench: str, args: argparse.Namespace, extra: Sequence[str]
     elif args.candidates:
         parts += ["--candidates", str(args.candidates)]
     elif args.model:
-        parts += ["--model", str(args.model)]
+        parts += ["--model", str(args.model), "--n", str(args.n), "--temperature", str(args.temperature),
+                  "--max-new-tokens", str(args.max_new_tokens)]
     return " ".join(shlex.quote(p) for p in parts)
 
 

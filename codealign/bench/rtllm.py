@@ -70,16 +70,18 @@ def run(args: argparse.Namespace) -> dict:
     quiet = args.json or args.quiet
     tasks = load_rtllm(args.data)
     cands = report.candidates_for(args, tasks, reference_candidate)
-    results = report.run_candidates(get_domain("verilog"), tasks, cands, args)
+    results, seconds = report.run_candidates(get_domain("verilog"), tasks, cands, args)
     summary: dict = {"benchmark": "rtllm", "data": str(args.data),
                      "mode": "oracle" if args.oracle else "candidates" if args.candidates else "model"}
     if args.oracle:
         rep = report.oracle_report(tasks, results)
+        rep["seconds"] = seconds
         if not quiet:
             report.print_oracle("rtllm", rep)
         pass1 = rep["passed"] / rep["total"]
     else:
         rep = report.candidate_report(tasks, results)
+        rep["seconds"] = seconds
         if not quiet:
             report.print_candidates("rtllm", rep)
         pass1 = rep["overall"].get("pass@1", 0.0)

@@ -126,14 +126,16 @@ def run(args: argparse.Namespace) -> dict:
     for task in (TASKS if chosen == "all" else (chosen,)):
         tasks = load_verilogeval(args.data, task)
         cands = report.candidates_for(args, tasks, reference_candidate)
-        results = report.run_candidates(domain, tasks, cands, args)
+        results, seconds = report.run_candidates(domain, tasks, cands, args)
         if args.oracle:
             rep = report.oracle_report(tasks, results)
+            rep["seconds"] = seconds
             if not quiet:
                 report.print_oracle(task, rep)
             pass1.append(rep["passed"] / rep["total"])
         else:
             rep = report.candidate_report(tasks, results)
+            rep["seconds"] = seconds
             if not quiet:
                 report.print_candidates(task, rep)
             pass1.append(rep["overall"].get("pass@1", 0.0))

@@ -148,13 +148,18 @@ def language_for(path: str) -> str | None:
 def parser_for(language: str):
     """A tree-sitter parser for ``language`` (one of :data:`LANGUAGES`)."""
     import importlib
+    import warnings
 
     import tree_sitter
 
     grammar = _GRAMMARS.get(language)
     if grammar is None:
         raise UserError(f"unknown language {language!r}; choose one of: {', '.join(LANGUAGES)}")
-    return tree_sitter.Parser(tree_sitter.Language(importlib.import_module(grammar.module).language()))
+    pointer = importlib.import_module(grammar.module).language()
+    with warnings.catch_warnings():
+        # tree-sitter-solidity still hands out an int pointer, which tree-sitter 0.26 accepts with a warning.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return tree_sitter.Parser(tree_sitter.Language(pointer))
 
 
 class Source:

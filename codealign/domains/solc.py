@@ -34,6 +34,11 @@ SERVER = RESOURCES / "solc_server.js"
 SLITHER_SERVER = RESOURCES / "slither_server.py"
 LEGACY_WRAPPER = "0.4.26"
 BROKEN_ON_NPM = {"0.4.0": "0.4.1"}
+DEFAULT_VERSIONS = ("0.4.1", "0.4.9", "0.4.10", "0.4.11", "0.4.15", "0.4.16", "0.4.18", "0.4.19", "0.4.21",
+                    "0.4.22", "0.4.23", "0.4.24", "0.4.25", "0.4.26")
+"""What the tests and the SmartBugs benchmark need: the versions SmartBugs-curated compiled its
+source-available contracts with (0.4.1 standing in for npm's broken 0.4.0) and 0.4.26, the newest 0.4 and
+the wrapper for 0.4.1-0.4.10. 0.8.x comes from the global ``npm install -g solc``."""
 _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 
 
@@ -102,9 +107,9 @@ def installed_solcs(root: Path | None = None) -> dict[str, SolcInstall]:
     return result
 
 
-def install_solc(version: str, root: Path | None = None, npm: str | None = None) -> list[str]:
-    """Install solc-js ``version`` with npm under ``solc_root()`` (plus the legacy wrapper for 0.4.1-0.4.10);
-    returns the versions installed now. Raises :class:`UserError` when the version is malformed, known
+def install_solc(version: str, root: Path | None = None, npm: str | None = None) -> Path:
+    """Install solc-js ``version`` with npm under ``solc_root()`` (plus the legacy wrapper for 0.4.1-0.4.10)
+    unless it is there already; returns the installed npm package folder. Raises :class:`UserError` when the version is malformed, known
     broken, or npm fails. Needs the npm registry: an install step, never called while judging."""
     if not _VERSION.match(version or ""):
         raise UserError(f"solc version must look like 0.4.24, got {version!r}")
@@ -118,7 +123,6 @@ def install_solc(version: str, root: Path | None = None, npm: str | None = None)
     wanted = [version]
     if (0, 4, 0) < vtuple(version) < (0, 4, 11):
         wanted.append(LEGACY_WRAPPER)
-    done = []
     for v in wanted:
         target = root / v
         if _package_version(target / "node_modules" / "solc") == v:
@@ -131,8 +135,12 @@ def install_solc(version: str, root: Path | None = None, npm: str | None = None)
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
             raise UserError(f"npm install solc@{v} failed: {tail[0]}")
         subprocess.run(["chmod", "-R", "a+rX", str(target)], check=False)
-        done.append(v)
-    return done
+    return root / version / "node_modules" / "solc"
+
+
+def installed_versions(root: Path | None = None) -> list[str]:
+    """Versions of the installed compilers, oldest first."""
+    return sorted(installed_solcs(root), key=vtuple)
 
 
 # -- pragmas ---------------------------------------------------------------------------------------------

@@ -31,7 +31,8 @@ version. Isolation per analysis is then the worker's, not a fresh job's: analyse
 process, uid and directory (each runs in a fresh sub-directory that is deleted). That is sound because a
 contract is *data* to solc and Slither, never executed; a contract that makes either hang or eat memory
 kills its worker at the deadline (TIMEOUT) or the memory limit (MEMORY), and the next analysis gets a fresh
-worker. With ``persistent=False``, or a backend without process launch, each candidate is one cold job
+worker. Persistent workers apply a task's ``wall_s`` per analysis; its other limits are the domain's
+defaults, which hold for the worker as a whole (``cpu_s`` over the worker's life). With ``persistent=False``, or a backend without process launch, each candidate is one cold job
 (``prepare``/``judge``) that runs the same analysis code. A missing compiler is a SANDBOX_ERROR naming
 ``codealign doctor --install-solc X``, decided before anything runs.
 """
@@ -50,7 +51,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from codealign.domains import solc
-from codealign.domains.base import Domain, command_version, limit_verdict, sandbox_error
+from codealign.domains.base import Domain, command_version, sandbox_error
 from codealign.domains.solidity_answers import (
     DETECTOR_CATEGORY,
     Label,
@@ -143,7 +144,7 @@ class SolidityDomain(Domain):
 
     name = "solidity"
     harness_version = "1"
-    default_limits = Limits(wall_s=120.0, cpu_s=600.0, memory_mb=3072, nproc=256, nofile=1024,
+    default_limits = Limits(wall_s=120.0, cpu_s=3600.0, memory_mb=3072, nproc=256, nofile=1024,
                             output_bytes=32 << 20, disk_mb=512)
 
     def __init__(self, workers: int | None = None, persistent: bool = True, max_compilers: int = 3,
@@ -175,6 +176,12 @@ class SolidityDomain(Domain):
             return "slither-analyzer is not installed (pip install 'codealign[solidity]')"
         return None
 
+    def selftest_cases(self) -> list[tuple[Task, Candidate, Verdict]]:
+        task = Task("solidity-selftest", "solidity", "", assets={"kind": "analyze"})
+        good = "contract Fine {\n    uint x;\n    function set(uint v) public { x = v; }\n}\n"
+        return [(task, Candidate(task.task_id, good), Verdict.PASS),
+                (task, Candidate(task.task_id, good.replace("x = v;", "x = ;")), Verdict.COMPILE_ERROR)]
+
     # -- analysis --------------------------------------------------------------------------------------
     def _pool(self, backend):
         from codealign.sandbox.worker import WorkerPool, WorkerSpec
@@ -203,8 +210,9 @@ class SolidityDomain(Domain):
 
     def analyse(self, source: str, backend, *, solc_version: str | None = None, filename: str = "contract.sol",
                 timeout_s: float | None = None) -> Analysis:
-        """Compile and analyse one contract (cached by content, compiler and file name). Never raises for the
-        contract's failures; a missing compiler is ``status == "missing_compiler"``."""
+        """Compile and analyse one contract. Finished analyses are cached by content, compiler and file name
+        (limit hits are not: a later call may allow more time). Never raises for the contract's failures; a
+        missing compiler is ``status == "missing_compiler"``."""
         try:
             install = self._resolve(source, solc_version)
         except solc.MissingCompiler as exc:
@@ -229,7 +237,7 @@ class SolidityDomain(Domain):
             job = self._once_job([request], limits)
             outcome = backend.run(job)
             result = self._analyses_from_job(outcome, [install.version])[0]
-        if result.status not in ("sandbox_error", "missing_compiler"):
+        if result.status in ("ok", "compile_error", "analysis_error"):
             with self._lock:
                 self._cache[key] = result
                 while len(self._cache) > self._cache_size:

@@ -253,9 +253,9 @@ def _from_text(text: str) -> DetectionAnswer:
     notes = ["not JSON; read as free text"]
     head = text.strip().lower()
     vulnerable: bool | None = None
-    if re.match(r"^(?:answer\s*:\s*)?(?:yes)\b", head):
+    if re.match(r"^(?:answer\s*:\s*)?yes(?:\s*[,.:;!-]|\s*$)", head):
         vulnerable = True
-    elif re.match(r"^(?:answer\s*:\s*)?(?:no)\b", head):
+    elif re.match(r"^(?:answer\s*:\s*)?no(?:\s*[,.:;!-]|\s*$)", head):
         vulnerable = False
     elif _NEGATIVE.search(text):
         vulnerable = False

@@ -30,7 +30,8 @@ testbench prints both, else 1 (passed) or 0; 0 for every verdict before a summar
 holds the failure class (a superset of VerilogEval's codes): ``empty``, ``too_large``, ``preprocess_error``,
 ``forbidden_construct``, ``syntax_error`` (S), ``explicit_cast_required`` (e), ``sized_constant_zero`` (0),
 ``declared_as_wire`` (w), ``unknown_module`` (m), ``unbound_clk`` (c), ``unbound_name`` (p),
-``isolation_error`` (the design reaches outside itself), ``module_name_clash``, ``unknown_system_task``,
+``isolation_error`` (the design reaches outside itself), ``module_name_clash``, ``zero_delay_loop`` (an
+``always`` without delay), ``unknown_system_task``,
 ``compile_error`` (C), ``compile_timeout``, ``tb_timeout`` (T), ``sim_timeout``, ``reset_issue`` (r),
 ``runtime_mismatch`` (R), ``no_samples``, ``no_summary``, ``simulator_error``, ``memory``, ``output_limit``.
 
@@ -129,6 +130,7 @@ _COMPILE_CLASSES = (
     ("unknown_module", re.compile(r"Unknown module type")),
     ("unbound_clk", re.compile(r"Unable to bind wire/reg/memory `clk'")),
     ("unbound_name", re.compile(r"Unable to bind|Could not find variable|Unable to bind parameter")),
+    ("zero_delay_loop", re.compile(r"does not have any delay")),
     ("unknown_system_task", re.compile(r"is not defined by any module")),
 )
 
@@ -174,7 +176,7 @@ class VerilogDomain(Domain):
     docstring for assets, verdicts, score and the threat model."""
 
     name = "verilog"
-    harness_version = "1"
+    harness_version = "2"
     default_limits = Limits(wall_s=30.0, cpu_s=60.0, memory_mb=1024, disk_mb=256)
 
     def __init__(self, simulator: str = "iverilog", lint: bool = False, max_candidate_bytes: int = 512 * 1024):
@@ -187,7 +189,7 @@ class VerilogDomain(Domain):
         self.max_candidate_bytes = max_candidate_bytes
         if simulator == "verilator":
             self.default_limits = Limits(wall_s=240.0, cpu_s=480.0, memory_mb=4096, disk_mb=512)
-        self.harness_version = f"1-{simulator}{'-lint' if lint else ''}"
+        self.harness_version = f"2-{simulator}{'-lint' if lint else ''}"
 
     # -- toolchain ------------------------------------------------------------------------------------------
     def _tools(self) -> tuple[str, ...]:
@@ -309,6 +311,9 @@ class VerilogDomain(Domain):
             return verdict(Verdict.RUNTIME_ERROR, "simulator_error", stage="simulate",
                            error=f"job ended before the simulation finished (exit {result.returncode})")
         sim_rc = stages["sim"][0]
+        if sim_rc in (137, -9) and result.peak_memory_mb >= 0.9 * job.limits.memory_mb:
+            return verdict(Verdict.MEMORY, "memory", stage="simulate",
+                           error="the simulator was killed at the memory limit")
         stderr = result.text("stderr")
         if _COMPILE_CLASSES[-1][1].search(stderr):
             return verdict(Verdict.COMPILE_ERROR, "unknown_system_task", log=stderr, stage="simulate")

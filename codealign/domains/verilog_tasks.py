@@ -20,12 +20,14 @@ finite grid of parameters and four phrasings of its spec.
   has (``metadata["novel"]`` says which), and no (params, phrasing) pair is in both splits.
 
 Guaranteed: the same arguments give the same tasks, byte for byte; ``generate_tasks`` with a larger ``n``
-extends the list for a smaller one; every reference passes its own testbench and the references of
-neighbouring parameter combinations fail it (tested per family). Not guaranteed: that a testbench tells
-apart port *widths* (a wider design whose low bits behave the same is truncated by the connection, as in
-VerilogEval).
+extends the list for a smaller one; every reference passes its own testbench, and the testbench rejects
+the reference with an output bit inverted and the reference of every neighbouring parameter combination
+that has the same ports (``golden_mutants``; tested per family, and for every bundled task by
+``--check-bundled``). Not guaranteed: that a testbench tells apart port *widths* or extra ports (a wider
+design whose low bits behave the same is truncated by the connection, as in VerilogEval).
 
-Run ``python -m codealign.domains.verilog_tasks --write-bundled`` to regenerate the bundled demo sets.
+``python -m codealign.domains.verilog_tasks --write-bundled`` regenerates the bundled demo sets;
+``--check-bundled`` runs their golden self-test through the verilog domain.
 """
 
 from __future__ import annotations

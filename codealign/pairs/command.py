@@ -20,16 +20,16 @@ from codealign.pairs.summary import format_summary, gap_histogram, summarize
 from codealign.pairs.weights import FLIP_ASSUMPTIONS, MadpoConfig, apply_weights, estimate_flip_rate
 from codealign.types import Candidate, ExecResult, Task
 
-# flag dest -> (config field, strategies that take it)
+# strategy option (flag dest = config field) -> the strategies that take it
 _STRATEGY_OPTIONS = {
-    "min_gap": ("min_gap", ("execution", "ranked", "rso", "injection")),
-    "max_pairs_per_prompt": ("max_pairs_per_prompt", ("execution", "ranked", "injection")),
-    "chosen_must_pass": ("chosen_must_pass", ("execution",)),
-    "selection": ("selection", ("ranked",)),
-    "beta": ("beta", ("rso",)),
-    "num_samples": ("num_samples", ("rso",)),
-    "seed": ("seed", ("rso",)),
-    "allow_compile_errors": ("allow_compile_errors", ("injection",)),
+    "min_gap": ("execution", "ranked", "rso", "injection"),
+    "max_pairs_per_prompt": ("execution", "ranked", "injection"),
+    "chosen_must_pass": ("execution",),
+    "selection": ("ranked",),
+    "beta": ("rso",),
+    "num_samples": ("rso",),
+    "seed": ("rso",),
+    "allow_compile_errors": ("injection",),
 }
 
 
@@ -74,12 +74,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _strategy_options(args: argparse.Namespace) -> dict[str, Any]:
     options = {}
-    for dest, (name, strategies) in _STRATEGY_OPTIONS.items():
-        value = getattr(args, dest, None)
+    for name, strategies in _STRATEGY_OPTIONS.items():
+        value = getattr(args, name, None)
         if value is None:
             continue
         if args.strategy not in strategies:
-            flag = "--" + dest.replace("_", "-")
+            flag = "--" + name.replace("_", "-")
             raise UserError(f"{flag} does not apply to strategy {args.strategy!r} (only {', '.join(strategies)})")
         options[name] = value
     return options

@@ -3,9 +3,10 @@
 **MADPO** (Rho, "Margin Adaptive DPO", 2025) re-weights each pair's DPO loss by a continuous function of
 its preference margin: above 1 for hard, small-margin pairs (amplified), below 1 for easy, large-margin
 pairs (dampened), bounded on both sides and never negative; a negative margin (the margin source disagrees
-with the label) gets the capped maximum rather than an unbounded one. Here the weight is
-``clip(exp(-sharpness * (margin - pivot)), min_weight, max_weight)``: 1 at ``pivot``, monotone
-non-increasing in the margin. The margin is the pair's score gap, or a reward model's margin when given.
+with the label) gets the capped maximum rather than an unbounded one. The formula here is codealign's own
+instance of that shape, not the paper's exact function: ``clip(exp(-sharpness * (margin - pivot)),
+min_weight, max_weight)``, 1 at ``pivot`` and monotone non-increasing in the margin. The margin is the
+pair's score gap, or a reward model's margin when given.
 
 **rDPO** (Chowdhury et al., "Provably Robust DPO", 2024) needs the rate ε at which labels are flipped;
 TRL's ``loss_type="robust"`` takes it as ``label_smoothing`` in [0, 0.5). :func:`estimate_flip_rate`

@@ -178,10 +178,10 @@ def _rmtree(path: str) -> None:
     """Remove a job dir even where the job left unreadable folders behind."""
     for dirpath, dirnames, _ in os.walk(path):
         for name in dirnames:
-            path = os.path.join(dirpath, name)
-            if not os.path.islink(path):
+            sub = os.path.join(dirpath, name)
+            if not os.path.islink(sub):
                 try:
-                    os.chmod(path, 0o700)
+                    os.chmod(sub, 0o700)
                 except OSError:
                     pass
     shutil.rmtree(path, ignore_errors=True)

@@ -39,6 +39,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -320,6 +321,7 @@ class WorkerPool:
         self._all: list[Worker] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._finalizer = weakref.finalize(self, _stop_all, self._all)
 
     def request(self, payload: dict[str, Any], timeout_s: float | None = None) -> WorkerReply:
         worker = self._take()
@@ -347,14 +349,18 @@ class WorkerPool:
         return sum(w.starts for w in self._all)
 
     def close(self) -> None:
+        """Stop every worker (also done when the pool is garbage-collected or the interpreter exits)."""
         with self._lock:
             self._closed = True
-            workers = list(self._all)
-        for worker in workers:
-            worker.stop()
+        self._finalizer()
 
     def __enter__(self) -> "WorkerPool":
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _stop_all(workers: list[Worker]) -> None:
+    for worker in list(workers):
+        worker.stop()

@@ -12,8 +12,8 @@ Guaranteed:
 * a finished stage is never retrained: rerunning ``train_dpo`` with the same ``output_dir`` skips finished
   stages and resumes an interrupted one from its last checkpoint (``save_steps``);
 * each stage logs to ``stage-K/train_log.jsonl`` (every logged step), ``stage-K/monitor.jsonl`` (the
-  collapse monitor's probes and decisions) and TensorBoard (``stage-K/tensorboard``); each stage's policy is ``stage-K/final`` (LoRA merged) and
-  ``output_dir/final.json`` names the last one;
+  collapse monitor's probes and decisions) and TensorBoard (``stage-K/tensorboard``); each stage's policy
+  is ``stage-K/final`` (LoRA merged) and ``output_dir/final.json`` names the last one;
 * when the collapse monitor stops a stage, the run stops there (later stages are not trained) and the result
   says why; the stopped stage's policy is still saved, for inspection.
 

@@ -303,14 +303,25 @@ def _load_rows(config: SFTRunConfig) -> list[list[Row]]:
     return as_stages([read_jsonl(path) for path in config.data])
 
 
-def _resume_point(config: SFTRunConfig) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
+def last_complete_checkpoint(output_dir: str | os.PathLike) -> str | None:
+    """The newest ``checkpoint-N`` folder in ``output_dir`` that was completely written (its
+    ``trainer_state.json``, saved last, exists); a folder left half-written by a kill is skipped."""
+    root = Path(output_dir)
+    if not root.is_dir():
+        return None
+    done = [
+        p for p in root.glob("checkpoint-*")
+        if p.name.split("-", 1)[1].isdigit() and (p / "trainer_state.json").is_file()
+    ]
+    return str(max(done, key=lambda p: int(p.name.split("-", 1)[1]))) if done else None
 
+
+def _resume_point(config: SFTRunConfig) -> str | None:
     choice = config.resume_from_checkpoint
     if choice == "never":
         return None
     if choice == "auto":
-        return get_last_checkpoint(config.output_dir) if os.path.isdir(config.output_dir) else None
+        return last_complete_checkpoint(config.output_dir)
     if not os.path.isdir(choice):
         raise UserError(f"sft: checkpoint {choice!r} not found")
     return choice

@@ -70,10 +70,10 @@ def _judge(domain, backend, code, *, pytest_files=False, wall_s=20.0, test_timeo
 
 
 def test_fake_pytest_summary_does_not_pass(domain, any_backend):
-    """Evidence rule: stdout is never read; the harness saw no test return."""
+    """Evidence rule: stdout is never read; the harness saw no test return (the worker exited 0 first)."""
     code = ("import os, sys\nprint('===== 2 passed in 0.01s =====')\nprint('PASS')\nsys.stdout.flush()\n"
             "os._exit(0)\n")
-    result, took = _judge(domain, any_backend, code, pytest_files=True)
+    result, took = _judge(domain, any_backend, code)
     assert result.verdict is Verdict.FAIL and result.score == 0.0
     assert "2 passed" in result.stdout
     assert took < 10
@@ -127,18 +127,18 @@ def test_python_fork_bomb_is_contained(domain, any_backend):
     """Backend (both): RLIMIT_NPROC under the slot uid and the pids cgroup; the wall deadline ends it."""
     code = ("import os\ndef add(a, b):\n    for _ in range(10000):\n        try:\n            os.fork()\n"
             "        except OSError:\n            pass\n    return a + b\n")
-    result, took = _judge(domain, any_backend, code, wall_s=8, test_timeout_s=3)
+    result, took = _judge(domain, any_backend, code, wall_s=4, test_timeout_s=2)
     assert result.verdict is not Verdict.PASS
-    assert took < 20
+    assert took < 12
 
 
 def test_ctypes_fork_bomb_is_contained(domain, any_backend):
     """Backend (both): a raw libc fork() bypasses Python but not RLIMIT_NPROC / the pids cgroup."""
     code = ("import ctypes\nlibc = ctypes.CDLL(None)\ndef add(a, b):\n    for _ in range(10000):\n"
             "        libc.fork()\n    return a + b\n")
-    result, took = _judge(domain, any_backend, code, wall_s=8, test_timeout_s=3)
+    result, took = _judge(domain, any_backend, code, wall_s=4, test_timeout_s=2)
     assert result.verdict is not Verdict.PASS
-    assert took < 20
+    assert took < 12
 
 
 def test_infinite_loop_is_stopped_promptly(domain, any_backend):
@@ -187,15 +187,16 @@ def test_host_loopback_server_is_unreachable_under_bwrap(domain, bwrap_backend):
     srv.bind(("127.0.0.1", 0))
     srv.listen(1)
     port = srv.getsockname()[1]
-    hits = []
+    srv.settimeout(0.1)
+    hits, done = [], threading.Event()
 
     def accept():
-        srv.settimeout(4)
-        try:
-            conn, _ = srv.accept()
-            hits.append(conn.recv(100))
-        except OSError:
-            pass
+        while not done.is_set():
+            try:
+                conn, _ = srv.accept()
+                hits.append(conn.recv(100))
+            except OSError:
+                continue
 
     th = threading.Thread(target=accept)
     th.start()
@@ -204,6 +205,7 @@ def test_host_loopback_server_is_unreachable_under_bwrap(domain, bwrap_backend):
             "    print('connected')\nexcept OSError:\n    print('unreachable')\n"
             "def add(a, b):\n    return a + b\n")
     result, _ = _judge(domain, bwrap_backend, code)
+    done.set()
     th.join()
     srv.close()
     assert hits == []
