@@ -19,6 +19,9 @@ whose parameters and/or phrasings no train task has) with the offline tiny model
    * ``dpo_curriculum``: execution pairs in two Curry-DPO stages (large score gap first), reference
      refreshed between stages, with the edit mask and NLL;
 
+   The collapse monitor is off, so every variant trains exactly the matched number of steps (with it on,
+   a collapsing run would stop early and be compared at fewer steps).
+
 3. after SFT and after every round, each policy is sampled on the held-out tasks and on the train tasks with
    ``--eval-seeds`` fresh seeds x ``--eval-samples`` samples at T = 0.8, and executed.
 
@@ -253,7 +256,7 @@ def train_variant(variant: str, start: str, results, train_tasks, out: Path, bud
     config = DPORunConfig(
         model=start, output_dir=str(out / "train"), learning_rate=budget.dpo_lr, beta=budget.beta,
         max_steps=max(1, budget.steps // stages), per_device_train_batch_size=budget.batch_size, device="cpu",
-        report_tensorboard=False, monitor=True, seed=rnd, order="shuffle", save_steps=10**6,
+        report_tensorboard=False, monitor=False, seed=rnd, order="shuffle", save_steps=10**6,
         max_length=1024, **objectives,
     )
     result = train_dpo(config, pairs, quiet=True)

@@ -62,14 +62,12 @@ def margins(trainer) -> float:
     """Mean (policy - reference) chosen-minus-rejected log-ratio over the trainer's data."""
     import torch
 
-    loader = trainer.get_train_dataloader()
+    from codealign.train.dpo_trainer import EXTRA_KEYS
+
     total, n = 0.0, 0
     trainer.model.eval()
     with torch.no_grad():
-        for batch in loader:
-            batch = {k: v for k, v in batch.items()}
-            from codealign.train.dpo_trainer import EXTRA_KEYS
-
+        for batch in trainer.get_train_dataloader():
             inputs = {k: v for k, v in batch.items() if k not in EXTRA_KEYS}
             pol_c, pol_r = trainer.compute_ref_log_probs(trainer.model, inputs)
             ref_c, ref_r = trainer.compute_ref_log_probs(trainer.ref_model, inputs)

@@ -34,6 +34,7 @@ from codealign.bench import report
 from codealign.bench.passk import pass_at_k
 from codealign.data.spans import FILL_TYPES
 from codealign.errors import UserError
+from codealign.generate.prompts import FimFormat, fim_format
 from codealign.jsonl import read_jsonl
 from codealign.types import Candidate, ExecResult, Task
 
@@ -130,8 +131,10 @@ def locate(data: str | Path | None) -> tuple[Path, Path, dict]:
     return suite, repos, config
 
 
-def load_suite(data: str | Path | None = None) -> list[Task]:
-    """Python-domain tasks for every row of the suite (``task.metadata`` keeps the row's fields)."""
+def load_suite(data: str | Path | None = None, family: str = "starcoder") -> list[Task]:
+    """Python-domain tasks for every row of the suite; ``task.prompt`` is the row's FIM prompt in ``family``'s
+    format (``context_code`` first), ``task.metadata`` keeps the row's fields."""
+    fmt = fim_format(family)
     suite, repos_dir, config = locate(data)
     rows = read_jsonl(suite)
     if not rows:
@@ -154,11 +157,11 @@ def load_suite(data: str | Path | None = None) -> list[Task]:
         if task_id in seen:
             raise UserError(f"{suite}:{i}: duplicate task_id {task_id!r}")
         seen.add(task_id)
-        tasks.append(make_task(task_id, repo, row, fill))
+        tasks.append(make_task(task_id, repo, row, fill, fmt))
     return tasks
 
 
-def make_task(task_id: str, repo: Repo, row: dict, fill: str) -> Task:
+def make_task(task_id: str, repo: Repo, row: dict, fill: str, fmt: FimFormat | None = None) -> Task:
     file_name = row["file_name"]
     if file_name not in repo.files and file_name not in repo.test_files:
         raise UserError(f"row {task_id}: {file_name!r} is not a file of repository {repo.name!r}")
@@ -170,7 +173,8 @@ def make_task(task_id: str, repo: Repo, row: dict, fill: str) -> Task:
     else:
         assets["test_files"] = repo.test_files
         assets["test_paths"] = repo.test_paths
-    prompt = f"{row.get('context_code') or ''}{row['prefix_code']}<MASK>{row['suffix_code']}"
+    fmt = fmt or fim_format("starcoder")
+    prompt = fmt.render(row["prefix_code"], row["suffix_code"], context=row.get("context_code") or "")
     return Task(task_id=task_id, domain="python", prompt=prompt, assets=assets,
                 limits={"wall_s": 60.0},
                 metadata={"benchmark": "execrepobench", "repo_name": repo.name, "file_name": file_name,
@@ -226,6 +230,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fill-type", action="append", default=[],
                         help="only rows of this fill type (repeatable)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N rows (after --fill-type)")
+    parser.add_argument("--fim-family", default=None,
+                        help="--model: FIM sentinel family (default: guessed from the model name)")
     report.add_generation_arguments(parser)
 
 
@@ -233,7 +239,8 @@ def run(args: argparse.Namespace) -> dict:
     from codealign.domains import get_domain
 
     quiet = args.json or args.quiet
-    tasks = load_suite(args.data)
+    family = args.fim_family or (fim_format(args.model).family if args.model else "starcoder")
+    tasks = load_suite(args.data, family)
     wanted = {normalize_fill_type(f) for f in args.fill_type} if args.fill_type else None
     if wanted:
         tasks = [t for t in tasks if t.metadata["fill_type"] in wanted]
@@ -247,25 +254,37 @@ def run(args: argparse.Namespace) -> dict:
         if args.oracle or args.candidates or args.model:
             raise UserError("--empty cannot be combined with --oracle, --candidates or --model")
         candidates = [Candidate(t.task_id, "", metadata={"empty": True}) for t in tasks]
+    elif args.model and not (args.oracle or args.candidates):
+        candidates = sample_middles(args, tasks, fim_format(family))
     else:
         candidates = report.candidates_for(args, tasks, lambda t: t.metadata["middle_code"])
-    results = report.run_candidates(get_domain("python"), tasks, candidates, args)
+    results, seconds = report.run_candidates(get_domain("python"), tasks, candidates, args)
     scores = score(tasks, results)
     mode = "empty" if args.empty else "oracle" if args.oracle else "candidates" if args.candidates else "model"
     extra = ["--empty"] if args.empty else []
     extra += [x for f in args.fill_type for x in ("--fill-type", f)]
     extra += ["--limit", str(args.limit)] if args.limit is not None else []
     summary = {"benchmark": "execrepobench", "data": str(args.data or BUNDLED), "mode": mode, "rows": len(tasks),
-               "candidates": len(candidates), "backend": results[0].details.get("backend", args.backend) if results else "",
+               "candidates": len(candidates), "seconds": round(seconds, 1), "backend": results[0].details.get("backend", args.backend) if results else "",
                **scores, "command": report.reproduce_command("execrepobench", args, extra)}
     if not quiet:
         print_table(summary)
     return report.finish(summary, args, scores["overall"]["pass@1"])
 
 
+def sample_middles(args: argparse.Namespace, tasks: list[Task], fmt: FimFormat) -> list[Candidate]:
+    """Middles sampled from ``--model`` on the raw FIM prompts (no chat template, no code extraction), cut at
+    the family's end-of-text token."""
+    from codealign.generate import get_generator
+
+    generator = get_generator("hf", model=args.model, raw_prompts=True)
+    return generator.candidates(tasks, n=args.n, extract=False, temperature=args.temperature,
+                                max_new_tokens=args.max_new_tokens, stop=[fmt.eot] if fmt.eot else None)
+
+
 def print_table(summary: dict) -> None:
     print(f"ExecRepoBench ({summary['data']}): {summary['rows']} rows, {summary['candidates']} candidates, "
-          f"mode {summary['mode']}, backend {summary['backend']}")
+          f"mode {summary['mode']}, backend {summary['backend']}, {summary['seconds']} s")
     print(f"  {'fill type':<28} {'n':>4} {'Pass@1':>8} {'edit sim':>9}")
     for name, row in [*summary["per_fill_type"].items(), ("overall", summary["overall"])]:
         print(f"  {name:<28} {row['n']:>4} {100 * row['pass@1']:7.1f}% {100 * row['edit_similarity']:8.1f}")

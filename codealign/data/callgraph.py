@@ -49,7 +49,7 @@ class RepoIndex:
 
     def __init__(self, sources: dict[str, Source]):
         self.sources = sources
-        self.defs: dict[str, dict[str, Definition]] = {path: _top_level_defs(src) for path, src in sources.items()}
+        self.defs: dict[str, dict[str, Definition]] = {path: _top_level_defs(path, src) for path, src in sources.items()}
         self.modules: dict[str, str] = {}
         for path in sorted(sources, key=lambda p: (p.count("/"), p)):
             if sources[path].language != "python":
@@ -127,21 +127,21 @@ def _text(source: Source, node) -> str:
     return source.data[node.start_byte:node.end_byte].decode("utf-8", "replace")
 
 
-def _top_level_defs(source: Source) -> dict[str, Definition]:
+def _top_level_defs(path: str, source: Source) -> dict[str, Definition]:
     defs: dict[str, Definition] = {}
     if source.language == "python":
         for node in source.tree.root_node.named_children:
             inner = node.child_by_field_name("definition") if node.type == "decorated_definition" else node
             if inner is not None and inner.type in _PY_DEFS:
                 name = _text(source, inner.child_by_field_name("name"))
-                defs.setdefault(name, Definition(source.path, name, node.start_point[0], _text(source, node)))
+                defs.setdefault(name, Definition(path, name, node.start_point[0], _text(source, node)))
         return defs
     kinds = _OTHER_DEFS[source.language]
     for node in source.nodes():
         if node.type in kinds:
             name = _declared_name(source, node)
             if name:
-                defs.setdefault(name, Definition(source.path, name, node.start_point[0], _text(source, node)))
+                defs.setdefault(name, Definition(path, name, node.start_point[0], _text(source, node)))
     return defs
 
 

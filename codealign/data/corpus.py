@@ -24,6 +24,7 @@ exactly) keep the first row in file order. Everything is deterministic for a giv
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import os
@@ -43,6 +44,8 @@ from codealign.jsonl import write_jsonl
 _KIND_TO_FILL = {kind: fill for fill, kind in FILL_TYPES.items()}
 _SKIP_DIRS = {".git", "__pycache__", ".venv", "venv", "node_modules", ".tox", "build", "dist", ".mypy_cache"}
 _TOKEN = re.compile(r"\w+|[^\w\s]")
+_HEADER_TOKENS = 8
+"""Allowance for one context header's sentinel and separators (``<file_sep>`` or ``# `` plus newlines)."""
 
 
 def estimate_tokens(text: str) -> int:
@@ -175,10 +178,9 @@ class ContextBuilder:
         self._defs = {path: self.index.context_for(path) for path in sources}
 
     def build(self, path: str, prefix: str, suffix: str) -> list[tuple[str, str, str]]:
-        """[(path, text, origin)] most relevant first, within the token budget; origin is callgraph or bm25."""
-        budget = self.config.context_tokens
-        if budget == 0:
-            return []
+        """[(path, text, origin)] most relevant first, origin callgraph or bm25; the rendered context (file
+        headers and the repository header included, as estimated by :func:`estimate_tokens`) fits the budget."""
+        budget = self.config.context_tokens - _HEADER_TOKENS - estimate_tokens(self.config.repo_name)
         items: list[tuple[str, str, str]] = []
         seen: set[str] = set()
         for d in self._defs[path]:
@@ -192,7 +194,7 @@ class ContextBuilder:
     @staticmethod
     def _add(items, seen, path, text, origin, budget) -> int:
         key = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
-        cost = estimate_tokens(text) + 4
+        cost = estimate_tokens(path) + estimate_tokens(text) + _HEADER_TOKENS
         if key in seen or cost > budget:
             return budget
         seen.add(key)
@@ -260,7 +262,9 @@ def build_corpus(repo: str | os.PathLike, config: CorpusConfig | None = None) ->
     a file that does not parse (unless ``on_parse_error='skip'``) or bad settings; writes nothing."""
     config = config or CorpusConfig()
     root = Path(repo)
-    repo_name = config.repo_name or root.resolve().name
+    if not config.repo_name:
+        config = dataclasses.replace(config, repo_name=root.resolve().name)
+    repo_name = config.repo_name
     sources, skipped = load_sources(root, config)
     fmt = fim.resolve_format(config.family, config.layout)
     contexts = ContextBuilder(sources, config)

@@ -14,7 +14,6 @@ import ast
 import builtins
 import importlib.abc
 import importlib.machinery
-import importlib.util
 import inspect
 import json
 import os

@@ -60,6 +60,8 @@ for VerilogEval) and from the stage results on fd 3. A candidate that passes ste
 stdin or its plusargs, so it cannot learn the tag, and step 2 keeps it from reading the testbench's
 variables; a candidate that fails step 1 is rejected whatever it printed.
 ``$system`` does not exist in Icarus 11 (``vvp`` refuses to load a design that calls it); it is denied anyway.
+RTLLM verdicts read tagged lines too: PASS needs the testbench's tagged ``Your Design Passed`` and no tagged
+failure line.
 
 What remains possible: (a) step 2 elaborates with default parameters, so a ``generate`` branch taken only
 under a parameter value the testbench passes is not checked for outside references (VerilogEval testbenches
@@ -68,7 +70,9 @@ pass no parameters; 4 of the 43 RTLLM ones do); (b) the candidate drives its por
 rules and the reference comparison apply, as upstream); (c) the deny-list is complete for the system tasks
 of Icarus 11's VPI modules (``system``, ``v2005_math``, ``v2009``, ``va_math``, ``vhdl_sys``,
 ``vhdl_textio``); a later Icarus with new file tasks needs the list extended; (d) resource abuse
-(infinite loops, ``$dumpvars`` disk fill, unbounded output) is stopped by the sandbox limits, not here.
+(infinite loops, ``$dumpvars`` disk fill, unbounded output) is stopped by the sandbox limits, not here;
+(e) a testbench or reference that does not compile under this simulator gives the candidate COMPILE_ERROR
+(the log names the file; the benchmarks' ``--oracle`` run shows which tasks are affected).
 
 **Simulators.** ``iverilog`` (default; ``-g2012``, ``vvp -n``) or ``verilator`` (``--binary --timing``, about
 10 s per design; the isolation steps 1-2 still use iverilog). Verilator is built without ccache: jobs run
@@ -87,7 +91,7 @@ import shutil
 from dataclasses import dataclass
 
 from codealign.domains.base import Domain, command_version, limit_verdict
-from codealign.sandbox.job import Job, JobResult, JobStatus
+from codealign.sandbox.job import Job, JobResult
 from codealign.sandbox.limits import Limits
 from codealign.types import Candidate, ExecResult, Task, Verdict
 

@@ -157,11 +157,21 @@ class SFTRunConfig:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "SFTRunConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(fields))
         if unknown:
-            raise UserError(f"sft config: unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
-        return cls(**values)
+            raise UserError(f"sft config: unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(fields))}")
+        coerced = {}
+        for name, value in values.items():
+            kind = {"float": float, "int": int}.get(str(fields[name].type))
+            if kind is not None and isinstance(value, (str, int)) and not isinstance(value, bool):
+                # YAML 1.1 reads 2e-4 as a string; numbers written that way are still numbers.
+                try:
+                    value = kind(value)
+                except ValueError:
+                    raise UserError(f"sft config: {name} must be a number, got {value!r}") from None
+            coerced[name] = value
+        return cls(**coerced)
 
 
 @dataclass
