@@ -22,9 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from codealign.bench.verilogeval import load_verilogeval  # noqa: E402
 from codealign.domains import get_domain  # noqa: E402
+from codealign.domains.verilog import reference_solution  # noqa: E402
 from codealign.domains.mutants import rise_candidates  # noqa: E402
-from codealign.jsonl import read_jsonl  # noqa: E402
 from codealign.pairs import build_pairs  # noqa: E402
 from codealign.sandbox.executor import execute  # noqa: E402
 from codealign.types import Task, Verdict  # noqa: E402
@@ -33,17 +34,9 @@ COMPILING_FAILURES = (Verdict.FAIL, Verdict.RUNTIME_ERROR, Verdict.TIMEOUT)
 
 
 def verilogeval_tasks(path: str, variant: str) -> tuple[list[Task], dict[str, str]]:
-    """Tasks and reference solutions (renamed to TopModule) from VerilogEval's problems.jsonl."""
-    suffix = "" if variant == "spec-to-rtl" else "_complete"
-    tasks, solutions = [], {}
-    for row in read_jsonl(path):
-        prompt = row["prompt"] if variant == "spec-to-rtl" else row["prompt_complete"]
-        ref, test = row["ref" + suffix], row["test" + suffix]
-        tasks.append(Task(row["task_id"], "verilog", prompt, assets={
-            "format": "verilogeval", "test": test, "ref": ref, "top_module": "TopModule",
-            "ref_module": "RefModule"}))
-        solutions[row["task_id"]] = ref.replace("module RefModule", "module TopModule", 1)
-    return tasks, solutions
+    """VerilogEval tasks and their reference solutions (renamed to the module the testbench instantiates)."""
+    tasks = load_verilogeval(path, variant)
+    return tasks, {t.task_id: reference_solution(t) for t in tasks}
 
 
 def measure(data: str, variant: str = "spec-to-rtl", max_per_task: int = 8, seed: int = 0,

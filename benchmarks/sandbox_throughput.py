@@ -25,7 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from codealign.bench.verilogeval import load_verilogeval, reference_candidate
+from codealign.bench.verilogeval import load_verilogeval
+from codealign.domains.verilog import reference_solution
 from codealign.domains import get_domain
 from codealign.sandbox.backends import get_backend
 from codealign.sandbox.cache import VerdictCache
@@ -36,9 +37,9 @@ from codealign.types import Candidate, ExecResult
 def candidates_for(tasks, domain, rng):
     cands = []
     for task in tasks:
-        ref = reference_candidate(task)
-        cands.append(ref)
-        mutants = domain.mutate(ref.completion, rng)
+        ref = reference_solution(task)
+        cands.append(Candidate(task.task_id, ref))
+        mutants = domain.mutate(ref, rng)
         if mutants:
             text, info = mutants[0]
             cands.append(Candidate(task.task_id, text, metadata={"mutation": info}))

@@ -11,7 +11,8 @@ import sys
 import time
 from collections import Counter
 
-from codealign.bench.verilogeval import TASKS, inverted_output_mutant, load_verilogeval, reference_candidate
+from codealign.bench.verilogeval import TASKS, inverted_output_mutant, load_verilogeval
+from codealign.domains.verilog import reference_solution
 from codealign.domains.verilog import VerilogDomain
 from codealign.sandbox.executor import execute
 from codealign.types import Candidate
@@ -27,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = {"command": " ".join(["python", "benchmarks/verilogeval_mutants.py", *sys.argv[1:]]), "tasks": {}}
     for task_name in TASKS:
         tasks = load_verilogeval(args.data, task_name)
-        cands = [Candidate(t.task_id, reference_candidate(t), metadata={"kind": "reference"}) for t in tasks]
+        cands = [Candidate(t.task_id, reference_solution(t), metadata={"kind": "reference"}) for t in tasks]
         no_mutant = []
         for t in tasks:
             mutant = inverted_output_mutant(t)

@@ -8,7 +8,6 @@ outside ``± 2 diff_se``.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,19 +15,6 @@ from codealign.jsonl import read_completed, write_text_atomic
 
 if TYPE_CHECKING:
     from codealign.pipeline import Run
-
-
-def paired_difference(before: dict[str, float], after: dict[str, float]) -> tuple[float, float, int]:
-    """Mean and standard error of after - before over the tasks both have."""
-    keys = sorted(set(before) & set(after))
-    diffs = [after[k] - before[k] for k in keys]
-    if not diffs:
-        return 0.0, 0.0, 0
-    mean = sum(diffs) / len(diffs)
-    if len(diffs) < 2:
-        return mean, 0.0, len(diffs)
-    var = sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1)
-    return mean, math.sqrt(var / len(diffs)), len(diffs)
 
 
 def _dpo_logs(run_dir: Path) -> list[dict[str, Any]]:
@@ -78,7 +64,10 @@ def _plots(run_dir: Path, before: dict[str, Any], after: dict[str, Any], logs: l
 
 def write_report(run: "Run") -> dict[str, Any]:
     before, after = run.done("eval_before"), run.done("eval_after")
-    diff, diff_se, n = paired_difference(before["per_task"], after["per_task"])
+    from codealign.bench.report import paired_comparison
+
+    paired = paired_comparison(before["per_task"], after["per_task"])
+    diff, diff_se, n = paired["delta"], paired["se"], paired["problems"]
     stages = {s: run.done(s) for s in ("tasks", "sft", "generate", "execute", "pairs", "dpo")}
     logs = _dpo_logs(run.dir)
     plots = _plots(run.dir, before, after, logs)

@@ -6,7 +6,8 @@ import json
 import pytest
 
 from codealign.bench import rtllm
-from codealign.bench.rtllm import load_rtllm, reference_candidate
+from codealign.bench.rtllm import load_rtllm
+from codealign.domains.verilog import reference_solution
 from codealign.errors import UserError
 
 # The references that fail under Icarus 11, as shared/data/rtllm/README.md lists.
@@ -33,7 +34,7 @@ def test_oracle_on_rtllm_passes_40_of_43_failing_exactly_the_listed_three(shared
 def test_reference_rename_targets_the_testbench_module(shared_data):
     task = {t.task_id: t for t in load_rtllm(shared_data / "rtllm" / "problems.jsonl")}["accu"]
     assert task.assets["ref_top_module"] == "verified_accu"
-    assert "module accu" in reference_candidate(task) and "verified_accu" not in reference_candidate(task)
+    assert "module accu" in reference_solution(task) and "verified_accu" not in reference_solution(task)
 
 
 def test_aux_files_are_carried_in_the_task(shared_data):

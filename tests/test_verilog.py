@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from codealign.bench.verilogeval import load_verilogeval, reference_candidate
+from codealign.bench.verilogeval import load_verilogeval
+from codealign.domains.verilog import reference_solution
 from codealign.domains import get_domain
 from codealign.domains.verilog import (VerilogDomain, VerilogJob, forbidden_calls, parse_stages, tag_displays,
                                        tagged_lines)
@@ -38,7 +39,7 @@ def test_registry_builds_the_verilog_domain():
 
 def test_reference_passes_with_full_score(domain, demo, backend):
     task = demo["Demo03_count_en"]
-    r = judge(domain, task, reference_candidate(task), backend)
+    r = judge(domain, task, reference_solution(task), backend)
     assert r.verdict is Verdict.PASS and r.score == 1.0
     assert r.details["mismatches"] == 0 and r.details["samples"] > 100
 
@@ -56,7 +57,7 @@ def test_wrong_design_fails_with_score_one_minus_mismatch_fraction(domain, demo,
 
 def test_stdout_keeps_the_summary_without_the_per_job_tag(domain, demo, backend):
     task = demo["Demo01_mux4"]
-    r = judge(domain, task, reference_candidate(task), backend)
+    r = judge(domain, task, reference_solution(task), backend)
     assert "Mismatches: 0 in" in r.stdout and "<@" not in r.stdout
 
 
@@ -97,21 +98,21 @@ def test_undefined_signal_is_unbound_name(domain, demo, backend):
 
 def test_undefined_system_task_is_a_compile_error(domain, demo, backend):
     task = demo["Demo01_mux4"]
-    text = reference_candidate(task).replace("endmodule", "initial $no_such_task;\nendmodule")
+    text = reference_solution(task).replace("endmodule", "initial $no_such_task;\nendmodule")
     r = judge(domain, task, text, backend)
     assert r.verdict is Verdict.COMPILE_ERROR and r.details["failure"] == "unknown_system_task"
 
 
 def test_always_block_without_delay_is_a_compile_error(domain, demo, backend):
     task = demo["Demo01_mux4"]
-    text = reference_candidate(task).replace("endmodule", "reg spin = 0;\nalways spin = !spin;\nendmodule")
+    text = reference_solution(task).replace("endmodule", "reg spin = 0;\nalways spin = !spin;\nendmodule")
     r = judge(domain, task, text, backend)
     assert r.verdict is Verdict.COMPILE_ERROR and r.details["failure"] == "zero_delay_loop"
 
 
 def test_design_that_never_lets_simulation_finish_times_out_within_its_deadline(domain, demo, backend):
     task = dataclasses.replace(demo["Demo01_mux4"], limits={"wall_s": 3})
-    text = reference_candidate(task).replace("endmodule", "initial while (1) begin end\nendmodule")
+    text = reference_solution(task).replace("endmodule", "initial while (1) begin end\nendmodule")
     t0 = time.monotonic()
     r = judge(domain, task, text, backend)
     assert r.verdict is Verdict.TIMEOUT and r.details["failure"] == "sim_timeout"
@@ -122,7 +123,7 @@ def test_testbench_timeout_line_gives_timeout(domain, demo, backend):
     base = demo["Demo03_count_en"]
     assets = dict(base.assets, test=base.assets["test"].replace("#1000000", "#50"))
     task = dataclasses.replace(base, assets=assets)
-    r = judge(domain, task, reference_candidate(task), backend)
+    r = judge(domain, task, reference_solution(task), backend)
     assert r.verdict is Verdict.TIMEOUT and r.details["failure"] == "tb_timeout" and r.score == 0
 
 
@@ -141,7 +142,7 @@ def test_reset_hint_is_classified_as_reset_issue(domain, demo, backend):
 
 def test_lint_is_recorded_as_a_signal_when_enabled(demo, backend):
     task = demo["Demo01_mux4"]
-    text = reference_candidate(task).replace("endmodule", "wire [3:0] spare;\nendmodule")
+    text = reference_solution(task).replace("endmodule", "wire [3:0] spare;\nendmodule")
     r = judge(VerilogDomain(lint=True), task, text, backend)
     assert r.verdict is Verdict.PASS
     assert r.details["lint"]["warnings"] >= 1
@@ -149,12 +150,13 @@ def test_lint_is_recorded_as_a_signal_when_enabled(demo, backend):
 
 def test_verilator_simulator_passes_the_reference(demo, backend):
     task = demo["Demo02_bin2gray"]
-    r = judge(VerilogDomain(simulator="verilator"), task, reference_candidate(task), backend)
+    r = judge(VerilogDomain(simulator="verilator"), task, reference_solution(task), backend)
     assert r.verdict is Verdict.PASS and r.details["simulator"] == "verilator"
 
 
 def test_rtllm_failures_over_checks_is_the_score(domain, shared_data, backend):
-    from codealign.bench.rtllm import load_rtllm, reference_candidate as rtllm_ref
+    from codealign.bench.rtllm import load_rtllm
+    from codealign.domains.verilog import reference_solution as rtllm_ref
 
     task = {t.task_id: t for t in load_rtllm(shared_data / "rtllm" / "problems.jsonl")}["adder_8bit"]
     good = rtllm_ref(task)
@@ -218,7 +220,7 @@ def test_truncated_trusted_record_is_marked_incomplete():
 
 
 def test_mutate_delegates_to_the_mutation_module(domain, demo):
-    ref = reference_candidate(demo["Demo03_count_en"])
+    ref = reference_solution(demo["Demo03_count_en"])
     mutants = domain.mutate(ref, random.Random(0))
     assert mutants and all(isinstance(text, str) and text != ref for text, _ in mutants)
 

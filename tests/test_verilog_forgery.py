@@ -7,7 +7,8 @@ a forged verdict. The bundled demo problem ``Demo03_count_en`` is VerilogEval-sh
 
 import pytest
 
-from codealign.bench.verilogeval import inverted_output_mutant, load_verilogeval, reference_candidate
+from codealign.bench.verilogeval import inverted_output_mutant, load_verilogeval
+from codealign.domains.verilog import reference_solution
 from codealign.domains.verilog import VerilogDomain
 from codealign.types import Candidate, Verdict
 
@@ -85,19 +86,19 @@ def test_including_the_reference_source_fails(domain, task, backend):
 
 
 def test_ending_the_simulation_early_is_forbidden(domain, task, backend):
-    text = reference_candidate(task).replace("endmodule", "initial #40 $finish;\nendmodule")
+    text = reference_solution(task).replace("endmodule", "initial #40 $finish;\nendmodule")
     r = verdict_of(domain, task, text, backend)
     assert r.verdict is Verdict.COMPILE_ERROR and r.details["forbidden"] == ["$finish"]
 
 
 def test_a_system_task_built_by_token_pasting_is_still_found(domain, task, backend):
-    text = "`define F(x) $fin``x\n" + reference_candidate(task).replace("endmodule", "initial #40 `F(ish);\nendmodule")
+    text = "`define F(x) $fin``x\n" + reference_solution(task).replace("endmodule", "initial #40 `F(ish);\nendmodule")
     r = verdict_of(domain, task, text, backend)
     assert r.verdict is Verdict.COMPILE_ERROR and r.details["forbidden"] == ["$finish"]
 
 
 def test_a_denied_call_in_an_unelaborated_generate_branch_is_still_rejected(domain, task, backend):
-    text = reference_candidate(task).replace(
+    text = reference_solution(task).replace(
         "endmodule", "parameter P = 0;\ngenerate if (P) begin : g\ninitial $stop;\nend endgenerate\nendmodule")
     r = verdict_of(domain, task, text, backend)
     assert r.verdict is Verdict.COMPILE_ERROR and r.details["forbidden"] == ["$stop"]
@@ -110,7 +111,7 @@ def test_reading_the_compiled_testbench_is_forbidden(domain, task, backend):
 
 
 def test_redefining_a_testbench_module_fails(domain, task, backend):
-    r = verdict_of(domain, task, reference_candidate(task) + "\nmodule tb; endmodule\n", backend)
+    r = verdict_of(domain, task, reference_solution(task) + "\nmodule tb; endmodule\n", backend)
     assert r.verdict is Verdict.COMPILE_ERROR and r.details["failure"] == "module_name_clash"
 
 
@@ -127,7 +128,7 @@ MUTANT_SAMPLE = ["Prob001_zero", "Prob030_popcount255", "Prob035_count1to10", "P
 @pytest.mark.parametrize("task_id", MUTANT_SAMPLE)
 def test_a_mutant_of_a_reference_fails(task_id, shared_data, domain, backend):
     task = {t.task_id: t for t in load_verilogeval(shared_data / "verilogeval" / "problems.jsonl")}[task_id]
-    ref = reference_candidate(task)
+    ref = reference_solution(task)
     mutant = inverted_output_mutant(task)
     assert mutant is not None
     assert verdict_of(domain, task, ref, backend).verdict is Verdict.PASS

@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from codealign.domains.verilog import reference_solution
+
 from codealign.domains import verilog_tasks as vt
 from codealign.errors import UserError
 from codealign.jsonl import read_jsonl
@@ -58,7 +60,7 @@ def test_testbench_reports_in_verilogeval_format():
 
 def test_reference_solution_defines_top_module_not_ref_module():
     task = vt.generate_tasks(["seqdet"], 1)[0]
-    text = vt.reference_solution(task)
+    text = reference_solution(task)
     assert text.startswith("module TopModule (") and "RefModule" not in text
 
 

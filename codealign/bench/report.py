@@ -160,8 +160,13 @@ def finish(summary: dict, args: argparse.Namespace, pass1: float | None) -> dict
         if isinstance(old, (int, float)) and pass1 is not None:
             summary["baseline_pass@1"] = old
             summary["delta_pass@1"] = pass1 - old
+            paired = paired_comparison(per_problem_pass1(before), per_problem_pass1(summary))
+            summary["baseline_comparison"] = paired
             if not quiet:
-                print(f"pass@1 {100 * pass1:.2f} % vs baseline {100 * old:.2f} % ({100 * (pass1 - old):+.2f})")
+                ci = (f", paired over {paired['problems']} problems: {100 * paired['delta']:+.2f} "
+                      f"[{100 * paired['ci95'][0]:+.2f}, {100 * paired['ci95'][1]:+.2f}] (95 % CI)"
+                      if paired["problems"] >= 2 else "")
+                print(f"pass@1 {100 * pass1:.2f} % vs baseline {100 * old:.2f} % ({100 * (pass1 - old):+.2f}){ci}")
     summary["pass@1"] = pass1
     fail_under = getattr(args, "fail_under", None)
     if fail_under is not None and pass1 is not None and 100 * pass1 < fail_under:
@@ -171,6 +176,28 @@ def finish(summary: dict, args: argparse.Namespace, pass1: float | None) -> dict
         write_text_atomic(args.out, json.dumps({k: v for k, v in summary.items() if k != "exit_code"},
                                                indent=1, default=str) + "\n")
     return summary
+
+
+def per_problem_pass1(summary: dict) -> dict[str, float]:
+    """``{"<task>/<problem>": pass@1}`` from a benchmark summary (its ``tasks`` sections)."""
+    out = {}
+    for section, rep in (summary.get("tasks") or {}).items():
+        for pid, row in (rep.get("per_problem") or {}).items():
+            if "pass@1" in row:
+                out[f"{section}/{pid}"] = row["pass@1"]
+    return out
+
+
+def paired_comparison(baseline: dict[str, float], current: dict[str, float]) -> dict:
+    """Mean paired difference (current - baseline) over shared problems with a normal-approximation 95 % CI."""
+    keys = sorted(set(baseline) & set(current))
+    diffs = [current[k] - baseline[k] for k in keys]
+    if not diffs:
+        return {"problems": 0, "delta": 0.0, "se": 0.0, "ci95": [0.0, 0.0]}
+    mean = sum(diffs) / len(diffs)
+    var = sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1) if len(diffs) > 1 else 0.0
+    se = (var / len(diffs)) ** 0.5
+    return {"problems": len(diffs), "delta": mean, "se": se, "ci95": [mean - 1.96 * se, mean + 1.96 * se]}
 
 
 def _reason(result: ExecResult) -> str:

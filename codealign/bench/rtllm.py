@@ -21,6 +21,7 @@ from pathlib import Path
 from codealign.bench import report
 from codealign.errors import UserError
 from codealign.jsonl import read_jsonl
+from codealign.domains.verilog import reference_solution
 from codealign.types import Task
 
 FIELDS = ("task_id", "description", "test", "ref", "top_module", "ref_top_module")
@@ -56,12 +57,6 @@ def load_rtllm(path: str | Path) -> list[Task]:
     return tasks
 
 
-def reference_candidate(task: Task) -> str:
-    """The reference with its top module renamed to the one the testbench instantiates."""
-    src, dst = task.assets["ref_top_module"], task.assets["top_module"]
-    return re.sub(rf"\bmodule\s+{re.escape(src)}\b", f"module {dst}", task.assets["ref"])
-
-
 def run(args: argparse.Namespace) -> dict:
     from codealign.domains import get_domain
 
@@ -69,7 +64,7 @@ def run(args: argparse.Namespace) -> dict:
         raise UserError("bench rtllm needs --data PATH (an RTLLM problems JSONL); no demo set is bundled")
     quiet = args.json or args.quiet
     tasks = load_rtllm(args.data)
-    cands = report.candidates_for(args, tasks, reference_candidate)
+    cands = report.candidates_for(args, tasks, reference_solution)
     results, seconds = report.run_candidates(get_domain("verilog"), tasks, cands, args)
     summary: dict = {"benchmark": "rtllm", "data": str(args.data),
                      "mode": "oracle" if args.oracle else "candidates" if args.candidates else "model"}

@@ -23,6 +23,7 @@ from pathlib import Path
 from codealign.bench import report
 from codealign.errors import UserError
 from codealign.jsonl import read_jsonl
+from codealign.domains.verilog import reference_solution
 from codealign.types import Task
 
 TASKS = ("spec-to-rtl", "code-complete")
@@ -67,13 +68,6 @@ def load_verilogeval(path: str | Path | None = None, task: str = "spec-to-rtl") 
         tasks.append(Task(task_id=row["task_id"], domain="verilog", prompt=row[keys[0]], assets=assets,
                           metadata={"benchmark": "verilogeval", "task": task}))
     return tasks
-
-
-def reference_candidate(task: Task) -> str:
-    """The reference with its module renamed to the candidate's (``sed 's/\\bmodule RefModule\\b/...'``)."""
-    ref_module = task.assets.get("ref_module", "RefModule")
-    return re.sub(rf"\bmodule\s+{re.escape(ref_module)}\b", f"module {task.assets['top_module']}",
-                  task.assets["ref"])
 
 
 _PORT = re.compile(r"^(?:(input|output|inout)\s+)?((?:(?:wire|reg|logic|signed|unsigned|var)\s+)*)"
@@ -125,7 +119,7 @@ def run(args: argparse.Namespace) -> dict:
     pass1 = []
     for task in (TASKS if chosen == "all" else (chosen,)):
         tasks = load_verilogeval(args.data, task)
-        cands = report.candidates_for(args, tasks, reference_candidate)
+        cands = report.candidates_for(args, tasks, reference_solution)
         results, seconds = report.run_candidates(domain, tasks, cands, args)
         if args.oracle:
             rep = report.oracle_report(tasks, results)

@@ -368,6 +368,25 @@ class VerilogDomain(Domain):
                 score = min(1.0, max(0.0, 1.0 - failures / checks))
         return verdict(Verdict.FAIL, "runtime_mismatch", score if score < 1.0 else 0.0, **extra)
 
+    # -- bundled tasks and live check ------------------------------------------------------------------------
+    def demo_tasks(self, split: str = "train") -> list[Task]:
+        """The procedural family's bundled ``train`` / ``heldout`` tasks."""
+        from codealign.domains.verilog_tasks import bundled_tasks
+
+        return bundled_tasks(split)
+
+    def reference_solution(self, task: Task) -> str | None:
+        return reference_solution(task) if task.assets.get("ref") else None
+
+    def selftest_cases(self) -> list[tuple[Task, Candidate, Verdict]]:
+        from codealign.domains.verilog_tasks import bundled_tasks
+
+        task = bundled_tasks("train")[0]
+        good = self.reference_solution(task)
+        bad = good.replace("endmodule", "").rstrip() + "\n"
+        return [(task, Candidate(task.task_id, good), Verdict.PASS),
+                (task, Candidate(task.task_id, bad), Verdict.COMPILE_ERROR)]
+
     # -- negatives -------------------------------------------------------------------------------------------
     def mutate(self, solution: str, rng: random.Random) -> list[tuple[str, dict]]:
         try:
@@ -378,6 +397,14 @@ class VerilogDomain(Domain):
 
 
 # -- pieces with one job each (module level so tests and benchmarks can use them) ------------------------------
+def reference_solution(task: Task) -> str:
+    """The task's reference with its module renamed to the one the testbench instantiates
+    (``sed 's/\\bmodule RefModule\\b/module TopModule/'``, as the benchmarks' oracle runs do)."""
+    name = task.assets.get("ref_module") or task.assets.get("ref_top_module") or "RefModule"
+    top = task.assets.get("top_module", "TopModule")
+    return re.sub(rf"\bmodule\s+{re.escape(name)}\b", f"module {top}", task.assets["ref"])
+
+
 def tag_displays(testbench: str, tag: str) -> str:
     """The testbench with ``tag`` at the start of every ``$display``/``$write``/``$strobe``/``$monitor`` it
     prints (inside the format string when the first argument is a string literal)."""

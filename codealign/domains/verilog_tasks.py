@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from codealign.domains.verilog import reference_solution
 from codealign.errors import UserError
 from codealign.types import Task
 
@@ -1101,13 +1102,6 @@ def golden_mutants(task: Task) -> list[tuple[str, str]]:
         renamed = _renamed(other, names)
         out.append((f"neighbour {changed}", _module("TopModule", renamed, renamed.body)))
     return out
-
-
-def reference_solution(task: Task) -> str:
-    """The task's reference renamed to the top module a candidate must define (the SFT target)."""
-    ref_name = task.assets.get("ref_module", "RefModule")
-    top_name = task.assets.get("top_module", "TopModule")
-    return re.sub(rf"\bmodule\s+{re.escape(ref_name)}\b", f"module {top_name}", task.assets["ref"], count=1)
 
 
 def golden_check(tasks: list[Task], *, backend: str = "auto", workers: int | None = None,

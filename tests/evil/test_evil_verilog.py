@@ -12,7 +12,8 @@ import uuid
 
 import pytest
 
-from codealign.bench.verilogeval import load_verilogeval, reference_candidate
+from codealign.bench.verilogeval import load_verilogeval
+from codealign.domains.verilog import reference_solution
 from codealign.domains.verilog import VerilogDomain
 from codealign.sandbox.process import processes_of_uid
 from codealign.types import Candidate, Verdict
@@ -31,7 +32,7 @@ def task():
 
 
 def hostile(task, body: str) -> str:
-    return reference_candidate(task).replace("endmodule", body + "\nendmodule")
+    return reference_solution(task).replace("endmodule", body + "\nendmodule")
 
 
 def run(task, text, backend, **limits):
