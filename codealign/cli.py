@@ -170,6 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_module_args(f, "codealign.data.command")
     f.set_defaults(func=_lazy("codealign.data.command"))
 
+    p = sub.add_parser("reward", help="scorers for online RL")
+    rsub = p.add_subparsers(dest="reward_command", required=True)
+    r = rsub.add_parser("serve", help="HTTP reward endpoint for OpenRLHF's --remote_rm_url")
+    _common(r)
+    _add_module_args(r, "codealign.reward")
+    r.set_defaults(func=_lazy("codealign.reward"))
+
     p = sub.add_parser("cache", help="the verdict cache")
     _common(p)
     p.add_argument("action", choices=["stats", "prune"])

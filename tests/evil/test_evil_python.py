@@ -124,20 +124,21 @@ def test_forged_report_on_fd3_is_rejected(domain, any_backend):
 
 
 def test_python_fork_bomb_is_contained(domain, any_backend):
-    """Backend (both): RLIMIT_NPROC under the slot uid and the pids cgroup; the wall deadline ends it."""
+    """Backend (both): RLIMIT_NPROC under the slot uid and the pids cgroup; the wall deadline ends it. The
+    clones run the same wrong function, so no clone can report a pass either."""
     code = ("import os\ndef add(a, b):\n    for _ in range(10000):\n        try:\n            os.fork()\n"
-            "        except OSError:\n            pass\n    return a + b\n")
+            "        except OSError:\n            pass\n    return 0\n")
     result, took = _judge(domain, any_backend, code, wall_s=4, test_timeout_s=2)
-    assert result.verdict is not Verdict.PASS
+    assert result.verdict in (Verdict.FAIL, Verdict.TIMEOUT) and result.score == 0.0
     assert took < 12
 
 
 def test_ctypes_fork_bomb_is_contained(domain, any_backend):
     """Backend (both): a raw libc fork() bypasses Python but not RLIMIT_NPROC / the pids cgroup."""
     code = ("import ctypes\nlibc = ctypes.CDLL(None)\ndef add(a, b):\n    for _ in range(10000):\n"
-            "        libc.fork()\n    return a + b\n")
+            "        libc.fork()\n    return 0\n")
     result, took = _judge(domain, any_backend, code, wall_s=4, test_timeout_s=2)
-    assert result.verdict is not Verdict.PASS
+    assert result.verdict in (Verdict.FAIL, Verdict.TIMEOUT) and result.score == 0.0
     assert took < 12
 
 
