@@ -202,7 +202,8 @@ def test_bm25_finds_the_chunk_with_the_rare_identifier():
 
 
 def test_call_graph_resolves_imported_functions_and_classes(repo):
-    sources = {p: Source((repo / p).read_text(), "python", p) for p in ("pkg/__init__.py", "pkg/util.py", "pkg/main.py")}
+    paths = ("pkg/__init__.py", "pkg/util.py", "pkg/main.py")
+    sources = {p: Source((repo / p).read_text(), "python", p) for p in paths}
     defs = RepoIndex(sources).context_for("pkg/main.py")
     assert [(d.name, d.calls) for d in defs] == [("clamp", 2), ("Stack", 1)]
     assert defs[0].text.startswith("def clamp(value, low, high):")
@@ -212,7 +213,8 @@ def test_call_graph_resolves_imported_functions_and_classes(repo):
 def test_call_graph_finds_verilog_modules_and_solidity_libraries_by_name():
     counter = "module counter(input clk, output reg [3:0] q);\n  always @(posedge clk) q <= q + 1;\nendmodule\n"
     top = "module top(input clk, output [3:0] y);\n  counter u0(.clk(clk), .q(y));\nendmodule\n"
-    lib = "pragma solidity ^0.8.0;\nlibrary SafeOps {\n  function add(uint a, uint b) internal pure returns (uint) { return a + b; }\n}\n"
+    lib = ("pragma solidity ^0.8.0;\nlibrary SafeOps {\n"
+           "  function add(uint a, uint b) internal pure returns (uint) { return a + b; }\n}\n")
     bank = ("pragma solidity ^0.8.0;\nimport \"./lib.sol\";\ncontract Bank {\n"
             "  function f(uint a) public pure returns (uint) { return SafeOps.add(a, 1); }\n}\n")
     index = RepoIndex({"counter.v": Source(counter, "verilog"), "top.v": Source(top, "verilog"),

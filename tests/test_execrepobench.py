@@ -77,10 +77,12 @@ def _mini_suite(root: Path, *, command: bool = False) -> Path:
     (repo / "mini" / "__init__.py").write_text("")
     (repo / "mini" / "ops.py").write_text("def double(x):\n    return x * 2\n")
     if command:
-        (repo / "evaluate_repo.py").write_text("import sys\nfrom mini.ops import double\nsys.exit(0 if double(4) == 8 else 1)\n")
+        (repo / "evaluate_repo.py").write_text(
+            "import sys\nfrom mini.ops import double\nsys.exit(0 if double(4) == 8 else 1)\n")
     else:
         (repo / "tests").mkdir()
-        (repo / "tests" / "test_ops.py").write_text("from mini.ops import double\n\ndef test_double():\n    assert double(4) == 8\n")
+        (repo / "tests" / "test_ops.py").write_text(
+            "from mini.ops import double\n\ndef test_double():\n    assert double(4) == 8\n")
     row = {"repo_name": "mini", "file_name": "mini/ops.py", "prefix_code": "def double(x):\n    return ",
            "middle_code": "x * 2", "suffix_code": "\n", "fill_type": "grammar_based_expression"}
     (root / "data.jsonl").write_text(json.dumps(row) + "\n")

@@ -1,5 +1,6 @@
 """Generation interface, the HF and file backends, and prompt formatting."""
 
+import json
 import subprocess
 import sys
 
@@ -233,3 +234,27 @@ def test_fim_prompt_samples_on_the_tiny_model(generator):
 def test_loaded_model_and_generator_share_one_loader(generator):
     model, tokenizer = load_model(generator.model.config._name_or_path, device="cpu")
     assert type(model) is type(generator.model) and tokenizer.sep_token == generator.tokenizer.sep_token
+
+
+def test_generate_to_file_writes_candidates_atomically(candidate_file, tmp_path):
+    from codealign.generate import generate_to_file
+    from codealign.jsonl import read_jsonl
+
+    tasks = [Task("a", "verilog", "pa"), Task("b", "verilog", "pb")]
+    written = generate_to_file(get_generator("file", path=candidate_file), tasks, 1, tmp_path / "out.jsonl")
+    assert [c.to_dict() for c in read_jsonl(tmp_path / "out.jsonl", Candidate.from_dict)] == [c.to_dict() for c in written]
+
+
+def test_cli_generate_writes_candidates_and_prints_one_json_object(generator, tmp_path, capsys):
+    from codealign.cli import main
+    from codealign.jsonl import read_jsonl
+
+    write_jsonl(tmp_path / "tasks.jsonl", [Task("t0", "verilog", PROMPTS[0]), Task("t1", "verilog", PROMPTS[1])])
+    code = main(["generate", "--json", "--tasks", str(tmp_path / "tasks.jsonl"), "--out", str(tmp_path / "c.jsonl"),
+                 "--model", generator.model.config._name_or_path, "--device", "cpu", "--n", "2",
+                 "--max-new-tokens", "6"])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    cands = read_jsonl(tmp_path / "c.jsonl", Candidate.from_dict)
+    assert summary["candidates"] == 4 == len(cands)
+    assert all("extraction" in c.metadata for c in cands)

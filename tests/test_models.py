@@ -13,33 +13,31 @@ from codealign.train.models import TINY_MODEL, build_tiny_model, load_model, loa
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", seed=0)
+
+
+def test_tiny_model_builds_in_seconds(tiny, tmp_path):
     start = time.perf_counter()
-    path = build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", seed=0)
-    return path, time.perf_counter() - start
+    build_tiny_model(tmp_path / "m", seed=3)
+    assert time.perf_counter() - start < 30
 
 
-def test_tiny_model_builds_in_seconds(tiny):
-    _, seconds = tiny
-    assert seconds < 60
+def test_tiny_model_builds_without_network(tmp_path, monkeypatch):
+    import socket
 
+    def refuse(*args, **kwargs):
+        raise OSError("network disabled in this test")
 
-def test_tiny_model_builds_without_network(tmp_path):
-    code = (
-        "import socket\n"
-        "def refuse(*a, **k):\n    raise OSError('network disabled in this test')\n"
-        "socket.socket.connect = refuse\nsocket.create_connection = refuse\n"
-        "from codealign.train.models import build_tiny_model\n"
-        f"build_tiny_model({str(tmp_path / 'm')!r}, hidden_size=64, layers=1, heads=2, kv_heads=1, intermediate_size=128)\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    build_tiny_model(tmp_path / "m", hidden_size=64, layers=1, heads=2, kv_heads=1, intermediate_size=128)
     assert (tmp_path / "m" / "model.safetensors").is_file()
 
 
 def test_tiny_model_reloads_with_auto_classes(tiny):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    path, _ = tiny
+    path = tiny
     model = AutoModelForCausalLM.from_pretrained(path)
     tokenizer = AutoTokenizer.from_pretrained(path)
     assert model.config.vocab_size == len(tokenizer)
@@ -49,12 +47,12 @@ def test_tiny_model_reloads_with_auto_classes(tiny):
 def test_tiny_model_has_a_few_million_parameters(tiny):
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(tiny[0])
+    model = AutoModelForCausalLM.from_pretrained(tiny)
     assert 1_000_000 < sum(p.numel() for p in model.parameters()) < 10_000_000
 
 
 def test_same_seed_builds_identical_weights_and_tokenizer(tiny, tmp_path):
-    path, _ = tiny
+    path = tiny
     again = build_tiny_model(tmp_path / "again", seed=0)
     assert (again / "model.safetensors").read_bytes() == (path / "model.safetensors").read_bytes()
     assert (again / "tokenizer.json").read_bytes() == (path / "tokenizer.json").read_bytes()
@@ -62,11 +60,11 @@ def test_same_seed_builds_identical_weights_and_tokenizer(tiny, tmp_path):
 
 def test_different_seed_builds_different_weights(tiny, tmp_path):
     other = build_tiny_model(tmp_path / "other", seed=1)
-    assert (other / "model.safetensors").read_bytes() != (tiny[0] / "model.safetensors").read_bytes()
+    assert (other / "model.safetensors").read_bytes() != (tiny / "model.safetensors").read_bytes()
 
 
 def test_prompt_is_a_token_prefix_of_prompt_plus_completion(tiny):
-    tokenizer = load_tokenizer(str(tiny[0]))
+    tokenizer = load_tokenizer(str(tiny))
     for prompt, completion in [
         ("Implement a 4-bit adder", "module TopModule(input [3:0] a);\nendmodule\n"),
         ("Ends with spaces   ", "  assign y = a;"),
@@ -80,13 +78,13 @@ def test_prompt_is_a_token_prefix_of_prompt_plus_completion(tiny):
 
 
 def test_tiny_tokenizer_roundtrips_code(tiny):
-    tokenizer = load_tokenizer(str(tiny[0]))
+    tokenizer = load_tokenizer(str(tiny))
     text = "module m(input [7:0] a, output y);\n\tassign y = ^a; // parity ünïcode\nendmodule\n"
     assert tokenizer.decode(tokenizer(text)["input_ids"]) == text
 
 
 def test_tiny_model_samples_text(tiny):
-    model, tokenizer = load_model(str(tiny[0]), device="cpu")
+    model, tokenizer = load_model(str(tiny), device="cpu")
     from codealign.generate.hf import HFGenerator
 
     out = HFGenerator(model, tokenizer=tokenizer).generate(["Implement an AND gate"], 2, max_new_tokens=8)
@@ -98,7 +96,7 @@ def test_load_model_by_tiny_name_builds_into_cache(tmp_path, monkeypatch, tiny):
     model, tokenizer = load_model(TINY_MODEL, device="cpu")
     cached = list((tmp_path / "models").iterdir())
     assert len(cached) == 1 and cached[0].name.startswith(TINY_MODEL)
-    assert (cached[0] / "model.safetensors").read_bytes() == (tiny[0] / "model.safetensors").read_bytes()
+    assert (cached[0] / "model.safetensors").read_bytes() == (tiny / "model.safetensors").read_bytes()
     assert tokenizer.sep_token == "<|sep|>" and not model.training
 
 

@@ -134,6 +134,22 @@ def test_report_with_a_wrong_mac_is_rejected():
     assert verify_report(forged + b"\n", b"k" * 32) is None
 
 
+def test_harness_that_never_started_is_a_sandbox_error(domain):
+    from codealign.sandbox.job import JobResult, JobStatus
+
+    task = snippet_task()
+    cand = Candidate(task.task_id, GOOD)
+    job = domain.prepare(task, cand)
+    result = domain.judge(task, cand, job, JobResult(JobStatus.EXITED, returncode=1, stderr=b"bwrap: Can't fork"))
+    assert result.verdict is Verdict.SANDBOX_ERROR
+
+
+def test_harness_killed_after_start_is_the_candidates_runtime_error(domain, backend):
+    code = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\ndef add(a, b):\n    return a + b\n"
+    result = judge(domain, backend, snippet_task(), code)
+    assert result.verdict is Verdict.RUNTIME_ERROR and result.score == 0.0
+
+
 def test_task_without_tests_is_a_harness_error(domain):
     with pytest.raises(ValueError, match="assets.tests"):
         domain.prepare(Task("t", "python", "", assets={}), Candidate("t", GOOD))

@@ -281,3 +281,22 @@ def test_missing_config_file_is_a_user_error(tmp_path):
 def test_missing_data_is_a_user_error(tiny, tmp_path):
     with pytest.raises(UserError, match="no data files"):
         train_sft(small_config(tiny, tmp_path))
+
+
+def test_cli_train_sft_json_prints_exactly_one_json_object(tiny, tmp_path, capsys):
+    from codealign.cli import main
+
+    write_jsonl(tmp_path / "s0.jsonl", stage_rows(1, 4)[0])
+    code = main(["train", "sft", "--json", f"model={tiny}", f"output_dir={tmp_path / 'out'}", f"data=[{tmp_path / 's0.jsonl'}]",
+                 "per_device_train_batch_size=2", "device=cpu", "report_tensorboard=false", "logging_steps=1"])
+    out = capsys.readouterr().out
+    assert code == 0
+    summary = json.loads(out)
+    assert summary["global_step"] == 2 and Path(summary["final_dir"]).is_dir()
+
+
+def test_cli_train_sft_bad_override_exits_2(capsys):
+    from codealign.cli import main
+
+    assert main(["train", "sft", "--json", "learning_rate=-1"]) == 2
+    assert "learning_rate" in capsys.readouterr().err

@@ -33,8 +33,9 @@ def smartbugs(shared_data):
     return [r for r in rows if r["source_available"]]
 
 
-def exact(row) -> str | None:
-    return None if row["pragma"] in solc.BROKEN_ON_NPM else row["pragma"]
+def exact(row) -> str:
+    """The version SmartBugs compiled the row with (npm's broken 0.4.0 replaced by 0.4.1)."""
+    return solc.BROKEN_ON_NPM.get(row["pragma"], row["pragma"])
 
 
 def test_installed_compilers_include_the_global_solcjs_and_home_installs():
@@ -123,28 +124,40 @@ def test_uninstalled_pragma_is_sandbox_error_at_once(domain, backend):
 
 
 def test_every_source_available_smartbugs_contract_compiles(domain, backend, smartbugs):
+    """Compiler picked from the pragma among the installed ones, as for any contract."""
     installs = solc.installed_solcs()
-    rows = sorted(smartbugs, key=lambda r: solc.vtuple(r["pragma"]))
-    assert all(solc.choose_solc(row["source"], installs, exact(row)) for row in rows)
+    rows = sorted(smartbugs, key=lambda r: solc.vtuple(solc.choose_solc(r["source"], installs).version))
     with ThreadPoolExecutor(max_workers=domain.workers) as pool:
-        analyses = list(pool.map(lambda row: domain.analyse(row["source"], backend, solc_version=exact(row)), rows))
+        analyses = list(pool.map(lambda row: domain.analyse(row["source"], backend), rows))
     failures = [(row["id"], a.status, a.compile_error[:200] or a.error[:200])
                 for row, a in zip(rows, analyses) if a.status != "ok"]
     assert not failures
+    assert len(rows) == 41
+
+
+def test_oldest_compilers_work_through_the_legacy_wrapper(domain, backend, smartbugs):
+    """The exact versions SmartBugs used for its oldest contracts: 0.4.1 and 0.4.9 go through the wrapper of
+    0.4.26, 0.4.11 through its own standard-JSON entry point."""
+    rows = [r for r in smartbugs if solc.vtuple(r["pragma"]) <= (0, 4, 11)]
+    assert {exact(r) for r in rows} >= {"0.4.1", "0.4.9", "0.4.11"}
+    for row in rows:
+        analysis = domain.analyse(row["source"], backend, solc_version=exact(row))
+        assert analysis.status == "ok" and analysis.solc_version == exact(row), (row["id"], analysis.error)
+        assert analysis.findings
 
 
 def test_slither_finds_reentrancy_in_classic_reentrancy_contracts(domain, backend, smartbugs):
     rows = [r for r in smartbugs if r["category"] == "reentrancy"]
     assert len(rows) >= 4
     for row in rows:
-        analysis = domain.analyse(row["source"], backend, solc_version=exact(row))
+        analysis = domain.analyse(row["source"], backend)
         checks = {f["check"] for f in analysis.findings}
         assert checks & {"reentrancy-eth", "reentrancy-no-eth"}, (row["id"], sorted(checks))
 
 
 def test_reentrancy_finding_points_at_the_labelled_call(domain, backend, smartbugs):
     row = next(r for r in smartbugs if r["id"] == "reentrancy/reentrancy_simple")
-    analysis = domain.analyse(row["source"], backend, solc_version=exact(row))
+    analysis = domain.analyse(row["source"], backend)
     finding = next(f for f in analysis.findings if f["check"] == "reentrancy-eth")
     assert set(row["vulnerable_lines"]) <= set(finding["lines"])
     assert finding["functions"] == ["withdrawBalance"] and finding["category"] == "reentrancy"

@@ -274,3 +274,21 @@ def test_leading_yes_or_no_is_a_verdict_only_as_a_word_of_its_own():
     assert parse_answer("No. The contract is fine.").vulnerable is False
     assert parse_answer("Yes, reentrancy in withdraw().").vulnerable is True
     assert not parse_answer("no idea").parseable
+
+
+def test_executor_judges_many_answers_with_one_analysis_per_contract(tasks):
+    from codealign.sandbox.backends import get_backend
+    from codealign.sandbox.executor import execute
+
+    picked = [t for t in tasks if t.metadata["category"] == "reentrancy"][:2]
+    cands = [Candidate(t.task_id, golden_answer(label_of(t)), metadata={"i": i}) for t in picked for i in range(2)]
+    cands += [Candidate(t.task_id, "No, it is not vulnerable.") for t in picked]
+    domain = SolidityDomain(workers=2)
+    try:
+        backend = get_backend("auto")
+        results = execute(domain, picked, cands, backend=backend, workers=3, progress=False)
+        assert domain._pool(backend).requests == 2
+    finally:
+        domain.close()
+    assert [r.verdict for r in results] == [Verdict.PASS] * 4 + [Verdict.FAIL] * 2
+    assert [r.score for r in results] == [1.0] * 4 + [0.0] * 2

@@ -216,8 +216,8 @@ def score(tasks: list[Task], results: list[ExecResult]) -> dict:
                             "verdicts": [r.verdict.value for r in rs] or ["NO_CANDIDATE"]})
         groups[task.metadata["fill_type"]].append((p1, es))
         groups["overall"].append((p1, es))
-    table = {name: {"n": len(v), "pass@1": sum(p for p, _ in v) / len(v), "edit_similarity": sum(e for _, e in v) / len(v)}
-             for name, v in groups.items()}
+    table = {name: {"n": len(v), "pass@1": sum(p for p, _ in v) / len(v),
+                    "edit_similarity": sum(e for _, e in v) / len(v)} for name, v in groups.items()}
     order = [f for f in FILL_TYPES if f in table] + sorted(k for k in table if k not in FILL_TYPES and k != "overall")
     return {"per_fill_type": {k: table[k] for k in order}, "overall": table["overall"],
             "tasks_without_candidates": sorted(t.task_id for t in tasks if t.task_id not in by_task),
@@ -264,9 +264,10 @@ def run(args: argparse.Namespace) -> dict:
     extra = ["--empty"] if args.empty else []
     extra += [x for f in args.fill_type for x in ("--fill-type", f)]
     extra += ["--limit", str(args.limit)] if args.limit is not None else []
+    backend = next((r.details["backend"] for r in results if "backend" in r.details), args.backend)
     summary = {"benchmark": "execrepobench", "data": str(args.data or BUNDLED), "mode": mode, "rows": len(tasks),
-               "candidates": len(candidates), "seconds": round(seconds, 1), "backend": results[0].details.get("backend", args.backend) if results else "",
-               **scores, "command": report.reproduce_command("execrepobench", args, extra)}
+               "candidates": len(candidates), "seconds": round(seconds, 1), "backend": backend, **scores,
+               "command": report.reproduce_command("execrepobench", args, extra)}
     if not quiet:
         print_table(summary)
     return report.finish(summary, args, scores["overall"]["pass@1"])

@@ -5,7 +5,8 @@ ExecRepoBench fill types are drawn with :func:`codealign.data.spans.sample_spans
 repository unchanged must pass its own tests (the oracle of every row: a failing repository is an error).
 Each span is then run with an empty middle through the Python domain; only spans the tests notice (the
 empty middle does not pass) are kept. Spans whose empty middle still compiles come first (the tests, not the
-parser, notice them), then those whose empty middle makes no test run into its deadline, then ``keep_per_kind`` rows per fill type are taken round-robin over repositories.
+parser, notice them), then those whose empty middle makes no test run into its deadline; then
+``keep_per_kind`` rows per fill type are taken round-robin over repositories.
 ``context_code`` is the cross-file context of :class:`codealign.data.corpus.ContextBuilder` (call graph
 first, then BM25), as plain ``# path`` blocks. Writes ``<root>/suite.jsonl`` atomically.
 
@@ -104,7 +105,8 @@ def build_suite(root: str | Path = BUNDLED, *, seed: int = 0, per_kind: int = 3,
                     taken += 1
     write_jsonl(root / "suite.jsonl", chosen)
     stats = {"spans_drawn": len(rows), "noticed": sum(len(g) for f in noticed.values() for g in f.values()),
-             "kept": len(chosen), "per_fill_type": {f: sum(1 for r in chosen if r["fill_type"] == f) for f in FILL_TYPES},
+             "kept": len(chosen),
+             "per_fill_type": {f: sum(1 for r in chosen if r["fill_type"] == f) for f in FILL_TYPES},
              "empty_compiles": sum(1 for r in chosen if r["empty_verdict"] != Verdict.COMPILE_ERROR.value)}
     return stats
 

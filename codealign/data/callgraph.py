@@ -49,7 +49,8 @@ class RepoIndex:
 
     def __init__(self, sources: dict[str, Source]):
         self.sources = sources
-        self.defs: dict[str, dict[str, Definition]] = {path: _top_level_defs(path, src) for path, src in sources.items()}
+        self.defs: dict[str, dict[str, Definition]] = {
+            path: _top_level_defs(path, src) for path, src in sources.items()}
         self.modules: dict[str, str] = {}
         for path in sorted(sources, key=lambda p: (p.count("/"), p)):
             if sources[path].language != "python":

@@ -17,9 +17,10 @@ prefix or suffix is a *repeat*. Repeats are left out of the SFT rows and written
 candidate rows (``task_id``, ``completion`` = the matching text, with the FIM fields) to be executed like any
 candidate; the builder only marks them — it never decides they are wrong.
 
-Dedup: exact duplicates (same prompt and completion) and near duplicates (Jaccard ≥ ``near_dup_jaccard``
-over token 3-gram shingles of the middle and its surrounding lines, found with MinHash LSH and then checked
-exactly) keep the first row in file order. Everything is deterministic for a given seed and repository.
+Dedup: exact duplicates (same prompt and completion) and near duplicates (same span kind and Jaccard ≥
+``near_dup_jaccard`` over token 3-gram shingles of the middle and the 10 lines around it, found with MinHash
+LSH and then checked exactly) keep the first row in file order; different kinds cut at the same place are
+different examples. Everything is deterministic for a given seed and repository.
 """
 
 from __future__ import annotations
@@ -316,12 +317,13 @@ def _example(repo_name, path, source, span: Span, fmt, contexts: ContextBuilder,
 
 
 def _shingles(row: dict) -> set[int]:
-    around = "\n".join(row["prefix"].splitlines()[-3:] + [row["middle"]] + row["suffix"].splitlines()[:3])
+    around = "\n".join(row["prefix"].splitlines()[-10:] + [row["middle"]] + row["suffix"].splitlines()[:10])
     toks = code_tokens(around)
     return {zlib.crc32(" ".join(toks[i:i + 3]).encode()) for i in range(max(1, len(toks) - 2))}
 
 
-def deduplicate(rows: list[dict], threshold: float, *, bands: int = 16, rows_per_band: int = 4) -> tuple[list[dict], int, int]:
+def deduplicate(rows: list[dict], threshold: float, *, bands: int = 16,
+                rows_per_band: int = 4) -> tuple[list[dict], int, int]:
     """(kept rows, exact duplicates dropped, near duplicates dropped); the first of each group is kept."""
     kept, exact, near = [], 0, 0
     seen: set[str] = set()
@@ -336,7 +338,7 @@ def deduplicate(rows: list[dict], threshold: float, *, bands: int = 16, rows_per
         seen.add(key)
         sh = _shingles(row)
         sig = [min(((a * x + b) % _PRIME) for x in sh) for a, b in perms]
-        keys = [(i, tuple(sig[i * rows_per_band:(i + 1) * rows_per_band])) for i in range(bands)]
+        keys = [(row.get("kind", ""), i, tuple(sig[i * rows_per_band:(i + 1) * rows_per_band])) for i in range(bands)]
         candidates = {j for k in keys for j in buckets.get(k, ())}
         if any(_jaccard(sh, shingle_sets[j]) >= threshold for j in candidates):
             near += 1

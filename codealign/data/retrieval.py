@@ -65,7 +65,8 @@ class BM25Retriever:
         if self.chunks:
             self._index.index(corpus, show_progress=False)
 
-    def search(self, query: str, k: int = 5, *, exclude: frozenset[str] | set[str] = frozenset()) -> list[tuple[Chunk, float]]:
+    def search(self, query: str, k: int = 5, *,
+               exclude: frozenset[str] | set[str] = frozenset()) -> list[tuple[Chunk, float]]:
         """Up to ``k`` (chunk, score) pairs with score > 0, best first, skipping chunks of ``exclude`` paths."""
         return self.search_many([query], k, exclude=exclude)[0]
 

@@ -245,8 +245,8 @@ def candidate_spans(source: Source, *, max_chars: int = 600) -> dict[str, list[S
     found["line_remainder"] = _line_remainders(text, leaves, bodies)
     found["random_span"] = _random_spans(text, leaves, bodies)
     for kind, spans in found.items():
-        found[kind] = sorted({s for s in spans if 2 <= len(text[s.start:s.end].strip()) and s.end - s.start <= max_chars},
-                             key=lambda s: (s.start, s.end))
+        kept = {s for s in spans if 2 <= len(text[s.start:s.end].strip()) and s.end - s.start <= max_chars}
+        found[kind] = sorted(kept, key=lambda s: (s.start, s.end))
     return found
 
 

@@ -38,7 +38,8 @@ Residual risks (not prevented): candidate code written against this worker can f
 pipe in its own process (``gc``, frames, ``/proc/self/fd``) and forge the results *of the tests run in its
 worker* — the worker is the candidate's process, so this cannot be closed without a second interpreter per
 assertion. In ``command`` mode the evidence is only the command's exit status. Killing the parent (same uid)
-yields no report: the verdict is then RUNTIME_ERROR with score 0, never a pass. Isolation from the host
+yields no report: the verdict is then RUNTIME_ERROR with score 0, never a pass (a harness that never signed
+its start line is SANDBOX_ERROR: the sandbox, not the candidate, failed). Isolation from the host
 (network, filesystem writes outside the job dir, process escape) is the backend's: use ``bwrap``.
 """
 
@@ -74,9 +75,10 @@ def _rel_path(name: str, what: str) -> str:
     return name
 
 
-def verify_report(trusted: bytes, key: bytes) -> dict | None:
-    """The harness's report when one line of ``trusted`` carries a valid HMAC under ``key``; else None."""
-    for line in reversed(trusted.splitlines()):
+def authenticated(trusted: bytes, key: bytes) -> list[dict]:
+    """The payloads of the lines of ``trusted`` that carry a valid HMAC under ``key``, in order."""
+    found = []
+    for line in trusted.splitlines():
         try:
             row = json.loads(line)
             payload, mac = row["payload"], row["mac"]
@@ -86,15 +88,21 @@ def verify_report(trusted: bytes, key: bytes) -> dict | None:
             continue
         expected = hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
         if hmac.compare_digest(expected, mac):
-            return json.loads(payload)
-    return None
+            found.append(json.loads(payload))
+    return found
+
+
+def verify_report(trusted: bytes, key: bytes) -> dict | None:
+    """The harness's final report (the last authenticated payload with ``ok``), or None."""
+    reports = [p for p in authenticated(trusted, key) if "ok" in p]
+    return reports[-1] if reports else None
 
 
 class PythonDomain(Domain):
     """Python candidates judged by tests; see the module docstring for the assets and the threat model."""
 
     name = "python"
-    harness_version = "1"
+    harness_version = "2"
     default_limits = Limits(wall_s=60.0, cpu_s=60.0, memory_mb=1024, nproc=64)
     default_test_timeout_s = 10.0
 
@@ -156,11 +164,16 @@ class PythonDomain(Domain):
 
     def judge(self, task: Task, candidate: Candidate, job: Job, result: JobResult) -> ExecResult:
         key = job.files[".codealign/key"]
-        report = verify_report(result.trusted, key)
+        payloads = authenticated(result.trusted, key)
+        reports = [p for p in payloads if "ok" in p]
+        report = reports[-1] if reports else None
         common = dict(task_id=task.task_id, candidate_id=candidate.candidate_id, stdout=result.text("stdout"),
                       stderr=result.text("stderr"), wall_s=result.wall_s, cpu_s=result.cpu_s,
                       peak_memory_mb=result.peak_memory_mb, completion=candidate.completion)
         stopped = limit_verdict(result)
+        if not payloads and stopped is None:
+            return ExecResult(verdict=Verdict.SANDBOX_ERROR, details={"error": "the test harness did not start"},
+                              **common)
         if report is None:
             return ExecResult(verdict=stopped or Verdict.RUNTIME_ERROR, score=0.0,
                               details={"error": "no authenticated report from the test harness"}, **common)

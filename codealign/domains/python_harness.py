@@ -14,8 +14,9 @@ this process is the only holder of fd 3, the backend's trusted channel). Before 
 It then starts a worker (``python -I -B -c <worker source>``; fresh interpreter, no fd 3, no key) with the
 remaining tests and a fresh nonce on its stdin, reads the worker's report pipe, and enforces the per-test
 and total deadlines: a worker that dies or overruns a test is killed, that test is charged, and a new worker
-runs the tests not yet reported. At the end it writes one JSON line ``{"payload": ..., "mac": ...}`` to fd 3,
-``mac`` = HMAC-SHA256(key, payload) so that nothing else that reaches fd 3 can forge it.
+runs the tests not yet reported; it is the child subreaper of the job, so the workers' orphans are killed and
+reaped here. It writes signed JSON lines ``{"payload": ..., "mac": ...}`` to fd 3 (``mac`` = HMAC-SHA256(key,
+payload), so nothing else that reaches fd 3 can forge them): ``{"started": true}`` first, the report last.
 """
 
 import ast
@@ -48,12 +49,52 @@ def read_key(path):
     return key
 
 
-def make_undumpable():
+def prctl(option, value):
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(4, 0, 0, 0, 0) == 0  # PR_SET_DUMPABLE
+        return ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
+
+
+def make_undumpable():
+    return prctl(4, 0)  # PR_SET_DUMPABLE
+
+
+def become_subreaper():
+    """Orphans of the workers (fork-bomb clones) are re-parented here, so they can be killed and reaped
+    inside the job instead of lingering as zombies that count against the uid's process limit."""
+    return prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
+
+
+def reap_orphans():
+    """Kill every remaining child of this process (re-parented orphans included) and reap them all."""
+    me = str(os.getpid())
+    for _ in range(50):
+        children = []
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as fh:
+                    fields = fh.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[1].decode() == me and fields[0] != b"Z":
+                children.append(int(entry.name))
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                break
+        if not children:
+            time.sleep(0.005)
 
 
 def pytest_ids(test_files, test_paths):
@@ -126,7 +167,12 @@ class Run:
     def run_command(self):
         start = time.monotonic()
         argv = [sys.executable if a == "{python}" else a for a in self.config["command"]]
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, env=self.worker_env(), start_new_session=True)
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, env=self.worker_env(), start_new_session=True)
+        except OSError as exc:
+            self.load_errors.append(f"cannot start {argv[0]}: {exc}")
+            self.outcome["command"] = "error"
+            return
         try:
             rc = proc.wait(timeout=max(0.1, self.deadline - time.monotonic()))
             self.outcome["command"] = "passed" if rc == 0 else "failed"
@@ -143,8 +189,16 @@ class Run:
         cfg = dict(self.config, nonce=nonce, report_fd=w, ids=todo)
         cfg.pop("test_files", None)
         cfg["sources"] = self.config.get("test_files", {})
-        proc = subprocess.Popen([sys.executable, "-I", "-B", "-c", self.worker_source], stdin=subprocess.PIPE,
-                                env=self.worker_env(), pass_fds=(w,), start_new_session=True)
+        try:
+            proc = subprocess.Popen([sys.executable, "-I", "-B", "-c", self.worker_source], stdin=subprocess.PIPE,
+                                    env=self.worker_env(), pass_fds=(w,), start_new_session=True)
+        except OSError as exc:
+            os.close(r)
+            os.close(w)
+            self.load_errors.append(f"cannot start a worker: {exc}")
+            for test_id in todo:
+                self.charge(test_id, "error")
+            return False
         os.close(w)
         try:
             proc.stdin.write(json.dumps(cfg).encode())
@@ -236,6 +290,13 @@ def kill_group(proc):
         proc.wait(timeout=5)
     except subprocess.TimeoutExpired:
         pass
+    reap_orphans()
+
+
+def signed(key, body):
+    payload = json.dumps(body, sort_keys=True)
+    mac = hmac.new(bytes(key), payload.encode(), hashlib.sha256).hexdigest()
+    return (json.dumps({"payload": payload, "mac": mac}) + "\n").encode()
 
 
 def main():
@@ -245,16 +306,16 @@ def main():
     with open(os.path.join(HERE, "worker.py"), encoding="utf-8") as fh:
         worker_source = fh.read()
     dumpable_off = make_undumpable()
+    become_subreaper()
     trusted = os.fdopen(3, "wb", buffering=0)
+    trusted.write(signed(key, {"started": True}))
     try:
         run = Run(config, worker_source)
         run.run()
         body = {"ok": True, **run.payload(dumpable_off)}
     except SyntaxError as exc:
         body = {"ok": False, "error": f"test file does not parse: {exc.filename}:{exc.lineno}: {exc.msg}"}
-    payload = json.dumps(body, sort_keys=True)
-    mac = hmac.new(bytes(key), payload.encode(), hashlib.sha256).hexdigest()
-    trusted.write((json.dumps({"payload": payload, "mac": mac}) + "\n").encode())
+    trusted.write(signed(key, body))
     trusted.close()
 
 

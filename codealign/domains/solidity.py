@@ -156,6 +156,7 @@ class SolidityDomain(Domain):
         self._lock = threading.Lock()
         self._cache: collections.OrderedDict[str, Analysis] = collections.OrderedDict()
         self._cache_size = cache_size
+        self._inflight: dict[str, threading.Event] = {}
 
     # -- toolchain -------------------------------------------------------------------------------------
     def toolchain_version(self) -> str:
@@ -211,38 +212,50 @@ class SolidityDomain(Domain):
     def analyse(self, source: str, backend, *, solc_version: str | None = None, filename: str = "contract.sol",
                 timeout_s: float | None = None) -> Analysis:
         """Compile and analyse one contract. Finished analyses are cached by content, compiler and file name
-        (limit hits are not: a later call may allow more time). Never raises for the contract's failures; a
+        (limit hits are not: a later call may allow more time); concurrent calls for the same contract wait for
+        one analysis instead of each running their own. Never raises for the contract's failures; a
         missing compiler is ``status == "missing_compiler"``."""
         try:
             install = self._resolve(source, solc_version)
         except solc.MissingCompiler as exc:
             return Analysis("missing_compiler", error=str(exc))
         key = hashlib.sha256(json.dumps([source, install.version, filename]).encode("utf-8", "surrogatepass")).hexdigest()
-        with self._lock:
-            hit = self._cache.get(key)
-            if hit is not None:
-                self._cache.move_to_end(key)
-                return hit
+        while True:
+            with self._lock:
+                hit = self._cache.get(key)
+                if hit is not None:
+                    self._cache.move_to_end(key)
+                    return hit
+                running = self._inflight.get(key)
+                if running is None:
+                    self._inflight[key] = threading.Event()
+                    break
+            running.wait()
+        try:
+            result = self._run_analysis(source, install, filename, backend, timeout_s)
+            if result.status in ("ok", "compile_error", "analysis_error"):
+                with self._lock:
+                    self._cache[key] = result
+                    while len(self._cache) > self._cache_size:
+                        self._cache.popitem(last=False)
+        finally:
+            with self._lock:
+                self._inflight.pop(key).set()
+        return result
+
+    def _run_analysis(self, source: str, install: solc.SolcInstall, filename: str, backend,
+                      timeout_s: float | None) -> Analysis:
         request = {"source": source, "filename": filename, "solc": install.to_request()}
         if self.persistent and hasattr(backend, "launch"):
             reply = self._pool(backend).request(request, timeout_s)
             if reply.ok:
-                result = Analysis.from_reply(reply.response, install.version, reply.wall_s, reply.peak_memory_mb)
-            else:
-                status = _JOB_STATUS.get(reply.status, "sandbox_error")
-                result = Analysis(status, install.version, error=reply.error or status, wall_s=reply.wall_s,
-                                  peak_memory_mb=reply.peak_memory_mb)
-        else:
-            limits = self.default_limits if timeout_s is None else self.default_limits.merged({"wall_s": timeout_s})
-            job = self._once_job([request], limits)
-            outcome = backend.run(job)
-            result = self._analyses_from_job(outcome, [install.version])[0]
-        if result.status in ("ok", "compile_error", "analysis_error"):
-            with self._lock:
-                self._cache[key] = result
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
-        return result
+                return Analysis.from_reply(reply.response, install.version, reply.wall_s, reply.peak_memory_mb)
+            status = _JOB_STATUS.get(reply.status, "sandbox_error")
+            return Analysis(status, install.version, error=reply.error or status, wall_s=reply.wall_s,
+                            peak_memory_mb=reply.peak_memory_mb)
+        limits = self.default_limits if timeout_s is None else self.default_limits.merged({"wall_s": timeout_s})
+        outcome = backend.run(self._once_job([request], limits))
+        return self._analyses_from_job(outcome, [install.version])[0]
 
     def _once_job(self, requests: list[dict], limits: Limits) -> Job:
         files = {"config.json": json.dumps(solc.server_config(self.max_compilers))}

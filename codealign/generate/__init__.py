@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import importlib
+import os
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -140,6 +141,18 @@ def make_candidate(task: Task, text: str, metadata: dict[str, Any], *, extract: 
             meta["raw"] = text
         completion = result.code
     return Candidate(task_id=task.task_id, completion=completion, metadata=meta)
+
+
+def generate_to_file(
+    generator: Generator, tasks: Sequence[Task], n: int, out: str | os.PathLike, **sampling: Any
+) -> list[Candidate]:
+    """``codealign generate``: :meth:`Generator.candidates` for ``tasks``, written atomically to ``out`` (JSONL
+    of candidates). ``sampling`` takes the keyword arguments of :meth:`Generator.candidates`."""
+    from codealign.jsonl import write_jsonl
+
+    candidates = generator.candidates(tasks, n, **sampling)
+    write_jsonl(out, candidates)
+    return candidates
 
 
 def _check_n(n: int) -> int:

@@ -309,7 +309,8 @@ class Worker:
 
 class WorkerPool:
     """Up to ``size`` workers of one spec, started on first use, shared by threads: each request takes a
-    free worker (waiting when all are busy), and a worker that failed is replaced on its next request."""
+    free worker (waiting when all are busy), and a worker that failed is replaced on its next request.
+    ``requests`` counts the requests sent so far, ``starts`` the worker processes started."""
 
     def __init__(self, backend: ProcessBackend, spec: WorkerSpec, size: int = 1):
         if size < 1:
@@ -321,9 +322,12 @@ class WorkerPool:
         self._all: list[Worker] = []
         self._lock = threading.Lock()
         self._closed = False
+        self.requests = 0
         self._finalizer = weakref.finalize(self, _stop_all, self._all)
 
     def request(self, payload: dict[str, Any], timeout_s: float | None = None) -> WorkerReply:
+        with self._lock:
+            self.requests += 1
         worker = self._take()
         try:
             return worker.request(payload, timeout_s)

@@ -76,7 +76,8 @@ class SFTRunConfig:
     """Passes over each stage before moving to the next one (the curriculum is never interleaved)."""
 
     max_steps: int = -1
-    """Stop after this many optimizer steps (-1: run the whole curriculum once)."""
+    """Stop after this many optimizer steps (-1: run the whole curriculum once). More steps than one pass holds
+    start the curriculum again from stage 0, reshuffled within stages."""
 
     per_device_train_batch_size: int = 8
     """Rows per device per forward pass."""
@@ -97,7 +98,7 @@ class SFTRunConfig:
     """Use prompts as given (e.g. FIM prompts with sentinels) instead of formatting them for the model."""
 
     system: str = ""
-    """System message for chat-template models (ignored otherwise unless set: then prepended)."""
+    """Optional system message: a system turn for chat-template models, a leading paragraph otherwise."""
 
     seed: int = 0
     """Seed for weights of new heads, dropout and within-stage shuffling."""
@@ -148,8 +149,6 @@ class SFTRunConfig:
             raise UserError(f"sft config: warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         if self.mode == "rft" and self.data:
             raise UserError("sft config: mode 'rft' builds rows from verdicts + tasks; do not also give data")
-        if self.peft and self.trl.get("gradient_checkpointing") and self.device == "cpu":
-            raise UserError("sft config: gradient checkpointing on CPU only slows training down; drop it")
         reserved = {"output_dir", "max_length", "learning_rate", "seed", "completion_only_loss", "max_steps"}
         clash = reserved & set(self.trl)
         if clash:
@@ -337,7 +336,9 @@ def _resume_point(config: SFTRunConfig) -> str | None:
     return choice
 
 
-def build_sft_trainer(config: SFTRunConfig, data: Sequence[Row] | Sequence[Sequence[Row]] | None = None, *, callbacks=()):
+def build_sft_trainer(
+    config: SFTRunConfig, data: Sequence[Row] | Sequence[Sequence[Row]] | None = None, *, callbacks=(), quiet: bool = False
+):
     """The configured trainer (a TRL ``SFTTrainer`` subclass whose ``curriculum`` attribute is the
     :class:`CurriculumSampler`) and the tokenizer, without training. ``data`` as in :func:`as_stages`; None
     reads the config's files."""
@@ -412,11 +413,16 @@ def build_sft_trainer(config: SFTRunConfig, data: Sequence[Row] | Sequence[Seque
         shuffle=config.shuffle_within_stage,
         sampler_seed=config.seed,
     )
+    if quiet:
+        from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+        trainer.remove_callback(PrinterCallback)
+        trainer.remove_callback(ProgressCallback)
     return trainer, tokenizer
 
 
 def train_sft(
-    config: SFTRunConfig, data: Sequence[Row] | Sequence[Sequence[Row]] | None = None, *, callbacks=()
+    config: SFTRunConfig, data: Sequence[Row] | Sequence[Sequence[Row]] | None = None, *, callbacks=(), quiet: bool = False
 ) -> SFTResult:
     """Train, save the final model to ``output_dir/final`` and return an :class:`SFTResult`.
 
@@ -424,9 +430,10 @@ def train_sft(
     config's ``data`` files (SFT) or builds RFT rows from its ``verdicts`` and ``tasks``. Guaranteed: stages
     are trained in order and never interleaved; a rerun with ``resume_from_checkpoint='auto'`` continues from
     the newest checkpoint (same order of batches, same step count as an uninterrupted run); ``final/`` is
-    written only after training finished.
+    written only after training finished. ``quiet`` keeps the trainer from printing logs to stdout (the JSONL
+    log still gets every row).
     """
-    trainer, tokenizer = build_sft_trainer(config, data, callbacks=callbacks)
+    trainer, tokenizer = build_sft_trainer(config, data, callbacks=callbacks, quiet=quiet)
     resume = _resume_point(config)
     output = trainer.train(resume_from_checkpoint=resume)
     final_dir = Path(config.output_dir) / "final"

@@ -18,7 +18,8 @@ from codealign.domains.python import PythonDomain
 from codealign.types import Candidate, Task, Verdict
 
 TESTS = ["assert add(1, 2) == 3", "assert add(2, 2) == 4"]
-PYTEST_FILE = "from solution import add\n\ndef test_a():\n    assert add(1, 2) == 3\n\ndef test_b():\n    assert add(2, 2) == 4\n"
+PYTEST_FILE = ("from solution import add\n\ndef test_a():\n    assert add(1, 2) == 3\n\n"
+               "def test_b():\n    assert add(2, 2) == 4\n")
 
 
 @pytest.fixture(scope="module")
