@@ -201,7 +201,13 @@ def _add_module_args(p: argparse.ArgumentParser, module: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # key=value overrides may follow options (argparse stops collecting positionals at the first option).
+    stray = [a for a in extra if a.startswith("-") or "=" not in a]
+    if stray or (extra and not hasattr(args, "overrides")):
+        parser.error(f"unrecognized arguments: {' '.join(stray or extra)}")
+    if extra:
+        args.overrides = list(args.overrides or []) + extra
     if getattr(args, "json", False) or getattr(args, "quiet", False):
         os.environ.setdefault("TQDM_DISABLE", "1")
     try:

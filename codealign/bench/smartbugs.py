@@ -12,8 +12,8 @@ Modes:
   pinned to the version SmartBugs used) and predicted positive for category C when Slither reports a detector
   that :data:`codealign.domains.solidity_answers.DETECTOR_CATEGORY` maps to C (delegatecall detectors count
   for access_control, SmartBugs' label for those contracts);
-* ``--candidates FILE`` — model answers (JSONL of ``task_id``, ``completion``; the first answer per task is
-  scored): an answer predicts C when it says vulnerable with class C. Also reports how many answers could not
+* ``--candidates FILE`` or ``--model PATH`` — model answers (JSONL of ``task_id``, ``completion``, or sampled
+  from the model with the tasks' prompts; the first answer per task is scored): an answer predicts C when it says vulnerable with class C. Also reports how many answers could not
   be parsed and the mean graded detection score (without the Slither consistency check);
 * ``--oracle`` — the golden answers built from the labels (a self-test: every F1 is 1.0).
 """
@@ -90,8 +90,16 @@ def load_smartbugs(path: str | Path) -> list[Task]:
     return tasks
 
 
+def oracle_answer(task: Task) -> str:
+    """The golden answer a task's label gives (documented JSON format)."""
+    return golden_answer(Label.from_assets(task.assets["label"], task.assets["source"]))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from codealign.bench.report import add_generation_arguments
+
     parser.add_argument("--limit", type=int, default=None, help="only the first N contracts (by id)")
+    add_generation_arguments(parser)
 
 
 def confusion(truth: dict[str, str], predicted: dict[str, set[str]]) -> dict[str, dict[str, Any]]:
@@ -161,28 +169,28 @@ def run(args: argparse.Namespace) -> dict:
     tasks = sorted(load_smartbugs(args.data), key=lambda t: t.task_id)
     if getattr(args, "limit", None):
         tasks = tasks[: args.limit]
-    if getattr(args, "model", None):
-        raise UserError("bench smartbugs scores answers: write them with `codealign generate` on the tasks "
-                        "and pass --candidates FILE")
-    if getattr(args, "oracle", False) and getattr(args, "candidates", None):
-        raise UserError("give at most one of --oracle, --candidates FILE")
+    if sum(bool(getattr(args, name, None)) for name in ("oracle", "candidates", "model")) > 1:
+        raise UserError("give at most one of --oracle, --candidates FILE, --model PATH")
     extra: dict[str, Any]
     if getattr(args, "oracle", False):
         mode = "oracle"
-        answers = {t.task_id: golden_answer(Label.from_assets(t.assets["label"], t.assets["source"])) for t in tasks}
+        answers = {t.task_id: oracle_answer(t) for t in tasks}
         predicted, extra = answer_predictions(tasks, answers)
-    elif getattr(args, "candidates", None):
+    elif getattr(args, "candidates", None) or getattr(args, "model", None):
         mode = "answers"
+        from codealign.bench.report import candidates_for
         from codealign.types import Candidate
 
         answers: dict[str, str] = {}
         known = {t.task_id for t in tasks}
-        for cand in read_jsonl(args.candidates, Candidate.from_dict):
+        cands = (read_jsonl(args.candidates, Candidate.from_dict) if args.candidates
+                 else candidates_for(args, tasks, oracle_answer))
+        for cand in cands:
             if cand.task_id not in known and not getattr(args, "limit", None):
                 raise UserError(f"{args.candidates}: unknown task_id {cand.task_id!r} for smartbugs")
             answers.setdefault(cand.task_id, cand.completion)
         if not answers:
-            raise UserError(f"{args.candidates}: no candidates")
+            raise UserError(f"{args.candidates or args.model}: no answers")
         predicted, extra = answer_predictions(tasks, answers)
         extra["answered"] = sum(t.task_id in answers for t in tasks)
     else:
@@ -192,8 +200,9 @@ def run(args: argparse.Namespace) -> dict:
     table = confusion(truth, predicted)
     macro = round(sum(r["f1"] for r in table.values()) / len(table), 4)
     correct = sum(truth[tid] in predicted[tid] for tid in truth)
-    command = "codealign bench smartbugs --data " + shlex.quote(str(args.data)) + (
-        " --oracle" if mode == "oracle" else f" --candidates {shlex.quote(str(args.candidates))}" if mode == "answers" else "")
+    source = (" --oracle" if mode == "oracle" else f" --candidates {shlex.quote(str(args.candidates))}"
+              if getattr(args, "candidates", None) else f" --model {shlex.quote(str(args.model))}" if mode == "answers" else "")
+    command = "codealign bench smartbugs --data " + shlex.quote(str(args.data)) + source
     summary = {"benchmark": "smartbugs", "mode": mode, "contracts": len(tasks),
                "categories": table, "macro_f1": macro, "label_found": correct,
                "label_found_rate": round(correct / len(tasks), 4), "command": command, **extra}

@@ -78,6 +78,9 @@ class UidSlot:
                 except OSError:
                     os.close(fd)
                     continue
+                if any(True for _ in _proc_status(uid)):
+                    os.close(fd)
+                    continue
                 self.uid, self._fd = uid, fd
                 return self
         raise RuntimeError("no free sandbox uid slot")
@@ -94,24 +97,54 @@ class UidSlot:
         self.release()
 
 
-def processes_of_uid(uid: int) -> list[int]:
-    """Live (non-zombie) pids whose real uid is ``uid`` (scans /proc)."""
-    found = []
+def _proc_status(uid: int):
+    """(pid, state, ppid) of every process whose real uid is ``uid`` (scans /proc)."""
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
+        state, ppid = b"", 0
         try:
             with open(f"/proc/{entry.name}/status", "rb") as fh:
                 for line in fh:
-                    if line.startswith(b"State:") and line.split()[1] in (b"Z", b"X"):
-                        break
-                    if line.startswith(b"Uid:"):
+                    if line.startswith(b"State:"):
+                        state = line.split()[1]
+                    elif line.startswith(b"PPid:"):
+                        ppid = int(line.split()[1])
+                    elif line.startswith(b"Uid:"):
                         if int(line.split()[1]) == uid:
-                            found.append(int(entry.name))
+                            yield int(entry.name), state, ppid
                         break
         except (OSError, ValueError, IndexError):
             continue
-    return found
+
+
+def processes_of_uid(uid: int) -> list[int]:
+    """Live (non-zombie) pids whose real uid is ``uid``."""
+    return [pid for pid, state, _ in _proc_status(uid) if state not in (b"Z", b"X")]
+
+
+def _reap_orphans(uid: int) -> None:
+    """Reap the job's zombies that were re-parented to this process (a subreaper), pid by pid, so no other
+    thread's child status is taken."""
+    me = os.getpid()
+    for pid, state, ppid in _proc_status(uid):
+        if state == b"Z" and ppid == me:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+
+
+def _become_subreaper() -> None:
+    """Orphans of jobs re-parent to the harness instead of pid 1 (which, in some containers, never reaps
+    them: their zombies would count against the slot uid's RLIMIT_NPROC for later jobs)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
 
 
 def resident_bytes(pids: list[int]) -> int:
@@ -206,6 +239,8 @@ class ProcessBackend:
 
     def __init__(self, workdir: str | os.PathLike | None = None):
         base = Path(workdir or os.environ.get("CODEALIGN_JOB_ROOT") or tempfile.gettempdir())
+        if is_root():
+            _become_subreaper()
         # Job dirs live in a folder the jobs cannot write, so ``../`` from a job dir lands nowhere writable.
         self.workdir = base / f"codealign-jobs-{os.geteuid()}"
         self.workdir.mkdir(mode=0o711, parents=True, exist_ok=True)
@@ -390,6 +425,8 @@ class ProcessBackend:
         end = time.monotonic() + 5
         while not _reap(proc) and time.monotonic() < end:
             time.sleep(0.002)
+        if uid is not None:
+            _reap_orphans(uid)
 
 
 def _reap(proc: subprocess.Popen) -> bool:

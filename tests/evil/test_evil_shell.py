@@ -193,3 +193,12 @@ def test_job_cannot_write_the_trusted_channel_after_closing_it(any_backend):
     """Untrusted steps run with fd 3 closed: their writes to it fail."""
     result, _, _ = _run(any_backend, "bash -c 'echo forged >&3' 3>&- 2>/dev/null; echo real >&3")
     assert result.trusted == b"real\n"
+
+
+def test_orphaned_zombies_do_not_poison_the_next_job(any_backend):
+    """Orphans re-parent to the harness (a subreaper) and are reaped, and a slot uid with leftover processes
+    is never handed out, so a fork bomb cannot exhaust the process limit of a later job."""
+    _run(any_backend, "f() { f | f & }; f; sleep 1", wall_s=2, nproc=32)
+    results = [any_backend.run(Job(script="for i in 1 2 3 4 5 6 7 8; do (sleep 0.1) & done; wait; echo ok >&3",
+                                   limits=Limits(nproc=16))) for _ in range(3)]
+    assert [r.trusted for r in results] == [b"ok\n"] * 3
