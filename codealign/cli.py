@@ -7,6 +7,7 @@ User errors print one line (``codealign: error: ...``) and exit 2, without a tra
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -211,7 +212,12 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "json", False) or getattr(args, "quiet", False):
         os.environ.setdefault("TQDM_DISABLE", "1")
     try:
-        summary = args.func(args)
+        if getattr(args, "json", False):
+            # Libraries print to stdout (trainer metrics, progress); with --json stdout holds one object only.
+            with contextlib.redirect_stdout(sys.stderr):
+                summary = args.func(args)
+        else:
+            summary = args.func(args)
     except UserError as exc:
         print(f"codealign: error: {exc}", file=sys.stderr)
         return 2

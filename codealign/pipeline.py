@@ -226,6 +226,16 @@ class Run:
         return {"verilog": ["endmodule"], "ladder": [], "python": [], "solidity": []}.get(self.config.domain, [])
 
 
+def demo_tasks(run: Run, split: str) -> list[Task]:
+    """Bundled tasks of the run's domain. Python's come from the bundled ExecRepoBench-format suite, which lives
+    with its benchmark (domains do not import benchmarks)."""
+    if run.config.domain == "python":
+        from codealign.bench.execrepobench import demo_tasks as python_demo_tasks
+
+        return python_demo_tasks(split)
+    return run.domain.demo_tasks(split)
+
+
 def _select(tasks: list[Task], limit: int, seed: int) -> list[Task]:
     if not limit or len(tasks) <= limit:
         return tasks
@@ -237,7 +247,7 @@ def _select(tasks: list[Task], limit: int, seed: int) -> list[Task]:
 
 def stage_tasks(run: Run) -> dict[str, Any]:
     cfg = run.config
-    train = read_jsonl(cfg.tasks, Task.from_dict) if cfg.tasks else run.domain.demo_tasks("train")
+    train = read_jsonl(cfg.tasks, Task.from_dict) if cfg.tasks else demo_tasks(run, "train")
     wrong = sorted({t.domain for t in train} - {cfg.domain})
     if wrong:
         raise UserError(f"tasks are for domain(s) {', '.join(wrong)}, not {cfg.domain!r}")
@@ -247,7 +257,7 @@ def stage_tasks(run: Run) -> dict[str, Any]:
 
         evals = load_benchmark(cfg.eval.benchmark, cfg.eval.data)
     else:
-        evals = run.domain.demo_tasks("heldout")
+        evals = demo_tasks(run, "heldout")
     evals = _select(evals, cfg.eval.max_tasks, cfg.seed + 1)
     if not train or not evals:
         raise UserError("no training or evaluation tasks")
@@ -316,15 +326,10 @@ def stage_generate(run: Run) -> dict[str, Any]:
     tasks = run.tasks()
     cands = run.sample(run.policy_before(), tasks, cfg.sample.n, cfg.sample.seed, cfg.sample.temperature)
     if cfg.mutants_per_task:
-        import random
+        from codealign.domains.mutants import rise_candidates
 
-        from codealign.domains.mutants import mutant_candidates
-
-        rng = random.Random(cfg.seed)
-        for task in tasks:
-            reference = run.domain.reference_solution(task)
-            if reference:
-                cands += mutant_candidates(run.domain, task, reference, rng, cfg.mutants_per_task)
+        solutions = {t.task_id: ref for t in tasks if (ref := run.domain.reference_solution(t))}
+        cands += rise_candidates(run.domain, tasks, solutions, seed=cfg.seed, max_per_task=cfg.mutants_per_task)
     write_jsonl(run.path("candidates.jsonl"), cands)
     truncated = sum(c.metadata.get("finish_reason") == "length" for c in cands)
     return {"candidates": len(cands), "truncated": truncated}

@@ -292,3 +292,27 @@ def print_table(summary: dict) -> None:
     if summary["tasks_without_candidates"]:
         print(f"  ({len(summary['tasks_without_candidates'])} rows had no candidate and count as failed)")
     print(f"reproduce: {summary['command']}")
+
+
+def demo_tasks(split: str = "train", max_prefix_chars: int = 1200, max_suffix_chars: int = 500) -> list[Task]:
+    """The bundled suite as training / held-out tasks for ``codealign run python``: every third row is held out
+    (all fill types and repositories appear on both sides). Prompts show a window of the file around the
+    hole (the last ``max_prefix_chars`` of the prefix, the first ``max_suffix_chars`` of the suffix, cut at
+    line boundaries) so they fit small models; the job still writes the whole file."""
+    if split not in ("train", "heldout"):
+        raise UserError(f"unknown split {split!r}; choose train or heldout")
+    fmt = fim_format("starcoder")
+    out = []
+    for i, task in enumerate(load_suite()):
+        if (i % 3 == 0) != (split == "heldout"):
+            continue
+        prefix, suffix = task.assets["prefix"], task.assets["suffix"]
+        if len(prefix) > max_prefix_chars:
+            cut = prefix[-max_prefix_chars:]
+            prefix = cut[cut.find("\n") + 1:]
+        if len(suffix) > max_suffix_chars:
+            suffix = suffix[: suffix.rfind("\n", 0, max_suffix_chars) + 1]
+        task.prompt = fmt.render(prefix, suffix)
+        task.metadata["split"] = split
+        out.append(task)
+    return out

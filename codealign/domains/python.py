@@ -199,6 +199,10 @@ class PythonDomain(Domain):
             verdict = Verdict.FAIL
         return ExecResult(verdict=verdict, score=passed / total, details=details, **common)
 
+    def reference_solution(self, task: Task) -> str | None:
+        """The known-good completion: a FIM task's true middle, or ``assets["solution"]``."""
+        return task.metadata.get("middle_code") or task.assets.get("solution")
+
     def mutate(self, solution: str, rng: random.Random) -> list[tuple[str, dict]]:
         try:
             from codealign.domains.python_mutate import mutate

@@ -49,13 +49,16 @@ class Extraction:
 
 
 @dataclass
-class _Block:
+class CodeBlock:
+    """One Markdown code block: its fence tag (lower-cased, '' when untagged), its text, and whether its
+    closing fence was there."""
+
     tag: str
     text: str
     closed: bool
 
 
-def fenced_blocks(text: str) -> list[_Block]:
+def fenced_blocks(text: str) -> list[CodeBlock]:
     """Markdown code blocks in order; a final block whose closing fence is missing runs to the end."""
     blocks = []
     pos = 0
@@ -68,9 +71,9 @@ def fenced_blocks(text: str) -> list[_Block]:
         closing = re.compile(r"^[ \t]*" + re.escape(marker[0]) + "{" + str(len(marker)) + r",}[ \t]*$", re.MULTILINE)
         end = closing.search(text, start)
         if end is None:
-            blocks.append(_Block(opening.group(2).lower(), text[start:], closed=False))
+            blocks.append(CodeBlock(opening.group(2).lower(), text[start:], closed=False))
             return blocks
-        blocks.append(_Block(opening.group(2).lower(), text[start : end.start()], closed=True))
+        blocks.append(CodeBlock(opening.group(2).lower(), text[start : end.start()], closed=True))
         pos = end.end()
 
 
