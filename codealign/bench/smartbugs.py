@@ -13,8 +13,9 @@ Modes:
   that :data:`codealign.domains.solidity_answers.DETECTOR_CATEGORY` maps to C (delegatecall detectors count
   for access_control, SmartBugs' label for those contracts);
 * ``--candidates FILE`` or ``--model PATH`` — model answers (JSONL of ``task_id``, ``completion``, or sampled
-  from the model with the tasks' prompts; the first answer per task is scored): an answer predicts C when it says vulnerable with class C. Also reports how many answers could not
-  be parsed and the mean graded detection score (without the Slither consistency check);
+  from the model with the tasks' prompts; the first answer per task is scored): an answer predicts C when
+  it says vulnerable with class C. Also reports how many answers could not be parsed and the mean graded
+  detection score (without the Slither consistency check);
 * ``--oracle`` — the golden answers built from the labels (a self-test: every F1 is 1.0).
 """
 
@@ -200,8 +201,14 @@ def run(args: argparse.Namespace) -> dict:
     table = confusion(truth, predicted)
     macro = round(sum(r["f1"] for r in table.values()) / len(table), 4)
     correct = sum(truth[tid] in predicted[tid] for tid in truth)
-    source = (" --oracle" if mode == "oracle" else f" --candidates {shlex.quote(str(args.candidates))}"
-              if getattr(args, "candidates", None) else f" --model {shlex.quote(str(args.model))}" if mode == "answers" else "")
+    if mode == "oracle":
+        source = " --oracle"
+    elif getattr(args, "candidates", None):
+        source = f" --candidates {shlex.quote(str(args.candidates))}"
+    elif mode == "answers":
+        source = f" --model {shlex.quote(str(args.model))}"
+    else:
+        source = ""
     command = "codealign bench smartbugs --data " + shlex.quote(str(args.data)) + source
     summary = {"benchmark": "smartbugs", "mode": mode, "contracts": len(tasks),
                "categories": table, "macro_f1": macro, "label_found": correct,

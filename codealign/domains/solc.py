@@ -109,8 +109,9 @@ def installed_solcs(root: Path | None = None) -> dict[str, SolcInstall]:
 
 def install_solc(version: str, root: Path | None = None, npm: str | None = None) -> Path:
     """Install solc-js ``version`` with npm under ``solc_root()`` (plus the legacy wrapper for 0.4.1-0.4.10)
-    unless it is there already; returns the installed npm package folder. Raises :class:`UserError` when the version is malformed, known
-    broken, or npm fails. Needs the npm registry: an install step, never called while judging."""
+    unless it is there already; returns the installed npm package folder. Raises :class:`UserError` when the
+    version is malformed, known broken, or npm fails. Needs the npm registry: an install step, never called
+    while judging."""
     if not _VERSION.match(version or ""):
         raise UserError(f"solc version must look like 0.4.24, got {version!r}")
     if version in BROKEN_ON_NPM:

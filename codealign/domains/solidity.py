@@ -32,7 +32,8 @@ process, uid and directory (each runs in a fresh sub-directory that is deleted).
 contract is *data* to solc and Slither, never executed; a contract that makes either hang or eat memory
 kills its worker at the deadline (TIMEOUT) or the memory limit (MEMORY), and the next analysis gets a fresh
 worker. Persistent workers apply a task's ``wall_s`` per analysis; its other limits are the domain's
-defaults, which hold for the worker as a whole (``cpu_s`` over the worker's life). With ``persistent=False``, or a backend without process launch, each candidate is one cold job
+defaults, which hold for the worker as a whole (``cpu_s`` over the worker's life). With
+``persistent=False``, or a backend without process launch, each candidate is one cold job
 (``prepare``/``judge``) that runs the same analysis code. A missing compiler is a SANDBOX_ERROR naming
 ``codealign doctor --install-solc X``, decided before anything runs.
 """
