@@ -224,13 +224,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("codealign: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     code = 0
     if isinstance(summary, dict):
         code = int(summary.pop("exit_code", 0) or 0)
     elif isinstance(summary, int):
         code, summary = summary, None
     if getattr(args, "json", False) and summary is not None:
-        print(json.dumps(summary, default=str))
+        try:
+            print(json.dumps(summary, default=str))
+        except BrokenPipeError:
+            pass
     return code
 
 

@@ -57,5 +57,6 @@ if [ "$(id -u)" -eq 0 ]; then
   done
 fi
 
-.venv/bin/codealign doctor --install-solc-defaults --quiet >&2 || true
+# The solc-js versions the tests and benchmarks need (each skipped when already installed).
+.venv/bin/codealign doctor --install-solc-defaults --quiet >&2
 log "ready: $root/.venv/bin/codealign"

@@ -178,6 +178,20 @@ class SolidityDomain(Domain):
             return "slither-analyzer is not installed (pip install 'codealign[solidity]')"
         return None
 
+    def demo_tasks(self, split: str = "train") -> list[Task]:
+        """The bundled detection tasks (small original contracts, :mod:`codealign.domains.solidity_tasks`)."""
+        from codealign.domains.solidity_tasks import bundled_tasks
+
+        return bundled_tasks(split)
+
+    def reference_solution(self, task: Task) -> str | None:
+        """For a detection task, the golden answer its label gives; otherwise None."""
+        if task.assets.get("kind") != "detect":
+            return None
+        from codealign.domains.solidity_answers import golden_answer
+
+        return golden_answer(Label.from_assets(task.assets.get("label"), task.assets["source"]))
+
     def selftest_cases(self) -> list[tuple[Task, Candidate, Verdict]]:
         task = Task("solidity-selftest", "solidity", "", assets={"kind": "analyze"})
         good = "contract Fine {\n    uint x;\n    function set(uint v) public { x = v; }\n}\n"

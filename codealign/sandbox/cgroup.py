@@ -92,6 +92,10 @@ class JobCgroup:
                     if key in ("oom_kill", "oom") and int(value) > 0:
                         return True
                 return False
+            for line in (self._mem() / "memory.oom_control").read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill" and int(value) > 0:
+                    return True
             return int((self._mem() / "memory.failcnt").read_text()) > 0
         except (OSError, ValueError):
             return False
