@@ -1,0 +1,154 @@
+"""``codealign run``: every preset (one per domain) on the tiny model with a smoke budget, resume after SIGKILL
+in execution and in training, and bad input at the user boundary."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from codealign.jsonl import read_completed
+from codealign.pipeline import PRESETS, STAGES
+
+SMOKE = ["max_tasks=3", "sft.max_steps=3", "sample.n=2", "sample.max_new_tokens=24", "eval.max_tasks=2",
+         "eval.n=1", "eval.seeds=[1]", "dpo.max_steps=1", "probe_tasks=0", "mutants_per_task=1"]
+DOMAIN_OF = {"veriprefer": "verilog", "synthcoder": "python", "smart-llama-dpo": "solidity", "ladder": "ladder"}
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
+
+
+def codealign(*argv, check=True, timeout=600):
+    proc = subprocess.run([sys.executable, "-m", "codealign.cli", *argv], capture_output=True, text=True,
+                          env=ENV, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}: {proc.stderr[-2000:]}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def preset_runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    cache = root / "cache.sqlite"
+    out = {}
+    for preset in PRESETS:
+        run_dir = root / preset
+        proc = codealign("run", DOMAIN_OF[preset], "--preset", preset, "--run-dir", str(run_dir), "--cache",
+                         str(cache), "--json", *SMOKE)
+        out[preset] = (run_dir, json.loads(proc.stdout), proc)
+    return out
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_preset_runs_every_stage_and_writes_a_complete_report(preset_runs, preset):
+    run_dir, report, _ = preset_runs[preset]
+    assert sorted(p.stem for p in (run_dir / "stages").glob("*.json")) == sorted(STAGES)
+    for name in ("report.json", "report.md", "pass_at_1.png", "manifest.json", "pairs.jsonl", "verdicts.jsonl"):
+        assert (run_dir / name).is_file(), name
+    assert 0.0 <= report["before"]["pass@1"] <= 1.0 and 0.0 <= report["after"]["pass@1"] <= 1.0
+    assert report["stages"]["pairs"]["pairs"] > 0
+    assert report["stages"]["dpo"].get("skipped") is not True
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_json_mode_prints_exactly_one_object(preset_runs, preset):
+    _, _, proc = preset_runs[preset]
+    assert len(proc.stdout.strip().splitlines()) == 1
+
+
+def test_rerun_of_a_finished_run_recomputes_nothing(preset_runs):
+    run_dir, report, _ = preset_runs["ladder"]
+    before = {p.name: p.stat().st_mtime for p in (run_dir / "stages").glob("*.json")}
+    t0 = time.monotonic()
+    proc = codealign("run", "ladder", "--preset", "ladder", "--run-dir", str(run_dir), "--json", *SMOKE)
+    assert json.loads(proc.stdout)["after"] == report["after"]
+    assert {p.name: p.stat().st_mtime for p in (run_dir / "stages").glob("*.json")} == before
+    assert time.monotonic() - t0 < 60
+
+
+def test_a_different_config_in_the_same_run_dir_is_refused(preset_runs):
+    run_dir, _, _ = preset_runs["ladder"]
+    proc = codealign("run", "ladder", "--preset", "ladder", "--run-dir", str(run_dir), *SMOKE, "seed=9",
+                     check=False)
+    assert proc.returncode == 2 and "different config" in proc.stderr
+
+
+def _kill_when(argv, ready, timeout=300):
+    proc = subprocess.Popen([sys.executable, "-m", "codealign.cli", *argv], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=ENV)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if ready():
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                return True
+            time.sleep(0.01)
+        return False
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_sigkill_during_execution_then_rerun_keeps_the_verdicts_and_completes(tmp_path):
+    run_dir, cache = tmp_path / "run", tmp_path / "cache.sqlite"
+    argv = ["run", "verilog", "--run-dir", str(run_dir), "--cache", str(cache), "--workers", "1", "max_tasks=6",
+            "sft_enabled=false", "sample.n=8", "sample.max_new_tokens=16", "eval.max_tasks=2", "eval.n=1",
+            "eval.seeds=[1]", "dpo.max_steps=1", "probe_tasks=0", "mutants_per_task=2"]
+    verdicts = run_dir / "verdicts.jsonl"
+
+    def mid_execute():
+        return verdicts.is_file() and len(read_completed(verdicts)) >= 3 and not (run_dir / "stages/execute.json").exists()
+
+    assert _kill_when(argv, mid_execute), "the run never reached the middle of execution"
+    done_before = {(r["candidate_id"], r["verdict"]) for r in read_completed(verdicts)}
+    codealign(*argv)
+    final = read_completed(verdicts)
+    assert done_before <= {(r["candidate_id"], r["verdict"]) for r in final}
+    assert all(r["cached"] for r in final if (r["candidate_id"], r["verdict"]) in done_before)
+    assert (run_dir / "report.json").is_file()
+
+
+def test_sigkill_during_training_then_rerun_resumes_from_the_checkpoint(tmp_path):
+    run_dir = tmp_path / "run"
+    argv = ["run", "ladder", "--run-dir", str(run_dir), "--no-cache", "max_tasks=3", "sft_enabled=false",
+            "sample.n=2", "sample.max_new_tokens=16", "eval.max_tasks=2", "eval.n=1", "eval.seeds=[1]",
+            "dpo.max_steps=6", "dpo.save_steps=1", "probe_tasks=0", "mutants_per_task=2"]
+
+    def mid_training():
+        return any((run_dir / "dpo").glob("stage-*/checkpoint-2")) and not (run_dir / "stages/dpo.json").exists()
+
+    assert _kill_when(argv, mid_training), "the run never reached the middle of training"
+    codealign(*argv)
+    dpo = json.loads((run_dir / "stages/dpo.json").read_text())
+    assert dpo["stages"][0]["resumed"] is True
+    assert dpo["stages"][0]["steps"] == 6
+    assert (run_dir / "report.json").is_file()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "fortran"], "unknown domain"),
+    (["run", "verilog", "--preset", "nope"], "unknown preset"),
+    (["run", "verilog", "--preset", "ladder"], "is for domain"),
+    (["run", "verilog", "--model", "/no/such/model"], "no such local folder"),
+    (["run", "verilog", "--tasks", "/no/such/tasks.jsonl"], "no such tasks file"),
+    (["run", "verilog", "--run-dir", "/dev/null/run"], "not writable"),
+    (["run", "verilog", "sample.n=0"], "sample.n"),
+    (["run", "verilog", "no_such_key=1"], "unknown config key"),
+])
+def test_bad_input_is_one_line_and_a_nonzero_exit(argv, message):
+    proc = codealign(*argv, check=False)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_a_broken_tasks_row_is_named_with_file_and_line(tmp_path):
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text('{"task_id": "a", "domain": "verilog", "prompt": "x"}\n{"task_id": "b", \n')
+    proc = codealign("run", "verilog", "--tasks", str(tasks), "--run-dir", str(tmp_path / "r"), check=False)
+    assert proc.returncode == 2 and f"{tasks}:2" in proc.stderr
+    assert not (tmp_path / "r" / "tasks.jsonl").exists()
