@@ -422,8 +422,11 @@ def _stage_plan(rows: list[dict[str, Any]], curriculum: bool) -> list[tuple[int,
 
 
 def _latest_checkpoint(stage_dir: Path) -> Path | None:
-    ckpts = [p for p in stage_dir.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
-    return max(ckpts, key=lambda p: int(p.name.split("-")[-1])) if ckpts else None
+    """The newest completely written checkpoint of a stage (a kill mid-save leaves a partial one behind)."""
+    from codealign.train.sft import last_complete_checkpoint
+
+    found = last_complete_checkpoint(stage_dir)
+    return Path(found) if found else None
 
 
 def train_dpo(
