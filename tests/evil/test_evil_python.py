@@ -175,7 +175,7 @@ def test_secret_files_outside_the_job_are_unreadable(domain, any_backend, tmp_pa
     secret.write_text("SECRET-KEY-hunter2")
     os.chmod(secret, 0o600)
     code = ("import os, glob\n"
-            f"for p in [os.path.expanduser('~/.ssh/id_rsa'), '/root/.ssh/id_rsa', {str(secret)!r}]:\n"
+            f"for p in [os.path.expanduser('~/.ssh/id_rsa'), os.path.join('/root', '.ssh', 'id_rsa'), {str(secret)!r}]:\n"
             "    try:\n        print(open(p).read())\n    except OSError as exc:\n        print('denied', p)\n"
             "def add(a, b):\n    return a + b\n")
     result, _ = _judge(domain, any_backend, code)

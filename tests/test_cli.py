@@ -1,0 +1,91 @@
+"""The CLI surface: doctor, execute, cache, and the user-error contract (one line, exit 2, nothing written)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from codealign.domains.verilog_tasks import bundled_tasks
+from codealign.domains.verilog import reference_solution
+from codealign.jsonl import write_jsonl
+from codealign.types import Candidate
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def codealign(*argv, env=None):
+    return subprocess.run([sys.executable, "-m", "codealign.cli", *argv], capture_output=True, text=True,
+                          env=env or ENV, timeout=600)
+
+
+@pytest.fixture
+def verilog_files(tmp_path):
+    tasks = bundled_tasks("train")[:2]
+    write_jsonl(tmp_path / "tasks.jsonl", tasks)
+    write_jsonl(tmp_path / "cands.jsonl", [Candidate(t.task_id, reference_solution(t)) for t in tasks]
+                + [Candidate(tasks[0].task_id, "module TopModule(); endmodule")])
+    return tmp_path
+
+
+def test_doctor_reports_every_toolchain_and_passes_its_live_checks():
+    proc = codealign("doctor", "--json")
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 0, report["domains"]
+    assert all(report["tools"].values()), report["tools"]
+    assert report["isolation"]["backend"] == "bwrap" and report["isolation"]["reason"]
+    assert set(report["domains"]) == {"verilog", "python", "solidity", "ladder"}
+
+
+def test_execute_writes_verdicts_and_a_json_summary(verilog_files):
+    out = verilog_files / "verdicts.jsonl"
+    proc = codealign("execute", "--domain", "verilog", "--tasks", str(verilog_files / "tasks.jsonl"),
+                     "--candidates", str(verilog_files / "cands.jsonl"), "--out", str(out), "--no-cache", "--json")
+    summary = json.loads(proc.stdout)
+    assert summary["verdicts"] == {"PASS": 2, "FAIL": 1} or summary["verdicts"].get("PASS") == 2
+    assert len(out.read_text().splitlines()) == 3
+
+
+@pytest.mark.parametrize("bad, message", [
+    ('{"task_id": "x", "completion": "a"}\n{"task_id": \n', "cands.jsonl:2: malformed JSON"),
+    ('{"task_id": "nope", "completion": "a"}\n', "unknown task_id"),
+    (b'{"task_id": "x", "completion": "\xff"}\n', "not valid UTF-8"),
+])
+def test_bad_candidates_file_is_one_line_and_writes_nothing(verilog_files, bad, message):
+    path = verilog_files / "cands.jsonl"
+    path.write_bytes(bad if isinstance(bad, bytes) else bad.encode())
+    out = verilog_files / "verdicts.jsonl"
+    proc = codealign("execute", "--domain", "verilog", "--tasks", str(verilog_files / "tasks.jsonl"),
+                     "--candidates", str(path), "--out", str(out), "--no-cache")
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr
+    assert not out.exists()
+
+
+def test_missing_iverilog_is_a_sandbox_error_not_a_crash(verilog_files):
+    out = verilog_files / "verdicts.jsonl"
+    env = {**ENV, "PATH": "/nonexistent"}
+    proc = codealign("execute", "--domain", "verilog", "--tasks", str(verilog_files / "tasks.jsonl"),
+                     "--candidates", str(verilog_files / "cands.jsonl"), "--out", str(out), "--no-cache", "--json",
+                     env=env)
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout)["verdicts"] == {"SANDBOX_ERROR": 3}
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert "not found on PATH" in rows[0]["details"]["error"]
+
+
+def test_cache_stats_and_prune(verilog_files):
+    cache = verilog_files / "c.sqlite"
+    codealign("execute", "--domain", "verilog", "--tasks", str(verilog_files / "tasks.jsonl"), "--candidates",
+              str(verilog_files / "cands.jsonl"), "--out", str(verilog_files / "v.jsonl"), "--cache", str(cache))
+    stats = json.loads(codealign("cache", "stats", "--cache", str(cache), "--json").stdout)
+    assert stats["entries"] == 3 and stats["by_domain"] == {"verilog": 3}
+    pruned = json.loads(codealign("cache", "prune", "--cache", str(cache), "--domain", "verilog", "--json").stdout)
+    assert pruned["removed"] == 3
+    assert json.loads(codealign("cache", "stats", "--cache", str(cache), "--json").stdout)["entries"] == 0
+
+
+def test_unknown_subcommand_argument_is_rejected():
+    proc = codealign("cache", "stats", "--bogus")
+    assert proc.returncode == 2 and "--bogus" in proc.stderr
