@@ -285,7 +285,7 @@ def report(run: Path, budget: Budget, evals: dict, trained: dict) -> dict:
                 row[f"{split}_vs_rft"] = paired(ev[split]["per_task"], rft[split]["per_task"])
             row[f"{split}_truncation"] = ev[split]["truncation_rate"]
             row[f"{split}_compile_error"] = ev[split]["compile_error_rate"]
-        row["collapsed"] = row["heldout_vs_sft"][0] < -2 * row["heldout_vs_sft"][1]
+        row["collapsed"] = any(row[f"{s}_vs_sft"][0] < -2 * row[f"{s}_vs_sft"][1] for s in ("heldout", "train"))
         row["beats_rft"] = "heldout_vs_rft" in row and row["heldout_vs_rft"][0] > 2 * row["heldout_vs_rft"][1]
         row["train_info"] = trained.get(name, {})
         rows.append(row)
@@ -303,8 +303,8 @@ def report(run: Path, budget: Budget, evals: dict, trained: dict) -> dict:
         f"compile-err {start['heldout']['compile_error_rate']:.2f}); train pass@1 {start['train']['pass@1']:.3f} "
         f"(trunc {start['train']['truncation_rate']:.2f}, compile-err {start['train']['compile_error_rate']:.2f})",
         "",
-        "Differences are paired over tasks: mean ± standard error. 'collapsed' = held-out pass@1 below the SFT "
-        "start by more than 2 SE; 'beats RFT' = held-out paired difference vs RFT of the same round > 2 SE.",
+        "Differences are paired over tasks: mean ± standard error. 'collapsed' = held-out or train pass@1 below "
+        "the SFT start by more than 2 SE; 'beats RFT' = held-out paired difference vs RFT of the same round > 2 SE.",
         "",
         "| round | variant | held-out pass@1 | vs SFT | vs RFT | trunc | compile-err | train pass@1 | vs SFT | vs RFT "
         "| collapsed | beats RFT | pairs/rows | stopped |",

@@ -91,7 +91,11 @@ class PipelineConfig:
     domain: str = "verilog"
     """verilog, python, solidity or ladder."""
     model: str = "codealign-tiny"
-    """Starting model: a hub id, a local folder, or ``codealign-tiny`` (built offline)."""
+    """Starting model: a hub id, a local folder, or ``codealign-tiny`` (built offline into the run dir)."""
+    tiny_model: dict[str, Any] = field(default_factory=lambda: {
+        "hidden_size": 128, "layers": 4, "heads": 4, "kv_heads": 2, "intermediate_size": 256})
+    """Architecture of ``codealign-tiny`` (arguments of :func:`codealign.train.models.build_tiny_model`); the
+    default ~0.8M-parameter model learns the procedural Verilog family in a few CPU minutes."""
     tasks: str = ""
     """Training tasks JSONL; empty: the domain's bundled train split."""
     max_tasks: int = 64
@@ -101,7 +105,8 @@ class PipelineConfig:
     seed: int = 0
     """Seed of task selection, SFT and DPO."""
     sft_enabled: bool = True
-    """Run the SFT warm-up on the tasks' reference solutions before sampling."""
+    """Run the SFT warm-up on the reference solutions of every training task (all of them, not only the
+    ``max_tasks`` sampled for DPO) before sampling."""
     sft: dict[str, Any] = field(default_factory=dict)
     """Overrides of :class:`codealign.train.sft.SFTRunConfig` for the warm-up."""
     sample: SampleConfig = field(default_factory=SampleConfig)
@@ -204,9 +209,20 @@ class Run:
     def tasks(self, name: str = "tasks.jsonl") -> list[Task]:
         return read_jsonl(self.path(name), Task.from_dict)
 
+    def start_model(self) -> str:
+        """The starting model: ``codealign-tiny`` is built (offline, seeded) into the run dir once."""
+        if self.config.model != "codealign-tiny":
+            return self.config.model
+        path = self.path("base_model")
+        if not (path / "config.json").is_file():
+            from codealign.train.models import build_tiny_model
+
+            build_tiny_model(path, seed=self.config.seed, **self.config.tiny_model)
+        return str(path)
+
     def policy_before(self) -> str:
         info = self.done("sft")
-        return info["model"] if info and info.get("model") else self.config.model
+        return info["model"] if info and info.get("model") else self.start_model()
 
     def execute(self, tasks: list[Task], candidates: list[Candidate], out: Path) -> list[ExecResult]:
         from codealign.sandbox.executor import execute
@@ -251,6 +267,7 @@ def stage_tasks(run: Run) -> dict[str, Any]:
     wrong = sorted({t.domain for t in train} - {cfg.domain})
     if wrong:
         raise UserError(f"tasks are for domain(s) {', '.join(wrong)}, not {cfg.domain!r}")
+    write_jsonl(run.path("sft_tasks.jsonl"), train)
     train = _select(train, cfg.max_tasks, cfg.seed)
     if cfg.eval.benchmark:
         from codealign.bench import load_benchmark
@@ -270,18 +287,20 @@ def stage_tasks(run: Run) -> dict[str, Any]:
 def stage_sft(run: Run) -> dict[str, Any]:
     cfg = run.config
     if not cfg.sft_enabled:
-        return {"model": cfg.model, "skipped": True}
+        return {"model": run.start_model(), "skipped": True}
     from codealign.train.sft import SFTRunConfig, train_sft
 
     rows = []
-    for task in run.tasks():
+    for task in run.tasks("sft_tasks.jsonl"):
         reference = run.domain.reference_solution(task)
         if reference:
             rows.append({"prompt": task.prompt, "completion": reference})
     if not rows:
-        raise UserError(f"no reference solutions to warm up on; set sft_enabled=false")
-    values = {"model": cfg.model, "output_dir": str(run.path("sft")), "seed": cfg.seed, "device": cfg.device,
-              "save_steps": 50, **cfg.sft}
+        raise UserError("no reference solutions to warm up on; set sft_enabled=false")
+    tiny = cfg.model == "codealign-tiny"
+    values = {"model": run.start_model(), "output_dir": str(run.path("sft")), "seed": cfg.seed,
+              "device": cfg.device, "save_steps": 50, "learning_rate": 3e-3 if tiny else 2e-5,
+              "max_steps": 300, "per_device_train_batch_size": 16, "logging_steps": 25, **cfg.sft}
     result = train_sft(build(SFTRunConfig, values), rows)
     return {"model": result.final_dir, "rows": len(rows), "steps": result.global_step,
             "train_loss": result.train_loss}
