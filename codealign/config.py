@@ -59,6 +59,16 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
     return out
 
 
+def load_section(path: str | os.PathLike | None, overrides: Sequence[str] = (), section: str = "") -> dict[str, Any]:
+    """Settings from a YAML file — its ``section:`` mapping when it has one, else its top level — with the
+    ``key=value`` overrides applied. For configs whose dataclass validates its own keys (``from_dict``)."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        loaded = load_yaml(path)
+        data = dict(loaded[section]) if section and isinstance(loaded.get(section), dict) else loaded
+    return apply_overrides(data, overrides)
+
+
 def build(cls: type[T], data: dict[str, Any], where: str = "") -> T:
     """Instantiate dataclass ``cls`` from a mapping; nested dataclass fields are built recursively."""
     if not isinstance(data, dict):

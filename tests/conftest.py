@@ -1,4 +1,5 @@
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture(scope="session")
@@ -31,11 +33,17 @@ def backend():
 
 
 @pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """A very small offline model folder (built once per test session) for training tests."""
+    from codealign.train.models import build_tiny_model
+
+    return str(build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", hidden_size=64, layers=2, heads=2,
+                                kv_heads=1, intermediate_size=128))
+
+
+@pytest.fixture(scope="session")
 def process_backend():
     from codealign.sandbox.process import ProcessBackend
 
     return ProcessBackend()
 
-import sys  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).parent))

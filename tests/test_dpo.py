@@ -28,14 +28,6 @@ def make_pairs(n: int = 8, stages: int = 1, weight=lambda i: 1.0) -> list[Pair]:
     return pairs
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    from codealign.train.models import build_tiny_model
-
-    return str(build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", hidden_size=64, layers=2, heads=2,
-                                kv_heads=1, intermediate_size=128))
-
-
 def cfg(tiny, tmp_path, **kw):
     from codealign.train.dpo import DPORunConfig
 

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from codealign.train.objectives import edit_mask, edit_span
-from test_dpo import cfg, make_pairs, tiny, trainer_for  # noqa: F401  (tiny is a fixture)
+from test_dpo import cfg, make_pairs, trainer_for
 
 
 def test_edit_span_finds_shared_prefix_and_suffix():

@@ -12,7 +12,6 @@ import pytest
 
 from codealign.errors import UserError
 from codealign.jsonl import write_jsonl
-from codealign.train.models import build_tiny_model
 from codealign.train.sft import (
     CurriculumSampler,
     SFTRunConfig,
@@ -39,14 +38,6 @@ def stage_rows(stages=3, per_stage=6):
         ]
         for s in range(stages)
     ]
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return str(
-        build_tiny_model(tmp_path_factory.mktemp("tiny") / "m", seed=0, hidden_size=64, layers=2, heads=2, kv_heads=1,
-                         intermediate_size=128)
-    )
 
 
 def small_config(tiny, out, **kw):

@@ -13,7 +13,7 @@ from codealign.domains.verilog import reference_solution
 from codealign.domains import get_domain
 from codealign.domains.verilog import (VerilogDomain, VerilogJob, forbidden_calls, parse_stages, tag_displays,
                                        tagged_lines)
-from codealign.types import Candidate, Task, Verdict
+from codealign.types import Candidate, Verdict
 
 
 @pytest.fixture(scope="module")

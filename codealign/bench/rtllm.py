@@ -15,7 +15,6 @@ estimator averaged over problems (upstream's ``cal_atk`` divides by one more pro
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 from codealign.bench import report

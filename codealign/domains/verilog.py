@@ -290,7 +290,7 @@ class VerilogDomain(Domain):
         if "pre" in stages and stages["pre"][0] != 0:
             return verdict(Verdict.COMPILE_ERROR, "preprocess_error", log=stages["pre"][1], stage="preprocess")
         if "text" in stages:
-            rc, text, complete = stages["text"][0], stages["text"][1], stages["text"][2]
+            text, complete = stages["text"][1], stages["text"][2]
             if not complete:
                 return verdict(Verdict.COMPILE_ERROR, "too_large", stage="preprocess",
                                error="preprocessed candidate exceeds the trusted channel")

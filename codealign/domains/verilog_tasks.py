@@ -632,7 +632,7 @@ class SeqDet(Family):
         pat = p["pattern"]
         n = len(pat)
         keep = n if p["output"] == "moore" else n - 1
-        window = "hist" if p["output"] == "moore" else f"{{hist, in}}"
+        window = "hist" if p["output"] == "moore" else "{hist, in}"
         body = (f"  reg [{keep - 1}:0] hist;\n  always @(posedge clk)\n    if (reset)\n      hist <= 0;\n"
                 f"    else\n      hist <= {{hist[{keep - 2}:0], in}};\n  assign found = ({window} == {n}'b{pat});")
         stim = _sequential_stimulus({"in": "$random"}, "reset")

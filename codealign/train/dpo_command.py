@@ -9,10 +9,8 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
-from codealign.errors import UserError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -29,34 +27,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def load_config(path: str | None, overrides: Sequence[str] = ()):
     """A :class:`DPORunConfig` from a YAML file (its top level or its ``dpo:`` section) and ``key=value``
     overrides (YAML values; dotted keys set nested mappings such as ``trl.warmup_ratio=0.1``)."""
-    import yaml
-
+    from codealign.config import load_section
     from codealign.train.dpo import DPORunConfig
 
-    values: dict[str, Any] = {}
-    if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise UserError(f"{p}: no such config file")
-        try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise UserError(f"{p}: malformed YAML ({str(exc).splitlines()[0]})") from None
-        if not isinstance(loaded, dict):
-            raise UserError(f"{p}: expected a mapping of settings")
-        values = dict(loaded["dpo"]) if isinstance(loaded.get("dpo"), dict) else dict(loaded)
-    for item in overrides:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise UserError(f"override {item!r}: expected key=value")
-        target = values
-        *parents, leaf = key.split(".")
-        for part in parents:
-            target = target.setdefault(part, {})
-            if not isinstance(target, dict):
-                raise UserError(f"override {item!r}: {part} is not a mapping")
-        target[leaf] = yaml.safe_load(raw)
-    return DPORunConfig.from_dict(values)
+    return DPORunConfig.from_dict(load_section(path, overrides, "dpo"))
 
 
 def run(args: argparse.Namespace) -> dict:

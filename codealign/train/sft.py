@@ -453,32 +453,9 @@ def train_sft(
 def load_config(path: str | os.PathLike | None, overrides: Sequence[str] = ()) -> SFTRunConfig:
     """An :class:`SFTRunConfig` from a YAML file (its top level, or its ``sft:`` section) and ``key=value``
     overrides (values parsed as YAML; ``peft.r=8`` sets a nested key). Unknown keys raise :class:`UserError`."""
-    import yaml
+    from codealign.config import load_section
 
-    values: dict[str, Any] = {}
-    if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise UserError(f"{p}: no such config file")
-        try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise UserError(f"{p}: malformed YAML ({str(exc).splitlines()[0]})") from None
-        if not isinstance(loaded, dict):
-            raise UserError(f"{p}: expected a mapping of settings")
-        values = dict(loaded.get("sft", loaded)) if isinstance(loaded.get("sft"), dict) else dict(loaded)
-    for item in overrides:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise UserError(f"override {item!r}: expected key=value")
-        target = values
-        *parents, leaf = key.split(".")
-        for part in parents:
-            target = target.setdefault(part, {})
-            if not isinstance(target, dict):
-                raise UserError(f"override {item!r}: {part} is not a mapping")
-        target[leaf] = yaml.safe_load(raw)
-    return SFTRunConfig.from_dict(values)
+    return SFTRunConfig.from_dict(load_section(path, overrides, "sft"))
 
 
 def train_sft_from_config(path: str | os.PathLike | None, overrides: Sequence[str] = ()) -> SFTResult:
