@@ -120,7 +120,8 @@ class PipelineConfig:
     curriculum: dict[str, Any] = field(default_factory=lambda: {"key": "gap", "stages": 1})
     """:class:`codealign.pairs.curriculum.CurriculumConfig` fields."""
     dpo: dict[str, Any] = field(default_factory=dict)
-    """Overrides of :class:`codealign.train.dpo.DPORunConfig`."""
+    """Overrides of :class:`codealign.train.dpo.DPORunConfig` (defaults here: 40 steps per stage, NLL anchor
+    ``nll_alpha=1``, learning rate 1e-4 for the tiny model and 5e-7 otherwise)."""
     eval: EvalConfig = field(default_factory=EvalConfig)
     """Before/after evaluation."""
     probe_tasks: int = 4
@@ -421,8 +422,12 @@ def stage_dpo(run: Run) -> dict[str, Any]:
     if not pairs:
         run.log("no preference pairs (no task had both a better and a worse candidate): DPO skipped")
         return {"model": start, "skipped": True, "reason": "no pairs"}
+    # Defaults from benchmarks/alignment_effect.py: plain sigmoid DPO on execution pairs drives the tiny model
+    # towards collapse; an NLL anchor on the chosen side (RPO-style) keeps it at the SFT level.
+    tiny = cfg.model == "codealign-tiny"
     values = {"model": start, "output_dir": str(run.path("dpo")), "seed": cfg.seed, "device": cfg.device,
-              **cfg.dpo}
+              "learning_rate": 1e-4 if tiny else 5e-7, "nll_alpha": 1.0, "max_steps": 40,
+              "per_device_train_batch_size": 8, "save_steps": 20, "logging_steps": 5, **cfg.dpo}
     result = train_dpo(DPORunConfig.from_dict(values), pairs, probe=_probe(run))
     return {"model": result.final_model, "stopped_reason": result.stopped_reason,
             "stages": [dataclasses.asdict(s) for s in result.stages]}
