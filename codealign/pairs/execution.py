@@ -43,16 +43,7 @@ def build(pool: Pool, config: ExecutionConfig) -> list[Pair]:
         if not forms_pair(gap, config.min_gap) or (config.chosen_must_pass and not chosen.result.passed):
             break
         pairs.append(
-            Pair(
-                prompt=pool.prompt,
-                chosen=chosen.text,
-                rejected=rejected.text,
-                task_id=pool.task_id,
-                margin=gap,
-                rank=[lo, hi],
-                source=NAME,
-                metadata=pool.pair_metadata(chosen, rejected),
-            )
+            pool.pair(chosen, rejected, gap, [lo, hi], NAME)
         )
         lo, hi = lo + 1, hi - 1
     return pairs

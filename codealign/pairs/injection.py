@@ -81,20 +81,9 @@ def build(pool: Pool, config: InjectionConfig) -> list[Pair]:
         gap = score_gap(parent, mutant)
         if not forms_pair(gap, config.min_gap):
             continue
-        metadata = pool.pair_metadata(parent, mutant)
-        metadata["mutation"] = str(mutation.get("operator", "unknown"))
-        metadata["mutation_detail"] = str(mutation.get("detail", ""))
-        pairs.append(
-            Pair(
-                prompt=pool.prompt,
-                chosen=parent.text,
-                rejected=mutant.text,
-                task_id=pool.task_id,
-                margin=gap,
-                rank=[position.get(parent.candidate_id, 0), position[mutant.candidate_id]],
-                source=NAME,
-                metadata=metadata,
-            )
-        )
+        pairs.append(pool.pair(parent, mutant, gap, [position.get(parent.candidate_id, 0),
+                                                      position[mutant.candidate_id]], NAME,
+                               mutation=str(mutation.get("operator", "unknown")),
+                               mutation_detail=str(mutation.get("detail", ""))))
     pairs.sort(key=lambda p: (p.metadata["mutation"], p.metadata["rejected_id"]))
     return _round_robin(pairs)[: config.max_pairs_per_prompt]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
 from codealign.errors import UserError
-from codealign.types import Candidate, ExecResult, Task, Verdict
+from codealign.types import Candidate, ExecResult, Pair, Task, Verdict
 
 _WHITESPACE = re.compile(r"\s+")
 
@@ -76,6 +76,12 @@ class Pool:
     pass_rate: float
     n_judged: int
     by_id: dict[str, Entry]
+
+    def pair(self, chosen: Entry, rejected: Entry, gap: float, rank: list[int], source: str,
+             **extra: Any) -> Pair:
+        """A :class:`Pair` of two of this pool's entries with the shared provenance (plus ``extra``)."""
+        return Pair(prompt=self.prompt, chosen=chosen.text, rejected=rejected.text, task_id=self.task_id,
+                    margin=gap, rank=rank, source=source, metadata={**self.pair_metadata(chosen, rejected), **extra})
 
     def pair_metadata(self, chosen: Entry, rejected: Entry) -> dict[str, Any]:
         """The provenance every pair records, with the same keys and types for every strategy (so a pairs

@@ -61,16 +61,7 @@ def build(pool: Pool, config: RankedConfig) -> list[Pair]:
         if not forms_pair(gap, config.min_gap):
             continue
         pairs.append(
-            Pair(
-                prompt=pool.prompt,
-                chosen=chosen.text,
-                rejected=rejected.text,
-                task_id=pool.task_id,
-                margin=gap,
-                rank=[i, j],
-                source=NAME,
-                metadata=pool.pair_metadata(chosen, rejected),
-            )
+            pool.pair(chosen, rejected, gap, [i, j], NAME)
         )
     pairs.sort(key=lambda p: (-p.margin, -(p.rank[1] - p.rank[0]), p.rank))
     return pairs[: config.max_pairs_per_prompt]

@@ -76,15 +76,6 @@ def build(pool: Pool, config: RSOConfig) -> list[Pair]:
         if not forms_pair(gap, config.min_gap):
             continue
         pairs.append(
-            Pair(
-                prompt=pool.prompt,
-                chosen=chosen.text,
-                rejected=rejected.text,
-                task_id=pool.task_id,
-                margin=gap,
-                rank=[position[chosen.candidate_id], position[rejected.candidate_id]],
-                source=NAME,
-                metadata=pool.pair_metadata(chosen, rejected),
-            )
+            pool.pair(chosen, rejected, gap, [position[chosen.candidate_id], position[rejected.candidate_id]], NAME)
         )
     return pairs

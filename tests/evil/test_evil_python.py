@@ -14,6 +14,8 @@ import uuid
 
 import pytest
 
+from leftovers import survivors
+
 from codealign.domains.python import PythonDomain
 from codealign.types import Candidate, Task, Verdict
 
@@ -25,33 +27,6 @@ PYTEST_FILE = ("from solution import add\n\ndef test_a():\n    assert add(1, 2) 
 @pytest.fixture(scope="module")
 def domain():
     return PythonDomain()
-
-
-@pytest.fixture(params=["process", "bwrap"])
-def any_backend(request):
-    from codealign.sandbox.backends import get_backend
-
-    return get_backend(request.param)
-
-
-@pytest.fixture
-def bwrap_backend():
-    from codealign.sandbox.backends import get_backend
-
-    return get_backend("bwrap")
-
-
-def _survivors(marker: str) -> list[int]:
-    found = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                with open(f"/proc/{entry.name}/cmdline", "rb") as fh:
-                    if marker.encode() in fh.read():
-                        found.append(int(entry.name))
-            except OSError:
-                pass
-    return found
 
 
 def _judge(domain, backend, code, *, pytest_files=False, wall_s=20.0, test_timeout_s=5.0):
@@ -66,7 +41,7 @@ def _judge(domain, backend, code, *, pytest_files=False, wall_s=20.0, test_timeo
     result = domain.evaluate(task, Candidate("evil", code.replace("MARKER", marker)), backend)
     took = time.monotonic() - t0
     time.sleep(0.1)
-    assert _survivors(marker) == [], "a process of the candidate outlived the job"
+    assert survivors(marker) == [], "a process of the candidate outlived the job"
     return result, took
 
 

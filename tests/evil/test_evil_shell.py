@@ -12,42 +12,13 @@ import threading
 import time
 import uuid
 
-import pytest
+from leftovers import survivors
 
 from codealign.sandbox.job import Job, JobStatus
 from codealign.sandbox.limits import Limits
 from codealign.sandbox.process import processes_of_uid
 
 PY = sys.executable
-
-
-@pytest.fixture(params=["process", "bwrap"])
-def any_backend(request):
-    from codealign.sandbox.backends import get_backend
-
-    return get_backend(request.param)
-
-
-@pytest.fixture
-def bwrap_backend():
-    from codealign.sandbox.backends import get_backend
-
-    return get_backend("bwrap")
-
-
-def _survivors(marker: str) -> list[int]:
-    found = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                with open(f"/proc/{entry.name}/cmdline", "rb") as fh:
-                    if marker.encode() in fh.read():
-                        found.append(int(entry.name))
-            except OSError:
-                pass
-    return found
-
-
 
 
 def _run(backend, script, **limits):
@@ -62,7 +33,7 @@ def test_infinite_loop_is_killed_at_the_wall_deadline(any_backend):
     result, took, marker = _run(any_backend, "exec -a MARKER bash -c 'while :; do :; done'", wall_s=1)
     assert result.status is JobStatus.TIMEOUT
     assert took < 4
-    assert _survivors(marker) == []
+    assert survivors(marker) == []
 
 
 def test_fork_bomb_is_contained_even_as_root(any_backend):
@@ -70,7 +41,7 @@ def test_fork_bomb_is_contained_even_as_root(any_backend):
     result, took, marker = _run(any_backend, "f() { f | f & }; f; sleep 1; exec -a MARKER sleep 30", wall_s=3, nproc=32)
     assert result.status in (JobStatus.TIMEOUT, JobStatus.EXITED)
     assert took < 8
-    assert _survivors(marker) == []
+    assert survivors(marker) == []
     assert result.uid is None or processes_of_uid(result.uid) == []
 
 
@@ -114,7 +85,7 @@ def test_sigterm_ignoring_process_is_killed(any_backend):
     result, took, marker = _run(any_backend, "trap '' TERM; exec -a MARKER bash -c \"trap '' TERM; sleep 60\"", wall_s=1)
     assert result.status is JobStatus.TIMEOUT
     assert took < 4
-    assert _survivors(marker) == []
+    assert survivors(marker) == []
 
 
 def test_setsid_daemon_does_not_survive_the_job(any_backend):
@@ -123,7 +94,7 @@ def test_setsid_daemon_does_not_survive_the_job(any_backend):
     result, took, marker = _run(any_backend, "setsid bash -c 'exec -a MARKER sleep 60' < /dev/null > /dev/null 2>&1 &\necho ok")
     assert result.status is JobStatus.EXITED
     time.sleep(0.2)
-    assert _survivors(marker) == []
+    assert survivors(marker) == []
 
 
 def test_writes_outside_the_job_dir_fail(any_backend, tmp_path):

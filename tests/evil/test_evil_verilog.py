@@ -19,13 +19,6 @@ from codealign.sandbox.process import processes_of_uid
 from codealign.types import Candidate, Verdict
 
 
-@pytest.fixture(params=["process", "bwrap"])
-def any_backend(request):
-    from codealign.sandbox.backends import get_backend
-
-    return get_backend(request.param)
-
-
 @pytest.fixture(scope="module")
 def task():
     return {t.task_id: t for t in load_verilogeval(None)}["Demo03_count_en"]
