@@ -1,0 +1,28 @@
+"""The library surface IDE-model teams import: ``codealign.execute``, ``build_pairs``, ``curriculum``, ``bench``."""
+
+import random
+
+import codealign
+from codealign.domains import get_domain
+from codealign.domains.verilog_tasks import bundled_tasks
+
+
+def test_execute_pairs_and_curriculum_compose():
+    domain = get_domain("verilog")
+    tasks = bundled_tasks("train")[:3]
+    cands = []
+    for task in tasks:
+        ref = domain.reference_solution(task)
+        cands.append(codealign.Candidate(task.task_id, ref))
+        cands += [codealign.Candidate(task.task_id, text) for text, _ in domain.mutate(ref, random.Random(0))[:2]]
+    results = codealign.execute(tasks, cands, domain="verilog", progress=False)
+    assert [r.verdict for r in results[::3]] == [codealign.Verdict.PASS] * 3
+    pairs = codealign.build_pairs(results, tasks=tasks, strategy="execution")
+    assert pairs and all(p.margin > 0 for p in pairs)
+    staged = codealign.curriculum(pairs, key="gap", stages=2)
+    assert sorted(p.stage for p in staged) == [p.stage for p in staged]
+
+
+def test_bench_returns_the_summary(shared_data):
+    summary = codealign.bench("rtllm", data=shared_data / "rtllm" / "problems.jsonl", oracle=True, no_cache=True)
+    assert round(summary["pass@1"] * 43) == 40
