@@ -11,7 +11,8 @@ import pytest
 
 from codealign.bench import verilogeval
 from codealign.bench.passk import pass_at_k, pass_at_k_table, usable_ks
-from codealign.bench.verilogeval import inverted_output_mutant, load_verilogeval, reference_candidate
+from codealign.bench.verilogeval import inverted_output_mutant, load_verilogeval
+from codealign.domains.verilog import reference_solution
 from codealign.errors import UserError
 
 # The references that fail their own testbench under Icarus 11, as shared/data/verilogeval/README.md lists.
@@ -62,7 +63,7 @@ def test_candidates_give_unbiased_pass_at_k_and_a_taxonomy(tmp_path):
     tasks = load_verilogeval(None)
     rows = []
     for i, task in enumerate(tasks):
-        good = reference_candidate(task)
+        good = reference_solution(task)
         for j in range(10):
             text = good if j < i + 1 else (inverted_output_mutant(task) if j % 2 else "not verilog")
             rows.append({"task_id": task.task_id, "completion": text + f"\n// sample {j}\n"})
