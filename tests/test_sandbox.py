@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from codealign.errors import UserError
@@ -77,3 +79,24 @@ def test_job_dir_is_removed_after_the_run_even_with_subfolders(backend, tmp_path
     result = private.run(Job(script="mkdir -p a/b/c; touch a/b/c/f; mkdir d; chmod 000 d"))
     assert result.status is JobStatus.EXITED
     assert list(private.workdir.iterdir()) == []
+
+
+def test_harness_files_under_tmp_stay_visible_under_bwrap(monkeypatch):
+    """bwrap replaces /tmp with a private tmpfs; a codealign home (or venv, or checkout) that lives under /tmp
+    is bound back read-only, so jobs can still read it."""
+    import shutil
+    import tempfile
+
+    from codealign.sandbox.bwrap import BwrapBackend
+
+    home = tempfile.mkdtemp(prefix="codealign-home-", dir="/tmp")
+    try:
+        os.chmod(home, 0o755)
+        with open(os.path.join(home, "data.txt"), "w") as fh:
+            fh.write("visible")
+        monkeypatch.setenv("CODEALIGN_HOME", home)
+        result = BwrapBackend().run(Job(script=f"cat {home}/data.txt; echo x > {home}/new 2>/dev/null; true"))
+        assert result.stdout == b"visible"
+        assert not os.path.exists(os.path.join(home, "new"))
+    finally:
+        shutil.rmtree(home)

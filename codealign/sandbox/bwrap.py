@@ -37,6 +37,26 @@ class BwrapBackend(ProcessBackend):
     name = "bwrap"
 
     @staticmethod
+    def harness_paths_under_tmp() -> list[str]:
+        """Folders the jobs read (this interpreter's environment, the codealign package, its data home) that
+        live under /tmp, which the sandbox replaces by a private tmpfs: they are bound back read-only."""
+        import os
+        import sys
+        from pathlib import Path
+
+        import codealign
+
+        wanted = {sys.prefix, sys.base_prefix, str(Path(codealign.__file__).resolve().parents[1]),
+                  os.environ.get("CODEALIGN_HOME", "")}
+        tmp = os.path.realpath("/tmp")
+        found = []
+        for path in sorted(p for p in wanted if p):
+            real = os.path.realpath(path)
+            if (real == tmp or real.startswith(tmp + "/")) and os.path.isdir(real):
+                found.append(real)
+        return found
+
+    @staticmethod
     def base_args(jobdir: str, network: bool, tmp_bytes: int = 64 << 20) -> list[str]:
         args = ["--unshare-all"]
         if network:
@@ -49,6 +69,10 @@ class BwrapBackend(ProcessBackend):
             "--size", str(tmp_bytes), "--tmpfs", "/tmp",
             "--tmpfs", "/dev/shm",
             "--tmpfs", "/run",
+        ]
+        for path in BwrapBackend.harness_paths_under_tmp():
+            args += ["--ro-bind", path, path]
+        args += [
             "--bind", jobdir, jobdir,
             "--chdir", jobdir,
         ]
