@@ -96,7 +96,7 @@ def load_config(cls: type[T], path: str | os.PathLike | None = None, overrides: 
     """``cls`` from ``base`` (e.g. a preset), then the YAML file, then the overrides — later wins."""
     data = dict(base or {})
     if path is not None:
-        data = _deep_merge(data, load_yaml(path))
+        data = deep_merge(data, load_yaml(path))
     return build(cls, apply_overrides(data, overrides))
 
 
@@ -104,11 +104,12 @@ def to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-def _deep_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+def deep_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """``a`` updated by ``b``, recursing into mappings both have."""
     out = dict(a)
     for key, value in b.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
+            out[key] = deep_merge(out[key], value)
         else:
             out[key] = value
     return out

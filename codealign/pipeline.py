@@ -151,15 +151,30 @@ def preset_data(name: str) -> dict[str, Any]:
     return data
 
 
+DOMAIN_DEFAULTS: dict[str, dict[str, Any]] = {
+    "verilog": {},
+    "python": {"max_tasks": 24, "sft": {"max_steps": 80, "per_device_train_batch_size": 8},
+               "sample": {"max_new_tokens": 64}, "eval": {"max_tasks": 24, "n": 2}},
+    "solidity": {"sft": {"max_steps": 120, "per_device_train_batch_size": 8}, "sample": {"max_new_tokens": 160}},
+    "ladder": {"sft": {"max_steps": 150, "per_device_train_batch_size": 8}, "sample": {"max_new_tokens": 96},
+               "mutants_per_task": 2},
+}
+"""Embedded per-domain budgets for ``codealign run <domain>`` on the tiny model (long FIM prompts make a Python
+step several times a Verilog one); a preset, a config file and key=value overrides apply on top."""
+
+
 def make_config(domain: str, preset: str | None = None, config_file: str | None = None,
                 overrides: list[str] = ()) -> PipelineConfig:
-    data: dict[str, Any] = {}
+    from codealign.config import deep_merge
+
+    data: dict[str, Any] = dict(DOMAIN_DEFAULTS.get(domain, {}))
     if preset:
-        data = preset_data(preset)
-        if data.get("domain", domain) != domain:
-            raise UserError(f"preset {preset!r} is for domain {data['domain']!r}, not {domain!r}")
+        found = preset_data(preset)
+        if found.get("domain", domain) != domain:
+            raise UserError(f"preset {preset!r} is for domain {found['domain']!r}, not {domain!r}")
+        data = deep_merge(data, found)
     if config_file:
-        data.update(load_yaml(config_file))
+        data = deep_merge(data, load_yaml(config_file))
     data["domain"] = domain
     return build(PipelineConfig, apply_overrides(data, list(overrides)))
 
