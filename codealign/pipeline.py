@@ -112,7 +112,8 @@ class PipelineConfig:
     sample: SampleConfig = field(default_factory=SampleConfig)
     """Sampling of training candidates."""
     mutants_per_task: int = 0
-    """RISE: error-injection mutants of each task's reference, executed like any candidate."""
+    """RISE: error-injection mutants of each task's reference, executed like any candidate; when > 0 the
+    reference itself is executed too (the mutants' parent), so it can be a chosen sample."""
     pairs: dict[str, Any] = field(default_factory=lambda: {"strategy": "execution"})
     """``strategy`` plus that strategy's options (see ``codealign pairs --help``)."""
     weights: dict[str, Any] = field(default_factory=dict)
@@ -155,7 +156,8 @@ DOMAIN_DEFAULTS: dict[str, dict[str, Any]] = {
     "verilog": {},
     "python": {"max_tasks": 24, "sft": {"max_steps": 80, "per_device_train_batch_size": 8},
                "sample": {"max_new_tokens": 64}, "eval": {"max_tasks": 24, "n": 2}},
-    "solidity": {"sft": {"max_steps": 120, "per_device_train_batch_size": 8}, "sample": {"max_new_tokens": 160}},
+    "solidity": {"sft": {"max_steps": 120, "per_device_train_batch_size": 8}, "sample": {"max_new_tokens": 160},
+                 "mutants_per_task": 1},
     "ladder": {"sft": {"max_steps": 150, "per_device_train_batch_size": 8}, "sample": {"max_new_tokens": 96},
                "mutants_per_task": 2},
 }
