@@ -1,13 +1,15 @@
 """codealign: align code and hardware language models with execution feedback.
 
-The library surface is small and stable: the types, and one function per stage. Heavy dependencies (torch,
-trl, ray, slither) are imported only when the function that needs them runs.
+The library surface is small and stable: the types, and one function per stage (``codealign.bench(name, ...)``
+is the benchmark package itself, callable). Heavy dependencies (torch, trl, ray, slither) are imported only when
+the function that needs them runs.
 """
 
 from __future__ import annotations
 
 from typing import Any, Sequence
 
+from codealign import bench
 from codealign.errors import UserError
 from codealign.types import Candidate, ExecResult, Pair, Task, Verdict
 
@@ -50,20 +52,3 @@ def train_dpo(config: Any, **options: Any) -> Any:
     from codealign.train.dpo import train_dpo as _train_dpo
 
     return _train_dpo(config, **options)
-
-
-def bench(name: str, **options: Any) -> dict[str, Any]:
-    """Run a benchmark by name (verilogeval, rtllm, execrepobench, smartbugs) and return its summary."""
-    import argparse
-
-    from codealign.cli import build_parser
-
-    argv = ["bench", name, "--quiet"]
-    for key, value in options.items():
-        flag = "--" + key.replace("_", "-")
-        if value is True:
-            argv.append(flag)
-        elif value not in (None, False):
-            argv += [flag, str(value)]
-    args: argparse.Namespace = build_parser().parse_args(argv)
-    return args.func(args)

@@ -5,6 +5,9 @@ executor and prints what it measured. Contract: ``add_arguments(parser)`` adds t
 from __future__ import annotations
 
 import importlib
+import sys
+import types
+from typing import Any
 
 from codealign.errors import UserError
 
@@ -22,3 +25,29 @@ def load_benchmark(name: str, path: str):
         raise UserError(f"unknown benchmark {name!r}; choose one of: {', '.join(LOADERS)}")
     module, func = LOADERS[name]
     return getattr(importlib.import_module(module), func)(path)
+
+
+def run_benchmark(name: str, **options: Any) -> dict:
+    """Run benchmark ``name`` with the CLI's options given as keywords (``data=``, ``candidates=``,
+    ``oracle=True``, ``no_cache=True``, ...); returns its summary. Tables are not printed."""
+    from codealign.cli import build_parser
+
+    argv = ["bench", name, "--quiet"]
+    for key, value in options.items():
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            argv.append(flag)
+        elif value not in (None, False):
+            argv += [flag, str(value)]
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+class _CallableModule(types.ModuleType):
+    """``codealign.bench`` is both this package and the library call ``codealign.bench(name, **options)``."""
+
+    def __call__(self, name: str, **options: Any) -> dict:
+        return run_benchmark(name, **options)
+
+
+sys.modules[__name__].__class__ = _CallableModule

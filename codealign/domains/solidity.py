@@ -145,7 +145,7 @@ class SolidityDomain(Domain):
 
     name = "solidity"
     harness_version = "1"
-    default_limits = Limits(wall_s=120.0, cpu_s=3600.0, memory_mb=3072, nproc=256, nofile=1024,
+    default_limits = Limits(wall_s=120.0, cpu_s=3600.0, memory_mb=6144, nproc=256, nofile=1024,
                             output_bytes=32 << 20, disk_mb=512)
 
     def __init__(self, workers: int | None = None, persistent: bool = True, max_compilers: int = 3,
