@@ -14,7 +14,8 @@ import pytest
 from codealign.domains import get_domain
 from codealign.domains.mutants import Edit, mutant_candidates, mutants_from_edits, rise_candidates
 from codealign.domains.python_mutate import mutate as python_mutate
-from codealign.domains.verilog_mutate import _damage, _parser
+from codealign.domains.mutants import tree_sitter_parser
+from codealign.domains.verilog_mutate import _damage
 from codealign.domains.verilog_mutate import mutate as verilog_mutate
 from codealign.pairs import build_pairs
 from codealign.sandbox.executor import execute
@@ -69,7 +70,7 @@ def test_verilog_mutator_offers_every_operator():
 def test_verilog_mutants_are_single_edits_that_still_parse():
     for text, description in verilog_mutate(VERILOG, random.Random(0)):
         assert text != VERILOG and _single_edit(VERILOG, text), description
-        assert _damage(_parser().parse(text.encode())) == 0, description
+        assert _damage(tree_sitter_parser("tree_sitter_verilog").parse(text.encode())) == 0, description
 
 
 def test_verilog_mutations_named_by_the_issue_do_what_they_say():

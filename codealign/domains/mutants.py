@@ -13,6 +13,8 @@ usable negative is decided only by its verdict, never here.
 
 from __future__ import annotations
 
+import functools
+import importlib
 import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping
@@ -21,6 +23,24 @@ from codealign.types import Candidate, Task
 
 if TYPE_CHECKING:
     from codealign.domains.base import Domain
+
+
+@functools.lru_cache(maxsize=None)
+def tree_sitter_parser(grammar: str):
+    """A tree-sitter parser for a grammar wheel (``tree_sitter_python``, ``tree_sitter_verilog``, ...)."""
+    import tree_sitter
+
+    module = importlib.import_module(grammar)
+    return tree_sitter.Parser(tree_sitter.Language(module.language()))
+
+
+def walk(node):
+    """Every node of a tree-sitter tree below ``node``, in source order (pre-order)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(reversed(n.children))
 
 
 @dataclass(frozen=True)

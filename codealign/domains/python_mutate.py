@@ -17,10 +17,9 @@ the task's tests is for the sandbox to say.
 
 from __future__ import annotations
 
-import functools
 import random
 
-from codealign.domains.mutants import Edit, mutants_from_edits
+from codealign.domains.mutants import Edit, mutants_from_edits, tree_sitter_parser, walk
 
 COMPARISON_FLIPS = {"<": ">=", ">=": "<", ">": "<=", "<=": ">", "==": "!=", "!=": "==", "in": "not in",
                     "not in": "in", "is": "is not", "is not": "is"}
@@ -28,22 +27,6 @@ BINARY_SWAPS = {"+": "-", "-": "+", "*": "+", "//": "/", "and": "or", "or": "and
 _STORE_FIELDS = {("assignment", "left"), ("augmented_assignment", "left"), ("for_statement", "left"),
                  ("keyword_argument", "name"), ("attribute", "attribute"), ("call", "function"),
                  ("default_parameter", "name"), ("typed_parameter", None), ("typed_default_parameter", "name")}
-
-
-@functools.lru_cache(maxsize=1)
-def _parser():
-    import tree_sitter
-    import tree_sitter_python
-
-    return tree_sitter.Parser(tree_sitter.Language(tree_sitter_python.language()))
-
-
-def _walk(node):
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        yield n
-        stack.extend(reversed(n.children))
 
 
 def _walk_scope(node):
@@ -149,7 +132,7 @@ def edits(source: str) -> list[Edit]:
     """Every single-edit mutation site of ``source``."""
     data = source.encode("utf-8", "surrogateescape")
     found: list[Edit] = []
-    for node in _walk(_parser().parse(data).root_node):
+    for node in walk(tree_sitter_parser("tree_sitter_python").parse(data).root_node):
         _comparisons(node, found)
         _off_by_one(node, found)
         _operator_swaps(node, found)

@@ -21,11 +21,10 @@ tree-sitter ERROR/MISSING nodes). Whether it compiles and whether it fails is fo
 
 from __future__ import annotations
 
-import functools
 import random
 import re
 
-from codealign.domains.mutants import Edit, mutants_from_edits
+from codealign.domains.mutants import Edit, mutants_from_edits, tree_sitter_parser, walk
 
 BINARY_SWAPS = {
     "+": ("-",), "-": ("+",), "*": ("+",), "&": ("|",), "|": ("&",), "^": ("&",), "~^": ("^",), "^~": ("^",),
@@ -42,24 +41,8 @@ _NON_PROCEDURAL = ("function_declaration", "task_declaration", "function_body_de
                    "task_body_declaration")
 
 
-@functools.lru_cache(maxsize=1)
-def _parser():
-    import tree_sitter
-    import tree_sitter_verilog
-
-    return tree_sitter.Parser(tree_sitter.Language(tree_sitter_verilog.language()))
-
-
-def _walk(node):
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        yield n
-        stack.extend(reversed(n.children))
-
-
 def _damage(tree) -> int:
-    return sum(n.is_error or n.is_missing for n in _walk(tree.root_node))
+    return sum(n.is_error or n.is_missing for n in walk(tree.root_node))
 
 
 def _line(node) -> int:
@@ -211,9 +194,9 @@ def _control_flow(node, edits: list[Edit]) -> None:
 
 def _input_ports(root) -> list[str]:
     names = []
-    for node in _walk(root):
+    for node in walk(root):
         if node.type == "ansi_port_declaration" and b"input" in (
-                c.text for n in _walk(node) for c in n.children if c.type == "port_direction"):
+                c.text for n in walk(node) for c in n.children if c.type == "port_direction"):
             ident = next((c for c in node.children if c.type == "port_identifier"), None)
             if ident is not None and ident.text.decode() not in names:
                 names.append(ident.text.decode())
@@ -246,10 +229,10 @@ def _invert_output(node, edits: list[Edit]) -> None:
 def edits(source: str) -> list[Edit]:
     """Every single-edit mutation site of ``source``."""
     data = source.encode("utf-8", "surrogateescape")
-    tree = _parser().parse(data)
+    tree = tree_sitter_parser("tree_sitter_verilog").parse(data)
     inputs = _input_ports(tree.root_node)
     found: list[Edit] = []
-    for node in _walk(tree.root_node):
+    for node in walk(tree.root_node):
         _wrong_signal(node, inputs, found)
         _invert_output(node, found)
         if node.type == "expression":
@@ -264,9 +247,9 @@ def edits(source: str) -> list[Edit]:
 
 def mutate(solution: str, rng: random.Random) -> list[tuple[str, dict]]:
     """Single-edit mutants of ``solution``, round-robin over operators in ``rng``'s order (see module doc)."""
-    baseline = _damage(_parser().parse(solution.encode("utf-8", "surrogateescape")))
+    baseline = _damage(tree_sitter_parser("tree_sitter_verilog").parse(solution.encode("utf-8", "surrogateescape")))
 
     def still_parses(text: str) -> bool:
-        return _damage(_parser().parse(text.encode("utf-8", "surrogateescape"))) <= baseline
+        return _damage(tree_sitter_parser("tree_sitter_verilog").parse(text.encode("utf-8", "surrogateescape"))) <= baseline
 
     return mutants_from_edits(solution, edits(solution), rng, still_parses)
