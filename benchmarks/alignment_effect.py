@@ -1,6 +1,6 @@
 """The controlled experiment of issue 8: does DPO with code-aware objectives help a code model beyond RFT?
 
-On the procedural Verilog task family (``codealign.domains.verilog_tasks``: a train split and a held-out split
+On the procedural Verilog task family (``codealign.domains.verilog.tasks``: a train split and a held-out split
 whose parameters and/or phrasings no train task has) with the offline tiny model:
 
 1. SFT on the reference solutions of the train tasks (or ``--sft-model``: an existing SFT checkpoint, e.g.
@@ -120,7 +120,7 @@ def write_json(path: Path, data) -> None:
 
 # -- pieces ------------------------------------------------------------------------------------------------
 def tasks_for(budget: Budget):
-    from codealign.domains.verilog_tasks import bundled_tasks
+    from codealign.domains.verilog.tasks import bundled_tasks
 
     train = bundled_tasks("train")
     heldout = bundled_tasks("heldout")
@@ -136,7 +136,7 @@ def sft_start(run: Path, budget: Budget, train_tasks, sft_model: str | None) -> 
     final = run / "sft" / "final"
     if (final / "config.json").is_file():
         return str(final)
-    from codealign.domains.verilog_tasks import bundled_tasks, reference_solution
+    from codealign.domains.verilog.tasks import bundled_tasks, reference_solution
     from codealign.train.models import build_tiny_model
     from codealign.train.sft import SFTRunConfig, train_sft
 
@@ -153,7 +153,7 @@ def sft_start(run: Path, budget: Budget, train_tasks, sft_model: str | None) -> 
 
 def sample_and_execute(model: str, tasks, n: int, seed: int, budget: Budget, out: Path, cache: Path):
     """Candidates of ``model`` for ``tasks`` and their verdicts, kept in ``out`` (read back when present)."""
-    from codealign.sandbox.executor import execute
+    from codealign.execution.executor import execute
     from codealign.types import ExecResult
 
     if out.is_file():

@@ -27,7 +27,7 @@ from codealign.domains import get_domain  # noqa: E402
 from codealign.domains.mutants import rise_candidates  # noqa: E402
 from codealign.pairs import build_pairs  # noqa: E402
 from codealign.pairs.weights import estimate_flip_rate, sample_pairs  # noqa: E402
-from codealign.sandbox.executor import execute  # noqa: E402
+from codealign.execution.executor import execute  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> dict:

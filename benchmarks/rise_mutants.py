@@ -22,12 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from codealign.bench.verilogeval import load_verilogeval  # noqa: E402
+from codealign.domains.verilog.verilogeval import load_verilogeval  # noqa: E402
 from codealign.domains import get_domain  # noqa: E402
 from codealign.domains.verilog import reference_solution  # noqa: E402
 from codealign.domains.mutants import rise_candidates  # noqa: E402
 from codealign.pairs import build_pairs  # noqa: E402
-from codealign.sandbox.executor import execute  # noqa: E402
+from codealign.execution.executor import execute  # noqa: E402
 from codealign.types import Task, Verdict  # noqa: E402
 
 COMPILING_FAILURES = (Verdict.FAIL, Verdict.RUNTIME_ERROR, Verdict.TIMEOUT)

@@ -25,12 +25,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from codealign.bench.verilogeval import load_verilogeval
+from codealign.domains.verilog.verilogeval import load_verilogeval
 from codealign.domains.verilog import reference_solution
 from codealign.domains import get_domain
 from codealign.sandbox.backends import get_backend
 from codealign.sandbox.cache import VerdictCache
-from codealign.sandbox.executor import execute
+from codealign.execution.executor import execute
 from codealign.types import Candidate, ExecResult
 
 

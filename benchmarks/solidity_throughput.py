@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from codealign.domains import solc
+from codealign.domains.solidity import solc
 from codealign.domains.solidity import SolidityDomain, finding_key, normalize_finding
 from codealign.sandbox.backends import get_backend
 

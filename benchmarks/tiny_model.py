@@ -5,7 +5,7 @@ sandboxed) through the executor.
 Steps: build ``codealign-tiny`` from scratch (seed 0) -> SFT on (prompt, reference) of every bundled train task
 -> sample ``n`` completions per task at temperature ``T`` for each seed -> execute -> unbiased pass@1 per seed
 (mean over tasks of c/n), and per family on the held-out split. Held-out tasks differ from training tasks in
-their parameter combination or their phrasing (see ``codealign.domains.verilog_tasks``), so held-out pass@1
+their parameter combination or their phrasing (see ``codealign.domains.verilog.tasks``), so held-out pass@1
 well above zero means the mapping was learned, not memorised.
 
 The trained model is kept in ``--out`` (``OUT/sft/final``) for reuse (e.g. as the DPO experiment's starting
@@ -61,7 +61,7 @@ def parse_args(argv=None):
 
 
 def train(args, out: Path, log) -> tuple[str, dict]:
-    from codealign.domains.verilog_tasks import bundled_tasks, reference_solution
+    from codealign.domains.verilog.tasks import bundled_tasks, reference_solution
     from codealign.train.models import build_tiny_model
     from codealign.train.sft import SFTRunConfig, train_sft
 
@@ -99,10 +99,10 @@ def _last_loss(log_path: str) -> float:
 def evaluate(args, model_dir: str, out: Path, log) -> dict:
     from codealign.bench.passk import pass_at_k
     from codealign.domains import get_domain
-    from codealign.domains.verilog_tasks import bundled_tasks
+    from codealign.domains.verilog.tasks import bundled_tasks
     from codealign.generate.hf import HFGenerator
     from codealign.jsonl import write_jsonl
-    from codealign.sandbox.executor import execute
+    from codealign.execution.executor import execute
 
     train_tasks = bundled_tasks("train")
     splits = {

@@ -11,10 +11,10 @@ import sys
 import time
 from collections import Counter
 
-from codealign.bench.verilogeval import TASKS, inverted_output_mutant, load_verilogeval
+from codealign.domains.verilog.verilogeval import TASKS, inverted_output_mutant, load_verilogeval
 from codealign.domains.verilog import reference_solution
 from codealign.domains.verilog import VerilogDomain
-from codealign.sandbox.executor import execute
+from codealign.execution.executor import execute
 from codealign.types import Candidate
 
 

@@ -20,8 +20,8 @@ __all__ = ["Task", "Candidate", "ExecResult", "Pair", "Verdict", "UserError", "e
 
 def execute(tasks: Sequence[Task], candidates: Sequence[Candidate], domain: str = "verilog",
             backend: str = "auto", **options: Any) -> list[ExecResult]:
-    """Judge candidates in the sandbox; see :func:`codealign.sandbox.executor.execute` for the options."""
-    from codealign.sandbox.executor import execute as _execute
+    """Judge candidates in the sandbox; see :func:`codealign.execution.executor.execute` for the options."""
+    from codealign.execution.executor import execute as _execute
 
     return _execute(domain, tasks, candidates, backend=backend, **options)
 

@@ -17,10 +17,10 @@ from typing import Any, Callable
 from codealign.errors import UserError
 
 BENCHMARKS = {
-    "verilogeval": "codealign.bench.verilogeval",
-    "rtllm": "codealign.bench.rtllm",
-    "execrepobench": "codealign.bench.execrepobench",
-    "smartbugs": "codealign.bench.smartbugs",
+    "verilogeval": "codealign.domains.verilog.verilogeval",
+    "rtllm": "codealign.domains.verilog.rtllm",
+    "execrepobench": "codealign.domains.python.execrepobench",
+    "smartbugs": "codealign.domains.solidity.smartbugs",
     "ladder": "codealign.bench.ladder",
 }
 
@@ -58,7 +58,7 @@ def _cache_arg(args: argparse.Namespace):
 def cmd_execute(args: argparse.Namespace) -> dict:
     from collections import Counter
 
-    from codealign.sandbox.executor import execute_files
+    from codealign.execution.executor import execute_files
 
     results = execute_files(args.domain, args.tasks, args.candidates, args.out, backend=args.backend,
                             executor=args.executor, workers=args.workers, cache=_cache_arg(args),
@@ -112,8 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     tsub = p.add_subparsers(dest="tasks_command", required=True)
     g = tsub.add_parser("generate", help="write procedural Verilog tasks as JSONL")
     _common(g)
-    _add_module_args(g, "codealign.domains.verilog_tasks")
-    g.set_defaults(func=_lazy("codealign.domains.verilog_tasks"))
+    _add_module_args(g, "codealign.domains.verilog.tasks")
+    g.set_defaults(func=_lazy("codealign.domains.verilog.tasks"))
 
     p = sub.add_parser("generate", help="sample candidates from a model")
     _common(p)

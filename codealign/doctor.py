@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     installs = list(args.install_solc)
     if args.install_solc_defaults or installs:
-        from codealign.domains import solc
+        from codealign.domains.solidity import solc
 
         versions = installs or list(solc.DEFAULT_VERSIONS)
         for version in versions:
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "domains": {name: _live_check(name, choice.backend) for name in DOMAINS},
     }
     try:
-        solc = importlib.import_module("codealign.domains.solc")
+        solc = importlib.import_module("codealign.domains.solidity.solc")
         report["solc_installed"] = sorted(solc.installed_versions())
     except (ImportError, AttributeError):
         report["solc_installed"] = []

@@ -243,7 +243,7 @@ class Run:
         return info["model"] if info and info.get("model") else self.start_model()
 
     def execute(self, tasks: list[Task], candidates: list[Candidate], out: Path) -> list[ExecResult]:
-        from codealign.sandbox.executor import execute
+        from codealign.execution.executor import execute
 
         return execute(self.domain, tasks, candidates, backend=self.backend, executor=self.executor,
                        workers=self.workers, cache=self.cache, out=out, progress=not self.quiet)
@@ -264,7 +264,7 @@ def demo_tasks(run: Run, split: str) -> list[Task]:
     """Bundled tasks of the run's domain. Python's come from the bundled ExecRepoBench-format suite, which lives
     with its benchmark (domains do not import benchmarks)."""
     if run.config.domain == "python":
-        from codealign.bench.execrepobench import demo_tasks as python_demo_tasks
+        from codealign.domains.python.execrepobench import demo_tasks as python_demo_tasks
 
         return python_demo_tasks(split)
     return run.domain.demo_tasks(split)
@@ -420,7 +420,7 @@ def _probe(run: Run) -> Callable[[Any, Any], dict[str, float]] | None:
         gen = HFGenerator(model, tokenizer=tokenizer, batch_size=cfg.sample.batch_size)
         cands = gen.candidates(tasks, 2, temperature=cfg.eval.temperature, max_new_tokens=cfg.sample.max_new_tokens,
                                seed=7, stop=run.stop_sequences())
-        from codealign.sandbox.executor import execute
+        from codealign.execution.executor import execute
 
         results = execute(run.domain, tasks, cands, backend=run.backend, workers=run.workers, progress=False)
         n = max(1, len(cands))

@@ -88,7 +88,7 @@ class Scorer:
     def judge(self, tasks: Sequence[Task], answers: Sequence[str]) -> list[ExecResult]:
         """One verdict per (task, answer), answers extracted as the generate stage does."""
         from codealign.generate import make_candidate
-        from codealign.sandbox.executor import execute
+        from codealign.execution.executor import execute
 
         if len(tasks) != len(answers):
             raise UserError(f"{len(answers)} answers for {len(tasks)} tasks")

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from codealign.bench import rtllm
-from codealign.bench.rtllm import load_rtllm
+from codealign.domains.verilog import rtllm
+from codealign.domains.verilog.rtllm import load_rtllm
 from codealign.domains.verilog import reference_solution
 from codealign.errors import UserError
 

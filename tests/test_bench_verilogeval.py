@@ -9,9 +9,9 @@ from math import comb
 
 import pytest
 
-from codealign.bench import verilogeval
+from codealign.domains.verilog import verilogeval
 from codealign.bench.passk import pass_at_k, pass_at_k_table, usable_ks
-from codealign.bench.verilogeval import inverted_output_mutant, load_verilogeval
+from codealign.domains.verilog.verilogeval import inverted_output_mutant, load_verilogeval
 from codealign.domains.verilog import reference_solution
 from codealign.errors import UserError
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from codealign.domains.verilog_tasks import bundled_tasks
+from codealign.domains.verilog.tasks import bundled_tasks
 from codealign.domains.verilog import reference_solution
 from codealign.jsonl import write_jsonl
 from codealign.types import Candidate

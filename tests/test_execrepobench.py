@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from codealign.bench import execrepobench as erb
-from codealign.bench.execrepobench_build import candidate_rows
+from codealign.domains.python import execrepobench as erb
+from codealign.domains.python.execrepobench_build import candidate_rows
 from codealign.cli import build_parser
 from codealign.data.spans import FILL_TYPES
 from codealign.errors import UserError
@@ -62,7 +62,7 @@ def test_suite_rows_are_reproduced_by_the_builder(rows):
 
 def test_oracle_passes_and_empty_fails_on_one_row_per_fill_type(sample, backend):
     from codealign.domains import get_domain
-    from codealign.sandbox.executor import execute
+    from codealign.execution.executor import execute
 
     assert len(sample) == len(FILL_TYPES)
     cands = [Candidate(t.task_id, t.metadata["middle_code"]) for t in sample]

@@ -10,7 +10,7 @@ import pytest
 from codealign.errors import UserError
 from codealign.jsonl import read_jsonl
 from codealign.sandbox.cache import VerdictCache
-from codealign.sandbox.executor import execute
+from codealign.execution.executor import execute
 from codealign.types import Candidate, ExecResult, Task, Verdict
 from shell_domain import ShellDomain
 
@@ -79,7 +79,7 @@ KILLED_RUN = textwrap.dedent("""
     import sys
     sys.path.insert(0, {tests!r})
     from shell_domain import ShellDomain
-    from codealign.sandbox.executor import execute
+    from codealign.execution.executor import execute
     from codealign.types import Candidate, Task
     tasks = [Task(f"t{{i}}", "shell", "p") for i in range(12)]
     cands = [Candidate(f"t{{i}}", f"# {{i}}\\nsleep 0.4\\n") for i in range(12)]

@@ -4,7 +4,7 @@ import random
 
 import codealign
 from codealign.domains import get_domain
-from codealign.domains.verilog_tasks import bundled_tasks
+from codealign.domains.verilog.tasks import bundled_tasks
 
 
 def test_execute_pairs_and_curriculum_compose():

@@ -13,12 +13,12 @@ import pytest
 
 from codealign.domains import get_domain
 from codealign.domains.mutants import Edit, mutant_candidates, mutants_from_edits, rise_candidates
-from codealign.domains.python_mutate import mutate as python_mutate
+from codealign.domains.python.mutate import mutate as python_mutate
 from codealign.domains.mutants import tree_sitter_parser
-from codealign.domains.verilog_mutate import _damage
-from codealign.domains.verilog_mutate import mutate as verilog_mutate
+from codealign.domains.verilog.mutate import _damage
+from codealign.domains.verilog.mutate import mutate as verilog_mutate
 from codealign.pairs import build_pairs
-from codealign.sandbox.executor import execute
+from codealign.execution.executor import execute
 from codealign.types import Task, Verdict
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))

@@ -374,7 +374,7 @@ def verilog_verdicts(shared_data):
 
     from codealign.domains import get_domain
     from codealign.domains.mutants import rise_candidates
-    from codealign.sandbox.executor import execute
+    from codealign.execution.executor import execute
 
     tasks, solutions = verilogeval_tasks(str(shared_data / "verilogeval" / "problems.jsonl"), "spec-to-rtl")
     tasks = [t for t in tasks if t.task_id in E2E_TASKS]

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from codealign.domains import solc
+from codealign.domains.solidity import solc
 from codealign.domains.solidity import SolidityDomain, finding_key
 from codealign.types import Candidate, Task, Verdict
 

@@ -6,9 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from codealign.bench.smartbugs import load_smartbugs
+from codealign.domains.solidity.smartbugs import load_smartbugs
 from codealign.domains.solidity import SolidityDomain
-from codealign.domains.solidity_answers import (
+from codealign.domains.solidity.answers import (
     Label,
     functions_at,
     golden_answer,
@@ -238,7 +238,7 @@ def bench_args(data, **kw):
 
 
 def test_bench_scores_answer_file_per_category(tmp_path, shared_data, tasks):
-    from codealign.bench.smartbugs import run
+    from codealign.domains.solidity.smartbugs import run
     from codealign.jsonl import write_jsonl
 
     rows = []
@@ -264,7 +264,7 @@ def test_bench_scores_answer_file_per_category(tmp_path, shared_data, tasks):
 
 
 def test_bench_rejects_a_file_that_is_not_smartbugs(tmp_path):
-    from codealign.bench.smartbugs import run
+    from codealign.domains.solidity.smartbugs import run
     from codealign.errors import UserError
 
     bad = tmp_path / "x.jsonl"
@@ -281,7 +281,7 @@ def test_leading_yes_or_no_is_a_verdict_only_as_a_word_of_its_own():
 
 def test_executor_judges_many_answers_with_one_analysis_per_contract(tasks):
     from codealign.sandbox.backends import get_backend
-    from codealign.sandbox.executor import execute
+    from codealign.execution.executor import execute
 
     picked = [t for t in tasks if t.metadata["category"] == "reentrancy"][:2]
     cands = [Candidate(t.task_id, golden_answer(label_of(t)), metadata={"i": i}) for t in picked for i in range(2)]

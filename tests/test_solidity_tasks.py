@@ -3,9 +3,9 @@
 import pytest
 
 from codealign.domains import get_domain
-from codealign.domains.solidity_answers import DETECTOR_CATEGORY
-from codealign.domains.solidity_tasks import MARK, bundled_tasks
-from codealign.sandbox.executor import execute
+from codealign.domains.solidity.answers import DETECTOR_CATEGORY
+from codealign.domains.solidity.tasks import MARK, bundled_tasks
+from codealign.execution.executor import execute
 from codealign.types import Candidate, Verdict
 
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from codealign.bench.verilogeval import load_verilogeval
+from codealign.domains.verilog.verilogeval import load_verilogeval
 from codealign.domains.verilog import reference_solution
 from codealign.domains import get_domain
 from codealign.domains.verilog import (VerilogDomain, VerilogJob, forbidden_calls, parse_stages, tag_displays,
@@ -155,7 +155,7 @@ def test_verilator_simulator_passes_the_reference(demo, backend):
 
 
 def test_rtllm_failures_over_checks_is_the_score(domain, shared_data, backend):
-    from codealign.bench.rtllm import load_rtllm
+    from codealign.domains.verilog.rtllm import load_rtllm
     from codealign.domains.verilog import reference_solution as rtllm_ref
 
     task = {t.task_id: t for t in load_rtllm(shared_data / "rtllm" / "problems.jsonl")}["adder_8bit"]
@@ -176,7 +176,7 @@ def test_iverilog_missing_from_path_is_sandbox_error(domain, demo, backend, monk
 
 
 def test_unknown_asset_format_is_sandbox_error_not_a_crash(domain, demo):
-    from codealign.sandbox.executor import execute
+    from codealign.execution.executor import execute
 
     task = dataclasses.replace(demo["Demo01_mux4"], task_id="weird", assets={"format": "vhdl"})
     [r] = execute(domain, [task], [Candidate("weird", "module TopModule; endmodule")], progress=False)

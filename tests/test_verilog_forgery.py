@@ -7,7 +7,7 @@ a forged verdict. The bundled demo problem ``Demo03_count_en`` is VerilogEval-sh
 
 import pytest
 
-from codealign.bench.verilogeval import inverted_output_mutant, load_verilogeval
+from codealign.domains.verilog.verilogeval import inverted_output_mutant, load_verilogeval
 from codealign.domains.verilog import reference_solution
 from codealign.domains.verilog import VerilogDomain
 from codealign.types import Candidate, Verdict

@@ -10,7 +10,7 @@ import pytest
 
 from codealign.domains.verilog import reference_solution
 
-from codealign.domains import verilog_tasks as vt
+from codealign.domains.verilog import tasks as vt
 from codealign.errors import UserError
 from codealign.jsonl import read_jsonl
 from codealign.types import Task
@@ -122,7 +122,7 @@ def test_larger_n_extends_the_smaller_list():
 
 
 def test_generation_is_stable_across_interpreter_runs():
-    code = ("import sys; from codealign.domains import verilog_tasks as vt; "
+    code = ("import sys; from codealign.domains.verilog import tasks as vt; "
             "tasks = vt.generate_tasks(None, 24, seed=9, split='heldout'); "
             "sys.stdout.write('\\n'.join(t.task_id + ' ' + t.asset_hash() for t in tasks))")
     outputs = set()

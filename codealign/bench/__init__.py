@@ -12,10 +12,10 @@ from typing import Any
 from codealign.errors import UserError
 
 LOADERS = {
-    "verilogeval": ("codealign.bench.verilogeval", "load_verilogeval"),
-    "rtllm": ("codealign.bench.rtllm", "load_rtllm"),
-    "execrepobench": ("codealign.bench.execrepobench", "load_execrepobench"),
-    "smartbugs": ("codealign.bench.smartbugs", "load_smartbugs"),
+    "verilogeval": ("codealign.domains.verilog.verilogeval", "load_verilogeval"),
+    "rtllm": ("codealign.domains.verilog.rtllm", "load_rtllm"),
+    "execrepobench": ("codealign.domains.python.execrepobench", "load_execrepobench"),
+    "smartbugs": ("codealign.domains.solidity.smartbugs", "load_smartbugs"),
 }
 
 

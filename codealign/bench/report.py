@@ -71,7 +71,7 @@ def execute_args(args: argparse.Namespace) -> dict:
 def run_candidates(domain: Domain, tasks: Sequence[Task], candidates: Sequence[Candidate],
                    args: argparse.Namespace) -> tuple[list[ExecResult], float]:
     """The results and the wall-clock seconds the executor took."""
-    from codealign.sandbox.executor import execute
+    from codealign.execution.executor import execute
 
     t0 = time.monotonic()
     results = execute(domain, tasks, candidates, **execute_args(args))

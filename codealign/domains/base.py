@@ -85,10 +85,27 @@ class Domain(abc.ABC):
         known-good and one known-bad. Empty when the domain offers none."""
         return []
 
+    def tokenizer_corpus(self) -> list[str]:
+        """Texts of this language for the offline tiny model's tokenizer, in a fixed order: by default every
+        file of the domain package's ``resources/tokenizer_corpus`` folder, sorted by name."""
+        from importlib import resources
+
+        folder = resources.files(type(self).__module__.rsplit(".", 1)[0] if not _is_package(self) else
+                                 type(self).__module__) / "resources" / "tokenizer_corpus"
+        if not folder.is_dir():
+            return []
+        return [e.read_text(encoding="utf-8") for e in sorted(folder.iterdir(), key=lambda e: e.name) if e.is_file()]
+
     def mutate(self, solution: str, rng: random.Random) -> list[tuple[str, dict]]:
         """Small mutations of a correct solution for error-injection negatives: ``[(text, description)]``.
         Domains that do not offer mutations return an empty list."""
         return []
+
+
+def _is_package(domain: Domain) -> bool:
+    import sys
+
+    return hasattr(sys.modules[type(domain).__module__], "__path__")
 
 
 def limit_verdict(result: JobResult) -> Verdict | None:

@@ -44,31 +44,13 @@ TINY_DEFAULTS: dict[str, int] = {
 
 
 def corpus_texts() -> list[str]:
-    """The tokenizer corpus in a fixed order: every file of the packaged ``tokenizer_corpus`` folder, then the
-    prompts and reference designs (``assets.ref``) of the bundled Verilog task files
-    (``resources/verilog_tasks/*.jsonl``; testbenches are left out: large, and never model output)."""
-    root = resources.files("codealign") / "resources"
-    texts = []
-    corpus = root / "tokenizer_corpus"
-    if corpus.is_dir():
-        for entry in sorted(corpus.iterdir(), key=lambda e: e.name):
-            if entry.is_file():
-                texts.append(entry.read_text(encoding="utf-8"))
-    tasks = root / "verilog_tasks"
-    if tasks.is_dir():
-        for entry in sorted(tasks.iterdir(), key=lambda e: e.name):
-            if not (entry.is_file() and entry.name.endswith(".jsonl")):
-                continue
-            for line in entry.read_text(encoding="utf-8").splitlines():
-                if not line.strip():
-                    continue
-                row = json.loads(line)
-                texts.append(row.get("prompt", ""))
-                reference = (row.get("assets") or {}).get("ref")
-                if isinstance(reference, str):
-                    texts.append(reference)
+    """The tokenizer corpus in a fixed order: each registered domain's :meth:`Domain.tokenizer_corpus`, domains
+    sorted by name."""
+    from codealign.domains import DOMAINS, get_domain
+
+    texts = [text for name in sorted(DOMAINS) for text in get_domain(name).tokenizer_corpus()]
     if not texts:
-        raise UserError("the packaged tokenizer corpus (codealign/resources/tokenizer_corpus) is missing")
+        raise UserError("no domain provides a tokenizer corpus (the packaged resources are missing)")
     return texts
 
 

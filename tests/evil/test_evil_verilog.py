@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from codealign.bench.verilogeval import load_verilogeval
+from codealign.domains.verilog.verilogeval import load_verilogeval
 from codealign.domains.verilog import reference_solution
 from codealign.domains.verilog import VerilogDomain
 from codealign.sandbox.process import processes_of_uid

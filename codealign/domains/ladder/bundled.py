@@ -1,6 +1,6 @@
 """The ladder tasks and subroutine library bundled with codealign (written for this project).
 
-``codealign/resources/ladder_tasks/tasks.jsonl`` holds :class:`~codealign.types.Task` rows (domain
+``codealign/domains/ladder/resources/tasks/tasks.jsonl`` holds :class:`~codealign.types.Task` rows (domain
 ``ladder``; assets as in :mod:`.task`); each task's ``metadata`` has ``split`` (``train`` or ``test``, the
 held-out part), ``solution`` (a correct program), ``title``, ``tags`` and ``kind`` (``traces`` or
 ``reference``). ``library.jsonl`` holds LD subroutines ``{name, description, ld}`` for retrieval.
@@ -15,7 +15,7 @@ from codealign.errors import UserError
 from codealign.jsonl import read_jsonl
 from codealign.types import Task
 
-RESOURCE_DIR = Path(__file__).resolve().parents[2] / "resources" / "ladder_tasks"
+RESOURCE_DIR = Path(__file__).resolve().parent / "resources" / "tasks"
 SPLITS = ("train", "test")
 
 

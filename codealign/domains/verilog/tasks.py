@@ -26,7 +26,7 @@ that has the same ports (``golden_mutants``; tested per family, and for every bu
 ``--check-bundled``). Not guaranteed: that a testbench tells apart port *widths* or extra ports (a wider
 design whose low bits behave the same is truncated by the connection, as in VerilogEval).
 
-``python -m codealign.domains.verilog_tasks --write-bundled`` regenerates the bundled demo sets;
+``python -m codealign.domains.verilog.tasks --write-bundled`` regenerates the bundled demo sets;
 ``--check-bundled`` runs their golden self-test through the verilog domain.
 """
 
@@ -1109,7 +1109,7 @@ def golden_check(tasks: list[Task], *, backend: str = "auto", workers: int | Non
     """Run every task's reference and golden mutants through the verilog domain. The summary counts, per
     family, references that PASS with score 1.0 and mutants that do not PASS; ``failures`` lists every
     candidate that broke that rule (a SANDBOX_ERROR counts as a failure of the check)."""
-    from codealign.sandbox.executor import execute
+    from codealign.execution.executor import execute
     from codealign.types import Candidate, Verdict
 
     candidates = []
@@ -1144,7 +1144,7 @@ def golden_check(tasks: list[Task], *, backend: str = "auto", workers: int | Non
 def _bundled_path(split: str):
     from importlib.resources import files
 
-    return files("codealign").joinpath("resources", "verilog_tasks", f"{split}.jsonl")
+    return files("codealign.domains.verilog").joinpath("resources", "tasks", f"{split}.jsonl")
 
 
 def bundled_tasks(split: str = "train") -> list[Task]:
@@ -1167,7 +1167,7 @@ def bundled_generation(split: str) -> list[Task]:
 def write_bundled(root: str | Path | None = None) -> dict[str, int]:
     from codealign.jsonl import write_jsonl
 
-    base = Path(root) if root else Path(__file__).resolve().parents[1] / "resources" / "verilog_tasks"
+    base = Path(root) if root else Path(__file__).resolve().parent / "resources" / "tasks"
     counts = {}
     for split in SPLITS:
         counts[split] = write_jsonl(base / f"{split}.jsonl", bundled_generation(split))
@@ -1207,10 +1207,10 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m codealign.domains.verilog_tasks",
+    parser = argparse.ArgumentParser(prog="python -m codealign.domains.verilog.tasks",
                                      description="procedural Verilog tasks")
     parser.add_argument("--write-bundled", action="store_true",
-                        help="regenerate codealign/resources/verilog_tasks/{train,heldout}.jsonl")
+                        help="regenerate codealign/domains/verilog/resources/tasks/{train,heldout}.jsonl")
     parser.add_argument("--check-bundled", action="store_true",
                         help="run every bundled reference and its golden mutants through the verilog domain")
     parser.add_argument("--backend", default="auto", help="sandbox backend for --check-bundled")

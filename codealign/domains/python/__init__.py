@@ -136,8 +136,8 @@ class PythonDomain(Domain):
         files = {_rel_path(k, "assets.files key"): v for k, v in (assets.get("files") or {}).items()}
         files.update({_rel_path(k, "assets.test_files key"): v for k, v in (assets.get("test_files") or {}).items()})
         files[module] = source
-        files[_HARNESS] = (_HERE / "python_harness.py").read_text(encoding="utf-8")
-        files[".codealign/worker.py"] = (_HERE / "python_worker.py").read_text(encoding="utf-8")
+        files[_HARNESS] = (_HERE / "harness.py").read_text(encoding="utf-8")
+        files[".codealign/worker.py"] = (_HERE / "worker.py").read_text(encoding="utf-8")
         files[".codealign/config.json"] = json.dumps(config)
         files[".codealign/key"] = os.urandom(32)
         script = f"exec {shlex.quote(sys.executable)} -I -B {_HARNESS}\n"
@@ -205,7 +205,7 @@ class PythonDomain(Domain):
 
     def mutate(self, solution: str, rng: random.Random) -> list[tuple[str, dict]]:
         try:
-            from codealign.domains.python_mutate import mutate
+            from codealign.domains.python.mutate import mutate
         except ImportError:
             return []
         return mutate(solution, rng)

@@ -118,7 +118,7 @@ def execute(
             bar.update(1)
 
         if executor == "ray":
-            from codealign.sandbox.ray_executor import run_on_ray
+            from codealign.execution.ray_executor import run_on_ray
 
             run_on_ray(dom, by_id, candidates, todo, be, workers, finish)
         else:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from codealign.errors import UserError
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources" / "solc"
+RESOURCES = Path(__file__).resolve().parent / "resources"
 ADAPTER = RESOURCES / "solc_adapter.py"
 SERVER = RESOURCES / "solc_server.js"
 SLITHER_SERVER = RESOURCES / "slither_server.py"

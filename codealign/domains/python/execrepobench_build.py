@@ -10,7 +10,7 @@ parser, notice them), then those whose empty middle makes no test run into its d
 ``context_code`` is the cross-file context of :class:`codealign.data.corpus.ContextBuilder` (call graph
 first, then BM25), as plain ``# path`` blocks. Writes ``<root>/suite.jsonl`` atomically.
 
-Run: ``python -m codealign.bench.execrepobench_build [--root DIR] [--seed N] [--keep-per-kind K]``.
+Run: ``python -m codealign.domains.python.execrepobench_build [--root DIR] [--seed N] [--keep-per-kind K]``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from codealign.bench.execrepobench import BUNDLED, Repo, load_repo, make_task
+from codealign.domains.python.execrepobench import BUNDLED, Repo, load_repo, make_task
 from codealign.data.corpus import ContextBuilder, CorpusConfig
 from codealign.data.spans import FILL_TYPES, Source, cut, sample_spans
 from codealign.errors import UserError
@@ -53,7 +53,7 @@ def candidate_rows(repo: Repo, *, seed: int, per_kind: int) -> list[dict]:
 def build_suite(root: str | Path = BUNDLED, *, seed: int = 0, per_kind: int = 3, keep_per_kind: int = 12,
                 backend: str = "auto", workers: int | None = None, progress: bool = True) -> dict:
     from codealign.domains import get_domain
-    from codealign.sandbox.executor import execute
+    from codealign.execution.executor import execute
 
     root = Path(root)
     repos_dir = root / "repos"

@@ -195,6 +195,25 @@ class VerilogDomain(Domain):
             self.default_limits = Limits(wall_s=240.0, cpu_s=480.0, memory_mb=4096, disk_mb=512)
         self.harness_version = f"2-{simulator}{'-lint' if lint else ''}"
 
+    def tokenizer_corpus(self) -> list[str]:
+        """The packaged corpus files, then the prompts and reference designs of the bundled task files
+        (testbenches are left out: large, and never model output)."""
+        import json
+        from importlib import resources
+
+        texts = super().tokenizer_corpus()
+        folder = resources.files(__name__) / "resources" / "tasks"
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            if not (entry.is_file() and entry.name.endswith(".jsonl")):
+                continue
+            for line in entry.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    row = json.loads(line)
+                    texts.append(row.get("prompt", ""))
+                    if isinstance((row.get("assets") or {}).get("ref"), str):
+                        texts.append(row["assets"]["ref"])
+        return texts
+
     # -- toolchain ------------------------------------------------------------------------------------------
     def _tools(self) -> tuple[str, ...]:
         tools = ("iverilog", "vvp")
@@ -371,7 +390,7 @@ class VerilogDomain(Domain):
     # -- bundled tasks and live check ------------------------------------------------------------------------
     def demo_tasks(self, split: str = "train") -> list[Task]:
         """The procedural family's bundled ``train`` / ``heldout`` tasks."""
-        from codealign.domains.verilog_tasks import bundled_tasks
+        from codealign.domains.verilog.tasks import bundled_tasks
 
         return bundled_tasks(split)
 
@@ -379,7 +398,7 @@ class VerilogDomain(Domain):
         return reference_solution(task) if task.assets.get("ref") else None
 
     def selftest_cases(self) -> list[tuple[Task, Candidate, Verdict]]:
-        from codealign.domains.verilog_tasks import bundled_tasks
+        from codealign.domains.verilog.tasks import bundled_tasks
 
         task = bundled_tasks("train")[0]
         good = self.reference_solution(task)
@@ -390,7 +409,7 @@ class VerilogDomain(Domain):
     # -- negatives -------------------------------------------------------------------------------------------
     def mutate(self, solution: str, rng: random.Random) -> list[tuple[str, dict]]:
         try:
-            from codealign.domains.verilog_mutate import mutate
+            from codealign.domains.verilog.mutate import mutate
         except ImportError:
             return []
         return mutate(solution, rng)

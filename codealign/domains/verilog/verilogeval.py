@@ -28,7 +28,7 @@ from codealign.types import Task
 
 TASKS = ("spec-to-rtl", "code-complete")
 UPSTREAM_DIRS = {"spec-to-rtl": "dataset_spec-to-rtl", "code-complete": "dataset_code-complete-iccad2023"}
-DEMO = Path(__file__).resolve().parents[1] / "resources" / "verilog_demo" / "problems.jsonl"
+DEMO = Path(__file__).resolve().parent / "resources" / "verilogeval_demo" / "problems.jsonl"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -38,7 +38,7 @@ from codealign.generate.prompts import FimFormat, fim_format
 from codealign.jsonl import read_jsonl
 from codealign.types import Candidate, ExecResult, Task
 
-BUNDLED = Path(__file__).resolve().parents[1] / "resources" / "execrepobench"
+BUNDLED = Path(__file__).resolve().parent / "resources" / "execrepobench"
 _REQUIRED = ("repo_name", "file_name", "prefix_code", "middle_code", "suffix_code", "fill_type")
 _SKIP_DIRS = {".git", "__pycache__", ".pytest_cache", ".venv", "venv", "node_modules"}
 _MAX_REPO_BYTES = 8 << 20

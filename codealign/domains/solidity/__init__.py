@@ -3,7 +3,7 @@
 Task kinds (``Task.assets["kind"]``) and the assets each reads:
 
 * ``detect`` — the model reads a contract and answers whether it is vulnerable, which class, where and why
-  (format and score: :mod:`codealign.domains.solidity_answers`). The candidate is the answer text.
+  (format and score: :mod:`codealign.domains.solidity.answers`). The candidate is the answer text.
   Assets: ``source`` (the contract shown to the model), ``label`` = ``{"vulnerable": bool, "category": str,
   "lines": [int], "accepted_categories": [str] (optional), "functions": [str] (optional; derived from the
   lines)}``, optional ``solc_version`` (exact compiler), ``filename``, ``use_slither`` (default true: the
@@ -51,9 +51,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from codealign.domains import solc
+from codealign.domains.solidity import solc
 from codealign.domains.base import Domain, command_version, sandbox_error
-from codealign.domains.solidity_answers import (
+from codealign.domains.solidity.answers import (
     DETECTOR_CATEGORY,
     Label,
     fold,
@@ -179,8 +179,8 @@ class SolidityDomain(Domain):
         return None
 
     def demo_tasks(self, split: str = "train") -> list[Task]:
-        """The bundled detection tasks (small original contracts, :mod:`codealign.domains.solidity_tasks`)."""
-        from codealign.domains.solidity_tasks import bundled_tasks
+        """The bundled detection tasks (small original contracts, :mod:`codealign.domains.solidity.tasks`)."""
+        from codealign.domains.solidity.tasks import bundled_tasks
 
         return bundled_tasks(split)
 
@@ -188,7 +188,7 @@ class SolidityDomain(Domain):
         """For a detection task, the golden answer its label gives; otherwise None."""
         if task.assets.get("kind") != "detect":
             return None
-        from codealign.domains.solidity_answers import golden_answer
+        from codealign.domains.solidity.answers import golden_answer
 
         return golden_answer(Label.from_assets(task.assets.get("label"), task.assets["source"]))
 

@@ -10,7 +10,7 @@ Modes:
 
 * default — Slither as a baseline detector: every contract is analysed (warm sandboxed workers, compiler
   pinned to the version SmartBugs used) and predicted positive for category C when Slither reports a detector
-  that :data:`codealign.domains.solidity_answers.DETECTOR_CATEGORY` maps to C (delegatecall detectors count
+  that :data:`codealign.domains.solidity.answers.DETECTOR_CATEGORY` maps to C (delegatecall detectors count
   for access_control, SmartBugs' label for those contracts);
 * ``--candidates FILE`` or ``--model PATH`` — model answers (JSONL of ``task_id``, ``completion``, or sampled
   from the model with the tasks' prompts; the first answer per task is scored): an answer predicts C when
@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from codealign.domains.solidity_answers import (
+from codealign.domains.solidity.answers import (
     CATEGORIES,
     DETECTOR_CATEGORY,
     Label,
@@ -65,7 +65,7 @@ def load_smartbugs(path: str | Path) -> list[Task]:
     """Detection tasks (``assets["kind"] == "detect"``) for the source-available rows. The model sees
     ``source_clean`` (annotations blanked, same line numbers); the compiler is pinned to the version
     SmartBugs compiled with (npm's broken 0.4.0 replaced by 0.4.1)."""
-    from codealign.domains.solc import BROKEN_ON_NPM
+    from codealign.domains.solidity.solc import BROKEN_ON_NPM
 
     p = Path(path)
     if p.is_dir():

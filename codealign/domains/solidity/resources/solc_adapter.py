@@ -1,6 +1,6 @@
 """Makes solc-js answer like the native ``solc`` command line, for crytic-compile and Slither.
 
-Run through a generated wrapper (see ``codealign.domains.solc.write_adapter``) that fixes the compiler::
+Run through a generated wrapper (see ``codealign.domains.solidity.solc.write_adapter``) that fixes the compiler::
 
     python -S solc_adapter.py --node NODE --server solc_server.js --solc-version 0.4.24 \
         --module-dir DIR [--wrapper-dir DIR] [--socket PATH] -- <solc arguments>
