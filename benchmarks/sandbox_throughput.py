@@ -6,9 +6,13 @@ Modes, interleaved, median of ``--repeats`` (default 3):
                 ``bash`` in a temp dir: no sandbox, no parallelism;
 * ``process`` — the executor on all cores with the ``process`` backend;
 * ``bwrap``   — the executor on all cores with the ``bwrap`` backend;
+* ``docker``  — the executor on all cores with the ``docker`` backend (one container per job), where an
+                engine and the sandbox image are there (``bash scripts/setup.sh``);
 * ``warm``    — the ``bwrap`` run again on a cache that the cold ``bwrap`` run filled.
 
-Targets on 2 cores: process ≥ 1.5× loop; bwrap within 15 % of process; warm ≥ 20× its cold run.
+Targets on 2 cores: process ≥ 1.5× loop; bwrap within 15 % of process; warm ≥ 20× its cold run. Docker's
+overhead (container start-up) is reported, not targeted. The load average is printed before and after: the
+rates mean little on a machine that was busy.
 
     .venv/bin/python benchmarks/sandbox_throughput.py --data ../shared/data/verilogeval/problems.jsonl
 """
@@ -30,6 +34,7 @@ from codealign.domains.verilog import reference_solution
 from codealign.domains import get_domain
 from codealign.sandbox.backends import get_backend
 from codealign.sandbox.cache import VerdictCache
+from codealign.sandbox.docker import docker_problem
 from codealign.execution.executor import execute
 from codealign.types import Candidate, ExecResult
 
@@ -81,10 +86,14 @@ def main() -> int:
     by_id = {t.task_id: t for t in tasks}
     cands = candidates_for(tasks, domain, random.Random(0))
     backends = {"process": get_backend("process"), "bwrap": get_backend("bwrap")}
+    docker = docker_problem()
+    if docker is None:
+        backends["docker"] = get_backend("docker")
     print(f"{len(cands)} candidates ({len(tasks)} references + mutants), {os.cpu_count()} cores, "
-          f"{args.repeats} interleaved repeats", flush=True)
+          f"{args.repeats} interleaved repeats, load average {load_average()}"
+          + (f"; docker skipped: {docker}" if docker else ""), flush=True)
 
-    rates: dict[str, list[float]] = {"loop": [], "process": [], "bwrap": [], "warm": []}
+    rates: dict[str, list[float]] = {"loop": [], **{name: [] for name in backends}, "warm": []}
     verdicts = {}
     for rep in range(args.repeats):
         rates["loop"].append(run_loop(domain, by_id, cands))
@@ -101,15 +110,24 @@ def main() -> int:
         print(f"  repeat {rep + 1}: " + ", ".join(f"{k}={v[-1]:.2f}" for k, v in rates.items()), flush=True)
 
     med = {k: statistics.median(v) for k, v in rates.items()}
-    same = verdicts["process"] == verdicts["bwrap"]
+    same = all(v == verdicts["process"] for v in verdicts.values())
     print()
-    print(f"candidates/s (median of {args.repeats}):  loop {med['loop']:.2f}   process {med['process']:.2f}   "
-          f"bwrap {med['bwrap']:.2f}")
+    print(f"candidates/s (median of {args.repeats}):  loop {med['loop']:.2f}   "
+          + "   ".join(f"{name} {med[name]:.2f}" for name in backends))
     print(f"process / loop      = {med['process'] / med['loop']:.2f}x   (target >= 1.5x)")
     print(f"bwrap / process     = {med['bwrap'] / med['process']:.2f}    (target >= 0.85)")
+    if "docker" in med:
+        overhead = len(cands) / med["docker"] - len(cands) / med["process"]
+        print(f"docker / process    = {med['docker'] / med['process']:.2f}    "
+              f"(overhead {overhead / len(cands) * 1000:.0f} ms per job on {os.cpu_count()} cores)")
     print(f"warm cache / cold   = {med['warm']:.1f}x   (target >= 20x)")
-    print(f"process and bwrap verdicts identical: {same}")
+    print(f"{', '.join(backends)} verdicts identical: {same}")
+    print(f"load average after: {load_average()}")
     return 0
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

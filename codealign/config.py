@@ -9,6 +9,7 @@ the key or file; validation stays in each dataclass's ``__post_init__``.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import typing
 from pathlib import Path
@@ -70,25 +71,83 @@ def load_section(path: str | os.PathLike | None, overrides: Sequence[str] = (), 
 
 
 def build(cls: type[T], data: dict[str, Any], where: str = "") -> T:
-    """Instantiate dataclass ``cls`` from a mapping; nested dataclass fields are built recursively."""
+    """Instantiate dataclass ``cls`` from a mapping; nested dataclass fields (also ``X | None``) are built
+    recursively, on top of the values of the field's own default when it has one.
+
+    Every key of every section is checked before anything is constructed, so an unknown key fails fast and
+    names the closest valid one; strings in numeric fields are read as numbers (YAML reads ``1e-4`` as a
+    string); a ``ValueError``/``TypeError``/``UserError`` from a ``__post_init__`` becomes a ``UserError``
+    naming the section."""
+    check_keys(cls, data, where)
+    return _construct(cls, data, where)
+
+
+def check_keys(cls: type, data: Any, where: str = "") -> None:
+    """Raise ``UserError`` on the first key of ``data`` (or of a nested section) that ``cls`` lacks."""
     if not isinstance(data, dict):
-        raise UserError(f"{where or cls.__name__}: expected a mapping, got {type(data).__name__}")
+        raise UserError(f"{where.rstrip('.') or cls.__name__}: expected a mapping, got {type(data).__name__}")
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in data:
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f"did you mean {where}{close[0]}?" if close else f"known: {', '.join(sorted(names))}"
+            raise UserError(f"{where}{key}: unknown config key; {hint}")
+    hints = typing.get_type_hints(cls)
+    for key, value in data.items():
+        sub = _dataclass_of(hints.get(key))
+        if sub is not None and isinstance(value, dict):
+            check_keys(sub, value, f"{where}{key}.")
+
+
+def _dataclass_of(hint: Any) -> type | None:
+    """The dataclass a field holds: its type, or ``X`` of ``X | None``."""
+    if dataclasses.is_dataclass(hint):
+        return hint
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if len(args) == 1 and dataclasses.is_dataclass(args[0]) else None
+
+
+def _coerce(hint: Any, value: Any) -> Any:
+    kinds = [hint, *typing.get_args(hint)]
+    for kind in (int, float):
+        if isinstance(value, str) and kind in kinds:
+            try:
+                return kind(value)
+            except ValueError:
+                pass
+    return value
+
+
+def _init_values(obj: Any) -> dict[str, Any]:
+    """The constructor arguments that rebuild dataclass instance ``obj`` (nested ones as mappings)."""
+    return {f.name: _init_values(v) if dataclasses.is_dataclass(v := getattr(obj, f.name)) else v
+            for f in dataclasses.fields(obj) if f.init}
+
+
+def _field_default(f: dataclasses.Field) -> Any:
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None if f.default is dataclasses.MISSING else f.default
+
+
+def _construct(cls: type[T], data: dict[str, Any], where: str) -> T:
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise UserError(f"unknown config key(s) {', '.join(repr(where + k) for k in unknown)} for {cls.__name__}; "
-                        f"known: {', '.join(sorted(fields))}")
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for name, value in data.items():
-        sub = hints.get(name)
-        if dataclasses.is_dataclass(sub) and isinstance(value, dict):
-            value = build(sub, value, f"{where}{name}.")
+        sub = _dataclass_of(hints.get(name))
+        if sub is not None and isinstance(value, dict):
+            default = _field_default(fields[name])
+            if isinstance(default, sub):
+                value = deep_merge(_init_values(default), value)
+            value = _construct(sub, value, f"{where}{name}.")
+        else:
+            value = _coerce(hints.get(name), value)
         kwargs[name] = value
     try:
         return cls(**kwargs)
-    except (TypeError, ValueError) as exc:
-        raise UserError(f"invalid {cls.__name__}: {exc}") from None
+    except (TypeError, ValueError, UserError) as exc:
+        raise UserError(f"{where.rstrip('.') if where else f'invalid {cls.__name__}'}: {exc}") from None
 
 
 def load_config(cls: type[T], path: str | os.PathLike | None = None, overrides: Sequence[str] = (),

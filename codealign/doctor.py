@@ -3,27 +3,17 @@ the isolation backend in effect with the reason it was chosen."""
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import shutil
 import sys
 import time
-from typing import Any
+from typing import Any, Sequence
 
-from codealign.domains import DOMAINS, get_domain
-from codealign.domains.base import command_version
+from codealign.domains import domain_names, get_domain
+from codealign.domains.base import Domain, command_version
 from codealign.errors import UserError
 
-TOOLS = {
-    "iverilog": ("iverilog", "-V"),
-    "vvp": ("vvp", "-V"),
-    "verilator": ("verilator", "--version"),
-    "ccache": ("ccache", "--version"),
-    "bwrap": ("bwrap", "--version"),
-    "node": ("node", "--version"),
-    "solcjs": ("solcjs", "--version"),
-    "slither": ("slither", "--version"),
-}
+SANDBOX_TOOLS = {"bwrap": ("bwrap", "--version"), "docker": ("docker", "--version")}
+"""The isolation backends' tools; each domain names its own (:attr:`Domain.tools`)."""
 
 PY_PACKAGES = ("torch", "transformers", "trl", "peft", "accelerate", "datasets", "ray", "tree_sitter", "bm25s")
 
@@ -66,53 +56,59 @@ def _live_check(domain_name: str, backend) -> dict[str, Any]:
             "toolchain": domain.toolchain_version()}
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def install(requests: Sequence[str] = (), defaults: bool = False) -> dict[str, dict[str, str]]:
+    """Install optional toolchain parts: each request is ``DOMAIN:ITEM`` (e.g. ``solidity:0.4.24``); with
+    ``defaults``, every domain's parts the tests and benchmarks need. Returns domain → item → where."""
+    wanted: dict[str, list[str]] = {}
+    for request in requests:
+        name, sep, item = request.partition(":")
+        if not sep or not item:
+            raise UserError(f"--install {request!r}: expected DOMAIN:ITEM (e.g. solidity:0.8.37)")
+        get_domain(name)  # unknown domain: a UserError naming the closest
+        wanted.setdefault(name, []).append(item)
+    installed: dict[str, dict[str, str]] = {}
+    for name, items in wanted.items():
+        installed[name] = get_domain(name).install(items)
+    if defaults:
+        for name in domain_names():
+            domain = get_domain(name)
+            if type(domain).install is not Domain.install:
+                installed.setdefault(name, {}).update(domain.install())
+    return installed
+
+
+def diagnose(backend: str = "auto") -> dict[str, Any]:
+    """Toolchain and package versions, the isolation backend in effect and why, and every domain's live
+    check; ``ok`` when every live check passed."""
     from codealign.sandbox.backends import choose_backend
 
-    installs = list(args.install_solc)
-    if args.install_solc_defaults or installs:
-        from codealign.domains.solidity import solc
-
-        versions = installs or list(solc.DEFAULT_VERSIONS)
-        for version in versions:
-            path = solc.install_solc(version)
-            if not args.quiet:
-                print(f"solc {version}: installed at {path}", file=sys.stderr)
-        if args.install_solc_defaults and not installs and args.quiet:
-            return {"installed_solc": versions}
-
-    choice = choose_backend(args.backend)
+    choice = choose_backend(backend)
+    domains = {name: get_domain(name) for name in domain_names()}
+    tools = {**{tool: argv for d in domains.values() for tool, argv in d.tools.items()}, **SANDBOX_TOOLS}
     report: dict[str, Any] = {
         "python": sys.version.split()[0],
         "tools": {name: command_version(_which(argv[0]), *argv[1:]) if _which(argv[0]) else ""
-                  for name, argv in TOOLS.items()},
+                  for name, argv in tools.items()},
         "packages": {name: _package_version(name) for name in PY_PACKAGES},
         "isolation": {"backend": choice.backend.name, "reason": choice.reason, "guarantees": choice.backend.describe()},
-        "domains": {name: _live_check(name, choice.backend) for name in DOMAINS},
+        "domains": {name: _live_check(name, choice.backend) for name in domains},
+        "installed": {name: d.installed() for name, d in domains.items() if d.installed()},
     }
-    try:
-        solc = importlib.import_module("codealign.domains.solidity.solc")
-        report["solc_installed"] = sorted(solc.installed_versions())
-    except (ImportError, AttributeError):
-        report["solc_installed"] = []
     report["ok"] = all(d["ok"] for d in report["domains"].values())
-    if not (args.json or args.quiet):
-        _print(report)
-    report["exit_code"] = 0 if report["ok"] else 1
     return report
 
 
-def _print(report: dict[str, Any]) -> None:
-    print("toolchains:")
-    for name, version in report["tools"].items():
-        print(f"  {name:<10} {version or 'MISSING'}")
-    print("python packages:")
-    for name, version in report["packages"].items():
-        print(f"  {name:<12} {version or 'not installed'}")
-    print(f"solc-js versions: {', '.join(report['solc_installed']) or 'none'}")
+def format_report(report: dict[str, Any]) -> str:
+    lines = ["toolchains:"]
+    lines += [f"  {name:<10} {version or 'MISSING'}" for name, version in report["tools"].items()]
+    lines.append("python packages:")
+    lines += [f"  {name:<12} {version or 'not installed'}" for name, version in report["packages"].items()]
+    for name, items in report["installed"].items():
+        lines.append(f"{name} installed: {', '.join(items)}")
     iso = report["isolation"]
-    print(f"isolation: {iso['backend']} — {iso['reason']}\n  {iso['guarantees']}")
-    print("live checks:")
+    lines.append(f"isolation: {iso['backend']} — {iso['reason']}\n  {iso['guarantees']}")
+    lines.append("live checks:")
     for name, check in report["domains"].items():
         mark = "ok  " if check["ok"] else "FAIL"
-        print(f"  [{mark}] {name:<9} {check['detail']}")
+        lines.append(f"  [{mark}] {name:<9} {check['detail']}")
+    return "\n".join(lines)

@@ -45,7 +45,14 @@ def iter_jsonl(path: str | os.PathLike, parse: Callable[[dict[str, Any]], T] | N
 def _dumps(row: Any) -> str:
     if hasattr(row, "to_dict"):
         row = row.to_dict()
-    return json.dumps(row, ensure_ascii=False, default=str)
+    text = json.dumps(row, ensure_ascii=False, default=str)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (e.g. read from a JSON-escaped "\udcff") has no UTF-8 form: keep it escaped, which
+        # reads back to the same string.
+        return json.dumps(row, ensure_ascii=True, default=str)
+    return text
 
 
 def write_jsonl(path: str | os.PathLike, rows: Iterable[Any]) -> int:

@@ -8,13 +8,17 @@ Stages, each writing its output into the run directory and a marker ``stages/<na
 Rerunning the same command skips completed stages; an interrupted ``execute`` reuses the verdicts already
 streamed to ``verdicts.jsonl`` and the verdict cache; an interrupted ``sft`` or ``dpo`` resumes from its last
 checkpoint. ``eval_before`` scores the starting model (after its SFT warm-up when there is one) and
-``eval_after`` the DPO policy, on the same evaluation tasks, seeds and budget. A run directory remembers
-its config: rerunning it with a different one is refused rather than mixing two runs.
+``eval_after`` the DPO policy, on the same evaluation tasks, seeds and budget.
+
+The whole config is built and checked before the first stage. A run directory remembers, per stage, the
+config it ran with (``state.json``: the slice of the config the stage reads, :data:`STAGE_CONFIG`, hashed
+together with the hashes of the stages it reads from, :data:`STAGE_INPUTS`). Rerunning with a changed config
+reruns the stages whose hash changed — the first changed stage and every stage after it — after deleting
+their outputs (:data:`STAGE_OUTPUTS`), so nothing of the old config is resumed or mixed in.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import json
@@ -24,17 +28,20 @@ import platform
 import sys
 import time
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
 from codealign.config import apply_overrides, build, load_yaml
 from codealign.errors import UserError
 from codealign.jsonl import read_jsonl, write_jsonl, write_text_atomic
+from codealign.pairs.curriculum import CurriculumConfig
+from codealign.pairs.stage import PairsConfig
+from codealign.pairs.weights import MadpoConfig
+from codealign.train.dpo import DPORunConfig
+from codealign.train.sft import SFTRunConfig
 from codealign.types import Candidate, ExecResult, Pair, Task, Verdict
 
 STAGES = ("tasks", "sft", "eval_before", "generate", "execute", "pairs", "dpo", "eval_after", "report")
-PRESETS = ("veriprefer", "synthcoder", "smart-llama-dpo", "ladder")
 
 
 @dataclass
@@ -89,7 +96,7 @@ class PipelineConfig:
     """A whole run. Presets are YAML over this dataclass; every field can be overridden with key=value."""
 
     domain: str = "verilog"
-    """verilog, python, solidity or ladder."""
+    """A registered domain (:func:`codealign.domains.domain_names`)."""
     model: str = "codealign-tiny"
     """Starting model: a hub id, a local folder, or ``codealign-tiny`` (built offline into the run dir)."""
     tiny_model: dict[str, Any] = field(default_factory=lambda: {
@@ -107,82 +114,166 @@ class PipelineConfig:
     sft_enabled: bool = True
     """Run the SFT warm-up on the reference solutions of every training task (all of them, not only the
     ``max_tasks`` sampled for DPO) before sampling."""
-    sft: dict[str, Any] = field(default_factory=dict)
-    """Overrides of :class:`codealign.train.sft.SFTRunConfig` for the warm-up."""
+    sft: SFTRunConfig = field(default_factory=lambda: SFTRunConfig(**stage_defaults({})["sft"]))
+    """The SFT warm-up (:class:`codealign.train.sft.SFTRunConfig`). Empty ``model`` / ``output_dir``: the
+    starting model / ``<run dir>/sft``; the pipeline's own defaults are in :func:`stage_defaults`."""
     sample: SampleConfig = field(default_factory=SampleConfig)
     """Sampling of training candidates."""
     mutants_per_task: int = 0
     """RISE: error-injection mutants of each task's reference, executed like any candidate; when > 0 the
     reference itself is executed too (the mutants' parent), so it can be a chosen sample."""
-    pairs: dict[str, Any] = field(default_factory=lambda: {"strategy": "execution"})
-    """``strategy`` plus that strategy's options (see ``codealign pairs --help``)."""
-    weights: dict[str, Any] = field(default_factory=dict)
-    """MADPO weight settings (:class:`codealign.pairs.weights.MadpoConfig`); empty: every pair weighs 1."""
-    curriculum: dict[str, Any] = field(default_factory=lambda: {"key": "gap", "stages": 1})
-    """:class:`codealign.pairs.curriculum.CurriculumConfig` fields."""
-    dpo: dict[str, Any] = field(default_factory=dict)
-    """Overrides of :class:`codealign.train.dpo.DPORunConfig` (defaults here: 40 steps per stage, NLL anchor
-    ``nll_alpha=1``, learning rate 1e-4 for the tiny model and 5e-7 otherwise)."""
+    pairs: PairsConfig = field(default_factory=PairsConfig)
+    """``strategy`` plus that strategy's options, contamination and flip-rate settings
+    (:class:`codealign.pairs.stage.PairsConfig`). The evaluation tasks are always checked for contamination."""
+    weights: MadpoConfig | None = None
+    """MADPO weights (:class:`codealign.pairs.weights.MadpoConfig`; ``weights={}`` for its defaults);
+    None: every pair weighs 1."""
+    curriculum: CurriculumConfig = field(default_factory=lambda: CurriculumConfig(stages=1))
+    """Curriculum stages of the pairs (:class:`codealign.pairs.curriculum.CurriculumConfig`; one stage here)."""
+    dpo: DPORunConfig = field(default_factory=lambda: DPORunConfig(**stage_defaults({})["dpo"]))
+    """DPO (:class:`codealign.train.dpo.DPORunConfig`). Empty ``model`` / ``output_dir``: the SFT policy /
+    ``<run dir>/dpo``; the pipeline's own defaults are in :func:`stage_defaults`."""
     eval: EvalConfig = field(default_factory=EvalConfig)
     """Before/after evaluation."""
     probe_tasks: int = 4
     """Tasks the collapse monitor's probe samples during DPO (0: no probe)."""
 
     def __post_init__(self) -> None:
-        from codealign.domains import DOMAINS
+        from codealign.domains import domain_names
+        from codealign.errors import closest
 
-        if self.domain not in DOMAINS:
-            raise ValueError(f"unknown domain {self.domain!r}; choose one of: {', '.join(DOMAINS)}")
+        if self.domain not in domain_names():
+            raise ValueError(f"unknown domain {self.domain!r}{closest(self.domain, domain_names())}")
         if self.max_tasks < 0 or self.mutants_per_task < 0 or self.probe_tasks < 0:
             raise ValueError("max_tasks, mutants_per_task and probe_tasks must be >= 0")
-        if "strategy" not in self.pairs:
-            raise ValueError("pairs needs a 'strategy'")
-
-
-def preset_data(name: str) -> dict[str, Any]:
-    """The YAML mapping of a bundled preset."""
-    if name not in PRESETS:
-        raise UserError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
-    import yaml
-
-    text = resources.files("codealign.presets").joinpath(f"{name.replace('-', '_')}.yaml").read_text()
-    data = yaml.safe_load(text) or {}
-    data.pop("paper", None)
-    data.pop("notes", None)
-    return data
-
-
-DOMAIN_DEFAULTS: dict[str, dict[str, Any]] = {
-    "verilog": {},
-    "python": {"max_tasks": 24, "sft": {"max_steps": 80, "per_device_train_batch_size": 8},
-               "sample": {"max_new_tokens": 64}, "eval": {"max_tasks": 24, "n": 2}},
-    "solidity": {"sft": {"max_steps": 120, "per_device_train_batch_size": 8}, "sample": {"max_new_tokens": 160},
-                 "mutants_per_task": 1},
-    "ladder": {"sft": {"max_steps": 150, "per_device_train_batch_size": 8}, "sample": {"max_new_tokens": 96},
-               "mutants_per_task": 2},
-}
-"""Embedded per-domain budgets for ``codealign run <domain>`` on the tiny model (long FIM prompts make a Python
-step several times a Verilog one); a preset, a config file and key=value overrides apply on top."""
 
 
 def make_config(domain: str, preset: str | None = None, config_file: str | None = None,
                 overrides: list[str] = ()) -> PipelineConfig:
-    from codealign.config import deep_merge
+    """The domain's ``run_defaults``, then the preset, the config file and the overrides."""
+    import copy
 
-    data: dict[str, Any] = dict(DOMAIN_DEFAULTS.get(domain, {}))
+    from codealign.config import deep_merge
+    from codealign.domains import domain_class, preset_data
+
+    data: dict[str, Any] = copy.deepcopy(dict(domain_class(domain).run_defaults))
     if preset:
-        found = preset_data(preset)
-        if found.get("domain", domain) != domain:
-            raise UserError(f"preset {preset!r} is for domain {found['domain']!r}, not {domain!r}")
+        owner, found = preset_data(preset)
+        if owner != domain:
+            raise UserError(f"preset {preset!r} is for domain {owner!r}, not {domain!r}")
         data = deep_merge(data, found)
     if config_file:
         data = deep_merge(data, load_yaml(config_file))
     data["domain"] = domain
-    return build(PipelineConfig, apply_overrides(data, list(overrides)))
+    data = apply_overrides(data, list(overrides))
+    return build(PipelineConfig, deep_merge(stage_defaults(data), data))
+
+
+def stage_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    """The pipeline's defaults of its ``sft`` and ``dpo`` sections for a run whose top-level settings
+    (``model``, ``seed``, ``device``) are ``data``; every other source of settings applies on top.
+
+    The tiny model learns with far larger steps than a pretrained one. DPO's defaults come from
+    benchmarks/alignment_effect.py: plain sigmoid DPO on execution pairs drives the tiny model towards
+    collapse; an NLL anchor on the chosen side (RPO-style) keeps it at the SFT level."""
+    tiny = data.get("model", "codealign-tiny") == "codealign-tiny"
+    run = {"model": "", "output_dir": "", "seed": data.get("seed", 0), "device": data.get("device", "auto")}
+    return {
+        "sft": {**run, "save_steps": 50, "learning_rate": 3e-3 if tiny else 2e-5, "max_steps": 300,
+                "per_device_train_batch_size": 16, "logging_steps": 25},
+        "dpo": {**run, "learning_rate": 1e-4 if tiny else 5e-7, "nll_alpha": 1.0, "max_steps": 40,
+                "per_device_train_batch_size": 8, "save_steps": 20, "logging_steps": 5},
+    }
 
 
 def config_hash(config: PipelineConfig) -> str:
-    return hashlib.sha256(json.dumps(dataclasses.asdict(config), sort_keys=True).encode()).hexdigest()[:16]
+    return _hash(dataclasses.asdict(config))
+
+
+def _hash(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+# -- per-stage run state --------------------------------------------------------------------------------------
+STAGE_INPUTS: dict[str, tuple[str, ...]] = {
+    "tasks": (), "sft": ("tasks",), "eval_before": ("sft",), "generate": ("sft",), "execute": ("generate",),
+    "pairs": ("execute",), "dpo": ("pairs",), "eval_after": ("dpo",), "report": ("eval_before", "eval_after"),
+}
+"""The stages whose outputs each stage reads: a stage reruns whenever one of them does."""
+
+_EVAL_CONFIG = ("eval.n", "eval.seeds", "eval.temperature", "sample.top_p", "sample.max_new_tokens",
+                "sample.batch_size", "device")
+STAGE_CONFIG: dict[str, tuple[str, ...]] = {
+    "tasks": ("domain", "tasks", "max_tasks", "seed", "eval.benchmark", "eval.data", "eval.max_tasks"),
+    "sft": ("model", "tiny_model", "seed", "device", "sft_enabled", "sft"),
+    "eval_before": _EVAL_CONFIG,
+    "generate": ("sample", "mutants_per_task", "seed", "device"),
+    "execute": (),
+    "pairs": ("pairs", "weights", "curriculum"),
+    "dpo": ("dpo", "probe_tasks", "eval.temperature", "sample.batch_size", "sample.max_new_tokens", "seed",
+            "device"),
+    "eval_after": _EVAL_CONFIG,
+    "report": (),
+}
+"""The parts of the config (dotted paths) each stage reads; a change to one reruns that stage."""
+
+STAGE_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "tasks": ("sft_tasks.jsonl", "tasks.jsonl", "eval_tasks.jsonl"), "sft": ("base_model", "sft"),
+    "eval_before": ("eval/before_*",), "generate": ("candidates.jsonl",), "execute": ("verdicts.jsonl",),
+    "pairs": ("pairs.jsonl", "pair_gaps.png"), "dpo": ("dpo",), "eval_after": ("eval/after_*",),
+    "report": ("report.json", "report.md", "pass_at_1.png", "dpo_curves.png"),
+}
+"""What each stage writes into the run directory (glob patterns): deleted before the stage runs with a config
+other than the one that wrote them, so an old checkpoint or partial file is never resumed."""
+
+
+def config_slice(config: PipelineConfig, stage: str) -> dict[str, Any]:
+    """The config values ``stage`` reads, flattened to dotted keys."""
+    data = json.loads(json.dumps(dataclasses.asdict(config), default=str))
+    flat: dict[str, Any] = {}
+
+    def walk(key: str, value: Any) -> None:
+        if isinstance(value, dict) and value:
+            for sub, item in value.items():
+                walk(f"{key}.{sub}", item)
+        else:
+            flat[key] = value
+
+    for key in STAGE_CONFIG[stage]:
+        value = data
+        for part in key.split("."):
+            value = value[part]
+        walk(key, value)
+    return flat
+
+
+def stage_hashes(config: PipelineConfig) -> dict[str, str]:
+    """Per stage: the hash of its config slice and of the hashes of the stages it reads from."""
+    hashes: dict[str, str] = {}
+    for stage in STAGES:
+        hashes[stage] = _hash({"config": config_slice(config, stage),
+                               "inputs": [hashes[s] for s in STAGE_INPUTS[stage]]})
+    return hashes
+
+
+def downstream(stage: str) -> list[str]:
+    """``stage`` and every stage that reads its outputs, directly or not, in run order."""
+    found = {stage}
+    for later in STAGES:
+        if found & set(STAGE_INPUTS[later]):
+            found.add(later)
+    return [s for s in STAGES if s in found]
+
+
+def upstream(stage: str) -> list[str]:
+    """The stages whose outputs ``stage`` reads, directly or not, in run order."""
+    return [s for s in STAGES if s != stage and stage in downstream(s)]
+
+
+def _changes(old: dict[str, Any], new: dict[str, Any]) -> str:
+    keys = [k for k in sorted(set(old) | set(new)) if old.get(k, "unset") != new.get(k, "unset")]
+    shown = ", ".join(f"{k} {old.get(k, 'unset')} -> {new.get(k, 'unset')}" for k in keys[:4])
+    return shown + (f" and {len(keys) - 4} more" if len(keys) > 4 else "")
 
 
 # -- the run ------------------------------------------------------------------------------------------------
@@ -201,6 +292,9 @@ class Run:
         self.quiet = quiet
         self.log = log or (lambda msg: None if quiet else print(f"[codealign] {msg}", file=sys.stderr, flush=True))
         self._domain = None
+        self.hashes = stage_hashes(config)
+        state = self.path("state.json")
+        self.state: dict[str, Any] = json.loads(state.read_text()) if state.is_file() else {}
 
     @property
     def domain(self):
@@ -222,6 +316,43 @@ class Run:
 
     def finish(self, stage: str, info: dict[str, Any]) -> None:
         write_text_atomic(self.marker(stage), json.dumps(info, indent=2, default=str))
+
+    def current(self, stage: str) -> dict[str, Any] | None:
+        """The stage's summary when it finished with this run's config (and so did every stage it reads)."""
+        recorded = self.state.get(stage, {}).get("config_hash")
+        return self.done(stage) if recorded == self.hashes[stage] else None
+
+    def changes(self, selected: list[str]) -> list[str]:
+        """A line for each stage whose own config slice differs from the one it last ran with, naming the
+        changed keys and the stages (of ``selected``) that rerun; a stage an earlier line reruns gets none."""
+        lines, covered = [], set()
+        for stage in STAGES:
+            old = self.state.get(stage, {}).get("config")
+            new = config_slice(self.config, stage)
+            rerun = [s for s in downstream(stage) if s in selected]
+            if old is not None and old != new and rerun and stage not in covered:
+                lines.append(f"{stage}: config changed ({_changes(old, new)}): rerunning {', '.join(rerun)}")
+                covered.update(downstream(stage))
+        return lines
+
+    def begin(self, stage: str) -> None:
+        """Record that ``stage`` runs with this config. Outputs written under another config (or an unknown
+        one) are deleted first; an interrupted run with the same config keeps them, to resume. Every stage
+        downstream loses its record: it has to run again on the new outputs."""
+        import shutil
+
+        if self.state.get(stage, {}).get("config_hash") != self.hashes[stage]:
+            for pattern in STAGE_OUTPUTS[stage]:
+                for found in self.dir.glob(pattern):
+                    if found.is_dir():
+                        shutil.rmtree(found)
+                    else:
+                        found.unlink()
+        for later in downstream(stage):
+            self.marker(later).unlink(missing_ok=True)
+            self.state.pop(later, None)
+        self.state[stage] = {"config_hash": self.hashes[stage], "config": config_slice(self.config, stage)}
+        write_text_atomic(self.path("state.json"), json.dumps(self.state, indent=2))
 
     # -- helpers shared by stages ---------------------------------------------------------------------------
     def tasks(self, name: str = "tasks.jsonl") -> list[Task]:
@@ -254,20 +385,7 @@ class Run:
         s = self.config.sample
         gen = get_generator("hf", model=model, device=self.config.device, batch_size=s.batch_size)
         return gen.candidates(tasks, n, temperature=temperature, top_p=s.top_p, max_new_tokens=s.max_new_tokens,
-                              seed=seed, stop=self.stop_sequences())
-
-    def stop_sequences(self) -> list[str]:
-        return {"verilog": ["endmodule"], "ladder": [], "python": [], "solidity": []}.get(self.config.domain, [])
-
-
-def demo_tasks(run: Run, split: str) -> list[Task]:
-    """Bundled tasks of the run's domain. Python's come from the bundled ExecRepoBench-format suite, which lives
-    with its benchmark (domains do not import benchmarks)."""
-    if run.config.domain == "python":
-        from codealign.domains.python.execrepobench import demo_tasks as python_demo_tasks
-
-        return python_demo_tasks(split)
-    return run.domain.demo_tasks(split)
+                              seed=seed, stop=self.domain.stop_sequences)
 
 
 def _select(tasks: list[Task], limit: int, seed: int) -> list[Task]:
@@ -281,7 +399,7 @@ def _select(tasks: list[Task], limit: int, seed: int) -> list[Task]:
 
 def stage_tasks(run: Run) -> dict[str, Any]:
     cfg = run.config
-    train = read_jsonl(cfg.tasks, Task.from_dict) if cfg.tasks else demo_tasks(run, "train")
+    train = read_jsonl(cfg.tasks, Task.from_dict) if cfg.tasks else run.domain.demo_tasks("train")
     wrong = sorted({t.domain for t in train} - {cfg.domain})
     if wrong:
         raise UserError(f"tasks are for domain(s) {', '.join(wrong)}, not {cfg.domain!r}")
@@ -292,7 +410,7 @@ def stage_tasks(run: Run) -> dict[str, Any]:
 
         evals = load_benchmark(cfg.eval.benchmark, cfg.eval.data)
     else:
-        evals = demo_tasks(run, "heldout")
+        evals = run.domain.demo_tasks("heldout")
     evals = _select(evals, cfg.eval.max_tasks, cfg.seed + 1)
     if not train or not evals:
         raise UserError("no training or evaluation tasks")
@@ -306,7 +424,7 @@ def stage_sft(run: Run) -> dict[str, Any]:
     cfg = run.config
     if not cfg.sft_enabled:
         return {"model": run.start_model(), "skipped": True}
-    from codealign.train.sft import SFTRunConfig, train_sft
+    from codealign.train.sft import train_sft
 
     rows = []
     for task in run.tasks("sft_tasks.jsonl"):
@@ -315,11 +433,9 @@ def stage_sft(run: Run) -> dict[str, Any]:
             rows.append({"prompt": task.prompt, "completion": reference})
     if not rows:
         raise UserError("no reference solutions to warm up on; set sft_enabled=false")
-    tiny = cfg.model == "codealign-tiny"
-    values = {"model": run.start_model(), "output_dir": str(run.path("sft")), "seed": cfg.seed,
-              "device": cfg.device, "save_steps": 50, "learning_rate": 3e-3 if tiny else 2e-5,
-              "max_steps": 300, "per_device_train_batch_size": 16, "logging_steps": 25, **cfg.sft}
-    result = train_sft(build(SFTRunConfig, values), rows)
+    config = dataclasses.replace(cfg.sft, model=cfg.sft.model or run.start_model(),
+                                 output_dir=cfg.sft.output_dir or str(run.path("sft")))
+    result = train_sft(config, rows)
     return {"model": result.final_dir, "rows": len(rows), "steps": result.global_step,
             "train_loss": result.train_loss}
 
@@ -384,28 +500,26 @@ def stage_execute(run: Run) -> dict[str, Any]:
 
 
 def stage_pairs(run: Run) -> dict[str, Any]:
-    from codealign.pairs import build_pairs_report
-    from codealign.pairs.curriculum import CurriculumConfig, curriculum
+    from codealign.pairs.stage import flip_summary, make_pairs
     from codealign.pairs.summary import gap_histogram, summarize
 
     cfg = run.config
-    tasks = run.tasks()
-    results = read_jsonl(run.path("verdicts.jsonl"), ExecResult.from_dict)
-    cands = read_jsonl(run.path("candidates.jsonl"), Candidate.from_dict)
-    options = dict(cfg.pairs)
-    strategy = options.pop("strategy")
-    pairs, report = build_pairs_report(results, tasks, strategy, candidates=cands, **options)
-    if cfg.weights:
-        from codealign.pairs.weights import MadpoConfig, apply_weights
-
-        pairs = apply_weights(pairs, build(MadpoConfig, dict(cfg.weights)))
-    pairs = curriculum(pairs, build(CurriculumConfig, dict(cfg.curriculum)))
+    # Bundled held-out tasks are the training family's own split (similar by design); a named benchmark is not.
+    benchmark = run.tasks("eval_tasks.jsonl") if cfg.eval.benchmark else ()
+    made = make_pairs(read_jsonl(run.path("verdicts.jsonl"), ExecResult.from_dict), run.tasks(), cfg.pairs,
+                      candidates=read_jsonl(run.path("candidates.jsonl"), Candidate.from_dict),
+                      weights=cfg.weights, stages=cfg.curriculum, benchmark_tasks=benchmark, log=run.log)
+    pairs = made.pairs
     write_jsonl(run.path("pairs.jsonl"), pairs)
-    summary = summarize(pairs)
     if pairs:
         gap_histogram(pairs, run.path("pair_gaps.png"))
-    return {"pairs": len(pairs), "strategy": strategy, "summary": summary,
-            "report": {k: v for k, v in report.items() if isinstance(v, (int, float, str, dict))}}
+    info = {"pairs": len(pairs), "strategy": cfg.pairs.strategy, "summary": summarize(pairs),
+            "report": {k: v for k, v in made.build.items() if isinstance(v, (int, float, str, dict))}}
+    if made.contamination is not None:
+        info["contamination"] = made.contamination
+    if made.flip_rate is not None:
+        info["flip_rate"] = flip_summary(made.flip_rate)
+    return info
 
 
 def _probe(run: Run) -> Callable[[Any, Any], dict[str, float]] | None:
@@ -419,7 +533,7 @@ def _probe(run: Run) -> Callable[[Any, Any], dict[str, float]] | None:
 
         gen = HFGenerator(model, tokenizer=tokenizer, batch_size=cfg.sample.batch_size)
         cands = gen.candidates(tasks, 2, temperature=cfg.eval.temperature, max_new_tokens=cfg.sample.max_new_tokens,
-                               seed=7, stop=run.stop_sequences())
+                               seed=7, stop=run.domain.stop_sequences)
         from codealign.execution.executor import execute
 
         results = execute(run.domain, tasks, cands, backend=run.backend, workers=run.workers, progress=False)
@@ -431,7 +545,7 @@ def _probe(run: Run) -> Callable[[Any, Any], dict[str, float]] | None:
 
 
 def stage_dpo(run: Run) -> dict[str, Any]:
-    from codealign.train.dpo import DPORunConfig, train_dpo
+    from codealign.train.dpo import train_dpo
 
     cfg = run.config
     pairs = read_jsonl(run.path("pairs.jsonl"), Pair.from_dict)
@@ -439,13 +553,9 @@ def stage_dpo(run: Run) -> dict[str, Any]:
     if not pairs:
         run.log("no preference pairs (no task had both a better and a worse candidate): DPO skipped")
         return {"model": start, "skipped": True, "reason": "no pairs"}
-    # Defaults from benchmarks/alignment_effect.py: plain sigmoid DPO on execution pairs drives the tiny model
-    # towards collapse; an NLL anchor on the chosen side (RPO-style) keeps it at the SFT level.
-    tiny = cfg.model == "codealign-tiny"
-    values = {"model": start, "output_dir": str(run.path("dpo")), "seed": cfg.seed, "device": cfg.device,
-              "learning_rate": 1e-4 if tiny else 5e-7, "nll_alpha": 1.0, "max_steps": 40,
-              "per_device_train_batch_size": 8, "save_steps": 20, "logging_steps": 5, **cfg.dpo}
-    result = train_dpo(DPORunConfig.from_dict(values), pairs, probe=_probe(run))
+    config = dataclasses.replace(cfg.dpo, model=cfg.dpo.model or start,
+                                 output_dir=cfg.dpo.output_dir or str(run.path("dpo")))
+    result = train_dpo(config, pairs, probe=_probe(run))
     return {"model": result.final_model, "stopped_reason": result.stopped_reason,
             "stages": [dataclasses.asdict(s) for s in result.stages]}
 
@@ -488,8 +598,21 @@ def manifest(run: Run) -> dict[str, Any]:
 def run_pipeline(config: PipelineConfig, run_dir: str | os.PathLike, *, stages: list[str] | None = None,
                  **options: Any) -> dict[str, Any]:
     """Run (or resume) the pipeline; returns the final report (or the stage summaries when ``report`` is not
-    among ``stages``)."""
+    among ``stages``). Everything that can be checked is checked before anything is written."""
+    selected = stages or list(STAGES)
+    unknown = [s for s in selected if s not in STAGES]
+    if unknown:
+        raise UserError(f"unknown stage(s) {', '.join(unknown)}; stages: {', '.join(STAGES)}")
     path = Path(run_dir)
+    run = Run(config, path, **options)
+    problem = run.domain.check_toolchain()
+    if problem:
+        raise UserError(f"{config.domain} toolchain: {problem}")
+    for stage in selected:
+        for needed in upstream(stage):
+            if needed not in selected and run.current(needed) is None:
+                raise UserError(f"stage {stage!r} needs stage {needed!r}, which has not run in {path} "
+                                f"with this config")
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / ".write-test"
@@ -497,34 +620,19 @@ def run_pipeline(config: PipelineConfig, run_dir: str | os.PathLike, *, stages: 
         probe.unlink()
     except OSError as exc:
         raise UserError(f"run directory {path} is not writable: {exc.strerror}") from None
-    run = Run(config, path, **options)
-    problem = run.domain.check_toolchain()
-    if problem:
-        raise UserError(f"{config.domain} toolchain: {problem}")
-    stored = path / "manifest.json"
-    current = manifest(run)
-    if stored.is_file():
-        old = json.loads(stored.read_text())
-        if old.get("config_hash") != current["config_hash"]:
-            raise UserError(f"{path} holds a run with a different config (hash {old.get('config_hash')}); "
-                            f"use another --run-dir")
-    write_text_atomic(stored, json.dumps(current, indent=2, default=str))
-    selected = stages or list(STAGES)
-    unknown = [s for s in selected if s not in STAGES]
-    if unknown:
-        raise UserError(f"unknown stage(s) {', '.join(unknown)}; stages: {', '.join(STAGES)}")
+    write_text_atomic(path / "manifest.json", json.dumps(manifest(run), indent=2, default=str))
+    for line in run.changes(selected):
+        run.log(line)
     summaries = {}
     for stage in STAGES:
         if stage not in selected:
             continue
-        info = run.done(stage)
+        info = run.current(stage)
         if info is not None:
             run.log(f"{stage}: done earlier, skipped")
             summaries[stage] = info
             continue
-        for needed in STAGES[: STAGES.index(stage)]:
-            if needed not in selected and run.done(needed) is None:
-                raise UserError(f"stage {stage!r} needs stage {needed!r}, which has not run in {path}")
+        run.begin(stage)
         run.log(f"{stage}: running")
         t0 = time.monotonic()
         info = STAGE_FUNCS[stage](run)
@@ -533,58 +641,3 @@ def run_pipeline(config: PipelineConfig, run_dir: str | os.PathLike, *, stages: 
         summaries[stage] = info
         run.log(f"{stage}: done in {info['seconds']:.1f} s")
     return summaries.get("report", summaries)
-
-
-# -- CLI --------------------------------------------------------------------------------------------------------
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("domain", help="verilog, python, solidity or ladder")
-    p.add_argument("--preset", default=None, help=f"a published recipe: {', '.join(PRESETS)}")
-    p.add_argument("--config", default=None, help="YAML over the pipeline config (applied after the preset)")
-    p.add_argument("--tasks", default=None, help="training tasks JSONL (default: the domain's bundled tasks)")
-    p.add_argument("--model", default=None, help="starting model: hub id or local path (default: codealign-tiny)")
-    p.add_argument("--device", default=None, help="auto, cpu, cuda, mps")
-    p.add_argument("--eval", dest="eval_benchmark", default=None, help="evaluate on this benchmark (with --data)")
-    p.add_argument("--data", default=None, help="benchmark data for --eval")
-    p.add_argument("--run-dir", default=None, help="run directory (default: runs/<domain>[-<preset>])")
-    p.add_argument("--stages", default=None, help=f"comma-separated subset of: {','.join(STAGES)}")
-    p.add_argument("overrides", nargs="*", default=[], help="config overrides key=value (e.g. dpo.beta=0.2)")
-
-
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    from codealign.domains import DOMAINS
-
-    if args.domain not in DOMAINS:
-        raise UserError(f"unknown domain {args.domain!r}; choose one of: {', '.join(DOMAINS)}")
-    overrides = list(args.overrides)
-    for flag, key in ((args.tasks, "tasks"), (args.model, "model"), (args.device, "device"),
-                      (args.eval_benchmark, "eval.benchmark"), (args.data, "eval.data")):
-        if flag is not None:
-            if key == "tasks" and not Path(flag).is_file():
-                raise UserError(f"{flag}: no such tasks file")
-            overrides.append(f"{key}={json.dumps(flag)}")
-    if args.model and not _model_exists(args.model):
-        raise UserError(f"model {args.model!r}: no such local folder (and hub names cannot be fetched offline)")
-    config = make_config(args.domain, args.preset, args.config, overrides)
-    run_dir = args.run_dir or f"runs/{args.domain}{'-' + args.preset if args.preset else ''}"
-    cache = None if args.no_cache else (args.cache or None)
-    if cache is None and not args.no_cache:
-        from codealign.sandbox.cache import default_cache_path
-
-        cache = str(default_cache_path())
-    stages = [s.strip() for s in args.stages.split(",")] if args.stages else None
-    report = run_pipeline(config, run_dir, stages=stages, backend=args.backend, executor=args.executor,
-                          workers=args.workers, cache=cache, quiet=args.quiet or args.json)
-    if not (args.json or args.quiet) and "before" in report:
-        b, a = report["before"], report["after"]
-        print(f"pass@1 before {b['pass@1']:.3f} ± {b['se']:.3f}   after {a['pass@1']:.3f} ± {a['se']:.3f}   "
-              f"(diff {report['diff']:+.3f} ± {report['diff_se']:.3f}, paired over {report['eval_tasks']} tasks)")
-        print(f"report: {report['report_md']}")
-    return report
-
-
-def _model_exists(name: str) -> bool:
-    if name == "codealign-tiny" or Path(name).is_dir():
-        return True
-    if os.environ.get("HF_HUB_OFFLINE") == "1" or "/" not in name:
-        return False
-    return True

@@ -11,14 +11,13 @@
   ``{"rewards": [...], "scores": [...], "extra_logs": {...}}``. ``query`` is prompt + response; the response
   is what follows the prompt. ``labels`` are task ids (looked up in the served tasks) or Task JSON.
 
-The reward is the graded score in [0, 1] (1.0 for PASS) of the model's answer after code extraction
+The reward is the score pairs are ranked by (:func:`codealign.pairs.pool.effective_score`) of the model's answer after code extraction
 (:func:`codealign.generate.make_candidate`); a SANDBOX_ERROR scores 0 and is counted in the logs, never
 raised. Bad requests (unknown domain or task) raise UserError, or answer HTTP 400 on the server.
 """
 
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 import sys
@@ -27,24 +26,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from codealign.errors import UserError
+from codealign.pairs.pool import effective_score
 from codealign.types import ExecResult, Task, Verdict
 
 
-def reward_of(result: ExecResult) -> float:
-    """The reward of a verdict: 1.0 for PASS, the graded score for a candidate failure, 0 for SANDBOX_ERROR."""
-    if result.verdict is Verdict.PASS:
-        return 1.0
-    if result.verdict is Verdict.SANDBOX_ERROR:
-        return 0.0
-    return float(result.score)
-
-
 def _domain_name(data_source: str) -> str:
-    from codealign.domains import DOMAINS
+    from codealign.domains import domain_names
 
     name = data_source.replace(":", "/").rsplit("/", 1)[-1]
-    if name not in DOMAINS:
-        raise UserError(f"data_source {data_source!r} names no domain; use one of: {', '.join(DOMAINS)}")
+    if name not in domain_names():
+        raise UserError(f"data_source {data_source!r} names no domain; use one of: {', '.join(domain_names())}")
     return name
 
 
@@ -101,7 +92,7 @@ class Scorer:
                        progress=False)
 
     def rewards(self, tasks: Sequence[Task], answers: Sequence[str]) -> list[float]:
-        return [reward_of(r) for r in self.judge(tasks, answers)]
+        return [effective_score(r) for r in self.judge(tasks, answers)]
 
 
 @functools.lru_cache(maxsize=8)
@@ -187,7 +178,7 @@ def make_reward_server(scorer: Scorer, host: str = "127.0.0.1", port: int = 0) -
             except (UserError, json.JSONDecodeError, ValueError, TypeError) as exc:
                 self._send(400, {"error": str(exc)})
                 return
-            rewards = [reward_of(r) for r in results]
+            rewards = [effective_score(r) for r in results]
             self._send(200, {
                 "rewards": rewards,
                 "scores": rewards,
@@ -221,24 +212,3 @@ def start_in_thread(server: ThreadingHTTPServer) -> threading.Thread:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     return thread
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags of ``codealign reward serve``."""
-    parser.add_argument("--domain", required=True, help="domain that judges the answers")
-    parser.add_argument("--tasks", help="tasks JSONL; labels name their task_id (else labels carry Task JSON)")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=5000)
-    if "--backend" not in parser._option_string_actions:
-        parser.add_argument("--backend", default="auto")
-    if "--workers" not in parser._option_string_actions:
-        parser.add_argument("--workers", type=int)
-
-
-def run(args: argparse.Namespace) -> dict:
-    from codealign.jsonl import read_jsonl
-
-    tasks = read_jsonl(args.tasks, Task.from_dict) if args.tasks else []
-    scorer = Scorer(args.domain, tasks, args.backend, args.workers)
-    serve(scorer, args.host, args.port)
-    return {"served": scorer.domain.name, "tasks": len(tasks)}

@@ -3,6 +3,8 @@
 #   system packages: iverilog, verilator, ccache, bubblewrap, nodejs/npm
 #   npm: solc-js (latest, global) + the pinned older compilers in $CODEALIGN_SOLC_DIR
 #   a venv in .venv with torch==2.13.0 installed first (CPU wheel), then codealign[dev]
+#   Docker (as root): Debian's engine + debootstrap, dockerd started if none answers, the sandbox image
+#   (scripts/docker_images.sh, cached by content hash); CODEALIGN_DOCKER=0 skips this part
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -58,5 +60,22 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 
 # The solc-js versions the tests and benchmarks need (each skipped when already installed).
-.venv/bin/codealign doctor --install-solc-defaults --quiet >&2
+.venv/bin/codealign doctor --install-defaults --quiet >&2
+
+# The Docker backend: the engine, a daemon (no bridge network: jobs run with --network none, image builds
+# with --network host), and the sandbox image.
+if [ "${CODEALIGN_DOCKER:-1}" != 0 ] && [ "$(id -u)" -eq 0 ]; then
+  if ! command -v dockerd >/dev/null 2>&1 || ! command -v debootstrap >/dev/null 2>&1; then
+    log "apt-get install docker.io debootstrap"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap >/dev/null
+  fi
+  if ! docker info >/dev/null 2>&1; then
+    log "starting dockerd --bridge=none (log: /var/log/codealign-dockerd.log)"
+    nohup dockerd --bridge=none >/var/log/codealign-dockerd.log 2>&1 &
+    for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+    docker info >/dev/null 2>&1 || { log "dockerd did not answer; see /var/log/codealign-dockerd.log"; exit 1; }
+  fi
+  bash scripts/docker_images.sh
+fi
 log "ready: $root/.venv/bin/codealign"

@@ -1,11 +1,10 @@
 """RTLLM benchmark: the golden self-test on the shared data and the loader's input checks."""
 
-import argparse
 import json
 
 import pytest
 
-from codealign.domains.verilog import rtllm
+from codealign import bench
 from codealign.domains.verilog.rtllm import load_rtllm
 from codealign.domains.verilog import reference_solution
 from codealign.errors import UserError
@@ -14,16 +13,8 @@ from codealign.errors import UserError
 ICARUS11_FAILING = {"ring_counter", "asyn_fifo", "clkgenerator"}
 
 
-def bench_args(**kw) -> argparse.Namespace:
-    base = dict(json=False, quiet=True, backend="auto", executor="local", workers=None, cache=None, no_cache=True,
-                data=None, candidates=None, oracle=False, model=None, out=None, baseline=None, fail_under=None,
-                n=1, temperature=0.0, max_new_tokens=64)
-    base.update(kw)
-    return argparse.Namespace(**base)
-
-
 def test_oracle_on_rtllm_passes_40_of_43_failing_exactly_the_listed_three(shared_data):
-    summary = rtllm.run(bench_args(data=shared_data / "rtllm" / "problems.jsonl", oracle=True))
+    summary = bench.run("rtllm", data=shared_data / "rtllm" / "problems.jsonl", oracle=True).to_dict()
     rep = summary["report"]
     assert (rep["passed"], rep["total"]) == (40, 43)
     assert set(rep["failing"]) == ICARUS11_FAILING
@@ -60,4 +51,4 @@ def test_an_aux_file_escaping_the_job_dir_is_rejected(tmp_path):
 
 def test_rtllm_without_data_is_a_user_error():
     with pytest.raises(UserError, match="--data"):
-        rtllm.run(bench_args(oracle=True))
+        bench.run("rtllm", oracle=True)

@@ -1,7 +1,6 @@
 """VerilogEval benchmark: the golden self-test on the shared data, loaders (JSONL and the upstream folder
 layout), pass@k from candidate files, bad input, and the unbiased pass@k estimator itself."""
 
-import argparse
 import json
 import subprocess
 import sys
@@ -9,7 +8,7 @@ from math import comb
 
 import pytest
 
-from codealign.domains.verilog import verilogeval
+from codealign import bench
 from codealign.bench.passk import pass_at_k, pass_at_k_table, usable_ks
 from codealign.domains.verilog.verilogeval import inverted_output_mutant, load_verilogeval
 from codealign.domains.verilog import reference_solution
@@ -22,16 +21,8 @@ ICARUS11_FAILING = {
 }
 
 
-def bench_args(**kw) -> argparse.Namespace:
-    base = dict(json=False, quiet=True, backend="auto", executor="local", workers=None, cache=None, no_cache=True,
-                data=None, candidates=None, oracle=False, model=None, out=None, baseline=None, fail_under=None,
-                task=None, n=1, temperature=0.0, max_new_tokens=64)
-    base.update(kw)
-    return argparse.Namespace(**base)
-
-
 def test_oracle_on_verilogeval_gives_the_icarus11_counts_and_failures(shared_data):
-    summary = verilogeval.run(bench_args(data=shared_data / "verilogeval" / "problems.jsonl", oracle=True))
+    summary = bench.run("verilogeval", data=shared_data / "verilogeval" / "problems.jsonl", oracle=True).to_dict()
     spec, comp = summary["tasks"]["spec-to-rtl"], summary["tasks"]["code-complete"]
     assert (spec["passed"], spec["total"]) == (130, 134)
     assert (comp["passed"], comp["total"]) == (131, 134)
@@ -70,7 +61,7 @@ def test_candidates_give_unbiased_pass_at_k_and_a_taxonomy(tmp_path):
     path = tmp_path / "cands.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "report.json"
-    summary = verilogeval.run(bench_args(candidates=str(path), out=str(out)))
+    summary = bench.run("verilogeval", candidates=str(path), out=str(out)).to_dict()
     rep = summary["tasks"]["spec-to-rtl"]
     assert rep["ks"] == [1, 5, 10]
     expected = {k: sum(pass_at_k(10, i + 1, k) for i in range(len(tasks))) / len(tasks) for k in (1, 5, 10)}
@@ -85,14 +76,14 @@ def test_unknown_task_id_in_candidates_is_a_one_line_error(tmp_path):
     path = tmp_path / "c.jsonl"
     path.write_text(json.dumps({"task_id": "Prob999_nope", "completion": "x"}) + "\n")
     with pytest.raises(UserError, match="Prob999_nope"):
-        verilogeval.run(bench_args(candidates=str(path)))
+        bench.run("verilogeval", candidates=str(path))
 
 
 def test_malformed_candidates_line_names_file_and_line(tmp_path):
     path = tmp_path / "c.jsonl"
     path.write_text(json.dumps({"task_id": "Demo01_mux4", "completion": "x"}) + "\n{oops\n")
     with pytest.raises(UserError, match=r"c\.jsonl:2"):
-        verilogeval.run(bench_args(candidates=str(path)))
+        bench.run("verilogeval", candidates=str(path))
 
 
 def test_missing_data_path_is_a_user_error(tmp_path):
@@ -101,8 +92,8 @@ def test_missing_data_path_is_a_user_error(tmp_path):
 
 
 def test_fail_under_sets_a_nonzero_exit_code():
-    summary = verilogeval.run(bench_args(oracle=True, task="spec-to-rtl", fail_under=100.1))
-    assert summary["exit_code"] == 1
+    report = bench.run("verilogeval", oracle=True, variant="spec-to-rtl", fail_under=100.1)
+    assert report.exit_code == 1
 
 
 def test_cli_prints_exactly_one_json_object():

@@ -89,3 +89,38 @@ def test_cache_stats_and_prune(verilog_files):
 def test_unknown_subcommand_argument_is_rejected():
     proc = codealign("cache", "stats", "--bogus")
     assert proc.returncode == 2 and "--bogus" in proc.stderr
+
+
+def test_argparse_is_imported_only_by_the_cli_package():
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "codealign"
+    offenders = []
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root)
+        if rel.parts[0] == "cli" or "resources" in rel.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) else []
+            if "argparse" in names:
+                offenders.append(str(rel))
+    assert offenders == []
+
+
+def test_a_flag_of_another_domain_is_refused_in_one_line(verilog_files):
+    out = verilog_files / "verdicts.jsonl"
+    proc = codealign("execute", "--domain", "python", "--simulator", "verilator", "--tasks",
+                     str(verilog_files / "tasks.jsonl"), "--candidates", str(verilog_files / "cands.jsonl"),
+                     "--out", str(out), "--no-cache")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert "--simulator is not an option of domain 'python'" in proc.stderr
+    assert not out.exists()
+
+
+def test_bench_below_fail_under_exits_1_with_the_json_summary():
+    proc = codealign("bench", "ladder", "--oracle", "--split", "test", "--fail-under", "101", "--json", "--no-cache")
+    assert proc.returncode == 1, proc.stderr
+    assert json.loads(proc.stdout)["pass@1"] == 1.0
+    assert "below --fail-under 101" in proc.stderr

@@ -292,11 +292,10 @@ def test_bad_config_values_are_user_errors():
 
 def test_cli_writes_rows_and_nothing_on_error(repo, tmp_path):
     from codealign.cli import build_parser
-    from codealign.data import command
 
     out = tmp_path / "out" / "fim.jsonl"
     args = build_parser().parse_args(["data", "fim", "--repo", str(repo), "--out", str(out), "--quiet"])
-    summary = command.run(args)
+    summary = args.func(args)
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == summary["examples"] > 0
     assert (tmp_path / "out" / "fim.repeats.jsonl").exists()
@@ -304,5 +303,5 @@ def test_cli_writes_rows_and_nothing_on_error(repo, tmp_path):
     bad_out = tmp_path / "bad" / "fim.jsonl"
     args = build_parser().parse_args(["data", "fim", "--repo", str(repo), "--out", str(bad_out), "--quiet"])
     with pytest.raises(UserError):
-        command.run(args)
+        args.func(args)
     assert not bad_out.exists()

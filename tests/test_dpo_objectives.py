@@ -137,3 +137,9 @@ def test_edit_focused_reference_logps_cover_the_same_tokens_as_the_policy(tiny, 
     whole = plain.train_dataset["ref_chosen_logps"]
     # the masked sums cover fewer tokens, so they are strictly closer to 0 than the whole-completion sums
     assert all(m > w for m, w in zip(before, whole))
+
+
+def test_dpop_penalty_reads_reference_logps_precomputed_by_trl(tiny, tmp_path):  # noqa: F811
+    trainer = trainer_for(cfg(tiny, tmp_path, dpop_lambda=1.0), make_pairs(2), tmp_path)
+    assert trainer.args.precompute_ref_log_probs
+    assert {"ref_chosen_logps", "ref_rejected_logps"} <= set(trainer.train_dataset.column_names)

@@ -2,17 +2,20 @@
 sample of one row per fill type runs)."""
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
+from codealign import bench
 from codealign.domains.python import execrepobench as erb
-from codealign.domains.python.execrepobench_build import candidate_rows
-from codealign.cli import build_parser
-from codealign.data.spans import FILL_TYPES
+from codealign.fim import FILL_TYPES
 from codealign.errors import UserError
 from codealign.jsonl import read_jsonl
 from codealign.types import Candidate
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from execrepobench_suite import candidate_rows  # noqa: E402  (the suite builder is a maintenance script)
 
 SUITE = erb.BUNDLED / "suite.jsonl"
 
@@ -34,9 +37,8 @@ def sample(rows):
     return [tasks[tid] for tid in picked.values()]
 
 
-def _bench(argv):
-    args = build_parser().parse_args(["bench", "execrepobench", "--no-cache", "--quiet", *argv])
-    return erb.run(args)
+def _bench(**kw):
+    return bench.run("execrepobench", **kw).to_dict()
 
 
 def test_bundled_suite_has_three_repos_sixty_rows_and_every_fill_type(rows):
@@ -90,22 +92,22 @@ def _mini_suite(root: Path, *, command: bool = False) -> Path:
 
 
 def test_data_path_reads_the_upstream_format(tmp_path):
-    summary = _bench(["--data", str(_mini_suite(tmp_path)), "--oracle"])
+    summary = _bench(data=_mini_suite(tmp_path), oracle=True)
     assert summary["overall"] == {"n": 1, "pass@1": 1.0, "edit_similarity": 1.0}
     assert list(summary["per_fill_type"]) == ["grammar-based: expression"]
 
 
 def test_evaluate_repo_script_runs_in_command_mode(tmp_path):
     root = _mini_suite(tmp_path, command=True)
-    assert _bench(["--data", str(root), "--oracle"])["overall"]["pass@1"] == 1.0
-    assert _bench(["--data", str(root), "--empty"])["overall"]["pass@1"] == 0.0
+    assert _bench(data=root, oracle=True)["overall"]["pass@1"] == 1.0
+    assert _bench(data=root, empty=True)["overall"]["pass@1"] == 0.0
 
 
 def test_candidates_file_is_scored_with_edit_similarity(tmp_path):
     root = _mini_suite(tmp_path)
     cands = tmp_path / "cands.txt"
     cands.write_text(json.dumps({"task_id": "mini/1", "completion": "x + x"}) + "\n")
-    summary = _bench(["--data", str(root), "--candidates", str(cands)])
+    summary = _bench(data=root, candidates=cands)
     assert summary["overall"]["pass@1"] == 1.0
     assert summary["overall"]["edit_similarity"] == pytest.approx(1 - 2 / 5)
 
@@ -144,4 +146,4 @@ def test_file_outside_the_repository_is_rejected(tmp_path):
 
 def test_empty_cannot_be_combined_with_oracle(tmp_path):
     with pytest.raises(UserError, match="--empty cannot be combined"):
-        _bench(["--data", str(_mini_suite(tmp_path)), "--empty", "--oracle"])
+        _bench(data=_mini_suite(tmp_path), empty=True, oracle=True)

@@ -139,3 +139,55 @@ def test_ray_executor_gives_the_same_verdicts_as_local(backend, tmp_path):
         ray.shutdown()
     assert [r.verdict for r in remote] == [r.verdict for r in local]
     assert [r.candidate_id for r in remote] == [r.candidate_id for r in local]
+
+
+def test_lone_surrogate_in_a_candidate_is_written_and_read_back(backend, tmp_path):
+    tasks, _ = _batch(1)
+    cand = Candidate("t0", "# \udcff\nexit 0\n")
+    out = tmp_path / "verdicts.jsonl"
+    execute(ShellDomain(), tasks, [cand], backend=backend, out=out, progress=False)
+    rows = read_jsonl(out, ExecResult.from_dict)
+    assert [r.completion for r in rows] == [cand.completion]
+
+
+def test_rerun_over_a_partial_stream_leaves_one_row_per_candidate(backend, tmp_path):
+    tasks, cands = _batch(4)
+    out = tmp_path / "verdicts.jsonl"
+    execute(ShellDomain(), tasks, cands[:2], backend=backend, out=out, ordered=False, progress=False)
+    with open(out, "a", encoding="utf-8") as fh:
+        fh.write(open(out, encoding="utf-8").read())  # a stream that an earlier crash left doubled
+    execute(ShellDomain(), tasks, cands, backend=backend, out=out, ordered=False, progress=False)
+    rows = read_jsonl(out, ExecResult.from_dict)
+    assert sorted(r.candidate_id for r in rows) == sorted(c.candidate_id for c in cands)
+
+
+INTERRUPTED_RUN = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {tests!r})
+    from codealign.execution.executor import execute
+    from codealign.types import Candidate, Task
+    from shell_domain import ShellDomain
+    tasks = [Task(f"t{{i}}", "shell", "p", limits={{"wall_s": 120}}) for i in range(4)]
+    cands = [Candidate(f"t{{i}}", f"sleep 97.{{i}}\\n") for i in range(4)]
+    execute(ShellDomain(), tasks, cands, backend={backend!r}, out={out!r}, workers=2, progress=False)
+""")
+
+
+def _sleepers() -> list[str]:
+    return subprocess.run(["pgrep", "-f", "^sleep 97"], capture_output=True, text=True).stdout.split()
+
+
+def test_ctrl_c_kills_running_jobs_and_exits_promptly_with_valid_output(backend, tmp_path):
+    out = tmp_path / "v.jsonl"
+    code = INTERRUPTED_RUN.format(tests=os.path.dirname(__file__), out=str(out), backend=backend.name)
+    proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(_sleepers()) < 2:
+        time.sleep(0.05)
+    assert len(_sleepers()) == 2
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    assert time.monotonic() - t0 < 20  # the jobs would run for 97 s
+    assert _sleepers() == []
+    read_jsonl(out, ExecResult.from_dict)  # valid JSONL (possibly empty): no torn rows

@@ -6,7 +6,8 @@ import subprocess
 import pytest
 
 from codealign.generate import make_candidate
-from codealign.generate.extract import extract_code, fenced_blocks
+from codealign.domains import get_domain
+from codealign.extraction import fenced_blocks
 from codealign.types import Task
 
 AND_MODULE = "module TopModule(input a, input b, output y);\n  assign y = a & b;\nendmodule\n"
@@ -280,7 +281,7 @@ MESSY = [
 @pytest.mark.parametrize("case", MESSY, ids=[c[0] for c in MESSY])
 def test_messy_answer_extracts_expected_code_and_records_issues(case):
     _, language, answer, truncated, must, must_not, issues, method, ok = case
-    result = extract_code(answer, language, truncated=truncated)
+    result = get_domain(language).extract(answer, truncated=truncated)
     for text in must:
         assert text in result.code
     for text in must_not:
@@ -296,7 +297,7 @@ def test_at_least_twenty_messy_samples_are_covered():
 
 
 def test_clean_answer_records_no_issues():
-    result = extract_code(f"```verilog\n{AND_MODULE}```", "verilog")
+    result = get_domain("verilog").extract(f"```verilog\n{AND_MODULE}```")
     assert result.issues == [] and result.code == AND_MODULE
 
 
@@ -306,7 +307,7 @@ def test_clean_answer_records_no_issues():
 )
 def test_repaired_verilog_compiles_with_iverilog(name, tmp_path):
     case = next(c for c in MESSY if c[0] == name)
-    code = extract_code(case[2], "verilog", truncated=case[3]).code
+    code = get_domain("verilog").extract(case[2], truncated=case[3]).code
     src = tmp_path / "dut.v"
     src.write_text(code)
     iverilog = shutil.which("iverilog")
@@ -315,10 +316,11 @@ def test_repaired_verilog_compiles_with_iverilog(name, tmp_path):
     assert proc.returncode == 0, proc.stderr
 
 
-def test_unknown_language_is_returned_unchanged():
+def test_language_naming_no_domain_is_returned_unchanged():
     answer = "The contract is vulnerable to reentrancy in withdraw (line 12)."
-    result = extract_code(answer, "text")
-    assert result.code == answer and result.method == "none"
+    task = Task(task_id="t1", domain="solidity", prompt="p", metadata={"language": "text"})
+    cand = make_candidate(task, answer, {"finish_reason": "eos"})
+    assert cand.completion == answer and cand.metadata["extraction"]["method"] == "none"
 
 
 def test_unclosed_final_fence_runs_to_end_of_text():

@@ -299,13 +299,10 @@ def _write(path, rows):
 
 
 def _run(argv):
-    import argparse
+    from codealign.cli import build_parser
 
-    from codealign.pairs.command import add_arguments, run
-
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
+    args = build_parser().parse_args(["pairs", *argv])
+    return args.func(args)
 
 
 def test_command_writes_pairs_summary_and_histogram(tmp_path, capsys):

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
-from codealign.pairs.command import add_arguments, run
 from codealign.types import ExecResult, Task, Verdict
 
 
@@ -13,6 +11,7 @@ def test_pairs_file_is_accepted_by_trl_dpo_trainer(tmp_path):
     from datasets import load_dataset
     from trl import DPOConfig, DPOTrainer
 
+    from codealign.cli import main
     from codealign.train.device import training_args_for_device
     from codealign.train.models import load_model, tiny_model_path
 
@@ -28,11 +27,9 @@ def test_pairs_file_is_accepted_by_trl_dpo_trainer(tmp_path):
     (tmp_path / "v.jsonl").write_text("".join(json.dumps(r.to_dict()) + "\n" for r in results))
     (tmp_path / "t.jsonl").write_text("".join(json.dumps(t.to_dict()) + "\n" for t in tasks))
     out = tmp_path / "pairs.jsonl"
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
-    run(parser.parse_args(["--verdicts", str(tmp_path / "v.jsonl"), "--tasks", str(tmp_path / "t.jsonl"),
-                           "--strategy", "ranked", "--weights", "madpo", "--curriculum", "rank",
-                           "--out", str(out), "--quiet"]))
+    assert main(["pairs", "--verdicts", str(tmp_path / "v.jsonl"), "--tasks", str(tmp_path / "t.jsonl"),
+                 "--strategy", "ranked", "--weights", "madpo", "--curriculum", "rank", "--out", str(out),
+                 "--quiet"]) == 0
 
     dataset = load_dataset("json", data_files=str(out), split="train")
     assert {"prompt", "chosen", "rejected", "margin", "weight", "rank", "stage", "source", "task_id"} <= set(

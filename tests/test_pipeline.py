@@ -10,8 +10,11 @@ import time
 
 import pytest
 
+from codealign.domains import preset_names
 from codealign.jsonl import read_completed
-from codealign.pipeline import PRESETS, STAGES
+from codealign.pipeline import STAGES
+
+PRESETS = tuple(preset_names())
 
 SMOKE = ["max_tasks=3", "sft.max_steps=3", "sample.n=2", "sample.max_new_tokens=24", "eval.max_tasks=2",
          "eval.n=1", "eval.seeds=[1]", "dpo.max_steps=1", "probe_tasks=0", "mutants_per_task=1"]
@@ -67,11 +70,15 @@ def test_rerun_of_a_finished_run_recomputes_nothing(preset_runs):
     assert time.monotonic() - t0 < 60
 
 
-def test_a_different_config_in_the_same_run_dir_is_refused(preset_runs):
+def test_a_changed_dpo_config_reruns_dpo_and_the_stages_after_it_only(preset_runs):
     run_dir, _, _ = preset_runs["ladder"]
-    proc = codealign("run", "ladder", "--preset", "ladder", "--run-dir", str(run_dir), *SMOKE, "seed=9",
-                     check=False)
-    assert proc.returncode == 2 and "different config" in proc.stderr
+    markers = {p.stem: p.stat().st_mtime for p in (run_dir / "stages").glob("*.json")}
+    proc = codealign("run", "ladder", "--preset", "ladder", "--run-dir", str(run_dir), *SMOKE, "dpo.beta=0.2")
+    assert "dpo: config changed (dpo.beta 0.1 -> 0.2): rerunning dpo, eval_after, report" in proc.stderr
+    after = {p.stem: p.stat().st_mtime for p in (run_dir / "stages").glob("*.json")}
+    assert [s for s in STAGES if after[s] != markers[s]] == ["dpo", "eval_after", "report"]
+    dpo = json.loads((run_dir / "stages/dpo.json").read_text())
+    assert [(s["skipped"], s["resumed"], s["steps"]) for s in dpo["stages"]] == [(False, False, 1)]
 
 
 def _kill_when(argv, ready, timeout=300):
@@ -151,3 +158,82 @@ def test_a_broken_tasks_row_is_named_with_file_and_line(tmp_path):
     proc = codealign("run", "verilog", "--tasks", str(tasks), "--run-dir", str(tmp_path / "r"), check=False)
     assert proc.returncode == 2 and f"{tasks}:2" in proc.stderr
     assert not (tmp_path / "r" / "tasks.jsonl").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["dpo.bta=0.2"], "dpo.bta: unknown config key; did you mean dpo.beta?"),
+    (["dpo.beta=-1"], "dpo: beta must be > 0"),
+    (["pairs.strategy=nope"], "unknown pair strategy 'nope'"),
+    (["--stages", "tasks,nope"], "unknown stage(s) nope"),
+    (["--stages", "dpo"], "stage 'dpo' needs stage 'tasks'"),
+])
+def test_a_bad_config_exits_2_before_any_stage_and_writes_nothing(tmp_path, argv, message):
+    run_dir = tmp_path / "run"
+    t0 = time.monotonic()
+    proc = codealign("run", "verilog", "--run-dir", str(run_dir), *argv, check=False)
+    assert proc.returncode == 2 and message in proc.stderr
+    assert time.monotonic() - t0 < 60
+    assert not run_dir.exists()
+
+
+def test_a_changed_stage_config_is_logged_and_reruns_the_stage(tmp_path):
+    from codealign.pipeline import make_config, run_pipeline
+
+    logs = []
+    run_pipeline(make_config("verilog", overrides=["max_tasks=3"]), tmp_path, stages=["tasks"], log=logs.append)
+    run_pipeline(make_config("verilog", overrides=["max_tasks=2"]), tmp_path, stages=["tasks"], log=logs.append)
+    assert "tasks: config changed (max_tasks 3 -> 2): rerunning tasks" in logs
+    assert len((tmp_path / "tasks.jsonl").read_text().splitlines()) == 2
+
+
+def test_an_unchanged_config_keeps_a_stage_done(tmp_path):
+    from codealign.pipeline import make_config, run_pipeline
+
+    logs = []
+    for _ in range(2):
+        run_pipeline(make_config("verilog", overrides=["max_tasks=3"]), tmp_path, stages=["tasks"],
+                     log=logs.append)
+    assert logs[-1] == "tasks: done earlier, skipped"
+
+
+def _dpo_checkpoint_after_begin(tmp_path, recorded_dpo_hash):
+    from codealign.pipeline import Run, make_config
+
+    config = make_config("verilog")
+    checkpoint = tmp_path / "dpo" / "stage-0" / "checkpoint-2"
+    checkpoint.mkdir(parents=True)
+    state = {"dpo": {"config_hash": recorded_dpo_hash or Run(config, tmp_path).hashes["dpo"], "config": {}}}
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    Run(config, tmp_path).begin("dpo")
+    return checkpoint.exists()
+
+
+def test_outputs_of_a_stage_run_with_another_config_are_deleted_before_it_reruns(tmp_path):
+    assert not _dpo_checkpoint_after_begin(tmp_path, "another-config")
+
+
+def test_outputs_of_an_interrupted_stage_with_the_same_config_are_kept_to_resume(tmp_path):
+    assert _dpo_checkpoint_after_begin(tmp_path, None)
+
+
+def test_the_pipelines_pairs_stage_checks_contamination_and_estimates_the_flip_rate(tmp_path):
+    from codealign.pipeline import Run, make_config, stage_pairs
+    from codealign.types import Candidate, ExecResult, Task, Verdict
+
+    def rows(name, items):
+        (tmp_path / name).write_text("".join(json.dumps(i.to_dict() if hasattr(i, "to_dict") else i) + "\n"
+                                             for i in items))
+        return str(tmp_path / name)
+
+    verdicts = [ExecResult(task_id="t1", candidate_id=c, verdict=Verdict(v), score=s, completion=f"module {c};")
+                for c, v, s in (("a", "PASS", 1.0), ("b", "FAIL", 0.0))]
+    rows("verdicts.jsonl", verdicts)
+    rows("candidates.jsonl", [Candidate(task_id="t1", candidate_id=c, completion=f"module {c};") for c in "ab"])
+    rows("tasks.jsonl", [Task("t1", "verilog", "write a module named top")])
+    bench = rows("bench.jsonl", [{"task_id": "Prob001", "prompt": "write a module named top", "ref": ""}])
+    second = rows("second.jsonl", [ExecResult(task_id="t1", candidate_id=c, verdict=Verdict("FAIL"), score=s,
+                                              completion="") for c, s in (("a", 0.0), ("b", 1.0))])
+    config = make_config("verilog", overrides=[f"pairs.benchmarks=[{bench}]", f"pairs.flip_verdicts={second}"])
+    info = stage_pairs(Run(config, tmp_path, quiet=True))
+    assert info["contamination"]["pairs_flagged"] == 1
+    assert info["flip_rate"]["compared"] == 1 and info["flip_rate"]["disagreement"] == 1.0

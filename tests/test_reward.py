@@ -133,3 +133,11 @@ def test_openrlhf_bad_requests_get_400_with_a_reason(reward_server):
     status, answer = _post(reward_server + "/get_reward", b"{not json")
     assert status == 400
     assert _post(reward_server + "/other", {})[0] == 404
+
+
+def test_a_sandbox_error_is_worth_nothing_whatever_score_it_carries():
+    from codealign.pairs.pool import effective_score
+    from codealign.types import ExecResult, Verdict
+
+    assert effective_score(ExecResult("t", "c", Verdict.SANDBOX_ERROR, score=0.7)) == 0.0
+    assert effective_score(ExecResult("t", "c", Verdict.FAIL, score=0.7)) == 0.7

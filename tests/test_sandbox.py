@@ -100,3 +100,39 @@ def test_harness_files_under_tmp_stay_visible_under_bwrap(monkeypatch):
         assert not os.path.exists(os.path.join(home, "new"))
     finally:
         shutil.rmtree(home)
+
+
+def _live_pids_of_group(pgid: int) -> list[int]:
+    from codealign.sandbox.process import _group_pids
+
+    live = []
+    for pid in _group_pids(pgid):
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                if fh.read().rsplit(b")", 1)[1].split()[0] != b"Z":
+                    live.append(pid)
+        except OSError:
+            continue
+    return live
+
+
+def test_kill_until_gone_leaves_no_process_of_the_group_alive():
+    import signal
+    import subprocess
+    import time
+
+    from codealign.sandbox.cgroup import kill_until_gone
+
+    proc = subprocess.Popen(["sh", "-c", "for i in 1 2 3 4 5 6; do sleep 30 & done; wait"], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 10
+        while len(_live_pids_of_group(proc.pid)) < 7 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert kill_until_gone(lambda: _live_pids_of_group(proc.pid))
+        assert _live_pids_of_group(proc.pid) == []
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        proc.wait()

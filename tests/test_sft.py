@@ -12,8 +12,8 @@ import pytest
 
 from codealign.errors import UserError
 from codealign.jsonl import write_jsonl
+from codealign.train.order import StageOrderSampler
 from codealign.train.sft import (
-    CurriculumSampler,
     SFTRunConfig,
     as_stages,
     build_sft_trainer,
@@ -68,7 +68,7 @@ def curriculum_run(tiny, tmp_path_factory):
 
 
 def test_sampler_never_interleaves_stages():
-    order = list(CurriculumSampler([3, 4, 2], epochs=2, shuffle=True, seed=5))
+    order = list(StageOrderSampler([0] * 3 + [1] * 4 + [2] * 2, repeats=2, shuffle=True, seed=5))
     stage_of = [0] * 3 + [1] * 4 + [2] * 2
     stages = [stage_of[i] for i in order]
     assert stages == sorted(stages)
@@ -76,21 +76,22 @@ def test_sampler_never_interleaves_stages():
 
 
 def test_sampler_shuffles_only_within_a_stage_and_is_seeded():
-    a = list(CurriculumSampler([50, 50], seed=1))
-    assert a == list(CurriculumSampler([50, 50], seed=1))
-    assert a != list(CurriculumSampler([50, 50], seed=2))
+    stages = [0] * 50 + [1] * 50
+    a = list(StageOrderSampler(stages, shuffle=True, seed=1))
+    assert a == list(StageOrderSampler(stages, shuffle=True, seed=1))
+    assert a != list(StageOrderSampler(stages, shuffle=True, seed=2))
     assert a[:50] != list(range(50)) and set(a[:50]) == set(range(50))
 
 
 def test_sampler_new_epoch_reshuffles_within_stages():
-    sampler = CurriculumSampler([20, 20], seed=0)
+    sampler = StageOrderSampler([0] * 20 + [1] * 20, shuffle=True, seed=0)
     first = list(sampler)
     sampler.set_epoch(1)
     assert list(sampler) != first
 
 
 def test_sampler_without_shuffle_keeps_row_order():
-    assert list(CurriculumSampler([2, 3], epochs=2, shuffle=False)) == [0, 1, 0, 1, 2, 3, 4, 2, 3, 4]
+    assert list(StageOrderSampler([0, 0, 1, 1, 1], repeats=2)) == [0, 1, 0, 1, 2, 3, 4, 2, 3, 4]
 
 
 def test_trainer_sees_batches_in_curriculum_order(curriculum_run):

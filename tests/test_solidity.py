@@ -64,7 +64,7 @@ def test_pragma_picks_highest_installed_satisfying_version():
 
 
 def test_missing_compiler_names_the_install_command():
-    with pytest.raises(solc.MissingCompiler, match="codealign doctor --install-solc 0.5.3"):
+    with pytest.raises(solc.MissingCompiler, match="codealign doctor --install solidity:0.5.3"):
         solc.choose_solc("pragma solidity 0.5.3;", solc.installed_solcs())
 
 
@@ -119,7 +119,7 @@ def test_uninstalled_pragma_is_sandbox_error_at_once(domain, backend):
     t0 = time.monotonic()
     result = domain.evaluate(task, cand, backend)
     assert result.verdict is Verdict.SANDBOX_ERROR
-    assert "codealign doctor --install-solc 0.5.3" in result.details["error"]
+    assert "codealign doctor --install solidity:0.5.3" in result.details["error"]
     assert time.monotonic() - t0 < 2.0
 
 

@@ -228,17 +228,8 @@ def test_unchanged_contract_is_not_a_fix(domain, backend):
 
 
 # -- the SmartBugs benchmark on an answer file -------------------------------------------------------------
-def bench_args(data, **kw):
-    import argparse
-
-    base = {"data": str(data), "candidates": None, "oracle": False, "model": None, "json": True, "quiet": True,
-            "out": None, "limit": None, "backend": "auto", "workers": None}
-    base.update(kw)
-    return argparse.Namespace(**base)
-
-
 def test_bench_scores_answer_file_per_category(tmp_path, shared_data, tasks):
-    from codealign.domains.solidity.smartbugs import run
+    from codealign import bench
     from codealign.jsonl import write_jsonl
 
     rows = []
@@ -254,7 +245,7 @@ def test_bench_scores_answer_file_per_category(tmp_path, shared_data, tasks):
     answers = tmp_path / "answers.jsonl"
     write_jsonl(answers, rows)
     data = shared_data / "smartbugs" / "smartbugs_curated.jsonl"
-    summary = run(bench_args(data, candidates=str(answers), out=str(tmp_path / "report.json")))
+    summary = bench.run("smartbugs", data=data, candidates=answers, out=tmp_path / "report.json").to_dict()
     reentrancy = summary["categories"]["reentrancy"]
     n_arith = sum(t.metadata["category"] == "arithmetic" for t in tasks)
     assert (reentrancy["tp"], reentrancy["fp"], reentrancy["fn"]) == (4, n_arith, 0)
@@ -264,13 +255,13 @@ def test_bench_scores_answer_file_per_category(tmp_path, shared_data, tasks):
 
 
 def test_bench_rejects_a_file_that_is_not_smartbugs(tmp_path):
-    from codealign.domains.solidity.smartbugs import run
+    from codealign import bench
     from codealign.errors import UserError
 
     bad = tmp_path / "x.jsonl"
     bad.write_text('{"id": "a"}\n')
     with pytest.raises(UserError, match="not a SmartBugs row"):
-        run(bench_args(bad, oracle=True))
+        bench.run("smartbugs", data=bad, oracle=True)
 
 
 def test_leading_yes_or_no_is_a_verdict_only_as_a_word_of_its_own():

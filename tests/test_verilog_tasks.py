@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from codealign.execution.executor import execute
 from codealign.domains.verilog import reference_solution
 
 from codealign.domains.verilog import tasks as vt
@@ -21,7 +22,9 @@ def golden():
     """One train and one held-out task per family, their references and golden mutants, judged once in
     parallel by the verilog domain."""
     tasks = [t for split in vt.SPLITS for t in vt.generate_tasks(None, len(vt.FAMILIES), seed=7, split=split)]
-    return vt.golden_check(tasks, workers=os.cpu_count())
+    candidates = vt.golden_candidates(tasks)
+    return vt.golden_check(tasks, candidates, execute("verilog", tasks, candidates, workers=os.cpu_count(),
+                                                      progress=False))
 
 
 def _failures(golden, family):

@@ -1,35 +1,12 @@
-"""``codealign data fim``: SynthCoder FIM rows (with cross-file context) from a repository folder."""
+"""``codealign data fim`` as a library call: SynthCoder FIM rows (with cross-file context) from a repository
+folder, and the corpus statistics."""
 
 from __future__ import annotations
 
-import argparse
+import os
 import statistics
 
 from codealign.data.corpus import Corpus, CorpusConfig, build_corpus
-from codealign.data.fim import FAMILIES, LAYOUTS
-from codealign.data.spans import SPAN_KINDS
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--repo", required=True, help="repository folder to read (nothing in it is run)")
-    parser.add_argument("--out", required=True, help="JSONL of SFT rows (prompt, completion, ...)")
-    parser.add_argument("--repeats-out", default=None,
-                        help="JSONL of anti-repetition candidates (default: <out stem>.repeats.jsonl)")
-    parser.add_argument("--family", default="starcoder", choices=FAMILIES, help="FIM sentinel family")
-    parser.add_argument("--layout", default="psm", choices=LAYOUTS, help="psm, spm or mixed")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--per-kind", type=int, default=2, help="spans per kind per file")
-    parser.add_argument("--kinds", default=",".join(SPAN_KINDS), help="comma-separated span kinds")
-    parser.add_argument("--context-tokens", type=int, default=1024, help="cross-file context budget (0 = none)")
-    parser.add_argument("--skip-unparsable", action="store_true",
-                        help="leave out files that do not parse instead of stopping")
-
-
-def config_from_args(args: argparse.Namespace) -> CorpusConfig:
-    return CorpusConfig(family=args.family, layout=args.layout, seed=args.seed, per_kind=args.per_kind,
-                        kinds=tuple(k.strip() for k in args.kinds.split(",") if k.strip()),
-                        context_tokens=args.context_tokens,
-                        on_parse_error="skip" if args.skip_unparsable else "error")
 
 
 def summarize(corpus: Corpus) -> dict:
@@ -61,11 +38,10 @@ def print_stats(repo: str, stats: dict) -> None:
           f"{stats['examples']} SFT rows")
 
 
-def run(args: argparse.Namespace) -> dict:
-    corpus = build_corpus(args.repo, config_from_args(args))
-    corpus.write(args.out, args.repeats_out)
-    stats = summarize(corpus)
-    if not (args.json or args.quiet):
-        print_stats(args.repo, stats)
-        print(f"wrote {len(corpus.rows)} rows to {args.out}")
-    return {"repo": str(args.repo), "out": str(args.out), **stats}
+def fim_corpus(repo: str | os.PathLike, out: str | os.PathLike, config: CorpusConfig,
+               repeats_out: str | os.PathLike | None = None) -> dict:
+    """Build the corpus of ``repo``, write its SFT rows to ``out`` (anti-repetition candidates to
+    ``repeats_out``, default ``<out stem>.repeats.jsonl``); the statistics."""
+    corpus = build_corpus(repo, config)
+    corpus.write(out, repeats_out)
+    return {"repo": str(repo), "out": str(out), **summarize(corpus)}

@@ -36,9 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from codealign.data import fim
+from codealign.fim import FILL_TYPES
 from codealign.data.callgraph import RepoIndex
 from codealign.data.retrieval import BM25Retriever, Chunk, chunk_text, code_tokens
-from codealign.data.spans import FILL_TYPES, SPAN_KINDS, Source, Span, cut, language_for, sample_spans
+from codealign.data.spans import SPAN_KINDS, Source, Span, cut, language_for, sample_spans
 from codealign.errors import UserError
 from codealign.jsonl import write_jsonl
 

@@ -1,12 +1,12 @@
 """FIM prompt layouts for corpus rows: PSM, SPM, or a seeded mix, over the per-family sentinels that
-:mod:`codealign.generate.prompts` defines once (StarCoder, Qwen2.5-Coder, DeepSeek-Coder, CodeLlama)."""
+:mod:`codealign.fim` defines once (StarCoder, Qwen2.5-Coder, DeepSeek-Coder, CodeLlama)."""
 
 from __future__ import annotations
 
 import random
 
 from codealign.errors import UserError
-from codealign.generate.prompts import FIM_PRESETS, FimFormat, fim_format
+from codealign.fim import FIM_PRESETS, FimFormat, fim_format
 
 LAYOUTS = ("psm", "spm", "mixed")
 FAMILIES = tuple(FIM_PRESETS)

@@ -40,16 +40,6 @@ from codealign.errors import UserError
 
 SPAN_KINDS = ("expression", "statement", "block", "random_span", "line", "lines", "function_body", "line_remainder")
 
-FILL_TYPES = {
-    "grammar-based: expression": "expression",
-    "grammar-based: statement": "statement",
-    "grammar-based: block": "block",
-    "random span": "random_span",
-    "random single-line": "line",
-    "random multi-line": "lines",
-}
-"""ExecRepoBench's fill types and the span kind each one is (one to one)."""
-
 _EXTENSIONS = {".py": "python", ".v": "verilog", ".sv": "verilog", ".vh": "verilog", ".sol": "solidity"}
 
 _PAUSE_TOKENS = {"=", "(", "[", "{", ".", ",", "return", "+", "-", "*", "/", "==", "!=", "<", ">", "<=", ">=",

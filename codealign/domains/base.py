@@ -1,19 +1,84 @@
 """The interface every domain implements: how to turn (task, candidate) into a sandboxed job and how to
-read the job's outcome back as an :class:`~codealign.types.ExecResult`."""
+read the job's outcome back as an :class:`~codealign.types.ExecResult`, plus everything else that is
+particular to a language (code extraction, stop sequences, run defaults, presets, bundled tasks, constructor
+options the CLI shows, paths its sandboxed jobs read), so that code above the domains never names one."""
 
 from __future__ import annotations
 
 import abc
 import functools
 import random
-from typing import TYPE_CHECKING
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
+from codealign.extraction import Extraction, unextracted
 from codealign.sandbox.job import Job, JobResult, JobStatus
 from codealign.sandbox.limits import Limits
 from codealign.types import Candidate, ExecResult, Task, Verdict
 
 if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
     from codealign.sandbox.process import ProcessBackend
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A benchmark a domain can read: how to load its problems as Tasks, what each problem's reference answer
+    is (the golden self-test scores the references) and, where the generic pass@k report does not fit, how it
+    scores. :mod:`codealign.bench` runs every benchmark through these fields; none imports ``bench``."""
+
+    name: str
+    """The name ``codealign bench NAME`` and ``eval.benchmark=NAME`` use."""
+    load: Callable[..., list["Task"]]
+    """``load(path, [variant,] model=None, **options) -> tasks``: ``variant`` only when there are
+    ``variants``; ``model`` names the model that will answer (None unless one samples), for prompts that
+    depend on it; ``options`` are the values of :attr:`options`."""
+    oracle: Callable[["Task"], str]
+    """The reference answer of a task, as a model should write it."""
+    description: str = ""
+    """What the data is, one line (``--help`` and the missing-data message)."""
+    variants: tuple[str, ...] = ()
+    """Named sub-tasks (e.g. VerilogEval's ``spec-to-rtl`` and ``code-complete``); the first is the default,
+    the golden self-test runs them all."""
+    variant_flag: str = "variant"
+    """The CLI flag that picks a variant (``--NAME``), as the benchmark's own documentation calls it."""
+    default_data: Path | None = None
+    """The bundled data used when no path is given; None: a path is required."""
+    options: tuple["DomainOption", ...] = ()
+    """Benchmark-specific keyword arguments of ``load`` and ``sampling`` (CLI flags ``--NAME``)."""
+    score: Callable[[Sequence["Task"], Sequence[ExecResult]], dict] | None = None
+    """The benchmark's own metrics of executed answers, ``{"overall": {"pass@1": ...}, ...}`` plus a table in
+    ``format``; None: the generic oracle / pass@k report."""
+    evaluate: Callable[..., dict] | None = None
+    """Scores answers without the executor: ``evaluate(tasks, candidates, *, backend, workers) -> dict``
+    (with ``"mode"``); ``candidates=None`` is the benchmark's own baseline, run when no answers are given.
+    None: answers are executed by the domain."""
+    sampling: Callable[..., dict] | None = None
+    """``sampling(model, **options)``: keyword arguments for ``Generator.candidates`` plus ``raw_prompts``
+    (e.g. FIM prompts sent as they are, cut at the family's end-of-text); None: chat prompts, code extracted."""
+    format: Callable[[dict], str] | None = None
+    """The table of a summary from ``score`` or ``evaluate``, ending with the reproduce line."""
+
+
+@dataclass(frozen=True)
+class DomainOption:
+    """A keyword argument of a domain's constructor that the CLI exposes as ``--NAME`` (e.g. a simulator)."""
+
+    name: str
+    """The constructor's keyword (the flag is ``--NAME`` with ``_`` as ``-``)."""
+    help: str
+    """One line for ``--help``."""
+    default: Any = None
+    """The constructor's default."""
+    choices: tuple[Any, ...] = ()
+    """The allowed values; empty: any value ``type`` accepts."""
+    type: Callable[[str], Any] = str
+    """Converts the flag's text; ``bool`` means an on/off flag."""
+    repeatable: bool = False
+    """The flag may be given several times; the value is the list of them."""
 
 
 class Domain(abc.ABC):
@@ -22,12 +87,24 @@ class Domain(abc.ABC):
     Subclasses set ``name``, ``harness_version`` (bump it whenever judging changes: it is part of the cache
     key) and ``default_limits``, and implement :meth:`prepare` and :meth:`judge`. A domain never raises
     because a candidate failed; it raises only for harness faults, which the executor turns into
-    SANDBOX_ERROR.
+    SANDBOX_ERROR. A new domain is one package: subclass this in its ``__init__.py`` and register the class
+    in the ``codealign.domains`` entry-point group (see :mod:`codealign.domains`).
     """
 
     name: str = ""
     harness_version: str = "1"
     default_limits: Limits = Limits()
+    fence_tags: frozenset[str] = frozenset()
+    """Markdown fence tags that mark this language's code (untagged fences count for every language)."""
+    stop_sequences: tuple[str, ...] = ()
+    """Strings that end a sample (e.g. ``endmodule``); the stop string itself is not part of the text."""
+    run_defaults: Mapping[str, Any] = {}
+    """Budgets of ``codealign run <domain>`` on the tiny model, as a mapping over the pipeline config
+    (read-only); a preset, a config file and key=value overrides apply on top."""
+    options: tuple[DomainOption, ...] = ()
+    """Keyword arguments of the constructor that the CLI exposes."""
+    tools: Mapping[str, tuple[str, ...]] = {}
+    """External tools the domain runs, each with the command that prints its version (``codealign doctor``)."""
 
     @abc.abstractmethod
     def prepare(self, task: Task, candidate: Candidate) -> Job | ExecResult:
@@ -45,6 +122,28 @@ class Domain(abc.ABC):
     def check_toolchain(self) -> str | None:
         """None when the toolchain is usable, else a one-line reason (reported as SANDBOX_ERROR)."""
         return None
+
+    def extract(self, text: str, truncated: bool = False) -> Extraction:
+        """The code in a model's answer, with a record of what extraction did (see :mod:`codealign.extraction`;
+        domains call :func:`~codealign.extraction.extract_code` with their ``fence_tags`` and extractor).
+        ``truncated``: the generator stopped at its token limit. Default: the answer unchanged."""
+        return unextracted(text, self.name, truncated=truncated)
+
+    @classmethod
+    def presets(cls) -> dict[str, "Traversable"]:
+        """Presets for this domain, name → YAML file: every ``resources/presets/*.yaml`` of the domain's package
+        (``smart_llama_dpo.yaml`` is preset ``smart-llama-dpo``). Each YAML's ``domain:`` names this domain."""
+        folder = cls._resources() / "presets"
+        if not folder.is_dir():
+            return {}
+        files = sorted((e for e in folder.iterdir() if e.name.endswith(".yaml")), key=lambda e: e.name)
+        return {e.name[: -len(".yaml")].replace("_", "-"): e for e in files}
+
+    def sandbox_binds(self) -> tuple[str, ...]:
+        """Host paths this domain's sandboxed jobs read (its harness code), passed as ``Job.binds``: by default
+        the ``sys.path`` entry the domain's top-level package was imported from."""
+        top = sys.modules[type(self).__module__.split(".")[0]]
+        return (str(Path(top.__file__).resolve().parents[1]),)
 
     def normalize(self, completion: str) -> str:
         """The candidate text as the cache sees it. Identity unless the domain proves a normalisation
@@ -76,6 +175,32 @@ class Domain(abc.ABC):
 
         raise UserError(f"domain {self.name!r} ships no bundled tasks; pass --tasks PATH")
 
+    task_families: tuple[str, ...] = ()
+    """Procedural task families :meth:`generate_tasks` draws from (``codealign tasks generate --family F``)."""
+
+    def generate_tasks(self, families: Sequence[str] | None = None, n: int = 100, seed: int = 0,
+                       split: str = "train") -> list[Task]:
+        """``n`` procedural tasks of ``split`` drawn from ``families`` (None: all of :attr:`task_families`)."""
+        from codealign.errors import UserError
+
+        raise UserError(f"domain {self.name!r} has no procedural task families")
+
+    def install(self, items: Sequence[str] = ()) -> dict[str, str]:
+        """Install optional toolchain parts (e.g. compiler versions) named by ``items``, or the ones the tests
+        and benchmarks need when empty; returns item → where it was installed. A domain with nothing to install
+        raises :class:`~codealign.errors.UserError`."""
+        from codealign.errors import UserError
+
+        raise UserError(f"domain {self.name!r} has nothing to install")
+
+    def installed(self) -> list[str]:
+        """Optional toolchain parts installed now (what :meth:`install` added), for ``codealign doctor``."""
+        return []
+
+    def benchmarks(self) -> tuple[Benchmark, ...]:
+        """The benchmarks this domain reads (``codealign bench NAME``, ``eval.benchmark=NAME``)."""
+        return ()
+
     def reference_solution(self, task: Task) -> str | None:
         """The task's known-good answer in the form a model should write it (SFT warm-up data), or None."""
         return None
@@ -88,10 +213,7 @@ class Domain(abc.ABC):
     def tokenizer_corpus(self) -> list[str]:
         """Texts of this language for the offline tiny model's tokenizer, in a fixed order: by default every
         file of the domain package's ``resources/tokenizer_corpus`` folder, sorted by name."""
-        from importlib import resources
-
-        folder = resources.files(type(self).__module__.rsplit(".", 1)[0] if not _is_package(self) else
-                                 type(self).__module__) / "resources" / "tokenizer_corpus"
+        folder = self._resources() / "tokenizer_corpus"
         if not folder.is_dir():
             return []
         return [e.read_text(encoding="utf-8") for e in sorted(folder.iterdir(), key=lambda e: e.name) if e.is_file()]
@@ -101,11 +223,14 @@ class Domain(abc.ABC):
         Domains that do not offer mutations return an empty list."""
         return []
 
+    @classmethod
+    def _resources(cls) -> "Traversable":
+        """The ``resources`` folder of the domain's package."""
+        from importlib import resources
 
-def _is_package(domain: Domain) -> bool:
-    import sys
-
-    return hasattr(sys.modules[type(domain).__module__], "__path__")
+        module = cls.__module__
+        package = module if hasattr(sys.modules[module], "__path__") else module.rsplit(".", 1)[0]
+        return resources.files(package) / "resources"
 
 
 def limit_verdict(result: JobResult) -> Verdict | None:

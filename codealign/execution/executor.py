@@ -100,14 +100,13 @@ def execute(
                 continue
         todo.append(i)
 
+    if out is not None:
+        # Start the stream from the reused rows only, so a run that dies again never leaves duplicates.
+        write_jsonl(out, [r for r in results if r is not None])
     appender = JsonlAppender(out) if out is not None else None
     bar = _progress(len(candidates), progress, dom.name)
     bar.update(len(candidates) - len(todo))
     try:
-        if appender is not None:
-            for r in results:
-                if r is not None and r.cached:
-                    appender.append(r)
 
         def finish(i: int, result: ExecResult) -> None:
             results[i] = result
@@ -165,6 +164,15 @@ def _run_local(dom, by_id, candidates, todo, backend, workers, finish) -> None:
                                          details={"failure": "watchdog", "error": "job outlived its deadline"},
                                          completion=cand.completion))
             submit()
+    except KeyboardInterrupt:
+        # Ctrl-C: kill the running jobs instead of waiting for their deadlines; their threads then finish fast.
+        pending.clear()
+        pool.shutdown(wait=False, cancel_futures=True)
+        cancel = getattr(backend, "cancel_all", None)
+        if cancel is not None:
+            cancel()
+        cf.wait(list(started), timeout=10.0)
+        raise
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
@@ -176,7 +184,7 @@ def _progress(total: int, enabled: bool, label: str):
                 file=sys.stderr, dynamic_ncols=True, leave=False)
 
 
-def execute_files(domain: str, tasks_path: str | os.PathLike, candidates_path: str | os.PathLike,
+def execute_files(domain: Domain | str, tasks_path: str | os.PathLike, candidates_path: str | os.PathLike,
                   out: str | os.PathLike, **kwargs) -> list[ExecResult]:
     """``codealign execute``: tasks JSONL + candidates JSONL → verdicts JSONL."""
     from codealign.jsonl import read_jsonl

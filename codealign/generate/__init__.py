@@ -126,16 +126,23 @@ class Generator(abc.ABC):
 
 def make_candidate(task: Task, text: str, metadata: dict[str, Any], *, extract: bool = True) -> Candidate:
     """A :class:`Candidate` for ``task`` from a model's answer ``text``. With ``extract``, the completion is the
-    code extracted for the task's language (``task.metadata["language"]``, else its domain; ``text`` means no
-    extraction), ``metadata["extraction"]`` records what extraction did and ``metadata["raw"]`` keeps the
-    answer when it differs. ``metadata["finish_reason"] == "length"`` tells extraction the answer was cut off."""
-    from codealign.generate.extract import extract_code
+    code extracted for the task's language (``task.metadata["language"]``, else its domain) by the domain of that
+    name (:meth:`~codealign.domains.base.Domain.extract`); a language that names no domain, e.g. ``text``,
+    means no extraction. ``metadata["extraction"]`` records what extraction did and ``metadata["raw"]`` keeps
+    the answer when it differs. ``metadata["finish_reason"] == "length"`` tells extraction the answer was cut
+    off."""
+    from codealign.domains import domain_names, get_domain
+    from codealign.extraction import unextracted
 
     meta = dict(metadata)
     completion = text
     if extract:
         language = task.metadata.get("language", task.domain)
-        result = extract_code(text, language, truncated=meta.get("finish_reason") == "length")
+        truncated = meta.get("finish_reason") == "length"
+        if language in domain_names():
+            result = get_domain(language).extract(text, truncated=truncated)
+        else:
+            result = unextracted(text, language, truncated=truncated)
         meta["extraction"] = result.record()
         if result.code != text:
             meta["raw"] = text

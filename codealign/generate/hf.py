@@ -15,7 +15,7 @@ class HFGenerator(Generator):
     ``model`` is a hub id, a local folder or ``codealign-tiny`` (loaded with
     :func:`codealign.train.models.load_model`), or an already loaded model passed together with ``tokenizer``.
     Prompts are formatted with :func:`codealign.generate.prompts.format_prompt` unless ``raw_prompts`` (e.g.
-    FIM prompts built with a :class:`~codealign.generate.prompts.FimFormat`). ``batch_size`` counts sequences:
+    FIM prompts built with a :class:`~codealign.fim.FimFormat`). ``batch_size`` counts sequences:
     each ``generate`` call takes ``max(1, batch_size // n)`` prompts.
 
     Guaranteed: the same prompts, ``n``, sampling parameters (seed included), batch size, model and device give

@@ -30,8 +30,13 @@ def normalize_text(text: str) -> str:
 
 
 def effective_score(result: ExecResult) -> float:
-    """The score pairs are ranked by: 1.0 for PASS, the graded score otherwise."""
-    return 1.0 if result.verdict is Verdict.PASS else float(result.score)
+    """The score pairs are ranked by and online RL is rewarded with: 1.0 for PASS, 0.0 for SANDBOX_ERROR (the
+    candidate was never judged), the graded score otherwise."""
+    if result.verdict is Verdict.PASS:
+        return 1.0
+    if result.verdict is Verdict.SANDBOX_ERROR:
+        return 0.0
+    return float(result.score)
 
 
 _EPS = 1e-9

@@ -37,17 +37,13 @@ class BwrapBackend(ProcessBackend):
     name = "bwrap"
 
     @staticmethod
-    def harness_paths_under_tmp() -> list[str]:
-        """Folders the jobs read (this interpreter's environment, the codealign package, its data home) that
+    def harness_paths_under_tmp(binds: tuple[str, ...] = ()) -> list[str]:
+        """Folders the jobs read (this interpreter's environment, the data home, the job's ``binds``) that
         live under /tmp, which the sandbox replaces by a private tmpfs: they are bound back read-only."""
         import os
         import sys
-        from pathlib import Path
 
-        import codealign
-
-        wanted = {sys.prefix, sys.base_prefix, str(Path(codealign.__file__).resolve().parents[1]),
-                  os.environ.get("CODEALIGN_HOME", "")}
+        wanted = {sys.prefix, sys.base_prefix, os.environ.get("CODEALIGN_HOME", ""), *binds}
         tmp = os.path.realpath("/tmp")
         found = []
         for path in sorted(p for p in wanted if p):
@@ -57,7 +53,7 @@ class BwrapBackend(ProcessBackend):
         return found
 
     @staticmethod
-    def base_args(jobdir: str, network: bool, tmp_bytes: int = 64 << 20) -> list[str]:
+    def base_args(jobdir: str, network: bool, tmp_bytes: int = 64 << 20, binds: tuple[str, ...] = ()) -> list[str]:
         args = ["--unshare-all"]
         if network:
             args.append("--share-net")
@@ -70,7 +66,7 @@ class BwrapBackend(ProcessBackend):
             "--tmpfs", "/dev/shm",
             "--tmpfs", "/run",
         ]
-        for path in BwrapBackend.harness_paths_under_tmp():
+        for path in BwrapBackend.harness_paths_under_tmp(binds):
             args += ["--ro-bind", path, path]
         args += [
             "--bind", jobdir, jobdir,
@@ -80,7 +76,8 @@ class BwrapBackend(ProcessBackend):
 
     def wrap(self, argv: list[str], jobdir: str, job: Job) -> list[str]:
         tmp_bytes = min(int(job.limits.disk_mb) << 20, 256 << 20)
-        return [shutil.which("bwrap") or "bwrap", *self.base_args(jobdir, job.network, tmp_bytes), "--", *argv]
+        return [shutil.which("bwrap") or "bwrap", *self.base_args(jobdir, job.network, tmp_bytes, job.binds), "--",
+                *argv]
 
     def describe(self) -> str:
         return ("bwrap: no network, read-only root, private /tmp and /dev, PID namespace, writable job dir only; "

@@ -13,9 +13,28 @@ import signal
 import time
 import uuid
 from pathlib import Path
+from typing import Callable, Iterable
 
 ROOT = Path(os.environ.get("CODEALIGN_CGROUP_ROOT", "/sys/fs/cgroup"))
 _PARENT = "codealign"
+
+
+def kill_until_gone(list_pids: Callable[[], Iterable[int]], timeout_s: float = 2.0) -> bool:
+    """SIGKILL every pid ``list_pids()`` names, again and again (a process may fork while it is being killed),
+    until it names none (True) or ``timeout_s`` pass (False)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        pids = list(list_pids())
+        if not pids:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.005)
 
 
 def _writable(path: Path) -> bool:
@@ -107,17 +126,7 @@ class JobCgroup:
                 (self.dirs[0] / "cgroup.kill").write_text("1")
             except OSError:
                 pass
-        deadline = time.monotonic() + 2.0
-        while time.monotonic() < deadline:
-            pids = self.pids()
-            if not pids:
-                return
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            time.sleep(0.005)
+        kill_until_gone(self.pids)
 
     def remove(self) -> None:
         self.kill()

@@ -1,15 +1,28 @@
-"""The ``docker`` backend: one container per job through the Docker SDK, for cluster nodes with an engine.
+"""The ``docker`` backend: one container per job, for machines with a Docker engine. It runs for real: setup
+installs Debian's engine and starts it, ``scripts/docker_images.sh`` builds the image, and
+``tests/test_containers.py`` judges golden, wrong and hostile candidates of every domain in containers.
 
-Each job gets: ``--network none``, a read-only root filesystem, a size-capped tmpfs ``/tmp``, the job dir
-bind-mounted read-write at ``/job``, ``pids_limit`` and ``mem_limit`` (swap disabled), all capabilities
-dropped and ``no-new-privileges``, rlimits as ulimits, a hard wall deadline (the container is killed and
-removed). The trusted channel (fd 3) is a root-owned 0600 file that the container's entrypoint opens as
-root before it drops to an unprivileged uid with ``setpriv``; untrusted steps close fd 3 and cannot reopen
-the file.
+What a container hides, beyond what the process backend guarantees:
 
-Not verified on this machine: no Docker engine runs here, so tests cover the container configuration and
-the entrypoint, not a live container. The image must provide bash and util-linux's ``setpriv`` (the
-``sandboxes/*`` images do).
+* the host's filesystem: the container's root is the image (Debian 12 minbase plus the toolchains, read-only);
+  of the host it sees only the job dir (read-write, at ``/job``) and, read-only at their own paths, the
+  interpreter and virtual environment the harness runs on and the job's ``binds`` (the domain's harness
+  code). Nothing else of the host — home folders, other jobs' folders, the harness's state — exists in it;
+* the network: ``--network none`` (a job that asks for network gets the host's, as under bwrap);
+* the host's processes: a PID namespace; every process of the job dies with the container;
+* privileges: the entrypoint opens the trusted channel (fd 3, a root-owned 0600 file in a folder only root
+  can enter) as root, then drops to uid 65534 with ``setpriv``; all capabilities but SETUID/SETGID are
+  dropped and ``no-new-privileges`` is set, so nothing regains root;
+* resources: memory (swap disabled) and pids are cgroup limits of the container, CPU time, file size and
+  open files are rlimits, ``/tmp`` is a size-capped tmpfs; the harness kills the container at the wall
+  deadline, when stdout or stderr passes ``Limits.output_bytes`` and when the job dir passes
+  ``Limits.disk_mb``.
+
+Not hidden: the kernel (containers share it with the host; a kernel exploit escapes), the contents of the
+bound folders (an interpreter and a checkout hold no secret), and timing. Persistent workers
+(:mod:`codealign.sandbox.worker`) are host processes, so this backend offers none (``launch`` is absent): a
+domain that uses them runs each request as a one-shot container job instead. Starting a container costs
+about a third of a second (``benchmarks/sandbox_throughput.py`` measures it).
 """
 
 from __future__ import annotations
@@ -17,30 +30,42 @@ from __future__ import annotations
 import functools
 import os
 import shlex
+import sys
 import tempfile
+import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from codealign.sandbox.job import Job, JobResult, JobStatus
-from codealign.sandbox.process import ProcessBackend, _rmtree, read_nofollow
+from codealign.sandbox.process import ProcessBackend, _rmtree, dir_bytes, is_root, read_nofollow
 
-DEFAULT_IMAGE = os.environ.get("CODEALIGN_DOCKER_IMAGE", "codealign:latest")
+DEFAULT_IMAGE = os.environ.get("CODEALIGN_DOCKER_IMAGE", "codealign-sandbox:latest")
 JOB_MOUNT = "/job"
 TRUSTED_MOUNT = "/codealign-trusted"
 UNPRIVILEGED_UID = 65534
+_TICK_S = 0.02
+_DISK_EVERY_S = 0.25
+_CGROUP_ROOTS = ("/sys/fs/cgroup/{c}/docker/{id}", "/sys/fs/cgroup/docker/{id}",
+                 "/sys/fs/cgroup/system.slice/docker-{id}.scope")
 
 
-@functools.lru_cache(maxsize=1)
-def docker_problem() -> str | None:
-    """None when a Docker engine answers, else why not."""
+@functools.lru_cache(maxsize=4)
+def docker_problem(image: str = DEFAULT_IMAGE) -> str | None:
+    """None when a Docker engine answers and holds ``image``, else why not."""
     try:
         import docker
     except ImportError:
         return "the docker SDK is not installed (pip install 'codealign[docker]')"
     try:
-        docker.from_env(timeout=5).ping()
+        client = docker.from_env(timeout=5)
+        client.ping()
     except Exception as exc:  # the SDK raises several unrelated types for "no engine"
-        return f"no Docker engine reachable: {type(exc).__name__}: {str(exc)[:120]}"
+        return f"no Docker engine reachable: {type(exc).__name__}: {str(exc)[:120]} (bash scripts/setup.sh starts one)"
+    try:
+        client.images.get(image)
+    except Exception:
+        return f"no image {image!r} in the engine (build it: bash scripts/docker_images.sh)"
     return None
 
 
@@ -55,93 +80,182 @@ def entrypoint(script: str, uid: int = UNPRIVILEGED_UID, trusted_dir: str = TRUS
     return ["/bin/bash", "--noprofile", "--norc", "-c", outer]
 
 
+def host_binds(extra: tuple[str, ...] = ()) -> list[str]:
+    """The host folders a job reads, resolved, outermost only: the harness's interpreter (its installation,
+    wherever it lives, and the virtual environment) and ``extra`` (the job's ``binds``)."""
+    wanted = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)), *extra}
+    chosen: list[str] = []
+    for path in sorted(os.path.realpath(p) for p in wanted if p and os.path.isdir(p)):
+        if not any(path == c or path.startswith(c.rstrip("/") + "/") for c in chosen):
+            chosen.append(path)
+    return chosen
+
+
+class _Streams:
+    """stdout/stderr of an attached container, each kept up to ``cap`` bytes; ``overflow`` once either passed."""
+
+    def __init__(self, frames, cap: int):
+        self.out, self.err = bytearray(), bytearray()
+        self.overflow = False
+        self._frames, self._cap = frames, cap
+        self.thread = threading.Thread(target=self._read, daemon=True)
+
+    def _read(self) -> None:
+        try:
+            for out, err in self._frames:
+                for buf, chunk in ((self.out, out), (self.err, err)):
+                    if chunk:
+                        room = self._cap - len(buf)
+                        buf += chunk[:max(0, room)]
+                        self.overflow |= len(chunk) > room
+        except Exception:  # the connection drops when the container is killed
+            pass
+
+
+def _cgroup_usage(container_id: str) -> tuple[int, float] | None:
+    """(peak memory bytes, CPU seconds) of a running container from its cgroup (v1 or v2), None once gone."""
+    for pattern in _CGROUP_ROOTS:
+        mem, cpu = Path(pattern.format(c="memory", id=container_id)), Path(pattern.format(c="cpuacct", id=container_id))
+        try:
+            if (mem / "memory.max_usage_in_bytes").exists():
+                return (int((mem / "memory.max_usage_in_bytes").read_text()),
+                        int((cpu / "cpuacct.usage").read_text()) / 1e9)
+            if (mem / "memory.peak").exists():
+                usec = next(int(line.split()[1]) for line in (mem / "cpu.stat").read_text().splitlines()
+                            if line.startswith("usage_usec"))
+                return int((mem / "memory.peak").read_text()), usec / 1e6
+        except (OSError, ValueError, StopIteration):
+            return None
+    return None
+
+
 class DockerBackend(ProcessBackend):
     name = "docker"
 
     def __init__(self, image: str = DEFAULT_IMAGE, workdir: str | os.PathLike | None = None):
         super().__init__(workdir)
         self.image = image
+        self._containers: dict[str, Any] = {}
+
+    @property
+    def launch(self):
+        raise AttributeError("the docker backend starts no host processes (no persistent workers)")
 
     def describe(self) -> str:
-        return (f"docker ({self.image}): network none, read-only root, tmpfs /tmp, caps dropped, "
-                "pids and memory limits, unprivileged uid")
+        return (f"docker ({self.image}): only the job dir and the interpreter of the host visible, network none, "
+                "read-only root, tmpfs /tmp, PID namespace, caps dropped, pids and memory limits, uid 65534")
 
     def container_config(self, job: Job, jobdir: str, trusted_dir: str) -> dict[str, Any]:
-        """Keyword arguments for ``client.containers.run`` (kept separate so they can be checked offline)."""
+        """Keyword arguments for ``client.containers.create`` (kept separate so they can be checked offline)."""
+        from docker.types import Ulimit
+
         lim = job.limits
-        ulimits = [
-            {"Name": "cpu", "Soft": int(lim.cpu_s + 0.999), "Hard": int(lim.cpu_s + 0.999)},
-            {"Name": "fsize", "Soft": int(lim.file_size_mb) << 20, "Hard": int(lim.file_size_mb) << 20},
-            {"Name": "nofile", "Soft": int(lim.nofile), "Hard": int(lim.nofile)},
-            {"Name": "core", "Soft": 0, "Hard": 0},
-        ]
+        cpu, fsize = int(lim.cpu_s + 0.999), int(lim.file_size_mb) << 20
+        ulimits = [Ulimit(name="cpu", soft=cpu, hard=cpu), Ulimit(name="fsize", soft=fsize, hard=fsize),
+                   Ulimit(name="nofile", soft=int(lim.nofile), hard=int(lim.nofile)),
+                   Ulimit(name="core", soft=0, hard=0)]
         env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": JOB_MOUNT,
-               "TMPDIR": JOB_MOUNT, "LANG": "C.UTF-8", **job.env}
+               "TMPDIR": JOB_MOUNT, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", **job.env}
+        volumes = {path: {"bind": path, "mode": "ro"} for path in host_binds(job.binds)}
+        volumes[jobdir] = {"bind": JOB_MOUNT, "mode": "rw"}
+        volumes[trusted_dir] = {"bind": TRUSTED_MOUNT, "mode": "rw"}
         return {
             "image": self.image,
             "command": entrypoint(job.script),
             "working_dir": JOB_MOUNT,
             "environment": env,
-            "volumes": {jobdir: {"bind": JOB_MOUNT, "mode": "rw"}, trusted_dir: {"bind": TRUSTED_MOUNT, "mode": "rw"}},
-            "network_mode": "bridge" if job.network else "none",
+            "volumes": volumes,
+            "network_mode": "host" if job.network else "none",
             "read_only": True,
             "tmpfs": {"/tmp": f"size={min(int(lim.disk_mb), 256)}m"},
             "pids_limit": int(lim.nproc),
             "mem_limit": int(lim.memory_mb) << 20,
             "memswap_limit": int(lim.memory_mb) << 20,
             "cap_drop": ["ALL"],
-            "cap_add": ["SETUID", "SETGID", "CHOWN", "FOWNER"],
+            "cap_add": ["SETUID", "SETGID"],
             "security_opt": ["no-new-privileges"],
             "ulimits": ulimits,
-            "detach": True,
+            "log_config": {"type": "none"},
+            "labels": {"org.codealign.job": "1"},
             "stdin_open": False,
         }
 
+    def cancel_all(self) -> None:
+        for container in list(self._containers.values()):
+            try:
+                container.kill()
+            except Exception:  # already gone
+                pass
+
     def run(self, job: Job) -> JobResult:
-        problem = docker_problem()
+        problem = docker_problem(self.image)
         if problem:
             return JobResult(JobStatus.SANDBOX_ERROR, error=problem, backend=self.name)
         import docker
-        from docker.types import Ulimit
 
         t0 = time.monotonic()
         jobdir = tempfile.mkdtemp(prefix="codealign-job-", dir=self.workdir)
         trusted_dir = tempfile.mkdtemp(prefix="codealign-trusted-", dir=self.workdir)
         container = None
         try:
-            self._write_files(job, jobdir, UNPRIVILEGED_UID if os.geteuid() == 0 else None)
-            os.chmod(jobdir, 0o777)
-            config = self.container_config(job, jobdir, trusted_dir)
-            config["ulimits"] = [Ulimit(name=u["Name"], soft=u["Soft"], hard=u["Hard"]) for u in config["ulimits"]]
-            client = docker.from_env()
-            container = client.containers.run(**config)
-            status = JobStatus.EXITED
-            try:
-                exit_info = container.wait(timeout=job.limits.wall_s)
-                rc = int(exit_info.get("StatusCode", -1))
-            except Exception:  # the SDK raises requests' timeout types here
-                status, rc = JobStatus.TIMEOUT, None
-                container.kill()
+            self._write_files(job, jobdir, UNPRIVILEGED_UID if is_root() else None)
+            if not is_root():
+                os.chmod(jobdir, 0o777)
+            container = docker.from_env().containers.create(**self.container_config(job, jobdir, trusted_dir))
+            self._containers[container.id] = container
+            streams = _Streams(container.attach(stdout=True, stderr=True, stream=True, demux=True),
+                               job.limits.output_bytes)
+            streams.thread.start()
+            container.start()
+            status, usage = self._supervise(container, streams, jobdir, job, t0)
+            rc = int(container.wait(timeout=10).get("StatusCode", -1))
+            streams.thread.join(timeout=5)
             container.reload()
-            if container.attrs.get("State", {}).get("OOMKilled"):
+            peak, cpu = usage or (0, 0.0)
+            if status is JobStatus.EXITED and (container.attrs["State"].get("OOMKilled")
+                                              or (rc != 0 and peak >= (int(job.limits.memory_mb) << 20) * 0.95)):
                 status = JobStatus.MEMORY
             cap = job.limits.output_bytes
-            out = container.logs(stdout=True, stderr=False)
-            err = container.logs(stdout=False, stderr=True)
-            if status is JobStatus.EXITED and (len(out) > cap or len(err) > cap):
-                status = JobStatus.OUTPUT_LIMIT
             trusted = read_nofollow(trusted_dir, "out", cap) or b""
             files = {rel: data for rel in job.collect if (data := read_nofollow(jobdir, rel, cap)) is not None}
-            return JobResult(status, rc, out[:cap], err[:cap], trusted, files, time.monotonic() - t0,
-                             backend=self.name)
+            return JobResult(status, None if status is JobStatus.TIMEOUT else rc, bytes(streams.out),
+                             bytes(streams.err), trusted, files, time.monotonic() - t0, cpu, peak / 2**20,
+                             backend=self.name, uid=UNPRIVILEGED_UID)
         except Exception as exc:  # engine/API failure: the harness's fault
-            return JobResult(JobStatus.SANDBOX_ERROR, error=f"docker: {type(exc).__name__}: {exc}", backend=self.name)
+            return JobResult(JobStatus.SANDBOX_ERROR, error=f"docker: {type(exc).__name__}: {exc}", backend=self.name,
+                             wall_s=time.monotonic() - t0)
         finally:
             if container is not None:
+                self._containers.pop(container.id, None)
                 try:
                     container.remove(force=True)
-                except Exception:
+                except Exception:  # already removed by the engine
                     pass
             _rmtree(jobdir)
             _rmtree(trusted_dir)
 
+    @staticmethod
+    def _supervise(container, streams: _Streams, jobdir: str, job: Job, t0: float):
+        """Wait for the container to end; kill it at the wall deadline or an output/disk overflow."""
+        deadline = t0 + job.limits.wall_s
+        disk_cap = int(job.limits.disk_mb) << 20
+        status, usage, next_disk = JobStatus.EXITED, None, 0.0
+        while streams.thread.is_alive():
+            streams.thread.join(_TICK_S)
+            now = time.monotonic()
+            usage = _cgroup_usage(container.id) or usage
+            if now >= deadline:
+                status = JobStatus.TIMEOUT
+            elif streams.overflow:
+                status = JobStatus.OUTPUT_LIMIT
+            elif now >= next_disk:
+                next_disk = now + _DISK_EVERY_S
+                if dir_bytes(jobdir) > disk_cap:
+                    status = JobStatus.OUTPUT_LIMIT
+            if status is not JobStatus.EXITED:
+                try:
+                    container.kill()
+                except Exception:  # it ended by itself meanwhile
+                    pass
+                break
+        return status, usage

@@ -49,6 +49,11 @@ class Job:
     network: bool = False
     """Allow network access. Only bwrap/docker can deny it; the process backend cannot (documented there)."""
 
+    binds: tuple[str, ...] = ()
+    """Host paths the script reads (harness code, e.g. a domain's package root; see
+    ``Domain.sandbox_binds``). Backends that show the host's filesystem keep them readable: bwrap binds those
+    under ``/tmp`` back read-only over its private ``/tmp``."""
+
     def __post_init__(self) -> None:
         for name in list(self.files) + list(self.collect):
             parts = name.split("/")

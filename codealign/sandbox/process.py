@@ -40,7 +40,7 @@ import threading
 import time
 from pathlib import Path
 
-from codealign.sandbox.cgroup import JobCgroup, open_cgroup
+from codealign.sandbox.cgroup import JobCgroup, kill_until_gone, open_cgroup
 from codealign.sandbox.job import Job, JobResult, JobStatus
 from codealign.sandbox.limits import Limits
 
@@ -245,6 +245,25 @@ class ProcessBackend:
         self.workdir = base / f"codealign-jobs-{os.geteuid()}"
         self.workdir.mkdir(mode=0o711, parents=True, exist_ok=True)
         os.chmod(self.workdir, 0o711)
+        self._live: dict[int, tuple[subprocess.Popen, int | None, JobCgroup | None]] = {}
+        self._live_lock = threading.Lock()
+
+    def __getstate__(self) -> dict:
+        # Shipped to other processes (Ray workers): the running jobs and their lock stay here.
+        return {k: v for k, v in self.__dict__.items() if k not in ("_live", "_live_lock")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._live = {}
+        self._live_lock = threading.Lock()
+
+    def cancel_all(self) -> None:
+        """SIGKILL every job this backend is running now (e.g. on Ctrl-C); each job's own thread then sees it
+        end, reaps it and cleans up as after any kill, so its result is a normal (failed) JobResult."""
+        with self._live_lock:
+            live = list(self._live.values())
+        for proc, uid, cgroup in live:
+            self._kill_job(proc, uid, cgroup, uid_timeout_s=0.5)
 
     # -- hooks for subclasses -------------------------------------------------------------------------
     def wrap(self, argv: list[str], jobdir: str, job: Job) -> list[str]:
@@ -323,7 +342,13 @@ class ProcessBackend:
                 cgroup.remove()
             return JobResult(JobStatus.SANDBOX_ERROR, error=f"cannot start job: {exc}", backend=self.name)
         os.close(w_trusted)
-        status, out, err, trusted, peak = self._supervise(proc, r_trusted, jobdir, uid, cgroup, limits, t0)
+        with self._live_lock:
+            self._live[proc.pid] = (proc, uid, cgroup)
+        try:
+            status, out, err, trusted, peak = self._supervise(proc, r_trusted, jobdir, uid, cgroup, limits, t0)
+        finally:
+            with self._live_lock:
+                self._live.pop(proc.pid, None)
         wall = time.monotonic() - t0
         rc, cpu = proc.returncode, getattr(proc, "cpu_s", 0.0)
         if cgroup is not None:
@@ -404,7 +429,9 @@ class ProcessBackend:
         return status, bytes(bufs["out"]), bytes(bufs["err"]), bytes(bufs["trusted"]), peak
 
     @staticmethod
-    def _kill_all(proc: subprocess.Popen, uid: int | None, cgroup: JobCgroup | None) -> None:
+    def _kill_job(proc: subprocess.Popen, uid: int | None, cgroup: JobCgroup | None,
+                  uid_timeout_s: float = 2.0) -> None:
+        """SIGKILL the job's process group, its cgroup and, with a per-slot uid, every process of that uid."""
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except OSError:
@@ -412,16 +439,11 @@ class ProcessBackend:
         if cgroup is not None:
             cgroup.kill()
         if uid is not None:
-            for _ in range(20):
-                pids = processes_of_uid(uid)
-                if not pids:
-                    break
-                for pid in pids:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except OSError:
-                        pass
-                time.sleep(0.005)
+            kill_until_gone(lambda: processes_of_uid(uid), timeout_s=uid_timeout_s)
+
+    @staticmethod
+    def _kill_all(proc: subprocess.Popen, uid: int | None, cgroup: JobCgroup | None) -> None:
+        ProcessBackend._kill_job(proc, uid, cgroup)
         end = time.monotonic() + 5
         while not _reap(proc) and time.monotonic() < end:
             time.sleep(0.002)

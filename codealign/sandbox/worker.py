@@ -80,6 +80,9 @@ class WorkerSpec:
     network: bool = False
     """Allow network access (bwrap only; the process backend cannot deny it)."""
 
+    binds: tuple[str, ...] = ()
+    """Host paths the worker reads (see :attr:`codealign.sandbox.job.Job.binds`)."""
+
     def __post_init__(self) -> None:
         if self.start_timeout_s <= 0:
             raise ValueError(f"WorkerSpec.start_timeout_s must be positive, got {self.start_timeout_s!r}")
@@ -146,7 +149,8 @@ class Worker:
         spec = self.spec
         self._jobdir = tempfile.mkdtemp(prefix="codealign-worker-", dir=self.backend.workdir)
         self._slot = UidSlot().acquire() if is_root() else None
-        job = Job(script=spec.script, files=spec.files, limits=spec.limits, env=spec.env, network=spec.network)
+        job = Job(script=spec.script, files=spec.files, limits=spec.limits, env=spec.env, network=spec.network,
+                  binds=spec.binds)
         self.backend._write_files(job, self._jobdir, self.uid)
         self._cgroup = open_cgroup(int(spec.limits.memory_mb) << 20, int(spec.limits.nproc) + 8, owner_uid=self.uid)
         r_resp, w_resp = os.pipe()

@@ -23,9 +23,13 @@ inside functions.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import difflib
+import functools
 import json
 import math
+import re
 import shutil
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -36,26 +40,43 @@ from codealign.errors import UserError
 from codealign.jsonl import read_jsonl, write_jsonl, write_text_atomic
 from codealign.types import Pair
 
-LOSS_TYPES = (
-    "sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard",
-    "aot", "aot_unpaired", "apo_zero", "apo_down", "discopop", "sft", "sigmoid_norm",
-)
-"""The loss types TRL 1.16's ``DPOTrainer`` accepts (it checks only at the first step; we check at once)."""
-
 BATCH_COUPLED_LOSSES = ("aot", "aot_unpaired")
 """Losses that sort across the batch: per-pair weights are undefined for them."""
 
-F_DIVERGENCE_LOSSES = ("sigmoid", "sigmoid_norm", "hinge", "ipo", "exo_pair", "robust", "discopop", "sft")
-"""The only losses TRL generalises to ``f_divergence_type`` other than ``reverse_kl``."""
-
 ORDERS = ("sequential", "shuffle")
 
-OWN_FIELDS = {
-    "output_dir", "loss_type", "loss_weights", "beta", "label_smoothing", "learning_rate", "num_train_epochs",
-    "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps", "max_length",
-    "precompute_ref_log_probs", "use_liger_kernel", "save_steps", "logging_steps", "seed",
-}
-"""``DPOConfig`` fields set from ``DPORunConfig``'s own fields; ``trl`` may not set them a second time."""
+
+@functools.cache
+def _trl_dpo_fields() -> dict[str, dataclasses.Field]:
+    # TRL's config module imports torch (through transformers.TrainingArguments): read it on first use only.
+    from trl import DPOConfig
+
+    return {f.name: f for f in dataclasses.fields(DPOConfig)}
+
+
+def _quoted_choices(field_name: str) -> tuple[str, ...]:
+    """The values TRL's help of ``DPOConfig.<field_name>`` names as backquoted, single-quoted words, in order."""
+    found = tuple(re.findall(r"`'(\w+)'`", _trl_dpo_fields()[field_name].metadata["help"]))
+    if not found:
+        raise RuntimeError(f"TRL's DPOConfig.{field_name} help lists no choices; codealign needs updating")
+    return found
+
+
+def loss_types() -> tuple[str, ...]:
+    """The loss types TRL's ``DPOTrainer`` accepts, read from ``DPOConfig.loss_type``'s help (TRL checks them
+    only at the first step; the config checks them at once)."""
+    return _quoted_choices("loss_type")
+
+
+def f_divergence_losses() -> tuple[str, ...]:
+    """The loss types TRL generalises to an ``f_divergence_type`` other than ``reverse_kl`` (from its help)."""
+    return _quoted_choices("f_divergence_type")
+
+
+def own_fields() -> tuple[str, ...]:
+    """``DPOConfig`` fields set from ``DPORunConfig``'s own fields of the same name; ``trl`` may not set them a
+    second time."""
+    return tuple(f.name for f in dataclasses.fields(DPORunConfig) if f.name in _trl_dpo_fields())
 
 
 @dataclass
@@ -70,7 +91,7 @@ class DPORunConfig:
     """Run folder: one ``stage-K`` folder per stage (checkpoints, logs, ``final`` policy), ``final.json``,
     ``ref_cache``."""
     loss_type: list[str] = field(default_factory=lambda: ["sigmoid"])
-    """TRL loss types (combined with ``loss_weights``); see :data:`LOSS_TYPES`."""
+    """TRL loss types (combined with ``loss_weights``); see :func:`loss_types`."""
     loss_weights: list[float] | None = None
     """Weight of each entry of ``loss_type`` (TRL's ``loss_weights``); None: all 1."""
     beta: float = 0.1
@@ -97,7 +118,8 @@ class DPORunConfig:
     edit_focus: bool = False
     """Score DPO only on the tokens where chosen and rejected differ (shared prefix/suffix masked; RISE)."""
     dpop_lambda: float = 0.0
-    """Weight of the DPO-Positive penalty (per-token nats the chosen completion lost vs the reference)."""
+    """Weight of the DPO-Positive penalty (per-token nats the chosen completion lost vs the reference). When
+    > 0 the reference log-probs are precomputed (the penalty reads them from the batch, as TRL's loss does)."""
     nll_alpha: float = 0.0
     """Weight of the mean per-token NLL of the whole chosen completion (RPO uses 1.0)."""
     raw_prompts: bool = False
@@ -151,9 +173,12 @@ class DPORunConfig:
     def __post_init__(self) -> None:
         if isinstance(self.loss_type, str):
             self.loss_type = [self.loss_type]
-        unknown = [t for t in self.loss_type if t not in LOSS_TYPES]
+        accepted = loss_types()
+        unknown = [t for t in self.loss_type if t not in accepted]
         if not self.loss_type or unknown:
-            raise UserError(f"unknown loss_type {unknown or self.loss_type}; accepted: {', '.join(LOSS_TYPES)}")
+            close = difflib.get_close_matches(str(unknown[0]), accepted, n=1) if unknown else []
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise UserError(f"unknown loss_type {unknown or self.loss_type}; {hint}accepted: {', '.join(accepted)}")
         if self.loss_weights is not None and len(self.loss_weights) != len(self.loss_type):
             raise UserError(
                 f"loss_weights has {len(self.loss_weights)} entries for {len(self.loss_type)} loss types"
@@ -194,25 +219,22 @@ class DPORunConfig:
         self._validate_trl_passthrough()
 
     def _validate_trl_passthrough(self) -> None:
-        from trl import DPOConfig
-
-        known = {f.name for f in dataclasses.fields(DPOConfig)}
-        unknown = sorted(set(self.trl) - known)
+        unknown = sorted(set(self.trl) - set(_trl_dpo_fields()))
         if unknown:
             raise UserError(f"trl: unknown DPOConfig field(s): {', '.join(unknown)}")
-        doubled = sorted(set(self.trl) & OWN_FIELDS)
+        doubled = sorted(set(self.trl) & set(own_fields()))
         if doubled:
             raise UserError(f"trl: set {', '.join(doubled)} at the top level of the config, not under trl")
         divergence = self.trl.get("f_divergence_type", "reverse_kl")
-        if divergence != "reverse_kl" and not set(self.loss_type) <= set(F_DIVERGENCE_LOSSES):
+        if divergence != "reverse_kl" and not set(self.loss_type) <= set(f_divergence_losses()):
             raise UserError(
-                f"f_divergence_type={divergence!r} works only with loss types {', '.join(F_DIVERGENCE_LOSSES)}"
+                f"f_divergence_type={divergence!r} works only with loss types {', '.join(f_divergence_losses())}"
             )
         if self.trl.get("use_weighting") and set(self.loss_type) & set(BATCH_COUPLED_LOSSES):
             raise UserError("use_weighting (WPO) is not implemented for 'aot'/'aot_unpaired' (they sort the batch)")
         if self.trl.get("sync_ref_model"):
-            if self.precompute_ref_log_probs:
-                raise UserError("sync_ref_model and precompute_ref_log_probs exclude each other (a synced "
+            if self.precompute_ref_log_probs or self.dpop_lambda:
+                raise UserError("sync_ref_model excludes precompute_ref_log_probs and dpop_lambda (a synced "
                                 "reference makes precomputed log-probs stale)")
             if self.lora_r:
                 raise UserError("sync_ref_model is not supported with LoRA (TRL has no separate reference then)")
@@ -326,24 +348,11 @@ def _dpo_args(config: DPORunConfig, stage_dir: Path):
     from codealign.train.device import training_args_for_device
 
     kwargs: dict[str, Any] = dict(training_args_for_device(config.device))
+    kwargs.update({name: copy.deepcopy(getattr(config, name)) for name in own_fields()})
     kwargs.update(
         output_dir=str(stage_dir),
-        loss_type=list(config.loss_type),
-        loss_weights=config.loss_weights,
-        beta=config.beta,
-        label_smoothing=config.label_smoothing,
-        learning_rate=config.learning_rate,
-        num_train_epochs=config.num_train_epochs,
-        max_steps=config.max_steps,
-        per_device_train_batch_size=config.per_device_train_batch_size,
-        gradient_accumulation_steps=config.gradient_accumulation_steps,
-        max_length=config.max_length,
-        precompute_ref_log_probs=config.precompute_ref_log_probs,
-        use_liger_kernel=config.use_liger_kernel,
-        save_steps=config.save_steps,
+        precompute_ref_log_probs=config.precompute_ref_log_probs or config.dpop_lambda > 0,
         save_strategy="steps",
-        logging_steps=config.logging_steps,
-        seed=config.seed,
         report_to="none",
         disable_tqdm=True,
     )
@@ -399,7 +408,7 @@ def build_trainer(
         edit_focus=config.edit_focus,
         dpop_lambda=config.dpop_lambda,
         nll_alpha=config.nll_alpha,
-        order=config.order,
+        shuffle=config.order == "shuffle",
         group_prompts=config.multi_pair,
         order_seed=config.seed,
         ref_cache=ref_cache,
@@ -550,3 +559,11 @@ def _save_policy(trainer, final_dir: Path) -> None:
             shutil.rmtree(final_dir)
         os.replace(tmp, final_dir)
     trainer.accelerator.wait_for_everyone()
+
+
+def load_config(path: str | Path | None, overrides: Sequence[str] = ()) -> DPORunConfig:
+    """A :class:`DPORunConfig` from a YAML file (its top level or its ``dpo:`` section) and ``key=value``
+    overrides (YAML values; dotted keys set nested mappings such as ``trl.warmup_ratio=0.1``)."""
+    from codealign.config import load_section
+
+    return DPORunConfig.from_dict(load_section(path, overrides, "dpo"))

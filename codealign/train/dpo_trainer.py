@@ -8,24 +8,24 @@ What is added, and where it hooks into TRL 1.16:
   Every TRL loss type, ``loss_weights``, f-divergences, WPO weighting and the metrics stay TRL's. The logged
   ``loss`` is TRL's (unweighted) value plus the extra terms; its gradient is the weighted one.
 * **DPO-Positive** and **chosen NLL** terms: added after TRL's loss from the same forward pass.
-* **order**: ``_get_train_sampler`` returns :class:`PairOrderSampler` (stage order, sequential or seeded
-  shuffle, whole prompts together for ranked multi-pair batches) instead of a random sampler.
-* **reference log-probs**: computed once per batch by TRL's ``compute_ref_log_probs`` (or read from the
-  dataset when precomputed) and, when precomputed, cached on disk by :class:`refcache.RefLogpCache`.
+* **order**: ``_get_train_sampler`` returns :class:`~codealign.train.order.StageOrderSampler` (stage order,
+  sequential or seeded shuffle, whole prompts together for ranked multi-pair batches) instead of a random
+  sampler.
+* **reference log-probs**: TRL's own, computed per batch or precomputed (``precompute_ref_log_probs``, which
+  ``dpop_lambda`` needs: the penalty reads them from the batch); precomputed ones are cached on disk by
+  :class:`refcache.RefLogpCache`.
 """
 
 from __future__ import annotations
 
-import random
-from collections import OrderedDict
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import torch
-from torch.utils.data import Sampler
 from trl import DPOTrainer
 from trl.trainer.dpo_trainer import DataCollatorForPreference
 
 from codealign.train import objectives
+from codealign.train.order import StageOrderSampler
 from codealign.train.refcache import RefLogpCache, data_fingerprint
 
 #: Batch keys the collator adds for this trainer; they never reach the model.
@@ -65,55 +65,13 @@ class PairCollator(DataCollatorForPreference):
         return torch.tensor(rows, dtype=torch.long)
 
 
-class PairOrderSampler(Sampler[int]):
-    """Dataset indices in strict stage order (ascending ``stage``); within a stage in dataset order
-    (``order='sequential'``) or a permutation seeded by ``seed`` and the epoch (``order='shuffle'``).
-
-    With ``group_prompts`` the unit that is ordered is a prompt's group of pairs (the ``group`` column), kept
-    contiguous so that a prompt's ranked pairs share batches (ranked multi-pair); groups keep their dataset
-    order inside. Deterministic for a given seed and epoch, so a resumed run sees the same order."""
-
-    def __init__(
-        self,
-        stages: Sequence[int],
-        groups: Sequence[str] | None = None,
-        order: str = "sequential",
-        seed: int = 0,
-    ):
-        if order not in ("sequential", "shuffle"):
-            raise ValueError(f"unknown order {order!r}; choose 'sequential' or 'shuffle'")
-        self.stages = list(stages)
-        self.groups = list(groups) if groups is not None else None
-        self.order = order
-        self.seed = seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return len(self.stages)
-
-    def __iter__(self) -> Iterator[int]:
-        rng = random.Random(self.seed * 1_000_003 + self.epoch)
-        for stage in sorted(set(self.stages)):
-            units: OrderedDict[Any, list[int]] = OrderedDict()
-            for i, s in enumerate(self.stages):
-                if s == stage:
-                    units.setdefault(self.groups[i] if self.groups is not None else i, []).append(i)
-            blocks = list(units.values())
-            if self.order == "shuffle":
-                rng.shuffle(blocks)
-            for block in blocks:
-                yield from block
-
-
 class CodeAlignDPOTrainer(DPOTrainer):
     """``DPOTrainer`` with per-pair weights, code-aware objectives, stage-ordered batches and an on-disk
     reference log-prob cache. Takes every ``DPOTrainer`` argument (all but ``model`` by keyword), plus:
 
     ``edit_focus``, ``dpop_lambda``, ``nll_alpha`` — the objectives (see :mod:`codealign.train.objectives`);
-    ``order``, ``group_prompts``, ``order_seed`` — the sampler (:class:`PairOrderSampler`);
+    ``shuffle``, ``group_prompts``, ``order_seed`` — the sampler
+    (:class:`~codealign.train.order.StageOrderSampler`);
     ``ref_cache`` — where precomputed reference log-probs are kept across runs (None: TRL's own caching);
     ``record_batches`` — keep the ``pair_index`` of every training micro-batch in :attr:`batch_history`.
     """
@@ -125,7 +83,7 @@ class CodeAlignDPOTrainer(DPOTrainer):
         edit_focus: bool = False,
         dpop_lambda: float = 0.0,
         nll_alpha: float = 0.0,
-        order: str = "sequential",
+        shuffle: bool = False,
         group_prompts: bool = False,
         order_seed: int = 0,
         ref_cache: RefLogpCache | None = None,
@@ -135,7 +93,7 @@ class CodeAlignDPOTrainer(DPOTrainer):
         self.edit_focus = edit_focus
         self.dpop_lambda = dpop_lambda
         self.nll_alpha = nll_alpha
-        self.order = order
+        self.shuffle = shuffle
         self.group_prompts = group_prompts
         self.order_seed = order_seed
         self.ref_cache = ref_cache
@@ -143,6 +101,8 @@ class CodeAlignDPOTrainer(DPOTrainer):
         self.record_batches = record_batches
         self.batch_history: list[list[int]] = []
         args_ = kwargs.get("args")
+        if dpop_lambda and not (args_ is not None and args_.precompute_ref_log_probs):
+            raise ValueError("dpop_lambda reads the reference log-probs from the batch: set precompute_ref_log_probs")
         tokenizer = kwargs.get("processing_class")
         if kwargs.get("data_collator") is None and args_ is not None and tokenizer is not None:
             if tokenizer.pad_token is None:
@@ -168,7 +128,7 @@ class CodeAlignDPOTrainer(DPOTrainer):
         columns = dataset.column_names
         stages = dataset["stage"] if "stage" in columns else [0] * len(dataset)
         groups = dataset["group"] if self.group_prompts and "group" in columns else None
-        return PairOrderSampler(stages, groups, order=self.order, seed=self.order_seed)
+        return StageOrderSampler(stages, groups, shuffle=self.shuffle, seed=self.order_seed)
 
     def _precompute_ref_logps(self, dataset, name: str, batch_size: int):
         if self.ref_cache is None:
@@ -198,10 +158,6 @@ class CodeAlignDPOTrainer(DPOTrainer):
         weights = extras["pair_weight"].to(torch.float32)
         if self.record_batches and self.model.training:
             self.batch_history.append(extras["pair_index"].tolist())
-        if "ref_chosen_logps" not in inputs:
-            reference = self.ref_model if self.ref_model is not None else model
-            inputs["ref_chosen_logps"], inputs["ref_rejected_logps"] = self.compute_ref_log_probs(reference, inputs)
-
         full_mask = extras.get("full_completion_mask")
         view = _PolicyView(
             model,
@@ -209,13 +165,7 @@ class CodeAlignDPOTrainer(DPOTrainer):
             full_labels=None if full_mask is None else inputs["input_ids"].masked_fill(full_mask == 0, -100),
             scored_mask=None if full_mask is None else inputs["completion_mask"][..., 1:],
         )
-        # The reference log-probs are in `inputs` now, so TRL's loss code must read them from there.
-        precompute = self.precompute_ref_logps
-        self.precompute_ref_logps = True
-        try:
-            result = super()._compute_loss(view, inputs, return_outputs)
-        finally:
-            self.precompute_ref_logps = precompute
+        result = super()._compute_loss(view, inputs, return_outputs)
         loss, outputs = result if return_outputs else (result, None)
         loss = loss + self._extra_terms(view, inputs, full_mask, weights)
         return (loss, outputs) if return_outputs else loss

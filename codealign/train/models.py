@@ -46,9 +46,9 @@ TINY_DEFAULTS: dict[str, int] = {
 def corpus_texts() -> list[str]:
     """The tokenizer corpus in a fixed order: each registered domain's :meth:`Domain.tokenizer_corpus`, domains
     sorted by name."""
-    from codealign.domains import DOMAINS, get_domain
+    from codealign.domains import domain_names, get_domain
 
-    texts = [text for name in sorted(DOMAINS) for text in get_domain(name).tokenizer_corpus()]
+    texts = [text for name in sorted(domain_names()) for text in get_domain(name).tokenizer_corpus()]
     if not texts:
         raise UserError("no domain provides a tokenizer corpus (the packaged resources are missing)")
     return texts

@@ -3,9 +3,9 @@ curriculum of stages trained in the given order, rejection-sampling fine-tuning 
 passed execution), checkpoints with resume, and JSONL + TensorBoard logs.
 
 Curriculum order is owned here, not left to the trainer: transformers shuffles the whole dataset by default,
-so :class:`CurriculumSFTTrainer` replaces the sampler with :class:`CurriculumSampler`, which walks the stages
-in order and shuffles (seeded) only within a stage. The order survives a resume, because the sampler is a
-pure function of (seed, epoch).
+so :class:`CurriculumSFTTrainer` replaces the sampler with :class:`~codealign.train.order.StageOrderSampler`
+(DPO's too), which walks the stages in order and shuffles (seeded) only within a stage. The order survives a
+resume, because the sampler is a pure function of (seed, epoch).
 
 Prompts are formatted by :mod:`codealign.generate.prompts`, the same code that formats them for sampling.
 This module imports torch and TRL only inside functions; it reads ``codealign.types`` but never the sandbox
@@ -17,12 +17,12 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from codealign.errors import UserError
+from codealign.train.order import StageOrderSampler
 from codealign.types import ExecResult, Task, Verdict
 
 Row = Mapping[str, Any]
@@ -186,50 +186,18 @@ class SFTResult:
     log_path: str
 
 
-class CurriculumSampler:
-    """Indices of a dataset made of consecutive stages: stage 0's rows (``epochs`` passes), then stage 1's, and
-    so on. Within a stage the rows are shuffled with a generator seeded by (seed, epoch, stage, pass) when
-    ``shuffle`` is set, else kept in order. Never mixes stages; deterministic, so a resumed run sees the same
-    order."""
-
-    def __init__(self, stage_sizes: Sequence[int], *, epochs: int = 1, shuffle: bool = True, seed: int = 0):
-        self.stage_sizes = list(stage_sizes)
-        self.epochs = epochs
-        self.shuffle = shuffle
-        self.seed = seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return sum(self.stage_sizes) * self.epochs
-
-    def __iter__(self) -> Iterator[int]:
-        offset = 0
-        for stage, size in enumerate(self.stage_sizes):
-            for repeat in range(self.epochs):
-                order = list(range(offset, offset + size))
-                if self.shuffle:
-                    random.Random(f"{self.seed}/{self.epoch}/{stage}/{repeat}").shuffle(order)
-                yield from order
-            offset += size
-
-
 def _curriculum_trainer_class():
     from trl import SFTTrainer
 
     class CurriculumSFTTrainer(SFTTrainer):
-        """TRL's SFTTrainer whose training sampler is a :class:`CurriculumSampler` over ``stage_sizes``."""
+        """TRL's SFTTrainer whose training sampler is a :class:`~codealign.train.order.StageOrderSampler` over
+        the rows' stages, each stage repeated ``epochs`` times."""
 
         def __init__(self, *args, epochs: int, shuffle: bool, sampler_seed: int, **kwargs):
             super().__init__(*args, **kwargs)
-            # TRL drops rows that truncation left without a completion token: count stages after that.
-            stages = self.train_dataset[STAGE_COLUMN]
-            if any(b < a for a, b in zip(stages, stages[1:])):
-                raise RuntimeError("curriculum stages were reordered during dataset preparation")
-            sizes = [stages.count(k) for k in sorted(set(stages))]
-            self.curriculum = CurriculumSampler(sizes, epochs=epochs, shuffle=shuffle, seed=sampler_seed)
+            # Read after TRL's preparation, which drops rows that truncation left without a completion token.
+            self.curriculum = StageOrderSampler(
+                self.train_dataset[STAGE_COLUMN], shuffle=shuffle, seed=sampler_seed, repeats=epochs)
 
         def _get_train_sampler(self, train_dataset=None):
             return self.curriculum
@@ -339,8 +307,8 @@ def _resume_point(config: SFTRunConfig) -> str | None:
 def build_sft_trainer(
     config: SFTRunConfig, data: Sequence[Row] | Sequence[Sequence[Row]] | None = None, *, callbacks=(), quiet: bool = False
 ):
-    """The configured trainer (a TRL ``SFTTrainer`` subclass whose ``curriculum`` attribute is the
-    :class:`CurriculumSampler`) and the tokenizer, without training. ``data`` as in :func:`as_stages`; None
+    """The configured trainer (a TRL ``SFTTrainer`` subclass whose ``curriculum`` attribute is its
+    :class:`~codealign.train.order.StageOrderSampler`) and the tokenizer, without training. ``data`` as in :func:`as_stages`; None
     reads the config's files."""
     import torch
     from datasets import Dataset

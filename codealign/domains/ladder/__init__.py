@@ -15,17 +15,17 @@ from __future__ import annotations
 import json
 import random
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-import codealign
-from codealign.domains.base import Domain, limit_verdict
-from codealign.domains.ladder.bundled import bundled_tasks, library
+from codealign.domains.base import Benchmark, Domain, limit_verdict
+from codealign.domains.ladder.bundled import RESOURCE_DIR, SPLITS, bundled_tasks, library
 from codealign.domains.ladder.edits import negatives
+from codealign.domains.ladder.extract import extract_ladder
 from codealign.domains.ladder.parser import parse_program
 from codealign.domains.ladder.scoring import score_candidate
 from codealign.domains.ladder.task import LadderTask
 from codealign.errors import UserError
+from codealign.extraction import Extraction, extract_code
 from codealign.sandbox.job import Job, JobResult, JobStatus
 from codealign.sandbox.limits import Limits
 from codealign.types import Candidate, ExecResult, Task, Verdict
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
 __all__ = ["LadderDomain", "bundled_tasks", "library", "parse_program"]
 
-_PACKAGE_ROOT = str(Path(codealign.__file__).resolve().parents[1])
 _SCRIPT = 'exec "$CODEALIGN_PYTHON" -S -m codealign.domains.ladder.run_check task.json candidate.ld\n'
 
 
@@ -43,6 +42,9 @@ class LadderDomain(Domain):
     name = "ladder"
     harness_version = "1"
     default_limits = Limits(wall_s=20.0, cpu_s=20.0, memory_mb=512, nproc=16)
+    fence_tags = frozenset({"ladder", "ld", "lad", "plc"})
+    run_defaults = {"sft": {"max_steps": 150, "per_device_train_batch_size": 8}, "sample": {"max_new_tokens": 96},
+                    "mutants_per_task": 2}
 
     def __init__(self, in_process: bool = False):
         self.in_process = in_process
@@ -64,9 +66,13 @@ class LadderDomain(Domain):
             script=_SCRIPT,
             files={"task.json": json.dumps(task.to_dict()), "candidate.ld": candidate.completion},
             limits=self.limits_for(task),
-            env={"CODEALIGN_PYTHON": sys.executable, "PYTHONPATH": _PACKAGE_ROOT,
+            env={"CODEALIGN_PYTHON": sys.executable, "PYTHONPATH": ":".join(self.sandbox_binds()),
                  "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"},
+            binds=self.sandbox_binds(),
         )
+
+    def extract(self, text: str, truncated: bool = False) -> Extraction:
+        return extract_code(text, self.name, self.fence_tags, extract_ladder, truncated=truncated)
 
     def judge(self, task: Task, candidate: Candidate, job: Job, result: JobResult) -> ExecResult:
         base = dict(task_id=task.task_id, candidate_id=candidate.candidate_id, stderr=result.text("stderr")[-4000:],
@@ -103,6 +109,12 @@ class LadderDomain(Domain):
     def demo_tasks(self, split: str = "train") -> list[Task]:
         """The bundled LD tasks: ``train`` or ``heldout`` (the bundled file calls it ``test``)."""
         return bundled_tasks({"heldout": "test"}.get(split, split))
+
+    def benchmarks(self) -> tuple[Benchmark, ...]:
+        return (Benchmark(
+            "ladder", lambda path, split, model=None: bundled_tasks(split, path), self.reference_solution,
+            "LD tasks JSONL in the bundled format", variants=SPLITS[::-1], variant_flag="split",
+            default_data=RESOURCE_DIR / "tasks.jsonl"),)
 
     def reference_solution(self, task: Task) -> str | None:
         return task.metadata.get("solution") or task.assets.get("reference")

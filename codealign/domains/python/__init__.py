@@ -57,7 +57,9 @@ import shlex
 import sys
 from pathlib import Path
 
-from codealign.domains.base import Domain, limit_verdict
+from codealign.domains.base import Benchmark, Domain, DomainOption, limit_verdict
+from codealign.domains.python.extract import extract_python
+from codealign.extraction import Extraction, extract_code
 from codealign.sandbox.job import Job, JobResult
 from codealign.sandbox.limits import Limits
 from codealign.types import Candidate, ExecResult, Task, Verdict
@@ -105,6 +107,20 @@ class PythonDomain(Domain):
     harness_version = "2"
     default_limits = Limits(wall_s=60.0, cpu_s=60.0, memory_mb=1024, nproc=64)
     default_test_timeout_s = 10.0
+    fence_tags = frozenset({"python", "py", "python3", "py3"})
+    # Long FIM prompts make a Python step several times a Verilog one.
+    run_defaults = {"max_tasks": 24, "sft": {"max_steps": 80, "per_device_train_batch_size": 8},
+                    "sample": {"max_new_tokens": 64}, "eval": {"max_tasks": 24, "n": 2}}
+
+    def extract(self, text: str, truncated: bool = False) -> Extraction:
+        return extract_code(text, self.name, self.fence_tags, extract_python, truncated=truncated)
+
+    def demo_tasks(self, split: str = "train") -> list[Task]:
+        """The bundled ExecRepoBench-format suite, every third row held out (see
+        :func:`codealign.domains.python.execrepobench.demo_tasks`)."""
+        from codealign.domains.python.execrepobench import demo_tasks
+
+        return demo_tasks(split)
 
     def toolchain_version(self) -> str:
         try:
@@ -164,14 +180,12 @@ class PythonDomain(Domain):
 
     def judge(self, task: Task, candidate: Candidate, job: Job, result: JobResult) -> ExecResult:
         key = job.files[".codealign/key"]
-        payloads = authenticated(result.trusted, key)
-        reports = [p for p in payloads if "ok" in p]
-        report = reports[-1] if reports else None
+        report = verify_report(result.trusted, key)
         common = dict(task_id=task.task_id, candidate_id=candidate.candidate_id, stdout=result.text("stdout"),
                       stderr=result.text("stderr"), wall_s=result.wall_s, cpu_s=result.cpu_s,
                       peak_memory_mb=result.peak_memory_mb, completion=candidate.completion)
         stopped = limit_verdict(result)
-        if not payloads and stopped is None:
+        if report is None and stopped is None and not authenticated(result.trusted, key):
             return ExecResult(verdict=Verdict.SANDBOX_ERROR, details={"error": "the test harness did not start"},
                               **common)
         if report is None:
@@ -202,6 +216,16 @@ class PythonDomain(Domain):
     def reference_solution(self, task: Task) -> str | None:
         """The known-good completion: a FIM task's true middle, or ``assets["solution"]``."""
         return task.metadata.get("middle_code") or task.assets.get("solution")
+
+    def benchmarks(self) -> tuple[Benchmark, ...]:
+        from codealign.domains.python import execrepobench as erb
+
+        return (Benchmark(
+            "execrepobench", erb.load_benchmark, lambda task: task.metadata["middle_code"],
+            "an ExecRepoBench suite: JSONL or a folder with suite.jsonl and repos/", default_data=erb.BUNDLED,
+            options=(DomainOption("fill_type", "only rows of this fill type (repeatable)", repeatable=True),
+                     DomainOption("fim_family", "--model: FIM sentinel family (default: guessed from the model name)")),
+            score=erb.score, sampling=erb.sampling, format=erb.format_table),)
 
     def mutate(self, solution: str, rng: random.Random) -> list[tuple[str, dict]]:
         try:

@@ -24,19 +24,15 @@ expression`` ↔ ``expression``, ``grammar-based: statement`` ↔ ``statement``,
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codealign.bench import report
-from codealign.bench.passk import pass_at_k
-from codealign.data.spans import FILL_TYPES
 from codealign.errors import UserError
-from codealign.generate.prompts import FimFormat, fim_format
+from codealign.fim import FILL_TYPES, FimFormat, fim_format
 from codealign.jsonl import read_jsonl
-from codealign.types import Candidate, ExecResult, Task
+from codealign.types import ExecResult, Task
 
 BUNDLED = Path(__file__).resolve().parent / "resources" / "execrepobench"
 _REQUIRED = ("repo_name", "file_name", "prefix_code", "middle_code", "suffix_code", "fill_type")
@@ -207,7 +203,7 @@ def score(tasks: list[Task], results: list[ExecResult]) -> dict:
         rs = by_task.get(task.task_id, [])
         ref = task.metadata["middle_code"]
         if rs:
-            p1 = pass_at_k(len(rs), sum(r.passed for r in rs), 1)
+            p1 = 1.0 - (len(rs) - sum(r.passed for r in rs)) / len(rs)  # pass@1, unbiased (same float as pass@k)
             es = sum(edit_similarity(r.completion, ref) for r in rs) / len(rs)
         else:
             p1, es = 0.0, 0.0
@@ -224,74 +220,41 @@ def score(tasks: list[Task], results: list[ExecResult]) -> dict:
             "failing": failing}
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--empty", action="store_true",
-                        help="score empty middles (a self-test: must pass 0 %%)")
-    parser.add_argument("--fill-type", action="append", default=[],
-                        help="only rows of this fill type (repeatable)")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N rows (after --fill-type)")
-    parser.add_argument("--fim-family", default=None,
-                        help="--model: FIM sentinel family (default: guessed from the model name)")
-    report.add_generation_arguments(parser)
-
-
-def run(args: argparse.Namespace) -> dict:
-    from codealign.domains import get_domain
-
-    quiet = args.json or args.quiet
-    family = args.fim_family or (fim_format(args.model).family if args.model else "starcoder")
-    tasks = load_suite(args.data, family)
-    wanted = {normalize_fill_type(f) for f in args.fill_type} if args.fill_type else None
-    if wanted:
+def load_benchmark(path: str | Path | None, model: str | None = None, fill_type: list[str] | None = None,
+                   fim_family: str | None = None) -> list[Task]:
+    """The suite's rows (only those of ``fill_type`` when given) with FIM prompts in the format of
+    ``fim_family``, else of ``model``'s family, else StarCoder's."""
+    tasks = load_suite(path, _family(model, fim_family))
+    if fill_type:
+        try:
+            wanted = {normalize_fill_type(f) for f in fill_type}
+        except ValueError as exc:
+            raise UserError(f"--fill-type: {exc}") from None
         tasks = [t for t in tasks if t.metadata["fill_type"] in wanted]
-    if args.limit is not None:
-        if args.limit < 1:
-            raise UserError(f"--limit must be positive, got {args.limit}")
-        tasks = tasks[:args.limit]
-    if not tasks:
-        raise UserError("no rows left to run (check --fill-type / --limit)")
-    if args.empty:
-        if args.oracle or args.candidates or args.model:
-            raise UserError("--empty cannot be combined with --oracle, --candidates or --model")
-        candidates = [Candidate(t.task_id, "", metadata={"empty": True}) for t in tasks]
-    elif args.model and not (args.oracle or args.candidates):
-        candidates = sample_middles(args, tasks, fim_format(family))
-    else:
-        candidates = report.candidates_for(args, tasks, lambda t: t.metadata["middle_code"])
-    results, seconds = report.run_candidates(get_domain("python"), tasks, candidates, args)
-    scores = score(tasks, results)
-    mode = "empty" if args.empty else "oracle" if args.oracle else "candidates" if args.candidates else "model"
-    extra = ["--empty"] if args.empty else []
-    extra += [x for f in args.fill_type for x in ("--fill-type", f)]
-    extra += ["--limit", str(args.limit)] if args.limit is not None else []
-    backend = next((r.details["backend"] for r in results if "backend" in r.details), args.backend)
-    summary = {"benchmark": "execrepobench", "data": str(args.data or BUNDLED), "mode": mode, "rows": len(tasks),
-               "candidates": len(candidates), "seconds": round(seconds, 1), "backend": backend, **scores,
-               "command": report.reproduce_command("execrepobench", args, extra)}
-    if not quiet:
-        print_table(summary)
-    return report.finish(summary, args, scores["overall"]["pass@1"])
+    return tasks
 
 
-def sample_middles(args: argparse.Namespace, tasks: list[Task], fmt: FimFormat) -> list[Candidate]:
-    """Middles sampled from ``--model`` on the raw FIM prompts (no chat template, no code extraction), cut at
+def sampling(model: str, fill_type: list[str] | None = None, fim_family: str | None = None) -> dict:
+    """How ``--model`` samples middles: the raw FIM prompts (no chat template, no code extraction), cut at
     the family's end-of-text token."""
-    from codealign.generate import get_generator
-
-    generator = get_generator("hf", model=args.model, raw_prompts=True)
-    return generator.candidates(tasks, n=args.n, extract=False, temperature=args.temperature,
-                                max_new_tokens=args.max_new_tokens, stop=[fmt.eot] if fmt.eot else None)
+    fmt = fim_format(_family(model, fim_family))
+    return {"raw_prompts": True, "extract": False, "stop": [fmt.eot] if fmt.eot else None}
 
 
-def print_table(summary: dict) -> None:
-    print(f"ExecRepoBench ({summary['data']}): {summary['rows']} rows, {summary['candidates']} candidates, "
-          f"mode {summary['mode']}, backend {summary['backend']}, {summary['seconds']} s")
-    print(f"  {'fill type':<28} {'n':>4} {'Pass@1':>8} {'edit sim':>9}")
+def _family(model: str | None, fim_family: str | None) -> str:
+    return fim_family or (fim_format(model).family if model else "starcoder")
+
+
+def format_table(summary: dict) -> str:
+    lines = [f"ExecRepoBench ({summary['data']}): {summary['rows']} rows, {summary['candidates']} candidates, "
+             f"mode {summary['mode']}, backend {summary['backend']}, {summary['seconds']} s",
+             f"  {'fill type':<28} {'n':>4} {'Pass@1':>8} {'edit sim':>9}"]
     for name, row in [*summary["per_fill_type"].items(), ("overall", summary["overall"])]:
-        print(f"  {name:<28} {row['n']:>4} {100 * row['pass@1']:7.1f}% {100 * row['edit_similarity']:8.1f}")
+        lines.append(f"  {name:<28} {row['n']:>4} {100 * row['pass@1']:7.1f}% {100 * row['edit_similarity']:8.1f}")
     if summary["tasks_without_candidates"]:
-        print(f"  ({len(summary['tasks_without_candidates'])} rows had no candidate and count as failed)")
-    print(f"reproduce: {summary['command']}")
+        lines.append(f"  ({len(summary['tasks_without_candidates'])} rows had no candidate and count as failed)")
+    lines.append(f"reproduce: {summary['command']}")
+    return "\n".join(lines)
 
 
 def demo_tasks(split: str = "train", max_prefix_chars: int = 1200, max_suffix_chars: int = 500) -> list[Task]:

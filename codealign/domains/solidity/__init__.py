@@ -35,7 +35,7 @@ worker. Persistent workers apply a task's ``wall_s`` per analysis; its other lim
 defaults, which hold for the worker as a whole (``cpu_s`` over the worker's life). With
 ``persistent=False``, or a backend without process launch, each candidate is one cold job
 (``prepare``/``judge``) that runs the same analysis code. A missing compiler is a SANDBOX_ERROR naming
-``codealign doctor --install-solc X``, decided before anything runs.
+``codealign doctor --install solidity:X``, decided before anything runs.
 """
 
 from __future__ import annotations
@@ -49,10 +49,12 @@ import shlex
 import sys
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 from codealign.domains.solidity import solc
-from codealign.domains.base import Domain, command_version, sandbox_error
+from codealign.domains.base import Benchmark, Domain, command_version, sandbox_error
+from codealign.domains.solidity.extract import extract_solidity
+from codealign.extraction import Extraction, extract_code
 from codealign.domains.solidity.answers import (
     DETECTOR_CATEGORY,
     Label,
@@ -147,6 +149,21 @@ class SolidityDomain(Domain):
     harness_version = "1"
     default_limits = Limits(wall_s=120.0, cpu_s=3600.0, memory_mb=6144, nproc=256, nofile=1024,
                             output_bytes=32 << 20, disk_mb=512)
+    fence_tags = frozenset({"solidity", "sol"})
+    tools = {"node": ("node", "--version"), "solcjs": ("solcjs", "--version"), "slither": ("slither", "--version")}
+    run_defaults = {"sft": {"max_steps": 120, "per_device_train_batch_size": 8}, "sample": {"max_new_tokens": 160},
+                    "mutants_per_task": 1}
+
+    def install(self, items: Sequence[str] = ()) -> dict[str, str]:
+        """Install solc-js versions (npm) for contracts with those pragmas; none named: the ones the tests and
+        benchmarks need."""
+        return {version: str(solc.install_solc(version)) for version in (items or solc.DEFAULT_VERSIONS)}
+
+    def installed(self) -> list[str]:
+        return sorted(solc.installed_versions())
+
+    def extract(self, text: str, truncated: bool = False) -> Extraction:
+        return extract_code(text, self.name, self.fence_tags, extract_solidity, truncated=truncated)
 
     def __init__(self, workers: int | None = None, persistent: bool = True, max_compilers: int = 3,
                  cache_size: int = 512):
@@ -184,6 +201,14 @@ class SolidityDomain(Domain):
 
         return bundled_tasks(split)
 
+    def benchmarks(self) -> tuple[Benchmark, ...]:
+        from codealign.domains.solidity import smartbugs
+
+        return (Benchmark(
+            "smartbugs", lambda path, model=None: sorted(smartbugs.load_smartbugs(path), key=lambda t: t.task_id),
+            smartbugs.oracle_answer, "smartbugs_curated.jsonl or its folder", evaluate=smartbugs.evaluate,
+            format=smartbugs.format_table),)
+
     def reference_solution(self, task: Task) -> str | None:
         """For a detection task, the golden answer its label gives; otherwise None."""
         if task.assets.get("kind") != "detect":
@@ -199,6 +224,12 @@ class SolidityDomain(Domain):
                 (task, Candidate(task.task_id, good.replace("x = v;", "x = ;")), Verdict.COMPILE_ERROR)]
 
     # -- analysis --------------------------------------------------------------------------------------
+    def sandbox_binds(self) -> tuple[str, ...]:
+        """The harness code plus the solc-js installs (the global ``solcjs`` package and ``solc_root()``),
+        which a backend that hides the host (docker) must show."""
+        installs = (solc._global_solcjs(), solc.solc_root())
+        return (*super().sandbox_binds(), *(str(p) for p in installs if p is not None and p.is_dir()))
+
     def _pool(self, backend):
         from codealign.sandbox.worker import WorkerPool, WorkerSpec
 
@@ -209,7 +240,8 @@ class SolidityDomain(Domain):
                 spec = WorkerSpec(
                     script=f"exec {shlex.quote(sys.executable)} {shlex.quote(str(solc.SLITHER_SERVER))} --serve config.json",
                     files={"config.json": json.dumps(solc.server_config(self.max_compilers))},
-                    limits=limits, env={"PYTHONDONTWRITEBYTECODE": "1"}, start_timeout_s=120, max_requests=200)
+                    limits=limits, env={"PYTHONDONTWRITEBYTECODE": "1"}, start_timeout_s=120, max_requests=200,
+                    binds=self.sandbox_binds())
                 pool = WorkerPool(backend, spec, size=self.workers)
                 self._pools[id(backend)] = pool
             return pool
@@ -280,7 +312,8 @@ class SolidityDomain(Domain):
             names.append(f"req-{i}.json")
         script = (f"exec {shlex.quote(sys.executable)} {shlex.quote(str(solc.SLITHER_SERVER))} --once config.json "
                   + " ".join(names))
-        return Job(script=script, files=files, limits=limits, env={"PYTHONDONTWRITEBYTECODE": "1"})
+        return Job(script=script, files=files, limits=limits, env={"PYTHONDONTWRITEBYTECODE": "1"},
+                   binds=self.sandbox_binds())
 
     @staticmethod
     def _analyses_from_job(outcome: JobResult, versions: list[str]) -> list[Analysis]:

@@ -1,10 +1,10 @@
 """SmartBugs-curated: vulnerability detection on annotated Solidity contracts.
 
-``codealign bench smartbugs --data smartbugs_curated.jsonl`` reads the rows with ``source_available`` (the
-data set's README explains fields and licences) and reports, per SmartBugs category, precision, recall, F1
-and accuracy with the counts behind them (TP, FP, FN, TN). Every contract is a positive for its own
-category and a negative for all the others (the data set has no clean contracts), which is how
-Smart-LLaMA-DPO reports per-type accuracy and F1.
+``codealign bench smartbugs --data smartbugs_curated.jsonl`` (run by :mod:`codealign.bench`) reads the rows
+with ``source_available`` (the data set's README explains fields and licences) and reports, per SmartBugs
+category, precision, recall, F1 and accuracy with the counts behind them (TP, FP, FN, TN). Every contract
+is a positive for its own category and a negative for all the others (the data set has no clean contracts),
+which is how Smart-LLaMA-DPO reports per-type accuracy and F1.
 
 Modes:
 
@@ -13,7 +13,7 @@ Modes:
   that :data:`codealign.domains.solidity.answers.DETECTOR_CATEGORY` maps to C (delegatecall detectors count
   for access_control, SmartBugs' label for those contracts);
 * ``--candidates FILE`` or ``--model PATH`` — model answers (JSONL of ``task_id``, ``completion``, or sampled
-  from the model with the tasks' prompts; the first answer per task is scored): an answer predicts C when
+  from the model with the tasks' prompts; the first answer per task is scored, without the executor): an answer predicts C when
   it says vulnerable with class C. Also reports how many answers could not be parsed and the mean graded
   detection score (without the Slither consistency check);
 * ``--oracle`` — the golden answers built from the labels (a self-test: every F1 is 1.0).
@@ -21,10 +21,6 @@ Modes:
 
 from __future__ import annotations
 
-import argparse
-import json
-import shlex
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +34,8 @@ from codealign.domains.solidity.answers import (
     score_detection,
 )
 from codealign.errors import UserError
-from codealign.jsonl import read_jsonl, write_text_atomic
-from codealign.types import Task
+from codealign.jsonl import read_jsonl
+from codealign.types import Candidate, Task
 
 ANSWER_FORMAT = (
     'Answer with one JSON object: {"vulnerable": true|false, "category": one of '
@@ -96,13 +92,6 @@ def oracle_answer(task: Task) -> str:
     return golden_answer(Label.from_assets(task.assets["label"], task.assets["source"]))
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from codealign.bench.report import add_generation_arguments
-
-    parser.add_argument("--limit", type=int, default=None, help="only the first N contracts (by id)")
-    add_generation_arguments(parser)
-
-
 def confusion(truth: dict[str, str], predicted: dict[str, set[str]]) -> dict[str, dict[str, Any]]:
     """Per category: TP/FP/FN/TN, precision, recall, F1, accuracy; each contract a positive for its own
     category and a negative for the others."""
@@ -122,20 +111,21 @@ def confusion(truth: dict[str, str], predicted: dict[str, set[str]]) -> dict[str
     return table
 
 
-def slither_predictions(tasks: list[Task], args: argparse.Namespace) -> tuple[dict[str, set[str]], dict]:
+def slither_predictions(tasks: list[Task], backend: str = "auto",
+                        workers: int | None = None) -> tuple[dict[str, set[str]], dict]:
     from concurrent.futures import ThreadPoolExecutor
 
     from codealign.domains.solidity import SolidityDomain
     from codealign.sandbox.backends import get_backend
 
-    backend = get_backend(getattr(args, "backend", "auto") or "auto")
-    domain = SolidityDomain(workers=getattr(args, "workers", None) or 2)
+    sandbox = get_backend(backend or "auto")
+    domain = SolidityDomain(workers=workers or 2)
     problem = domain.check_toolchain()
     if problem:
         raise UserError(problem)
 
     def one(task: Task):
-        return task.task_id, domain.analyse(task.assets["source"], backend, solc_version=task.assets["solc_version"],
+        return task.task_id, domain.analyse(task.assets["source"], sandbox, solc_version=task.assets["solc_version"],
                                             filename=task.assets["filename"])
 
     try:
@@ -164,78 +154,47 @@ def answer_predictions(tasks: list[Task], answers: dict[str, str]) -> tuple[dict
     return predicted, {"unparseable": unparseable, "mean_score": round(sum(scores) / len(scores), 4)}
 
 
-def run(args: argparse.Namespace) -> dict:
-    if not getattr(args, "data", None):
-        raise UserError("bench smartbugs needs --data PATH (smartbugs_curated.jsonl or its folder)")
-    tasks = sorted(load_smartbugs(args.data), key=lambda t: t.task_id)
-    if getattr(args, "limit", None):
-        tasks = tasks[: args.limit]
-    if sum(bool(getattr(args, name, None)) for name in ("oracle", "candidates", "model")) > 1:
-        raise UserError("give at most one of --oracle, --candidates FILE, --model PATH")
+def evaluate(tasks: list[Task], candidates: list[Candidate] | None, *, backend: str = "auto",
+             workers: int | None = None) -> dict:
+    """The per-category table for the first answer per task, or for Slither's findings when ``candidates``
+    is None; ``mode`` is ``oracle`` (answers from the labels), ``answers`` or ``slither``."""
     extra: dict[str, Any]
-    if getattr(args, "oracle", False):
-        mode = "oracle"
-        answers = {t.task_id: oracle_answer(t) for t in tasks}
-        predicted, extra = answer_predictions(tasks, answers)
-    elif getattr(args, "candidates", None) or getattr(args, "model", None):
-        mode = "answers"
-        from codealign.bench.report import candidates_for
-        from codealign.types import Candidate
-
-        answers: dict[str, str] = {}
-        known = {t.task_id for t in tasks}
-        cands = (read_jsonl(args.candidates, Candidate.from_dict) if args.candidates
-                 else candidates_for(args, tasks, oracle_answer))
-        for cand in cands:
-            if cand.task_id not in known and not getattr(args, "limit", None):
-                raise UserError(f"{args.candidates}: unknown task_id {cand.task_id!r} for smartbugs")
-            answers.setdefault(cand.task_id, cand.completion)
-        if not answers:
-            raise UserError(f"{args.candidates or args.model}: no answers")
-        predicted, extra = answer_predictions(tasks, answers)
-        extra["answered"] = sum(t.task_id in answers for t in tasks)
-    else:
+    if candidates is None:
         mode = "slither"
-        predicted, extra = slither_predictions(tasks, args)
+        predicted, extra = slither_predictions(tasks, backend, workers)
+    else:
+        mode = "oracle" if all(c.metadata.get("oracle") for c in candidates) else "answers"
+        answers: dict[str, str] = {}
+        for cand in candidates:
+            answers.setdefault(cand.task_id, cand.completion)
+        predicted, extra = answer_predictions(tasks, answers)
+        if mode == "answers":
+            extra["answered"] = sum(t.task_id in answers for t in tasks)
     truth = {t.task_id: t.assets["label"]["category"] for t in tasks}
     table = confusion(truth, predicted)
-    macro = round(sum(r["f1"] for r in table.values()) / len(table), 4)
     correct = sum(truth[tid] in predicted[tid] for tid in truth)
-    if mode == "oracle":
-        source = " --oracle"
-    elif getattr(args, "candidates", None):
-        source = f" --candidates {shlex.quote(str(args.candidates))}"
-    elif mode == "answers":
-        source = f" --model {shlex.quote(str(args.model))}"
-    else:
-        source = ""
-    command = "codealign bench smartbugs --data " + shlex.quote(str(args.data)) + source
-    summary = {"benchmark": "smartbugs", "mode": mode, "contracts": len(tasks),
-               "categories": table, "macro_f1": macro, "label_found": correct,
-               "label_found_rate": round(correct / len(tasks), 4), "command": command, **extra}
+    summary = {"mode": mode, "contracts": len(tasks), "categories": table,
+               "macro_f1": round(sum(r["f1"] for r in table.values()) / len(table), 4), "label_found": correct,
+               "label_found_rate": round(correct / len(tasks), 4), **extra}
     if mode == "slither":
         summary["detector_mapping"] = DETECTOR_CATEGORY
-    if not (getattr(args, "json", False) or getattr(args, "quiet", False)):
-        print_table(summary)
-    if getattr(args, "out", None):
-        write_text_atomic(args.out, json.dumps(summary, indent=2) + "\n")
     return summary
 
 
-def print_table(summary: dict, out=sys.stdout) -> None:
+def format_table(summary: dict) -> str:
     title = {"slither": "Slither baseline (detector -> category mapping)", "answers": "model answers",
              "oracle": "golden answers (self-test)"}[summary["mode"]]
-    print(f"SmartBugs-curated, {summary['contracts']} source-available contracts — {title}", file=out)
-    print(f"{'category':28s} {'pos':>4s} {'TP':>4s} {'FP':>4s} {'FN':>4s} {'TN':>4s} {'prec':>6s} {'recall':>6s} "
-          f"{'F1':>6s} {'acc':>6s}", file=out)
+    lines = [f"SmartBugs-curated, {summary['contracts']} source-available contracts — {title}",
+             f"{'category':28s} {'pos':>4s} {'TP':>4s} {'FP':>4s} {'FN':>4s} {'TN':>4s} {'prec':>6s} {'recall':>6s} "
+             f"{'F1':>6s} {'acc':>6s}"]
     for cat, r in summary["categories"].items():
-        print(f"{cat:28s} {r['positives']:4d} {r['tp']:4d} {r['fp']:4d} {r['fn']:4d} {r['tn']:4d} "
-              f"{r['precision']:6.3f} {r['recall']:6.3f} {r['f1']:6.3f} {r['accuracy']:6.3f}", file=out)
-    print(f"macro F1 {summary['macro_f1']:.3f}; own category found for {summary['label_found']}/{summary['contracts']}",
-          file=out)
+        lines.append(f"{cat:28s} {r['positives']:4d} {r['tp']:4d} {r['fp']:4d} {r['fn']:4d} {r['tn']:4d} "
+                     f"{r['precision']:6.3f} {r['recall']:6.3f} {r['f1']:6.3f} {r['accuracy']:6.3f}")
+    lines.append(f"macro F1 {summary['macro_f1']:.3f}; own category found for {summary['label_found']}/"
+                 f"{summary['contracts']}")
     if summary.get("unparseable") is not None:
-        print(f"unparseable answers: {len(summary['unparseable'])}; mean graded score {summary['mean_score']}",
-              file=out)
+        lines.append(f"unparseable answers: {len(summary['unparseable'])}; mean graded score {summary['mean_score']}")
     if summary.get("failed"):
-        print(f"analysis failed on {len(summary['failed'])}: {', '.join(summary['failed'])}", file=out)
-    print(f"reproduce: {summary['command']}", file=out)
+        lines.append(f"analysis failed on {len(summary['failed'])}: {', '.join(summary['failed'])}")
+    lines.append(f"reproduce: {summary['command']}")
+    return "\n".join(lines)

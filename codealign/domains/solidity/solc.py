@@ -3,7 +3,7 @@ lets crytic-compile and Slither drive them as if they were native ``solc``.
 
 Compilers are npm ``solc`` packages installed side by side under ``$CODEALIGN_HOME/solc/<version>``
 (``CODEALIGN_HOME`` defaults to ``~/.cache/codealign``) by :func:`install_solc` — the step behind
-``codealign doctor --install-solc X``. Nothing is ever downloaded while judging: a contract whose pragma no
+``codealign doctor --install solidity:X``. Nothing is ever downloaded while judging: a contract whose pragma no
 installed compiler satisfies is a SANDBOX_ERROR naming that command. A global ``solcjs`` (``npm install -g
 solc``) counts as installed.
 
@@ -220,17 +220,17 @@ def choose_solc(source: str, installs: dict[str, SolcInstall], exact: str | None
         exact = BROKEN_ON_NPM.get(exact, exact)
         if exact in installs:
             return installs[exact]
-        raise MissingCompiler(f"solc {exact} is not installed; run: codealign doctor --install-solc {exact}")
+        raise MissingCompiler(f"solc {exact} is not installed; run: codealign doctor --install solidity:{exact}")
     ranges = pragma_ranges(source)
     fitting = [v for v in installs if all(satisfies(v, r) for r in ranges)]
     if fitting:
         return installs[max(fitting, key=vtuple)]
     if not ranges:
-        raise MissingCompiler("no solc-js compiler is installed; run: codealign doctor --install-solc 0.8.37")
+        raise MissingCompiler("no solc-js compiler is installed; run: codealign doctor --install solidity:0.8.37")
     wanted = " ".join(ranges)
     suggestion = lowest_satisfying(ranges[0]) if len(ranges) == 1 else None
-    command = (f"codealign doctor --install-solc {suggestion}" if suggestion
-               else "codealign doctor --install-solc <version>")
+    command = (f"codealign doctor --install solidity:{suggestion}" if suggestion
+               else "codealign doctor --install solidity:<version>")
     raise MissingCompiler(f"no installed solc satisfies 'pragma solidity {wanted}' "
                           f"(installed: {', '.join(sorted(installs, key=vtuple)) or 'none'}); run: {command}")
 

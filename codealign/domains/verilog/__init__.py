@@ -90,7 +90,9 @@ import shlex
 import shutil
 from dataclasses import dataclass
 
-from codealign.domains.base import Domain, command_version, limit_verdict
+from codealign.domains.base import Benchmark, Domain, DomainOption, command_version, limit_verdict
+from codealign.domains.verilog.extract import extract_verilog
+from codealign.extraction import Extraction, extract_code
 from codealign.sandbox.job import Job, JobResult
 from codealign.sandbox.limits import Limits
 from codealign.types import Candidate, ExecResult, Task, Verdict
@@ -182,6 +184,14 @@ class VerilogDomain(Domain):
     name = "verilog"
     harness_version = "2"
     default_limits = Limits(wall_s=30.0, cpu_s=60.0, memory_mb=1024, disk_mb=256)
+    fence_tags = frozenset({"verilog", "v", "systemverilog", "sv", "vlog"})
+    stop_sequences = ("endmodule",)
+    tools = {"iverilog": ("iverilog", "-V"), "vvp": ("vvp", "-V"), "verilator": ("verilator", "--version"),
+             "ccache": ("ccache", "--version")}
+    options = (
+        DomainOption("simulator", "simulate with Icarus Verilog or Verilator --binary", "iverilog", SIMULATORS),
+        DomainOption("lint", "also run Verilator --lint-only (recorded in the details)", False, type=bool),
+    )
 
     def __init__(self, simulator: str = "iverilog", lint: bool = False, max_candidate_bytes: int = 512 * 1024):
         if simulator not in SIMULATORS:
@@ -194,6 +204,9 @@ class VerilogDomain(Domain):
         if simulator == "verilator":
             self.default_limits = Limits(wall_s=240.0, cpu_s=480.0, memory_mb=4096, disk_mb=512)
         self.harness_version = f"2-{simulator}{'-lint' if lint else ''}"
+
+    def extract(self, text: str, truncated: bool = False) -> Extraction:
+        return extract_code(text, self.name, self.fence_tags, extract_verilog, truncated=truncated)
 
     def tokenizer_corpus(self) -> list[str]:
         """The packaged corpus files, then the prompts and reference designs of the bundled task files
@@ -396,6 +409,29 @@ class VerilogDomain(Domain):
 
     def reference_solution(self, task: Task) -> str | None:
         return reference_solution(task) if task.assets.get("ref") else None
+
+    @property
+    def task_families(self) -> tuple[str, ...]:
+        from codealign.domains.verilog.tasks import FAMILIES
+
+        return FAMILIES
+
+    def generate_tasks(self, families=None, n: int = 100, seed: int = 0, split: str = "train") -> list[Task]:
+        """The procedural specs of :mod:`codealign.domains.verilog.tasks` (fixed train / held-out split)."""
+        from codealign.domains.verilog.tasks import generate_tasks
+
+        return generate_tasks(families, n, seed, split)
+
+    def benchmarks(self) -> tuple[Benchmark, ...]:
+        from codealign.domains.verilog import rtllm, verilogeval
+
+        return (
+            Benchmark("verilogeval", lambda path, task, model=None: verilogeval.load_verilogeval(path, task),
+                      reference_solution, "VerilogEval v2 problems: JSONL or the upstream folder",
+                      variants=verilogeval.TASKS, variant_flag="task", default_data=verilogeval.DEMO),
+            Benchmark("rtllm", lambda path, model=None: rtllm.load_rtllm(path), reference_solution,
+                      "an RTLLM problems JSONL"),
+        )
 
     def selftest_cases(self) -> list[tuple[Task, Candidate, Verdict]]:
         from codealign.domains.verilog.tasks import bundled_tasks

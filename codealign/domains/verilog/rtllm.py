@@ -14,20 +14,13 @@ estimator averaged over problems (upstream's ``cal_atk`` divides by one more pro
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from codealign.bench import report
 from codealign.errors import UserError
 from codealign.jsonl import read_jsonl
-from codealign.domains.verilog import reference_solution
 from codealign.types import Task
 
 FIELDS = ("task_id", "description", "test", "ref", "top_module", "ref_top_module")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    report.add_generation_arguments(parser)
 
 
 def load_rtllm(path: str | Path) -> list[Task]:
@@ -54,33 +47,3 @@ def load_rtllm(path: str | Path) -> list[Task]:
     if not tasks:
         raise UserError(f"{p}: no RTLLM problems")
     return tasks
-
-
-def run(args: argparse.Namespace) -> dict:
-    from codealign.domains import get_domain
-
-    if not args.data:
-        raise UserError("bench rtllm needs --data PATH (an RTLLM problems JSONL); no demo set is bundled")
-    quiet = args.json or args.quiet
-    tasks = load_rtllm(args.data)
-    cands = report.candidates_for(args, tasks, reference_solution)
-    results, seconds = report.run_candidates(get_domain("verilog"), tasks, cands, args)
-    summary: dict = {"benchmark": "rtllm", "data": str(args.data),
-                     "mode": "oracle" if args.oracle else "candidates" if args.candidates else "model"}
-    if args.oracle:
-        rep = report.oracle_report(tasks, results)
-        rep["seconds"] = seconds
-        if not quiet:
-            report.print_oracle("rtllm", rep)
-        pass1 = rep["passed"] / rep["total"]
-    else:
-        rep = report.candidate_report(tasks, results)
-        rep["seconds"] = seconds
-        if not quiet:
-            report.print_candidates("rtllm", rep)
-        pass1 = rep["overall"].get("pass@1", 0.0)
-    summary["report"] = rep
-    summary["command"] = report.reproduce_command("rtllm", args)
-    if not quiet:
-        print(f"reproduce: {summary['command']}")
-    return report.finish(summary, args, pass1)

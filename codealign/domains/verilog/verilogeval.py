@@ -12,29 +12,21 @@ at 0 mismatches); pass@k is the unbiased estimator over the candidates of each p
 problems (upstream reports the same mean for n=1). Code-complete candidates that lack the
 ``module TopModule`` header get it prepended, as upstream's generator does. ``--oracle`` renames each
 reference to ``TopModule`` and scores it (the golden self-test); failing references are listed with why.
+The benchmark runs through :mod:`codealign.bench` (``--task`` picks the variant).
 """
 
 from __future__ import annotations
 
-import argparse
 import re
 from pathlib import Path
 
-from codealign.bench import report
 from codealign.errors import UserError
 from codealign.jsonl import read_jsonl
-from codealign.domains.verilog import reference_solution
 from codealign.types import Task
 
 TASKS = ("spec-to-rtl", "code-complete")
 UPSTREAM_DIRS = {"spec-to-rtl": "dataset_spec-to-rtl", "code-complete": "dataset_code-complete-iccad2023"}
 DEMO = Path(__file__).resolve().parent / "resources" / "verilogeval_demo" / "problems.jsonl"
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--task", choices=(*TASKS, "all"), default=None,
-                        help="which VerilogEval v2 task (default: spec-to-rtl; with --oracle: all)")
-    report.add_generation_arguments(parser)
 
 
 def load_verilogeval(path: str | Path | None = None, task: str = "spec-to-rtl") -> list[Task]:
@@ -106,42 +98,6 @@ def inverted_output_mutant(task: Task) -> str | None:
              f"  assign {flipped} = ~{flipped}_inner;", "endmodule"]
     renamed = re.sub(rf"\bmodule\s+{re.escape(ref_module)}\b", f"module {inner}", task.assets["ref"])
     return renamed + "\n" + "\n".join(lines) + "\n"
-
-
-def run(args: argparse.Namespace) -> dict:
-    from codealign.domains import get_domain
-
-    chosen = args.task or ("all" if args.oracle else "spec-to-rtl")
-    quiet = args.json or args.quiet
-    domain = get_domain("verilog")
-    summary: dict = {"benchmark": "verilogeval", "data": str(args.data or DEMO), "mode": _mode(args),
-                     "tasks": {}}
-    pass1 = []
-    for task in (TASKS if chosen == "all" else (chosen,)):
-        tasks = load_verilogeval(args.data, task)
-        cands = report.candidates_for(args, tasks, reference_solution)
-        results, seconds = report.run_candidates(domain, tasks, cands, args)
-        if args.oracle:
-            rep = report.oracle_report(tasks, results)
-            rep["seconds"] = seconds
-            if not quiet:
-                report.print_oracle(task, rep)
-            pass1.append(rep["passed"] / rep["total"])
-        else:
-            rep = report.candidate_report(tasks, results)
-            rep["seconds"] = seconds
-            if not quiet:
-                report.print_candidates(task, rep)
-            pass1.append(rep["overall"].get("pass@1", 0.0))
-        summary["tasks"][task] = rep
-    summary["command"] = report.reproduce_command("verilogeval", args, ["--task", chosen])
-    if not quiet:
-        print(f"reproduce: {summary['command']}")
-    return report.finish(summary, args, sum(pass1) / len(pass1))
-
-
-def _mode(args: argparse.Namespace) -> str:
-    return "oracle" if args.oracle else "candidates" if args.candidates else "model"
 
 
 def _rows_from_folder(folder: Path, task: str) -> list[dict]:

@@ -10,20 +10,23 @@ parser, notice them), then those whose empty middle makes no test run into its d
 ``context_code`` is the cross-file context of :class:`codealign.data.corpus.ContextBuilder` (call graph
 first, then BM25), as plain ``# path`` blocks. Writes ``<root>/suite.jsonl`` atomically.
 
-Run: ``python -m codealign.domains.python.execrepobench_build [--root DIR] [--seed N] [--keep-per-kind K]``.
+Run: ``.venv/bin/python benchmarks/execrepobench_suite.py [--root DIR] [--seed N] [--keep-per-kind K]``
+(prints what it drew, noticed and kept).
 """
 
 from __future__ import annotations
 
 import argparse
-import random
 import sys
+
+import random
 from collections import defaultdict
 from pathlib import Path
 
 from codealign.domains.python.execrepobench import BUNDLED, Repo, load_repo, make_task
+from codealign.fim import FILL_TYPES
 from codealign.data.corpus import ContextBuilder, CorpusConfig
-from codealign.data.spans import FILL_TYPES, Source, cut, sample_spans
+from codealign.data.spans import Source, cut, sample_spans
 from codealign.errors import UserError
 from codealign.jsonl import write_jsonl
 from codealign.types import Candidate, Verdict

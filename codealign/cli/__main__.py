@@ -1,0 +1,5 @@
+import sys
+
+from codealign.cli import main
+
+sys.exit(main())

@@ -1,0 +1,38 @@
+"""``codealign execute --domain D --tasks T --candidates C --out V``: candidates judged in the sandbox."""
+
+from __future__ import annotations
+
+import argparse
+
+from codealign.cli.common import cache_path, domain_flags, execution_flags, make_domain, output_flags, quiet
+
+
+def register(sub) -> None:
+    p = sub.add_parser("execute", help="run candidates in the sandbox: tasks + candidates -> verdicts")
+    output_flags(p)
+    execution_flags(p)
+    p.add_argument("--domain", required=True, help="the domain that judges (see `codealign doctor`)")
+    p.add_argument("--tasks", required=True, help="tasks JSONL")
+    p.add_argument("--candidates", required=True, help="candidates JSONL (task_id, completion)")
+    p.add_argument("--out", required=True, help="verdicts JSONL to write")
+    domain_flags(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> dict:
+    from collections import Counter
+
+    from codealign.execution.executor import execute_files
+
+    results = execute_files(make_domain(args.domain, args), args.tasks, args.candidates, args.out, backend=args.backend,
+                            executor=args.executor, workers=args.workers, cache=cache_path(args),
+                            progress=not quiet(args))
+    counts = Counter(r.verdict.value for r in results)
+    summary = {"out": args.out, "candidates": len(results), "verdicts": dict(counts),
+               "cached": sum(r.cached for r in results),
+               "mean_score": round(sum(r.score for r in results) / max(1, len(results)), 4)}
+    if not quiet(args):
+        print(f"{len(results)} verdicts -> {args.out}")
+        for verdict, n in counts.most_common():
+            print(f"  {verdict:<14} {n}")
+    return summary

@@ -1,0 +1,47 @@
+"""``codealign generate --model M --tasks T --n N --out C``: candidates sampled from a model."""
+
+from __future__ import annotations
+
+import argparse
+
+from codealign.cli.common import output_flags, quiet
+
+
+def register(sub) -> None:
+    from codealign.generate import GENERATORS
+
+    p = sub.add_parser("generate", help="sample candidates from a model")
+    output_flags(p)
+    p.add_argument("--tasks", required=True, help="tasks JSONL")
+    p.add_argument("--out", required=True, help="candidates JSONL to write")
+    p.add_argument("--model", default="codealign-tiny", help="hub id, model folder, codealign-tiny, or served name")
+    p.add_argument("--generator", default="hf", choices=GENERATORS, help="sampling backend")
+    p.add_argument("--from-file", default=None, help="with --generator file: the candidates JSONL to replay")
+    p.add_argument("--n", type=int, default=1, help="samples per task")
+    p.add_argument("--temperature", type=float, default=0.8)
+    p.add_argument("--top-p", type=float, default=0.95)
+    p.add_argument("--max-new-tokens", type=int, default=512)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--stop", action="append", default=None, help="stop string (repeatable)")
+    p.add_argument("--device", default="auto", help="hf: auto, cpu, cuda or mps")
+    p.add_argument("--batch-size", type=int, default=32, help="hf: sequences per generate call")
+    p.add_argument("--base-url", default="http://127.0.0.1:8000/v1", help="openai: server URL")
+    p.add_argument("--system", default=None, help="system message for chat models")
+    p.add_argument("--raw-prompts", action="store_true", help="send prompts as they are (e.g. FIM prompts)")
+    p.add_argument("--no-extract", action="store_true", help="keep raw answers (no code extraction)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> dict:
+    from codealign.generate.command import generate_candidates, make_generator
+
+    generator = make_generator(args.generator, model=args.model, tasks=args.tasks, from_file=args.from_file,
+                               system=args.system, device=args.device, batch_size=args.batch_size,
+                               raw_prompts=args.raw_prompts, base_url=args.base_url)
+    summary = generate_candidates(args.tasks, args.out, generator, n=args.n, extract=not args.no_extract,
+                                  temperature=args.temperature, top_p=args.top_p,
+                                  max_new_tokens=args.max_new_tokens, seed=args.seed, stop=args.stop)
+    if not quiet(args):
+        print(f"{summary['candidates']} candidates for {summary['tasks']} tasks -> {args.out} "
+              f"(finish: {summary['finish_reasons']}; extraction failures: {summary['extraction_failures']})")
+    return summary

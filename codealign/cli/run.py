@@ -1,0 +1,69 @@
+"""``codealign run DOMAIN [--preset P] [key=value ...]``: the whole loop in one run directory, resumable
+(:func:`codealign.pipeline.run_pipeline` on the config :func:`codealign.pipeline.make_config` builds)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from codealign.cli.common import cache_path, execution_flags, output_flags, quiet
+from codealign.errors import UserError
+
+
+def register(sub) -> None:
+    from codealign.domains import domain_names, preset_names
+    from codealign.pipeline import STAGES
+
+    p = sub.add_parser("run", help="the whole loop for a domain, resumable")
+    output_flags(p)
+    execution_flags(p)
+    p.add_argument("domain", help=f"one of: {', '.join(domain_names())}")
+    p.add_argument("--preset", default=None, help=f"a published recipe: {', '.join(preset_names())}")
+    p.add_argument("--config", default=None, help="YAML over the pipeline config (applied after the preset)")
+    p.add_argument("--tasks", default=None, help="training tasks JSONL (default: the domain's bundled tasks)")
+    p.add_argument("--model", default=None, help="starting model: hub id or local path (default: codealign-tiny)")
+    p.add_argument("--device", default=None, help="auto, cpu, cuda, mps")
+    p.add_argument("--eval", dest="eval_benchmark", default=None, help="evaluate on this benchmark (with --data)")
+    p.add_argument("--data", default=None, help="benchmark data for --eval")
+    p.add_argument("--run-dir", default=None, help="run directory (default: runs/<domain>[-<preset>])")
+    p.add_argument("--stages", default=None, help=f"comma-separated subset of: {','.join(STAGES)}")
+    p.add_argument("overrides", nargs="*", default=[], help="config overrides key=value (e.g. dpo.beta=0.2)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from codealign.domains import domain_class
+    from codealign.pipeline import make_config, run_pipeline
+
+    domain_class(args.domain)  # before any file check: an unknown name is a UserError naming the closest
+    overrides = list(args.overrides)
+    for flag, key in ((args.tasks, "tasks"), (args.model, "model"), (args.device, "device"),
+                      (args.eval_benchmark, "eval.benchmark"), (args.data, "eval.data")):
+        if flag is not None:
+            if key == "tasks" and not Path(flag).is_file():
+                raise UserError(f"{flag}: no such tasks file")
+            overrides.append(f"{key}={json.dumps(flag)}")
+    if args.model and not _model_exists(args.model):
+        raise UserError(f"model {args.model!r}: no such local folder (and hub names cannot be fetched offline)")
+    config = make_config(args.domain, args.preset, args.config, overrides)
+    run_dir = args.run_dir or f"runs/{args.domain}{'-' + args.preset if args.preset else ''}"
+    stages = [s.strip() for s in args.stages.split(",")] if args.stages else None
+    report = run_pipeline(config, run_dir, stages=stages, backend=args.backend, executor=args.executor,
+                          workers=args.workers, cache=cache_path(args), quiet=quiet(args))
+    if not quiet(args) and "before" in report:
+        b, a = report["before"], report["after"]
+        print(f"pass@1 before {b['pass@1']:.3f} ± {b['se']:.3f}   after {a['pass@1']:.3f} ± {a['se']:.3f}   "
+              f"(diff {report['diff']:+.3f} ± {report['diff_se']:.3f}, paired over {report['eval_tasks']} tasks)")
+        print(f"report: {report['report_md']}")
+    return report
+
+
+def _model_exists(name: str) -> bool:
+    if name == "codealign-tiny" or Path(name).is_dir():
+        return True
+    if os.environ.get("HF_HUB_OFFLINE") == "1" or "/" not in name:
+        return False
+    return True

@@ -1,0 +1,82 @@
+"""``codealign train sft|dpo --config FILE [key=value ...] [--accelerate-config NAME [--num-processes N]]``.
+
+Trains in this process, or re-runs the same command under ``accelerate launch`` (multi-GPU) when
+``--accelerate-config`` names one of the shipped configs (:mod:`codealign.train.launch`) and reports that
+process's exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+from codealign.cli.common import output_flags, quiet
+
+
+def register(sub) -> None:
+    from codealign.train.launch import ACCELERATE_CONFIGS
+
+    p = sub.add_parser("train", help="SFT or DPO training")
+    tsub = p.add_subparsers(dest="train_command", required=True)
+    for kind, hint in (("sft", "sft:"), ("dpo", "dpo:")):
+        t = tsub.add_parser(kind, help=f"{kind.upper()} training from a YAML config with key=value overrides")
+        output_flags(t)
+        t.add_argument("--config", default=None, help=f"YAML config (top level or a '{hint}' section)")
+        t.add_argument("overrides", nargs="*", metavar="key=value",
+                       help="config overrides, values parsed as YAML (e.g. learning_rate=1e-4 data=[s0.jsonl,s1.jsonl])"
+                       + ("; trl.KEY=VALUE sets a DPOConfig field" if kind == "dpo" else ""))
+        t.add_argument("--accelerate-config", default=None, choices=sorted(ACCELERATE_CONFIGS),
+                       help="launch through `accelerate launch` with this shipped config")
+        t.add_argument("--num-processes", type=int, default=None, help="with --accelerate-config: process count")
+        t.set_defaults(func=run_sft if kind == "sft" else run_dpo)
+
+
+def relaunch(args: argparse.Namespace) -> dict:
+    """This command again under ``accelerate launch``: its exit status."""
+    from codealign.train.launch import accelerate_command
+
+    train_args = [args.train_command] + (["--config", args.config] if args.config else []) + list(args.overrides)
+    argv = accelerate_command(args.accelerate_config, train_args + (["--quiet"] if quiet(args) else []),
+                              num_processes=args.num_processes)
+    if not quiet(args):
+        print("launching: " + " ".join(argv), file=sys.stderr)
+    return {"launched": argv, "exit_code": subprocess.call(argv)}
+
+
+def run_sft(args: argparse.Namespace) -> dict:
+    if args.accelerate_config:
+        return relaunch(args)
+    from codealign.train.sft import load_config, train_sft
+
+    result = train_sft(load_config(args.config, args.overrides), quiet=quiet(args))
+    summary = {
+        "output_dir": result.output_dir,
+        "final_dir": result.final_dir,
+        "global_step": result.global_step,
+        "train_loss": result.train_loss,
+        "stage_sizes": result.stage_sizes,
+        "resumed_from": result.resumed_from,
+        "log": result.log_path,
+    }
+    if not quiet(args):
+        print(json.dumps(summary, indent=2))
+    return summary
+
+
+def run_dpo(args: argparse.Namespace) -> dict:
+    if args.accelerate_config:
+        return relaunch(args)
+    from codealign.train.dpo import load_config, train_dpo
+
+    result = train_dpo(load_config(args.config, args.overrides), quiet=quiet(args))
+    if not quiet(args):
+        for s in result.stages:
+            state = "skipped (done)" if s.skipped else ("resumed" if s.resumed else "trained")
+            last = s.last_log
+            print(f"stage {s.stage}: {s.n_pairs} pairs, {s.steps} steps, {state}; "
+                  f"loss {last.get('loss', float('nan')):.4f}, margin {last.get('rewards/margins', float('nan')):.4f}"
+                  + (f"; STOPPED: {s.stopped_reason}" if s.stopped_reason else ""))
+        print(f"final policy: {result.final_model}")
+    return result.to_dict()
