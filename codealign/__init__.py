@@ -18,9 +18,10 @@ __all__ = ["Task", "Candidate", "ExecResult", "Pair", "Verdict", "UserError", "e
            "curriculum", "train_sft", "train_dpo", "bench"]
 
 
-def execute(tasks: Sequence[Task], candidates: Sequence[Candidate], domain: str = "verilog",
-            backend: str = "auto", **options: Any) -> list[ExecResult]:
-    """Judge candidates in the sandbox; see :func:`codealign.execution.executor.execute` for the options."""
+def execute(tasks: Sequence[Task], candidates: Sequence[Candidate], *, domain: str, backend: str = "auto",
+            **options: Any) -> list[ExecResult]:
+    """Judge candidates of ``domain`` (a registered domain's name) in the sandbox; see
+    :func:`codealign.execution.executor.execute` for the options."""
     from codealign.execution.executor import execute as _execute
 
     return _execute(domain, tasks, candidates, backend=backend, **options)

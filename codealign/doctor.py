@@ -4,6 +4,7 @@ the isolation backend in effect with the reason it was chosen."""
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 import time
 from typing import Any, Sequence
@@ -44,7 +45,8 @@ def _live_check(domain_name: str, backend) -> dict[str, Any]:
         return {"ok": False, "detail": problem}
     cases = domain.selftest_cases()
     if not cases:
-        return {"ok": True, "detail": "no live check defined", "toolchain": domain.toolchain_version()}
+        return {"ok": True, "checked": False, "detail": "not checked: the domain defines no selftest_cases()",
+                "toolchain": domain.toolchain_version()}
     outcomes = []
     t0 = time.monotonic()
     for task, cand, expected in cases:
@@ -52,8 +54,32 @@ def _live_check(domain_name: str, backend) -> dict[str, Any]:
         outcomes.append((expected.value, got.verdict.value, got.details.get("error", "")))
     ok = all(exp == got for exp, got, _ in outcomes)
     detail = "; ".join(f"expected {e}, got {g}" + (f" ({err})" if err and e != g else "") for e, g, err in outcomes)
-    return {"ok": ok, "detail": detail, "seconds": round(time.monotonic() - t0, 2),
+    return {"ok": ok, "checked": True, "detail": detail, "seconds": round(time.monotonic() - t0, 2),
             "toolchain": domain.toolchain_version()}
+
+
+def docker_images() -> dict[str, Any] | None:
+    """The engine's codealign images (name → size) and whether the sandbox's default image is among them;
+    None when Docker is not installed."""
+    from codealign.sandbox.docker import DEFAULT_IMAGE
+
+    docker = _which("docker")
+    if docker is None:
+        return None
+    try:
+        proc = subprocess.run([docker, "images", "--format", "{{.Repository}}:{{.Tag}}\t{{.Size}}"],
+                              capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return {"images": {}, "default": DEFAULT_IMAGE, "problem": f"docker images failed: {exc}"}
+    if proc.returncode != 0:
+        reason = " ".join(proc.stderr.split())[:200] or f"exit status {proc.returncode}"
+        return {"images": {}, "default": DEFAULT_IMAGE,
+                "problem": f"no Docker engine answers ({reason}); bash scripts/setup.sh starts one"}
+    rows = (line.partition("\t") for line in proc.stdout.splitlines())
+    images = {name: size for name, _, size in rows if name.startswith("codealign")}
+    problem = "" if DEFAULT_IMAGE in images else \
+        f"no image {DEFAULT_IMAGE} (build it: bash scripts/docker_images.sh)"
+    return {"images": images, "default": DEFAULT_IMAGE, "problem": problem}
 
 
 def install(requests: Sequence[str] = (), defaults: bool = False) -> dict[str, dict[str, str]]:
@@ -77,6 +103,28 @@ def install(requests: Sequence[str] = (), defaults: bool = False) -> dict[str, d
     return installed
 
 
+def isolation_warnings(backend_name: str) -> list[str]:
+    """What the host shows sandboxed jobs that it should not: the process backend's exposure of the host
+    filesystem, an interpreter the process backend's uids cannot reach, and home folders that an earlier
+    ``scripts/setup.sh`` made traversable for them (with the command that undoes it)."""
+    from codealign.sandbox.binds import interpreter_paths, traverse_only_dirs
+    from codealign.sandbox.cache import default_cache_path
+    from codealign.sandbox.process import process_problem
+
+    warnings = []
+    if backend_name == "process":
+        warnings.append("the process backend hides nothing of the host filesystem: candidates can read every "
+                        "world-readable file (use --backend bwrap or docker to judge untrusted code)")
+    problem = process_problem()
+    if problem:
+        warnings.append(f"process backend unusable: {problem}")
+    for folder in traverse_only_dirs([*interpreter_paths(), str(default_cache_path())]):
+        warnings.append(f"{folder} is traversable by other users (o+x, left by an earlier setup): process-backend "
+                        f"jobs can read every world-readable file below it; bwrap and docker do not need it: "
+                        f"chmod o-x {folder}")
+    return warnings
+
+
 def diagnose(backend: str = "auto") -> dict[str, Any]:
     """Toolchain and package versions, the isolation backend in effect and why, and every domain's live
     check; ``ok`` when every live check passed."""
@@ -90,7 +138,9 @@ def diagnose(backend: str = "auto") -> dict[str, Any]:
         "tools": {name: command_version(_which(argv[0]), *argv[1:]) if _which(argv[0]) else ""
                   for name, argv in tools.items()},
         "packages": {name: _package_version(name) for name in PY_PACKAGES},
-        "isolation": {"backend": choice.backend.name, "reason": choice.reason, "guarantees": choice.backend.describe()},
+        "isolation": {"backend": choice.backend.name, "reason": choice.reason, "guarantees": choice.backend.describe(),
+                      "warnings": isolation_warnings(choice.backend.name)},
+        "docker": docker_images(),
         "domains": {name: _live_check(name, choice.backend) for name in domains},
         "installed": {name: d.installed() for name, d in domains.items() if d.installed()},
     }
@@ -107,8 +157,13 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"{name} installed: {', '.join(items)}")
     iso = report["isolation"]
     lines.append(f"isolation: {iso['backend']} — {iso['reason']}\n  {iso['guarantees']}")
+    lines += [f"  WARNING: {warning}" for warning in iso["warnings"]]
+    if report["docker"] is not None:
+        images = ", ".join(f"{name} ({size})" for name, size in report["docker"]["images"].items())
+        lines.append(f"docker images: {images or 'none'}"
+                     + (f"\n  {report['docker']['problem']}" if report["docker"]["problem"] else ""))
     lines.append("live checks:")
     for name, check in report["domains"].items():
-        mark = "ok  " if check["ok"] else "FAIL"
+        mark = ("ok  " if check.get("checked", True) else "----") if check["ok"] else "FAIL"
         lines.append(f"  [{mark}] {name:<9} {check['detail']}")
     return "\n".join(lines)

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
-_FENCE = re.compile(r"^[ \t]*(```+|~~~+)[ \t]*([\w+#.-]*)[^\n]*$", re.MULTILINE)
+_FENCE = re.compile(r"^[ \t]*(```+|~~~+)[ \t]*([\w+#.-]*)([^\n]*)$", re.MULTILINE)
+_PATH = r"[\w.-]+(?:/[\w.-]+)*\.\w+"
+_PATH_LINE = re.compile(rf"^[ \t#>*-]*(?:file(?:name)?\s*:\s*)?[`*\"']*({_PATH})[`*\"':]*[ \t]*$", re.IGNORECASE)
 _THINK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL | re.IGNORECASE)
 
 
@@ -58,6 +60,10 @@ class CodeBlock:
     tag: str
     text: str
     closed: bool
+    start: int = 0
+    """Offset of the opening fence in the answer."""
+    info: str = ""
+    """The opening fence's line after the tag (e.g. a file name: ```` ```verilog rtl/a.sv ````)."""
 
 
 def fenced_blocks(text: str) -> list[CodeBlock]:
@@ -73,9 +79,10 @@ def fenced_blocks(text: str) -> list[CodeBlock]:
         closing = re.compile(r"^[ \t]*" + re.escape(marker[0]) + "{" + str(len(marker)) + r",}[ \t]*$", re.MULTILINE)
         end = closing.search(text, start)
         if end is None:
-            blocks.append(CodeBlock(opening.group(2).lower(), text[start:], closed=False))
+            blocks.append(CodeBlock(opening.group(2).lower(), text[start:], False, opening.start(), opening.group(3)))
             return blocks
-        blocks.append(CodeBlock(opening.group(2).lower(), text[start : end.start()], closed=True))
+        blocks.append(CodeBlock(opening.group(2).lower(), text[start : end.start()], True, opening.start(),
+                                opening.group(3)))
         pos = end.end()
 
 
@@ -117,3 +124,46 @@ def extract_code(text: str, language: str, tags: frozenset[str], extractor: Part
     if result.ok:
         result.code = result.code.strip("\n") + "\n"
     return result
+
+
+def extract_files(text: str, tags: frozenset[str], expected: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+    """The files of an answer that may hold several (CVDP-style ``rtl/a.sv``), as path → text, and the issues
+    met. A file is a fenced block whose opening line names a path after the tag (```` ```verilog rtl/a.sv ````)
+    or whose preceding non-blank line is a path alone (``rtl/a.sv``, ``**rtl/a.sv**``, ``### File:
+    rtl/a.sv``). An answer that names no file is the one file when ``expected`` holds exactly one: its usable
+    blocks (tags in ``tags``, untagged, ``text``, ``code``) joined, or the whole answer when it has none.
+    Later blocks of the same path replace earlier ones (a model that "fixes" a file repeats it)."""
+    issues: list[str] = []
+    if _THINK.search(text):
+        text = _THINK.sub("", text)
+        issues.append("dropped_reasoning")
+    files: dict[str, str] = {}
+    blocks = fenced_blocks(text)
+    for block in blocks:
+        named = _PATH_LINE.match(block.info.strip() or "-") or _PATH_LINE.match(block.tag + block.info.strip())
+        if named is None:
+            before = [ln for ln in text[: block.start].splitlines() if ln.strip()]
+            named = _PATH_LINE.match(before[-1]) if before else None
+        if named is not None:
+            if named.group(1) in files:
+                issues.append("repeated_file")
+            if not block.closed:
+                issues.append("unclosed_fence")
+            files[named.group(1)] = block.text.strip("\n") + "\n"
+    if files or len(expected) != 1:
+        return files, list(dict.fromkeys(issues + ([] if files else ["no_file_names"])))
+    usable = [b for b in blocks if (b.tag in tags or not b.tag or b.tag in ("text", "code")) and b.text.strip()]
+    body = "\n".join(b.text.strip("\n") for b in usable) if usable else text.strip("\n")
+    if not body.strip():
+        return {}, issues + ["empty"]
+    return {expected[0]: body + "\n"}, list(dict.fromkeys(issues + ([] if usable else ["unfenced"])))
+
+
+def format_files(files: dict[str, str], tag: str = "") -> str:
+    """Files as an answer :func:`extract_files` reads back: each path on its own line, then its text fenced
+    (with more backticks than the text holds in a row)."""
+    out = []
+    for path, body in files.items():
+        fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", body)), default=0))
+        out.append(f"{path}\n{fence}{tag}\n{body.rstrip(chr(10))}\n{fence}\n")
+    return "\n".join(out)

@@ -71,8 +71,8 @@ class EvalConfig:
     """The before/after evaluation."""
 
     benchmark: str = ""
-    """Empty: the domain's bundled held-out tasks; else a benchmark name (verilogeval, rtllm, execrepobench,
-    smartbugs) read from ``data``."""
+    """Empty: the domain's bundled held-out tasks; else the name of one of the domain's benchmarks
+    (``Domain.benchmarks()``, listed by ``codealign bench --help``) read from ``data``."""
     data: str = ""
     """Benchmark data path (with ``benchmark``)."""
     max_tasks: int = 48
@@ -95,14 +95,14 @@ class EvalConfig:
 class PipelineConfig:
     """A whole run. Presets are YAML over this dataclass; every field can be overridden with key=value."""
 
-    domain: str = "verilog"
-    """A registered domain (:func:`codealign.domains.domain_names`)."""
+    domain: str
+    """A registered domain (:func:`codealign.domains.domain_names`); no default: a run names its domain."""
     model: str = "codealign-tiny"
     """Starting model: a hub id, a local folder, or ``codealign-tiny`` (built offline into the run dir)."""
     tiny_model: dict[str, Any] = field(default_factory=lambda: {
         "hidden_size": 128, "layers": 4, "heads": 4, "kv_heads": 2, "intermediate_size": 256})
     """Architecture of ``codealign-tiny`` (arguments of :func:`codealign.train.models.build_tiny_model`); the
-    default ~0.8M-parameter model learns the procedural Verilog family in a few CPU minutes."""
+    default ~0.8M-parameter model learns a domain's procedural task family in a few CPU minutes."""
     tasks: str = ""
     """Training tasks JSONL; empty: the domain's bundled train split."""
     max_tasks: int = 64
@@ -137,13 +137,22 @@ class PipelineConfig:
     """Before/after evaluation."""
     probe_tasks: int = 4
     """Tasks the collapse monitor's probe samples during DPO (0: no probe)."""
+    domain_options: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments of the domain (its :attr:`Domain.options`, e.g. ``domain_options.simulator=verilator``);
+    checked by building the domain before the first stage."""
 
     def __post_init__(self) -> None:
-        from codealign.domains import domain_names
+        from codealign.domains import domain_class, domain_names
         from codealign.errors import closest
 
         if self.domain not in domain_names():
             raise ValueError(f"unknown domain {self.domain!r}{closest(self.domain, domain_names())}")
+        known = [o.name for o in domain_class(self.domain).options]
+        for name in self.domain_options:
+            if name not in known:
+                raise ValueError(f"domain_options.{name}: not an option of domain {self.domain!r}"
+                                 + (closest(name, known) if known else " (it has none)"))
+        domain_class(self.domain)(**self.domain_options)
         if self.max_tasks < 0 or self.mutants_per_task < 0 or self.probe_tasks < 0:
             raise ValueError("max_tasks, mutants_per_task and probe_tasks must be >= 0")
 
@@ -202,15 +211,15 @@ STAGE_INPUTS: dict[str, tuple[str, ...]] = {
 """The stages whose outputs each stage reads: a stage reruns whenever one of them does."""
 
 _EVAL_CONFIG = ("eval.n", "eval.seeds", "eval.temperature", "sample.top_p", "sample.max_new_tokens",
-                "sample.batch_size", "device")
+                "sample.batch_size", "device", "domain_options")
 STAGE_CONFIG: dict[str, tuple[str, ...]] = {
     "tasks": ("domain", "tasks", "max_tasks", "seed", "eval.benchmark", "eval.data", "eval.max_tasks"),
     "sft": ("model", "tiny_model", "seed", "device", "sft_enabled", "sft"),
     "eval_before": _EVAL_CONFIG,
     "generate": ("sample", "mutants_per_task", "seed", "device"),
-    "execute": (),
+    "execute": ("domain_options",),
     "pairs": ("pairs", "weights", "curriculum"),
-    "dpo": ("dpo", "probe_tasks", "eval.temperature", "sample.batch_size", "sample.max_new_tokens", "seed",
+    "dpo": ("dpo", "probe_tasks", "domain_options", "eval.temperature", "sample.batch_size", "sample.max_new_tokens", "seed",
             "device"),
     "eval_after": _EVAL_CONFIG,
     "report": (),
@@ -301,7 +310,7 @@ class Run:
         if self._domain is None:
             from codealign.domains import get_domain
 
-            self._domain = get_domain(self.config.domain)
+            self._domain = get_domain(self.config.domain, **self.config.domain_options)
         return self._domain
 
     def path(self, name: str) -> Path:
@@ -385,7 +394,7 @@ class Run:
         s = self.config.sample
         gen = get_generator("hf", model=model, device=self.config.device, batch_size=s.batch_size)
         return gen.candidates(tasks, n, temperature=temperature, top_p=s.top_p, max_new_tokens=s.max_new_tokens,
-                              seed=seed, stop=self.domain.stop_sequences)
+                              seed=seed, stop=self.domain.stop_sequences, progress=not self.quiet)
 
 
 def _select(tasks: list[Task], limit: int, seed: int) -> list[Task]:
@@ -445,22 +454,28 @@ def _evaluate(run: Run, model: str, tag: str) -> dict[str, Any]:
     tasks = run.tasks("eval_tasks.jsonl")
     per_task: dict[str, list[float]] = {t.task_id: [] for t in tasks}
     truncated = compile_errors = total = 0
+    verdicts: dict[str, int] = {}
+    skipped: dict[str, str] = {}
     for seed in cfg.eval.seeds:
         cands = run.sample(model, tasks, cfg.eval.n, seed, cfg.eval.temperature)
         results = run.execute(tasks, cands, run.path(f"eval/{tag}_seed{seed}.jsonl"))
         by_task: dict[str, list[ExecResult]] = {}
         for cand, res in zip(cands, results):
+            if "skipped" in res.details:  # a harness that cannot run here (e.g. a commercial simulator): no score
+                skipped[res.task_id] = res.details["skipped"]
+                continue
             by_task.setdefault(res.task_id, []).append(res)
             truncated += cand.metadata.get("finish_reason") == "length"
             compile_errors += res.verdict is Verdict.COMPILE_ERROR
+            verdicts[res.verdict.value] = verdicts.get(res.verdict.value, 0) + 1
             total += 1
         for task_id, rs in by_task.items():
             per_task[task_id].append(sum(r.passed for r in rs) / len(rs))
-    scores = {k: sum(v) / len(v) for k, v in per_task.items()}
-    pass1 = sum(scores.values()) / len(scores)
+    scores = {k: sum(v) / len(v) for k, v in per_task.items() if k not in skipped}
+    pass1 = sum(scores.values()) / max(1, len(scores))
     return {"model": model, "pass@1": pass1, "se": _se(list(scores.values())), "per_task": scores,
             "truncation_rate": truncated / max(1, total), "compile_error_rate": compile_errors / max(1, total),
-            "samples": total}
+            "samples": total, "verdicts": verdicts, "skipped": skipped}
 
 
 def _se(values: list[float]) -> float:

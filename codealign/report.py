@@ -16,6 +16,9 @@ from codealign.jsonl import read_completed, write_text_atomic
 if TYPE_CHECKING:
     from codealign.pipeline import Run
 
+STAGE_ORDER = ("tasks", "sft", "eval_before", "generate", "execute", "pairs", "dpo", "eval_after")
+"""The stages the report's table lists, in run order (every stage before ``report``)."""
+
 
 def _dpo_logs(run_dir: Path) -> list[dict[str, Any]]:
     rows = []
@@ -45,12 +48,14 @@ def _plots(run_dir: Path, before: dict[str, Any], after: dict[str, Any], logs: l
     if logs:
         fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
         steps = list(range(1, len(logs) + 1))
-        axes[0].plot(steps, [r["loss"] for r in logs])
+        # Markers: a run stopped (or resumed) after one logged step still shows its point.
+        axes[0].plot(steps, [r["loss"] for r in logs], marker="o", markersize=3)
         axes[0].set_title("DPO loss")
         axes[0].set_xlabel("logged step")
         margins = [r.get("rewards/margins") for r in logs]
         if any(m is not None for m in margins):
-            axes[1].plot(steps, [m if m is not None else float("nan") for m in margins], color="#c0504d")
+            axes[1].plot(steps, [m if m is not None else float("nan") for m in margins], color="#c0504d",
+                         marker="o", markersize=3)
         axes[1].set_title("reward margin (chosen - rejected)")
         axes[1].set_xlabel("logged step")
         fig.tight_layout()
@@ -68,7 +73,7 @@ def write_report(run: "Run") -> dict[str, Any]:
 
     paired = paired_comparison(before["per_task"], after["per_task"])
     diff, diff_se, n = paired["delta"], paired["se"], paired["problems"]
-    stages = {s: run.done(s) for s in ("tasks", "sft", "generate", "execute", "pairs", "dpo")}
+    stages = {s: run.done(s) for s in STAGE_ORDER}
     logs = _dpo_logs(run.dir)
     plots = _plots(run.dir, before, after, logs)
     report = {
@@ -111,11 +116,14 @@ def _markdown(r: dict[str, Any]) -> str:
         "",
         "## Stages",
         "",
-        "| stage | seconds | summary |",
-        "|---|---|---|",
+        "| stage | seconds | verdicts | summary |",
+        "|---|---|---|---|",
     ]
     for stage, info in r["stages"].items():
         short = {k: v for k, v in (info or {}).items() if isinstance(v, (int, float, str)) and k != "seconds"}
-        lines.append(f"| {stage} | {seconds.get(stage)} | {json.dumps(short, default=str)[:160]} |")
+        counts = (info or {}).get("verdicts") or {}
+        verdicts = ", ".join(f"{name} {n}" for name, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+        lines.append(f"| {stage} | {seconds.get(stage)} | {verdicts or '-'} | "
+                     f"{json.dumps(short, default=str)[:160]} |")
     lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in r["plots"]]
     return "\n".join(lines) + "\n"

@@ -43,20 +43,16 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-# Sandboxed jobs run as unprivileged per-slot uids: they must be able to reach the interpreter (and the
-# solc-js installs under $CODEALIGN_HOME). pyenv-style installs under /root need o+x (traverse only, no read)
-# on the folders above them.
-if [ "$(id -u)" -eq 0 ]; then
-  for target in "$(readlink -f .venv/bin/python)" "${CODEALIGN_HOME:-$HOME/.cache/codealign}"; do
-    d=$(dirname "$target")
-    while [ "$d" != "/" ]; do
-      if [ -d "$d" ] && [ $(( 0$(stat -c %a "$d") & 1 )) -eq 0 ]; then
-        log "chmod o+x $d (so sandboxed jobs can reach $target)"
-        chmod o+x "$d"
-      fi
-      d=$(dirname "$d")
-    done
-  done
+# cocotb testbenches (CVDP's harnesses use the cocotb 1.x API) run on cocotb 1.9 from a venv of their own
+# (codealign/domains/verilog/cocotb.py finds it), made from the same interpreter: the sandboxes bind both.
+cocotb_env=${CODEALIGN_COCOTB_ENV:-${CODEALIGN_HOME:-$HOME/.cache/codealign}/cocotb-1.9}
+cocotb_reqs=codealign/domains/verilog/resources/cocotb/requirements.txt
+cocotb_want=$(sha256sum < "$cocotb_reqs" | cut -d' ' -f1)
+if [ "$(cat "$cocotb_env/.codealign-installed" 2>/dev/null)" != "$cocotb_want" ]; then
+  log "installing cocotb 1.9 and the harnesses' pip extras into $cocotb_env"
+  "$(readlink -f .venv/bin/python)" -m venv "$cocotb_env"
+  "$cocotb_env/bin/pip" install -q -r "$cocotb_reqs"
+  echo "$cocotb_want" > "$cocotb_env/.codealign-installed"
 fi
 
 # The solc-js versions the tests and benchmarks need (each skipped when already installed).

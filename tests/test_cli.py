@@ -29,6 +29,24 @@ def verilog_files(tmp_path):
     return tmp_path
 
 
+@pytest.fixture(scope="module")
+def doctor_report():
+    proc = codealign("doctor", "--json")
+    return json.loads(proc.stdout)
+
+
+def test_doctor_runs_a_live_check_for_every_shipped_domain(doctor_report):
+    checks = doctor_report["domains"]
+    assert all(c["checked"] and c["ok"] for c in checks.values()), checks
+    assert all("expected FAIL" in c["detail"] or "expected COMPILE_ERROR" in c["detail"] for c in checks.values())
+
+
+@pytest.mark.skipif(not __import__("shutil").which("docker"), reason="Docker is not installed here")
+def test_doctor_reports_the_docker_images_when_docker_is_present(doctor_report):
+    docker = doctor_report["docker"]
+    assert docker["default"] in docker["images"] and not docker["problem"], docker
+
+
 def test_doctor_reports_every_toolchain_and_passes_its_live_checks():
     proc = codealign("doctor", "--json")
     report = json.loads(proc.stdout)
@@ -73,6 +91,13 @@ def test_missing_iverilog_is_a_sandbox_error_not_a_crash(verilog_files):
     assert json.loads(proc.stdout)["verdicts"] == {"SANDBOX_ERROR": 3}
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert "not found on PATH" in rows[0]["details"]["error"]
+
+
+@pytest.mark.parametrize("action", ["stats", "prune"])
+def test_cache_command_on_a_missing_file_refuses_and_creates_nothing(tmp_path, action):
+    proc = codealign("cache", action, "--cache", str(tmp_path / "typo.sqlite"))
+    assert proc.returncode == 2 and "no such cache file" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_cache_stats_and_prune(verilog_files):
@@ -120,7 +145,45 @@ def test_a_flag_of_another_domain_is_refused_in_one_line(verilog_files):
 
 
 def test_bench_below_fail_under_exits_1_with_the_json_summary():
-    proc = codealign("bench", "ladder", "--oracle", "--split", "test", "--fail-under", "101", "--json", "--no-cache")
+    proc = codealign("bench", "ladder", "--empty", "--split", "test", "--fail-under", "0.5", "--json", "--no-cache")
     assert proc.returncode == 1, proc.stderr
-    assert json.loads(proc.stdout)["pass@1"] == 1.0
-    assert "below --fail-under 101" in proc.stderr
+    assert json.loads(proc.stdout)["pass@1"] == 0.0
+    assert "below --fail-under 0.5" in proc.stderr
+
+
+def test_bench_fail_under_in_percent_is_refused_in_one_line():
+    proc = codealign("bench", "ladder", "--oracle", "--fail-under", "40", "--no-cache")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert "did you mean 0.4?" in proc.stderr
+
+
+def test_dpo_stopped_by_the_collapse_monitor_exits_nonzero(tiny, tmp_path, capsys):
+    from codealign.cli import main
+    from test_dpo import make_pairs
+
+    write_jsonl(tmp_path / "pairs.jsonl", make_pairs(8))
+    # The settings of test_dpo's collapse test: a huge learning rate makes the chosen log-prob fall.
+    code = main(["train", "dpo", "--quiet", f"model={tiny}", f"output_dir={tmp_path / 'run'}",
+                 f"pairs={tmp_path / 'pairs.jsonl'}", "device=cpu", "report_tensorboard=false", "monitor=true",
+                 "learning_rate=0.05", "max_steps=40", "monitor_window=2", "monitor_max_chosen_drop=3.0",
+                 "beta=0.5", "per_device_train_batch_size=2"])
+    assert code == 1
+    assert "stopped by the collapse monitor" in capsys.readouterr().err
+
+
+def test_stages_error_leaves_no_manifest_behind(tmp_path):
+    proc = codealign("run", "verilog", "--stages", "dpo", "--run-dir", str(tmp_path / "run"), "--no-cache")
+    assert proc.returncode == 2 and "needs stage" in proc.stderr
+    assert not (tmp_path / "run" / "manifest.json").exists()
+
+
+def test_quiet_silences_library_future_warnings(tiny, tmp_path, recwarn):
+    from codealign.cli import main
+    from test_dpo import make_pairs
+
+    write_jsonl(tmp_path / "pairs.jsonl", make_pairs(4))
+    code = main(["train", "dpo", "--quiet", f"model={tiny}", f"output_dir={tmp_path / 'run'}",
+                 f"pairs={tmp_path / 'pairs.jsonl'}", "device=cpu", "report_tensorboard=false", "monitor=false",
+                 "max_steps=2", "per_device_train_batch_size=2"])
+    assert code == 0
+    assert [str(w.message) for w in recwarn if issubclass(w.category, FutureWarning)] == []

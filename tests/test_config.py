@@ -123,6 +123,14 @@ def test_optional_section_stays_none_unless_given():
 
 # --- the pipeline's config ---------------------------------------------------------------------------------
 
+def test_a_run_config_must_name_its_domain():
+    from codealign.config import build
+    from codealign.pipeline import PipelineConfig
+
+    with pytest.raises(UserError, match="domain"):
+        build(PipelineConfig, {})
+
+
 def test_pipeline_sections_are_typed_configs():
     from codealign.pairs.curriculum import CurriculumConfig
     from codealign.pairs.stage import PairsConfig

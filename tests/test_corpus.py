@@ -305,3 +305,84 @@ def test_cli_writes_rows_and_nothing_on_error(repo, tmp_path):
     with pytest.raises(UserError):
         args.func(args)
     assert not bad_out.exists()
+
+
+# --- languages come from the domains' Syntax, through the registry --------------------------------------------
+
+STUB_DOMAIN = '''
+import dataclasses
+
+from codealign.domains import domain_class
+from codealign.domains.base import Domain
+
+class StubDomain(Domain):
+    """Python stubs under their own extension: a language data/ has never heard of."""
+
+    name = "stub"
+    syntax = dataclasses.replace(domain_class("python").syntax, extensions=(".stub",))
+
+    def prepare(self, task, candidate):
+        raise NotImplementedError
+
+    def judge(self, task, candidate, job, result):
+        raise NotImplementedError
+'''
+
+
+def test_a_registered_domain_with_a_syntax_becomes_a_corpus_language(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    site = tmp_path / "site"
+    (site / "codealign_stub-0.1.dist-info").mkdir(parents=True)
+    (site / "codealign_stub-0.1.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: codealign-stub\n"
+                                                                    "Version: 0.1\n")
+    (site / "codealign_stub-0.1.dist-info" / "entry_points.txt").write_text(
+        "[codealign.domains]\nstub = codealign_stub:StubDomain\n")
+    (site / "codealign_stub.py").write_text(STUB_DOMAIN)
+    repo = tmp_path / "repo"
+    (repo / "pkg").mkdir(parents=True)
+    (repo / "pkg" / "util.stub").write_text(UTIL)
+    (repo / "pkg" / "main.stub").write_text(MAIN)
+    code = ("import json, sys; from codealign.data.corpus import CorpusConfig, build_corpus; "
+            "rows = build_corpus(sys.argv[1], CorpusConfig(per_kind=1)).rows; "
+            "print(json.dumps(sorted({(r['language'], i['origin']) for r in rows for i in r['context_items']})))")
+    proc = subprocess.run([sys.executable, "-c", code, str(repo)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(site)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert ["stub", "callgraph"] in json.loads(proc.stdout)
+
+
+def test_corpus_code_names_no_language():
+    import ast
+    from pathlib import Path
+
+    from codealign.domains import domain_names
+
+    folder = Path(__file__).resolve().parents[1] / "codealign" / "data"
+    named = [f"{path.name}:{node.lineno} {node.value!r}" for path in sorted(folder.glob("*.py"))
+             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+             if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in domain_names()]
+    assert not named, f"language names in codealign/data (read them from Domain.syntax): {named}"
+
+
+def test_corpus_and_mutators_share_one_parser_per_grammar():
+    from codealign.domains.syntax import tree_sitter_parser
+
+    source = Source(VERILOG, "verilog")
+    assert source.syntax.parser() is tree_sitter_parser(source.syntax.grammar)
+
+
+def test_a_syntax_extension_must_be_lower_case_with_a_dot():
+    from codealign.domains.syntax import Syntax
+
+    with pytest.raises(ValueError, match="extensions"):
+        Syntax(grammar="tree_sitter_python", extensions=("PY",), line_comment="#", expression=frozenset(),
+               expression_parents=frozenset(), statement=frozenset(), block=frozenset(), block_parents=frozenset(),
+               function_body=frozenset(), function_body_parents=frozenset())
+
+
+def test_an_unknown_language_names_the_known_ones():
+    with pytest.raises(UserError, match=r"unknown language 'cobol'; choose one of: .*python"):
+        Source("x = 1\n", "cobol")

@@ -156,9 +156,28 @@ def test_exact_prompt_overlap_is_flagged():
 
 
 def test_near_duplicate_solution_is_flagged():
-    report = check_contamination(BENCH, pairs=[Pair("an unrelated prompt about adders", MUX, "x")])
+    edited = MUX.replace("always @(*) begin", "always @* begin")
+    report = check_contamination(BENCH, pairs=[Pair("an unrelated prompt about adders", edited, "x")])
     assert [(o.kind, o.field, o.benchmark_id) for o in report.overlaps] == [("near", "solution", "Prob002_mux")]
     assert 0.8 <= report.overlaps[0].similarity < 1.0
+
+
+def test_renamed_solution_under_a_paraphrased_prompt_is_flagged():
+    renamed = MUX.replace("sel", "select").replace("out", "y")
+    report = check_contamination(BENCH, pairs=[Pair("Pick one of four data bits by a 2-bit select.", renamed, "x")])
+    assert [(o.kind, o.field, o.benchmark_id) for o in report.overlaps] == [("renamed", "solution", "Prob002_mux")]
+
+
+def test_renamed_verilogeval_reference_is_flagged_though_raw_similarity_is_below_threshold(shared_data):
+    from codealign.pairs.contamination import _shingles
+
+    rows = [json.loads(line) for line in (shared_data / "verilogeval" / "problems.jsonl").read_text().splitlines()]
+    ref = next(r["ref"] for r in rows if r["task_id"] == "Prob001_zero")
+    renamed = ref.replace("RefModule", "TopModule")
+    a, b = _shingles(ref, 5), _shingles(renamed, 5)
+    assert len(a & b) / len(a | b) < 0.8
+    report = check_contamination(rows, pairs=[Pair("A paraphrase of the task, in other words.", renamed, "x")])
+    assert [o.kind for o in report.overlaps] == ["renamed"]
 
 
 def test_sft_rows_and_task_ids_are_checked():

@@ -344,3 +344,10 @@ def test_monitor_stops_when_the_injected_probe_breaks_down(tiny, tmp_path):
     assert result.stopped_reason and "compile_error_rate rose" in result.stopped_reason
     assert result.stages[0].steps == 4 and len(seen) == 3
     assert all(eos == "<|endoftext|>" for _, eos in seen)
+
+
+def test_unknown_key_of_a_dpo_config_file_names_the_closest_field():
+    from codealign.train.dpo import DPORunConfig
+
+    with pytest.raises(UserError, match="unknown field 'bta'; did you mean 'beta'"):
+        DPORunConfig.from_dict({"model": "m", "bta": 0.2})

@@ -172,6 +172,18 @@ def test_chat_template_prompt_uses_the_template(chat_tokenizer):
     assert not add_special_tokens(chat_tokenizer)
 
 
+def test_hf_generator_samples_from_the_chat_template_prompt(generator, chat_tokenizer):
+    from codealign.generate.hf import HFGenerator
+
+    chat = HFGenerator(generator.model, tokenizer=chat_tokenizer, system="be brief")
+    templated = HFGenerator(generator.model, tokenizer=chat_tokenizer, raw_prompts=True)
+    plain = HFGenerator(generator.model, tokenizer=generator.tokenizer)
+    text = format_prompt(PROMPTS[0], chat_tokenizer, system="be brief")
+    out = chat.generate(PROMPTS[:1], 1, temperature=0, max_new_tokens=12)
+    assert out == templated.generate([text], 1, temperature=0, max_new_tokens=12)
+    assert out != plain.generate(PROMPTS[:1], 1, temperature=0, max_new_tokens=12)
+
+
 def test_chat_template_rows_are_conversational(chat_tokenizer):
     row = sft_row("spec", "code", chat_tokenizer)
     assert row == {"prompt": [{"role": "user", "content": "spec"}], "completion": [{"role": "assistant", "content": "code"}]}
@@ -239,6 +251,18 @@ def test_generate_to_file_writes_candidates_atomically(candidate_file, tmp_path)
     assert [c.to_dict() for c in read_jsonl(tmp_path / "out.jsonl", Candidate.from_dict)] == [c.to_dict() for c in written]
 
 
+def test_cli_generate_shows_progress_on_stderr_unless_quiet(generator, tmp_path, capsys):
+    from codealign.cli import main
+
+    write_jsonl(tmp_path / "tasks.jsonl", [Task("t0", "verilog", PROMPTS[0]), Task("t1", "verilog", PROMPTS[1])])
+    argv = ["generate", "--tasks", str(tmp_path / "tasks.jsonl"), "--out", str(tmp_path / "c.jsonl"),
+            "--model", generator.model.config._name_or_path, "--device", "cpu", "--max-new-tokens", "4"]
+    assert main(argv) == 0
+    assert "2/2" in capsys.readouterr().err
+    assert main(argv + ["--quiet"]) == 0
+    assert "2/2" not in capsys.readouterr().err
+
+
 def test_cli_generate_writes_candidates_and_prints_one_json_object(generator, tmp_path, capsys):
     from codealign.cli import main
     from codealign.jsonl import read_jsonl
@@ -252,3 +276,13 @@ def test_cli_generate_writes_candidates_and_prints_one_json_object(generator, tm
     cands = read_jsonl(tmp_path / "c.jsonl", Candidate.from_dict)
     assert summary["candidates"] == 4 == len(cands)
     assert all("extraction" in c.metadata for c in cands)
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_pipeline_sampling_shows_progress_unless_quiet(generator, tmp_path, capsys, quiet):
+    from codealign.pipeline import Run, make_config
+
+    run = Run(make_config("verilog", overrides=["device=cpu", "sample.batch_size=2", "sample.max_new_tokens=4"]), tmp_path, quiet=quiet)
+    tasks = [Task("t0", "verilog", PROMPTS[0]), Task("t1", "verilog", PROMPTS[1])]
+    assert len(run.sample(generator.model.config._name_or_path, tasks, 1, 0, 0.8)) == 2
+    assert ("2/2" in capsys.readouterr().err) is not quiet

@@ -14,7 +14,7 @@ import pytest
 from codealign.domains import get_domain
 from codealign.domains.mutants import Edit, mutant_candidates, mutants_from_edits, rise_candidates
 from codealign.domains.python.mutate import mutate as python_mutate
-from codealign.domains.mutants import tree_sitter_parser
+from codealign.domains.syntax import tree_sitter_parser
 from codealign.domains.verilog.mutate import _damage
 from codealign.domains.verilog.mutate import mutate as verilog_mutate
 from codealign.pairs import build_pairs

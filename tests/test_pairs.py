@@ -436,3 +436,103 @@ def test_injection_on_real_verilog_verdicts(verilog_verdicts):
         assert by_id[pair.metadata["rejected_id"]].verdict in (Verdict.FAIL, Verdict.RUNTIME_ERROR, Verdict.TIMEOUT)
         assert meta[pair.metadata["rejected_id"]]["parent_id"] == pair.metadata["chosen_id"]
         assert pair.metadata["mutation"] == meta[pair.metadata["rejected_id"]]["mutation"]["operator"]
+
+
+# --- from the CLI: mutants as candidates, pairs as a datasets folder ------------------------------------
+
+def _cli(*argv):
+    from codealign.cli import main
+
+    assert main([*map(str, argv), "--quiet"]) == 0
+
+
+def test_command_hf_format_writes_trl_columns_to_a_datasets_folder(tmp_path):
+    import datasets
+
+    verdicts = _write(tmp_path / "v.jsonl", FOUR)
+    tasks = _write(tmp_path / "t.jsonl", [Task("t1", "verilog", "prompt one")])
+    _run(["--verdicts", verdicts, "--tasks", tasks, "--strategy", "ranked", "--out", str(tmp_path / "hf"),
+          "--format", "hf", "--quiet"])
+    data = datasets.load_from_disk(str(tmp_path / "hf"))
+    assert {"prompt", "chosen", "rejected", "margin", "weight", "rank", "stage", "source"} <= set(data.column_names)
+    assert len(data) == 6 and data[0]["prompt"] == "prompt one"
+
+
+def test_hf_pairs_read_back_equal_to_the_jsonl_pairs(tmp_path):
+    from codealign.pairs.command import read_pairs
+
+    verdicts = _write(tmp_path / "v.jsonl", FOUR + [res("t2", "z", "PASS", 1.0), res("t2", "y", "FAIL", 0.0)])
+    tasks = _write(tmp_path / "t.jsonl", [Task("t1", "verilog", "prompt one"), Task("t2", "verilog", "p2")])
+    for out, fmt in (("p.jsonl", "jsonl"), ("hf", "hf")):
+        _run(["--verdicts", verdicts, "--tasks", tasks, "--strategy", "ranked", "--weights", "madpo",
+              "--curriculum", "gap", "--stages", "2", "--out", str(tmp_path / out), "--format", fmt, "--quiet"])
+    from_hf, from_jsonl = read_pairs(tmp_path / "hf"), read_pairs(tmp_path / "p.jsonl")
+    assert len(from_hf) == 7 and from_hf == from_jsonl
+
+
+def test_train_dpo_reads_pairs_from_a_datasets_folder(tiny, tmp_path):
+    from codealign.pairs.command import save_pairs
+
+    save_pairs([Pair(f"prompt {i}", "good answer", "bad answer", task_id=f"t{i}") for i in range(4)],
+               tmp_path / "hf", "hf")
+    _cli("train", "dpo", f"model={tiny}", f"pairs={tmp_path / 'hf'}", f"output_dir={tmp_path / 'dpo'}",
+         "max_steps=1", "per_device_train_batch_size=2", "report_tensorboard=false")
+    done = json.loads((tmp_path / "dpo" / "stage-0" / "done.json").read_text())
+    assert done["n_pairs"] == 4 and done["steps"] == 1
+
+
+def _mutate_execute_pair(tmp_path, domain, tasks, *flags):
+    """``codealign mutate`` → ``execute`` → ``pairs --strategy injection``: candidates, verdicts, pairs."""
+    from codealign.jsonl import read_jsonl, write_jsonl
+
+    t, c, v, p = (tmp_path / name for name in ("t.jsonl", "c.jsonl", "v.jsonl", "p.jsonl"))
+    write_jsonl(t, tasks)
+    _cli("mutate", "--domain", domain, "--tasks", t, "--out", c, "--per-task", 3, *flags)
+    _cli("execute", "--domain", domain, "--tasks", t, "--candidates", c, "--out", v, "--no-cache")
+    _cli("pairs", "--verdicts", v, "--tasks", t, "--candidates", c, "--strategy", "injection", "--out", p)
+    return (read_jsonl(c, Candidate.from_dict), read_jsonl(v, ExecResult.from_dict),
+            read_jsonl(p, Pair.from_dict))
+
+
+def test_mutate_command_rejected_samples_are_mutants_the_sandbox_saw_fail(tmp_path):
+    from codealign.domains import get_domain
+
+    tasks = get_domain("verilog").generate_tasks(["counter"], n=2, seed=0)
+    candidates, results, pairs = _mutate_execute_pair(tmp_path, "verilog", tasks)
+    verdict = {r.candidate_id: r for r in results}
+    mutant_ids = {c.candidate_id for c in candidates if "mutation" in c.metadata}
+    assert pairs and {p.task_id for p in pairs} == {t.task_id for t in tasks}
+    for pair in pairs:
+        assert pair.metadata["rejected_id"] in mutant_ids
+        assert verdict[pair.metadata["rejected_id"]].verdict.is_candidate_failure
+        assert verdict[pair.metadata["chosen_id"]].passed
+
+
+def test_mutate_command_makes_the_ladder_domains_graph_edits(tmp_path):
+    from codealign.domains import get_domain
+    from codealign.domains.ladder.edits import OPS
+
+    candidates, _, pairs = _mutate_execute_pair(tmp_path, "ladder", get_domain("ladder").demo_tasks()[:2])
+    operators = {c.metadata["mutation"]["operator"] for c in candidates if "mutation" in c.metadata}
+    assert operators and operators <= set(OPS)
+    assert pairs and {p.metadata["mutation"] for p in pairs} <= set(OPS)
+
+
+def test_mutate_from_verdicts_mutates_only_passing_samples(tmp_path):
+    from codealign.domains import get_domain
+    from codealign.jsonl import read_jsonl, write_jsonl
+
+    verilog = get_domain("verilog")
+    tasks = verilog.generate_tasks(["counter"], n=2, seed=0)
+    passing = verilog.reference_solution(tasks[0])
+    write_jsonl(tmp_path / "t.jsonl", tasks)
+    write_jsonl(tmp_path / "v.jsonl", [
+        ExecResult(tasks[0].task_id, "a", Verdict.FAIL, 0.5, completion=passing.replace("<=", "=")),
+        ExecResult(tasks[0].task_id, "b", Verdict.PASS, 1.0, completion=passing),
+        ExecResult(tasks[1].task_id, "c", Verdict.FAIL, 0.5, completion=verilog.reference_solution(tasks[1]))])
+    _cli("mutate", "--domain", "verilog", "--tasks", tmp_path / "t.jsonl", "--verdicts", tmp_path / "v.jsonl",
+         "--out", tmp_path / "c.jsonl")
+    candidates = read_jsonl(tmp_path / "c.jsonl", Candidate.from_dict)
+    parents = [c for c in candidates if "mutation" not in c.metadata]
+    assert [(p.task_id, p.completion) for p in parents] == [(tasks[0].task_id, passing)]
+    assert all(c.metadata["parent_id"] == parents[0].candidate_id for c in candidates if c not in parents)

@@ -166,6 +166,9 @@ def test_a_broken_tasks_row_is_named_with_file_and_line(tmp_path):
     (["pairs.strategy=nope"], "unknown pair strategy 'nope'"),
     (["--stages", "tasks,nope"], "unknown stage(s) nope"),
     (["--stages", "dpo"], "stage 'dpo' needs stage 'tasks'"),
+    (["domain_options.simulatr=verilator"], "domain_options.simulatr: not an option of domain 'verilog'; did you "
+                                            "mean 'simulator'?"),
+    (["domain_options.simulator=nope"], "unknown simulator 'nope'"),
 ])
 def test_a_bad_config_exits_2_before_any_stage_and_writes_nothing(tmp_path, argv, message):
     run_dir = tmp_path / "run"
@@ -237,3 +240,27 @@ def test_the_pipelines_pairs_stage_checks_contamination_and_estimates_the_flip_r
     info = stage_pairs(Run(config, tmp_path, quiet=True))
     assert info["contamination"]["pairs_flagged"] == 1
     assert info["flip_rate"]["compared"] == 1 and info["flip_rate"]["disagreement"] == 1.0
+
+
+def test_a_domain_flag_of_run_reaches_the_domain_options():
+    from codealign.cli import build_parser
+    from codealign.cli.run import run as _run  # noqa: F401  (the parser's target)
+
+    args = build_parser().parse_args(["run", "verilog", "--simulator", "verilator"])
+    from codealign.cli.common import option_values
+    from codealign.domains import domain_class
+
+    assert option_values(args, domain_class("verilog").options) == {"simulator": "verilator"}
+
+
+def test_a_flag_of_another_domain_is_refused_by_run_before_any_stage(tmp_path):
+    proc = codealign("run", "ladder", "--simulator", "verilator", "--run-dir", str(tmp_path / "r"), check=False)
+    assert proc.returncode == 2 and "--simulator is not an option of domain 'ladder'" in proc.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_domain_options_build_the_runs_domain():
+    from codealign.pipeline import Run, make_config
+
+    config = make_config("verilog", overrides=["domain_options.simulator=verilator"])
+    assert Run(config, Path("unused")).domain.simulator == "verilator"

@@ -162,3 +162,20 @@ def test_toolchain_version_names_python_and_pytest(domain):
 def test_mutate_delegates_to_python_mutate(domain):
     mutants = domain.mutate("def f(a, b):\n    return a + b if a < b else a - b\n", random.Random(0))
     assert mutants and all(isinstance(text, str) for text, _ in mutants)
+
+
+def test_crash_in_a_later_parameter_fails_a_test_whose_first_parameter_passed(domain, backend):
+    code = "import os\ndef add(a, b):\n    if a == 2:\n        os._exit(0)\n    return a + b\n"
+    result = judge(domain, backend, pytest_task(), code)
+    outcomes = {t["id"].split("::")[-1]: t["outcome"] for t in result.details["tests"]}
+    assert outcomes["test_one"] == "passed"
+    assert outcomes["test_param"].startswith("crashed")
+
+
+def test_coroutine_test_never_passes_without_running_its_body(domain, backend):
+    task = Task("async", "python", "", assets={"test_files": {"tests/test_async.py": (
+        "from solution import add\n\nasync def test_async():\n    assert add(1, 2) == 0\n\n"
+        "def test_sync():\n    assert add(1, 2) == 3\n")}})
+    result = judge(domain, backend, task, GOOD)
+    assert {t["id"].split("::")[-1]: t["outcome"] == "passed" for t in result.details["tests"]} == {
+        "test_async": False, "test_sync": True}

@@ -81,9 +81,9 @@ def test_job_dir_is_removed_after_the_run_even_with_subfolders(backend, tmp_path
     assert list(private.workdir.iterdir()) == []
 
 
-def test_harness_files_under_tmp_stay_visible_under_bwrap(monkeypatch):
-    """bwrap replaces /tmp with a private tmpfs; a codealign home (or venv, or checkout) that lives under /tmp
-    is bound back read-only, so jobs can still read it."""
+def test_job_binds_under_tmp_stay_visible_under_bwrap():
+    """bwrap replaces /tmp with a private tmpfs; a job's bind (harness code) that lives under /tmp is bound
+    read-only over it, so jobs can still read it."""
     import shutil
     import tempfile
 
@@ -94,8 +94,8 @@ def test_harness_files_under_tmp_stay_visible_under_bwrap(monkeypatch):
         os.chmod(home, 0o755)
         with open(os.path.join(home, "data.txt"), "w") as fh:
             fh.write("visible")
-        monkeypatch.setenv("CODEALIGN_HOME", home)
-        result = BwrapBackend().run(Job(script=f"cat {home}/data.txt; echo x > {home}/new 2>/dev/null; true"))
+        result = BwrapBackend().run(Job(script=f"cat {home}/data.txt; echo x > {home}/new 2>/dev/null; true",
+                                        binds=(home,)))
         assert result.stdout == b"visible"
         assert not os.path.exists(os.path.join(home, "new"))
     finally:
@@ -136,3 +136,106 @@ def test_kill_until_gone_leaves_no_process_of_the_group_alive():
         except OSError:
             pass
         proc.wait()
+
+
+@pytest.fixture
+def closed_folder():
+    """``/tmp/<new>/closed`` (0700, like a fresh machine's /root) holding a world-readable ``pub/data.txt``;
+    everything above ``closed`` is traversable."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    top = Path(tempfile.mkdtemp(prefix="codealign-closed-", dir="/tmp"))
+    os.chmod(top, 0o755)
+    pub = top / "closed" / "pub"
+    pub.mkdir(parents=True)
+    (pub / "data.txt").write_text("visible")
+    os.chmod(pub, 0o755)
+    os.chmod(top / "closed", 0o700)
+    yield top / "closed", pub
+    shutil.rmtree(top)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="jobs run as unprivileged uids only when the harness is root")
+def test_bwrap_shows_binds_below_a_folder_others_cannot_traverse(closed_folder):
+    """bwrap runs as root and drops to the slot uid inside, so an interpreter under a 0700 home folder is
+    reachable without changing the host's permissions; the process backend's uid cannot reach it."""
+    from codealign.sandbox.bwrap import BwrapBackend
+    from codealign.sandbox.process import ProcessBackend
+
+    _, pub = closed_folder
+    job = Job(script=f"cat {pub}/data.txt; echo; id -u", binds=(str(pub),))
+    inside = BwrapBackend().run(job)
+    assert inside.text().split() == ["visible", str(inside.uid)]
+    assert b"visible" not in ProcessBackend().run(job).stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="jobs run as unprivileged uids only when the harness is root")
+def test_bwrap_job_has_no_capabilities_and_no_new_privileges():
+    from codealign.sandbox.bwrap import BwrapBackend
+
+    result = BwrapBackend().run(Job(script="grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status"))
+    fields = dict(line.split(":") for line in result.text().splitlines())
+    assert {k: v.strip() for k, v in fields.items()} == {"CapEff": "0" * 16, "CapBnd": "0" * 16, "NoNewPrivs": "1"}
+
+
+def test_bwrap_job_sees_nothing_of_home_checkout_or_other_jobs():
+    from pathlib import Path
+
+    from codealign.sandbox.bwrap import BwrapBackend
+
+    from codealign.sandbox.binds import interpreter_paths
+
+    repo = Path(__file__).resolve().parents[1]
+    home = Path.home().resolve()
+    backend = BwrapBackend()
+    result = backend.run(Job(script=f"ls -A {repo}; echo --; ls -A {backend.workdir}; echo --; ls -A {home}"))
+    checkout, jobs, homes = (part.split() for part in result.text().split("--"))
+    assert set(checkout) <= {".venv"}
+    assert len(jobs) == 1
+    interpreter_in_home = {Path(p).resolve().relative_to(home).parts[0] for p in interpreter_paths()
+                           if Path(p).resolve().is_relative_to(home)}
+    assert set(homes) == interpreter_in_home
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="jobs run as unprivileged uids only when the harness is root")
+def test_process_problem_names_the_folder_that_hides_the_interpreter(closed_folder, monkeypatch):
+    import sys
+
+    from codealign.sandbox.process import process_problem
+
+    closed, pub = closed_folder
+    assert process_problem() is None or "not traversable" in process_problem()
+    monkeypatch.setattr(sys, "prefix", str(pub))
+    assert f"({closed} is not traversable by others)" in process_problem()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="jobs run as unprivileged uids only when the harness is root")
+def test_auto_skips_a_process_backend_that_cannot_reach_the_interpreter(closed_folder, monkeypatch):
+    import sys
+
+    import codealign.sandbox.bwrap as bwrap
+
+    _, pub = closed_folder
+    monkeypatch.setattr(sys, "prefix", str(pub))
+    monkeypatch.setattr(bwrap, "bwrap_problem", lambda: "no user namespaces")
+    choice = choose_backend("auto")
+    assert choice.backend.name != "process" or "cannot reach the interpreter" in choice.reason
+
+
+def test_doctor_warns_about_a_home_folder_left_traversable(tmp_path, monkeypatch):
+    import sys
+
+    from codealign.doctor import isolation_warnings
+    from codealign.sandbox.binds import traverse_only_dirs
+
+    home = tmp_path / "home"
+    (home / "venv").mkdir(parents=True)
+    os.chmod(home, 0o701)
+    os.chmod(tmp_path, 0o755)
+    assert traverse_only_dirs([str(home / "venv")]) == [str(home)]
+    monkeypatch.setattr(sys, "prefix", str(home / "venv"))
+    assert any(w.endswith(f"chmod o-x {home}") for w in isolation_warnings("bwrap"))
+    os.chmod(home, 0o700)
+    assert traverse_only_dirs([str(home / "venv")]) == []

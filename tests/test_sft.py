@@ -257,7 +257,7 @@ def test_config_overrides_and_nested_keys(tmp_path):
 
 @pytest.mark.parametrize(
     "override, message",
-    [("learnin_rate=1", "unknown field"), ("learning_rate=0", "learning_rate"), ("mode=ppo", "unknown mode"),
+    [("learnin_rate=1", "unknown field 'learnin_rate'; did you mean 'learning_rate'"), ("learning_rate=0", "learning_rate"), ("mode=ppo", "unknown mode"),
      ("max_steps=0", "max_steps"), ("novalue", "key=value"), ("trl={max_length: 5}", "top-level")],
 )
 def test_bad_config_is_a_user_error(override, message):

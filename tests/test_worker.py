@@ -52,7 +52,10 @@ def spec(**limits) -> WorkerSpec:
 @pytest.fixture(params=["process", "auto"])
 def worker(request):
     from codealign.sandbox.backends import get_backend
+    from codealign.sandbox.process import process_problem
 
+    if request.param == "process" and process_problem():
+        pytest.skip(f"process backend: {process_problem()}")
     w = Worker(get_backend(request.param), spec())
     yield w
     w.stop()

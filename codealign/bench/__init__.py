@@ -44,7 +44,7 @@ class BenchReport:
     """Mean pass@1 over the variants run (the fraction of passing references for the golden self-test);
     None for a benchmark that reports other metrics."""
     exit_code: int = 0
-    """1 when ``pass_at_1`` is below ``fail_under``."""
+    """1 when ``pass_at_1`` is below ``fail_under`` (both fractions in [0, 1])."""
     failure: str = ""
     """Why ``exit_code`` is 1."""
 
@@ -86,7 +86,8 @@ def run(name: str, *, data: str | os.PathLike | None = None, candidates: str | o
     it has one. ``data``: the benchmark's data (default: its bundled data). ``limit``: the first N problems.
     ``variant``: a sub-task, or ``"all"`` (default: the first; the golden self-test runs all). ``cache``: a
     verdict cache or its path (None: no cache). ``baseline``: an earlier report JSON to compare with;
-    ``fail_under``: exit code 1 when pass@1 in percent is below it; ``out``: write the report JSON there.
+    ``fail_under``: exit code 1 when pass@1 (a fraction in [0, 1], like every rate in the report) is below
+    it; ``out``: write the report JSON there.
     ``domain_options``: constructor options of the benchmark's domain (e.g. a simulator). ``options``: the
     benchmark's own keyword arguments (:attr:`Benchmark.options`)."""
     domain, bench = get_benchmark(name)
@@ -94,19 +95,24 @@ def run(name: str, *, data: str | os.PathLike | None = None, candidates: str | o
     mode = _mode(bench, oracle=oracle, candidates=candidates, model=model, empty=empty)
     if limit is not None and limit < 1:
         raise UserError(f"--limit must be positive, got {limit}")
+    if fail_under is not None and not 0 <= fail_under <= 1:
+        raise UserError(f"--fail-under is a fraction in [0, 1] like the report's pass@1, got {fail_under}"
+                        + (f" (did you mean {fail_under / 100:g}?)" if 1 < fail_under <= 100 else ""))
     path = _data_path(name, bench, data)
     chosen = _variants(name, bench, variant, oracle)
     before = _read_baseline(baseline) if baseline else None
     summary: dict = {"benchmark": name, "data": str(path), "mode": mode or "baseline"}
-    texts, pass1 = [], []
+    texts, pass1, scored = [], [], 0
     for v in chosen:
         tasks = _load(bench, path, v, model, options)
         known = {t.task_id for t in tasks}
         tasks = tasks[:limit] if limit else tasks
         if not tasks:
             raise UserError(f"bench {name}: no problems left to run (check --limit and the benchmark's filters)")
+        scored += len(tasks)
         answers = _answers(bench, mode, tasks, known, candidates=candidates, model=model, n=n,
-                           temperature=temperature, max_new_tokens=max_new_tokens, options=options)
+                           temperature=temperature, max_new_tokens=max_new_tokens, options=options,
+                           progress=progress)
         section, p1, text = _score(domain, bench, mode, v or name, tasks, answers, backend=backend,
                                    executor=executor, workers=workers, cache=cache, progress=progress,
                                    domain_options=domain_options or {})
@@ -119,7 +125,16 @@ def run(name: str, *, data: str | os.PathLike | None = None, candidates: str | o
             summary["report"] = section
         else:
             summary.update(section)
-    summary["command"] = _report.reproduce_command(name, data, _flags(bench, variant, chosen, empty, options, limit),
+    summary["scored"] = scored
+    if bench.skipped is not None:
+        summary["skipped"] = bench.skipped(path)
+        left_out = "; ".join(f"{n} {why}" for why, n in summary["skipped"].items() if n)
+        texts.insert(0, f"{name}: scored {scored} problems" + (f"; skipped {left_out}" if left_out else ""))
+    from codealign.domains import domain_class
+
+    flags = _flags(bench, variant, chosen, empty, options, limit) \
+        + _option_flags(domain_class(domain).options, domain_options or {})
+    summary["command"] = _report.reproduce_command(name, data, flags,
                                                    _source(mode, candidates, model, n, temperature, max_new_tokens))
     texts.append(bench.format(summary) if bench.format else f"reproduce: {summary['command']}")
     result = BenchReport(name, summary, "", sum(pass1) / len(pass1) if pass1 else None)
@@ -128,9 +143,9 @@ def run(name: str, *, data: str | os.PathLike | None = None, candidates: str | o
             line = _report.compare_with_baseline(before, summary, result.pass_at_1)
             texts += [line] if line else []
         summary["pass@1"] = result.pass_at_1
-        if fail_under is not None and 100 * result.pass_at_1 < fail_under:
+        if fail_under is not None and result.pass_at_1 < fail_under:
             result.exit_code = 1
-            result.failure = f"pass@1 {100 * result.pass_at_1:.2f} % is below --fail-under {fail_under}"
+            result.failure = f"pass@1 {result.pass_at_1:.4f} is below --fail-under {fail_under}"
     result.text = "\n".join(texts)
     if out:
         write_text_atomic(out, json.dumps(summary, indent=1, default=str) + "\n")
@@ -221,7 +236,8 @@ def _load(bench: Benchmark, path: str | os.PathLike, variant: str | None, model:
 
 
 def _answers(bench: Benchmark, mode: str | None, tasks: Sequence[Task], known: set[str], *, candidates, model,
-             n: int, temperature: float, max_new_tokens: int, options: dict) -> list[Candidate] | None:
+             n: int, temperature: float, max_new_tokens: int, options: dict,
+             progress: bool) -> list[Candidate] | None:
     if mode is None:
         return None
     if mode == "oracle":
@@ -244,7 +260,7 @@ def _answers(bench: Benchmark, mode: str | None, tasks: Sequence[Task], known: s
     generator = get_generator("hf", model=model, **({"raw_prompts": True} if sampling.pop("raw_prompts", False)
                                                     else {}))
     return generator.candidates(list(tasks), n=n, temperature=temperature, max_new_tokens=max_new_tokens,
-                                **sampling)
+                                progress=progress, **sampling)
 
 
 def _flags(bench: Benchmark, variant: str | None, chosen: list, empty: bool, options: dict,
@@ -252,15 +268,22 @@ def _flags(bench: Benchmark, variant: str | None, chosen: list, empty: bool, opt
     flags = [f"--{bench.variant_flag}", variant or ("all" if len(chosen) > 1 else chosen[0])] \
         if bench.variants else []
     flags += ["--empty"] if empty else []
-    for option in bench.options:
-        value, flag = options[option.name], "--" + option.name.replace("_", "-")
+    flags += _option_flags(bench.options, options)
+    return flags + (["--limit", str(limit)] if limit is not None else [])
+
+
+def _option_flags(declared: Sequence[Any], values: dict) -> list[str]:
+    """The CLI flags that give ``values`` of the ``declared`` options (:class:`DomainOption`)."""
+    flags: list[str] = []
+    for option in declared:
+        value, flag = values.get(option.name), "--" + option.name.replace("_", "-")
         if option.repeatable:
             flags += [x for v in value or () for x in (flag, str(v))]
         elif option.type is bool:
             flags += [flag] if value else []
         elif value is not None:
             flags += [flag, str(value)]
-    return flags + (["--limit", str(limit)] if limit is not None else [])
+    return flags
 
 
 def _source(mode: str | None, candidates, model, n: int, temperature: float, max_new_tokens: int) -> list[str]:

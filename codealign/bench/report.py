@@ -103,7 +103,9 @@ def per_problem_pass1(summary: dict) -> dict[str, float]:
 
 
 def paired_comparison(baseline: dict[str, float], current: dict[str, float]) -> dict:
-    """Mean paired difference (current - baseline) over shared problems with a normal-approximation 95 % CI."""
+    """Mean paired difference (current - baseline) over shared problems with a normal-approximation 95 % CI,
+    clipped to [-1, 1]: a difference of two pass rates cannot leave it, whatever the approximation says on a
+    few problems."""
     keys = sorted(set(baseline) & set(current))
     diffs = [current[k] - baseline[k] for k in keys]
     if not diffs:
@@ -111,7 +113,8 @@ def paired_comparison(baseline: dict[str, float], current: dict[str, float]) -> 
     mean = sum(diffs) / len(diffs)
     var = sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1) if len(diffs) > 1 else 0.0
     se = (var / len(diffs)) ** 0.5
-    return {"problems": len(diffs), "delta": mean, "se": se, "ci95": [mean - 1.96 * se, mean + 1.96 * se]}
+    return {"problems": len(diffs), "delta": mean, "se": se,
+            "ci95": [max(-1.0, mean - 1.96 * se), min(1.0, mean + 1.96 * se)]}
 
 
 def _reason(result: ExecResult) -> str:

@@ -13,11 +13,12 @@ import contextlib
 import json
 import os
 import sys
+import warnings
 
-from codealign.cli import bench, cache, data, doctor, execute, generate, pairs, reward, run, tasks, train
+from codealign.cli import bench, cache, data, doctor, execute, generate, mutate, pairs, reward, run, tasks, train
 from codealign.errors import UserError
 
-GROUPS = (doctor, tasks, generate, execute, pairs, train, bench, run, data, reward, cache)
+GROUPS = (doctor, tasks, generate, mutate, execute, pairs, train, bench, run, data, reward, cache)
 """Command groups in ``--help`` order; each has ``register(subparsers)``."""
 
 
@@ -40,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         args.overrides = list(args.overrides or []) + extra
     if getattr(args, "json", False) or getattr(args, "quiet", False):
         os.environ.setdefault("TQDM_DISABLE", "1")
+        # Deprecation notices of torch/transformers/TRL are for this package's developers, not its users.
+        warnings.simplefilter("ignore", FutureWarning)
     try:
         if getattr(args, "json", False):
             # Libraries print to stdout (trainer metrics, progress); with --json stdout holds one object only.

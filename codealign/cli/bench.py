@@ -30,7 +30,8 @@ def register(sub) -> None:
         b.add_argument("--limit", type=int, default=None, help="only the first N problems")
         b.add_argument("--out", default=None, help="write the report JSON here")
         b.add_argument("--baseline", default=None, help="compare with an earlier report JSON")
-        b.add_argument("--fail-under", type=float, default=None, help="exit 1 when pass@1 falls below this")
+        b.add_argument("--fail-under", type=float, default=None,
+                       help="exit 1 when pass@1 falls below this fraction in [0, 1] (e.g. 0.4)")
         b.add_argument("--n", type=int, default=1, help="--model: samples per problem (default 1)")
         b.add_argument("--temperature", type=float, default=0.0, help="--model: sampling temperature")
         b.add_argument("--max-new-tokens", type=int, default=1024, help="--model: tokens per sample")

@@ -20,7 +20,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> dict:
     from codealign.sandbox.cache import VerdictCache
 
-    cache = VerdictCache(args.cache)
+    cache = VerdictCache(args.cache, create=False)
     if args.action == "stats":
         stats = cache.stats()
         if not quiet(args):

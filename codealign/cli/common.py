@@ -15,7 +15,8 @@ def output_flags(p: argparse.ArgumentParser) -> None:
 
 def execution_flags(p: argparse.ArgumentParser, *, executor: bool = True, cache: bool = True) -> None:
     p.add_argument("--backend", default="auto", choices=BACKENDS,
-                   help="sandbox isolation (auto: bwrap where it works, else process)")
+                   help="sandbox isolation (auto: bwrap where it works, else process where its uids "
+                        "reach the interpreter, else docker)")
     if executor:
         p.add_argument("--executor", default="local", choices=["local", "ray"], help="where jobs run")
     p.add_argument("--workers", type=int, default=None, help="parallel jobs (default: all cores)")

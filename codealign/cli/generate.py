@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from codealign.cli.common import output_flags, quiet
+from codealign.errors import UserError
 
 
 def register(sub) -> None:
@@ -22,11 +23,18 @@ def register(sub) -> None:
     p.add_argument("--top-p", type=float, default=0.95)
     p.add_argument("--max-new-tokens", type=int, default=512)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--stop", action="append", default=None, help="stop string (repeatable)")
+    p.add_argument("--stop", action="append", default=None,
+                   help="stop string (repeatable; default: the stop sequences of the tasks' domain)")
+    p.add_argument("--no-stop", action="store_true", help="no stop strings, not even the domain's")
     p.add_argument("--device", default="auto", help="hf: auto, cpu, cuda or mps")
     p.add_argument("--batch-size", type=int, default=32, help="hf: sequences per generate call")
     p.add_argument("--base-url", default="http://127.0.0.1:8000/v1", help="openai: server URL")
-    p.add_argument("--system", default=None, help="system message for chat models")
+    p.add_argument("--chat", action="store_true", help="openai: use /v1/chat/completions (chat models)")
+    p.add_argument("--concurrency", type=int, default=8, help="openai: requests in flight at once")
+    p.add_argument("--retries", type=int, default=3,
+                   help="openai: retries on connection errors, 429 and 5xx, with exponential backoff")
+    p.add_argument("--system", default=None,
+                   help="system message for chat models (hf/vllm: through the tokenizer's chat template)")
     p.add_argument("--raw-prompts", action="store_true", help="send prompts as they are (e.g. FIM prompts)")
     p.add_argument("--no-extract", action="store_true", help="keep raw answers (no code extraction)")
     p.set_defaults(func=run)
@@ -35,12 +43,16 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> dict:
     from codealign.generate.command import generate_candidates, make_generator
 
+    if args.no_stop and args.stop:
+        raise UserError("--no-stop contradicts --stop; give one of them")
     generator = make_generator(args.generator, model=args.model, tasks=args.tasks, from_file=args.from_file,
                                system=args.system, device=args.device, batch_size=args.batch_size,
-                               raw_prompts=args.raw_prompts, base_url=args.base_url)
+                               raw_prompts=args.raw_prompts, base_url=args.base_url, chat=args.chat,
+                               concurrency=args.concurrency, retries=args.retries)
     summary = generate_candidates(args.tasks, args.out, generator, n=args.n, extract=not args.no_extract,
                                   temperature=args.temperature, top_p=args.top_p,
-                                  max_new_tokens=args.max_new_tokens, seed=args.seed, stop=args.stop)
+                                  max_new_tokens=args.max_new_tokens, seed=args.seed,
+                                  stop=[] if args.no_stop else args.stop, progress=not quiet(args))
     if not quiet(args):
         print(f"{summary['candidates']} candidates for {summary['tasks']} tasks -> {args.out} "
               f"(finish: {summary['finish_reasons']}; extraction failures: {summary['extraction_failures']})")

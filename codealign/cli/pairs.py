@@ -13,6 +13,7 @@ from codealign.errors import UserError
 
 def register(sub) -> None:
     from codealign.pairs import STRATEGIES
+    from codealign.pairs.command import FORMATS
     from codealign.pairs.curriculum import KEYS, WITHIN_STAGE
     from codealign.pairs.ranked import SELECTIONS
     from codealign.pairs.weights import FLIP_ASSUMPTIONS, MadpoConfig
@@ -23,7 +24,9 @@ def register(sub) -> None:
     p.add_argument("--tasks", help="tasks JSONL, for the prompts")
     p.add_argument("--candidates", help="candidates JSONL, for candidate metadata (needed by injection)")
     p.add_argument("--strategy", default="execution", choices=sorted(STRATEGIES), help="pair strategy")
-    p.add_argument("--out", required=True, help="pairs JSONL to write")
+    p.add_argument("--out", required=True, help="pairs JSONL to write (with --format hf: a folder)")
+    p.add_argument("--format", default="jsonl", choices=FORMATS,
+                   help="jsonl, or hf: a Hugging Face datasets folder (save_to_disk; load_from_disk reads it)")
     p.add_argument("--min-gap", type=float, help="smallest score gap that forms a pair")
     p.add_argument("--max-pairs-per-prompt", type=int, help="per-prompt cap (balance)")
     p.add_argument("--chosen-must-pass", action="store_true", default=None, help="execution: chosen must PASS")
@@ -62,7 +65,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                        within_stage=args.within_stage, seed=args.curriculum_seed) if args.curriculum else None)
     summary = write_pairs(args.verdicts, args.out, _pairs_config(args), tasks=args.tasks,
                           candidates=args.candidates, weights=weights, stages=stages, histogram=args.histogram,
-                          log=lambda message: print(message, file=sys.stderr))
+                          format=args.format, log=lambda message: print(message, file=sys.stderr))
     if not quiet(args):
         print(format_summary(summary["summary"]))
         if "flip_rate" in summary:

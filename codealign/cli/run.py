@@ -6,10 +6,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
-from codealign.cli.common import cache_path, execution_flags, output_flags, quiet
+from codealign.cli.common import (cache_path, domain_flags, execution_flags, make_domain, option_values,
+                                  output_flags, quiet)
 from codealign.errors import UserError
 
 
@@ -31,6 +33,7 @@ def register(sub) -> None:
     p.add_argument("--run-dir", default=None, help="run directory (default: runs/<domain>[-<preset>])")
     p.add_argument("--stages", default=None, help=f"comma-separated subset of: {','.join(STAGES)}")
     p.add_argument("overrides", nargs="*", default=[], help="config overrides key=value (e.g. dpo.beta=0.2)")
+    domain_flags(p)
     p.set_defaults(func=run)
 
 
@@ -38,8 +41,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from codealign.domains import domain_class
     from codealign.pipeline import make_config, run_pipeline
 
-    domain_class(args.domain)  # before any file check: an unknown name is a UserError naming the closest
+    cls = domain_class(args.domain)  # before any file check: an unknown name is a UserError naming the closest
+    make_domain(args.domain, args)  # a flag of another domain is refused here
     overrides = list(args.overrides)
+    overrides += [f"domain_options.{k}={json.dumps(v)}" for k, v in option_values(args, cls.options).items()]
     for flag, key in ((args.tasks, "tasks"), (args.model, "model"), (args.device, "device"),
                       (args.eval_benchmark, "eval.benchmark"), (args.data, "eval.data")):
         if flag is not None:
@@ -58,6 +63,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"pass@1 before {b['pass@1']:.3f} ± {b['se']:.3f}   after {a['pass@1']:.3f} ± {a['se']:.3f}   "
               f"(diff {report['diff']:+.3f} ± {report['diff_se']:.3f}, paired over {report['eval_tasks']} tasks)")
         print(f"report: {report['report_md']}")
+    stopped = (report.get("stages", report).get("dpo") or {}).get("stopped_reason")
+    if stopped:
+        print(f"codealign: DPO stopped by the collapse monitor: {stopped}", file=sys.stderr)
+        report["exit_code"] = 1
     return report
 
 

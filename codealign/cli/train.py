@@ -79,4 +79,9 @@ def run_dpo(args: argparse.Namespace) -> dict:
                   f"loss {last.get('loss', float('nan')):.4f}, margin {last.get('rewards/margins', float('nan')):.4f}"
                   + (f"; STOPPED: {s.stopped_reason}" if s.stopped_reason else ""))
         print(f"final policy: {result.final_model}")
-    return result.to_dict()
+    summary = result.to_dict()
+    if result.stopped_reason:
+        # A CI job must not read a collapsed policy as a finished run.
+        print(f"codealign: DPO stopped by the collapse monitor: {result.stopped_reason}", file=sys.stderr)
+        summary["exit_code"] = 1
+    return summary

@@ -1,7 +1,7 @@
 """SynthCoder corpus construction: FIM examples from a repository, with cross-file context, anti-repetition
 and deduplication, as JSONL rows a trainer reads directly.
 
-For every source file (sorted; Python, Verilog, Solidity by extension) spans are drawn with a per-file seeded
+For every source file (sorted; every language with a syntax, by extension) spans are drawn with a per-file seeded
 RNG (:mod:`codealign.data.spans`); each example's context is the call-graph definitions the file uses
 (:mod:`codealign.data.callgraph`) and then BM25 chunks of the other files retrieved with the code around the
 cursor (:mod:`codealign.data.retrieval`), added most relevant first while they fit ``context_tokens``.
@@ -39,7 +39,7 @@ from codealign.data import fim
 from codealign.fim import FILL_TYPES
 from codealign.data.callgraph import RepoIndex
 from codealign.data.retrieval import BM25Retriever, Chunk, chunk_text, code_tokens
-from codealign.data.spans import SPAN_KINDS, Source, Span, cut, language_for, sample_spans
+from codealign.data.spans import SPAN_KINDS, Source, Span, cut, language_for, languages, sample_spans
 from codealign.errors import UserError
 from codealign.jsonl import write_jsonl
 
@@ -156,7 +156,7 @@ def load_sources(repo: str | os.PathLike, config: CorpusConfig) -> tuple[dict[st
                 raise
             skipped.append(rel)
     if not sources:
-        raise UserError(f"{root}: no Python, Verilog or Solidity files to build a corpus from")
+        raise UserError(f"{root}: no {', '.join(languages())} files to build a corpus from")
     return sources, skipped
 
 

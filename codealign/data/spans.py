@@ -1,4 +1,5 @@
-"""Fill-in-the-middle spans cut on tree-sitter syntax trees (Python, Verilog, Solidity).
+"""Fill-in-the-middle spans cut on tree-sitter syntax trees of every language whose domain has a
+:class:`~codealign.domains.syntax.Syntax` (the node types of each kind are the syntax's).
 
 A :class:`Span` is a character range ``[start, end)`` of a file; the file minus the span is the prefix and the
 suffix, the span is the middle. Kinds:
@@ -10,14 +11,14 @@ kind                what the middle is                                         E
                     condition, return value)
 ``statement``       one simple statement (assignment, call, return, raise)     grammar-based: statement
 ``block``           the body of an if/for/while/with/try/except clause          grammar-based: block
-                    (Verilog ``begin … end``, Solidity ``{ … }`` statement)
+                    (e.g. a ``begin … end`` or ``{ … }`` statement)
 ``random_span``     a token-aligned range of 1–3 lines, starting and ending     random span
                     at token boundaries
 ``line``            one whole line of code after its indentation                random single-line
 ``lines``           2–5 consecutive lines of one body after the first           random multi-line
                     line's indentation
-``function_body``   a function's body after its docstring (Verilog: an          (none: SynthCoder only)
-                    ``always`` body, Solidity: inside the braces)
+``function_body``   a function's body after its docstring (or what the          (none: SynthCoder only)
+                    syntax calls one, e.g. an ``always`` body)
 ``line_remainder``  the rest of a line after a point where developers pause     (none: SynthCoder only)
                     (after ``=``, ``(``, ``.``, ``,``, ``return``, an operator)
 ==================  =========================================================  ==============================
@@ -36,11 +37,11 @@ import random
 from dataclasses import dataclass
 from pathlib import PurePath
 
+from codealign.domains import domain_class, domain_names
+from codealign.domains.syntax import Syntax, walk
 from codealign.errors import UserError
 
 SPAN_KINDS = ("expression", "statement", "block", "random_span", "line", "lines", "function_body", "line_remainder")
-
-_EXTENSIONS = {".py": "python", ".v": "verilog", ".sv": "verilog", ".vh": "verilog", ".sol": "solidity"}
 
 _PAUSE_TOKENS = {"=", "(", "[", "{", ".", ",", "return", "+", "-", "*", "/", "==", "!=", "<", ">", "<=", ">=",
                  "and", "or", "not", "in", "if", "else", ":", "<=", "&&", "||", "?", "&", "|", "^", "yield"}
@@ -59,97 +60,29 @@ class Span:
         return {"kind": self.kind, "start": self.start, "end": self.end, "node_type": self.node_type}
 
 
-@dataclass(frozen=True)
-class _Grammar:
-    module: str
-    expression: frozenset
-    expression_parents: frozenset
-    statement: frozenset
-    block: frozenset
-    block_parents: frozenset
-    function_body: frozenset
-    function_body_parents: frozenset
-    comment: frozenset
+def languages() -> tuple[str, ...]:
+    """The registered domains whose language has a tree-sitter :class:`~codealign.domains.syntax.Syntax`."""
+    return tuple(_syntaxes())
 
 
-_GRAMMARS = {
-    "python": _Grammar(
-        module="tree_sitter_python",
-        expression=frozenset({
-            "call", "binary_operator", "boolean_operator", "comparison_operator", "attribute", "subscript",
-            "list", "dictionary", "tuple", "set", "list_comprehension", "dictionary_comprehension",
-            "set_comprehension", "generator_expression", "conditional_expression", "lambda", "unary_operator",
-            "not_operator", "parenthesized_expression", "await", "integer", "float", "string", "identifier"}),
-        expression_parents=frozenset({
-            "assignment", "augmented_assignment", "return_statement", "argument_list", "if_statement",
-            "elif_clause", "while_statement", "comparison_operator", "boolean_operator", "binary_operator",
-            "keyword_argument", "list", "tuple", "subscript", "conditional_expression", "for_statement",
-            "assert_statement", "raise_statement", "yield", "pair"}),
-        statement=frozenset({
-            "expression_statement", "return_statement", "raise_statement", "assert_statement", "delete_statement",
-            "break_statement", "continue_statement", "global_statement", "nonlocal_statement"}),
-        block=frozenset({"block"}),
-        block_parents=frozenset({
-            "if_statement", "elif_clause", "else_clause", "for_statement", "while_statement", "with_statement",
-            "try_statement", "except_clause", "finally_clause"}),
-        function_body=frozenset({"block"}),
-        function_body_parents=frozenset({"function_definition"}),
-        comment=frozenset({"comment"}),
-    ),
-    "verilog": _Grammar(
-        module="tree_sitter_verilog",
-        expression=frozenset({"expression", "constant_expression"}),
-        expression_parents=frozenset({
-            "nonblocking_assignment", "blocking_assignment", "operator_assignment", "net_assignment",
-            "net_decl_assignment", "cond_predicate", "case_statement", "case_item", "list_of_arguments"}),
-        statement=frozenset({"statement", "continuous_assign"}),
-        block=frozenset({"seq_block"}),
-        block_parents=frozenset({"statement_item"}),
-        function_body=frozenset({"statement_or_null"}),
-        function_body_parents=frozenset({"procedural_timing_control_statement"}),
-        comment=frozenset({"comment"}),
-    ),
-    "solidity": _Grammar(
-        module="tree_sitter_solidity",
-        expression=frozenset({"expression"}),
-        expression_parents=frozenset({
-            "variable_declaration_statement", "return_statement", "call_argument", "if_statement",
-            "assignment_expression", "augmented_assignment_expression", "binary_expression",
-            "while_statement", "for_statement"}),
-        statement=frozenset({
-            "expression_statement", "return_statement", "variable_declaration_statement", "emit_statement",
-            "revert_statement", "break_statement", "continue_statement"}),
-        block=frozenset({"block_statement"}),
-        block_parents=frozenset({"statement"}),
-        function_body=frozenset({"function_body"}),
-        function_body_parents=frozenset({"function_definition", "constructor_definition", "modifier_definition"}),
-        comment=frozenset({"comment"}),
-    ),
-}
-LANGUAGES = tuple(_GRAMMARS)
+@functools.lru_cache(maxsize=1)
+def _syntaxes() -> dict[str, Syntax]:
+    found = {name: domain_class(name).syntax for name in domain_names()}
+    return {name: syntax for name, syntax in found.items() if syntax is not None}
+
+
+def syntax_for(language: str) -> Syntax:
+    """The syntax of ``language`` (one of :func:`languages`)."""
+    syntax = _syntaxes().get(language)
+    if syntax is None:
+        raise UserError(f"unknown language {language!r}; choose one of: {', '.join(languages())}")
+    return syntax
 
 
 def language_for(path: str) -> str | None:
-    """The language of a file by its extension (``.py``, ``.v``/``.sv``/``.vh``, ``.sol``), or None."""
-    return _EXTENSIONS.get(PurePath(path).suffix.lower())
-
-
-@functools.lru_cache(maxsize=None)
-def parser_for(language: str):
-    """A tree-sitter parser for ``language`` (one of :data:`LANGUAGES`)."""
-    import importlib
-    import warnings
-
-    import tree_sitter
-
-    grammar = _GRAMMARS.get(language)
-    if grammar is None:
-        raise UserError(f"unknown language {language!r}; choose one of: {', '.join(LANGUAGES)}")
-    pointer = importlib.import_module(grammar.module).language()
-    with warnings.catch_warnings():
-        # tree-sitter-solidity still hands out an int pointer, which tree-sitter 0.26 accepts with a warning.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return tree_sitter.Parser(tree_sitter.Language(pointer))
+    """The language of a file by its extension (see each syntax's ``extensions``), or None."""
+    suffix = PurePath(path).suffix.lower()
+    return next((name for name, syntax in _syntaxes().items() if suffix in syntax.extensions), None)
 
 
 class Source:
@@ -158,7 +91,8 @@ class Source:
     def __init__(self, text: str, language: str, path: str = "<text>"):
         self.text, self.language, self.path = text, language, path
         self.data = text.encode("utf-8", "surrogatepass")
-        self.tree = parser_for(language).parse(self.data)
+        self.syntax = syntax_for(language)
+        self.tree = self.syntax.parser().parse(self.data)
         if self.tree.root_node.has_error:
             raise UserError(f"{path}: does not parse as {language} ({_first_error(self.tree.root_node)})")
         self._ascii = len(self.data) == len(text)
@@ -177,11 +111,7 @@ class Source:
         return self._chars[byte_offset]
 
     def nodes(self):
-        stack = [self.tree.root_node]
-        while stack:
-            node = stack.pop()
-            yield node
-            stack.extend(reversed(node.children))
+        return walk(self.tree.root_node)
 
 
 def _first_error(root) -> str:
@@ -204,7 +134,7 @@ def cut(text: str, span: Span, path: str = "<text>") -> tuple[str, str, str]:
 
 def candidate_spans(source: Source, *, max_chars: int = 600) -> dict[str, list[Span]]:
     """Every span of every kind the heuristics allow in ``source``, by kind, in file order."""
-    grammar = _GRAMMARS[source.language]
+    syntax = source.syntax
     found: dict[str, list[Span]] = {k: [] for k in SPAN_KINDS}
     text = source.text
     bodies: list[tuple[int, int]] = []
@@ -213,23 +143,24 @@ def candidate_spans(source: Source, *, max_chars: int = 600) -> dict[str, list[S
         parent = node.parent
         ptype = parent.type if parent is not None else ""
         start, end = source.char(node.start_byte), source.char(node.end_byte)
-        if node.child_count == 0 and node.type not in grammar.comment:
+        if node.child_count == 0 and node.type not in syntax.comment:
             leaves.append((start, end, node.type))
-        if node.type in grammar.function_body and ptype in grammar.function_body_parents:
+        if node.type in syntax.function_body and ptype in syntax.function_body_parents:
             body = _function_body(source, node)
             if body is not None:
                 bodies.append(body)
                 found["function_body"].append(Span("function_body", *body, node.type))
         if not node.is_named:
             continue
-        if node.type in grammar.expression and ptype in grammar.expression_parents and ptype not in grammar.expression:
+        if node.type in syntax.expression and ptype in syntax.expression_parents and ptype not in syntax.expression:
             if not _is_assignment_target(node, parent):
                 found["expression"].append(Span("expression", start, end, node.type))
-        if node.type in grammar.statement and not _is_docstring(node) and _is_simple_statement(node, grammar):
+        if (node.type in syntax.statement and not _is_docstring(node, syntax)
+                and not (syntax.compound and syntax.compound(node, syntax))):
             found["statement"].append(Span("statement", start, end, node.type))
-        if node.type in grammar.block and ptype in grammar.block_parents:
+        if node.type in syntax.block and ptype in syntax.block_parents:
             found["block"].append(Span("block", start, end, node.type))
-    lines = _code_lines(source, grammar)
+    lines = _code_lines(source)
     found["line"] = [Span("line", s, e) for s, e in lines if _inside(s, bodies)]
     found["lines"] = _multi_lines(text, lines, bodies)
     found["line_remainder"] = _line_remainders(text, leaves, bodies)
@@ -268,17 +199,9 @@ def _inside(pos: int, bodies: list[tuple[int, int]]) -> bool:
     return any(s <= pos < e for s, e in bodies)
 
 
-def _is_docstring(node) -> bool:
-    return (node.type == "expression_statement" and node.named_child_count == 1
-            and node.named_children[0].type == "string")
-
-
-def _is_simple_statement(node, grammar: _Grammar) -> bool:
-    if node.type != "statement":
-        return True
-    return not any(c.type in grammar.block or c.type == "statement_item" and
-                   any(g.type in grammar.block or g.type.endswith("_statement") for g in c.children)
-                   for c in node.children)
+def _is_docstring(node, syntax: Syntax) -> bool:
+    return (syntax.docstring is not None and node.type == syntax.docstring[0] and node.named_child_count == 1
+            and node.named_children[0].type == syntax.docstring[1])
 
 
 def _is_assignment_target(node, parent) -> bool:
@@ -287,24 +210,20 @@ def _is_assignment_target(node, parent) -> bool:
 
 
 def _function_body(source: Source, node) -> tuple[int, int] | None:
+    if not source.syntax.body_inside:
+        return source.char(node.start_byte), source.char(node.end_byte)
     children = [c for c in node.named_children]
-    if source.language == "python":
-        if children and _is_docstring(children[0]):
-            children = children[1:]
-        if not children:
-            return None
-        return source.char(children[0].start_byte), source.char(children[-1].end_byte)
-    if source.language == "solidity":
-        if not children:
-            return None
-        return source.char(children[0].start_byte), source.char(children[-1].end_byte)
-    return source.char(node.start_byte), source.char(node.end_byte)
+    if children and _is_docstring(children[0], source.syntax):
+        children = children[1:]
+    if not children:
+        return None
+    return source.char(children[0].start_byte), source.char(children[-1].end_byte)
 
 
-def _code_lines(source: Source, grammar: _Grammar) -> list[tuple[int, int]]:
+def _code_lines(source: Source) -> list[tuple[int, int]]:
     """(start after indentation, end before newline) of every line holding code (no blank or comment-only)."""
     text = source.text
-    comment_prefix = "#" if source.language == "python" else "//"
+    comment_prefix = source.syntax.line_comment
     out = []
     for i, line_start in enumerate(source.line_starts):
         line_end = source.line_starts[i + 1] - 1 if i + 1 < len(source.line_starts) else len(text)

@@ -21,6 +21,7 @@ from codealign.types import Candidate, ExecResult, Task, Verdict
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
+    from codealign.domains.syntax import Syntax
     from codealign.sandbox.process import ProcessBackend
 
 
@@ -61,6 +62,9 @@ class Benchmark:
     (e.g. FIM prompts sent as they are, cut at the family's end-of-text); None: chat prompts, code extracted."""
     format: Callable[[dict], str] | None = None
     """The table of a summary from ``score`` or ``evaluate``, ending with the reproduce line."""
+    skipped: Callable[[Any], dict[str, int]] | None = None
+    """``skipped(path) -> {reason: count}``: the records of the data that ``load`` leaves out, and why (the
+    report says how many were scored and how many skipped); None: ``load`` leaves none out."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,9 @@ class Domain(abc.ABC):
     """Keyword arguments of the constructor that the CLI exposes."""
     tools: Mapping[str, tuple[str, ...]] = {}
     """External tools the domain runs, each with the command that prints its version (``codealign doctor``)."""
+    syntax: "Syntax | None" = None
+    """The language's tree-sitter syntax (spans and call graph of the SynthCoder corpus), read from the class;
+    None: the corpus tools do not read this language."""
 
     @abc.abstractmethod
     def prepare(self, task: Task, candidate: Candidate) -> Job | ExecResult:
@@ -141,9 +148,11 @@ class Domain(abc.ABC):
 
     def sandbox_binds(self) -> tuple[str, ...]:
         """Host paths this domain's sandboxed jobs read (its harness code), passed as ``Job.binds``: by default
-        the ``sys.path`` entry the domain's top-level package was imported from."""
+        the folder of the domain's top-level package (the ``codealign`` package folder, never the checkout
+        that holds it). The bwrap and docker backends show a job only these, the interpreter, the toolchains
+        and its job dir; a job imports the package with the folder's parent on ``PYTHONPATH``."""
         top = sys.modules[type(self).__module__.split(".")[0]]
-        return (str(Path(top.__file__).resolve().parents[1]),)
+        return (str(Path(top.__file__).resolve().parent),)
 
     def normalize(self, completion: str) -> str:
         """The candidate text as the cache sees it. Identity unless the domain proves a normalisation

@@ -13,8 +13,6 @@ usable negative is decided only by its verdict, never here.
 
 from __future__ import annotations
 
-import functools
-import importlib
 import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping
@@ -23,24 +21,6 @@ from codealign.types import Candidate, Task
 
 if TYPE_CHECKING:
     from codealign.domains.base import Domain
-
-
-@functools.lru_cache(maxsize=None)
-def tree_sitter_parser(grammar: str):
-    """A tree-sitter parser for a grammar wheel (``tree_sitter_python``, ``tree_sitter_verilog``, ...)."""
-    import tree_sitter
-
-    module = importlib.import_module(grammar)
-    return tree_sitter.Parser(tree_sitter.Language(module.language()))
-
-
-def walk(node):
-    """Every node of a tree-sitter tree below ``node``, in source order (pre-order)."""
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        yield n
-        stack.extend(reversed(n.children))
 
 
 @dataclass(frozen=True)
@@ -142,3 +122,17 @@ def rise_candidates(
         out.extend(mutant_candidates(domain, task, solution, random.Random(f"{seed}:{task.task_id}"),
                                      max_per_task))
     return out
+
+
+def solutions_for(domain: "Domain", tasks: Iterable[Task], results: Iterable | None = None) -> dict[str, str]:
+    """task id → a correct answer to mutate: with ``results`` (ExecResults carrying ``completion``), the first
+    PASS per task, as RISE mutates the policy's own correct samples; without, the domain's reference solution.
+    Tasks without one are left out."""
+    if results is not None:
+        wanted = {t.task_id for t in tasks}
+        found: dict[str, str] = {}
+        for r in results:
+            if r.passed and r.completion and r.task_id in wanted:
+                found.setdefault(r.task_id, r.completion)
+        return found
+    return {t.task_id: s for t in tasks if (s := domain.reference_solution(t))}

@@ -1,10 +1,11 @@
 """Generation: one interface over every way of getting candidates (Hugging Face ``generate``, a JSONL file of
 existing candidates; vLLM and OpenAI-compatible servers plug in the same way).
 
-A backend subclasses :class:`Generator` and implements :meth:`Generator.sample`; :meth:`Generator.generate`
-(texts only) and :meth:`Generator.candidates` (tasks in, :class:`~codealign.types.Candidate` out, with code
-extracted and the extraction recorded in metadata) come for free. Backends are imported only when
-:func:`get_generator` asks for one, so importing this package never imports torch.
+A backend subclasses :class:`Generator` and implements :meth:`Generator.sample`, calling
+:meth:`Generator.advance` as prompts finish; :meth:`Generator.generate` (texts only) and
+:meth:`Generator.candidates` (tasks in, :class:`~codealign.types.Candidate` out, with code extracted and the
+extraction recorded in metadata, optionally with a progress bar on stderr) come for free. Backends are
+imported only when :func:`get_generator` asks for one, so importing this package never imports torch.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import abc
 import importlib
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -69,6 +71,12 @@ class Generator(abc.ABC):
 
     kind: str = ""
     model_name: str = ""
+    _bar: Any = None
+
+    def advance(self, prompts_done: int) -> None:
+        """Called by :meth:`sample` as prompts finish: advances the progress bar of :meth:`candidates`, if any."""
+        if self._bar is not None:
+            self._bar.update(prompts_done)
 
     @abc.abstractmethod
     def sample(self, prompts: Sequence[str], n: int, params: SamplingParams) -> list[list[Sample]]:
@@ -101,12 +109,22 @@ class Generator(abc.ABC):
         max_new_tokens: int = 512,
         seed: int = 0,
         stop: Sequence[str] | None = None,
+        progress: bool = False,
     ) -> list[Candidate]:
         """``n`` candidates per task, task by task, built with :func:`make_candidate` (code extraction recorded
         in metadata). Metadata also holds the generator kind, model, sample index, seed, sampling settings and
-        finish reason."""
+        finish reason. ``progress``: a progress bar over the tasks on stderr."""
         params = SamplingParams(temperature, top_p, max_new_tokens, seed, tuple(stop or ()))
-        rows = self.sample([t.prompt for t in tasks], _check_n(n), params)
+        if progress:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=len(tasks), desc=f"sampling {_check_n(n)}/task", unit="task", file=sys.stderr)
+        try:
+            rows = self.sample([t.prompt for t in tasks], _check_n(n), params)
+        finally:
+            if self._bar is not None:
+                self._bar.close()
+                self._bar = None
         out = []
         for task, samples in zip(tasks, rows):
             for index, s in enumerate(samples):

@@ -13,10 +13,13 @@ from codealign.errors import UserError
 def make_generator(generator: str = "hf", *, model: str = "codealign-tiny", tasks: str | os.PathLike | None = None,
                    from_file: str | os.PathLike | None = None, system: str | None = None, device: str = "auto",
                    batch_size: int = 32, raw_prompts: bool = False,
-                   base_url: str = "http://127.0.0.1:8000/v1") -> Any:
+                   base_url: str = "http://127.0.0.1:8000/v1", chat: bool = False, concurrency: int = 8,
+                   retries: int = 3) -> Any:
     """A generator of kind ``generator`` (see :data:`codealign.generate.GENERATORS`) with the options that kind
     takes: ``file`` replays ``from_file`` for ``tasks``; ``hf`` uses ``device``, ``batch_size``,
-    ``raw_prompts``; ``vllm`` ``raw_prompts``; ``openai`` ``base_url``."""
+    ``raw_prompts``; ``vllm`` ``raw_prompts``; ``openai`` ``base_url``, ``chat`` (chat completions),
+    ``concurrency`` (requests in flight) and ``retries``. ``system`` is the system turn of chat models (a chat
+    template for ``hf``/``vllm``, a system message for ``openai`` with ``chat``)."""
     from codealign.generate import get_generator
 
     if generator == "file":
@@ -29,23 +32,38 @@ def make_generator(generator: str = "hf", *, model: str = "codealign-tiny", task
     elif generator == "vllm":
         options.update(raw_prompts=raw_prompts)
     elif generator == "openai":
-        options.update(base_url=base_url)
+        options.update(base_url=base_url, chat=chat, concurrency=concurrency, retries=retries)
     return get_generator(generator, **options)
 
 
 def generate_candidates(tasks: str | os.PathLike, out: str | os.PathLike, generator: Any, *, n: int = 1,
                         extract: bool = True, temperature: float = 0.8, top_p: float = 0.95,
-                        max_new_tokens: int = 512, seed: int = 0, stop: Sequence[str] | None = None) -> dict:
+                        max_new_tokens: int = 512, seed: int = 0, stop: Sequence[str] | None = None,
+                        progress: bool = False) -> dict:
     """``n`` samples per task of the ``tasks`` file from ``generator`` written to ``out``; the summary
-    (counts, finish reasons, extraction failures)."""
+    (counts, finish reasons, extraction failures). ``stop`` None: the stop sequences of the tasks' domain
+    (:attr:`~codealign.domains.base.Domain.stop_sequences`) when they all share one; ``[]``: none.
+    ``progress``: a progress bar on stderr."""
     from codealign.generate import generate_to_file
     from codealign.jsonl import read_jsonl
     from codealign.types import Task
 
     rows = read_jsonl(tasks, Task.from_dict)
+    if stop is None:
+        stop = default_stop(rows)
     candidates = generate_to_file(generator, rows, n, out, extract=extract, temperature=temperature, top_p=top_p,
-                                  max_new_tokens=max_new_tokens, seed=seed, stop=stop)
+                                  max_new_tokens=max_new_tokens, seed=seed, stop=stop, progress=progress)
     finish = collections.Counter(c.metadata.get("finish_reason", "?") for c in candidates)
     failed = sum(1 for c in candidates if not c.metadata.get("extraction", {}).get("ok", True))
     return {"tasks": len(rows), "candidates": len(candidates), "out": out, "finish_reasons": dict(finish),
-            "extraction_failures": failed}
+            "extraction_failures": failed, "stop": list(stop)}
+
+
+def default_stop(tasks: Sequence[Any]) -> tuple[str, ...]:
+    """The stop sequences of the domain every task belongs to; none for mixed or unregistered domains."""
+    from codealign.domains import domain_names, get_domain
+
+    domains = {t.domain for t in tasks}
+    if len(domains) != 1 or next(iter(domains)) not in domain_names():
+        return ()
+    return tuple(get_domain(next(iter(domains))).stop_sequences)

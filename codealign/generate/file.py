@@ -50,6 +50,7 @@ class FileGenerator(Generator):
                     f"{self.path}: no candidate row matches a prompt (pass tasks=, or store a 'prompt' field): {prompt[:60]!r}"
                 )
             out.append([self._as_sample(c) for c in self.by_task.get(task_id, [])[:n]])
+        self.advance(len(out))
         return out
 
     @staticmethod

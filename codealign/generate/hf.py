@@ -104,6 +104,7 @@ class HFGenerator(Generator):
                     new_tokens = generated[:, width:].tolist()
                     for i in range(len(chunk)):
                         out.append([self._decode(new_tokens[i * n + j], eos_ids, params) for j in range(n)])
+                    self.advance(len(chunk))
         finally:
             self.model.train(was_training)
         return out

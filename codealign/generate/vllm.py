@@ -47,4 +47,5 @@ class VLLMGenerator(Generator):
                     "stop" if choice.stop_reason is not None and isinstance(choice.stop_reason, str) else "eos")
                 row.append(Sample(choice.text, reason, len(choice.token_ids)))
             rows.append(row)
+        self.advance(len(rows))
         return rows

@@ -1,10 +1,15 @@
-"""``codealign pairs`` as a library call: verdicts JSONL → pairs JSONL (+ weights, curriculum stages, summary,
-histogram). The pairs file is written atomically, never half; :func:`make_pairs` does the work."""
+"""``codealign pairs`` as a library call: verdicts JSONL → pairs (+ weights, curriculum stages, summary,
+histogram) as JSONL or a Hugging Face ``datasets`` folder; :func:`make_pairs` does the work. Either output is
+written atomically, never half, and :func:`read_pairs` reads both back."""
 
 from __future__ import annotations
 
+import json
 import os
-from typing import Any, Callable
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Sequence
 
 from codealign.errors import UserError
 from codealign.jsonl import read_jsonl, write_jsonl
@@ -12,17 +17,23 @@ from codealign.pairs.curriculum import CurriculumConfig
 from codealign.pairs.stage import PairsConfig, flip_summary, make_pairs
 from codealign.pairs.summary import gap_histogram, summarize
 from codealign.pairs.weights import MadpoConfig
-from codealign.types import Candidate, ExecResult, Task
+from codealign.types import Candidate, ExecResult, Pair, Task
+
+FORMATS = ("jsonl", "hf")
+"""Pairs outputs: a JSONL file, or a folder written by ``datasets.Dataset.save_to_disk`` (``metadata`` as a
+JSON string column, since rows carry different metadata keys)."""
 
 
 def write_pairs(verdicts: str | os.PathLike, out: str | os.PathLike, config: PairsConfig, *,
                 tasks: str | os.PathLike | None = None, candidates: str | os.PathLike | None = None,
                 weights: MadpoConfig | None = None, stages: CurriculumConfig | None = None,
-                histogram: str | os.PathLike | None = None,
+                histogram: str | os.PathLike | None = None, format: str = "jsonl",
                 log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Pairs from the verdicts file (prompts from ``tasks``, candidate metadata from ``candidates``) written to
-    ``out``; the summary: what the strategy built, contamination, flip rate, histogram, pair statistics.
-    ``log`` receives the contamination report."""
+    ``out`` in ``format`` (see :data:`FORMATS`); the summary: what the strategy built, contamination, flip
+    rate, histogram, pair statistics. ``log`` receives the contamination report."""
+    if format not in FORMATS:
+        raise UserError(f"unknown pairs format {format!r}; choose one of: {', '.join(FORMATS)}")
     results = read_jsonl(verdicts, ExecResult.from_dict)
     if not results:
         raise UserError(f"{verdicts}: no verdicts")
@@ -38,8 +49,69 @@ def write_pairs(verdicts: str | os.PathLike, out: str | os.PathLike, config: Pai
         summary["contamination"] = made.contamination
     if made.flip_rate is not None:
         summary["flip_rate"] = flip_summary(made.flip_rate)
-    write_jsonl(out, pairs)
+    save_pairs(pairs, out, format)
+    summary["format"] = format
     if histogram:
         summary["histogram"] = gap_histogram(pairs, histogram)
     summary["summary"] = summarize(pairs)
     return summary
+
+
+def save_pairs(pairs: Sequence[Pair], out: str | os.PathLike, format: str = "jsonl") -> None:
+    """Write ``pairs`` to ``out`` as JSONL or, with ``format="hf"``, as a ``datasets`` folder (replacing one
+    already there only once the new one is complete)."""
+    if format == "jsonl":
+        write_jsonl(out, pairs)
+        return
+    import datasets
+
+    target = Path(out)
+    if target.is_file():
+        raise UserError(f"{out}: a file is in the way of the datasets folder")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    rows = [{**p.to_dict(), "metadata": json.dumps(p.metadata, sort_keys=True)} for p in pairs]
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        datasets.Dataset.from_list(rows, features=_features(datasets)).save_to_disk(str(staging / "data"))
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging / "data", target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _features(datasets) -> Any:
+    """The pairs columns' types, fixed so that an empty pairs list still saves a loadable dataset."""
+    value = datasets.Value
+    return datasets.Features({
+        "prompt": value("string"), "chosen": value("string"), "rejected": value("string"),
+        "task_id": value("string"), "margin": value("float64"), "weight": value("float64"),
+        "rank": datasets.Sequence(value("int64")), "stage": value("int64"), "source": value("string"),
+        "metadata": value("string")})
+
+
+def read_pairs(path: str | os.PathLike) -> list[Pair]:
+    """Pairs from a JSONL file or a ``datasets`` folder (``save_to_disk``; a DatasetDict's ``train`` split or
+    its only one) with at least ``prompt``, ``chosen`` and ``rejected`` columns; ``metadata`` may be a JSON
+    string (as :func:`save_pairs` writes it)."""
+    if not Path(path).is_dir():
+        return read_jsonl(path, Pair.from_dict)
+    import datasets
+
+    try:
+        data = datasets.load_from_disk(str(path))
+    except FileNotFoundError:
+        raise UserError(f"{path}: a folder, but not one written by datasets' save_to_disk") from None
+    if isinstance(data, datasets.DatasetDict):
+        if "train" not in data and len(data) != 1:
+            raise UserError(f"{path}: a DatasetDict with splits {', '.join(data)}; pairs are read from 'train'")
+        data = data["train"] if "train" in data else next(iter(data.values()))
+    pairs = []
+    for i, row in enumerate(data):
+        metadata = row.pop("metadata", None)
+        row["metadata"] = json.loads(metadata) if isinstance(metadata, str) else metadata or {}
+        try:
+            pairs.append(Pair.from_dict(row))
+        except (TypeError, ValueError) as exc:
+            raise UserError(f"{path}: row {i}: {exc}") from None
+    return pairs

@@ -5,6 +5,13 @@ similarity of their token n-gram sets reaches ``threshold`` (``near``). Prompts 
 and solutions with solutions (a pair's chosen and rejected, an SFT row's completion; a benchmark task's
 reference). A training item whose task id is a benchmark task id is reported too (``task_id``).
 
+Solutions are also compared as normalised code (:func:`canonical_code`: every identifier renamed by its
+order of first appearance, numbers and operators kept), so a reference whose module and signal names were
+changed is caught however its prompt was paraphrased: equal normalised code is ``renamed``, and ``near``
+takes the higher of the raw and the normalised similarity. What it costs: tiny designs that differ only in
+names (an AND gate here and there) match too. Measured by ``benchmarks/contamination_threshold.py``
+(docs/pairs.md quotes it) on the procedural Verilog tasks against VerilogEval, which share such designs.
+
 The check is exhaustive over the given texts (an inverted n-gram index, no sampling), so a report with no
 overlaps means none at this threshold; it says nothing about paraphrases below it.
 """
@@ -13,7 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from codealign.pairs.pool import normalize_text
 from codealign.types import Pair, Task
@@ -77,6 +84,15 @@ class ContaminationReport:
         }
 
 
+def canonical_code(text: str) -> str:
+    """``text`` with every identifier (keywords too: this knows no language) replaced by ``_K`` for its
+    ``K``-th first appearance; numbers, operators and punctuation kept. Two texts have the same canonical code
+    exactly when one is the other with its names consistently renamed (whitespace aside)."""
+    names: dict[str, str] = {}
+    return " ".join(tok if not (tok[0].isalpha() or tok[0] == "_") else names.setdefault(tok, f"_{len(names)}")
+                    for tok in _TOKEN.findall(text))
+
+
 def _shingles(text: str, n: int) -> frozenset:
     tokens = _TOKEN.findall(text)
     if len(tokens) < n:
@@ -108,39 +124,59 @@ def _sft_texts(row: Any) -> tuple[str, str, list[str]]:
     raise TypeError(f"SFT rows must be dicts, got {type(row).__name__}")
 
 
-class _Index:
-    def __init__(self, ngram: int):
-        self.ngram = ngram
+class _View:
+    """Texts under one transformation: their normalised forms (for equality) and n-gram index."""
+
+    def __init__(self, transform: Callable[[str], str], equal_kind: str, ngram: int):
+        self.transform, self.equal_kind, self.ngram = transform, equal_kind, ngram
         self.exact: dict[str, str] = {}
         self.shingles: dict[str, frozenset] = {}
         self.postings: dict[tuple, list[str]] = {}
 
     def add(self, key: str, text: str) -> None:
-        if not text.strip():
-            return
+        text = self.transform(text)
         self.exact.setdefault(normalize_text(text), key)
         grams = _shingles(text, self.ngram)
         self.shingles[key] = grams
         for gram in grams:
             self.postings.setdefault(gram, []).append(key)
 
-    def best(self, text: str, threshold: float) -> tuple[str, str, float] | None:
-        if not text.strip():
-            return None
-        hit = self.exact.get(normalize_text(text))
-        if hit is not None:
-            return hit, "exact", 1.0
-        grams = _shingles(text, self.ngram)
+    def equal(self, text: str) -> str | None:
+        return self.exact.get(normalize_text(self.transform(text)))
+
+    def similarities(self, text: str) -> dict[str, float]:
+        grams = _shingles(self.transform(text), self.ngram)
         shared: dict[str, int] = {}
         for gram in grams:
             for key in self.postings.get(gram, ()):
                 shared[key] = shared.get(key, 0) + 1
-        best = None
-        for key, inter in shared.items():
-            similarity = inter / (len(grams) + len(self.shingles[key]) - inter)
-            if similarity >= threshold and (best is None or similarity > best[2]):
-                best = (key, "near", similarity)
-        return best
+        return {key: inter / (len(grams) + len(self.shingles[key]) - inter) for key, inter in shared.items()}
+
+
+class _Index:
+    def __init__(self, ngram: int, *, code: bool = False):
+        self.views = [_View(lambda t: t, "exact", ngram)]
+        if code:
+            self.views.append(_View(canonical_code, "renamed", ngram))
+
+    def add(self, key: str, text: str) -> None:
+        if text.strip():
+            for view in self.views:
+                view.add(key, text)
+
+    def best(self, text: str, threshold: float) -> tuple[str, str, float] | None:
+        if not text.strip():
+            return None
+        for view in self.views:
+            hit = view.equal(text)
+            if hit is not None:
+                return hit, view.equal_kind, 1.0
+        similarity: dict[str, float] = {}
+        for view in self.views:
+            for key, value in view.similarities(text).items():
+                similarity[key] = max(value, similarity.get(key, 0.0))
+        key = max(similarity, key=similarity.get, default=None)
+        return (key, "near", similarity[key]) if key is not None and similarity[key] >= threshold else None
 
 
 def check_contamination(
@@ -149,12 +185,15 @@ def check_contamination(
     sft_rows: Iterable[Any] = (),
     threshold: float = 0.8,
     ngram: int = 5,
+    normalise_code: bool = True,
 ) -> ContaminationReport:
     """Every pair and SFT row compared with every benchmark task (Task objects or dicts with ``task_id``,
-    ``prompt`` and a solution field such as ``ref``)."""
+    ``prompt`` and a solution field such as ``ref``). Overlap kinds: ``exact``, ``renamed`` (solutions equal
+    after :func:`canonical_code`), ``near`` (similarity at least ``threshold``) and ``task_id``.
+    ``normalise_code=False`` compares raw solution text only (the guard before identifiers were normalised)."""
     if not 0 < threshold <= 1:
         raise ValueError(f"threshold must be in (0, 1], got {threshold}")
-    prompts, solutions = _Index(ngram), _Index(ngram)
+    prompts, solutions = _Index(ngram), _Index(ngram, code=normalise_code)
     owner: dict[str, str] = {}
     bench_ids = set()
     count = 0

@@ -146,6 +146,8 @@ def make_pairs(
     if config.flip_verdicts:
         result.flip_rate = estimate_flip_rate(pairs, read_jsonl(config.flip_verdicts, ExecResult.from_dict),
                                               config.flip_assumption)
+        if result.flip_rate.warning:
+            log(result.flip_rate.warning)
     result.pairs = pairs
     return result
 
@@ -153,4 +155,5 @@ def make_pairs(
 def flip_summary(estimate: FlipEstimate) -> dict[str, Any]:
     """The flip-rate estimate as summary fields (``label_smoothing`` is what TRL's robust loss takes)."""
     return {"label_smoothing": round(estimate.rate, 4), "compared": estimate.compared,
-            "disagreement": round(estimate.disagreement, 4), "assumption": estimate.assumption}
+            "disagreement": round(estimate.disagreement, 4), "assumption": estimate.assumption,
+            "ci95": [round(x, 4) for x in estimate.interval], "warning": estimate.warning}

@@ -25,6 +25,9 @@ from codealign.pairs.pool import effective_score
 from codealign.types import ExecResult, Pair, Verdict
 
 MAX_FLIP_RATE = 0.49
+MIN_FLIP_PAIRS = 30
+"""Below this many compared pairs a flip-rate estimate carries a warning: its 95 % interval spans most of
+the useful range of ``label_smoothing`` (0 disagreements out of 10 still allow a flip rate near 0.17)."""
 FLIP_ASSUMPTIONS = ("symmetric", "reference_exact")
 
 
@@ -90,6 +93,28 @@ class FlipEstimate:
     compared: int
     disagreements: float
     assumption: str
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """95 % Wilson interval of the flip rate (the disagreement's interval through the assumption);
+        (0, MAX_FLIP_RATE) with nothing compared."""
+        if not self.compared:
+            return 0.0, MAX_FLIP_RATE
+        n, p, z = self.compared, self.disagreement, 1.96
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        return (flip_rate_from_disagreement(max(0.0, centre - half), self.assumption),
+                flip_rate_from_disagreement(min(1.0, centre + half), self.assumption))
+
+    @property
+    def warning(self) -> str:
+        """A one-line warning when fewer than :data:`MIN_FLIP_PAIRS` pairs were compared, else ''."""
+        if self.compared >= MIN_FLIP_PAIRS:
+            return ""
+        low, high = self.interval
+        return (f"WARNING: the rDPO flip rate {self.rate:.3f} comes from only {self.compared} compared pair(s): "
+                f"its 95 % interval is [{low:.3f}, {high:.3f}]; re-judge at least {MIN_FLIP_PAIRS} pairs "
+                "before trusting it as label_smoothing")
 
 
 def sample_pairs(pairs: Sequence[Pair], n: int, seed: int = 0) -> list[Pair]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from codealign.errors import UserError
-from codealign.sandbox.process import ProcessBackend
+from codealign.sandbox.process import ProcessBackend, process_problem
 
 BACKENDS = ("auto", "process", "bwrap", "docker")
 
@@ -17,7 +17,8 @@ class BackendChoice:
 
 
 def choose_backend(name: str = "auto", **options) -> BackendChoice:
-    """The backend called ``name``; ``auto`` = bwrap where it can create namespaces, else process."""
+    """The backend called ``name``; ``auto`` = bwrap where it can create namespaces, else process where its
+    jobs can reach the interpreter, else docker where an engine and the image are there, else process."""
     from codealign.sandbox.bwrap import BwrapBackend, bwrap_problem
 
     if name not in BACKENDS:
@@ -39,7 +40,17 @@ def choose_backend(name: str = "auto", **options) -> BackendChoice:
     problem = bwrap_problem()
     if problem is None:
         return BackendChoice(BwrapBackend(**options), "auto: bwrap works here (namespaces available)")
-    return BackendChoice(ProcessBackend(**options), f"auto: fell back to process ({problem})")
+    unreachable = process_problem()
+    if unreachable is None:
+        return BackendChoice(ProcessBackend(**options), f"auto: fell back to process ({problem})")
+    from codealign.sandbox.docker import DockerBackend, docker_problem
+
+    no_docker = docker_problem()
+    if no_docker is None:
+        return BackendChoice(DockerBackend(**options), f"auto: docker (bwrap: {problem}; process: {unreachable})")
+    return BackendChoice(ProcessBackend(**options),
+                         f"auto: fell back to process, whose {unreachable.split('; ')[0]} "
+                         f"(bwrap: {problem}; docker: {no_docker})")
 
 
 def get_backend(name: str = "auto", **options) -> ProcessBackend:

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from codealign.errors import UserError
 from codealign.types import Candidate, ExecResult, Task, Verdict
 
 
@@ -31,8 +32,12 @@ def default_cache_path() -> Path:
 class VerdictCache:
     """Verdicts by content key. Thread-safe (one connection behind a lock)."""
 
-    def __init__(self, path: str | os.PathLike | None = None):
+    def __init__(self, path: str | os.PathLike | None = None, *, create: bool = True):
+        """Opens the cache at ``path`` (default: :func:`default_cache_path`); without ``create``, a missing
+        file is a :class:`~codealign.errors.UserError` instead of a new empty cache (a mistyped path)."""
         self.path = Path(path) if path else default_cache_path()
+        if not create and not self.path.is_file():
+            raise UserError(f"{self.path}: no such cache file (nothing has been cached there; check --cache)")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, timeout=60, check_same_thread=False, isolation_level=None)

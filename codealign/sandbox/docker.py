@@ -19,7 +19,7 @@ What a container hides, beyond what the process backend guarantees:
   ``Limits.disk_mb``.
 
 Not hidden: the kernel (containers share it with the host; a kernel exploit escapes), the contents of the
-bound folders (an interpreter and a checkout hold no secret), and timing. Persistent workers
+bound folders (an interpreter and the codealign package folder hold no secret), and timing. Persistent workers
 (:mod:`codealign.sandbox.worker`) are host processes, so this backend offers none (``launch`` is absent): a
 domain that uses them runs each request as a one-shot container job instead. Starting a container costs
 about a third of a second (``benchmarks/sandbox_throughput.py`` measures it).
@@ -30,13 +30,13 @@ from __future__ import annotations
 import functools
 import os
 import shlex
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from codealign.sandbox.binds import host_binds
 from codealign.sandbox.job import Job, JobResult, JobStatus
 from codealign.sandbox.process import ProcessBackend, _rmtree, dir_bytes, is_root, read_nofollow
 
@@ -78,17 +78,6 @@ def entrypoint(script: str, uid: int = UNPRIVILEGED_UID, trusted_dir: str = TRUS
         f"/bin/bash --noprofile --norc -c {shlex.quote(inner)}"
     )
     return ["/bin/bash", "--noprofile", "--norc", "-c", outer]
-
-
-def host_binds(extra: tuple[str, ...] = ()) -> list[str]:
-    """The host folders a job reads, resolved, outermost only: the harness's interpreter (its installation,
-    wherever it lives, and the virtual environment) and ``extra`` (the job's ``binds``)."""
-    wanted = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)), *extra}
-    chosen: list[str] = []
-    for path in sorted(os.path.realpath(p) for p in wanted if p and os.path.isdir(p)):
-        if not any(path == c or path.startswith(c.rstrip("/") + "/") for c in chosen):
-            chosen.append(path)
-    return chosen
 
 
 class _Streams:

@@ -50,9 +50,9 @@ class Job:
     """Allow network access. Only bwrap/docker can deny it; the process backend cannot (documented there)."""
 
     binds: tuple[str, ...] = ()
-    """Host paths the script reads (harness code, e.g. a domain's package root; see
-    ``Domain.sandbox_binds``). Backends that show the host's filesystem keep them readable: bwrap binds those
-    under ``/tmp`` back read-only over its private ``/tmp``."""
+    """Host paths the script reads (harness code, e.g. a domain's package folder; see
+    ``Domain.sandbox_binds``). The bwrap and docker backends show a job exactly these (read-only, at their own
+    paths), the harness's interpreter, the toolchains and the job dir; nothing else of the host."""
 
     def __post_init__(self) -> None:
         for name in list(self.files) + list(self.collect):

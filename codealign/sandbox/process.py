@@ -18,10 +18,12 @@ Guaranteed (when the harness runs as root, as in CI):
 Job dirs live in a folder owned by the harness (mode 0711), so ``../`` from a job dir is not writable.
 
 Not guaranteed by this backend (use ``bwrap``): no network isolation (a job can reach the host's loopback),
-the host filesystem stays readable, world-writable places (``/tmp``, ``/dev/shm``) stay writable, and the
-disk watchdog samples, so a job may overshoot ``disk_mb`` by what it writes in one sampling interval
-(``file_size_mb`` still bounds each file). Run as a non-root user, the job keeps that user's uid:
+the host filesystem stays readable (every world-readable file, home folders that others may traverse
+included: this backend hides nothing of the filesystem), world-writable places (``/tmp``, ``/dev/shm``) stay
+writable, and the disk watchdog samples, so a job may overshoot ``disk_mb`` by what it writes in one sampling
+interval (``file_size_mb`` still bounds each file). Run as a non-root user, the job keeps that user's uid:
 RLIMIT_NPROC then counts all of that user's processes, and only the process group and cgroup are killed.
+As root, jobs cannot run an interpreter below a folder others may not traverse (:func:`process_problem`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import threading
 import time
 from pathlib import Path
 
+from codealign.sandbox.binds import closed_ancestors, interpreter_paths
 from codealign.sandbox.cgroup import JobCgroup, kill_until_gone, open_cgroup
 from codealign.sandbox.job import Job, JobResult, JobStatus
 from codealign.sandbox.limits import Limits
@@ -55,6 +58,21 @@ _LOCK_DIR = Path(tempfile.gettempdir()) / "codealign-uid-locks"
 
 def is_root() -> bool:
     return os.geteuid() == 0
+
+
+def process_problem() -> str | None:
+    """None when this backend's jobs can run the harness's interpreter, else why not: as root, jobs run as
+    unprivileged uids, which cannot reach an interpreter below a folder others may not traverse (a pyenv
+    under ``/root``, 0700 on a fresh machine). Setup does not change those permissions; bwrap and docker
+    show the interpreter to the job instead."""
+    if not is_root():
+        return None
+    for path in interpreter_paths():
+        closed = closed_ancestors(path)
+        if closed:
+            return (f"jobs run as unprivileged uids and cannot reach the interpreter {os.path.realpath(path)} "
+                    f"({closed[0]} is not traversable by others); use --backend bwrap or docker")
+    return None
 
 
 class UidSlot:
@@ -266,12 +284,18 @@ class ProcessBackend:
             self._kill_job(proc, uid, cgroup, uid_timeout_s=0.5)
 
     # -- hooks for subclasses -------------------------------------------------------------------------
-    def wrap(self, argv: list[str], jobdir: str, job: Job) -> list[str]:
-        """The command that runs ``argv`` inside this backend's isolation (identity here)."""
+    drops_privileges = False
+    """True when :meth:`wrap`'s command starts as root and itself drops to the slot uid before the job runs
+    (so the launcher stays root); False when the launcher is started as the slot uid."""
+
+    def wrap(self, argv: list[str], jobdir: str, job: Job, uid: int | None = None) -> list[str]:
+        """The command that runs ``argv`` inside this backend's isolation (identity here); ``uid`` is the
+        job's slot uid (None when the harness is not root)."""
         return argv
 
     def describe(self) -> str:
-        return "process: session, rlimits, scrubbed env, per-slot uid (as root), cgroup where writable"
+        return ("process: session, rlimits, scrubbed env, per-slot uid (as root), cgroup where writable; hides "
+                "nothing of the host filesystem (every world-readable file is readable by jobs)")
 
     # -- the run -------------------------------------------------------------------------------------------
     def run(self, job: Job) -> JobResult:
@@ -316,12 +340,13 @@ class ProcessBackend:
         move_fd = f"exec 3>&{trusted_fd} {trusted_fd}>&-\n" if trusted_fd is not None and trusted_fd != 3 else ""
         launcher = f"{move_fd}{join}{_rlimit_lines(limits)}\n{nproc}exec \"$@\"\n"
         inner = ["/bin/bash", "--noprofile", "--norc", "-c", "set -u\n" + job.script]
-        argv = ["/bin/bash", "--noprofile", "--norc", "-c", launcher, "codealign-launch", *self.wrap(inner, jobdir, job)]
+        argv = ["/bin/bash", "--noprofile", "--norc", "-c", launcher, "codealign-launch",
+                *self.wrap(inner, jobdir, job, uid)]
         env = {"PATH": SAFE_PATH, "HOME": jobdir, "TMPDIR": jobdir, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
         env.update(job.env)
         pass_fds = (trusted_fd,) if trusted_fd is not None else ()
         kwargs = {}
-        if uid is not None:
+        if uid is not None and not self.drops_privileges:
             kwargs = {"user": uid, "group": uid, "extra_groups": []}
         return subprocess.Popen(
             argv, cwd=jobdir, env=env, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -3,7 +3,7 @@ more than the work (a warm compiler, an analyser's imported Python API).
 
 A worker is launched exactly like a job (:meth:`ProcessBackend.launch`): its own per-slot uid, its own
 cgroup, rlimits, a scrubbed environment, its own directory as HOME/TMPDIR/cwd and, with the bwrap
-backend, no network, a read-only root, a private /tmp and a PID namespace.
+backend, no network, a root holding only the allowlisted binds, a private /tmp and a PID namespace.
 
 Protocol (line-delimited JSON):
 

@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from codealign.errors import UserError
-from codealign.jsonl import read_jsonl, write_jsonl, write_text_atomic
+from codealign.errors import UserError, closest
+from codealign.jsonl import write_jsonl, write_text_atomic
 from codealign.types import Pair
 
 BATCH_COUPLED_LOSSES = ("aot", "aot_unpaired")
@@ -86,7 +86,8 @@ class DPORunConfig:
     model: str
     """Starting policy (and stage-1 reference): a local model folder, a hub id, or ``codealign-tiny``."""
     pairs: str = ""
-    """Pairs JSONL (``codealign.types.Pair`` rows). May be empty when pairs are passed to ``train_dpo``."""
+    """Pairs JSONL (``codealign.types.Pair`` rows) or a ``datasets`` folder (``codealign pairs --format hf``).
+    May be empty when pairs are passed to ``train_dpo``."""
     output_dir: str = "runs/dpo"
     """Run folder: one ``stage-K`` folder per stage (checkpoints, logs, ``final`` policy), ``final.json``,
     ``ref_cache``."""
@@ -251,7 +252,7 @@ class DPORunConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
-            raise UserError(f"unknown DPO config key(s): {', '.join(unknown)}")
+            raise UserError(f"dpo config: unknown field {unknown[0]!r}{closest(unknown[0], sorted(names))}")
         if "model" not in data:
             raise UserError("DPO config lacks 'model'")
         types = {f.name: f.type for f in dataclasses.fields(cls)}
@@ -302,8 +303,11 @@ class DPORunResult:
 
 
 def load_pairs(path: str | Path) -> list[Pair]:
-    """Pairs from a JSONL file; a missing file, a malformed row or an empty file raises :class:`UserError`."""
-    pairs = read_jsonl(path, Pair.from_dict)
+    """Pairs from a JSONL file or a ``datasets`` folder (:func:`codealign.pairs.command.read_pairs`); a missing
+    file, a malformed row or no pairs raises :class:`UserError`."""
+    from codealign.pairs.command import read_pairs
+
+    pairs = read_pairs(path)
     if not pairs:
         raise UserError(f"{path}: no pairs")
     return pairs

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from codealign.errors import UserError
+from codealign.errors import UserError, closest
 from codealign.train.order import StageOrderSampler
 from codealign.types import ExecResult, Task, Verdict
 
@@ -159,7 +159,7 @@ class SFTRunConfig:
         fields = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - set(fields))
         if unknown:
-            raise UserError(f"sft config: unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(fields))}")
+            raise UserError(f"sft config: unknown field {unknown[0]!r}{closest(unknown[0], sorted(fields))}")
         coerced = {}
         for name, value in values.items():
             kind = {"float": float, "int": int}.get(str(fields[name].type))

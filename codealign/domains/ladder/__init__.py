@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import random
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codealign.domains.base import Benchmark, Domain, limit_verdict
@@ -66,7 +67,8 @@ class LadderDomain(Domain):
             script=_SCRIPT,
             files={"task.json": json.dumps(task.to_dict()), "candidate.ld": candidate.completion},
             limits=self.limits_for(task),
-            env={"CODEALIGN_PYTHON": sys.executable, "PYTHONPATH": ":".join(self.sandbox_binds()),
+            env={"CODEALIGN_PYTHON": sys.executable,
+                 "PYTHONPATH": ":".join(str(Path(p).parent) for p in self.sandbox_binds()),
                  "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"},
             binds=self.sandbox_binds(),
         )
@@ -118,6 +120,13 @@ class LadderDomain(Domain):
 
     def reference_solution(self, task: Task) -> str | None:
         return task.metadata.get("solution") or task.assets.get("reference")
+
+    def selftest_cases(self) -> list[tuple[Task, Candidate, Verdict]]:
+        """The motor seal-in task: its reference, and the rung without the seal-in (the motor stops when Start
+        is released), which parses but fails the traces."""
+        task = next(t for t in bundled_tasks("train") if t.task_id == "ld_motor_seal_in")
+        return [(task, Candidate(task.task_id, self.reference_solution(task)), Verdict.PASS),
+                (task, Candidate(task.task_id, "NO(Start) NC(Stop) OUT(Motor)"), Verdict.FAIL)]
 
     def edit_negatives(self, task: Task, solution: str, rng: random.Random) -> list[Candidate]:
         """Graph-edit negatives of ``solution`` for ``task`` as candidates, judged against the task's

@@ -20,7 +20,8 @@ Task ``assets`` (all optional except the tests):
 Threat model. The candidate is arbitrary Python executed in the same interpreter as the tests, as the job's
 uid, with the sandbox backend's limits around the whole job. It may print anything (a fake ``5 passed``
 summary), monkeypatch pytest or the reporting plugin, exit the process with any status, fork, rewrite files in
-the job dir, kill processes of its uid and read anything its uid can read. What stops it:
+the job dir, kill processes of its uid, read anything its uid can read, and walk the frames and objects of
+the worker it runs in (it has read ``worker.py``). What stops it:
 
 * stdout/stderr are never evidence. The verdict comes only from the backend's trusted fd 3, written by a
   parent process (``python_harness.py``) that never executes candidate code, is the only holder of fd 3, is
@@ -29,18 +30,47 @@ the job dir, kill processes of its uid and read anything its uid can read. What 
 * The parent collects the test ids itself (``ast``), so hiding or renaming tests does not help; tests with no
   evidence count as failed. A worker that exits or crashes mid-test gets that test charged and a fresh worker
   for the rest; per-test and total deadlines are the parent's.
-* Each worker learns a fresh nonce on stdin; a test counts as passed only from a report line carrying it,
-  sent after the trusted, precompiled test code object returned normally (assertion rewriting is applied to
-  sources held in memory, so editing test files on disk, or dropping fake modules into ``sys.modules``,
-  yields no evidence: the function that ran must be one of the trusted code objects).
+* Evidence of a pass is produced only by running the trusted test code (``worker.py`` has the details). Each
+  worker gets a fresh key on stdin and, before any candidate code runs, moves it into an OpenSSL HMAC object
+  held by nothing but a PEP 578 audit hook (the *witness*): not by ``__main__``, a module, a frame that
+  outlives the witness's own call, or anything ``gc`` lists. The worker calls each test function itself;
+  after it returns normally the witness checks, on the calling frame, that the function called is a plain
+  function whose ``__code__`` is the trusted code object of the test id named (compiled from sources held in
+  memory, assertion rewriting included) and only then signs ``P<TAB>id``. A test passes only when every item
+  pytest ran for it has a signed ``P`` and nothing failed; a crash or a deadline charged to it outweighs a
+  pass already seen. So registering a late plugin whose ``pytest_pyfunc_call`` answers first, wrapping the
+  test (``__wrapped__`` is never followed), swapping in another (genuinely passing) test, patching pytest's
+  runner, replaying the worker's own call function with stand-ins, raising the witness's audit event, or
+  writing forged lines to any fd all leave the test without evidence. Pytest's plugin manager refuses
+  registrations once the session has started (trusted conftest modules excepted).
+* A second audit hook (the *guard*, no secrets) refuses ``gc.get_objects/get_referrers/get_referents``,
+  ``sys._current_frames``, ``sys.settrace/setprofile``, all of ``ctypes``, opening any file named ``mem``
+  (``/proc/self/mem``), ``os.symlink``, assigning ``__code__`` and adding audit hooks; the worker is
+  non-dumpable, so other processes of the uid cannot read its memory either.
 
-Residual risks (not prevented): candidate code written against this worker can find the nonce and the report
-pipe in its own process (``gc``, frames, ``/proc/self/fd``) and forge the results *of the tests run in its
-worker* — the worker is the candidate's process, so this cannot be closed without a second interpreter per
-assertion. In ``command`` mode the evidence is only the command's exit status. Killing the parent (same uid)
-yields no report: the verdict is then RUNTIME_ERROR with score 0, never a pass (a harness that never signed
-its start line is SANDBOX_ERROR: the sandbox, not the candidate, failed). Isolation from the host
-(network, filesystem writes outside the job dir, process escape) is the backend's: use ``bwrap``.
+Residual risks (what remains possible, and why):
+
+* A Python signal handler (``signal.signal`` raises no audit event) that fires exactly when the witness
+  starts receives the witness's frame, whose locals reach the HMAC object: an attacker who wins that race
+  can sign passes. A Python-level hook always runs in a Python frame, and CPython runs pending handlers at the
+  start of any Python function; closing this needs the witness in C or outside the process.
+* Native code: a shared library the candidate writes into the job dir and imports (or any installed
+  extension that reads raw memory) runs outside every audit hook and can read the key state. The audit hooks
+  are a speed bump for Python code, not a boundary.
+* What the tests rely on is not protected: candidate code may monkeypatch ``builtins``, ``pytest.raises`` or
+  ``approx``, the test module's globals or classes, fixture values (``item.funcargs``), or return objects
+  whose ``__eq__`` is always true; it may also deselect some parametrizations of a test at collection (a test
+  passes when the items pytest ran for it all returned). Evidence proves the trusted test code ran and
+  returned; it cannot prove the test's checks meant anything. Frames, ``__globals__`` and ``sys.modules``
+  stay open (pytest, typing and logging need ``sys._getframe``; reading ``__globals__`` or writing
+  ``sys.modules`` raises no audit event): they reach pytest's objects and the worker's call function but not
+  the witness, whose frame is reachable only while it runs (frames lead to callers, never callees) and which
+  calls nothing the candidate can replace. ``register`` is closed on the plugin manager instance only;
+  ``type(pm).register`` or editing the hook lists still adds hooks, which can only remove evidence.
+* In ``command`` mode the evidence is only the command's exit status. Killing the parent (same uid) yields no
+  report: the verdict is then RUNTIME_ERROR with score 0, never a pass (a harness that never signed its start
+  line is SANDBOX_ERROR: the sandbox, not the candidate, failed). Isolation from the host (network,
+  filesystem writes outside the job dir, process escape) is the backend's: use ``bwrap``.
 """
 
 from __future__ import annotations
@@ -59,6 +89,7 @@ from pathlib import Path
 
 from codealign.domains.base import Benchmark, Domain, DomainOption, limit_verdict
 from codealign.domains.python.extract import extract_python
+from codealign.domains.python.syntax import SYNTAX
 from codealign.extraction import Extraction, extract_code
 from codealign.sandbox.job import Job, JobResult
 from codealign.sandbox.limits import Limits
@@ -104,10 +135,11 @@ class PythonDomain(Domain):
     """Python candidates judged by tests; see the module docstring for the assets and the threat model."""
 
     name = "python"
-    harness_version = "2"
+    harness_version = "3"
     default_limits = Limits(wall_s=60.0, cpu_s=60.0, memory_mb=1024, nproc=64)
     default_test_timeout_s = 10.0
     fence_tags = frozenset({"python", "py", "python3", "py3"})
+    syntax = SYNTAX
     # Long FIM prompts make a Python step several times a Verilog one.
     run_defaults = {"max_tasks": 24, "sft": {"max_steps": 80, "per_device_train_batch_size": 8},
                     "sample": {"max_new_tokens": 64}, "eval": {"max_tasks": 24, "n": 2}}
@@ -216,6 +248,13 @@ class PythonDomain(Domain):
     def reference_solution(self, task: Task) -> str | None:
         """The known-good completion: a FIM task's true middle, or ``assets["solution"]``."""
         return task.metadata.get("middle_code") or task.assets.get("solution")
+
+    def selftest_cases(self) -> list[tuple[Task, Candidate, Verdict]]:
+        """The first bundled FIM task through the real repository tests: its true middle, and ``None`` in its
+        place (valid Python, wrong value)."""
+        task = self.demo_tasks("train")[0]
+        return [(task, Candidate(task.task_id, self.reference_solution(task)), Verdict.PASS),
+                (task, Candidate(task.task_id, "None"), Verdict.FAIL)]
 
     def benchmarks(self) -> tuple[Benchmark, ...]:
         from codealign.domains.python import execrepobench as erb

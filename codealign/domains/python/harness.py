@@ -11,12 +11,15 @@ this process is the only holder of fd 3, the backend's trusted channel). Before 
 3. collects the test ids statically (``ast`` over the test files: pytest's default naming rules), so the
    candidate cannot change how many tests exist.
 
-It then starts a worker (``python -I -B -c <worker source>``; fresh interpreter, no fd 3, no key) with the
-remaining tests and a fresh nonce on its stdin, reads the worker's report pipe, and enforces the per-test
-and total deadlines: a worker that dies or overruns a test is killed, that test is charged, and a new worker
-runs the tests not yet reported; it is the child subreaper of the job, so the workers' orphans are killed and
-reaped here. It writes signed JSON lines ``{"payload": ..., "mac": ...}`` to fd 3 (``mac`` = HMAC-SHA256(key,
-payload), so nothing else that reaches fd 3 can forge them): ``{"started": true}`` first, the report last.
+It then starts a worker (``python -I -B -c <worker source>``; fresh interpreter, no fd 3, no job key) with
+the remaining tests on its stdin after a fresh 32-byte worker key, reads the worker's report pipe, and
+enforces the per-test and total deadlines: a worker that dies or overruns a test is killed, that test is
+charged (a charge outweighs any pass already seen for it), and a new worker runs the tests not yet reported;
+it is the child subreaper of the job, so the workers' orphans are killed and reaped here. A test passes only
+on a ``P`` line whose MAC under that worker's key is valid (written by the worker's audit-hook witness, see
+``worker.py``) for every one of its pytest items that finished, and no failure. It writes signed JSON lines
+``{"payload": ..., "mac": ...}`` to fd 3 (``mac`` = HMAC-SHA256(key, payload), so nothing else that reaches fd 3
+can forge them): ``{"started": true}`` first, the report last.
 """
 
 import ast
@@ -134,6 +137,7 @@ class Run:
         else:
             self.ids = ["command"]
         self.outcome = {}
+        self.returned = set()
         self.seconds = {}
         self.load_errors = []
         self.workers = 0
@@ -144,7 +148,7 @@ class Run:
         return [i for i in self.ids if i not in self.outcome]
 
     def charge(self, test_id, outcome):
-        if test_id in self.ids and test_id not in self.outcome:
+        if test_id in self.ids and self.outcome.get(test_id) in (None, "passed"):
             self.outcome[test_id] = outcome
 
     def run(self):
@@ -184,9 +188,9 @@ class Run:
     def run_worker(self, todo):
         """One worker over ``todo``; False when no further worker would make progress."""
         self.workers += 1
-        nonce = secrets.token_hex(16)
+        key = secrets.token_bytes(32)
         r, w = os.pipe()
-        cfg = dict(self.config, nonce=nonce, report_fd=w, ids=todo)
+        cfg = dict(self.config, report_fd=w, ids=todo)
         cfg.pop("test_files", None)
         cfg["sources"] = self.config.get("test_files", {})
         try:
@@ -201,7 +205,7 @@ class Run:
             return False
         os.close(w)
         try:
-            proc.stdin.write(json.dumps(cfg).encode())
+            proc.stdin.write(key + json.dumps(cfg).encode())
             proc.stdin.close()
         except OSError:
             pass
@@ -229,7 +233,7 @@ class Run:
                     buf += chunk
                     *lines, buf = buf.split(b"\n")
                     for line in lines:
-                        current, started = self.on_message(line, nonce, current, started)
+                        current, started = self.on_message(line, key, current, started)
                 elif proc.poll() is not None:
                     if not eof and sel.select(timeout=0.05):
                         continue
@@ -244,23 +248,28 @@ class Run:
             reader.close()
             kill_group(proc)
 
-    def on_message(self, line, nonce, current, started):
-        """Apply one report line; returns the (test running now, when it started). Only lines carrying this
-        worker's nonce count as evidence; the rest only steer deadlines and diagnostics."""
+    def on_message(self, line, key, current, started):
+        """Apply one report line; returns the (test running now, when it started). Only a ``P`` line with a
+        valid MAC under this worker's key is evidence of a pass; the rest steer deadlines and diagnostics,
+        or fail tests."""
         parts = line.decode("utf-8", "replace").split("\t")
         kind = parts[0]
         if kind == "S" and len(parts) >= 2:
             return base_id(parts[1]), time.monotonic()
-        if kind == "E" and len(parts) >= 5 and hmac.compare_digest(parts[1], nonce):
-            test_id = base_id(parts[2])
-            if parts[3] == "passed":
-                if test_id not in self.outcome and test_id in self.ids:
-                    self.outcome[test_id] = "passed"
-            elif test_id in self.ids:
-                if self.outcome.get(test_id) in (None, "passed"):
-                    self.outcome[test_id] = parts[3][:40] or "failed"
+        if kind == "P" and len(parts) == 3:
+            mac = hmac.new(key, f"P\t{parts[1]}".encode(), hashlib.sha256).hexdigest()
+            if hmac.compare_digest(parts[2], mac):
+                self.returned.add(parts[1])
+            return current, started
+        if kind == "E" and len(parts) >= 4:
+            test_id = base_id(parts[1])
+            if test_id in self.ids:
+                if parts[2] == "passed" and parts[1] in self.returned:
+                    self.outcome.setdefault(test_id, "passed")
+                elif self.outcome.get(test_id) in (None, "passed"):
+                    self.outcome[test_id] = "no_evidence" if parts[2] == "passed" else parts[2][:40] or "failed"
             try:
-                self.seconds[test_id] = round(self.seconds.get(test_id, 0.0) + float(parts[4]), 4)
+                self.seconds[test_id] = round(self.seconds.get(test_id, 0.0) + float(parts[3]), 4)
             except ValueError:
                 pass
             return None, time.monotonic()

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import random
 
-from codealign.domains.mutants import Edit, mutants_from_edits, tree_sitter_parser, walk
+from codealign.domains.mutants import Edit, mutants_from_edits
+from codealign.domains.python.syntax import SYNTAX
+from codealign.domains.syntax import walk
 
 COMPARISON_FLIPS = {"<": ">=", ">=": "<", ">": "<=", "<=": ">", "==": "!=", "!=": "==", "in": "not in",
                     "not in": "in", "is": "is not", "is not": "is"}
@@ -132,7 +134,7 @@ def edits(source: str) -> list[Edit]:
     """Every single-edit mutation site of ``source``."""
     data = source.encode("utf-8", "surrogateescape")
     found: list[Edit] = []
-    for node in walk(tree_sitter_parser("tree_sitter_python").parse(data).root_node):
+    for node in walk(SYNTAX.parser().parse(data).root_node):
         _comparisons(node, found)
         _off_by_one(node, found)
         _operator_swaps(node, found)

@@ -54,6 +54,7 @@ from typing import Any, Sequence
 from codealign.domains.solidity import solc
 from codealign.domains.base import Benchmark, Domain, command_version, sandbox_error
 from codealign.domains.solidity.extract import extract_solidity
+from codealign.domains.solidity.syntax import SYNTAX
 from codealign.extraction import Extraction, extract_code
 from codealign.domains.solidity.answers import (
     DETECTOR_CATEGORY,
@@ -69,6 +70,10 @@ from codealign.types import Candidate, ExecResult, Task, Verdict
 KINDS = ("detect", "repair", "analyze")
 _FENCE = re.compile(r"```(?:solidity|sol)?[ \t]*\n(.*?)```", re.S | re.I)
 _STATUS_VERDICT = {"timeout": Verdict.TIMEOUT, "memory": Verdict.MEMORY, "output_limit": Verdict.OUTPUT_LIMIT}
+
+MAX_SOURCE_BYTES = 1 << 20
+"""Largest candidate contract compiled (UTF-8 bytes). Real contracts, flattened, stay far below; past it the
+compiler's reply outgrows the adapter's pipe, so a larger one is a COMPILE_ERROR saying so, without a run."""
 
 
 def extract_contract(completion: str) -> str:
@@ -150,6 +155,7 @@ class SolidityDomain(Domain):
     default_limits = Limits(wall_s=120.0, cpu_s=3600.0, memory_mb=6144, nproc=256, nofile=1024,
                             output_bytes=32 << 20, disk_mb=512)
     fence_tags = frozenset({"solidity", "sol"})
+    syntax = SYNTAX
     tools = {"node": ("node", "--version"), "solcjs": ("solcjs", "--version"), "slither": ("slither", "--version")}
     run_defaults = {"sft": {"max_steps": 120, "per_device_train_batch_size": 8}, "sample": {"max_new_tokens": 160},
                     "mutants_per_task": 1}
@@ -207,7 +213,7 @@ class SolidityDomain(Domain):
         return (Benchmark(
             "smartbugs", lambda path, model=None: sorted(smartbugs.load_smartbugs(path), key=lambda t: t.task_id),
             smartbugs.oracle_answer, "smartbugs_curated.jsonl or its folder", evaluate=smartbugs.evaluate,
-            format=smartbugs.format_table),)
+            format=smartbugs.format_table, skipped=smartbugs.skipped_rows),)
 
     def reference_solution(self, task: Task) -> str | None:
         """For a detection task, the golden answer its label gives; otherwise None."""
@@ -355,7 +361,25 @@ class SolidityDomain(Domain):
             return extract_contract(candidate.completion)
         return task.assets["source"]
 
+    def _oversize(self, task: Task, candidate: Candidate) -> ExecResult | None:
+        """COMPILE_ERROR with a one-line reason when the candidate's contract exceeds :data:`MAX_SOURCE_BYTES`."""
+        kind = task.assets.get("kind")
+        if kind not in ("repair", "analyze"):
+            return None
+        size = len(extract_contract(candidate.completion).encode("utf-8", "surrogatepass"))
+        if size <= MAX_SOURCE_BYTES:
+            return None
+        reason = f"the contract is {size / 2**20:.1f} MiB, over the {MAX_SOURCE_BYTES / 2**20:.0f} MiB source cap"
+        details: dict[str, Any] = {"kind": kind, "failure": "source_too_large", "error": reason,
+                                   "analysis": Analysis("compile_error", compile_error=reason).to_details()}
+        if kind == "repair":
+            details["checks"] = {"compiles": False}
+        return self._result(task, candidate, Verdict.COMPILE_ERROR, 0.0, details, None)
+
     def prepare(self, task: Task, candidate: Candidate) -> Job | ExecResult:
+        too_big = self._oversize(task, candidate)
+        if too_big is not None:
+            return too_big
         sources = self._sources(task, candidate)
         if not sources:
             return self._verdict(task, candidate, [])
@@ -378,6 +402,9 @@ class SolidityDomain(Domain):
         problem = self.check_toolchain()
         if problem:
             return sandbox_error(task, candidate, problem)
+        too_big = self._oversize(task, candidate)
+        if too_big is not None:
+            return too_big
         sources = self._sources(task, candidate)
         if sources:
             try:

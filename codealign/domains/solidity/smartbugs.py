@@ -63,15 +63,9 @@ def load_smartbugs(path: str | Path) -> list[Task]:
     SmartBugs compiled with (npm's broken 0.4.0 replaced by 0.4.1)."""
     from codealign.domains.solidity.solc import BROKEN_ON_NPM
 
-    p = Path(path)
-    if p.is_dir():
-        p = p / "smartbugs_curated.jsonl"
-    rows = read_jsonl(p)
+    p, rows = _rows(path)
     tasks = []
-    for i, row in enumerate(rows, 1):
-        missing = [k for k in ("id", "category", "vulnerable_lines", "pragma", "source_available") if k not in row]
-        if missing:
-            raise UserError(f"{p}:{i}: not a SmartBugs row (missing {', '.join(missing)})")
+    for row in rows:
         if not row["source_available"]:
             continue
         source = row.get("source_clean") or row["source"]
@@ -85,6 +79,24 @@ def load_smartbugs(path: str | Path) -> list[Task]:
     if not tasks:
         raise UserError(f"{p}: no rows with source_available")
     return tasks
+
+
+def _rows(path: str | Path) -> tuple[Path, list[dict]]:
+    p = Path(path)
+    if p.is_dir():
+        p = p / "smartbugs_curated.jsonl"
+    rows = read_jsonl(p)
+    for i, row in enumerate(rows, 1):
+        missing = [k for k in ("id", "category", "vulnerable_lines", "pragma", "source_available") if k not in row]
+        if missing:
+            raise UserError(f"{p}:{i}: not a SmartBugs row (missing {', '.join(missing)})")
+    return p, rows
+
+
+def skipped_rows(path: str | Path) -> dict[str, int]:
+    """The rows :func:`load_smartbugs` leaves out: those without source (``source_available`` false)."""
+    _, rows = _rows(path)
+    return {"without source": sum(not row["source_available"] for row in rows)}
 
 
 def oracle_answer(task: Task) -> str:

@@ -18,64 +18,75 @@
   ``top_module`` for its oracle run) and prints ``Your Design Passed`` or failure lines, sometimes
   ``... N / M failures``. ``aux_files`` (data files the testbench reads by relative path) go into the job dir.
 
-Either format may carry ``"header"``: text put in front of a candidate that does not define ``top_module``
+* cocotb style (``"format": "cocotb"``): the candidate's design files driven by a cocotb test module instead
+  of a Verilog testbench (CVDP's harnesses); assets, verdicts, score and threat model in
+  :mod:`codealign.domains.verilog.cocotb`. Icarus runs them whatever ``simulator`` says.
+
+Either of the first two formats may carry ``"header"``: text put in front of a candidate that does not define ``top_module``
 (VerilogEval's code-complete task prepends the module header to a body-only completion, as upstream does).
 
 **Verdicts and score.** COMPILE_ERROR for anything rejected before simulation (empty or oversized text,
-preprocessor, syntax or elaboration errors, a forbidden system task); TIMEOUT when the testbench reports its
+a refused construct, preprocessor, syntax or elaboration errors); TIMEOUT when the testbench reports its
 own ``TIMEOUT`` or the job passes its wall-clock deadline; MEMORY / OUTPUT_LIMIT from the sandbox;
 RUNTIME_ERROR when the simulator fails without a summary; otherwise PASS or FAIL from the testbench's
-summary. Score: VerilogEval, ``1 - mismatches / samples``; RTLLM, ``1 - failures / checks`` where the
-testbench prints both, else 1 (passed) or 0; 0 for every verdict before a summary. ``details["failure"]``
-holds the failure class (a superset of VerilogEval's codes): ``empty``, ``too_large``, ``preprocess_error``,
-``forbidden_construct``, ``syntax_error`` (S), ``explicit_cast_required`` (e), ``sized_constant_zero`` (0),
-``declared_as_wire`` (w), ``unknown_module`` (m), ``unbound_clk`` (c), ``unbound_name`` (p),
-``isolation_error`` (the design reaches outside itself), ``module_name_clash``, ``zero_delay_loop`` (an
-``always`` without delay), ``unknown_system_task``,
-``compile_error`` (C), ``compile_timeout``, ``tb_timeout`` (T), ``sim_timeout``, ``reset_issue`` (r),
-``runtime_mismatch`` (R), ``no_samples``, ``no_summary``, ``simulator_error``, ``memory``, ``output_limit``.
+summary (RTLLM: and the X rule below). Score: VerilogEval, ``1 - mismatches / samples``; RTLLM,
+``1 - failures / checks`` where the testbench prints both, else 1 (passed) or 0; 0 for every verdict before a
+summary. ``details["failure"]`` holds the failure class (a superset of VerilogEval's codes): ``empty``,
+``too_large``, ``disallowed_construct`` (``details["constructs"]`` names them), ``allowlist_error`` (the
+check itself failed: refused), ``preprocess_error``, ``syntax_error`` (S), ``explicit_cast_required`` (e),
+``sized_constant_zero`` (0), ``declared_as_wire`` (w), ``unknown_module`` (m), ``unbound_clk`` (c),
+``unbound_name`` (p), ``module_name_clash``, ``zero_delay_loop`` (an ``always`` without delay),
+``unknown_system_task``, ``compile_error`` (C), ``compile_timeout``, ``tb_timeout`` (T), ``sim_timeout``,
+``reset_issue`` (r), ``runtime_mismatch`` (R), ``x_output`` (RTLLM: X/Z where the reference is 0/1),
+``no_samples``, ``no_summary``, ``simulator_error``, ``memory``, ``output_limit``.
 
-**Threat model.** The candidate is untrusted code that runs inside the testbench's simulation. It may print
-anything, read or write files, name the testbench's and the reference's signals hierarchically (``tb.stats1
-.errors``, upward ``stats1.errors``, ``tb.out_ref``), instantiate the reference, or end the simulation early.
-The job script is the same for every job (it holds no secret) and does, in order:
+**Threat model.** The candidate is untrusted code that runs inside the testbench's simulation; a model
+that read this file tries to make a wrong design PASS. What it may contain is decided structurally, on
+slang's syntax tree (:mod:`codealign.domains.verilog.allowlist`, which lists the rules), not on its text.
+The job script is the same for every task's jobs (it holds no secret) and does, in order:
 
-1. with the testbench and reference in a folder made unreadable (``chmod 000``), preprocess the candidate
-   alone (``iverilog -E``; an ``include`` of the testbench fails) and send the preprocessed text to the
-   trusted channel (fd 3). The judge scans it (comments, strings and escaped identifiers skipped) and rejects
-   every system task that reads or writes files, ends the simulation, or reaches other scopes
-   (``DENIED_SYSTEM_TASKS``: ``$fopen``, ``$fgets``, ``$readmemh``, ``$finish``, ``$fatal``, ``$root``,
-   ``$system``, ...). Scanning the preprocessed text means macros and token pasting cannot hide a call.
-   A design whose compiled code (step 2) calls one of them is not simulated at all.
-2. elaborate the preprocessed candidate alone (``iverilog -o alone.vvp``, every uninstantiated module a
-   root): any hierarchical or upward reference outside the candidate, and any instantiation of the
-   reference, fails here;
-3. compile the same preprocessed text first (so no testbench macro precedes it) with the testbench and the
-   reference, in which every module the reference defines carries a per-job random suffix
-   (``RefModule_<random>``) and every ``$display``/``$write``/``$strobe``/``$monitor`` of the testbench
-   carries a per-job random tag; delete the sources; simulate with fd 3 closed.
+1. with the testbench and reference in a folder made unreadable (``chmod 000``), run the allowlist check as a
+   separate ``python -I`` process (fd 3 closed): lex the raw candidate and refuse any directive that reads,
+   embeds or relabels (``include`` however built from macros, ``line``, ``pragma``, Verilator's
+   ``systemc_*``), so no file is ever opened; preprocess it with ``iverilog -E`` and check the
+   *preprocessed* text (what is compiled is what was checked) over the whole tree, every generate branch and
+   module: no ``defparam``, ``force``/``release``/procedural ``assign``/``deassign``, ``bind``, DPI,
+   hierarchical names that start outside the module's own declarations, ``$root``/``$unit``, driving the
+   module's own inputs, testbench module names, and no system task or function outside a small allowlist
+   (``$finish``, ``$fopen``, ``$readmem*``, ``$c``, ``$dumpfile``, plusargs... are refused, however spelled:
+   an escaped ``\\$finish `` is the name ``$finish``). The script sends the report to the trusted channel;
+   any violation, or a crash of the check, ends the job;
+2. elaborate the preprocessed candidate alone (``iverilog -o alone.vvp``): the compiler's failure classes,
+   and a second wall against names outside the candidate; text slang cannot parse but iverilog accepts is
+   refused here;
+3. compile the same preprocessed text first with the testbench and the reference, in which every module
+   the reference defines carries a per-job random suffix and every ``$display``/``$write``/``$strobe``/
+   ``$monitor`` of the testbench carries a per-job random tag; delete the sources (Verilator: the generated
+   C++ too, leaving the binary); simulate with fd 3 closed.
 
-The verdict comes only from tagged lines of the simulation output (exactly one tagged ``Mismatches`` line
-for VerilogEval) and from the stage results on fd 3. A candidate that passes step 1 cannot read a file,
-stdin or its plusargs, so it cannot learn the tag, and step 2 keeps it from reading the testbench's
-variables; a candidate that fails step 1 is rejected whatever it printed.
-``$system`` does not exist in Icarus 11 (``vvp`` refuses to load a design that calls it); it is denied anyway.
-RTLLM verdicts read tagged lines too: PASS needs the testbench's tagged ``Your Design Passed`` and no tagged
-failure line.
+The verdict comes only from tagged lines and from the stage records on fd 3. The design cannot read a file,
+plusargs or generated code, run C++ or a command, or end the run, so it cannot learn the tag; it cannot name
+the testbench's or the reference's signals or parameters, so it cannot steer them. X rule: VerilogEval
+testbenches compare ``ref === (ref ^ dut ^ ref)`` (X in the reference a don't-care, X/Z in the design a
+mismatch), and the design cannot drive its inputs (which it shares with the reference) to X. RTLLM
+testbenches are closed-loop and their own checks may ignore X (``!A_greater`` is X, so never an error):
+the harness adds a shadow reference to the testbench's top module, fed the design instance's inputs, and
+counts samples (0.37 time units after any change) where a design output bit is X/Z and the reference's
+is 0/1; any such sample is ``x_output``.
 
-What remains possible: (a) step 2 elaborates with default parameters, so a ``generate`` branch taken only
-under a parameter value the testbench passes is not checked for outside references (VerilogEval testbenches
-pass no parameters; 4 of the 43 RTLLM ones do); (b) the candidate drives its ports, so a port declared
-``output`` where the spec says ``input`` drives the testbench's net (the testbench's own multiple-driver
-rules and the reference comparison apply, as upstream); (c) the deny-list is complete for the system tasks
-of Icarus 11's VPI modules (``system``, ``v2005_math``, ``v2009``, ``va_math``, ``vhdl_sys``,
-``vhdl_textio``); a later Icarus with new file tasks needs the list extended; (d) resource abuse
-(infinite loops, ``$dumpvars`` disk fill, unbounded output) is stopped by the sandbox limits, not here;
-(e) a testbench or reference that does not compile under this simulator gives the candidate COMPILE_ERROR
-(the log names the file; the benchmarks' ``--oracle`` run shows which tasks are affected).
+What remains possible: (a) what the simulator lets any design do that the checker cannot see: VPI-visible
+behaviour of the allowed system functions, and timing-dependent tricks (races with the testbench's sampling
+edge, zero-delay glitches between samples; the RTLLM shadow samples between events, not at every delta);
+(b) a port declared ``output`` where the spec says ``input`` drives the testbench's net (the testbench's own
+multiple-driver rules and the reference comparison apply, as upstream); (c) the RTLLM X rule with a
+testbench of coarse time precision (``1ns/1ns``) samples at the event time itself; (d) a pyslang parser
+bug: the check parses untrusted text, but inside the sandbox, and its report is only a gate; (e) resource
+abuse (infinite loops, ``$dumpvars`` disk fill, unbounded output) is stopped by the sandbox limits, not here
+(``$dumpvars`` is refused anyway); (f) a testbench or reference that does not compile under this simulator
+gives the candidate COMPILE_ERROR (the benchmarks' ``--oracle`` run shows which tasks are affected).
 
 **Simulators.** ``iverilog`` (default; ``-g2012``, ``vvp -n``) or ``verilator`` (``--binary --timing``, about
-10 s per design; the isolation steps 1-2 still use iverilog). Verilator is built without ccache: jobs run
+10 s per design; steps 1-2 use iverilog, so Verilator never sees a refused design). Verilator is built without ccache: jobs run
 under a read-only root (bwrap) as a per-job uid, so no cache folder outside the job dir is writable; that
 needs a writable bind in the backend. ``lint=True`` adds Verilator ``--lint-only -Wall`` on the candidate as
 ``details["lint"]`` (a signal, never the verdict).
@@ -83,43 +94,33 @@ needs a writable bind in the backend. ``lint=True`` adds Verilator ``--lint-only
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import random
 import re
 import secrets
 import shlex
 import shutil
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from codealign.domains.base import Benchmark, Domain, DomainOption, command_version, limit_verdict
 from codealign.domains.verilog.extract import extract_verilog
+from codealign.domains.verilog.syntax import SYNTAX
 from codealign.extraction import Extraction, extract_code
 from codealign.sandbox.job import Job, JobResult
 from codealign.sandbox.limits import Limits
 from codealign.types import Candidate, ExecResult, Task, Verdict
 
 FORMATS = ("verilogeval", "rtllm")
+_ALLOWLIST = str(Path(__file__).with_name("allowlist.py"))
 SIMULATORS = ("iverilog", "verilator")
 
-DENIED_SYSTEM_TASKS = frozenset(
-    # files and streams (reading them could reveal the output tag; writing is not a design's business)
-    "$fopen $fopena $fopenr $fopenw $fclose $fflush $fgetc $fgets $fread $fscanf $ungetc $fseek $ftell $rewind "
-    "$feof $ferror $fputc $fdisplay $fdisplayb $fdisplayh $fdisplayo $fwrite $fwriteb $fwriteh $fwriteo "
-    "$fstrobe $fstrobeb $fstrobeh $fstrobeo $fmonitor $fmonitorb $fmonitorh $fmonitoro $readmemb $readmemh "
-    "$readmempath $sreadmemb $sreadmemh $writememb $writememh $sdf_annotate $table_model $input $log $nolog "
-    "$key $nokey $save $incsave $restart $ivlh_file_open $ivlh_read $ivlh_readline $ivlh_write $ivlh_writeline "
-    # ending the simulation before the testbench does
-    "$finish $finish_and_return $stop $fatal $exit "
-    # other scopes and the interactive debugger
-    "$root $unit $scope $list $showscopes $showvars $vpi_tree $system".split()
-)
-
-# A denied call in the compiled candidate (``"$fopen"`` in vvp code): such a design is not simulated at all.
-# The judge's scan of the preprocessed text stays the authority (it also sees generate branches not elaborated).
-_DENY_CALL_ERE = '"\\$(' + "|".join(sorted(n[1:].replace("$", "\\$") for n in DENIED_SYSTEM_TASKS - {"$root", "$unit"})) + ')"'
-_LEX = re.compile(r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|\\\S+|(\$[A-Za-z_][A-Za-z0-9_$]*)', re.S)
 _MODULE_DEF = re.compile(r"\b(?:module|macromodule)\s+([A-Za-z_][A-Za-z0-9_$]*)")
 _DISPLAY = re.compile(r"(\$(?:display|write|strobe|monitor)[bho]?\s*\(\s*)(?=[^\s)])")
 _MISMATCH = re.compile(r"Mismatches:\s*(\d+)\s+in\s+(\d+)\s+samples")
+_X_RULE = re.compile(r"X-rule samples: (\d+)$")
 _RTLLM_COUNTS = re.compile(r"(\d+)\s*/\s*(\d+)\s*failures", re.I)
 _RTLLM_FAIL = re.compile(r"\b(error|fail(ed|ure|ures)?)\b", re.I)
 _STAGE = re.compile(rb"@(\w+) (-?\d+) (\d+)\n")
@@ -141,24 +142,24 @@ _COMPILE_CLASSES = (
 )
 
 # Runs with the job dir as cwd; placeholders are absolute tool paths. Holds no per-job secret.
-_SCRIPT = r"""
+# The design checks every Verilog job starts with (the cocotb harness too): allowlist, then compiled alone.
+CHECK_STEPS = r"""
 send() { printf '@%s %d %d\n' "$1" "$2" "$(wc -c < "$3")" >&3; cat "$3" >&3; }
 chmod 000 trusted
-{IV} -g2012 -E -o cand.i cand.sv > pre.log 2>&1; rc=$?
-send pre $rc pre.log
-[ $rc -eq 0 ] || exit 0
-send text 0 cand.i
+{PY} -I -B {ALLOW} --iverilog {IV} {CHECKS} cand.sv cand.i > allow.json 2> allow.log 3>&-; allowed=$?
+send allow $allowed allow.json
+[ $allowed -eq 0 ] || [ $allowed -eq 2 ] || { send allowlog $allowed allow.log; exit 0; }
 {IV} -g2012 -o alone.vvp cand.i > alone.log 2>&1; rc=$?
 send alone $rc alone.log
-[ $rc -eq 0 ] || exit 0
-grep -qE '{DENY}' alone.vvp && exit 0
+[ $rc -eq 0 ] && [ $allowed -eq 0 ] || exit 0
 rm -f alone.vvp
-{LINT}
+"""
+_SCRIPT = CHECK_STEPS + r"""{LINT}
 chmod 700 trusted
 {BUILD} > build.log 2>&1; rc=$?
 send build $rc build.log
 [ $rc -eq 0 ] || exit 0
-rm -f trusted/tb.sv trusted/ref.sv
+rm -rf trusted/tb.sv trusted/ref.sv {CLEAN}
 {RUN} 3>&-; rc=$?
 printf '@sim %d 0\n' $rc >&3
 """
@@ -182,10 +183,11 @@ class VerilogDomain(Domain):
     docstring for assets, verdicts, score and the threat model."""
 
     name = "verilog"
-    harness_version = "2"
+    harness_version = "3"
     default_limits = Limits(wall_s=30.0, cpu_s=60.0, memory_mb=1024, disk_mb=256)
     fence_tags = frozenset({"verilog", "v", "systemverilog", "sv", "vlog"})
     stop_sequences = ("endmodule",)
+    syntax = SYNTAX
     tools = {"iverilog": ("iverilog", "-V"), "vvp": ("vvp", "-V"), "verilator": ("verilator", "--version"),
              "ccache": ("ccache", "--version")}
     options = (
@@ -203,7 +205,7 @@ class VerilogDomain(Domain):
         self.max_candidate_bytes = max_candidate_bytes
         if simulator == "verilator":
             self.default_limits = Limits(wall_s=240.0, cpu_s=480.0, memory_mb=4096, disk_mb=512)
-        self.harness_version = f"2-{simulator}{'-lint' if lint else ''}"
+        self.harness_version = f"3-{simulator}{'-lint' if lint else ''}"
 
     def extract(self, text: str, truncated: bool = False) -> Extraction:
         return extract_code(text, self.name, self.fence_tags, extract_verilog, truncated=truncated)
@@ -235,9 +237,12 @@ class VerilogDomain(Domain):
         return tools
 
     def toolchain_version(self) -> str:
+        from codealign.domains.verilog import cocotb
+
         parts = [command_version("iverilog", "-V")]
         if "verilator" in self._tools():
             parts.append(command_version("verilator", "--version"))
+        parts.append(f"cocotb {cocotb.installed_distributions(str(cocotb.environment())).get('cocotb', 'absent')}")
         return "; ".join(parts)
 
     def check_toolchain(self) -> str | None:
@@ -245,12 +250,25 @@ class VerilogDomain(Domain):
         if missing:
             return (f"{', '.join(missing)} not found on PATH (Debian/Ubuntu: apt-get install "
                     f"{'iverilog' if 'verilator' not in missing else 'iverilog verilator'})")
+        if importlib.util.find_spec("pyslang") is None:
+            return f"pyslang is not installed for {sys.executable} (pip install 'codealign[verilog]')"
         return None
+
+    def sandbox_binds(self) -> tuple[str, ...]:
+        """The package root and pyslang's install (the allowlist check runs in the job)."""
+        spec = importlib.util.find_spec("pyslang")
+        found = [str(Path(p).parent) for p in (spec.submodule_search_locations or ())] if spec else []
+        return tuple(dict.fromkeys((*super().sandbox_binds(), *found)))
 
     # -- prepare ---------------------------------------------------------------------------------------------
     def prepare(self, task: Task, candidate: Candidate) -> Job | ExecResult:
         assets = task.assets
         fmt = assets.get("format", "verilogeval")
+        if fmt == "cocotb":
+            from codealign.domains.verilog import cocotb
+
+            return cocotb.prepare_job(task, candidate, cocotb.LIMITS.merged(task.limits), self.sandbox_binds(),
+                                      self.max_candidate_bytes)
         if fmt not in FORMATS:
             raise ValueError(f"task {task.task_id}: unknown verilog asset format {fmt!r}")
         for key in ("test", "top_module") + (("ref",) if fmt == "verilogeval" else ()):
@@ -274,8 +292,8 @@ class VerilogDomain(Domain):
         tb = assets["test"]
         files: dict[str, str | bytes] = {"cand.sv": data}
         sources = ["cand.i", "trusted/tb.sv"]
+        suffix = secrets.token_hex(6)
         if fmt == "verilogeval":
-            suffix = secrets.token_hex(6)
             ref = assets["ref"]
             for name in sorted(set(_MODULE_DEF.findall(ref)), key=len, reverse=True):
                 pattern = re.compile(rf"(?<![\w$]){re.escape(name)}(?![\w$])")
@@ -286,6 +304,9 @@ class VerilogDomain(Domain):
         else:
             for name, content in (assets.get("aux_files") or {}).items():
                 files[name] = content
+            if isinstance(assets.get("ref"), str) and assets["ref"]:
+                tb, files["trusted/ref.sv"] = x_rule_shadow(tb, assets, suffix, tag)
+                sources.append("trusted/ref.sv")
         files["trusted/tb.sv"] = tag_displays(tb, tag)
 
         iv, vvp = shlex.quote(shutil.which("iverilog") or "iverilog"), shlex.quote(shutil.which("vvp") or "vvp")
@@ -296,16 +317,24 @@ class VerilogDomain(Domain):
             build = (f"{vl} --binary --timing -j 0 -Wno-fatal -Wno-lint -Wno-style -Wno-MULTITOP --top-module {top} "
                      f"-Mdir trusted/obj -o simv {srcs}")
             run = "trusted/obj/simv"
+            clean = "; find trusted/obj -mindepth 1 ! -name simv -delete"
         else:
             build = f"{iv} -g2012 -o trusted/sim {srcs}"
             run = f"{vvp} -n trusted/sim"
+            clean = ""
         lint = _LINT.format(VL=vl, TOP=shlex.quote(assets["top_module"])) if self.lint else ""
-        script = (_SCRIPT.replace("{IV}", iv).replace("{DENY}", _DENY_CALL_ERE).replace("{LINT}", lint).replace("{BUILD}", build)
-                  .replace("{RUN}", run))
-        return VerilogJob(script=script, files=files, limits=self.limits_for(task), tag=tag, fmt=fmt)
+        script = (_SCRIPT.replace("{PY}", shlex.quote(sys.executable)).replace("{ALLOW}", shlex.quote(_ALLOWLIST))
+                  .replace("{IV}", iv).replace("{CHECKS}", _allowlist_options(tb, assets))
+                  .replace("{LINT}", lint).replace("{BUILD}", build).replace("{CLEAN}", clean).replace("{RUN}", run))
+        return VerilogJob(script=script, files=files, limits=self.limits_for(task), tag=tag, fmt=fmt,
+                          binds=self.sandbox_binds())
 
     # -- judge -----------------------------------------------------------------------------------------------
     def judge(self, task: Task, candidate: Candidate, job: Job, result: JobResult) -> ExecResult:
+        if task.assets.get("format") == "cocotb":
+            from codealign.domains.verilog import cocotb
+
+            return cocotb.judge(task, candidate, job, result)
         assert isinstance(job, VerilogJob)
         stages = parse_stages(result.trusted)
         details: dict = {"simulator": self.simulator}
@@ -319,24 +348,12 @@ class VerilogDomain(Domain):
             out.wall_s, out.cpu_s, out.peak_memory_mb = result.wall_s, result.cpu_s, result.peak_memory_mb
             return out
 
-        if "pre" in stages and stages["pre"][0] != 0:
-            return verdict(Verdict.COMPILE_ERROR, "preprocess_error", log=stages["pre"][1], stage="preprocess")
-        if "text" in stages:
-            text, complete = stages["text"][1], stages["text"][2]
-            if not complete:
-                return verdict(Verdict.COMPILE_ERROR, "too_large", stage="preprocess",
-                               error="preprocessed candidate exceeds the trusted channel")
-            denied = forbidden_calls(text)
-            if denied:
-                return verdict(Verdict.COMPILE_ERROR, "forbidden_construct", stage="preprocess", forbidden=denied,
-                               error=f"candidate calls {', '.join(denied)}, which designs may not use here")
-        for stage in ("alone", "build"):
-            if stage in stages and stages[stage][0] != 0:
-                log = stages[stage][1]
-                failure = classify_compile_log(log)
-                if stage == "alone" and _reaches_outside(log):
-                    failure = "isolation_error"
-                return verdict(Verdict.COMPILE_ERROR, failure, log=log, stage=stage)
+        refused = _allowlist_verdict(stages, verdict)
+        if refused is not None:
+            return refused
+        if "build" in stages and stages["build"][0] != 0:
+            log = stages["build"][1]
+            return verdict(Verdict.COMPILE_ERROR, classify_compile_log(log), log=log, stage="build")
         limited = limit_verdict(result)
         if limited is not None:
             reached_sim = "build" in stages
@@ -358,7 +375,7 @@ class VerilogDomain(Domain):
         details["sim_returncode"] = sim_rc
         if job.fmt == "verilogeval":
             return self._judge_verilogeval(lines, sim_rc, verdict)
-        return self._judge_rtllm(lines, sim_rc, verdict)
+        return self._judge_rtllm(lines, sim_rc, verdict, "trusted/ref.sv" in job.files)
 
     @staticmethod
     def _judge_verilogeval(lines: list[str], sim_rc: int, verdict) -> ExecResult:
@@ -381,12 +398,18 @@ class VerilogDomain(Domain):
         return verdict(Verdict.FAIL, failure, score, **extra)
 
     @staticmethod
-    def _judge_rtllm(lines: list[str], sim_rc: int, verdict) -> ExecResult:
+    def _judge_rtllm(lines: list[str], sim_rc: int, verdict, shadowed: bool) -> ExecResult:
+        x_counts = [int(m.group(1)) for m in (_X_RULE.match(ln) for ln in lines) if m]
+        lines = [ln for ln in lines if not _X_RULE.match(ln)]
         passed = any("Your Design Passed" in ln for ln in lines)
         failing = [ln for ln in lines if _RTLLM_FAIL.search(ln)]
         counts = [m for m in (_RTLLM_COUNTS.search(ln) for ln in lines) if m]
         extra: dict = {"report": [ln.strip() for ln in (failing or lines)][-5:]}
         if passed and not failing:
+            if shadowed and len(x_counts) != 1:
+                return verdict(Verdict.FAIL, "no_summary", **extra, error="no X-rule summary from the shadow")
+            if shadowed and x_counts[0] > 0:
+                return verdict(Verdict.FAIL, "x_output", **extra, x_samples=x_counts[0])
             return verdict(Verdict.PASS, "", 1.0, **extra)
         if not passed and not failing:
             if sim_rc != 0:
@@ -423,7 +446,7 @@ class VerilogDomain(Domain):
         return generate_tasks(families, n, seed, split)
 
     def benchmarks(self) -> tuple[Benchmark, ...]:
-        from codealign.domains.verilog import rtllm, verilogeval
+        from codealign.domains.verilog import cvdp, rtllm, verilogeval
 
         return (
             Benchmark("verilogeval", lambda path, task, model=None: verilogeval.load_verilogeval(path, task),
@@ -431,6 +454,10 @@ class VerilogDomain(Domain):
                       variants=verilogeval.TASKS, variant_flag="task", default_data=verilogeval.DEMO),
             Benchmark("rtllm", lambda path, model=None: rtllm.load_rtllm(path), reference_solution,
                       "an RTLLM problems JSONL"),
+            Benchmark("cvdp", cvdp.load_cvdp, cvdp.oracle, "a CVDP problems JSONL (code generation, cocotb harnesses)",
+                      options=(DomainOption("categories", "only problems of these categories or difficulties "
+                                            "(cid003, easy; repeatable or comma-separated)", None, repeatable=True),),
+                      score=cvdp.score, format=cvdp.format_report),
         )
 
     def selftest_cases(self) -> list[tuple[Task, Candidate, Verdict]]:
@@ -479,15 +506,45 @@ def tag_displays(testbench: str, tag: str) -> str:
     return "".join(out)
 
 
+def x_rule_shadow(testbench: str, assets: dict, suffix: str, tag: str) -> tuple[str, str]:
+    """The testbench with a shadow of the design added to its top module, and the shadow reference's source.
+
+    The shadow is the reference (its modules renamed with ``suffix``) fed the design instance's inputs, with
+    the testbench's parameter overrides; it counts the samples where a design output bit is X/Z while the
+    reference's is 0/1, sampled 0.37 time units after any change of either (off the testbenches' event
+    times), and prints the count from a ``final`` block. X in the reference (before its reset) is a
+    don't-care."""
+    from codealign.domains.verilog.allowlist import module_ports
+
+    top, ref_top = assets["top_module"], assets["ref_top_module"]
+    tb_top = testbench_top(testbench)
+    body = re.search(rf"\bmodule\s+{re.escape(tb_top)}\b.*?(?=\bendmodule\b)", testbench, re.S)
+    inst = body and re.search(
+        rf"(?<![\w$.]){re.escape(top)}\s*(#\s*\((?:[^()]|\([^()]*\))*\))?\s*([A-Za-z_][\w$]*)\s*\(", body.group())
+    ports = module_ports(assets["ref"], ref_top)
+    if inst is None or not ports:
+        raise ValueError(f"no instance of {top} in testbench module {tb_top}, or no ports in the reference")
+    ref = assets["ref"]
+    for name in sorted(set(_MODULE_DEF.findall(ref)), key=len, reverse=True):
+        ref = re.sub(rf"(?<![\w$]){re.escape(name)}(?![\w$])", f"{name}_{suffix}", ref)
+    dut, shadow = inst.group(2), f"xrule_{suffix}"
+    ins = [n for n, d in ports if d == "input"]
+    outs = [n for n, d in ports if d == "output"]
+    events = " or ".join([f"{shadow}.{n} or {dut}.{n}" for n in outs] + [f"{dut}.{n}" for n in ins])
+    bad = " || ".join(f"((({shadow}.{n} ^ {shadow}.{n}) | ({dut}.{n} ^ {dut}.{n})) !== ({shadow}.{n} ^ {shadow}.{n}))"
+                      for n in outs)
+    code = (f"\n{ref_top}_{suffix} {inst.group(1) or ''} {shadow}("
+            + ", ".join(f".{n}({dut}.{n})" for n in ins) + ");\n"
+            f"integer {shadow}_samples = 0;\nreal {shadow}_tick = -1.0;\n"
+            f"always @({events}) {shadow}_tick <= #0.37 $realtime;\n"
+            f"always @({shadow}_tick) if ({bad}) {shadow}_samples = {shadow}_samples + 1;\n"
+            f'final $display("X-rule samples: %0d", {shadow}_samples);\n')
+    return testbench[:body.end()] + code + testbench[body.end():], ref
+
+
 def tagged_lines(output: str, tag: str) -> list[str]:
     """What follows ``tag`` on each output line that carries it (text before the tag is ignored)."""
     return [line[line.index(tag) + len(tag):] for line in output.splitlines() if tag in line]
-
-
-def forbidden_calls(source: str) -> list[str]:
-    """Denied system task names used in ``source`` (comments, strings, escaped identifiers skipped)."""
-    found = {m.group(1) for m in _LEX.finditer(source) if m.group(1)}
-    return sorted(found & DENIED_SYSTEM_TASKS)
 
 
 def classify_compile_log(log: str) -> str:
@@ -527,9 +584,49 @@ def _defines_module(text: str, name: str) -> bool:
     return re.search(rf"\b(?:module|macromodule)\s+{re.escape(name)}(?![\w$])", text) is not None
 
 
-def _reaches_outside(log: str) -> bool:
-    """True when elaborating the candidate alone failed on a hierarchical name (``a.b``)."""
-    return bool(re.search(r"(?:Unable to bind [\w/]+|Could not find variable) `+[^'`\s]*\.", log))
+def _allowlist_options(testbench: str, assets: dict) -> str:
+    """The allowlist's per-task options: the testbench's module names are reserved, and the top module must
+    declare the reference's inputs as inputs."""
+    from codealign.domains.verilog.allowlist import module_ports
+
+    top = assets["top_module"]
+    ref_module = assets.get("ref_module") or assets.get("ref_top_module") or "RefModule"
+    inputs = [n for n, d in module_ports(assets["ref"], ref_module) if d == "input"] if assets.get("ref") else []
+    reserved = sorted(set(_MODULE_DEF.findall(testbench)) - {top})
+    return " ".join(f"{flag} {shlex.quote(','.join(values) or ',')}" for flag, values in
+                    (("--reserved", reserved), ("--top", [top]), ("--inputs", inputs)))
+
+
+def _allowlist_verdict(stages: dict, verdict) -> ExecResult | None:
+    """The verdict of the stages before the testbench is readable (allowlist with preprocessing, compiling the
+    candidate alone); None when the design may be simulated."""
+    if "allow" not in stages:
+        return None
+    rc, text, complete = stages["allow"]
+    try:
+        report = json.loads(text) if complete else None
+    except ValueError:
+        report = None
+    if rc not in (0, 2, 3) or not isinstance(report, dict):
+        return verdict(Verdict.COMPILE_ERROR, "allowlist_error", log=stages.get("allowlog", (0, ""))[1],
+                       stage="allowlist", error=f"the allowlist check failed (exit {rc})")
+    pre = report.get("preprocess")
+    if pre and pre["rc"] != 0:
+        return verdict(Verdict.COMPILE_ERROR, "preprocess_error", log=pre["log"], stage="preprocess")
+    refused = [v for v in report["violations"] if v["kind"] == "construct"]
+    if refused:
+        names = list(dict.fromkeys(v["construct"] for v in refused))
+        return verdict(Verdict.COMPILE_ERROR, "disallowed_construct", stage="allowlist", constructs=names,
+                       lines=[v["line"] for v in refused],
+                       error=f"the design uses {', '.join(names)}, which designs may not use here")
+    if "alone" in stages and stages["alone"][0] != 0:
+        log = stages["alone"][1]
+        return verdict(Verdict.COMPILE_ERROR, classify_compile_log(log), log=log, stage="alone")
+    if rc != 0:
+        return verdict(Verdict.COMPILE_ERROR, "disallowed_construct", stage="allowlist",
+                       constructs=[v["construct"] for v in report["violations"]],
+                       error="the compiler accepts text the allowlist checker cannot parse")
+    return None
 
 
 def _lint_summary(rc: int, log: str, complete: bool) -> dict:

@@ -24,7 +24,9 @@ from __future__ import annotations
 import random
 import re
 
-from codealign.domains.mutants import Edit, mutants_from_edits, tree_sitter_parser, walk
+from codealign.domains.mutants import Edit, mutants_from_edits
+from codealign.domains.syntax import walk
+from codealign.domains.verilog.syntax import SYNTAX
 
 BINARY_SWAPS = {
     "+": ("-",), "-": ("+",), "*": ("+",), "&": ("|",), "|": ("&",), "^": ("&",), "~^": ("^",), "^~": ("^",),
@@ -229,7 +231,7 @@ def _invert_output(node, edits: list[Edit]) -> None:
 def edits(source: str) -> list[Edit]:
     """Every single-edit mutation site of ``source``."""
     data = source.encode("utf-8", "surrogateescape")
-    tree = tree_sitter_parser("tree_sitter_verilog").parse(data)
+    tree = SYNTAX.parser().parse(data)
     inputs = _input_ports(tree.root_node)
     found: list[Edit] = []
     for node in walk(tree.root_node):
@@ -247,9 +249,9 @@ def edits(source: str) -> list[Edit]:
 
 def mutate(solution: str, rng: random.Random) -> list[tuple[str, dict]]:
     """Single-edit mutants of ``solution``, round-robin over operators in ``rng``'s order (see module doc)."""
-    baseline = _damage(tree_sitter_parser("tree_sitter_verilog").parse(solution.encode("utf-8", "surrogateescape")))
+    baseline = _damage(SYNTAX.parser().parse(solution.encode("utf-8", "surrogateescape")))
 
     def still_parses(text: str) -> bool:
-        return _damage(tree_sitter_parser("tree_sitter_verilog").parse(text.encode("utf-8", "surrogateescape"))) <= baseline
+        return _damage(SYNTAX.parser().parse(text.encode("utf-8", "surrogateescape"))) <= baseline
 
     return mutants_from_edits(solution, edits(solution), rng, still_parses)

@@ -1,0 +1,50 @@
+"""The run report (codealign.report): its stage table and its plots."""
+
+import json
+
+import pytest
+
+from codealign.pipeline import Run, make_config
+
+
+def _eval(pass1: float, verdicts: dict) -> dict:
+    return {"model": "m", "pass@1": pass1, "se": 0.1, "per_task": {"a": pass1, "b": pass1},
+            "truncation_rate": 0.0, "compile_error_rate": 0.25, "samples": sum(verdicts.values()),
+            "verdicts": verdicts, "seconds": 1.0}
+
+
+@pytest.fixture
+def finished_run(tmp_path):
+    """A run directory whose stages have all recorded their summaries, and one logged DPO step."""
+    run = Run(make_config("verilog"), tmp_path, quiet=True)
+    run.finish("tasks", {"train_tasks": 2, "eval_tasks": 2, "seconds": 0.1})
+    run.finish("eval_before", _eval(0.25, {"PASS": 1, "FAIL": 2, "COMPILE_ERROR": 1}))
+    run.finish("execute", {"verdicts": {"PASS": 3, "FAIL": 5}, "cached": 0, "pass_rate": 0.375, "seconds": 2.0})
+    run.finish("dpo", {"model": "m2", "stopped_reason": None, "seconds": 3.0})
+    run.finish("eval_after", _eval(0.5, {"PASS": 2, "FAIL": 2}))
+    log = tmp_path / "dpo" / "stage-0" / "train_log.jsonl"
+    log.parent.mkdir(parents=True)
+    log.write_text(json.dumps({"step": 1, "loss": 0.69, "rewards/margins": 0.01}) + "\n")
+    return run
+
+
+def test_stage_table_lists_the_evaluation_stages_with_their_verdict_counts(finished_run):
+    from codealign.report import write_report
+
+    write_report(finished_run)
+    md = (finished_run.dir / "report.md").read_text()
+    rows = {line.split("|")[1].strip(): line for line in md.splitlines() if line.startswith("| ")}
+    assert "FAIL 2, PASS 1, COMPILE_ERROR 1" in rows["eval_before"]
+    assert "PASS 2, FAIL 2" in rows["eval_after"]
+    assert "FAIL 5, PASS 3" in rows["execute"]
+
+
+def test_a_dpo_curve_with_one_logged_point_is_drawn(finished_run):
+    import matplotlib.image
+
+    from codealign.report import write_report
+
+    write_report(finished_run)
+    pixels = matplotlib.image.imread(finished_run.dir / "dpo_curves.png")[..., :3]
+    loss_blue = (abs(pixels - [0x1F / 255, 0x77 / 255, 0xB4 / 255]).max(axis=-1) < 0.08).sum()
+    assert loss_blue > 0
