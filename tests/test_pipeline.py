@@ -244,12 +244,10 @@ def test_the_pipelines_pairs_stage_checks_contamination_and_estimates_the_flip_r
 
 def test_a_domain_flag_of_run_reaches_the_domain_options():
     from codealign.cli import build_parser
-    from codealign.cli.run import run as _run  # noqa: F401  (the parser's target)
-
-    args = build_parser().parse_args(["run", "verilog", "--simulator", "verilator"])
     from codealign.cli.common import option_values
     from codealign.domains import domain_class
 
+    args = build_parser().parse_args(["run", "verilog", "--simulator", "verilator"])
     assert option_values(args, domain_class("verilog").options) == {"simulator": "verilator"}
 
 
@@ -259,8 +257,8 @@ def test_a_flag_of_another_domain_is_refused_by_run_before_any_stage(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
-def test_domain_options_build_the_runs_domain():
+def test_domain_options_build_the_runs_domain(tmp_path):
     from codealign.pipeline import Run, make_config
 
     config = make_config("verilog", overrides=["domain_options.simulator=verilator"])
-    assert Run(config, Path("unused")).domain.simulator == "verilator"
+    assert Run(config, tmp_path).domain.simulator == "verilator"

@@ -294,3 +294,13 @@ def test_rtllm_shadow_reference_is_fed_the_design_instance_inputs(domain, shared
     assert "module comparator_3bit_abc" in ref and "module comparator_3bit " not in ref
     assert "comparator_3bit_abc  xrule_abc(.A(uut.A), .B(uut.B));" in tb
     assert tb.index("xrule_abc_samples") < tb.rindex("endmodule")
+
+
+def test_allowlist_checks_compilation_unit_declarations_and_packages_like_module_bodies():
+    assert refused("function automatic int f(); $finish; return 1; endfunction\nmodule T; endmodule") == ["$finish"]
+    assert refused('package p; function automatic int f(); return $fopen("x"); endfunction endpackage') == ["$fopen"]
+
+
+def test_allowlist_refuses_importing_a_package_the_design_does_not_define():
+    assert refused("module T; import tb_pkg::*; endmodule") == ["import of package tb_pkg"]
+    assert refused("package p; localparam int W = 1; endpackage\nmodule T; import p::*; endmodule") == []

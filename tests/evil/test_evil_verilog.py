@@ -264,3 +264,14 @@ def test_verilator_c_code_in_the_design_is_refused_before_verilator_runs(task, a
     assert r.verdict is Verdict.COMPILE_ERROR and r.details["failure"] == "disallowed_construct"
     assert r.details["stage"] == "allowlist"
     assert not os.path.exists(target)
+
+
+@pytest.mark.parametrize("direction", ["output", "inout"])
+def test_a_design_declaring_an_input_as_a_driver_is_refused(task, any_backend, direction):
+    """Declared ``output``/``inout``, the port would drive the testbench's stimulus net that the reference
+    reads too (Verilator resolves the multiple drivers instead of refusing them)."""
+    text = (f"module TopModule(input clk, input reset, {direction} en, output reg [3:0] q);\n"
+            "assign en = 1'b0;\nalways @(posedge clk) q <= reset ? 4'd0 : q;\nendmodule")
+    r, outcome, _, marker = run(task, text, any_backend)
+    assert refused(r, f"port en declared {direction} (an input)")
+    assert_gone(outcome, marker)

@@ -106,9 +106,6 @@ class Violation:
     """``construct``, or ``compiler`` for what compiling the design alone also rejects (text slang cannot
     parse, an instance of an undefined module): the compiler's message then names the failure."""
 
-    def __str__(self) -> str:
-        return f"{self.construct} (line {self.line})" if self.line else self.construct
-
 
 def check_design(files: dict[str, str], reserved: frozenset[str] = frozenset(), top: str | None = None,
                  inputs: frozenset[str] = frozenset()) -> list[Violation]:
@@ -207,7 +204,7 @@ class _Module:
     """The checks that need a module's own declarations."""
 
     def __init__(self, node, sm, modules, violations):
-        self.node, self.sm, self.modules, self.violations = node, sm, modules, violations
+        self.sm, self.modules, self.violations = sm, modules, violations
         self.inputs = {name for name, direction in _ports(node) if direction == "input"}
         self.scopes: set[str] = set()
         """Names a dotted name may start at: instances, generate and named blocks, variables with members."""
