@@ -133,11 +133,13 @@ def test_code_complete_body_gets_the_module_header(domain, backend):
     assert r.verdict is Verdict.PASS
 
 
-def test_reset_hint_is_classified_as_reset_issue(domain, demo, backend):
+def test_design_ignoring_reset_fails_with_its_first_mismatch_time(domain, demo, backend):
     task = demo["Demo03_count_en"]
     text = COUNTER_HEAD + "always @(posedge clk) if (en) q <= (q == 4'd11) ? 0 : q + 1;\nendmodule"
     r = judge(domain, task, text, backend)
-    assert r.verdict is Verdict.FAIL and r.details["failure"] in ("reset_issue", "runtime_mismatch")
+    assert r.verdict is Verdict.FAIL and r.details["failure"] == "runtime_mismatch"
+    assert r.details["outputs"]["q"]["mismatches"] == r.details["mismatches"] > 0
+    assert r.details["outputs"]["q"]["first_time"] > 0
 
 
 def test_lint_is_recorded_as_a_signal_when_enabled(demo, backend):

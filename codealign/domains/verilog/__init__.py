@@ -28,8 +28,10 @@ Either of the first two formats may carry ``"header"``: text put in front of a c
 **Verdicts and score.** COMPILE_ERROR for anything rejected before simulation (empty or oversized text,
 a refused construct, preprocessor, syntax or elaboration errors); TIMEOUT when the testbench reports its
 own ``TIMEOUT`` or the job passes its wall-clock deadline; MEMORY / OUTPUT_LIMIT from the sandbox;
-RUNTIME_ERROR when the simulator fails without a summary; otherwise PASS or FAIL from the testbench's
-summary (RTLLM: and the X rule below). Score: VerilogEval, ``1 - mismatches / samples``; RTLLM,
+RUNTIME_ERROR when the simulator fails without a summary; otherwise PASS or FAIL from the replayed samples
+(VerilogEval format, below) or the testbench's summary (RTLLM: and the X rule below). Score: VerilogEval,
+``1 - mismatches / samples``, with ``details["outputs"]`` giving each output's mismatches and first mismatch
+time; RTLLM,
 ``1 - failures / checks`` where the testbench prints both, else 1 (passed) or 0; 0 for every verdict before a
 summary. ``details["failure"]`` holds the failure class (a superset of VerilogEval's codes): ``empty``,
 ``too_large``, ``disallowed_construct`` (``details["constructs"]`` names them), ``allowlist_error`` (the
@@ -37,12 +39,16 @@ check itself failed: refused), ``preprocess_error``, ``syntax_error`` (S), ``exp
 ``sized_constant_zero`` (0), ``declared_as_wire`` (w), ``unknown_module`` (m), ``unbound_clk`` (c),
 ``unbound_name`` (p), ``module_name_clash``, ``zero_delay_loop`` (an ``always`` without delay),
 ``unknown_system_task``, ``compile_error`` (C), ``compile_timeout``, ``tb_timeout`` (T), ``sim_timeout``,
-``reset_issue`` (r), ``runtime_mismatch`` (R), ``x_output`` (RTLLM: X/Z where the reference is 0/1),
-``no_samples``, ``no_summary``, ``simulator_error``, ``memory``, ``output_limit``.
+``runtime_mismatch`` (R), ``x_output`` (RTLLM: X/Z where the reference is 0/1), ``no_samples``,
+``no_summary``, ``sample_count`` (the replayed design printed fewer samples than the reference: it ended the
+run), ``trace_error`` (SANDBOX_ERROR: the recorded trace did not arrive), ``simulator_error``, ``memory``,
+``output_limit``. VerilogEval's ``reset_issue`` (r) is gone: its hints come from the testbench's view of the
+design, which replay does not have.
 
-**Threat model.** The candidate is untrusted code that runs inside the testbench's simulation; a model
-that read this file tries to make a wrong design PASS. What it may contain is decided structurally, on
-slang's syntax tree (:mod:`codealign.domains.verilog.allowlist`, which lists the rules), not on its text.
+**Threat model.** The candidate is untrusted code that runs inside a simulation (the replay harness's or
+the testbench's, below); a model that read this file tries to make a wrong design PASS. What it may contain
+is decided structurally, on slang's syntax tree (:mod:`codealign.domains.verilog.allowlist`, which lists the
+rules), not on its text.
 The job script is the same for every task's jobs (it holds no secret) and does, in order:
 
 1. with the testbench and reference in a folder made unreadable (``chmod 000``), run the allowlist check as a
@@ -59,24 +65,45 @@ The job script is the same for every task's jobs (it holds no secret) and does, 
 2. elaborate the preprocessed candidate alone (``iverilog -o alone.vvp``): the compiler's failure classes,
    and a second wall against names outside the candidate; text slang cannot parse but iverilog accepts is
    refused here;
-3. compile the same preprocessed text first with the testbench and the reference, in which every module
-   the reference defines carries a per-job random suffix and every ``$display``/``$write``/``$strobe``/
-   ``$monitor`` of the testbench carries a per-job random tag; delete the sources (Verilator: the generated
-   C++ too, leaving the binary); simulate with fd 3 closed.
+3. VerilogEval format under Icarus (record and replay, :mod:`codealign.domains.verilog.replay`): with no
+   candidate code, simulate the testbench, instrumented to print the reference instance's inputs at every
+   change and its outputs at every ``stats1.clocks++`` sample, with the reference and the oracle (the
+   reference as the top module); a ``python -I`` generator checks the log (no ``TIMEOUT``, sample count =
+   the testbench's own ``Mismatches: N in M``), writes a harness whose every name carries a per-job random
+   suffix and that replays the inputs into ``top_module`` and prints its outputs behind a per-job tag at each
+   sample, replays the oracle through it and requires exactly the recorded samples, then sends the
+   reference's samples on fd 3. The candidate is compiled with the harness alone; every trusted file but the
+   compiled simulation is deleted; it runs with fd 3 closed, and Python compares the samples.
+   Fallback, decided before any candidate code runs: where the testbench lacks that shape (one
+   ``stats1.clocks++``, one reference instance without parameter overrides, a timescale with unit =
+   precision, no ``inout``), phase 1 fails or prints ``TIMEOUT``, or the replayed oracle differs (``race``:
+   the stimulus writes inputs with blocking assignments at the sampling edge, and which of them the
+   reference saw depends on the simulator's process order; 4 of VerilogEval's 134), and under Verilator
+   (no inactive region for ``#0``), ``details["replay_fallback"]`` says why and step 4 runs instead.
+4. Otherwise (RTLLM, fallback): compile the same preprocessed text with the testbench and the reference, in
+   which every module the reference defines carries a per-job random suffix and every ``$display``/
+   ``$write``/``$strobe``/``$monitor`` of the testbench carries a per-job random tag; delete the sources
+   (Verilator: the generated C++ too, leaving the binary); simulate with fd 3 closed.
 
 The verdict comes only from tagged lines and from the stage records on fd 3. The design cannot read a file,
 plusargs or generated code, run C++ or a command, or end the run, so it cannot learn the tag; it cannot name
-the testbench's or the reference's signals or parameters, so it cannot steer them. X rule: VerilogEval
-testbenches compare ``ref === (ref ^ dut ^ ref)`` (X in the reference a don't-care, X/Z in the design a
-mismatch), and the design cannot drive its inputs (which it shares with the reference) to X. RTLLM
+the testbench's or the reference's signals or parameters, so it cannot steer them. Under replay there is
+nothing of theirs to name: the simulation holds the design and a harness with random names, and no counter,
+flag or summary in it decides the verdict; a design that ends the run early (were ``$finish`` to get past the
+allowlist) gives ``sample_count``. X rule: samples are compared per bit as VerilogEval's ``ref === (ref ^ dut
+^ ref)`` does: a reference 0/1 must be the design's bit (X/Z in the design a mismatch), a reference x is a
+don't-care, a reference z never matches; and the design cannot drive its inputs (which it shares with the
+reference) to X. RTLLM
 testbenches are closed-loop and their own checks may ignore X (``!A_greater`` is X, so never an error):
 the harness adds a shadow reference to the testbench's top module, fed the design instance's inputs, and
 counts samples (0.37 time units after any change) where a design output bit is X/Z and the reference's
 is 0/1; any such sample is ``x_output``.
 
 What remains possible: (a) what the simulator lets any design do that the checker cannot see: VPI-visible
-behaviour of the allowed system functions, and timing-dependent tricks (races with the testbench's sampling
-edge, zero-delay glitches between samples; the RTLLM shadow samples between events, not at every delta);
+behaviour of the allowed system functions, and timing-dependent tricks (zero-delay glitches between samples;
+under replay, outputs right only at the sampling point, which is the testbench's too; races with the sampling
+edge on the fallback path; the RTLLM shadow samples between events, not at every delta); a design may print
+anything, but without the tag its lines are not samples;
 (b) a port declared ``output`` where the spec says ``input`` drives the testbench's net (the testbench's own
 multiple-driver rules and the reference comparison apply, as upstream); (c) the RTLLM X rule with a
 testbench of coarse time precision (``1ns/1ns``) samples at the event time itself; (d) a pyslang parser
@@ -115,6 +142,7 @@ from codealign.types import Candidate, ExecResult, Task, Verdict
 
 FORMATS = ("verilogeval", "rtllm")
 _ALLOWLIST = str(Path(__file__).with_name("allowlist.py"))
+_REPLAY = str(Path(__file__).with_name("replay.py"))
 SIMULATORS = ("iverilog", "verilator")
 
 _MODULE_DEF = re.compile(r"\b(?:module|macromodule)\s+([A-Za-z_][A-Za-z0-9_$]*)")
@@ -156,12 +184,24 @@ rm -f alone.vvp
 """
 _SCRIPT = CHECK_STEPS + r"""{LINT}
 chmod 700 trusted
+{SOURCES}
 {BUILD} > build.log 2>&1; rc=$?
 send build $rc build.log
 [ $rc -eq 0 ] || exit 0
-rm -rf trusted/tb.sv trusted/ref.sv {CLEAN}
+find trusted -mindepth 1 -maxdepth 1 ! -name sim ! -name obj -exec rm -rf {} +
+{CLEAN}
 {RUN} 3>&-; rc=$?
 printf '@sim %d 0\n' $rc >&3
+"""
+# Record and replay (see replay.py): phase 1 runs the testbench with the reference and the oracle only; the
+# candidate then runs with the generated harness, or with the testbench where phase 1 cannot be replayed.
+_RECORD = r"""
+(cd trusted && {IV} -g2012 -o rec.vvp rec_tb.sv ref.sv oracle.sv && {VVP} -n rec.vvp) > trusted/rec.log 2>&1 3>&-
+{PY} -I -B {REPLAY} trusted/replay.json trusted/rec.log trusted/oracle.sv trusted/harness.sv trusted/top \
+  > trusted/trace 3>&-; replay=$?
+send trace $replay trusted/trace
+if [ $replay -eq 0 ]; then srcs="cand.i trusted/harness.sv"; top=$(cat trusted/top)
+else srcs="{SRCS}"; top={TBTOP}; fi
 """
 
 _LINT = (
@@ -183,7 +223,8 @@ class VerilogDomain(Domain):
     docstring for assets, verdicts, score and the threat model."""
 
     name = "verilog"
-    harness_version = "3"
+    task_module = "codealign.domains.verilog.tasks"
+    harness_version = "4"
     default_limits = Limits(wall_s=30.0, cpu_s=60.0, memory_mb=1024, disk_mb=256)
     fence_tags = frozenset({"verilog", "v", "systemverilog", "sv", "vlog"})
     stop_sequences = ("endmodule",)
@@ -205,7 +246,7 @@ class VerilogDomain(Domain):
         self.max_candidate_bytes = max_candidate_bytes
         if simulator == "verilator":
             self.default_limits = Limits(wall_s=240.0, cpu_s=480.0, memory_mb=4096, disk_mb=512)
-        self.harness_version = f"3-{simulator}{'-lint' if lint else ''}"
+        self.harness_version = f"4-{simulator}{'-lint' if lint else ''}"
 
     def extract(self, text: str, truncated: bool = False) -> Extraction:
         return extract_code(text, self.name, self.fence_tags, extract_verilog, truncated=truncated)
@@ -293,6 +334,7 @@ class VerilogDomain(Domain):
         files: dict[str, str | bytes] = {"cand.sv": data}
         sources = ["cand.i", "trusted/tb.sv"]
         suffix = secrets.token_hex(6)
+        record = ""
         if fmt == "verilogeval":
             ref = assets["ref"]
             for name in sorted(set(_MODULE_DEF.findall(ref)), key=len, reverse=True):
@@ -301,6 +343,8 @@ class VerilogDomain(Domain):
                 tb = pattern.sub(f"{name}_{suffix}", tb)
             files["trusted/ref.sv"] = ref
             sources.append("trusted/ref.sv")
+            # Verilator has no inactive region for the harness's #0 samples: it keeps the testbench path
+            record = _record_files(files, tb, task, suffix, tag) if self.simulator == "iverilog" else ""
         else:
             for name, content in (assets.get("aux_files") or {}).items():
                 files[name] = content
@@ -311,21 +355,22 @@ class VerilogDomain(Domain):
 
         iv, vvp = shlex.quote(shutil.which("iverilog") or "iverilog"), shlex.quote(shutil.which("vvp") or "vvp")
         vl = shlex.quote(shutil.which("verilator") or "verilator")
-        srcs = " ".join(sources)
         if self.simulator == "verilator":
-            top = shlex.quote(testbench_top(assets["test"]))
-            build = (f"{vl} --binary --timing -j 0 -Wno-fatal -Wno-lint -Wno-style -Wno-MULTITOP --top-module {top} "
-                     f"-Mdir trusted/obj -o simv {srcs}")
+            build = ('{VL} --binary --timing -j 0 -Wno-fatal -Wno-lint -Wno-style -Wno-MULTITOP --top-module "$top" '
+                     "-Mdir trusted/obj -o simv $srcs")
             run = "trusted/obj/simv"
-            clean = "; find trusted/obj -mindepth 1 ! -name simv -delete"
+            clean = "find trusted/obj -mindepth 1 ! -name simv -delete"
         else:
-            build = f"{iv} -g2012 -o trusted/sim {srcs}"
-            run = f"{vvp} -n trusted/sim"
+            build = "{IV} -g2012 -o trusted/sim $srcs"
+            run = "{VVP} -n trusted/sim"
             clean = ""
         lint = _LINT.format(VL=vl, TOP=shlex.quote(assets["top_module"])) if self.lint else ""
-        script = (_SCRIPT.replace("{PY}", shlex.quote(sys.executable)).replace("{ALLOW}", shlex.quote(_ALLOWLIST))
-                  .replace("{IV}", iv).replace("{CHECKS}", _allowlist_options(tb, assets))
-                  .replace("{LINT}", lint).replace("{BUILD}", build).replace("{CLEAN}", clean).replace("{RUN}", run))
+        script = (_SCRIPT.replace("{SOURCES}", record or 'srcs="{SRCS}"; top={TBTOP}')
+                  .replace("{SRCS}", " ".join(sources)).replace("{TBTOP}", shlex.quote(testbench_top(assets["test"])))
+                  .replace("{PY}", shlex.quote(sys.executable)).replace("{ALLOW}", shlex.quote(_ALLOWLIST))
+                  .replace("{REPLAY}", shlex.quote(_REPLAY)).replace("{CHECKS}", _allowlist_options(tb, assets))
+                  .replace("{LINT}", lint).replace("{BUILD}", build).replace("{CLEAN}", clean).replace("{RUN}", run)
+                  .replace("{IV}", iv).replace("{VVP}", vvp).replace("{VL}", vl))
         return VerilogJob(script=script, files=files, limits=self.limits_for(task), tag=tag, fmt=fmt,
                           binds=self.sandbox_binds())
 
@@ -373,7 +418,11 @@ class VerilogDomain(Domain):
         lines = tagged_lines(result.text("stdout"), job.tag)
         details["stage"] = "simulate"
         details["sim_returncode"] = sim_rc
+        if job.fmt == "verilogeval" and stages.get("trace", (1,))[0] == 0:
+            return self._judge_replay(result.text("stdout"), job.tag, sim_rc, stages["trace"], verdict)
         if job.fmt == "verilogeval":
+            if "trace" in stages:
+                details["replay_fallback"] = stages["trace"][1].strip()[:200] or f"exit {stages['trace'][0]}"
             return self._judge_verilogeval(lines, sim_rc, verdict)
         return self._judge_rtllm(lines, sim_rc, verdict, "trusted/ref.sv" in job.files)
 
@@ -393,9 +442,35 @@ class VerilogDomain(Domain):
             return verdict(Verdict.FAIL, "no_samples", **extra)
         if mismatches == 0:
             return verdict(Verdict.PASS, "", 1.0, **extra)
-        score = max(0.0, 1.0 - mismatches / samples)
-        failure = "reset_issue" if any("Your reset" in h for h in hints) else "runtime_mismatch"
-        return verdict(Verdict.FAIL, failure, score, **extra)
+        return verdict(Verdict.FAIL, "runtime_mismatch", max(0.0, 1.0 - mismatches / samples), **extra)
+
+    @staticmethod
+    def _judge_replay(output: str, tag: str, sim_rc: int, trace_stage: tuple[int, str, bool], verdict) -> ExecResult:
+        """The design's tagged samples against the recorded reference's; the verdict's stdout is the design's
+        own output followed by VerilogEval-worded per-output hints and summary."""
+        from codealign.domains.verilog.replay import compare, decode_trace, read_samples, report
+
+        try:
+            trace = decode_trace(trace_stage[1]) if trace_stage[2] else None
+        except ValueError:
+            trace = None
+        if trace is None:
+            return verdict(Verdict.SANDBOX_ERROR, "trace_error", error="the recorded reference trace did not arrive")
+        dut = read_samples(tagged_lines(output, tag), [len(bits) for bits in trace["samples"][0]])
+        if dut is None or len(dut) != len(trace["samples"]):
+            failed = sim_rc != 0
+            return verdict(Verdict.RUNTIME_ERROR if failed else Verdict.FAIL,
+                           "simulator_error" if failed else "sample_count", samples=len(trace["samples"]),
+                           design_samples=None if dut is None else len(dut))
+        result = compare(trace, dut)
+        if result["mismatches"] == 0:
+            out = verdict(Verdict.PASS, "", 1.0, **result)
+        else:
+            out = verdict(Verdict.FAIL, "runtime_mismatch", max(0.0, 1.0 - result["mismatches"] / result["samples"]),
+                          **result)
+        own = [ln for ln in output.splitlines() if tag not in ln]
+        out.stdout = "\n".join(own[-100:] + report(result))[-_SIM_OUT_CHARS:]
+        return out
 
     @staticmethod
     def _judge_rtllm(lines: list[str], sim_rc: int, verdict, shadowed: bool) -> ExecResult:
@@ -424,26 +499,8 @@ class VerilogDomain(Domain):
         return verdict(Verdict.FAIL, "runtime_mismatch", score if score < 1.0 else 0.0, **extra)
 
     # -- bundled tasks and live check ------------------------------------------------------------------------
-    def demo_tasks(self, split: str = "train") -> list[Task]:
-        """The procedural family's bundled ``train`` / ``heldout`` tasks."""
-        from codealign.domains.verilog.tasks import bundled_tasks
-
-        return bundled_tasks(split)
-
     def reference_solution(self, task: Task) -> str | None:
         return reference_solution(task) if task.assets.get("ref") else None
-
-    @property
-    def task_families(self) -> tuple[str, ...]:
-        from codealign.domains.verilog.tasks import FAMILIES
-
-        return FAMILIES
-
-    def generate_tasks(self, families=None, n: int = 100, seed: int = 0, split: str = "train") -> list[Task]:
-        """The procedural specs of :mod:`codealign.domains.verilog.tasks` (fixed train / held-out split)."""
-        from codealign.domains.verilog.tasks import generate_tasks
-
-        return generate_tasks(families, n, seed, split)
 
     def benchmarks(self) -> tuple[Benchmark, ...]:
         from codealign.domains.verilog import cvdp, rtllm, verilogeval
@@ -582,6 +639,30 @@ def testbench_top(testbench: str) -> str:
 
 def _defines_module(text: str, name: str) -> bool:
     return re.search(rf"\b(?:module|macromodule)\s+{re.escape(name)}(?![\w$])", text) is not None
+
+
+def _record_files(files: dict, testbench: str, task: Task, suffix: str, tag: str) -> str:
+    """Add phase 1's files (instrumented testbench, oracle, generator config) to ``files`` and return the
+    script part that records and chooses the sources; "" when the testbench cannot be replayed (see
+    :func:`codealign.domains.verilog.replay.instrument`) or the reference has ``inout`` ports."""
+    from codealign.domains.verilog.allowlist import module_ports
+    from codealign.domains.verilog.replay import instrument
+
+    assets = task.assets
+    ref_module = assets.get("ref_module") or "RefModule"
+    ports = module_ports(assets["ref"], ref_module)
+    inputs = [n for n, d in ports if d == "input"]
+    outputs = [n for n, d in ports if d == "output"]
+    recorded = instrument(testbench, f"{ref_module}_{suffix}", inputs, outputs)
+    if recorded is None or len(inputs) + len(outputs) != len(ports):
+        return ""
+    files["trusted/rec_tb.sv"], timescale = recorded
+    files["trusted/oracle.sv"] = reference_solution(task)
+    files["trusted/replay.json"] = json.dumps({"tag": tag, "suffix": suffix, "top": assets["top_module"],
+                                               "timescale": timescale, "inputs": inputs, "outputs": outputs,
+                                               "iverilog": shutil.which("iverilog") or "iverilog",
+                                               "vvp": shutil.which("vvp") or "vvp"})
+    return _RECORD
 
 
 def _allowlist_options(testbench: str, assets: dict) -> str:
