@@ -166,16 +166,110 @@ def test_ladder_golden_passes_and_mutant_fails_in_containers(docker_backend):
     assert [r.verdict for r in results] == [Verdict.PASS, Verdict.FAIL]
 
 
-def test_solidity_analysers_run_inside_containers_not_as_host_workers(docker_backend):
+def test_solidity_analyses_are_served_by_one_warm_worker_container(docker_backend):
     from codealign.domains.solidity import SolidityDomain
 
-    domain = SolidityDomain()
-    assert not hasattr(docker_backend, "launch")
+    domain = SolidityDomain(workers=1)
     cases = domain.selftest_cases()
-    results = codealign.execute([cases[0][0]], [case[1] for case in cases], domain=domain, backend=docker_backend,
-                                progress=False)
-    assert [r.verdict for r in results] == [case[2] for case in cases]
-    assert {r.details["backend"] for r in results} == {"docker"}
+    task, good = cases[0][0], cases[0][1]
+    candidates = [good, Candidate(task.task_id, good.completion.replace("Fine", "Fine2")), cases[1][1]]
+    try:
+        results = [codealign.execute([task], [c], domain=domain, backend=docker_backend, progress=False)[0]
+                   for c in candidates]
+        workers = {r.details["analysis"]["worker"] for r in results}
+        assert [r.verdict for r in results] == [Verdict.PASS, Verdict.PASS, Verdict.COMPILE_ERROR]
+        assert len(workers) == 1 and {r.details["backend"] for r in results} == {"docker"}
+        assert workers <= set(leftover_containers()), "the worker is a container of this engine"
+    finally:
+        domain.close()
+    assert not hasattr(docker_backend, "launch"), "no host process runs job code under docker"
+
+
+# -- persistent workers in containers (the generic echo worker of tests/test_worker.py) -------------------------
+
+@pytest.fixture
+def docker_worker(docker_backend):
+    from test_worker import spec
+
+    from codealign.sandbox.worker import Worker
+
+    worker = Worker(docker_backend, spec())
+    yield worker
+    worker.stop()
+
+
+def container_state(container_id: str) -> dict | None:
+    import docker
+
+    try:
+        return docker.from_env().containers.get(container_id).attrs
+    except docker.errors.NotFound:
+        return None
+
+
+def test_worker_container_is_configured_like_a_job_container(docker_worker):
+    reply = docker_worker.request({"op": "echo", "value": 0})
+    attrs = container_state(reply.worker)
+    assert reply.ok and reply.backend == "docker" and reply.response["uid"] == 65534
+    assert attrs["HostConfig"]["NetworkMode"] == "none" and attrs["HostConfig"]["ReadonlyRootfs"] is True
+    assert attrs["HostConfig"]["Memory"] == 256 << 20 and attrs["Config"]["Labels"] == {LABEL: "1"}
+
+
+def test_worker_deadline_removes_its_container_and_the_next_request_gets_a_fresh_one(docker_worker):
+    first = docker_worker.request({"op": "echo", "value": 0})
+    hung = docker_worker.request({"op": "sleep", "seconds": 60}, timeout_s=1)
+    after = docker_worker.request({"op": "echo", "value": 1})
+    assert hung.status is JobStatus.TIMEOUT and hung.worker == first.worker
+    assert container_state(first.worker) is None
+    assert after.ok and after.restarted and after.worker != first.worker
+
+
+def test_oversized_worker_response_removes_its_container(docker_worker):
+    reply = docker_worker.request({"op": "huge", "bytes": 64 << 20})
+    assert reply.status is JobStatus.OUTPUT_LIMIT
+    assert container_state(reply.worker) is None
+
+
+def test_worker_over_its_memory_limit_gives_memory(docker_worker):
+    reply = docker_worker.request({"op": "alloc", "mb": 600})
+    assert reply.status is JobStatus.MEMORY
+    assert container_state(reply.worker) is None
+
+
+def test_closing_a_pool_leaves_no_worker_container(docker_backend):
+    from test_worker import spec
+
+    from codealign.sandbox.worker import WorkerPool
+
+    with WorkerPool(docker_backend, spec(), size=2) as pool:
+        threads = [threading.Thread(target=pool.request, args=({"op": "sleep", "seconds": 0.5},)) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert pool.starts == 2 and len(leftover_containers()) == 2
+    assert leftover_containers() == []
+
+
+def test_cancel_all_removes_idle_worker_containers(docker_backend, docker_worker):
+    assert docker_worker.request({"op": "echo", "value": 0}).ok
+    docker_backend.cancel_all()
+    assert leftover_containers() == []
+    assert docker_worker.request({"op": "echo", "value": 1}).restarted
+
+
+def test_cancel_all_ends_a_request_in_flight_and_leaves_no_container(docker_backend, docker_worker):
+    assert docker_worker.request({"op": "echo", "value": 0}).ok
+    replies = []
+    thread = threading.Thread(target=lambda: replies.append(docker_worker.request({"op": "sleep", "seconds": 60})))
+    thread.start()
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    docker_backend.cancel_all()
+    thread.join(timeout=20)
+    assert replies and replies[0].status is JobStatus.SANDBOX_ERROR
+    assert time.monotonic() - t0 < 15
+    assert leftover_containers() == []
 
 
 # -- hostile programs ------------------------------------------------------------------------------------------

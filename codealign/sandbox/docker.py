@@ -18,11 +18,16 @@ What a container hides, beyond what the process backend guarantees:
   deadline, when stdout or stderr passes ``Limits.output_bytes`` and when the job dir passes
   ``Limits.disk_mb``.
 
+Persistent workers (:mod:`codealign.sandbox.worker`) are long-lived containers with the same configuration
+(:meth:`DockerBackend.start_worker`); the backend starts no host process that runs job code (``launch`` is
+absent). A worker's requests reach its stdin through ``docker start --attach --interactive`` (the engine's
+command-line client, which Debian's ``docker.io`` ships); its responses come on fd 3, which the entrypoint
+opens as root exactly as for a job, except that ``out`` is a FIFO the harness reads while the worker lives.
+Killing a worker removes its container (forced); ``cancel_all`` does that for every worker.
+
 Not hidden: the kernel (containers share it with the host; a kernel exploit escapes), the contents of the
-bound folders (an interpreter and the codealign package folder hold no secret), and timing. Persistent workers
-(:mod:`codealign.sandbox.worker`) are host processes, so this backend offers none (``launch`` is absent): a
-domain that uses them runs each request as a one-shot container job instead. Starting a container costs
-about a third of a second (``benchmarks/sandbox_throughput.py`` measures it).
+bound folders (an interpreter and the codealign package folder hold no secret), and timing. Starting a
+container costs about a third of a second (``benchmarks/sandbox_throughput.py`` measures it).
 """
 
 from __future__ import annotations
@@ -30,15 +35,20 @@ from __future__ import annotations
 import functools
 import os
 import shlex
+import shutil
+import subprocess
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from codealign.sandbox.binds import host_binds
+from codealign.sandbox.cgroup import JobCgroup
 from codealign.sandbox.job import Job, JobResult, JobStatus
-from codealign.sandbox.process import ProcessBackend, _rmtree, dir_bytes, is_root, read_nofollow
+from codealign.sandbox.process import (ProcessBackend, WorkerProcess, _rmtree, dir_bytes, is_root, read_nofollow,
+                                       reap_within)
 
 DEFAULT_IMAGE = os.environ.get("CODEALIGN_DOCKER_IMAGE", "codealign-sandbox:latest")
 JOB_MOUNT = "/job"
@@ -118,6 +128,37 @@ def _cgroup_usage(container_id: str) -> tuple[int, float] | None:
     return None
 
 
+def _container_cgroup(container_id: str) -> JobCgroup | None:
+    """The cgroup of a running container (v1 or v2), None before it starts or once it is gone."""
+    for pattern in _CGROUP_ROOTS:
+        mem = Path(pattern.format(c="memory", id=container_id))
+        if mem.is_dir():
+            if "{c}" in pattern:
+                return JobCgroup("v1", [Path(pattern.format(c="pids", id=container_id)), mem])
+            return JobCgroup("v2", [mem])
+    return None
+
+
+@dataclass
+class ContainerWorker(WorkerProcess):
+    """A persistent worker in a container: ``proc`` is the client attached to it, ``ident`` its id."""
+
+    container: Any = None
+    trusted_dir: str = ""
+    _cgroup: JobCgroup | None = field(default=None, init=False, repr=False)
+
+    def memory_bytes(self) -> int:
+        self._cgroup = self._cgroup or _container_cgroup(self.ident)
+        return self._cgroup.memory_bytes() if self._cgroup else 0
+
+    def killed_for_memory(self, cap_bytes: int) -> bool:
+        try:
+            self.container.reload()
+        except Exception:  # removed already (cancel_all): not the memory limit's doing as far as we know
+            return False
+        return bool(self.container.attrs["State"].get("OOMKilled"))
+
+
 class DockerBackend(ProcessBackend):
     name = "docker"
 
@@ -128,11 +169,12 @@ class DockerBackend(ProcessBackend):
 
     @property
     def launch(self):
-        raise AttributeError("the docker backend starts no host processes (no persistent workers)")
+        raise AttributeError("the docker backend starts no host process that runs job code (workers: start_worker)")
 
     def describe(self) -> str:
         return (f"docker ({self.image}): only the job dir and the interpreter of the host visible, network none, "
-                "read-only root, tmpfs /tmp, PID namespace, caps dropped, pids and memory limits, uid 65534")
+                "read-only root, tmpfs /tmp, PID namespace, caps dropped, pids and memory limits, uid 65534; "
+                "persistent workers in containers alike")
 
     def container_config(self, job: Job, jobdir: str, trusted_dir: str) -> dict[str, Any]:
         """Keyword arguments for ``client.containers.create`` (kept separate so they can be checked offline)."""
@@ -175,6 +217,54 @@ class DockerBackend(ProcessBackend):
                 container.kill()
             except Exception:  # already gone
                 pass
+        super().cancel_all()
+
+    def start_worker(self, job: Job, jobdir: str) -> ContainerWorker:
+        """A persistent worker in a long-lived container configured like a job's (:meth:`container_config`),
+        its stdin attached through the engine's client; raises OSError when it cannot start."""
+        problem = docker_problem(self.image)
+        client = shutil.which("docker")
+        if problem or client is None:
+            raise OSError(problem or "the docker command-line client is not on PATH (Debian's docker.io ships it)")
+        import docker
+
+        trusted_dir = tempfile.mkdtemp(prefix="codealign-trusted-", dir=self.workdir)
+        responses = container = None
+        try:
+            os.mkfifo(os.path.join(trusted_dir, "out"), 0o600)
+            # Read-write: the harness holds a writer too, so the channel shows no end-of-file before the
+            # container opens it; the worker's death shows as the attached client's exit instead.
+            responses = os.fdopen(os.open(os.path.join(trusted_dir, "out"), os.O_RDWR), "rb", buffering=0)
+            self._write_files(job, jobdir, UNPRIVILEGED_UID if is_root() else None)
+            if not is_root():
+                os.chmod(jobdir, 0o777)
+            config = {**self.container_config(job, jobdir, trusted_dir), "stdin_open": True}
+            container = docker.from_env().containers.create(**config)
+            proc = subprocess.Popen([client, "start", "--attach", "--interactive", container.id],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    start_new_session=True)
+        except Exception as exc:
+            if responses is not None:
+                responses.close()
+            if container is not None:
+                _remove(container)
+            _rmtree(trusted_dir)
+            raise OSError(f"docker: {type(exc).__name__}: {exc}") from None
+        worker = ContainerWorker(proc, responses, self.name, container.id, container=container, trusted_dir=trusted_dir)
+        with self._live_lock:
+            self._workers[id(worker)] = worker
+        return worker
+
+    def kill_worker(self, worker: ContainerWorker) -> None:
+        """Remove the worker's container (forced: its processes die with it) and its trusted folder."""
+        with self._live_lock:
+            if self._workers.pop(id(worker), None) is None:
+                return
+        _remove(worker.container)
+        if not reap_within(worker.proc, 10):
+            worker.proc.kill()
+            reap_within(worker.proc, 5)
+        _rmtree(worker.trusted_dir)
 
     def run(self, job: Job) -> JobResult:
         problem = docker_problem(self.image)
@@ -216,10 +306,7 @@ class DockerBackend(ProcessBackend):
         finally:
             if container is not None:
                 self._containers.pop(container.id, None)
-                try:
-                    container.remove(force=True)
-                except Exception:  # already removed by the engine
-                    pass
+                _remove(container)
             _rmtree(jobdir)
             _rmtree(trusted_dir)
 
@@ -248,3 +335,10 @@ class DockerBackend(ProcessBackend):
                     pass
                 break
         return status, usage
+
+
+def _remove(container) -> None:
+    try:
+        container.remove(force=True)
+    except Exception:  # already removed by the engine
+        pass

@@ -40,7 +40,9 @@ import subprocess
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from codealign.sandbox.binds import closed_ancestors, interpreter_paths
 from codealign.sandbox.cgroup import JobCgroup, kill_until_gone, open_cgroup
@@ -250,6 +252,36 @@ def _rlimit_lines(limits: Limits) -> str:
     return "\n".join(lines)
 
 
+@dataclass
+class WorkerProcess:
+    """A persistent worker as its backend started it (:meth:`ProcessBackend.start_worker`); the same backend's
+    :meth:`ProcessBackend.kill_worker` ends it."""
+
+    proc: subprocess.Popen
+    """The process whose stdin takes requests, whose stdout/stderr are logs, and whose exit is the worker's
+    death (under docker: the client attached to the container)."""
+    responses: BinaryIO
+    """The read end of the trusted channel (the worker's fd 3)."""
+    backend: str
+    """The name of the backend it runs under, for verdicts."""
+    ident: str
+    """Which worker this is: its pid on the host, or its container's id."""
+    uid: int | None = None
+    cgroup: JobCgroup | None = None
+    slot: UidSlot | None = None
+
+    def memory_bytes(self) -> int:
+        if self.cgroup is not None:
+            return self.cgroup.memory_bytes()
+        if self.uid is not None:
+            return resident_bytes(processes_of_uid(self.uid))
+        return resident_bytes(_group_pids(self.proc.pid))
+
+    def killed_for_memory(self, cap_bytes: int) -> bool:
+        """After its death: whether the memory limit killed it."""
+        return self.cgroup is not None and (self.cgroup.oom_killed() or self.cgroup.peak_bytes() >= cap_bytes * 0.95)
+
+
 class ProcessBackend:
     """Runs jobs as local processes under the guarantees in the module docstring."""
 
@@ -264,24 +296,29 @@ class ProcessBackend:
         self.workdir.mkdir(mode=0o711, parents=True, exist_ok=True)
         os.chmod(self.workdir, 0o711)
         self._live: dict[int, tuple[subprocess.Popen, int | None, JobCgroup | None]] = {}
+        self._workers: dict[int, WorkerProcess] = {}
         self._live_lock = threading.Lock()
 
     def __getstate__(self) -> dict:
-        # Shipped to other processes (Ray workers): the running jobs and their lock stay here.
-        return {k: v for k, v in self.__dict__.items() if k not in ("_live", "_live_lock")}
+        # Shipped to other processes (Ray workers): the running jobs and workers and their lock stay here.
+        return {k: v for k, v in self.__dict__.items() if k not in ("_live", "_workers", "_live_lock")}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._live = {}
+        self._workers = {}
         self._live_lock = threading.Lock()
 
     def cancel_all(self) -> None:
         """SIGKILL every job this backend is running now (e.g. on Ctrl-C); each job's own thread then sees it
-        end, reaps it and cleans up as after any kill, so its result is a normal (failed) JobResult."""
+        end, reaps it and cleans up as after any kill, so its result is a normal (failed) JobResult. Every
+        persistent worker is killed too (a request in flight comes back as a dead worker's reply)."""
         with self._live_lock:
-            live = list(self._live.values())
+            live, workers = list(self._live.values()), list(self._workers.values())
         for proc, uid, cgroup in live:
             self._kill_job(proc, uid, cgroup, uid_timeout_s=0.5)
+        for worker in workers:
+            self.kill_worker(worker)
 
     # -- hooks for subclasses -------------------------------------------------------------------------
     drops_privileges = False
@@ -352,6 +389,44 @@ class ProcessBackend:
             argv, cwd=jobdir, env=env, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             pass_fds=pass_fds, start_new_session=True, close_fds=True, **kwargs,
         )
+
+    def start_worker(self, job: Job, jobdir: str) -> WorkerProcess:
+        """Start ``job.script`` in ``jobdir`` as a persistent worker (:mod:`codealign.sandbox.worker`): isolated
+        like a job, stdin a pipe, fd 3 the trusted channel. Raises OSError when it cannot start."""
+        slot = UidSlot().acquire() if is_root() else None
+        uid = slot.uid if slot else None
+        cgroup = None
+        r_resp, w_resp = os.pipe()
+        try:
+            self._write_files(job, jobdir, uid)
+            cgroup = open_cgroup(int(job.limits.memory_mb) << 20, int(job.limits.nproc) + 8, owner_uid=uid)
+            proc = self.launch(job, jobdir, uid, cgroup, stdin=subprocess.PIPE, trusted_fd=w_resp)
+        except BaseException:
+            os.close(r_resp)
+            if cgroup is not None:
+                cgroup.remove()
+            if slot is not None:
+                slot.release()
+            raise
+        finally:
+            os.close(w_resp)
+        worker = WorkerProcess(proc, os.fdopen(r_resp, "rb", buffering=0), self.name, f"pid {proc.pid}", uid, cgroup,
+                               slot)
+        with self._live_lock:
+            self._workers[id(worker)] = worker
+        return worker
+
+    def kill_worker(self, worker: WorkerProcess) -> None:
+        """Kill every process of a worker this backend started and free its cgroup and uid. Only the first call
+        acts: once the uid is free, another job may hold it."""
+        with self._live_lock:
+            if self._workers.pop(id(worker), None) is None:
+                return
+        self._kill_all(worker.proc, worker.uid, worker.cgroup)
+        if worker.cgroup is not None:
+            worker.cgroup.remove()
+        if worker.slot is not None:
+            worker.slot.release()
 
     def _run_in(self, job: Job, jobdir: str, uid: int | None, t0: float) -> JobResult:
         limits = job.limits
@@ -469,9 +544,7 @@ class ProcessBackend:
     @staticmethod
     def _kill_all(proc: subprocess.Popen, uid: int | None, cgroup: JobCgroup | None) -> None:
         ProcessBackend._kill_job(proc, uid, cgroup)
-        end = time.monotonic() + 5
-        while not _reap(proc) and time.monotonic() < end:
-            time.sleep(0.002)
+        reap_within(proc, 5)
         if uid is not None:
             _reap_orphans(uid)
 
@@ -489,6 +562,16 @@ def _reap(proc: subprocess.Popen) -> bool:
         return False
     proc.returncode = os.waitstatus_to_exitcode(status)
     proc.cpu_s = usage.ru_utime + usage.ru_stime
+    return True
+
+
+def reap_within(proc: subprocess.Popen, timeout_s: float) -> bool:
+    """Wait up to ``timeout_s`` for a killed process to be reaped (:func:`_reap`); True once it is."""
+    end = time.monotonic() + timeout_s
+    while not _reap(proc):
+        if time.monotonic() >= end:
+            return False
+        time.sleep(0.002)
     return True
 
 

@@ -1,9 +1,13 @@
 """Persistent sandboxed workers: one long-lived process per worker for toolchains whose start-up costs
 more than the work (a warm compiler, an analyser's imported Python API).
 
-A worker is launched exactly like a job (:meth:`ProcessBackend.launch`): its own per-slot uid, its own
-cgroup, rlimits, a scrubbed environment, its own directory as HOME/TMPDIR/cwd and, with the bwrap
-backend, no network, a root holding only the allowlisted binds, a private /tmp and a PID namespace.
+A worker is started by its backend (:meth:`ProcessBackend.start_worker`) with a job's isolation: its own
+per-slot uid, its own cgroup, rlimits, a scrubbed environment, its own directory as HOME/TMPDIR/cwd and, with
+the bwrap backend, no network, a root holding only the allowlisted binds, a private /tmp and a PID namespace.
+With the docker backend it is a long-lived container configured like a job's (image root read-only, network
+none, uid 65534, the container's memory and pids limits); its trusted channel is a FIFO in the root-only
+folder where a job's trusted file lives. Killing a worker is the backend's :meth:`ProcessBackend.kill_worker`
+(for a container: remove it, forced), and the backend's ``cancel_all`` kills every worker it started.
 
 Protocol (line-delimited JSON):
 
@@ -43,11 +47,9 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from codealign.sandbox.cgroup import open_cgroup
 from codealign.sandbox.job import Job, JobStatus
 from codealign.sandbox.limits import Limits
-from codealign.sandbox.process import (ProcessBackend, UidSlot, _group_pids, _reap, _rmtree, dir_bytes, is_root,
-                                       processes_of_uid, resident_bytes)
+from codealign.sandbox.process import ProcessBackend, WorkerProcess, _reap, _rmtree, dir_bytes
 
 _TICK_S = 0.02
 _LOG_TAIL = 16384
@@ -103,6 +105,10 @@ class WorkerReply:
     """The tail of what the worker wrote to stdout/stderr while serving this request."""
     restarted: bool = False
     """True when a fresh worker had to be started for this request."""
+    backend: str = ""
+    """The backend the serving worker ran under (``WorkerProcess.backend``)."""
+    worker: str = ""
+    """Which worker served it (``WorkerProcess.ident``: a host pid or a container id); empty when none started."""
 
     @property
     def ok(self) -> bool:
@@ -123,16 +129,17 @@ class Worker:
     def __init__(self, backend: ProcessBackend, spec: WorkerSpec):
         self.backend = backend
         self.spec = spec
-        self.proc: subprocess.Popen | None = None
         self.served = 0
         self.starts = 0
+        self._handle: WorkerProcess | None = None
         self._jobdir: str | None = None
-        self._slot: UidSlot | None = None
-        self._cgroup = None
-        self._resp = None
         self._sel: selectors.BaseSelector | None = None
         self._buf = bytearray()
         self._log = bytearray()
+
+    @property
+    def proc(self) -> subprocess.Popen | None:
+        return self._handle.proc if self._handle else None
 
     @property
     def alive(self) -> bool:
@@ -140,7 +147,7 @@ class Worker:
 
     @property
     def uid(self) -> int | None:
-        return self._slot.uid if self._slot else None
+        return self._handle.uid if self._handle else None
 
     # -- life cycle ------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -148,24 +155,15 @@ class Worker:
         self.stop()
         spec = self.spec
         self._jobdir = tempfile.mkdtemp(prefix="codealign-worker-", dir=self.backend.workdir)
-        self._slot = UidSlot().acquire() if is_root() else None
         job = Job(script=spec.script, files=spec.files, limits=spec.limits, env=spec.env, network=spec.network,
                   binds=spec.binds)
-        self.backend._write_files(job, self._jobdir, self.uid)
-        self._cgroup = open_cgroup(int(spec.limits.memory_mb) << 20, int(spec.limits.nproc) + 8, owner_uid=self.uid)
-        r_resp, w_resp = os.pipe()
         try:
-            self.proc = self.backend.launch(job, self._jobdir, self.uid, self._cgroup, stdin=subprocess.PIPE,
-                                            trusted_fd=w_resp)
+            self._handle = self.backend.start_worker(job, self._jobdir)
         except OSError as exc:
-            os.close(r_resp)
-            os.close(w_resp)
             self.stop()
             raise _Dead(JobStatus.SANDBOX_ERROR, f"cannot start worker: {exc}") from None
-        os.close(w_resp)
-        self._resp = os.fdopen(r_resp, "rb", buffering=0)
         self._sel = selectors.DefaultSelector()
-        self._sel.register(self._resp, selectors.EVENT_READ, "resp")
+        self._sel.register(self._handle.responses, selectors.EVENT_READ, "resp")
         self._sel.register(self.proc.stdout, selectors.EVENT_READ, "log")
         self._sel.register(self.proc.stderr, selectors.EVENT_READ, "log")
         self._buf.clear()
@@ -184,27 +182,19 @@ class Worker:
             raise _Dead(JobStatus.SANDBOX_ERROR, f"worker's first line was not ready: {ready!r}")
 
     def stop(self) -> None:
-        """Kill every process of the worker and remove its directory, cgroup and uid slot."""
-        if self.proc is not None:
-            ProcessBackend._kill_all(self.proc, self.uid, self._cgroup)
-            for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+        """Kill the worker (its backend's :meth:`~ProcessBackend.kill_worker`) and remove its directory."""
+        if self._sel is not None:
+            self._sel.close()
+            self._sel = None
+        if self._handle is not None:
+            self.backend.kill_worker(self._handle)
+            for stream in (self._handle.proc.stdin, self._handle.proc.stdout, self._handle.proc.stderr,
+                           self._handle.responses):
                 try:
                     stream.close()
                 except OSError:
                     pass
-            self.proc = None
-        if self._sel is not None:
-            self._sel.close()
-            self._sel = None
-        if self._resp is not None:
-            self._resp.close()
-            self._resp = None
-        if self._cgroup is not None:
-            self._cgroup.remove()
-            self._cgroup = None
-        if self._slot is not None:
-            self._slot.release()
-            self._slot = None
+            self._handle = None
         if self._jobdir is not None:
             _rmtree(self._jobdir)
             self._jobdir = None
@@ -218,8 +208,9 @@ class Worker:
             try:
                 self.start()
             except _Dead as dead:
-                return WorkerReply(dead.status, error=dead.error, restarted=True)
+                return WorkerReply(dead.status, error=dead.error, restarted=True, backend=self.backend.name)
             restarted = True
+        where = {"backend": self._handle.backend, "worker": self._handle.ident}
         deadline_s = self.spec.limits.wall_s if timeout_s is None else timeout_s
         line = (json.dumps(payload) + "\n").encode("utf-8")
         self._log.clear()
@@ -235,25 +226,18 @@ class Worker:
             log = self._log_text()
             self.stop()
             return WorkerReply(dead.status, error=dead.error, wall_s=time.monotonic() - t0, log=log,
-                               restarted=restarted)
+                               restarted=restarted, **where)
         self.served += 1
         if self._jobdir and dir_bytes(self._jobdir) > int(self.spec.limits.disk_mb) << 20:
             log = self._log_text()
             self.stop()
             return WorkerReply(JobStatus.OUTPUT_LIMIT, error=f"worker directory grew past {self.spec.limits.disk_mb} MB",
-                               wall_s=time.monotonic() - t0, log=log, restarted=restarted)
+                               wall_s=time.monotonic() - t0, log=log, restarted=restarted, **where)
         return WorkerReply(JobStatus.EXITED, response, wall_s=time.monotonic() - t0, peak_memory_mb=peak / 2**20,
-                           log=self._log_text(), restarted=restarted)
+                           log=self._log_text(), restarted=restarted, **where)
 
     def _log_text(self) -> str:
         return bytes(self._log[-_LOG_TAIL:]).decode("utf-8", errors="replace")
-
-    def _memory(self) -> int:
-        if self._cgroup is not None:
-            return self._cgroup.memory_bytes()
-        if self.uid is not None:
-            return resident_bytes(processes_of_uid(self.uid))
-        return resident_bytes(_group_pids(self.proc.pid))
 
     def _await_line(self, deadline: float) -> tuple[dict, int]:
         """The next JSON line on fd 3, draining logs meanwhile; raises :class:`_Dead` on any failure."""
@@ -292,7 +276,7 @@ class Worker:
                         del self._log[:-_LOG_TAIL]
                 else:
                     self._sel.unregister(key.fileobj)
-            used = self._memory()
+            used = self._handle.memory_bytes()
             peak = max(peak, used)
             if used > cap:
                 raise _Dead(JobStatus.MEMORY, f"worker used more than {limits.memory_mb} MB")
@@ -305,8 +289,7 @@ class Worker:
     def _death(self) -> _Dead:
         _reap(self.proc) or time.sleep(0.05)
         _reap(self.proc)
-        cap = int(self.spec.limits.memory_mb) << 20
-        if self._cgroup is not None and (self._cgroup.oom_killed() or self._cgroup.peak_bytes() >= cap * 0.95):
+        if self._handle.killed_for_memory(int(self.spec.limits.memory_mb) << 20):
             return _Dead(JobStatus.MEMORY, f"worker killed for memory (over {self.spec.limits.memory_mb} MB)")
         return _Dead(JobStatus.SANDBOX_ERROR, f"worker died (exit status {self.proc.returncode})")
 

@@ -9,7 +9,8 @@ CONFIG names the tools: ``python``, ``node``, ``adapter`` (solc_adapter.py), ``s
 ``max_compilers`` (warm node compilers kept at once). A request is
 ``{"source": str, "filename": "contract.sol", "solc": {"version", "module_dir", "wrapper_dir"}}``; the reply
 is ``{"ok", "compiled", "compile_error", "analysis_error", "detectors": [...], "abis": {...}}`` where
-``detectors`` are the very objects ``slither FILE --json`` lists under ``results.detectors``.
+``detectors`` are the very objects ``slither FILE --json`` lists under ``results.detectors``. A request
+with an ``evm`` scenario is not analysed but run on py-evm (``evm_runner.py``); its reply adds ``evm``.
 
 Slither is driven through the same functions its command line uses (``parse_args``, ``choose_detectors``,
 ``process_all``) with the argument list ``FILE --solc ADAPTER``, so the findings are the command line's.
@@ -27,6 +28,7 @@ import sys
 import time
 import traceback
 
+import evm_runner
 from solc_adapter import wrapper_script
 
 
@@ -120,6 +122,17 @@ def analyse(request: dict, compilers: Compilers) -> dict:
     return reply
 
 
+def handle(request: dict, compilers: Compilers) -> dict:
+    """A request with an ``evm`` scenario is compiled and run on py-evm (:mod:`evm_runner`), others analysed."""
+    if "evm" not in request:
+        return analyse(request, compilers)
+    try:
+        return evm_runner.run(request, compilers.adapter(request["solc"]))
+    except Exception as exc:  # a harness fault on this request is reported as data, the worker stays up
+        return {"ok": True, "compiled": False, "compile_error": "", "detectors": [], "abis": {},
+                "analysis_error": f"{type(exc).__name__}: {exc}"[:4000], "traceback": traceback.format_exc()[-4000:]}
+
+
 def main(argv: list[str]) -> int:
     mode, config_path = argv[0], argv[1]
     with open(config_path) as fh:
@@ -137,7 +150,7 @@ def main(argv: list[str]) -> int:
         compilers = Compilers(config, warm=False)
         for path in argv[2:]:
             with open(path) as fh:
-                send(analyse(json.load(fh), compilers))
+                send(handle(json.load(fh), compilers))
         return 0
     compilers = Compilers(config, warm=True)
     import slither.__main__  # noqa: F401  (the import is the expensive part of start-up)
@@ -145,7 +158,7 @@ def main(argv: list[str]) -> int:
     send({"ready": True})
     for line in sys.stdin:
         if line.strip():
-            send(analyse(json.loads(line), compilers))
+            send(handle(json.loads(line), compilers))
     return 0
 
 
