@@ -1,9 +1,11 @@
-"""JSONL reading with errors that name the file and line, and atomic writing (temp file, then rename)."""
+"""JSONL reading with errors that name the file and line, and atomic writing (temp file or folder, then rename)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TypeVar
@@ -87,6 +89,25 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """A fresh temp folder beside ``path`` to fill; when the block ends it replaces ``path`` (an old folder
+    there is removed first), and when the block raises it is removed and ``path`` is left as it was. Readers
+    see the old folder, no folder in the instant between removal and rename, or the new one: never half of
+    one."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        yield tmp
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 

@@ -233,3 +233,13 @@ def test_wrong_variable_stays_within_one_function_scope():
     source = ("def outer(a, b):\n    def inner(secret):\n        return secret\n    return a + inner(b)\n")
     details = [d["detail"] for _, d in python_mutate(source, random.Random(0)) if d["operator"] == "wrong_variable"]
     assert sorted(details) == ["a -> b", "b -> a"]
+
+
+def test_an_indented_fim_span_is_mutated_at_its_own_indentation():
+    span = "        if x > 3:\n            total += x\n"
+    mutants = python_mutate(span, random.Random(0))
+    assert {d["operator"] for _, d in mutants} >= {"comparison_flip", "off_by_one"}
+    for text, description in mutants:
+        assert text != span and text.startswith("        if ") and text.count("\n") == 2
+        compile(f"def f(values):\n    total = 0\n    for x in values:\n{text}    return total\n", "m", "exec")
+        assert description["line"] in (1, 2)

@@ -60,7 +60,10 @@ def run(args: argparse.Namespace) -> dict:
 def _domain_of(families: list[str] | None) -> str:
     """The domain the families belong to; without families, the only domain that has any."""
     owners = _families()
-    domains = {owners[f] for f in families or () if f in owners} or set(owners.values())
+    unknown = [f for f in families or () if f not in owners]
+    if unknown:
+        raise UserError(f"unknown task family {unknown[0]!r}; choose from: {', '.join(sorted(owners))}")
+    domains = {owners[f] for f in families or ()} or set(owners.values())
     if len(domains) != 1:
         raise UserError(f"give --domain: task families come from {', '.join(sorted(domains)) or 'no domain'}")
     return domains.pop()

@@ -5,6 +5,8 @@ options the CLI shows, paths its sandboxed jobs read), so that code above the do
 
 from __future__ import annotations
 
+import importlib
+
 import abc
 import functools
 import random
@@ -178,21 +180,33 @@ class Domain(abc.ABC):
         result.details.setdefault("backend", outcome.backend)
         return result
 
-    def demo_tasks(self, split: str = "train") -> list[Task]:
-        """Bundled tasks of this domain (``train`` or ``heldout``) for ``codealign run`` on embedded defaults."""
+    task_module: str | None = None
+    """Dotted name of the module that holds this domain's procedural task family (``FAMILIES``,
+    ``generate_tasks(families, n, seed, split)``, ``bundled_tasks(split)``), imported on first use; None:
+    the domain has none."""
+
+    def _task_family(self):
         from codealign.errors import UserError
 
-        raise UserError(f"domain {self.name!r} ships no bundled tasks; pass --tasks PATH")
+        if self.task_module is None:
+            raise UserError(f"domain {self.name!r} has no procedural task families; pass --tasks PATH")
+        return importlib.import_module(self.task_module)
 
-    task_families: tuple[str, ...] = ()
-    """Procedural task families :meth:`generate_tasks` draws from (``codealign tasks generate --family F``)."""
+    def demo_tasks(self, split: str = "train") -> list[Task]:
+        """The bundled tasks of :attr:`task_module` (``train`` or ``heldout``), which ``codealign run`` uses on
+        embedded defaults; UserError when the domain ships none."""
+        return self._task_family().bundled_tasks(split)
+
+    @property
+    def task_families(self) -> tuple[str, ...]:
+        """Procedural task families :meth:`generate_tasks` draws from (``codealign tasks generate --family F``)."""
+        return tuple(self._task_family().FAMILIES) if self.task_module else ()
 
     def generate_tasks(self, families: Sequence[str] | None = None, n: int = 100, seed: int = 0,
                        split: str = "train") -> list[Task]:
-        """``n`` procedural tasks of ``split`` drawn from ``families`` (None: all of :attr:`task_families`)."""
-        from codealign.errors import UserError
-
-        raise UserError(f"domain {self.name!r} has no procedural task families")
+        """``n`` procedural tasks of ``split`` drawn from ``families`` (None: all of :attr:`task_families`),
+        fixed train / held-out split; UserError for a domain without families."""
+        return self._task_family().generate_tasks(families, n, seed, split)
 
     def install(self, items: Sequence[str] = ()) -> dict[str, str]:
         """Install optional toolchain parts (e.g. compiler versions) named by ``items``, or the ones the tests
@@ -226,6 +240,18 @@ class Domain(abc.ABC):
         if not folder.is_dir():
             return []
         return [e.read_text(encoding="utf-8") for e in sorted(folder.iterdir(), key=lambda e: e.name) if e.is_file()]
+
+    @classmethod
+    def warmup_folder(cls) -> Path:
+        """Where the domain's shipped SFT warm-up of ``codealign-tiny`` lives (``resources/warmup`` of its
+        package), whether or not one is there; ``scripts/train_warmup.py`` writes it."""
+        return Path(str(cls._resources() / "warmup"))
+
+    def warmup_checkpoint(self) -> str | None:
+        """The shipped warm-up model folder (weights, config, tokenizer and ``warmup.json``, the recipe and
+        the held-out pass@1 it reached), or None when the domain ships none."""
+        folder = self.warmup_folder()
+        return str(folder) if (folder / "config.json").is_file() else None
 
     def mutate(self, solution: str, rng: random.Random) -> list[tuple[str, dict]]:
         """Small mutations of a correct solution for error-injection negatives: ``[(text, description)]``.

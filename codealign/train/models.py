@@ -14,13 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from codealign.errors import UserError
+from codealign.jsonl import atomic_dir
 
 TINY_MODEL = "codealign-tiny"
 """The name :func:`load_model` resolves to the offline tiny model (built into the cache on first use)."""
@@ -143,8 +142,7 @@ def build_tiny_model(
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_dir(out) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / "codealign_tiny.json").write_text(
@@ -158,12 +156,6 @@ def build_tiny_model(
                 indent=2,
             )
         )
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

@@ -41,6 +41,7 @@ _SCRIPT = 'exec "$CODEALIGN_PYTHON" -S -m codealign.domains.ladder.run_check tas
 
 class LadderDomain(Domain):
     name = "ladder"
+    task_module = "codealign.domains.ladder.tasks"
     harness_version = "1"
     default_limits = Limits(wall_s=20.0, cpu_s=20.0, memory_mb=512, nproc=16)
     fence_tags = frozenset({"ladder", "ld", "lad", "plc"})
@@ -107,10 +108,6 @@ class LadderDomain(Domain):
         except UserError:
             return []
         return [(e.program.text(), e.metadata()) for e in negatives(program, rng=rng).kept]
-
-    def demo_tasks(self, split: str = "train") -> list[Task]:
-        """The bundled LD tasks: ``train`` or ``heldout`` (the bundled file calls it ``test``)."""
-        return bundled_tasks({"heldout": "test"}.get(split, split))
 
     def benchmarks(self) -> tuple[Benchmark, ...]:
         return (Benchmark(

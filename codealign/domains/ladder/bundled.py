@@ -3,7 +3,9 @@
 ``codealign/domains/ladder/resources/tasks/tasks.jsonl`` holds :class:`~codealign.types.Task` rows (domain
 ``ladder``; assets as in :mod:`.task`); each task's ``metadata`` has ``split`` (``train`` or ``test``, the
 held-out part), ``solution`` (a correct program), ``title``, ``tags`` and ``kind`` (``traces`` or
-``reference``). ``library.jsonl`` holds LD subroutines ``{name, description, ld}`` for retrieval.
+``reference``). ``library.jsonl`` holds LD subroutines ``{name, description, ld}`` for retrieval. These are the
+``ladder`` benchmark's tasks; ``codealign run ladder`` trains and evaluates on the procedural family of
+:mod:`.tasks` (``train.jsonl`` / ``heldout.jsonl`` beside them).
 """
 
 from __future__ import annotations

@@ -182,10 +182,20 @@ _FORMAT_HELP = (
 )
 
 
-def task_prompt(spec: str, inputs: list[str], outputs: list[str], types: dict[str, str], scan_ms: int) -> str:
-    """The prompt a model sees for a ladder task: the spec, the interface and the text form in brief."""
-    def names(vs):
-        return ", ".join(f"{v} ({types.get(v, 'BOOL')})" for v in vs)
+BRIEF_FORMAT_HELP = "Answer in rung text, one rung per line, e.g. [NO(Start) | NO(Run)] NC(Stop) OUT(Run)"
+"""The one-line format help of the procedural tasks, whose prompts must stay short for the tiny model."""
 
+
+def task_prompt(spec: str, inputs: list[str], outputs: list[str], types: dict[str, str], scan_ms: int, *,
+                brief: bool = False) -> str:
+    """The prompt a model sees for a ladder task: the spec, the interface and the text form in brief.
+    ``brief``: the short form of :mod:`.tasks` — types only where not BOOL, no scan time (its specs state
+    durations), :data:`BRIEF_FORMAT_HELP`."""
+    def names(vs):
+        return ", ".join(v if brief and types.get(v, "BOOL") == "BOOL" else f"{v} ({types.get(v, 'BOOL')})"
+                         for v in vs)
+
+    if brief:
+        return f"{spec.strip()}\nInputs: {names(inputs)}\nOutputs: {names(outputs)}\n{BRIEF_FORMAT_HELP}\n"
     return (f"{spec.strip()}\n\nInputs: {names(inputs)}\nOutputs: {names(outputs)}\nScan time: {scan_ms} ms\n\n"
             f"{_FORMAT_HELP}\n")

@@ -135,6 +135,7 @@ class PythonDomain(Domain):
     """Python candidates judged by tests; see the module docstring for the assets and the threat model."""
 
     name = "python"
+    task_module = "codealign.domains.python.tasks"
     harness_version = "3"
     default_limits = Limits(wall_s=60.0, cpu_s=60.0, memory_mb=1024, nproc=64)
     default_test_timeout_s = 10.0
@@ -146,13 +147,6 @@ class PythonDomain(Domain):
 
     def extract(self, text: str, truncated: bool = False) -> Extraction:
         return extract_code(text, self.name, self.fence_tags, extract_python, truncated=truncated)
-
-    def demo_tasks(self, split: str = "train") -> list[Task]:
-        """The bundled ExecRepoBench-format suite, every third row held out (see
-        :func:`codealign.domains.python.execrepobench.demo_tasks`)."""
-        from codealign.domains.python.execrepobench import demo_tasks
-
-        return demo_tasks(split)
 
     def toolchain_version(self) -> str:
         try:
@@ -250,11 +244,13 @@ class PythonDomain(Domain):
         return task.metadata.get("middle_code") or task.assets.get("solution")
 
     def selftest_cases(self) -> list[tuple[Task, Candidate, Verdict]]:
-        """The first bundled FIM task through the real repository tests: its true middle, and ``None`` in its
-        place (valid Python, wrong value)."""
+        """The first bundled task through its real pytest file: its true middle, and the span blanked
+        (``None`` or ``pass``: valid Python, wrong value)."""
+        from codealign.domains.python.tasks import blank
+
         task = self.demo_tasks("train")[0]
         return [(task, Candidate(task.task_id, self.reference_solution(task)), Verdict.PASS),
-                (task, Candidate(task.task_id, "None"), Verdict.FAIL)]
+                (task, Candidate(task.task_id, blank(task.metadata["span_kind"])), Verdict.FAIL)]
 
     def benchmarks(self) -> tuple[Benchmark, ...]:
         from codealign.domains.python import execrepobench as erb

@@ -152,8 +152,27 @@ def _compiles(text: str) -> bool:
     return True
 
 
+_FRAGMENT_HEAD = "def _fragment():\n"
+
+
 def mutate(solution: str, rng: random.Random) -> list[tuple[str, dict]]:
-    """Single-edit mutants of ``solution`` that compile, round-robin over operators in ``rng``'s order."""
-    if not _compiles(solution):
+    """Single-edit mutants of ``solution`` that compile, round-robin over operators in ``rng``'s order. A
+    solution that compiles only as the body of a function (a fill-in-the-middle span of indented lines, or
+    one with ``return``) is mutated inside a stand-in function and given back at its own indentation."""
+    if _compiles(solution):
+        return mutants_from_edits(solution, edits(solution), rng, _compiles)
+    lines = solution.splitlines(keepends=True)
+    first = next((line for line in lines if line.strip()), "")
+    margin = first[: len(first) - len(first.lstrip(" \t"))]
+    if not all(line.startswith(margin) or not line.strip() for line in lines):
         return []
-    return mutants_from_edits(solution, edits(solution), rng, _compiles)
+    body = "".join("    " + line[len(margin):] if line.strip() else line for line in lines)
+    wrapped = _FRAGMENT_HEAD + body
+    if not _compiles(wrapped):
+        return []
+    out = []
+    for text, description in mutants_from_edits(wrapped, edits(wrapped), rng, _compiles):
+        mutant = "".join(margin + line[4:] if line.strip() else line
+                         for line in text[len(_FRAGMENT_HEAD):].splitlines(keepends=True))
+        out.append((mutant, {**description, "line": description["line"] - 1}))
+    return out

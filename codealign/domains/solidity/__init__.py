@@ -14,7 +14,11 @@ Task kinds (``Task.assets["kind"]``) and the assets each reads:
   when present). Assets: ``source`` (the vulnerable original), ``category`` (its class), optional
   ``target_detectors`` (Slither checks that must stop firing; default: the original's findings mapped to
   ``category``), ``solc_version``, ``filename``. Both are compiled with the same compiler (``solc_version``
-  or the one the original's pragma picks). Checks: compiles; no targeted detector fires; no High-impact
+  or the one the original's pragma picks). With ``evm`` (a scenario, format in ``resources/evm_runner.py``)
+  the repair is judged on py-evm instead of Slither, inside the same sandboxed server: the candidate is
+  compiled with the task's helper contracts, deployed on a fresh in-memory chain, its ``functional``
+  transactions must behave and its ``exploit`` must fail (PASS); score in ``_judge_evm_repair``; optional
+  ``fixed`` is the reference repair. Without ``evm``, checks: compiles; no targeted detector fires; no High-impact
   finding that the original lacks (keyed by check and function); the ABI of every contract of the original
   is unchanged (constructor entries ignored, so a fix may add an owner set in a constructor). Score = the
   fraction of the four checks passed (0 when it does not compile: COMPILE_ERROR); PASS when all pass. With
@@ -22,18 +26,21 @@ Task kinds (``Task.assets["kind"]``) and the assets each reads:
 * ``analyze`` — the candidate is a contract; PASS when it compiles and Slither reports no High-impact
   finding (score 1.0), FAIL with score 0.5 when it compiles with High findings, COMPILE_ERROR otherwise.
 
-Every verdict carries ``details["analysis"]``: compiler version, compile status and Slither's findings
-(detector, impact, confidence, lines, functions, class).
+Every verdict carries ``details["analysis"]``: compiler version, compile status, Slither's findings
+(detector, impact, confidence, lines, functions, class) and where it ran (``backend``, and ``worker``: the
+persistent worker's container id under docker, its host pid otherwise).
 
 Execution: by default (:attr:`SolidityDomain.persistent`) analyses go to a pool of persistent sandboxed
 workers (:mod:`codealign.sandbox.worker`) that keep Slither imported and one warm node compiler per solc
-version. Isolation per analysis is then the worker's, not a fresh job's: analyses of one worker share its
-process, uid and directory (each runs in a fresh sub-directory that is deleted). That is sound because a
-contract is *data* to solc and Slither, never executed; a contract that makes either hang or eat memory
+version (under ``--backend docker``, each worker is a long-lived container). Isolation per analysis is then
+the worker's, not a fresh job's: analyses of one worker share its process, uid and directory (each runs in a
+fresh sub-directory that is deleted). That is sound because a
+contract is *data* to solc and Slither, never executed (an EVM-judged repair is executed, but as bytecode
+interpreted by py-evm, each transaction bounded by its gas); a contract that makes either hang or eat memory
 kills its worker at the deadline (TIMEOUT) or the memory limit (MEMORY), and the next analysis gets a fresh
 worker. Persistent workers apply a task's ``wall_s`` per analysis; its other limits are the domain's
 defaults, which hold for the worker as a whole (``cpu_s`` over the worker's life). With
-``persistent=False``, or a backend without process launch, each candidate is one cold job
+``persistent=False``, or a backend without persistent workers, each candidate is one cold job
 (``prepare``/``judge``) that runs the same analysis code. A missing compiler is a SANDBOX_ERROR naming
 ``codealign doctor --install solidity:X``, decided before anything runs.
 """
@@ -124,24 +131,31 @@ class Analysis:
     abis: dict[str, list] = field(default_factory=dict)
     wall_s: float = 0.0
     peak_memory_mb: float = 0.0
+    backend: str = ""
+    """The backend it ran under, as the job's result or the worker's reply says (never the caller's guess)."""
+    worker: str = ""
+    """The persistent worker that ran it (a container id under docker, a host pid otherwise); empty for a job."""
+    evm: dict | None = None
+    """For an EVM-judged repair: the functional and exploit phases' outcomes (``resources/evm_runner.py``)."""
 
     def to_details(self) -> dict[str, Any]:
         return {"status": self.status, "solc_version": self.solc_version, "compiled": self.compiled,
                 "compile_error": self.compile_error[-2000:], "error": self.error[-2000:],
                 "findings": [{k: f[k] for k in ("check", "impact", "confidence", "lines", "functions", "category")}
                              for f in self.findings],
-                "wall_s": round(self.wall_s, 4)}
+                "wall_s": round(self.wall_s, 4), "backend": self.backend, "worker": self.worker, "evm": self.evm}
 
     @classmethod
-    def from_reply(cls, reply: dict, version: str, wall_s: float = 0.0, peak_mb: float = 0.0) -> "Analysis":
+    def from_reply(cls, reply: dict, version: str, wall_s: float = 0.0, peak_mb: float = 0.0, backend: str = "",
+                   worker: str = "") -> "Analysis":
+        ran = {"wall_s": wall_s, "peak_memory_mb": peak_mb, "backend": backend, "worker": worker}
         if not reply.get("compiled"):
             status = "analysis_error" if reply.get("analysis_error") else "compile_error"
-            return cls(status, version, False, reply.get("compile_error", ""), reply.get("analysis_error", ""),
-                       wall_s=wall_s, peak_memory_mb=peak_mb)
+            return cls(status, version, False, reply.get("compile_error", ""), reply.get("analysis_error", ""), **ran)
         return cls("analysis_error" if reply.get("analysis_error") else "ok", version, True,
                    error=reply.get("analysis_error", ""),
                    findings=[normalize_finding(r) for r in reply.get("detectors", [])],
-                   abis=reply.get("abis", {}), wall_s=wall_s, peak_memory_mb=peak_mb)
+                   abis=reply.get("abis", {}), evm=reply.get("evm"), **ran)
 
 
 _JOB_STATUS = {JobStatus.TIMEOUT: "timeout", JobStatus.MEMORY: "memory", JobStatus.OUTPUT_LIMIT: "output_limit"}
@@ -151,13 +165,15 @@ class SolidityDomain(Domain):
     """solc-js + Slither; see the module docstring for task kinds, assets and isolation."""
 
     name = "solidity"
-    harness_version = "1"
+    task_module = "codealign.domains.solidity.family"
+    harness_version = "2"
     default_limits = Limits(wall_s=120.0, cpu_s=3600.0, memory_mb=6144, nproc=256, nofile=1024,
                             output_bytes=32 << 20, disk_mb=512)
     fence_tags = frozenset({"solidity", "sol"})
     syntax = SYNTAX
     tools = {"node": ("node", "--version"), "solcjs": ("solcjs", "--version"), "slither": ("slither", "--version")}
-    run_defaults = {"sft": {"max_steps": 120, "per_device_train_batch_size": 8}, "sample": {"max_new_tokens": 160},
+    # 256 new tokens: a repair answer is the whole contract (bundled references ≤ 223 tiny-tokenizer tokens).
+    run_defaults = {"sft": {"max_steps": 120, "per_device_train_batch_size": 8}, "sample": {"max_new_tokens": 256},
                     "mutants_per_task": 1}
 
     def install(self, items: Sequence[str] = ()) -> dict[str, str]:
@@ -201,12 +217,6 @@ class SolidityDomain(Domain):
             return "slither-analyzer is not installed (pip install 'codealign[solidity]')"
         return None
 
-    def demo_tasks(self, split: str = "train") -> list[Task]:
-        """The bundled detection tasks (small original contracts, :mod:`codealign.domains.solidity.tasks`)."""
-        from codealign.domains.solidity.tasks import bundled_tasks
-
-        return bundled_tasks(split)
-
     def benchmarks(self) -> tuple[Benchmark, ...]:
         from codealign.domains.solidity import smartbugs
 
@@ -216,7 +226,10 @@ class SolidityDomain(Domain):
             format=smartbugs.format_table, skipped=smartbugs.skipped_rows),)
 
     def reference_solution(self, task: Task) -> str | None:
-        """For a detection task, the golden answer its label gives; otherwise None."""
+        """For a detection task, the golden answer its label gives; for a repair with a known fix
+        (``assets["fixed"]``), that contract; otherwise None."""
+        if task.assets.get("kind") == "repair":
+            return task.assets.get("fixed")
         if task.assets.get("kind") != "detect":
             return None
         from codealign.domains.solidity.answers import golden_answer
@@ -263,7 +276,7 @@ class SolidityDomain(Domain):
         return solc.choose_solc(source, solc.installed_solcs(), exact)
 
     def analyse(self, source: str, backend, *, solc_version: str | None = None, filename: str = "contract.sol",
-                timeout_s: float | None = None) -> Analysis:
+                timeout_s: float | None = None, evm: dict | None = None) -> Analysis:
         """Compile and analyse one contract. Finished analyses are cached by content, compiler and file name
         (limit hits are not: a later call may allow more time); concurrent calls for the same contract wait for
         one analysis instead of each running their own. Never raises for the contract's failures; a
@@ -272,7 +285,8 @@ class SolidityDomain(Domain):
             install = self._resolve(source, solc_version)
         except solc.MissingCompiler as exc:
             return Analysis("missing_compiler", error=str(exc))
-        key = hashlib.sha256(json.dumps([source, install.version, filename]).encode("utf-8", "surrogatepass")).hexdigest()
+        key = hashlib.sha256(json.dumps([source, install.version, filename, evm], sort_keys=True)
+                             .encode("utf-8", "surrogatepass")).hexdigest()
         while True:
             with self._lock:
                 hit = self._cache.get(key)
@@ -285,7 +299,7 @@ class SolidityDomain(Domain):
                     break
             running.wait()
         try:
-            result = self._run_analysis(source, install, filename, backend, timeout_s)
+            result = self._run_analysis(_request(source, install, filename, evm), install, backend, timeout_s)
             if result.status in ("ok", "compile_error", "analysis_error"):
                 with self._lock:
                     self._cache[key] = result
@@ -296,16 +310,15 @@ class SolidityDomain(Domain):
                 self._inflight.pop(key).set()
         return result
 
-    def _run_analysis(self, source: str, install: solc.SolcInstall, filename: str, backend,
-                      timeout_s: float | None) -> Analysis:
-        request = {"source": source, "filename": filename, "solc": install.to_request()}
-        if self.persistent and hasattr(backend, "launch"):
+    def _run_analysis(self, request: dict, install: solc.SolcInstall, backend, timeout_s: float | None) -> Analysis:
+        if self.persistent and hasattr(backend, "start_worker"):
             reply = self._pool(backend).request(request, timeout_s)
             if reply.ok:
-                return Analysis.from_reply(reply.response, install.version, reply.wall_s, reply.peak_memory_mb)
+                return Analysis.from_reply(reply.response, install.version, reply.wall_s, reply.peak_memory_mb,
+                                           reply.backend, reply.worker)
             status = _JOB_STATUS.get(reply.status, "sandbox_error")
             return Analysis(status, install.version, error=reply.error or status, wall_s=reply.wall_s,
-                            peak_memory_mb=reply.peak_memory_mb)
+                            peak_memory_mb=reply.peak_memory_mb, backend=reply.backend, worker=reply.worker)
         limits = self.default_limits if timeout_s is None else self.default_limits.merged({"wall_s": timeout_s})
         outcome = backend.run(self._once_job([request], limits))
         return self._analyses_from_job(outcome, [install.version])[0]
@@ -335,25 +348,29 @@ class SolidityDomain(Domain):
         results = []
         for i, version in enumerate(versions):
             if i < len(replies) and isinstance(replies[i], dict):
-                results.append(Analysis.from_reply(replies[i], version, outcome.wall_s, outcome.peak_memory_mb))
+                results.append(Analysis.from_reply(replies[i], version, outcome.wall_s, outcome.peak_memory_mb,
+                                                   outcome.backend))
             else:
                 error = outcome.error or outcome.text("stderr")[-2000:] or "analysis produced no reply"
                 results.append(Analysis(status or "sandbox_error", version, error=error, wall_s=outcome.wall_s,
-                                        peak_memory_mb=outcome.peak_memory_mb))
+                                        peak_memory_mb=outcome.peak_memory_mb, backend=outcome.backend))
         return results
 
     # -- the Domain interface --------------------------------------------------------------------------
-    def _sources(self, task: Task, candidate: Candidate) -> list[str]:
-        """The contracts a verdict needs analysed, in order."""
+    def _sources(self, task: Task, candidate: Candidate) -> list[tuple[str, dict | None]]:
+        """The contracts a verdict needs analysed, in order, each with the EVM scenario it runs instead of
+        Slither (None: analysed by Slither)."""
         kind = task.assets.get("kind")
         if kind not in KINDS:
             raise ValueError(f"solidity task {task.task_id}: assets['kind'] must be one of {', '.join(KINDS)}, "
                              f"got {kind!r}")
         if kind == "detect":
-            return [task.assets["source"]] if task.assets.get("use_slither", True) else []
+            return [(task.assets["source"], None)] if task.assets.get("use_slither", True) else []
+        if kind == "repair" and task.assets.get("evm"):
+            return [(extract_contract(candidate.completion), task.assets["evm"])]
         if kind == "repair":
-            return [task.assets["source"], extract_contract(candidate.completion)]
-        return [extract_contract(candidate.completion)]
+            return [(task.assets["source"], None), (extract_contract(candidate.completion), None)]
+        return [(extract_contract(candidate.completion), None)]
 
     def _compiler_source(self, task: Task, candidate: Candidate) -> str:
         """The source whose pragma picks the compiler (a repair is compiled like its original)."""
@@ -388,7 +405,7 @@ class SolidityDomain(Domain):
         except solc.MissingCompiler as exc:
             return sandbox_error(task, candidate, str(exc))
         filename = task.assets.get("filename", "contract.sol")
-        requests = [{"source": s, "filename": filename, "solc": install.to_request()} for s in sources]
+        requests = [_request(s, install, filename, evm) for s, evm in sources]
         return self._once_job(requests, self.limits_for(task))
 
     def judge(self, task: Task, candidate: Candidate, job: Job, result: JobResult) -> ExecResult:
@@ -397,7 +414,7 @@ class SolidityDomain(Domain):
 
     def evaluate(self, task: Task, candidate: Candidate, backend) -> ExecResult:
         """Judge one candidate through the warm worker pool (or one cold job when not persistent)."""
-        if not self.persistent or not hasattr(backend, "launch"):
+        if not self.persistent or not hasattr(backend, "start_worker"):
             return super().evaluate(task, candidate, backend)
         problem = self.check_toolchain()
         if problem:
@@ -413,12 +430,13 @@ class SolidityDomain(Domain):
                 return sandbox_error(task, candidate, str(exc))
             wall = self.limits_for(task).wall_s
             filename = task.assets.get("filename", "contract.sol")
-            analyses = [self.analyse(s, backend, solc_version=install.version, filename=filename, timeout_s=wall)
-                        for s in sources]
+            analyses = [self.analyse(s, backend, solc_version=install.version, filename=filename, timeout_s=wall,
+                                     evm=evm) for s, evm in sources]
         else:
             analyses = []
         result = self._verdict(task, candidate, analyses)
-        result.details.setdefault("backend", getattr(backend, "name", ""))
+        # Where the analyses say they ran (a worker's reply names its backend), not the backend asked for.
+        result.details.setdefault("backend", analyses[-1].backend if analyses else getattr(backend, "name", ""))
         return result
 
     # -- verdicts ---------------------------------------------------------------------------------------
@@ -429,6 +447,8 @@ class SolidityDomain(Domain):
         kind = task.assets["kind"]
         if kind == "detect":
             return self._judge_detect(task, candidate, analyses[0] if analyses else None)
+        if kind == "repair" and task.assets.get("evm"):
+            return self._judge_evm_repair(task, candidate, analyses[0])
         if kind == "repair":
             return self._judge_repair(task, candidate, analyses[0], analyses[1])
         return self._judge_analyze(task, candidate, analyses[0])
@@ -468,6 +488,29 @@ class SolidityDomain(Domain):
             return self._result(task, candidate, Verdict.FAIL, 0.5, details, analysis)
         return self._result(task, candidate, Verdict.PASS, 1.0, details, analysis)
 
+    def _judge_evm_repair(self, task: Task, candidate: Candidate, fixed: Analysis) -> ExecResult:
+        """A repair judged on py-evm: PASS when every functional step behaves and the exploit fails. Score: the
+        fraction of functional steps that behave, halved unless the exploit is blocked (so a contract that
+        does nothing scores 0, the vulnerable original 0.5); 0 when it does not compile."""
+        details: dict[str, Any] = {"kind": "repair", "judge": "evm", "analysis": fixed.to_details()}
+        if fixed.status in _STATUS_VERDICT:
+            return self._result(task, candidate, _STATUS_VERDICT[fixed.status], 0.0, details, fixed)
+        if fixed.status == "analysis_error":
+            details["error"] = fixed.error
+            return self._result(task, candidate, Verdict.FAIL, 0.0, details, fixed)
+        if not fixed.compiled:
+            details["checks"] = {"compiles": False}
+            return self._result(task, candidate, Verdict.COMPILE_ERROR, 0.0, details, fixed)
+        functional, exploit = fixed.evm["functional"], fixed.evm["exploit"]
+        steps = functional["steps"]
+        behaved = sum(not why for why in steps) / len(steps) if steps and not functional["error"] else 0.0
+        checks = {"compiles": True, "functional": bool(functional["ok"]), "exploit_blocked": not fixed.evm["exploited"]}
+        details.update(checks=checks, functional_failures=[f"step {i}: {why}" for i, why in enumerate(steps) if why],
+                       deploy_error=functional["error"] or exploit["error"])
+        score = behaved * (1.0 if checks["exploit_blocked"] else 0.5)
+        verdict = Verdict.PASS if checks["functional"] and checks["exploit_blocked"] else Verdict.FAIL
+        return self._result(task, candidate, verdict, score, details, fixed)
+
     def _judge_repair(self, task: Task, candidate: Candidate, original: Analysis, fixed: Analysis) -> ExecResult:
         details: dict[str, Any] = {"kind": "repair", "analysis": fixed.to_details(),
                                    "original_analysis": original.to_details()}
@@ -494,6 +537,14 @@ class SolidityDomain(Domain):
         score = sum(checks.values()) / len(checks)
         verdict = Verdict.PASS if all(checks.values()) else Verdict.FAIL
         return self._result(task, candidate, verdict, score, details, fixed)
+
+
+def _request(source: str, install: solc.SolcInstall, filename: str, evm: dict | None) -> dict:
+    """What the sandboxed server is asked: analyse ``source`` with Slither, or run it on ``evm``'s scenario."""
+    request = {"source": source, "filename": filename, "solc": install.to_request()}
+    if evm is not None:
+        request["evm"] = evm
+    return request
 
 
 def _abi_entries(abi: list) -> set[str]:

@@ -75,7 +75,7 @@ def load_smartbugs(path: str | Path) -> list[Task]:
                   "solc_version": BROKEN_ON_NPM.get(row["pragma"], row["pragma"])}
         tasks.append(Task(row["id"], "solidity", build_prompt(source), assets=assets,
                           metadata={"category": row["category"], "license": row.get("source_license"),
-                                    "origin_url": row.get("origin_url")}))
+                                    "origin_url": row.get("origin_url"), "language": "text"}))
     if not tasks:
         raise UserError(f"{p}: no rows with source_available")
     return tasks

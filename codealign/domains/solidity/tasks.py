@@ -322,7 +322,8 @@ contract OwnedSwitch {
 ]
 
 
-def _strip_markers(source: str) -> tuple[str, list[int]]:
+def strip_markers(source: str) -> tuple[str, list[int]]:
+    """The source without ``// <vuln>`` markers, and the numbers of the lines that carried one."""
     lines, marked = [], []
     for number, line in enumerate(source.splitlines(), 1):
         if line.rstrip().endswith(MARK):
@@ -333,12 +334,13 @@ def _strip_markers(source: str) -> tuple[str, list[int]]:
 
 
 def task_from_contract(name: str, split: str, category: str | None, marked_source: str) -> Task:
-    source, lines = _strip_markers(marked_source)
+    source, lines = strip_markers(marked_source)
     label = {"vulnerable": category is not None, "category": category, "lines": lines}
     prompt = f"{PROMPT}```solidity\n{source}```\n"
+    # language "text": the answer is JSON, so sampling must not run the Solidity code extractor on it.
     return Task(task_id=f"sol/{name}", domain="solidity", prompt=prompt,
                 assets={"kind": "detect", "source": source, "label": label, "filename": f"{name}.sol"},
-                metadata={"split": split, "category": category or "none"})
+                metadata={"split": split, "category": category or "none", "language": "text"})
 
 
 def bundled_tasks(split: str | None = None) -> list[Task]:

@@ -10,7 +10,8 @@ Families (``FAMILIES``): combinational logic, arithmetic, multiplexers, comparat
 registers, edge detectors, sequence detectors, parity, popcount, decoders, priority encoders. Each has a
 finite grid of parameters and four phrasings of its spec.
 
-**The split** is fixed, deterministic and independent of ``n`` and ``seed``:
+**The split** (:mod:`codealign.domains.splits`, shared with the other domains' families) is fixed,
+deterministic and independent of ``n`` and ``seed``:
 
 * a parameter combination is *held out* when ``sha256("<family>|<canonical JSON of params>")``, read as a
   fraction in [0, 1), is below ``HELDOUT_PARAM_FRACTION`` (0.2);
@@ -33,21 +34,19 @@ golden self-test through the verilog domain.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
-import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from codealign.domains import splits
+from codealign.domains.splits import SPLITS, Bundle
 from codealign.domains.verilog import reference_solution
 from codealign.errors import UserError
 from codealign.types import Candidate, ExecResult, Task, Verdict
 
 GENERATOR_VERSION = "1"
-SPLITS = ("train", "heldout")
 HELDOUT_PARAM_FRACTION = 0.2
 HELDOUT_PHRASING = 3
 BUNDLED_COUNTS = {"train": 300, "heldout": 72}
@@ -944,38 +943,25 @@ def render_testbench(d: Design) -> str:
 
 
 # -- the split -------------------------------------------------------------------------------------------
-def _canonical(params: dict[str, Any]) -> str:
-    return json.dumps(params, sort_keys=True, separators=(",", ":"))
-
-
 def params_held_out(family_name: str, params: dict[str, Any]) -> bool:
     """True when this parameter combination belongs to the held-out split (hash rule, see module doc)."""
-    digest = hashlib.sha256(f"{family_name}|{_canonical(params)}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < HELDOUT_PARAM_FRACTION
+    return splits.params_held_out(family_name, params, HELDOUT_PARAM_FRACTION)
 
 
 def phrasing_held_out(phrasing: int) -> bool:
     return phrasing == HELDOUT_PHRASING
 
 
+def _novelty(family_name: str, params: dict[str, Any], phrasing: int) -> list[str]:
+    return splits.novelty(family_name, params, phrasing, fraction=HELDOUT_PARAM_FRACTION,
+                          heldout_phrasing=HELDOUT_PHRASING)
+
+
 def split_of(family_name: str, params: dict[str, Any], phrasing: int) -> str:
-    novel = params_held_out(family_name, params) or phrasing_held_out(phrasing)
-    return "heldout" if novel else "train"
+    return "heldout" if _novelty(family_name, params, phrasing) else "train"
 
 
 # -- tasks -----------------------------------------------------------------------------------------------
-def _slug(params: dict[str, Any]) -> str:
-    parts = []
-    for key, value in params.items():
-        if isinstance(value, bool):
-            parts.append(key if value else f"no{key}")
-        elif isinstance(value, int):
-            parts.append(f"{key}{value}")
-        else:
-            parts.append(str(value))
-    return "-".join(parts)
-
-
 def make_task(family_name: str, params: dict[str, Any], phrasing: int) -> Task:
     """The task for one (family, params, phrasing); raises UserError for an unknown family or bad params."""
     fam = family(family_name)
@@ -986,10 +972,9 @@ def make_task(family_name: str, params: dict[str, Any], phrasing: int) -> Task:
     if not 0 <= phrasing < len(phrasings):
         raise UserError(f"family {family_name!r} has phrasings 0..{len(phrasings) - 1}, not {phrasing}")
     d = fam.design(params)
-    novel = [k for k, held in (("params", params_held_out(family_name, params)),
-                               ("phrasing", phrasing_held_out(phrasing))) if held]
+    novel = _novelty(family_name, params, phrasing)
     return Task(
-        task_id=f"vt-{family_name}-{_slug(params)}-p{phrasing}",
+        task_id=f"vt-{family_name}-{splits.params_slug(params)}-p{phrasing}",
         domain="verilog",
         prompt=render_prompt(d, phrasings[phrasing](params)),
         assets={"format": "verilogeval", "test": render_testbench(d), "ref": render_reference(d),
@@ -1000,17 +985,6 @@ def make_task(family_name: str, params: dict[str, Any], phrasing: int) -> Task:
     )
 
 
-def _family_names(families: str | Iterable[str] | None) -> list[str]:
-    if families is None:
-        return list(FAMILIES)
-    names = [families] if isinstance(families, str) else list(families)
-    if not names:
-        raise UserError(f"no task family given; choose from: {', '.join(FAMILIES)}")
-    for name in names:
-        family(name)
-    return list(dict.fromkeys(names))
-
-
 def universe(family_name: str, split: str) -> list[tuple[dict[str, Any], int]]:
     """Every (params, phrasing) of a family in ``split``, in grid order."""
     fam = family(family_name)
@@ -1018,18 +992,10 @@ def universe(family_name: str, split: str) -> list[tuple[dict[str, Any], int]]:
             if split_of(family_name, p, k) == split]
 
 
-def _stratified(family_name: str, pool: list[tuple[dict[str, Any], int]],
-                rng: random.Random) -> list[tuple[dict[str, Any], int]]:
-    """``pool`` shuffled, then interleaved by what is novel (params / phrasing / both), so that every prefix
-    of a held-out list holds each kind of novelty in about equal numbers (train has one kind: none)."""
-    strata: dict[tuple[bool, bool], list[tuple[dict[str, Any], int]]] = {}
-    for item in pool:
-        key = (params_held_out(family_name, item[0]), phrasing_held_out(item[1]))
-        strata.setdefault(key, []).append(item)
-    groups = [strata[key] for key in sorted(strata)]
-    for group in groups:
-        rng.shuffle(group)
-    return [item for row in itertools.zip_longest(*groups) for item in row if item is not None]
+def _stratum(family_name: str, item: tuple[dict[str, Any], int]) -> tuple[bool, bool]:
+    """What is novel (params / phrasing): every prefix of a held-out list holds each kind in about equal
+    numbers (train has one kind: none)."""
+    return params_held_out(family_name, item[0]), phrasing_held_out(item[1])
 
 
 def generate_tasks(families: str | Iterable[str] | None = None, n: int = 100, seed: int = 0,
@@ -1037,23 +1003,8 @@ def generate_tasks(families: str | Iterable[str] | None = None, n: int = 100, se
     """``n`` distinct tasks of ``split``, drawn without replacement, round robin over ``families`` (all by
     default). Deterministic for (families, seed, split); a larger ``n`` extends a smaller one's list.
     Raises UserError for an unknown family or split, or when fewer than ``n`` tasks exist."""
-    if split not in SPLITS:
-        raise UserError(f"unknown split {split!r}; choose from: {', '.join(SPLITS)}")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise UserError(f"n must be a non-negative integer, got {n!r}")
-    names = _family_names(families)
-    queues = []
-    for name in names:
-        queues.append((name, _stratified(name, universe(name, split), random.Random(f"{seed}|{name}|{split}"))))
-    available = sum(len(pool) for _, pool in queues)
-    if n > available:
-        raise UserError(f"only {available} {split} tasks exist for families {', '.join(names)}; asked for {n}")
-    tasks: list[Task] = []
-    for row in itertools.zip_longest(*(pool for _, pool in queues)):
-        for (name, _), item in zip(queues, row):
-            if item is not None and len(tasks) < n:
-                tasks.append(make_task(name, *item))
-    return tasks
+    pools = {name: universe(name, split) for name in splits.family_names(families, FAMILIES)}
+    return [make_task(name, *item) for name, item in splits.draw(pools, n, seed, split, _stratum)]
 
 
 def _design_of(task: Task) -> Design:
@@ -1140,35 +1091,8 @@ def golden_check(tasks: list[Task], candidates: list[Candidate], results: list[E
 
 
 # -- bundled demo sets -----------------------------------------------------------------------------------
-def _bundled_path(split: str):
-    from importlib.resources import files
+BUNDLE = Bundle(Path(__file__).resolve().parent / "resources" / "tasks", generate_tasks, BUNDLED_COUNTS, BUNDLED_SEED)
+bundled_tasks = BUNDLE.tasks
+bundled_generation = BUNDLE.generation
+write_bundled = BUNDLE.write
 
-    return files("codealign.domains.verilog").joinpath("resources", "tasks", f"{split}.jsonl")
-
-
-def bundled_tasks(split: str = "train") -> list[Task]:
-    """The demo tasks shipped with the package (generated by ``benchmarks/verilog_bundled_tasks.py --write``)."""
-    from importlib.resources import as_file
-
-    from codealign.jsonl import read_jsonl
-
-    if split not in SPLITS:
-        raise UserError(f"unknown split {split!r}; choose from: {', '.join(SPLITS)}")
-    with as_file(_bundled_path(split)) as path:
-        return read_jsonl(path, Task.from_dict)
-
-
-def bundled_generation(split: str) -> list[Task]:
-    """What the bundled file for ``split`` must contain."""
-    return generate_tasks(None, BUNDLED_COUNTS[split], BUNDLED_SEED, split)
-
-
-def write_bundled(root: str | Path | None = None) -> dict[str, int]:
-    from codealign.jsonl import write_jsonl
-
-    base = Path(root) if root else Path(__file__).resolve().parent / "resources" / "tasks"
-    counts = {}
-    for split in SPLITS:
-        counts[split] = write_jsonl(base / f"{split}.jsonl", bundled_generation(split))
-        (base / f"{split}.jsonl").chmod(0o644)
-    return counts

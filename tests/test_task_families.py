@@ -1,0 +1,87 @@
+"""Properties every domain's procedural task family shares (the split and bundle rules of
+:mod:`codealign.domains.splits`), checked through the Domain interface for each domain that has one."""
+
+from __future__ import annotations
+
+import importlib
+import json
+
+import pytest
+
+from codealign.domains import get_domain
+from codealign.errors import UserError
+
+DOMAINS = ("verilog", "python", "solidity", "ladder")
+
+
+def _module(name):
+    return importlib.import_module(get_domain(name).task_module)
+
+
+def _key(task):
+    meta = task.metadata
+    return meta["family"], json.dumps(meta["params"], sort_keys=True), meta.get("kind"), meta["phrasing"]
+
+
+@pytest.fixture(scope="module", params=DOMAINS)
+def family(request):
+    module = _module(request.param)
+    return request.param, module, {split: module.bundled_tasks(split) for split in ("train", "heldout")}
+
+
+def test_bundled_files_are_what_the_generator_writes(family):
+    _, module, bundled = family
+    for split, tasks in bundled.items():
+        regenerated = [json.dumps(t.to_dict(), sort_keys=True) for t in module.bundled_generation(split)]
+        assert [json.dumps(t.to_dict(), sort_keys=True) for t in tasks] == regenerated
+        assert len(tasks) == module.BUNDLED_COUNTS[split]
+
+
+def test_bundled_sets_are_large_enough_and_cover_every_family(family):
+    _, module, bundled = family
+    assert len(bundled["train"]) >= 200 and len(bundled["heldout"]) >= 64
+    for tasks in bundled.values():
+        assert {t.metadata["family"] for t in tasks} == set(module.FAMILIES)
+
+
+def test_every_heldout_task_has_params_or_a_phrasing_no_train_task_has(family):
+    _, _, bundled = family
+    assert not {t.prompt for t in bundled["train"]} & {t.prompt for t in bundled["heldout"]}
+    train_keys = {_key(t) for t in bundled["train"]}
+    train_params = {_key(t)[:2] for t in bundled["train"]}
+    for task in bundled["heldout"]:
+        novel = task.metadata["novel"]
+        assert novel and _key(task) not in train_keys, task.task_id
+        assert "params" not in novel or _key(task)[:2] not in train_params, task.task_id
+    assert all(not t.metadata["novel"] for t in bundled["train"])
+
+
+def test_generation_is_deterministic_and_a_larger_n_extends_a_smaller_one(family):
+    _, module, _ = family
+    small = module.generate_tasks(None, 10, 3, "heldout")
+    large = module.generate_tasks(None, 20, 3, "heldout")
+    assert [t.to_dict() for t in small] == [t.to_dict() for t in large[:10]]
+    assert len({t.task_id for t in large}) == 20
+    assert [t.task_id for t in module.generate_tasks(None, 20, 4, "heldout")] != [t.task_id for t in large]
+
+
+def test_the_domain_serves_its_family(family):
+    name, module, bundled = family
+    domain = get_domain(name)
+    assert domain.task_families == tuple(module.FAMILIES)
+    first = module.FAMILIES[-1]
+    [task] = domain.generate_tasks([first], 1, 0, "train")
+    assert task.metadata["family"] == first and domain.reference_solution(task)
+    assert [t.task_id for t in domain.demo_tasks("heldout")] == [t.task_id for t in bundled["heldout"]]
+
+
+@pytest.mark.parametrize("name", DOMAINS)
+@pytest.mark.parametrize("args, message", [
+    ((["no_such_family"], 1, 0, "train"), "unknown task family 'no_such_family'; choose from: "),
+    ((None, 1, 0, "test"), "unknown split 'test'; choose from: train, heldout"),
+    ((None, 10**6, 0, "train"), "only "),
+])
+def test_bad_requests_are_one_line_errors_naming_the_choices(name, args, message):
+    with pytest.raises(UserError, match=message) as info:
+        get_domain(name).generate_tasks(*args)
+    assert "\n" not in str(info.value)
