@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import random
 import statistics
@@ -200,11 +199,12 @@ def evaluate(model: str, name: str, run: Path, budget: Budget, eval_train, heldo
 
 
 def paired(a: dict[str, float], b: dict[str, float]) -> tuple[float, float]:
-    """Mean and standard error of the per-task difference a - b."""
-    diffs = [a[k] - b[k] for k in a]
-    mean = statistics.mean(diffs)
-    se = statistics.stdev(diffs) / math.sqrt(len(diffs)) if len(diffs) > 1 else float("nan")
-    return mean, se
+    """Mean and standard error of the per-task difference a - b (the library's paired comparison, which
+    ``codealign run`` reports too)."""
+    from codealign.bench.report import paired_comparison
+
+    found = paired_comparison(b, a)
+    return found["delta"], found["se"]
 
 
 def train_variant(variant: str, start: str, results, train_tasks, out: Path, budget: Budget, rnd: int) -> dict:

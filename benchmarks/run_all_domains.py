@@ -50,13 +50,19 @@ def main() -> int:
                "before": round(report["before"]["pass@1"], 3), "before_se": round(report["before"]["se"], 3),
                "after": round(report["after"]["pass@1"], 3), "after_se": round(report["after"]["se"], 3),
                "diff": round(report["diff"], 3), "diff_se": round(report["diff_se"], 3),
-               "pairs": report["stages"]["pairs"].get("pairs"),
+               "pairs": (report["stages"].get("pairs") or {}).get("pairs"),
                "stage_seconds": {k: (v or {}).get("seconds") for k, v in report["stages"].items()},
                "report": report["report_md"]}
         rows.append(row)
         print(f"{domain:<9} {seconds:7.1f} s   pass@1 before {row['before']:.3f} ± {row['before_se']:.3f}   "
               f"after {row['after']:.3f} ± {row['after_se']:.3f}   diff {row['diff']:+.3f} ± {row['diff_se']:.3f}"
               f"   pairs {row['pairs']}   {row['report']}", flush=True)
+        if report.get("control"):
+            c, vs = report["control"], report["method_vs_control"]
+            row.update(control=c["kind"], control_pass=round(c["pass@1"], 3), vs_control=round(vs["diff"], 3),
+                       vs_control_se=round(vs["diff_se"], 3), steps=report["optimizer_steps"])
+            print(f"{'':<9} {'':>9}   {c['kind']} control {c['pass@1']:.3f} ± {c['se']:.3f}   method - control "
+                  f"{vs['diff']:+.3f} ± {vs['diff_se']:.3f}   optimizer steps {report['optimizer_steps']}", flush=True)
     (out / "summary.json").parent.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(rows, indent=2))
     print(f"reproduce: {' '.join(sys.argv)}")

@@ -2,19 +2,28 @@
 
 Stages, each writing its output into the run directory and a marker ``stages/<name>.json`` when complete:
 
-``tasks`` → ``sft`` (warm-up, optional) → ``eval_before`` → ``generate`` → ``execute`` → ``pairs``
-(strategy + weights + curriculum) → ``dpo`` → ``eval_after`` → ``report``.
+``tasks`` → ``sft`` (warm-up, optional) → ``eval_before`` → ``rounds`` × (``generate`` → ``execute`` →
+``pairs`` (strategy + weights + curriculum) → the method's training: ``dpo``, ``rft`` or ``rft`` then ``dpo``;
+optionally ``eval@r``) → ``eval_after`` → the control (optional) → ``eval_control`` → ``report``.
+
+Round ``r`` samples the train tasks from the policy round ``r-1`` left (round 1: the warm-up policy), executes
+the samples and trains from that policy, so DPO's reference is the round's starting policy. Round 1's stages
+and files keep their plain names (``generate``, ``candidates.jsonl``, ``dpo/``); round ``r`` > 1 names its
+stages ``generate@r`` … and keeps its files under ``round<r>/``. The control (``control=sft|rft``) trains from
+the warm-up policy with the method's number of optimizer steps; its files are under ``control/``.
 
 Rerunning the same command skips completed stages; an interrupted ``execute`` reuses the verdicts already
-streamed to ``verdicts.jsonl`` and the verdict cache; an interrupted ``sft`` or ``dpo`` resumes from its last
-checkpoint. ``eval_before`` scores the starting model (after its SFT warm-up when there is one) and
-``eval_after`` the DPO policy, on the same evaluation tasks, seeds and budget.
+streamed to ``verdicts.jsonl`` and the verdict cache; an interrupted ``sft``, ``rft`` or ``dpo`` resumes from its
+last checkpoint. ``eval_before`` scores the starting model (after its SFT warm-up when there is one),
+``eval_after`` the method's final policy and ``eval_control`` the control's, on the same evaluation tasks, seeds
+and budget.
 
 The whole config is built and checked before the first stage. A run directory remembers, per stage, the
-config it ran with (``state.json``: the slice of the config the stage reads, :data:`STAGE_CONFIG`, hashed
-together with the hashes of the stages it reads from, :data:`STAGE_INPUTS`). Rerunning with a changed config
-reruns the stages whose hash changed — the first changed stage and every stage after it — after deleting
-their outputs (:data:`STAGE_OUTPUTS`), so nothing of the old config is resumed or mixed in.
+config it ran with (``state.json``: the slice of the config the stage reads, :data:`STAGE_CONFIG`, and its step
+budget, hashed together with the hashes of the stages it reads from, :func:`stage_plan`). Rerunning with a
+changed config reruns the stages whose hash changed — the first changed stage and every stage after it — after
+deleting their outputs (:data:`STAGE_OUTPUTS`), so nothing of the old config is resumed or mixed in. ``rounds``
+is read by no round, so raising it on a finished run keeps the earlier rounds and runs only the new ones.
 """
 
 from __future__ import annotations
@@ -41,7 +50,12 @@ from codealign.train.dpo import DPORunConfig
 from codealign.train.sft import SFTRunConfig
 from codealign.types import Candidate, ExecResult, Pair, Task, Verdict
 
-STAGES = ("tasks", "sft", "eval_before", "generate", "execute", "pairs", "dpo", "eval_after", "report")
+METHODS = ("dpo", "rft", "rft+dpo")
+"""What a round trains: DPO on the round's pairs; RFT (SFT on the round's distinct passing samples); or an RFT
+step then a DPO step."""
+
+CONTROLS = ("none", "sft", "rft")
+"""The matched control: none; continued SFT on the train tasks' reference solutions; on-policy RFT rounds."""
 
 
 @dataclass
@@ -83,12 +97,37 @@ class EvalConfig:
     """Fresh sampling seeds, never used for training candidates."""
     temperature: float = 0.8
     """Sampling temperature for evaluation."""
+    train_tasks: int = 16
+    """Also score this many train tasks (a fixed, seeded sample of the run's train tasks) at every evaluation,
+    reported as train pass@1 beside the held-out figure (0: held-out only)."""
+    every_round: bool = False
+    """Evaluate the method's policy after every round (``eval@r``), not only after the last one."""
 
     def __post_init__(self) -> None:
-        if self.n < 1 or not self.seeds or self.max_tasks < 0:
-            raise ValueError("eval.n must be >= 1, eval.seeds non-empty, eval.max_tasks >= 0")
+        if self.n < 1 or not self.seeds or self.max_tasks < 0 or self.train_tasks < 0:
+            raise ValueError("eval.n must be >= 1, eval.seeds non-empty, eval.max_tasks and eval.train_tasks >= 0")
         if self.benchmark and not self.data:
             raise ValueError(f"eval.benchmark {self.benchmark!r} needs eval.data (a path)")
+
+
+@dataclass
+class WarmupConfig(SFTRunConfig):
+    """The SFT warm-up: an :class:`SFTRunConfig`, plus where a ready-made warm-up comes from instead."""
+
+    fresh: bool = False
+    """Train the warm-up in the run even when a ready-made one exists (``warmup``, or the domain's shipped
+    checkpoint, :meth:`codealign.domains.base.Domain.warmup_checkpoint`, used when ``model`` is
+    ``codealign-tiny`` with the ``tiny_model`` architecture it was trained with)."""
+    warmup: str = ""
+    """A model folder to start from as the warm-up policy, without training (it is copied, never written
+    to); empty: the domain's shipped checkpoint where it applies."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.fresh and self.warmup:
+            raise ValueError("fresh trains the warm-up, warmup gives a ready-made one: set only one of them")
+        if self.warmup and not (Path(self.warmup).expanduser() / "config.json").is_file():
+            raise ValueError(f"warmup {self.warmup!r}: not a model folder (no config.json)")
 
 
 @dataclass
@@ -114,9 +153,10 @@ class PipelineConfig:
     sft_enabled: bool = True
     """Run the SFT warm-up on the reference solutions of every training task (all of them, not only the
     ``max_tasks`` sampled for DPO) before sampling."""
-    sft: SFTRunConfig = field(default_factory=lambda: SFTRunConfig(**stage_defaults({})["sft"]))
-    """The SFT warm-up (:class:`codealign.train.sft.SFTRunConfig`). Empty ``model`` / ``output_dir``: the
-    starting model / ``<run dir>/sft``; the pipeline's own defaults are in :func:`stage_defaults`."""
+    sft: WarmupConfig = field(default_factory=lambda: WarmupConfig(**stage_defaults({})["sft"]))
+    """The SFT warm-up (:class:`WarmupConfig`). Empty ``model`` / ``output_dir``: the starting model /
+    ``<run dir>/sft``; the pipeline's own defaults are in :func:`stage_defaults`. A ready-made warm-up (the
+    domain's shipped checkpoint, or ``sft.warmup``) replaces the training unless ``sft.fresh``."""
     sample: SampleConfig = field(default_factory=SampleConfig)
     """Sampling of training candidates."""
     mutants_per_task: int = 0
@@ -131,8 +171,27 @@ class PipelineConfig:
     curriculum: CurriculumConfig = field(default_factory=lambda: CurriculumConfig(stages=1))
     """Curriculum stages of the pairs (:class:`codealign.pairs.curriculum.CurriculumConfig`; one stage here)."""
     dpo: DPORunConfig = field(default_factory=lambda: DPORunConfig(**stage_defaults({})["dpo"]))
-    """DPO (:class:`codealign.train.dpo.DPORunConfig`). Empty ``model`` / ``output_dir``: the SFT policy /
-    ``<run dir>/dpo``; the pipeline's own defaults are in :func:`stage_defaults`."""
+    """DPO (:class:`codealign.train.dpo.DPORunConfig`). Empty ``model`` / ``output_dir``: the round's starting
+    policy / ``<run dir>/[round<r>/]dpo`` (a ``model`` given replaces only the warm-up policy as the start of
+    round 1); ``max_steps`` stays unset: ``round_steps`` sets it. The pipeline's own defaults are in
+    :func:`stage_defaults`."""
+    method: str = "dpo"
+    """What each round trains (:data:`METHODS`): ``dpo``; ``rft`` (SFT with the ``rft`` settings on the round's
+    distinct passing samples); ``rft+dpo`` (an RFT step, then a DPO step from the RFT policy on the round's pairs)."""
+    rounds: int = 1
+    """On-policy rounds: each samples the train tasks from the previous round's policy, executes and trains."""
+    round_steps: int = 40
+    """Optimizer steps each round trains, whatever the method (so methods compare at the same budget): all to
+    DPO or all to RFT; ``rft+dpo`` gives the first half (rounded down) to RFT and the rest to DPO. With
+    curriculum stages DPO trains ``round_steps // stages`` per stage."""
+    rft: SFTRunConfig = field(default_factory=lambda: SFTRunConfig(**stage_defaults({})["rft"]))
+    """RFT training and the continued-SFT control (:class:`codealign.train.sft.SFTRunConfig`); the pipeline sets
+    ``model``, ``output_dir`` and the rows; ``max_steps`` stays unset (``round_steps`` sets it)."""
+    control: str = "none"
+    """The matched control (:data:`CONTROLS`), trained from the warm-up policy with as many optimizer steps as the
+    method (``rounds * round_steps``) and evaluated like it: ``sft`` continues SFT (``rft`` settings) on the
+    reference solutions of the run's train tasks; ``rft`` runs on-policy RFT rounds (its round 1 reuses the
+    method's round-1 samples: same policy, same seed)."""
     eval: EvalConfig = field(default_factory=EvalConfig)
     """Before/after evaluation."""
     probe_tasks: int = 4
@@ -155,6 +214,21 @@ class PipelineConfig:
         domain_class(self.domain)(**self.domain_options)
         if self.max_tasks < 0 or self.mutants_per_task < 0 or self.probe_tasks < 0:
             raise ValueError("max_tasks, mutants_per_task and probe_tasks must be >= 0")
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}{closest(self.method, METHODS)}")
+        if self.control not in CONTROLS:
+            raise ValueError(f"unknown control {self.control!r}{closest(self.control, CONTROLS)}")
+        if self.control == "rft" and self.method == "rft":
+            raise ValueError("control 'rft' is the method itself; choose control=sft or another method")
+        if self.rounds < 1:
+            raise ValueError(f"rounds must be >= 1, got {self.rounds}")
+        if self.round_steps < (2 if self.method == "rft+dpo" else 1):
+            raise ValueError(f"round_steps must be >= {2 if self.method == 'rft+dpo' else 1} for method "
+                             f"{self.method!r}, got {self.round_steps}")
+        for section in ("dpo", "rft"):
+            if getattr(self, section).max_steps != -1:
+                raise ValueError(f"{section}.max_steps: the pipeline trains round_steps optimizer steps per round "
+                                 "whatever the method; set round_steps instead")
 
 
 def make_config(domain: str, preset: str | None = None, config_file: str | None = None,
@@ -179,19 +253,21 @@ def make_config(domain: str, preset: str | None = None, config_file: str | None 
 
 
 def stage_defaults(data: dict[str, Any]) -> dict[str, Any]:
-    """The pipeline's defaults of its ``sft`` and ``dpo`` sections for a run whose top-level settings
+    """The pipeline's defaults of its ``sft``, ``dpo`` and ``rft`` sections for a run whose top-level settings
     (``model``, ``seed``, ``device``) are ``data``; every other source of settings applies on top.
 
-    The tiny model learns with far larger steps than a pretrained one. DPO's defaults come from
+    The tiny model learns with far larger steps than a pretrained one. DPO's and RFT's defaults come from
     benchmarks/alignment_effect.py: plain sigmoid DPO on execution pairs drives the tiny model towards
-    collapse; an NLL anchor on the chosen side (RPO-style) keeps it at the SFT level."""
+    collapse; an NLL anchor on the chosen side (RPO-style) keeps it at the SFT level; RFT trains at DPO's rate."""
     tiny = data.get("model", "codealign-tiny") == "codealign-tiny"
     run = {"model": "", "output_dir": "", "seed": data.get("seed", 0), "device": data.get("device", "auto")}
     return {
         "sft": {**run, "save_steps": 50, "learning_rate": 3e-3 if tiny else 2e-5, "max_steps": 300,
                 "per_device_train_batch_size": 16, "logging_steps": 25},
-        "dpo": {**run, "learning_rate": 1e-4 if tiny else 5e-7, "nll_alpha": 1.0, "max_steps": 40,
+        "dpo": {**run, "learning_rate": 1e-4 if tiny else 5e-7, "nll_alpha": 1.0,
                 "per_device_train_batch_size": 8, "save_steps": 20, "logging_steps": 5},
+        "rft": {**run, "learning_rate": 1e-4 if tiny else 1e-5, "per_device_train_batch_size": 8, "save_steps": 20,
+                "logging_steps": 5},
     }
 
 
@@ -204,14 +280,8 @@ def _hash(data: Any) -> str:
 
 
 # -- per-stage run state --------------------------------------------------------------------------------------
-STAGE_INPUTS: dict[str, tuple[str, ...]] = {
-    "tasks": (), "sft": ("tasks",), "eval_before": ("sft",), "generate": ("sft",), "execute": ("generate",),
-    "pairs": ("execute",), "dpo": ("pairs",), "eval_after": ("dpo",), "report": ("eval_before", "eval_after"),
-}
-"""The stages whose outputs each stage reads: a stage reruns whenever one of them does."""
-
-_EVAL_CONFIG = ("eval.n", "eval.seeds", "eval.temperature", "sample.top_p", "sample.max_new_tokens",
-                "sample.batch_size", "device", "domain_options")
+_EVAL_CONFIG = ("eval.n", "eval.seeds", "eval.temperature", "eval.train_tasks", "sample.top_p",
+                "sample.max_new_tokens", "sample.batch_size", "device", "domain_options")
 STAGE_CONFIG: dict[str, tuple[str, ...]] = {
     "tasks": ("domain", "tasks", "max_tasks", "seed", "eval.benchmark", "eval.data", "eval.max_tasks"),
     "sft": ("model", "tiny_model", "seed", "device", "sft_enabled", "sft"),
@@ -219,25 +289,102 @@ STAGE_CONFIG: dict[str, tuple[str, ...]] = {
     "generate": ("sample", "mutants_per_task", "seed", "device"),
     "execute": ("domain_options",),
     "pairs": ("pairs", "weights", "curriculum"),
+    "rft": ("rft", "seed", "device"),
     "dpo": ("dpo", "probe_tasks", "domain_options", "eval.temperature", "sample.batch_size", "sample.max_new_tokens", "seed",
             "device"),
+    "control_sft": ("rft", "seed", "device"),
+    "eval_round": _EVAL_CONFIG,
     "eval_after": _EVAL_CONFIG,
-    "report": (),
+    "eval_control": _EVAL_CONFIG,
+    "report": ("method", "rounds", "round_steps", "control"),
 }
-"""The parts of the config (dotted paths) each stage reads; a change to one reruns that stage."""
+"""The parts of the config (dotted paths) each kind of stage reads; a change to one reruns that stage. A
+training stage's step budget (:attr:`Stage.steps`) counts as part of its config."""
 
 STAGE_OUTPUTS: dict[str, tuple[str, ...]] = {
     "tasks": ("sft_tasks.jsonl", "tasks.jsonl", "eval_tasks.jsonl"), "sft": ("base_model", "sft"),
     "eval_before": ("eval/before_*",), "generate": ("candidates.jsonl",), "execute": ("verdicts.jsonl",),
-    "pairs": ("pairs.jsonl", "pair_gaps.png"), "dpo": ("dpo",), "eval_after": ("eval/after_*",),
+    "pairs": ("pairs.jsonl", "pair_gaps.png"), "rft": ("rft",), "dpo": ("dpo",), "control_sft": ("sft",),
+    "eval_round": ("eval/round{round}_*",), "eval_after": ("eval/after_*",), "eval_control": ("eval/control_*",),
     "report": ("report.json", "report.md", "pass_at_1.png", "dpo_curves.png"),
 }
-"""What each stage writes into the run directory (glob patterns): deleted before the stage runs with a config
-other than the one that wrote them, so an old checkpoint or partial file is never resumed."""
+"""What each kind of stage writes (glob patterns, under the stage's :attr:`Stage.folder`): deleted before the
+stage runs with a config other than the one that wrote them, so an old checkpoint or partial file is never
+resumed."""
 
 
-def config_slice(config: PipelineConfig, stage: str) -> dict[str, Any]:
-    """The config values ``stage`` reads, flattened to dotted keys."""
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a run (:func:`stage_plan`)."""
+
+    name: str
+    """Its name in ``state.json``, ``stages/<name>.json`` and ``--stages``: the kind, with ``control-`` before a
+    control stage's and ``@r`` after the stages of round ``r`` > 1 (``dpo@2``, ``control-rft@3``, ``eval@1``)."""
+    kind: str
+    """What it does: a key of :data:`STAGE_FUNCS`, :data:`STAGE_CONFIG` and :data:`STAGE_OUTPUTS`."""
+    inputs: tuple[str, ...] = ()
+    """The stages whose outputs it reads: it reruns whenever one of them does."""
+    folder: str = ""
+    """Where its files go, relative to the run directory: ``""``, ``round<r>/``, ``control/``, ``control/round<r>/``."""
+    round: int = 0
+    """Its round (0: outside the rounds)."""
+    start: str = ""
+    """The stage whose ``model`` it samples (``generate``, evaluations) or trains from (``rft``, ``dpo``)."""
+    steps: int = 0
+    """Optimizer steps it trains (training stages; 0 otherwise)."""
+
+    def outputs(self) -> list[str]:
+        return [self.folder + pattern.format(round=self.round) for pattern in STAGE_OUTPUTS[self.kind]]
+
+
+def stage_plan(config: PipelineConfig) -> dict[str, Stage]:
+    """Every stage of a run with ``config``, by name, in run order."""
+    plan: dict[str, Stage] = {}
+
+    def add(name: str, kind: str, inputs: tuple[str, ...], **fields: Any) -> str:
+        plan[name] = Stage(name, kind, inputs, **fields)
+        return name
+
+    add("tasks", "tasks", ())
+    add("sft", "sft", ("tasks",))
+    evals = [add("eval_before", "eval_before", ("sft",), start="sft")]
+    rft_steps = config.round_steps // 2 if config.method == "rft+dpo" else config.round_steps
+    dpo_steps = config.round_steps - (rft_steps if config.method == "rft+dpo" else 0)
+    policy = "sft"
+    for r in range(1, config.rounds + 1):
+        at, folder = ("", "") if r == 1 else (f"@{r}", f"round{r}/")
+        executed = add("execute" + at, "execute", (add("generate" + at, "generate", (policy,), folder=folder, round=r,
+                                                       start=policy),), folder=folder, round=r)
+        if config.method != "dpo":
+            policy = add("rft" + at, "rft", (executed, policy), folder=folder, round=r, start=policy, steps=rft_steps)
+        if config.method != "rft":
+            pairs = add("pairs" + at, "pairs", (executed,), folder=folder, round=r)
+            policy = add("dpo" + at, "dpo", (pairs, policy), folder=folder, round=r, start=policy, steps=dpo_steps)
+        if config.eval.every_round and r < config.rounds:
+            evals.append(add(f"eval@{r}", "eval_round", (policy,), round=r, start=policy))
+    evals.append(add("eval_after", "eval_after", (policy,), start=policy))
+    control = "sft"
+    if config.control == "sft":
+        control = add("control-sft", "control_sft", ("sft",), folder="control/", start="sft",
+                      steps=config.rounds * config.round_steps)
+    elif config.control == "rft":
+        executed = "execute"  # round 1 samples the warm-up policy with round 1's seed: the method's samples
+        for r in range(1, config.rounds + 1):
+            at, folder = ("", "control/") if r == 1 else (f"@{r}", f"control/round{r}/")
+            if r > 1:
+                executed = add("control-execute" + at, "execute", (
+                    add("control-generate" + at, "generate", (control,), folder=folder, round=r, start=control),),
+                    folder=folder, round=r)
+            control = add("control-rft" + at, "rft", (executed, control), folder=folder, round=r, start=control,
+                          steps=config.round_steps)
+    if config.control != "none":
+        evals.append(add("eval_control", "eval_control", (control,), start=control))
+    add("report", "report", tuple(evals))
+    return plan
+
+
+def config_slice(config: PipelineConfig, kind: str) -> dict[str, Any]:
+    """The config values a stage of ``kind`` reads, flattened to dotted keys."""
     data = json.loads(json.dumps(dataclasses.asdict(config), default=str))
     flat: dict[str, Any] = {}
 
@@ -248,7 +395,7 @@ def config_slice(config: PipelineConfig, stage: str) -> dict[str, Any]:
         else:
             flat[key] = value
 
-    for key in STAGE_CONFIG[stage]:
+    for key in STAGE_CONFIG[kind]:
         value = data
         for part in key.split("."):
             value = value[part]
@@ -256,27 +403,31 @@ def config_slice(config: PipelineConfig, stage: str) -> dict[str, Any]:
     return flat
 
 
-def stage_hashes(config: PipelineConfig) -> dict[str, str]:
-    """Per stage: the hash of its config slice and of the hashes of the stages it reads from."""
+def stage_settings(config: PipelineConfig, stage: Stage) -> dict[str, Any]:
+    """What ``stage`` runs with: its kind's config slice and, for a training stage, its step budget."""
+    return {**config_slice(config, stage.kind), **({"steps": stage.steps} if stage.steps else {})}
+
+
+def stage_hashes(config: PipelineConfig, plan: dict[str, Stage]) -> dict[str, str]:
+    """Per stage: the hash of its settings and of the hashes of the stages it reads from."""
     hashes: dict[str, str] = {}
-    for stage in STAGES:
-        hashes[stage] = _hash({"config": config_slice(config, stage),
-                               "inputs": [hashes[s] for s in STAGE_INPUTS[stage]]})
+    for name, stage in plan.items():
+        hashes[name] = _hash({"config": stage_settings(config, stage), "inputs": [hashes[s] for s in stage.inputs]})
     return hashes
 
 
-def downstream(stage: str) -> list[str]:
-    """``stage`` and every stage that reads its outputs, directly or not, in run order."""
+def downstream(plan: dict[str, Stage], stage: str) -> list[str]:
+    """``stage`` and every stage of ``plan`` that reads its outputs, directly or not, in run order."""
     found = {stage}
-    for later in STAGES:
-        if found & set(STAGE_INPUTS[later]):
-            found.add(later)
-    return [s for s in STAGES if s in found]
+    for later in plan.values():
+        if found & set(later.inputs):
+            found.add(later.name)
+    return [s for s in plan if s in found]
 
 
-def upstream(stage: str) -> list[str]:
-    """The stages whose outputs ``stage`` reads, directly or not, in run order."""
-    return [s for s in STAGES if s != stage and stage in downstream(s)]
+def upstream(plan: dict[str, Stage], stage: str) -> list[str]:
+    """The stages of ``plan`` whose outputs ``stage`` reads, directly or not, in run order."""
+    return [s for s in plan if s != stage and stage in downstream(plan, s)]
 
 
 def _changes(old: dict[str, Any], new: dict[str, Any]) -> str:
@@ -301,7 +452,8 @@ class Run:
         self.quiet = quiet
         self.log = log or (lambda msg: None if quiet else print(f"[codealign] {msg}", file=sys.stderr, flush=True))
         self._domain = None
-        self.hashes = stage_hashes(config)
+        self.plan = stage_plan(config)
+        self.hashes = stage_hashes(config, self.plan)
         state = self.path("state.json")
         self.state: dict[str, Any] = json.loads(state.read_text()) if state.is_file() else {}
 
@@ -335,13 +487,13 @@ class Run:
         """A line for each stage whose own config slice differs from the one it last ran with, naming the
         changed keys and the stages (of ``selected``) that rerun; a stage an earlier line reruns gets none."""
         lines, covered = [], set()
-        for stage in STAGES:
-            old = self.state.get(stage, {}).get("config")
-            new = config_slice(self.config, stage)
-            rerun = [s for s in downstream(stage) if s in selected]
-            if old is not None and old != new and rerun and stage not in covered:
-                lines.append(f"{stage}: config changed ({_changes(old, new)}): rerunning {', '.join(rerun)}")
-                covered.update(downstream(stage))
+        for stage in self.plan.values():
+            old = self.state.get(stage.name, {}).get("config")
+            new = stage_settings(self.config, stage)
+            rerun = [s for s in downstream(self.plan, stage.name) if s in selected]
+            if old is not None and old != new and rerun and stage.name not in covered:
+                lines.append(f"{stage.name}: config changed ({_changes(old, new)}): rerunning {', '.join(rerun)}")
+                covered.update(downstream(self.plan, stage.name))
         return lines
 
     def begin(self, stage: str) -> None:
@@ -351,16 +503,17 @@ class Run:
         import shutil
 
         if self.state.get(stage, {}).get("config_hash") != self.hashes[stage]:
-            for pattern in STAGE_OUTPUTS[stage]:
+            for pattern in self.plan[stage].outputs():
                 for found in self.dir.glob(pattern):
                     if found.is_dir():
                         shutil.rmtree(found)
                     else:
                         found.unlink()
-        for later in downstream(stage):
+        for later in downstream(self.plan, stage):
             self.marker(later).unlink(missing_ok=True)
             self.state.pop(later, None)
-        self.state[stage] = {"config_hash": self.hashes[stage], "config": config_slice(self.config, stage)}
+        self.state[stage] = {"config_hash": self.hashes[stage],
+                             "config": stage_settings(self.config, self.plan[stage])}
         write_text_atomic(self.path("state.json"), json.dumps(self.state, indent=2))
 
     # -- helpers shared by stages ---------------------------------------------------------------------------
@@ -378,9 +531,22 @@ class Run:
             build_tiny_model(path, seed=self.config.seed, **self.config.tiny_model)
         return str(path)
 
-    def policy_before(self) -> str:
-        info = self.done("sft")
-        return info["model"] if info and info.get("model") else self.start_model()
+    def warmup_checkpoint(self) -> str | None:
+        """The ready-made warm-up the ``sft`` stage copies instead of training: ``sft.warmup`` when set; else,
+        unless ``sft.fresh``, the domain's shipped checkpoint when the run starts from ``codealign-tiny`` with
+        the architecture that checkpoint was trained with (its ``warmup.json``); else None (train)."""
+        cfg = self.config
+        if cfg.sft.warmup or cfg.sft.fresh or cfg.model != "codealign-tiny":
+            return cfg.sft.warmup or None
+        shipped = self.domain.warmup_checkpoint()
+        if shipped is None:
+            return None
+        recipe = json.loads((Path(shipped) / "warmup.json").read_text())
+        return shipped if recipe["tiny_model"] == cfg.tiny_model else None
+
+    def policy(self, stage: str) -> str:
+        """The model that stage ``stage`` (the warm-up, a round's training) left."""
+        return self.done(stage)["model"]
 
     def execute(self, tasks: list[Task], candidates: list[Candidate], out: Path) -> list[ExecResult]:
         from codealign.execution.executor import execute
@@ -406,7 +572,7 @@ def _select(tasks: list[Task], limit: int, seed: int) -> list[Task]:
     return [tasks[i] for i in picked]
 
 
-def stage_tasks(run: Run) -> dict[str, Any]:
+def stage_tasks(run: Run, stage: Stage) -> dict[str, Any]:
     cfg = run.config
     train = read_jsonl(cfg.tasks, Task.from_dict) if cfg.tasks else run.domain.demo_tasks("train")
     wrong = sorted({t.domain for t in train} - {cfg.domain})
@@ -429,35 +595,56 @@ def stage_tasks(run: Run) -> dict[str, Any]:
     return {"train_tasks": len(train), "eval_tasks": len(evals), "prompt_overlap": len(overlap)}
 
 
-def stage_sft(run: Run) -> dict[str, Any]:
+def stage_sft(run: Run, stage: Stage) -> dict[str, Any]:
+    """The warm-up policy: the starting model itself (``sft_enabled=false``), a ready-made warm-up copied into
+    the run directory (:meth:`Run.warmup_checkpoint`), or SFT on the reference solutions."""
     cfg = run.config
     if not cfg.sft_enabled:
-        return {"model": run.start_model(), "skipped": True}
+        return {"model": run.start_model(), "warmup": "none", "skipped": True}
+    ready = run.warmup_checkpoint()
+    if ready:
+        import shutil
+
+        final = run.path("sft/final")
+        shutil.rmtree(final, ignore_errors=True)
+        final.mkdir(parents=True)
+        for item in Path(ready).expanduser().iterdir():  # file by file: an installed package may be read-only
+            if item.is_file():
+                shutil.copyfile(item, final / item.name)
+        recipe = final / "warmup.json"
+        shipped = json.loads(recipe.read_text()) if recipe.is_file() else {}
+        return {"model": str(final), "warmup": "ready-made", "warmup_from": ready, "steps": 0,
+                "warmup_steps": shipped.get("steps"), "warmup_heldout_pass@1": shipped.get("heldout_pass@1")}
     from codealign.train.sft import train_sft
 
-    rows = []
-    for task in run.tasks("sft_tasks.jsonl"):
-        reference = run.domain.reference_solution(task)
-        if reference:
-            rows.append({"prompt": task.prompt, "completion": reference})
+    rows = reference_rows(run, run.tasks("sft_tasks.jsonl"))
     if not rows:
         raise UserError("no reference solutions to warm up on; set sft_enabled=false")
     config = dataclasses.replace(cfg.sft, model=cfg.sft.model or run.start_model(),
                                  output_dir=cfg.sft.output_dir or str(run.path("sft")))
     result = train_sft(config, rows)
-    return {"model": result.final_dir, "rows": len(rows), "steps": result.global_step,
-            "train_loss": result.train_loss}
+    return {"model": result.final_dir, "warmup": "trained", "rows": len(rows),
+            "steps": result.global_step, "train_loss": result.train_loss}
 
 
-def _evaluate(run: Run, model: str, tag: str) -> dict[str, Any]:
+def reference_rows(run: Run, tasks: list[Task]) -> list[dict[str, str]]:
+    """SFT rows (prompt, reference solution) of the tasks that have a reference."""
+    return [{"prompt": t.prompt, "completion": ref} for t in tasks if (ref := run.domain.reference_solution(t))]
+
+
+def evaluate_policy(run: Run, model: str, tasks: list[Task], tag: str) -> dict[str, Any]:
+    """Sampled pass@1 of ``model`` on ``tasks`` with the run's ``eval`` settings (every seed of ``eval.seeds``,
+    ``eval.n`` samples each), ± its SE over tasks, with truncation and compile-error rates; candidates and
+    verdicts go to ``eval/<tag>_…`` in the run directory."""
     cfg = run.config
-    tasks = run.tasks("eval_tasks.jsonl")
     per_task: dict[str, list[float]] = {t.task_id: [] for t in tasks}
     truncated = compile_errors = total = 0
     verdicts: dict[str, int] = {}
     skipped: dict[str, str] = {}
     for seed in cfg.eval.seeds:
         cands = run.sample(model, tasks, cfg.eval.n, seed, cfg.eval.temperature)
+        # Kept for their finish reasons and raw text (benchmarks/dpo_compile_errors.py reads them).
+        write_jsonl(run.path(f"eval/{tag}_candidates_seed{seed}.jsonl"), cands)
         results = run.execute(tasks, cands, run.path(f"eval/{tag}_seed{seed}.jsonl"))
         by_task: dict[str, list[ExecResult]] = {}
         for cand, res in zip(cands, results):
@@ -485,49 +672,65 @@ def _se(values: list[float]) -> float:
     return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1) / len(values))
 
 
-def stage_eval_before(run: Run) -> dict[str, Any]:
-    return _evaluate(run, run.policy_before(), "before")
+EVAL_TAGS = {"eval_before": "before", "eval_round": "round{round}", "eval_after": "after", "eval_control": "control"}
+"""The prefix of each evaluation's files under ``eval/`` (``<tag>_seed<s>.jsonl``; ``<tag>_train_…`` for the
+train tasks)."""
 
 
-def stage_generate(run: Run) -> dict[str, Any]:
+def stage_eval(run: Run, stage: Stage) -> dict[str, Any]:
+    """Held-out pass@1 of the policy ``stage.start`` left and, with ``eval.train_tasks``, train pass@1 (key
+    ``train``) on a fixed seeded sample of the run's train tasks."""
+    cfg = run.config
+    model = run.policy(stage.start)
+    tag = EVAL_TAGS[stage.kind].format(round=stage.round)
+    info = evaluate_policy(run, model, run.tasks("eval_tasks.jsonl"), tag)
+    if cfg.eval.train_tasks:
+        train = _select(run.tasks(), cfg.eval.train_tasks, cfg.seed + 2)
+        info["train"] = evaluate_policy(run, model, train, f"{tag}_train")
+    return info
+
+
+def stage_generate(run: Run, stage: Stage) -> dict[str, Any]:
     cfg = run.config
     tasks = run.tasks()
-    cands = run.sample(run.policy_before(), tasks, cfg.sample.n, cfg.sample.seed, cfg.sample.temperature)
+    # A fresh sampling seed each round; round 1 uses sample.seed.
+    cands = run.sample(run.policy(stage.start), tasks, cfg.sample.n, cfg.sample.seed + stage.round - 1,
+                       cfg.sample.temperature)
     if cfg.mutants_per_task:
         from codealign.domains.mutants import rise_candidates
 
         solutions = {t.task_id: ref for t in tasks if (ref := run.domain.reference_solution(t))}
         cands += rise_candidates(run.domain, tasks, solutions, seed=cfg.seed, max_per_task=cfg.mutants_per_task)
-    write_jsonl(run.path("candidates.jsonl"), cands)
+    write_jsonl(run.path(stage.folder + "candidates.jsonl"), cands)
     truncated = sum(c.metadata.get("finish_reason") == "length" for c in cands)
     return {"candidates": len(cands), "truncated": truncated}
 
 
-def stage_execute(run: Run) -> dict[str, Any]:
+def stage_execute(run: Run, stage: Stage) -> dict[str, Any]:
     from collections import Counter
 
     tasks = run.tasks()
-    cands = read_jsonl(run.path("candidates.jsonl"), Candidate.from_dict)
-    results = run.execute(tasks, cands, run.path("verdicts.jsonl"))
+    cands = read_jsonl(run.path(stage.folder + "candidates.jsonl"), Candidate.from_dict)
+    results = run.execute(tasks, cands, run.path(stage.folder + "verdicts.jsonl"))
     counts = Counter(r.verdict.value for r in results)
     return {"verdicts": dict(counts), "cached": sum(r.cached for r in results),
             "pass_rate": counts.get("PASS", 0) / max(1, len(results))}
 
 
-def stage_pairs(run: Run) -> dict[str, Any]:
+def stage_pairs(run: Run, stage: Stage) -> dict[str, Any]:
     from codealign.pairs.stage import flip_summary, make_pairs
     from codealign.pairs.summary import gap_histogram, summarize
 
     cfg = run.config
     # Bundled held-out tasks are the training family's own split (similar by design); a named benchmark is not.
     benchmark = run.tasks("eval_tasks.jsonl") if cfg.eval.benchmark else ()
-    made = make_pairs(read_jsonl(run.path("verdicts.jsonl"), ExecResult.from_dict), run.tasks(), cfg.pairs,
-                      candidates=read_jsonl(run.path("candidates.jsonl"), Candidate.from_dict),
+    made = make_pairs(read_jsonl(run.path(stage.folder + "verdicts.jsonl"), ExecResult.from_dict), run.tasks(),
+                      cfg.pairs, candidates=read_jsonl(run.path(stage.folder + "candidates.jsonl"), Candidate.from_dict),
                       weights=cfg.weights, stages=cfg.curriculum, benchmark_tasks=benchmark, log=run.log)
     pairs = made.pairs
-    write_jsonl(run.path("pairs.jsonl"), pairs)
+    write_jsonl(run.path(stage.folder + "pairs.jsonl"), pairs)
     if pairs:
-        gap_histogram(pairs, run.path("pair_gaps.png"))
+        gap_histogram(pairs, run.path(stage.folder + "pair_gaps.png"))
     info = {"pairs": len(pairs), "strategy": cfg.pairs.strategy, "summary": summarize(pairs),
             "report": {k: v for k, v in made.build.items() if isinstance(v, (int, float, str, dict))}}
     if made.contamination is not None:
@@ -559,36 +762,66 @@ def _probe(run: Run) -> Callable[[Any, Any], dict[str, float]] | None:
     return probe
 
 
-def stage_dpo(run: Run) -> dict[str, Any]:
+def stage_dpo(run: Run, stage: Stage) -> dict[str, Any]:
+    """DPO from the round's starting policy (also its reference) on the round's pairs, ``stage.steps`` optimizer
+    steps (split evenly over curriculum stages)."""
     from codealign.train.dpo import train_dpo
 
     cfg = run.config
-    pairs = read_jsonl(run.path("pairs.jsonl"), Pair.from_dict)
-    start = run.policy_before()
+    pairs = read_jsonl(run.path(stage.folder + "pairs.jsonl"), Pair.from_dict)
+    start = cfg.dpo.model if cfg.dpo.model and stage.start == "sft" else run.policy(stage.start)
     if not pairs:
-        run.log("no preference pairs (no task had both a better and a worse candidate): DPO skipped")
-        return {"model": start, "skipped": True, "reason": "no pairs"}
-    config = dataclasses.replace(cfg.dpo, model=cfg.dpo.model or start,
-                                 output_dir=cfg.dpo.output_dir or str(run.path("dpo")))
+        run.log(f"{stage.name}: no preference pairs (no task had both a better and a worse candidate): DPO skipped")
+        return {"model": start, "start": start, "steps": 0, "skipped": True, "reason": "no pairs"}
+    output = Path(cfg.dpo.output_dir) / stage.folder if cfg.dpo.output_dir else run.path(stage.folder + "dpo")
+    config = dataclasses.replace(cfg.dpo, model=start, output_dir=str(output),
+                                 max_steps=max(1, stage.steps // cfg.curriculum.stages))
     result = train_dpo(config, pairs, probe=_probe(run))
-    return {"model": result.final_model, "stopped_reason": result.stopped_reason,
-            "stages": [dataclasses.asdict(s) for s in result.stages]}
+    return {"model": result.final_model, "start": start, "steps": sum(s.steps for s in result.stages),
+            "stopped_reason": result.stopped_reason, "stages": [dataclasses.asdict(s) for s in result.stages]}
 
 
-def stage_eval_after(run: Run) -> dict[str, Any]:
-    info = run.done("dpo") or {}
-    return _evaluate(run, info.get("model") or run.policy_before(), "after")
+def _train_rows(run: Run, stage: Stage, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """SFT with the ``rft`` settings from the policy ``stage.start`` left, ``stage.steps`` optimizer steps."""
+    from codealign.train.sft import train_sft
+
+    start = run.policy(stage.start)
+    config = dataclasses.replace(run.config.rft, model=start, max_steps=stage.steps,
+                                 output_dir=str(run.path(stage.outputs()[0])))
+    result = train_sft(config, rows, quiet=run.quiet)
+    return {"model": result.final_dir, "start": start, "rows": len(rows), "steps": result.global_step,
+            "train_loss": result.train_loss}
 
 
-def stage_report(run: Run) -> dict[str, Any]:
+def stage_rft(run: Run, stage: Stage) -> dict[str, Any]:
+    """RFT: SFT on the distinct passing samples of the round (verdicts of the ``execute`` stage it reads)."""
+    from codealign.train.sft import rft_rows
+
+    executed = run.plan[stage.inputs[0]]
+    results = read_jsonl(run.path(executed.folder + "verdicts.jsonl"), ExecResult.from_dict)
+    rows = rft_rows(results, run.tasks(), max_per_task=run.config.rft.rft_max_per_task)
+    if not rows:
+        run.log(f"{stage.name}: no passing samples: RFT skipped")
+        start = run.policy(stage.start)
+        return {"model": start, "start": start, "rows": 0, "steps": 0, "skipped": True, "reason": "no passing samples"}
+    return _train_rows(run, stage, rows)
+
+
+def stage_control_sft(run: Run, stage: Stage) -> dict[str, Any]:
+    """The continued-SFT control: the reference solutions of the run's train tasks."""
+    return _train_rows(run, stage, reference_rows(run, run.tasks()))
+
+
+def stage_report(run: Run, stage: Stage) -> dict[str, Any]:
     from codealign.report import write_report
 
     return write_report(run)
 
 
-STAGE_FUNCS: dict[str, Callable[[Run], dict[str, Any]]] = {
-    "tasks": stage_tasks, "sft": stage_sft, "eval_before": stage_eval_before, "generate": stage_generate,
-    "execute": stage_execute, "pairs": stage_pairs, "dpo": stage_dpo, "eval_after": stage_eval_after,
+STAGE_FUNCS: dict[str, Callable[[Run, Stage], dict[str, Any]]] = {
+    "tasks": stage_tasks, "sft": stage_sft, "eval_before": stage_eval, "generate": stage_generate,
+    "execute": stage_execute, "pairs": stage_pairs, "rft": stage_rft, "dpo": stage_dpo,
+    "control_sft": stage_control_sft, "eval_round": stage_eval, "eval_after": stage_eval, "eval_control": stage_eval,
     "report": stage_report,
 }
 
@@ -607,24 +840,26 @@ def manifest(run: Run) -> dict[str, Any]:
     return {"config": dataclasses.asdict(run.config), "config_hash": config_hash(run.config),
             "python": platform.python_version(), "platform": platform.platform(), "packages": versions,
             "toolchain": run.domain.toolchain_version(), "harness": run.domain.harness_version,
-            "backend": run.backend, "executor": run.executor}
+            "backend": run.backend, "executor": run.executor,
+            # The ready-made warm-up the run starts from (None: trained in the run, or no warm-up).
+            "warmup": run.warmup_checkpoint() if run.config.sft_enabled else None}
 
 
 def run_pipeline(config: PipelineConfig, run_dir: str | os.PathLike, *, stages: list[str] | None = None,
                  **options: Any) -> dict[str, Any]:
     """Run (or resume) the pipeline; returns the final report (or the stage summaries when ``report`` is not
     among ``stages``). Everything that can be checked is checked before anything is written."""
-    selected = stages or list(STAGES)
-    unknown = [s for s in selected if s not in STAGES]
-    if unknown:
-        raise UserError(f"unknown stage(s) {', '.join(unknown)}; stages: {', '.join(STAGES)}")
     path = Path(run_dir)
     run = Run(config, path, **options)
+    selected = stages or list(run.plan)
+    unknown = [s for s in selected if s not in run.plan]
+    if unknown:
+        raise UserError(f"unknown stage(s) {', '.join(unknown)}; this run's stages: {', '.join(run.plan)}")
     problem = run.domain.check_toolchain()
     if problem:
         raise UserError(f"{config.domain} toolchain: {problem}")
     for stage in selected:
-        for needed in upstream(stage):
+        for needed in upstream(run.plan, stage):
             if needed not in selected and run.current(needed) is None:
                 raise UserError(f"stage {stage!r} needs stage {needed!r}, which has not run in {path} "
                                 f"with this config")
@@ -639,7 +874,7 @@ def run_pipeline(config: PipelineConfig, run_dir: str | os.PathLike, *, stages: 
     for line in run.changes(selected):
         run.log(line)
     summaries = {}
-    for stage in STAGES:
+    for stage in run.plan:
         if stage not in selected:
             continue
         info = run.current(stage)
@@ -650,7 +885,7 @@ def run_pipeline(config: PipelineConfig, run_dir: str | os.PathLike, *, stages: 
         run.begin(stage)
         run.log(f"{stage}: running")
         t0 = time.monotonic()
-        info = STAGE_FUNCS[stage](run)
+        info = STAGE_FUNCS[run.plan[stage].kind](run, run.plan[stage])
         info["seconds"] = round(time.monotonic() - t0, 2)
         run.finish(stage, info)
         summaries[stage] = info

@@ -2,7 +2,8 @@
 
 Before/after figures are paired over the same evaluation tasks: ``diff`` is the mean over tasks of
 (after - before) and ``diff_se`` its standard error, so a difference is meaningful only when it is well
-outside ``± 2 diff_se``.
+outside ``± 2 diff_se``. With a control, ``control`` holds its figures and ``method_vs_control`` the paired
+difference (method - control); ``per_round`` the held-out (and train) pass@1 after each evaluated round.
 """
 
 from __future__ import annotations
@@ -16,18 +17,35 @@ from codealign.jsonl import read_completed, write_text_atomic
 if TYPE_CHECKING:
     from codealign.pipeline import Run
 
-STAGE_ORDER = ("tasks", "sft", "eval_before", "generate", "execute", "pairs", "dpo", "eval_after")
-"""The stages the report's table lists, in run order (every stage before ``report``)."""
-
-
-def _dpo_logs(run_dir: Path) -> list[dict[str, Any]]:
+def _dpo_logs(run: "Run") -> list[dict[str, Any]]:
+    """The logged DPO steps of the method's rounds, in order."""
     rows = []
-    for log in sorted((run_dir / "dpo").glob("stage-*/train_log.jsonl")):
-        rows += [r for r in read_completed(log) if "loss" in r]
+    for stage in run.plan.values():
+        if stage.kind == "dpo" and not stage.name.startswith("control-"):
+            for log in sorted(run.path(stage.outputs()[0]).glob("stage-*/train_log.jsonl")):
+                rows += [r for r in read_completed(log) if "loss" in r]
     return rows
 
 
-def _plots(run_dir: Path, before: dict[str, Any], after: dict[str, Any], logs: list[dict[str, Any]]) -> list[str]:
+def _brief(info: dict[str, Any]) -> dict[str, Any]:
+    """A stage summary without its per-task scores (also those of its train split)."""
+    return {k: _brief(v) if k == "train" and isinstance(v, dict) else v for k, v in info.items() if k != "per_task"}
+
+
+def _paired(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float]:
+    """after - before, paired over tasks (held-out, and train when both evaluations scored train tasks)."""
+    from codealign.bench.report import paired_comparison
+
+    held = paired_comparison(before["per_task"], after["per_task"])
+    out = {"diff": held["delta"], "diff_se": held["se"], "tasks": held["problems"]}
+    if "train" in before and "train" in after:
+        train = paired_comparison(before["train"]["per_task"], after["train"]["per_task"])
+        out.update(train_diff=train["delta"], train_diff_se=train["se"], train_tasks=train["problems"])
+    return out
+
+
+def _plots(run_dir: Path, before: dict[str, Any], after: dict[str, Any], logs: list[dict[str, Any]],
+           control: dict[str, Any] | None = None, control_name: str = "") -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -35,9 +53,9 @@ def _plots(run_dir: Path, before: dict[str, Any], after: dict[str, Any], logs: l
 
     written = []
     fig, ax = plt.subplots(figsize=(4, 3.2))
-    values = [before["pass@1"], after["pass@1"]]
-    errors = [2 * before["se"], 2 * after["se"]]
-    ax.bar(["before", "after DPO"], values, yerr=errors, capsize=6, color=["#8896ab", "#3b6ea8"])
+    bars = [("before", before), ("after", after)] + ([(control_name, control)] if control else [])
+    ax.bar([name for name, _ in bars], [e["pass@1"] for _, e in bars], yerr=[2 * e["se"] for _, e in bars],
+           capsize=6, color=["#8896ab", "#3b6ea8", "#c0504d"][: len(bars)])
     ax.set_ylabel("sampled pass@1 (± 2 SE)")
     ax.set_ylim(0, 1)
     ax.set_title("evaluation tasks")
@@ -68,24 +86,38 @@ def _plots(run_dir: Path, before: dict[str, Any], after: dict[str, Any], logs: l
 
 
 def write_report(run: "Run") -> dict[str, Any]:
+    cfg = run.config
     before, after = run.done("eval_before"), run.done("eval_after")
-    from codealign.bench.report import paired_comparison
-
-    paired = paired_comparison(before["per_task"], after["per_task"])
-    diff, diff_se, n = paired["delta"], paired["se"], paired["problems"]
-    stages = {s: run.done(s) for s in STAGE_ORDER}
-    logs = _dpo_logs(run.dir)
-    plots = _plots(run.dir, before, after, logs)
+    paired = _paired(before, after)
+    stages = {name: run.done(name) for name in run.plan if name != "report"}
+    trained = {"method": 0, "control": 0}
+    for stage in run.plan.values():
+        if stage.steps:
+            trained["control" if stage.name.startswith("control-") else "method"] += (
+                (stages[stage.name] or {}).get("steps", 0))
+    per_round = [{"round": stage.round, **_summary(stages[name]), **_paired(before, stages[name])}
+                 for name, stage in run.plan.items() if stage.kind == "eval_round"]
+    per_round.append({"round": cfg.rounds, **_summary(after), **paired})
+    control = stages.get("eval_control")
+    logs = _dpo_logs(run)
+    plots = _plots(run.dir, before, after, logs, control, f"{cfg.control} control")
     report = {
-        "domain": run.config.domain,
+        "domain": cfg.domain,
         "run_dir": str(run.dir),
-        "before": {k: v for k, v in before.items() if k != "per_task"},
-        "after": {k: v for k, v in after.items() if k != "per_task"},
-        "diff": diff,
-        "diff_se": diff_se,
-        "eval_tasks": n,
-        "eval_seeds": run.config.eval.seeds,
-        "stages": {k: {kk: vv for kk, vv in (v or {}).items() if kk != "per_task"} for k, v in stages.items()},
+        "method": cfg.method,
+        "rounds": cfg.rounds,
+        "before": _brief(before),
+        "after": _brief(after),
+        "diff": paired["diff"],
+        "diff_se": paired["diff_se"],
+        "eval_tasks": paired["tasks"],
+        "eval_seeds": cfg.eval.seeds,
+        "warmup": {k: v for k, v in (stages.get("sft") or {}).items() if k.startswith("warmup") or k == "steps"},
+        "per_round": per_round,
+        "control": None if control is None else {"kind": cfg.control, **_brief(control), **_paired(before, control)},
+        "method_vs_control": None if control is None else _paired(control, after),
+        "optimizer_steps": trained,
+        "stages": {k: _brief(v or {}) for k, v in stages.items()},
         "dpo_last_log": logs[-1] if logs else None,
         "plots": plots,
         "report_md": str(run.dir / "report.md"),
@@ -96,23 +128,71 @@ def write_report(run: "Run") -> dict[str, Any]:
     return report
 
 
+def _summary(info: dict[str, Any]) -> dict[str, Any]:
+    out = {"pass@1": info["pass@1"], "se": info["se"]}
+    if "train" in info:
+        out.update({"train_pass@1": info["train"]["pass@1"], "train_se": info["train"]["se"]})
+    return out
+
+
+def _row(label: str, e: dict[str, Any]) -> str:
+    train = f"{e['train']['pass@1']:.3f} ± {e['train']['se']:.3f}" if "train" in e else "-"
+    return (f"| {label} | {e['pass@1']:.3f} | {e['se']:.3f} | {train} | {e['truncation_rate']:.3f} | "
+            f"{e['compile_error_rate']:.3f} |")
+
+
+def _diff(d: dict[str, Any]) -> str:
+    train = f"; train {d['train_diff']:+.3f} ± {d['train_diff_se']:.3f}" if "train_diff" in d else ""
+    return f"**{d['diff']:+.3f} ± {d['diff_se']:.3f}**{train}"
+
+
+def _warmup(w: dict[str, Any]) -> str:
+    """Which warm-up the run started from (the ``sft`` stage's summary)."""
+    if w.get("warmup") == "ready-made":
+        shipped = w.get("warmup_heldout_pass@1")
+        return (f"ready-made SFT warm-up `{w['warmup_from']}` ({w.get('warmup_steps')} steps"
+                + (f"; held-out pass@1 {shipped:.3f} when it was trained)" if shipped is not None else ")"))
+    if w.get("warmup") == "none":
+        return "the starting model (no warm-up)"
+    return f"SFT warm-up trained in this run ({w.get('steps')} steps)"
+
+
 def _markdown(r: dict[str, Any]) -> str:
-    b, a = r["before"], r["after"]
-    seconds = {k: (v or {}).get("seconds") for k, v in r["stages"].items()}
+    method = f"{r['method']}, {r['rounds']} round{'s' if r['rounds'] > 1 else ''}"
+    steps = r["optimizer_steps"]
     lines = [
         f"# codealign run: {r['domain']}",
         "",
         f"Run directory: `{r['run_dir']}`",
         "",
-        "| | pass@1 | ± SE | truncated | compile errors |",
-        "|---|---|---|---|---|",
-        f"| before (start model) | {b['pass@1']:.3f} | {b['se']:.3f} | {b['truncation_rate']:.3f} | "
-        f"{b['compile_error_rate']:.3f} |",
-        f"| after DPO | {a['pass@1']:.3f} | {a['se']:.3f} | {a['truncation_rate']:.3f} | "
-        f"{a['compile_error_rate']:.3f} |",
+        f"Start: {_warmup(r['warmup'])}",
         "",
-        f"Paired difference over {r['eval_tasks']} tasks, seeds {r['eval_seeds']}: **{r['diff']:+.3f} ± "
-        f"{r['diff_se']:.3f}** (SE). A difference inside ± 2 SE is not evidence of an effect.",
+        "| | held-out pass@1 | ± SE | train pass@1 | truncated | compile errors |",
+        "|---|---|---|---|---|---|",
+        _row("before (start model)", r["before"]),
+        _row(f"after ({method}, {steps['method']} optimizer steps)", r["after"]),
+    ]
+    if r["control"]:
+        lines.append(_row(f"control ({r['control']['kind']}, {steps['control']} optimizer steps)", r["control"]))
+    lines += [
+        "",
+        f"Paired over {r['eval_tasks']} held-out tasks, seeds {r['eval_seeds']} (mean difference ± SE; a "
+        "difference inside ± 2 SE is not evidence of an effect):",
+        "",
+        f"* method − start: {_diff(r)}",
+    ]
+    if r["control"]:
+        lines += [f"* control − start: {_diff(r['control'])}",
+                  f"* method − control: {_diff(r['method_vs_control'])}"]
+    if len(r["per_round"]) > 1:
+        lines += ["", "## After each round", "", "| round | held-out pass@1 | − start | train pass@1 | − start |",
+                  "|---|---|---|---|---|"]
+        for row in r["per_round"]:
+            train = (f"{row['train_pass@1']:.3f} | {row['train_diff']:+.3f} ± {row['train_diff_se']:.3f}"
+                     if "train_diff" in row else "- | -")
+            lines.append(f"| {row['round']} | {row['pass@1']:.3f} | {row['diff']:+.3f} ± {row['diff_se']:.3f} | "
+                         f"{train} |")
+    lines += [
         "",
         "## Stages",
         "",
@@ -123,7 +203,7 @@ def _markdown(r: dict[str, Any]) -> str:
         short = {k: v for k, v in (info or {}).items() if isinstance(v, (int, float, str)) and k != "seconds"}
         counts = (info or {}).get("verdicts") or {}
         verdicts = ", ".join(f"{name} {n}" for name, n in sorted(counts.items(), key=lambda kv: -kv[1]))
-        lines.append(f"| {stage} | {seconds.get(stage)} | {verdicts or '-'} | "
+        lines.append(f"| {stage} | {(info or {}).get('seconds')} | {verdicts or '-'} | "
                      f"{json.dumps(short, default=str)[:160]} |")
     lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in r["plots"]]
     return "\n".join(lines) + "\n"

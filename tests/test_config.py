@@ -150,7 +150,7 @@ def test_pipeline_stage_defaults_are_in_the_config_before_the_run():
 
     tiny = make_config("verilog")
     assert (tiny.sft.learning_rate, tiny.sft.max_steps, tiny.sft.per_device_train_batch_size) == (3e-3, 300, 16)
-    assert (tiny.dpo.learning_rate, tiny.dpo.max_steps, tiny.dpo.nll_alpha, tiny.dpo.save_steps) == (1e-4, 40, 1.0, 20)
+    assert (tiny.dpo.learning_rate, tiny.round_steps, tiny.dpo.nll_alpha, tiny.dpo.save_steps) == (1e-4, 40, 1.0, 20)
     other = make_config("verilog", overrides=["model=some/model", "seed=5"])
     assert (other.sft.learning_rate, other.dpo.learning_rate, other.dpo.seed) == (2e-5, 5e-7, 5)
 
@@ -158,8 +158,8 @@ def test_pipeline_stage_defaults_are_in_the_config_before_the_run():
 def test_domain_preset_and_overrides_apply_over_the_stage_defaults():
     from codealign.pipeline import make_config
 
-    cfg = make_config("ladder", "ladder", overrides=["dpo.max_steps=3"])
-    assert (cfg.sft.max_steps, cfg.dpo.learning_rate, cfg.dpo.max_steps) == (150, 1e-5, 3)
+    cfg = make_config("ladder", "ladder", overrides=["round_steps=3"])
+    assert (cfg.sft.max_steps, cfg.dpo.learning_rate, cfg.round_steps) == (150, 1e-5, 3)
 
 
 @pytest.mark.parametrize("override, message", [

@@ -12,12 +12,12 @@ import pytest
 
 from codealign.domains import preset_names
 from codealign.jsonl import read_completed
-from codealign.pipeline import STAGES
-
 PRESETS = tuple(preset_names())
 
 SMOKE = ["max_tasks=3", "sft.max_steps=3", "sample.n=2", "sample.max_new_tokens=24", "eval.max_tasks=2",
-         "eval.n=1", "eval.seeds=[1]", "dpo.max_steps=1", "probe_tasks=0", "mutants_per_task=1"]
+         "eval.n=1", "eval.seeds=[1]", "round_steps=1", "probe_tasks=0", "mutants_per_task=1"]
+STAGES = ("tasks", "sft", "eval_before", "generate", "execute", "pairs", "dpo", "eval_after", "report")
+"""The stages of a default run (one round of DPO, no control)."""
 DOMAIN_OF = {"veriprefer": "verilog", "synthcoder": "python", "smart-llama-dpo": "solidity", "ladder": "ladder"}
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
 
@@ -103,7 +103,7 @@ def test_sigkill_during_execution_then_rerun_keeps_the_verdicts_and_completes(tm
     run_dir, cache = tmp_path / "run", tmp_path / "cache.sqlite"
     argv = ["run", "verilog", "--run-dir", str(run_dir), "--cache", str(cache), "--workers", "1", "max_tasks=6",
             "sft_enabled=false", "sample.n=8", "sample.max_new_tokens=16", "eval.max_tasks=2", "eval.n=1",
-            "eval.seeds=[1]", "dpo.max_steps=1", "probe_tasks=0", "mutants_per_task=2"]
+            "eval.seeds=[1]", "round_steps=1", "probe_tasks=0", "mutants_per_task=2"]
     verdicts = run_dir / "verdicts.jsonl"
 
     def mid_execute():
@@ -122,7 +122,7 @@ def test_sigkill_during_training_then_rerun_resumes_from_the_checkpoint(tmp_path
     run_dir = tmp_path / "run"
     argv = ["run", "ladder", "--run-dir", str(run_dir), "--no-cache", "max_tasks=3", "sft_enabled=false",
             "sample.n=2", "sample.max_new_tokens=16", "eval.max_tasks=2", "eval.n=1", "eval.seeds=[1]",
-            "dpo.max_steps=6", "dpo.save_steps=1", "probe_tasks=0", "mutants_per_task=2"]
+            "round_steps=6", "dpo.save_steps=1", "probe_tasks=0", "mutants_per_task=2"]
 
     def mid_training():
         return any((run_dir / "dpo").glob("stage-*/checkpoint-2")) and not (run_dir / "stages/dpo.json").exists()
@@ -237,7 +237,8 @@ def test_the_pipelines_pairs_stage_checks_contamination_and_estimates_the_flip_r
     second = rows("second.jsonl", [ExecResult(task_id="t1", candidate_id=c, verdict=Verdict("FAIL"), score=s,
                                               completion="") for c, s in (("a", 0.0), ("b", 1.0))])
     config = make_config("verilog", overrides=[f"pairs.benchmarks=[{bench}]", f"pairs.flip_verdicts={second}"])
-    info = stage_pairs(Run(config, tmp_path, quiet=True))
+    run = Run(config, tmp_path, quiet=True)
+    info = stage_pairs(run, run.plan["pairs"])
     assert info["contamination"]["pairs_flagged"] == 1
     assert info["flip_rate"]["compared"] == 1 and info["flip_rate"]["disagreement"] == 1.0
 

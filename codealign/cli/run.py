@@ -17,7 +17,7 @@ from codealign.errors import UserError
 
 def register(sub) -> None:
     from codealign.domains import domain_names, preset_names
-    from codealign.pipeline import STAGES
+    from codealign.pipeline import CONTROLS
 
     p = sub.add_parser("run", help="the whole loop for a domain, resumable")
     output_flags(p)
@@ -31,7 +31,11 @@ def register(sub) -> None:
     p.add_argument("--eval", dest="eval_benchmark", default=None, help="evaluate on this benchmark (with --data)")
     p.add_argument("--data", default=None, help="benchmark data for --eval")
     p.add_argument("--run-dir", default=None, help="run directory (default: runs/<domain>[-<preset>])")
-    p.add_argument("--stages", default=None, help=f"comma-separated subset of: {','.join(STAGES)}")
+    p.add_argument("--control", default=None, help=f"also train a matched control from the same start with as "
+                   f"many optimizer steps and report both: {', '.join(CONTROLS)} (default: none; = control=...)")
+    p.add_argument("--stages", default=None, help="comma-separated subset of the run's stages: tasks, sft, "
+                   "eval_before, generate, execute, pairs, rft, dpo, eval_after, control-sft, control-rft, "
+                   "eval_control, report; round r > 1 stages end in @r (dpo@2)")
     p.add_argument("overrides", nargs="*", default=[], help="config overrides key=value (e.g. dpo.beta=0.2)")
     domain_flags(p)
     p.set_defaults(func=run)
@@ -46,7 +50,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     overrides = list(args.overrides)
     overrides += [f"domain_options.{k}={json.dumps(v)}" for k, v in option_values(args, cls.options).items()]
     for flag, key in ((args.tasks, "tasks"), (args.model, "model"), (args.device, "device"),
-                      (args.eval_benchmark, "eval.benchmark"), (args.data, "eval.data")):
+                      (args.eval_benchmark, "eval.benchmark"), (args.data, "eval.data"), (args.control, "control")):
         if flag is not None:
             if key == "tasks" and not Path(flag).is_file():
                 raise UserError(f"{flag}: no such tasks file")
@@ -62,8 +66,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         b, a = report["before"], report["after"]
         print(f"pass@1 before {b['pass@1']:.3f} ± {b['se']:.3f}   after {a['pass@1']:.3f} ± {a['se']:.3f}   "
               f"(diff {report['diff']:+.3f} ± {report['diff_se']:.3f}, paired over {report['eval_tasks']} tasks)")
+        if report["control"]:
+            c, vs = report["control"], report["method_vs_control"]
+            print(f"pass@1 {c['kind']} control {c['pass@1']:.3f} ± {c['se']:.3f}   method - control "
+                  f"{vs['diff']:+.3f} ± {vs['diff_se']:.3f}   (optimizer steps: method "
+                  f"{report['optimizer_steps']['method']}, control {report['optimizer_steps']['control']})")
         print(f"report: {report['report_md']}")
-    stopped = (report.get("stages", report).get("dpo") or {}).get("stopped_reason")
+    stopped = next((info["stopped_reason"] for info in report.get("stages", report).values()
+                    if isinstance(info, dict) and info.get("stopped_reason")), None)
     if stopped:
         print(f"codealign: DPO stopped by the collapse monitor: {stopped}", file=sys.stderr)
         report["exit_code"] = 1

@@ -1,0 +1,146 @@
+"""``codealign run`` with on-policy rounds, a method choice and matched controls (tiny model, ladder tasks, a few
+optimizer steps): every round keeps its files and trains from the previous round's policy, a run killed inside
+round 2 resumes there, controls train as many optimizer steps as the method, and bad choices are one-line errors
+before any stage."""
+
+import json
+import time
+
+import pytest
+from test_pipeline import _kill_when, codealign
+
+from codealign.jsonl import read_completed
+
+# mutants_per_task=1 executes each task's reference too: a passing sample every round, so RFT has rows and DPO pairs.
+TINY = ["--no-cache", "max_tasks=2", "sft_enabled=false", "sample.n=2", "sample.max_new_tokens=16", "eval.max_tasks=2",
+        "eval.n=1", "eval.seeds=[1]", "eval.train_tasks=2", "round_steps=2", "probe_tasks=0", "mutants_per_task=1",
+        "rounds=2"]
+
+
+def _weights(model_dir):
+    from safetensors.torch import load_file
+
+    return load_file(f"{model_dir}/model.safetensors")
+
+
+def _marker(run_dir, stage):
+    return json.loads((run_dir / "stages" / f"{stage}.json").read_text())
+
+
+def _mtimes(run_dir, names):
+    return {name: (run_dir / name).stat().st_mtime_ns for name in names}
+
+
+@pytest.fixture(scope="module")
+def rft_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("rft") / "run"
+    proc = codealign("run", "ladder", "--run-dir", str(run_dir), *TINY, "method=rft", "control=sft")
+    return run_dir, proc
+
+
+def test_each_round_keeps_its_verdicts_of_samples_from_its_starting_policy(rft_run):
+    run_dir, _ = rft_run
+    for folder, policy, seed in (("", _marker(run_dir, "sft")["model"], 0), ("round2/", _marker(run_dir, "rft")["model"], 1)):
+        sampled = [c for c in read_completed(run_dir / folder / "candidates.jsonl") if "generator" in c["metadata"]]
+        assert sampled and {(c["metadata"]["model"], c["metadata"]["seed"]) for c in sampled} == {(policy, seed)}
+        verdicts = {r["candidate_id"] for r in read_completed(run_dir / folder / "verdicts.jsonl")}
+        assert {c["candidate_id"] for c in sampled} <= verdicts
+
+
+def test_round_two_trains_from_round_ones_policy_and_changes_it(rft_run):
+    import torch
+
+    run_dir, _ = rft_run
+    one, two = _marker(run_dir, "rft"), _marker(run_dir, "rft@2")
+    assert one["steps"] == two["steps"] == 2 and one["rows"] > 0 and two["rows"] > 0
+    assert two["start"] == one["model"] and _marker(run_dir, "generate@2") and (run_dir / "round2/rft/final").is_dir()
+    before, after = _weights(one["model"]), _weights(two["model"])
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+
+
+def test_the_sft_control_trains_as_many_optimizer_steps_as_the_method(rft_run):
+    run_dir, _ = rft_run
+    report = json.loads((run_dir / "report.json").read_text())
+    control = _marker(run_dir, "control-sft")
+    assert control["steps"] == _marker(run_dir, "rft")["steps"] + _marker(run_dir, "rft@2")["steps"] == 4
+    assert report["optimizer_steps"] == {"method": 4, "control": 4}
+
+
+def test_the_report_prints_start_method_and_control_with_paired_differences(rft_run):
+    run_dir, proc = rft_run
+    text = (run_dir / "report.md").read_text()
+    for line in ("| before (start model) |", "| after (rft, 2 rounds, 4 optimizer steps) |",
+                 "| control (sft, 4 optimizer steps) |", "* method − start: **", "* method − control: **"):
+        assert line in text, line
+    assert "pass@1 sft control" in proc.stdout and "method - control" in proc.stdout
+    report = json.loads((run_dir / "report.json").read_text())
+    assert "train_pass@1" in report["per_round"][-1] and report["method_vs_control"]["tasks"] == 2
+
+
+def test_raising_rounds_on_a_finished_run_runs_only_the_new_round(rft_run):
+    run_dir, _ = rft_run
+    kept = ["stages/rft.json", "stages/rft@2.json", "stages/generate@2.json", "round2/verdicts.jsonl"]
+    before = _mtimes(run_dir, kept)
+    proc = codealign("run", "ladder", "--run-dir", str(run_dir), *TINY, "method=rft", "control=sft", "rounds=3")
+    assert _mtimes(run_dir, kept) == before
+    assert "rft@2: done earlier, skipped" in proc.stderr and "rft@3: running" in proc.stderr
+    assert _marker(run_dir, "rft@3")["start"] == _marker(run_dir, "rft@2")["model"]
+    assert _marker(run_dir, "control-sft")["steps"] == 6
+
+
+@pytest.fixture(scope="module")
+def killed_in_round_two(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("dpo") / "run"
+    argv = ["run", "ladder", "--run-dir", str(run_dir), *TINY, "method=dpo"]
+    assert _kill_when(argv, lambda: (run_dir / "stages/generate@2.json").exists()), "never reached round 2"
+    assert not (run_dir / "stages/eval_after.json").exists()
+    round_one = ["candidates.jsonl", "verdicts.jsonl", "pairs.jsonl", "stages/dpo.json", "dpo/final.json",
+                 "round2/candidates.jsonl"]
+    before = _mtimes(run_dir, round_one)
+    proc = codealign(*argv)
+    return run_dir, before, _mtimes(run_dir, round_one), proc
+
+
+def test_a_run_killed_in_round_two_resumes_there_without_redoing_round_one(killed_in_round_two):
+    run_dir, before, after, proc = killed_in_round_two
+    for stage in ("generate", "execute", "pairs", "dpo", "generate@2"):
+        assert f"{stage}: done earlier, skipped" in proc.stderr, proc.stderr[:2000]
+    assert after == before
+    assert "dpo@2: running" in proc.stderr and (run_dir / "report.json").is_file()
+
+
+def test_round_two_dpo_uses_round_ones_policy_as_its_reference(killed_in_round_two):
+    run_dir = killed_in_round_two[0]
+    one, two = _marker(run_dir, "dpo"), _marker(run_dir, "dpo@2")
+    assert two["start"] == one["model"] and two["stages"][0]["reference"] == one["model"]
+    assert one["stages"][0]["reference"] != one["model"]
+
+
+def test_an_rft_control_added_to_a_finished_run_trains_the_methods_step_count(killed_in_round_two):
+    run_dir = killed_in_round_two[0]
+    method = ["stages/dpo.json", "stages/dpo@2.json", "stages/eval_after.json"]
+    before = _mtimes(run_dir, method)
+    proc = codealign("run", "ladder", "--run-dir", str(run_dir), *TINY, "method=dpo", "--control", "rft")
+    assert _mtimes(run_dir, method) == before
+    control = [_marker(run_dir, s)["steps"] for s in ("control-rft", "control-rft@2")]
+    dpo = [sum(s["steps"] for s in _marker(run_dir, s)["stages"]) for s in ("dpo", "dpo@2")]
+    assert control == dpo == [2, 2]
+    assert json.loads((run_dir / "report.json").read_text())["optimizer_steps"] == {"method": 4, "control": 4}
+    assert "pass@1 rft control" in proc.stdout
+    assert (run_dir / "control/round2/verdicts.jsonl").is_file() and not (run_dir / "control/verdicts.jsonl").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["rounds=0"], "rounds must be >= 1, got 0"),
+    (["method=rtf"], "unknown method 'rtf'; did you mean 'rft'?"),
+    (["--control", "sfx"], "unknown control 'sfx'; did you mean 'sft'?"),
+    (["method=rft+dpo", "round_steps=1"], "round_steps must be >= 2 for method 'rft+dpo'"),
+    (["dpo.max_steps=5"], "dpo.max_steps: the pipeline trains round_steps optimizer steps per round"),
+])
+def test_a_bad_round_method_or_control_is_one_line_before_any_stage(tmp_path, argv, message):
+    run_dir = tmp_path / "run"
+    t0 = time.monotonic()
+    proc = codealign("run", "ladder", "--run-dir", str(run_dir), *argv, check=False)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and message in lines[0]
+    assert not run_dir.exists() and time.monotonic() - t0 < 60
