@@ -349,3 +349,12 @@ def test_truncated_finish_reason_reaches_extraction():
     cand = make_candidate(task, "module TopModule(input a, output y);\n  assign y = a", {"finish_reason": "length"})
     assert "truncated" in cand.metadata["extraction"]["issues"]
     assert cand.completion.rstrip().endswith("endmodule")
+
+
+def test_sample_cut_at_endmodule_stop_keeps_the_layout_the_model_wrote():
+    # DPO trains on the completion: a rewritten ending taught the tiny model an end it never wrote
+    # (docs/dpo_compile_errors.md).
+    task = Task(task_id="t1", domain="verilog", prompt="p")
+    raw = "module TopModule(input a, output y);\n  assign y = a;\n\n"
+    cand = make_candidate(task, raw, {"finish_reason": "stop"})
+    assert cand.completion == raw + "endmodule\n"

@@ -32,8 +32,7 @@ def extract_verilog(parts: list[str], issues: list[str], truncated: bool, prose_
                 chunk = preamble + "\n" + chunk
             end = _VERILOG_END.search(chunk)
             if end is None:
-                chunk = _drop_incomplete_line(chunk, issues) if truncated else chunk
-                chunk = chunk.rstrip() + "\nendmodule"
+                chunk = _close_module(_drop_incomplete_line(chunk, issues) if truncated else chunk)
                 issues.append("added_endmodule")
             else:
                 tail = chunk[end.end() :]
@@ -62,6 +61,15 @@ def extract_verilog(parts: list[str], issues: list[str], truncated: bool, prose_
         issues.append("unbalanced_blocks")
     method = "unfenced" if "dropped_prose" in issues else "raw"
     return Extraction(code, "verilog", method, issues=issues)
+
+
+def _close_module(chunk: str) -> str:
+    """``chunk`` with the ``endmodule`` it lacks. Text that ends after a line break (a sample cut at the
+    ``endmodule`` stop string) keeps its own trailing whitespace, so the completion is token for token what the
+    model wrote: DPO and RFT train on it, and a normalised ending (``;\\n\\n`` rewritten to ``;\\n``) taught the
+    tiny model an ending it never wrote (docs/dpo_compile_errors.md). Other text gets a line break."""
+    tail = chunk[len(chunk.rstrip()):]
+    return chunk + "endmodule" if "\n" in tail else chunk.rstrip() + "\nendmodule"
 
 
 def _looks_like_verilog_preamble(text: str) -> bool:
