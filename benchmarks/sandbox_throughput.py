@@ -4,7 +4,8 @@ Modes, interleaved, median of ``--repeats`` (default 3):
 
 * ``loop``    — a plain sequential loop running the very same job scripts (same iverilog/vvp commands) with
                 ``bash`` in a temp dir: no sandbox, no parallelism;
-* ``process`` — the executor on all cores with the ``process`` backend;
+* ``process`` — the executor on all cores with the ``process`` backend (skipped, with the reason, where its
+                unprivileged uids cannot reach the interpreter: then bwrap is the baseline against the loop);
 * ``bwrap``   — the executor on all cores with the ``bwrap`` backend;
 * ``docker``  — the executor on all cores with the ``docker`` backend (one container per job), where an
                 engine and the sandbox image are there (``bash scripts/setup.sh``);
@@ -13,6 +14,10 @@ Modes, interleaved, median of ``--repeats`` (default 3):
 Targets on 2 cores: process ≥ 1.5× loop; bwrap within 15 % of process; warm ≥ 20× its cold run. Docker's
 overhead (container start-up) is reported, not targeted. The load average is printed before and after: the
 rates mean little on a machine that was busy.
+
+``--solidity N`` (default 8; 0 skips it) adds Solidity analyses/s under docker: persistent worker containers
+(a cold pool, whose container start and Slither import are counted, then the same pool warm on other
+contracts) against one container per analysis (``SolidityDomain(persistent=False)``).
 
     .venv/bin/python benchmarks/sandbox_throughput.py --data ../shared/data/verilogeval/problems.jsonl
 """
@@ -35,8 +40,21 @@ from codealign.domains import get_domain
 from codealign.sandbox.backends import get_backend
 from codealign.sandbox.cache import VerdictCache
 from codealign.sandbox.docker import docker_problem
+from codealign.sandbox.process import process_problem
 from codealign.execution.executor import execute
-from codealign.types import Candidate, ExecResult
+from codealign.types import Candidate, ExecResult, Task, Verdict
+
+SOLIDITY_CONTRACT = """pragma solidity ^0.8.0;
+contract Vault{i} {{
+    mapping(address => uint) public balance;
+    function deposit() public payable {{ balance[msg.sender] += msg.value; }}
+    function withdraw(uint amount) public {{
+        require(balance[msg.sender] >= amount);
+        balance[msg.sender] -= amount;
+        payable(msg.sender).transfer(amount);
+    }}
+}}
+"""
 
 
 def candidates_for(tasks, domain, rng):
@@ -74,23 +92,58 @@ def run_executor(domain, tasks, cands, backend, cache) -> tuple[float, list[Exec
     return len(cands) / (time.perf_counter() - t0), results
 
 
+def solidity_rates(backend, count: int) -> dict[str, float]:
+    """Solidity analyses/s under ``backend`` (distinct contracts, so no analysis is a cache hit): a cold pool of
+    persistent workers, the same pool warm, and one job per analysis."""
+    from codealign.domains.solidity import SolidityDomain
+
+    task = Task("throughput", "solidity", "", assets={"kind": "analyze"})
+
+    def contracts(start: int) -> list[Candidate]:
+        return [Candidate(task.task_id, SOLIDITY_CONTRACT.format(i=i), candidate_id=f"c{i}")
+                for i in range(start, start + count)]
+
+    rates = {}
+    workers = SolidityDomain(persistent=True)
+    try:
+        for name, cands in (("workers cold", contracts(0)), ("workers warm", contracts(count))):
+            rates[name], results = run_executor(workers, [task], cands, backend, None)
+            assert {r.verdict for r in results} == {Verdict.PASS}, [r.details.get("error") for r in results]
+            assert {r.details["analysis"]["backend"] for r in results} == {backend.name}
+    finally:
+        workers.close()
+    rates["one job each"], results = run_executor(SolidityDomain(persistent=False), [task], contracts(0), backend,
+                                                  None)
+    assert {r.verdict for r in results} == {Verdict.PASS}, [r.details.get("error") for r in results]
+    return rates
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="../shared/data/verilogeval/problems.jsonl")
     parser.add_argument("--problems", type=int, default=40, help="problems to use (shortest first)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--solidity", type=int, default=8, help="contracts per Solidity docker mode (0: skip)")
+    parser.add_argument("--solidity-only", action="store_true", help="skip the VerilogEval part")
     args = parser.parse_args()
+    if args.solidity_only:
+        return print_solidity(args.solidity)
 
     domain = get_domain("verilog")
     tasks = sorted(load_verilogeval(args.data), key=lambda t: len(t.assets["test"]))[: args.problems]
     by_id = {t.task_id: t for t in tasks}
     cands = candidates_for(tasks, domain, random.Random(0))
-    backends = {"process": get_backend("process"), "bwrap": get_backend("bwrap")}
+    backends = {}
+    process = process_problem()
+    if process is None:
+        backends["process"] = get_backend("process")
+    backends["bwrap"] = get_backend("bwrap")
     docker = docker_problem()
     if docker is None:
         backends["docker"] = get_backend("docker")
     print(f"{len(cands)} candidates ({len(tasks)} references + mutants), {os.cpu_count()} cores, "
           f"{args.repeats} interleaved repeats, load average {load_average()}"
+          + (f"; process skipped: {process}" if process else "")
           + (f"; docker skipped: {docker}" if docker else ""), flush=True)
 
     rates: dict[str, list[float]] = {"loop": [], **{name: [] for name in backends}, "warm": []}
@@ -110,18 +163,35 @@ def main() -> int:
         print(f"  repeat {rep + 1}: " + ", ".join(f"{k}={v[-1]:.2f}" for k, v in rates.items()), flush=True)
 
     med = {k: statistics.median(v) for k, v in rates.items()}
-    same = all(v == verdicts["process"] for v in verdicts.values())
+    base = "process" if "process" in med else "bwrap"
+    same = all(v == verdicts[base] for v in verdicts.values())
     print()
     print(f"candidates/s (median of {args.repeats}):  loop {med['loop']:.2f}   "
           + "   ".join(f"{name} {med[name]:.2f}" for name in backends))
-    print(f"process / loop      = {med['process'] / med['loop']:.2f}x   (target >= 1.5x)")
-    print(f"bwrap / process     = {med['bwrap'] / med['process']:.2f}    (target >= 0.85)")
+    print(f"{base} / loop{' ' * (8 - len(base))}    = {med[base] / med['loop']:.2f}x   (target >= 1.5x)")
+    if base == "process":
+        print(f"bwrap / process     = {med['bwrap'] / med['process']:.2f}    (target >= 0.85)")
     if "docker" in med:
-        overhead = len(cands) / med["docker"] - len(cands) / med["process"]
-        print(f"docker / process    = {med['docker'] / med['process']:.2f}    "
+        overhead = len(cands) / med["docker"] - len(cands) / med[base]
+        print(f"docker / {base}{' ' * (10 - len(base))}= {med['docker'] / med[base]:.2f}    "
               f"(overhead {overhead / len(cands) * 1000:.0f} ms per job on {os.cpu_count()} cores)")
     print(f"warm cache / cold   = {med['warm']:.1f}x   (target >= 20x)")
     print(f"{', '.join(backends)} verdicts identical: {same}")
+    print(f"load average after: {load_average()}")
+    return print_solidity(args.solidity) if args.solidity else 0
+
+
+def print_solidity(count: int) -> int:
+    problem = docker_problem()
+    if problem:
+        print(f"solidity under docker skipped: {problem}")
+        return 0
+    print(f"solidity under docker, {count} contracts per mode, {os.cpu_count()} cores, load average "
+          f"{load_average()}", flush=True)
+    rates = solidity_rates(get_backend("docker"), count)
+    print("solidity analyses/s (docker):  " + "   ".join(f"{name} {rate:.2f}" for name, rate in rates.items()))
+    print(f"warm workers / one container per analysis = {rates['workers warm'] / rates['one job each']:.1f}x   "
+          f"cold pool / one container per analysis = {rates['workers cold'] / rates['one job each']:.1f}x")
     print(f"load average after: {load_average()}")
     return 0
 

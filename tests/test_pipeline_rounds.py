@@ -9,6 +9,7 @@ import time
 import pytest
 from test_pipeline import _kill_when, codealign
 
+from codealign.errors import UserError
 from codealign.jsonl import read_completed
 
 # mutants_per_task=1 executes each task's reference too: a passing sample every round, so RFT has rows and DPO pairs.
@@ -144,3 +145,31 @@ def test_a_bad_round_method_or_control_is_one_line_before_any_stage(tmp_path, ar
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1 and message in lines[0]
     assert not run_dir.exists() and time.monotonic() - t0 < 60
+
+
+def test_unseen_round_tasks_share_no_prompt_with_the_warmup_tasks(tmp_path):
+    from codealign.pipeline import Run, make_config, stage_tasks
+
+    run = Run(make_config("verilog", overrides=["max_tasks=12"]), tmp_path / "run")
+    stage_tasks(run, None)
+    warmup = {t.prompt for t in run.tasks("sft_tasks.jsonl")}
+    rounds = run.tasks()
+    assert len(rounds) == 12 and not warmup & {t.prompt for t in rounds}
+    assert all(t.metadata["split"] == "train" for t in rounds)
+
+
+def test_warmup_round_tasks_are_drawn_from_the_warmup_tasks(tmp_path):
+    from codealign.pipeline import Run, make_config, stage_tasks
+
+    run = Run(make_config("verilog", overrides=["max_tasks=12", "round_tasks=warmup"]), tmp_path / "run")
+    stage_tasks(run, None)
+    warmup = {t.prompt for t in run.tasks("sft_tasks.jsonl")}
+    assert len(run.tasks()) == 12 and {t.prompt for t in run.tasks()} <= warmup
+
+
+def test_unknown_round_tasks_is_a_one_line_error_naming_the_choice():
+    from codealign.pipeline import make_config
+
+    with pytest.raises(UserError, match="unknown round_tasks 'unseeen'; did you mean 'unseen'") as info:
+        make_config("verilog", overrides=["round_tasks=unseeen"])
+    assert "\n" not in str(info.value)

@@ -75,6 +75,20 @@ def test_the_domain_serves_its_family(family):
     assert [t.task_id for t in domain.demo_tasks("heldout")] == [t.task_id for t in bundled["heldout"]]
 
 
+def test_every_bundled_reference_fits_the_default_run_s_sampling_budget(family):
+    from codealign.pipeline import make_config
+    from codealign.train.models import build_tiny_tokenizer, corpus_texts
+
+    name, _, bundled = family
+    domain = get_domain(name)
+    tokenizer = build_tiny_tokenizer(corpus_texts())
+    budget = make_config(name).sample.max_new_tokens
+    lengths = {t.task_id: len(tokenizer(domain.reference_solution(t))["input_ids"]) + 1
+               for tasks in bundled.values() for t in tasks}
+    longest = max(lengths, key=lengths.get)
+    assert lengths[longest] <= budget, (longest, lengths[longest], budget)
+
+
 @pytest.mark.parametrize("name", DOMAINS)
 @pytest.mark.parametrize("args, message", [
     ((["no_such_family"], 1, 0, "train"), "unknown task family 'no_such_family'; choose from: "),

@@ -182,7 +182,8 @@ class Domain(abc.ABC):
 
     task_module: str | None = None
     """Dotted name of the module that holds this domain's procedural task family (``FAMILIES``,
-    ``generate_tasks(families, n, seed, split)``, ``bundled_tasks(split)``), imported on first use; None:
+    ``generate_tasks(families, n, seed, split)``, ``universe(family, split)``, ``bundled_tasks(split)``),
+    imported on first use; None:
     the domain has none."""
 
     def _task_family(self):
@@ -201,6 +202,11 @@ class Domain(abc.ABC):
     def task_families(self) -> tuple[str, ...]:
         """Procedural task families :meth:`generate_tasks` draws from (``codealign tasks generate --family F``)."""
         return tuple(self._task_family().FAMILIES) if self.task_module else ()
+
+    def count_tasks(self, split: str) -> int:
+        """How many distinct tasks :meth:`generate_tasks` can draw from ``split`` over all families."""
+        family = self._task_family()
+        return sum(len(family.universe(name, split)) for name in family.FAMILIES)
 
     def generate_tasks(self, families: Sequence[str] | None = None, n: int = 100, seed: int = 0,
                        split: str = "train") -> list[Task]:

@@ -143,7 +143,7 @@ class PythonDomain(Domain):
     syntax = SYNTAX
     # Long FIM prompts make a Python step several times a Verilog one.
     run_defaults = {"max_tasks": 24, "sft": {"max_steps": 80, "per_device_train_batch_size": 8},
-                    "sample": {"max_new_tokens": 64}, "eval": {"max_tasks": 24, "n": 2}}
+                    "sample": {"max_new_tokens": 96}, "eval": {"max_tasks": 48, "n": 2}}
 
     def extract(self, text: str, truncated: bool = False) -> Extraction:
         return extract_code(text, self.name, self.fence_tags, extract_python, truncated=truncated)
