@@ -93,16 +93,20 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
 
 
 @contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_dir(path: str | os.PathLike, replace: bool = True) -> Iterator[Path]:
     """A fresh temp folder beside ``path`` to fill; when the block ends it replaces ``path`` (an old folder
     there is removed first), and when the block raises it is removed and ``path`` is left as it was. Readers
     see the old folder, no folder in the instant between removal and rename, or the new one: never half of
-    one."""
+    one. ``replace=False`` keeps a ``path`` that exists when the block ends (another process built the same
+    thing first) and discards the new folder, so a reader of ``path`` never sees it vanish."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         yield tmp
+        if out.exists() and not replace:
+            shutil.rmtree(tmp)
+            return
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)

@@ -95,6 +95,7 @@ def build_tiny_model(
     out_dir: str | os.PathLike,
     *,
     seed: int = 0,
+    replace: bool = True,
     hidden_size: int = TINY_DEFAULTS["hidden_size"],
     layers: int = TINY_DEFAULTS["layers"],
     heads: int = TINY_DEFAULTS["heads"],
@@ -108,7 +109,7 @@ def build_tiny_model(
     Guaranteed: no network access; the same arguments and corpus give byte-identical weights and tokenizer;
     the folder reloads with ``AutoModelForCausalLM`` / ``AutoTokenizer.from_pretrained``; ``out_dir`` is
     written atomically (built in a sibling temp folder, then renamed), so a killed build leaves nothing
-    half-written. An existing ``out_dir`` is replaced.
+    half-written. An existing ``out_dir`` is replaced (kept, with ``replace=False``, and the new build discarded).
     """
     import torch
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
@@ -142,7 +143,7 @@ def build_tiny_model(
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, replace=replace) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / "codealign_tiny.json").write_text(
@@ -171,7 +172,7 @@ def tiny_model_path(seed: int = 0) -> Path:
     digest = _corpus_digest(corpus_texts())
     path = cache_dir() / f"{TINY_MODEL}-v{TINY_VERSION}-s{seed}-{digest}"
     if not (path / "config.json").is_file():
-        build_tiny_model(path, seed=seed)
+        build_tiny_model(path, seed=seed, replace=False)  # a concurrent builder may have finished first
     return path
 
 
