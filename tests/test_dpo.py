@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -115,6 +116,31 @@ def _loss_types():
     from codealign.train.dpo import loss_types
 
     return loss_types()
+
+
+@pytest.mark.parametrize("field_name", ["loss_type", "f_divergence_type"])
+def test_choices_read_from_trls_source_equal_the_imported_configs(field_name):
+    import dataclasses
+
+    from trl import DPOConfig
+
+    from codealign.train.dpo import _quoted_choices
+
+    imported = {f.name: f for f in dataclasses.fields(DPOConfig)}[field_name].metadata["help"]
+    assert _quoted_choices(field_name) == tuple(re.findall(r"`'(\w+)'`", imported))
+    assert len(_quoted_choices(field_name)) >= 2
+
+
+def test_a_config_error_is_reported_before_trl_is_imported():
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom codealign.config import load_config\nfrom codealign.pipeline import PipelineConfig\n"
+            "from codealign.errors import UserError\n"
+            "try:\n    load_config(PipelineConfig, overrides=['domain=verilog', 'rounds=0'])\n"
+            "except UserError as e:\n    print('trl' in sys.modules, 'torch' in sys.modules, e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stdout
+    assert out.startswith("False False ") and "rounds" in out, out
 
 
 #: What a loss type needs beyond the defaults to be valid (TRL refuses exo_pair without label smoothing).

@@ -1,6 +1,9 @@
 """The procedural Python family: bundled, split, short, and judged for real (references pass, broken spans fail)."""
 
 import json
+import os
+import subprocess
+import sys
 from collections import defaultdict
 
 import pytest
@@ -23,23 +26,43 @@ def _one_per_family_and_kind(tasks):
     return picked
 
 
-@pytest.fixture(scope="module")
-def judged(bundled, backend):
-    """One executor call: every bundled reference (one job per distinct module text and tests: tasks that
-    differ only in where the hole is write the same files), then per (family, span kind) one task's blanked middle and
-    its first other golden mutant if it has one (an off-by-one, a neighbour's middle...), then the domain's
-    self-test."""
-    from codealign.execution.executor import execute
-
-    domain = get_domain("python")
-    tasks = bundled["train"] + bundled["heldout"]
+def _distinct_references(tasks):
+    """One task per distinct module text and tests: tasks that differ only in where the hole is write the same
+    files."""
     distinct = {}
     for task in tasks:
         job = task.assets["prefix"] + task.metadata["middle_code"] + task.assets["suffix"]
         distinct.setdefault((job, json.dumps(task.assets["test_files"])), task)
-    candidates = [Candidate(t.task_id, domain.reference_solution(t), metadata={"role": "reference"})
-                  for t in distinct.values()]
+    return list(distinct.values())
+
+
+_PYTEST_EACH = """
+import sys, pytest
+failing = []
+for root in sys.argv[1:]:
+    before = set(sys.modules)
+    sys.path.insert(0, root)
+    code = pytest.main([root, "-q", "-p", "no:cacheprovider", "--rootdir", root])
+    sys.path.remove(root)
+    for name in set(sys.modules) - before:
+        del sys.modules[name]
+    if code != 0:
+        failing.append(root)
+print("FAILING", *failing)
+"""
+
+
+@pytest.fixture(scope="module")
+def judged(bundled, backend):
+    """One executor call: per (family, span kind) one task's reference, its blanked middle and its first other
+    golden mutant if it has one (an off-by-one, a neighbour's middle...), then the domain's self-test."""
+    from codealign.execution.executor import execute
+
+    domain = get_domain("python")
+    tasks = bundled["train"] + bundled["heldout"]
+    candidates = []
     for (family, kind), task in sorted(_one_per_family_and_kind(tasks).items()):
+        candidates.append(Candidate(task.task_id, domain.reference_solution(task), metadata={"role": "reference"}))
         mutants = pt.golden_mutants(task)
         blanked = [m for m in mutants if m[0] == "blank"]
         edited = [m for m in mutants if m[0] != "blank"][:1]
@@ -54,9 +77,33 @@ def judged(bundled, backend):
 
 
 @pytest.mark.slow
-def test_every_bundled_reference_passes_its_tests(judged):
+def test_every_bundled_reference_passes_its_tests_under_pytest(bundled, tmp_path):
+    """All references, run by pytest in one process outside the sandbox (they are the project's own code; the
+    sandboxed judge runs one per family and span kind below, and the judge's own tests run it in full)."""
+    tasks = _distinct_references(bundled["train"] + bundled["heldout"])
+    assert len(tasks) > sum(pt.BUNDLED_COUNTS.values()) // 2
+    broken = pt.golden_mutants(tasks[0])[0][1]
+    roots = {}
+    for i, (task, middle) in enumerate([(t, t.metadata["middle_code"]) for t in tasks] + [(tasks[0], broken)]):
+        root = tmp_path / str(i)
+        files = {**task.assets["files"], **task.assets["test_files"],
+                 task.assets["module"]: task.assets["prefix"] + middle + task.assets["suffix"]}
+        for rel, text in files.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_text(text, encoding="utf-8")
+        roots[str(root)] = task.task_id if middle == task.metadata["middle_code"] else "broken"
+    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}  # else each run rescans every installed package
+    proc = subprocess.run([sys.executable, "-I", "-B", "-c", _PYTEST_EACH, *roots], capture_output=True, text=True,
+                          timeout=600, cwd=tmp_path, env=env)
+    summary = proc.stdout.strip().splitlines()[-1].split()
+    assert summary[0] == "FAILING", proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert [roots[root] for root in summary[1:]] == ["broken"]  # the check can fail: a broken middle does
+
+
+@pytest.mark.slow
+def test_one_reference_per_family_and_span_kind_passes_the_sandboxed_judge(judged):
     refs = [(c, r) for c, r in judged if c.metadata["role"] == "reference"]
-    assert len(refs) > sum(pt.BUNDLED_COUNTS.values()) // 2
+    assert len(refs) == len(pt.FAMILIES) * len(pt.SPAN_KINDS)
     failing = [(c.task_id, r.verdict.value, r.details.get("error")) for c, r in refs
                if r.verdict is not Verdict.PASS or r.score != 1.0]
     assert failing == []

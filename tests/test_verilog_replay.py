@@ -6,28 +6,13 @@ import subprocess
 
 import pytest
 
-from codealign.domains.verilog import VerilogDomain, reference_solution
+from codealign.domains.verilog import reference_solution
 from codealign.domains.verilog import tasks as vt
 from codealign.domains.verilog.replay import compare, instrument
-from codealign.domains.verilog.verilogeval import load_verilogeval
 from codealign.types import Candidate, Task, Verdict
+from test_verilog import COUNTER_HEAD, demo, domain, judge  # noqa: F401 (fixtures)
 
-COUNTER_HEAD = "module TopModule(input clk, input reset, input en, output reg [3:0] q);\n"
 WRONG = COUNTER_HEAD + "always @(posedge clk) if (reset) q <= 0; else if (en) q <= (q == 4'd12) ? 0 : q + 1;\nendmodule"
-
-
-@pytest.fixture(scope="module")
-def demo():
-    return {t.task_id: t for t in load_verilogeval(None)}
-
-
-@pytest.fixture(scope="module")
-def domain():
-    return VerilogDomain()
-
-
-def judge(domain, task, text, backend):
-    return domain.evaluate(task, Candidate(task.task_id, text), backend)
 
 
 def sel_task() -> Task:

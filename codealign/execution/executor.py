@@ -10,8 +10,11 @@ order when ``ordered``; with a cache, a rerun recomputes only what is missing.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -147,34 +150,62 @@ def _run_local(dom, by_id, candidates, todo, backend, workers, finish) -> None:
             fut = pool.submit(evaluate_one, dom, by_id[cand.task_id], cand, backend)
             started[fut] = (i, time.monotonic())
 
+    def collect(done) -> None:
+        for fut in done:
+            i, _ = started.pop(fut)
+            finish(i, fut.result())
+        now = time.monotonic()
+        for fut, (i, t0) in list(started.items()):
+            cand = candidates[i]
+            task = by_id[cand.task_id]
+            if now - t0 > dom.limits_for(task).wall_s + _WATCHDOG_GRACE_S:
+                started.pop(fut)
+                finish(i, ExecResult(task.task_id, cand.candidate_id, Verdict.TIMEOUT,
+                                     details={"failure": "watchdog", "error": "job outlived its deadline"},
+                                     completion=cand.completion))
+
+    interrupted = threading.Event()
     try:
-        submit()
-        while started:
-            done, _ = cf.wait(list(started), timeout=1.0, return_when=cf.FIRST_COMPLETED)
-            for fut in done:
-                i, _ = started.pop(fut)
-                finish(i, fut.result())
-            now = time.monotonic()
-            for fut, (i, t0) in list(started.items()):
-                cand = candidates[i]
-                task = by_id[cand.task_id]
-                if now - t0 > dom.limits_for(task).wall_s + _WATCHDOG_GRACE_S:
-                    started.pop(fut)
-                    finish(i, ExecResult(task.task_id, cand.candidate_id, Verdict.TIMEOUT,
-                                         details={"failure": "watchdog", "error": "job outlived its deadline"},
-                                         completion=cand.completion))
+        with _sigint_sets(interrupted):
             submit()
+            while started:
+                done, _ = cf.wait(list(started), timeout=0.25, return_when=cf.FIRST_COMPLETED)
+                if interrupted.is_set():
+                    raise KeyboardInterrupt
+                collect(done)
+                submit()
     except KeyboardInterrupt:
         # Ctrl-C: kill the running jobs instead of waiting for their deadlines; their threads then finish fast.
+        # A job whose thread had started it but not yet registered it when the first cancel ran is caught by
+        # the next: cancel until every started job has ended (bounded).
         pending.clear()
         pool.shutdown(wait=False, cancel_futures=True)
         cancel = getattr(backend, "cancel_all", None)
-        if cancel is not None:
-            cancel()
-        cf.wait(list(started), timeout=10.0)
+        deadline = time.monotonic() + 10.0
+        running = list(started)
+        while running and time.monotonic() < deadline:
+            if cancel is not None:
+                cancel()
+            running = list(cf.wait(running, timeout=0.5).not_done)
         raise
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+@contextlib.contextmanager
+def _sigint_sets(event: threading.Event):
+    """Within the block, SIGINT sets ``event`` instead of raising KeyboardInterrupt wherever the main thread is: a
+    KeyboardInterrupt raised inside ``concurrent.futures``' lock handling can leave a future's lock held, and the
+    job thread that later completes it then blocks the interpreter's exit for good. Off the main thread, where
+    signal handlers cannot be set, Ctrl-C raises as usual."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: event.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _progress(total: int, enabled: bool, label: str):

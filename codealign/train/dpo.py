@@ -54,9 +54,35 @@ def _trl_dpo_fields() -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(DPOConfig)}
 
 
+@functools.cache
+def _trl_dpo_help(field_name: str) -> str:
+    """The help of ``DPOConfig.<field_name>`` as TRL's own source declares it, read without importing TRL (which
+    takes seconds: a config error is reported before it); the imported class where the source is not in that
+    shape."""
+    import ast
+    import importlib.util
+
+    spec = importlib.util.find_spec("trl")
+    folders = spec.submodule_search_locations if spec else None
+    try:
+        tree = ast.parse(Path(folders[0], "trainer", "dpo_config.py").read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, TypeError, IndexError):
+        tree = None
+    for node in ast.walk(tree) if tree else ():
+        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == field_name
+                and isinstance(node.value, ast.Call)):
+            for keyword in node.value.keywords:
+                if keyword.arg == "metadata":
+                    try:
+                        return ast.literal_eval(keyword.value)["help"]
+                    except (ValueError, KeyError, TypeError):
+                        break
+    return _trl_dpo_fields()[field_name].metadata["help"]
+
+
 def _quoted_choices(field_name: str) -> tuple[str, ...]:
     """The values TRL's help of ``DPOConfig.<field_name>`` names as backquoted, single-quoted words, in order."""
-    found = tuple(re.findall(r"`'(\w+)'`", _trl_dpo_fields()[field_name].metadata["help"]))
+    found = tuple(re.findall(r"`'(\w+)'`", _trl_dpo_help(field_name)))
     if not found:
         raise RuntimeError(f"TRL's DPOConfig.{field_name} help lists no choices; codealign needs updating")
     return found
@@ -220,6 +246,8 @@ class DPORunConfig:
         self._validate_trl_passthrough()
 
     def _validate_trl_passthrough(self) -> None:
+        if not self.trl:
+            return
         unknown = sorted(set(self.trl) - set(_trl_dpo_fields()))
         if unknown:
             raise UserError(f"trl: unknown DPOConfig field(s): {', '.join(unknown)}")
