@@ -205,7 +205,7 @@ def _sigint_sets(event: threading.Event):
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)  # None: set outside Python
 
 
 def _progress(total: int, enabled: bool, label: str):
