@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from codealign.domains import get_domain
+from codealign.domains import domain_names, get_domain
 from codealign.pipeline import Run, make_config, run_pipeline
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,16 +32,25 @@ def _weights(folder: str) -> dict:
     return load_file(str(Path(folder) / "model.safetensors"))
 
 
-def _warm_up(tmp_path: Path, *overrides: str) -> dict:
-    config = make_config("verilog", overrides=[*SMALL, *overrides])
+def _warm_up(tmp_path: Path, *overrides: str, domain: str = "verilog") -> dict:
+    config = make_config(domain, overrides=[*SMALL, *overrides])
     return run_pipeline(config, tmp_path / "run", stages=["tasks", "sft"], quiet=True)["sft"]
+
+
+def _shipped(domain: str) -> Path:
+    path = get_domain(domain).warmup_checkpoint()
+    assert path is not None, f"the {domain} domain ships no warm-up (run scripts/train_warmup.py {domain})"
+    return Path(path)
 
 
 @pytest.fixture(scope="module")
 def shipped() -> Path:
-    path = get_domain("verilog").warmup_checkpoint()
-    assert path is not None, "the verilog domain ships no warm-up (run scripts/train_warmup.py verilog)"
-    return Path(path)
+    return _shipped("verilog")
+
+
+@pytest.fixture(scope="module", params=sorted(domain_names()))
+def every_shipped(request) -> tuple[str, Path]:
+    return request.param, _shipped(request.param)
 
 
 def test_a_given_warmup_is_copied_into_the_run_and_never_written(tiny, tmp_path):
@@ -61,8 +70,9 @@ def test_a_given_warmup_is_copied_into_the_run_and_never_written(tiny, tmp_path)
     assert not (tmp_path / "run" / "sft" / "train_log.jsonl").exists()
 
 
-def test_the_default_verilog_run_starts_from_the_shipped_warmup(shipped, tmp_path):
-    sft = _warm_up(tmp_path)
+def test_the_default_run_of_every_domain_starts_from_its_shipped_warmup(every_shipped, tmp_path):
+    domain, shipped = every_shipped
+    sft = _warm_up(tmp_path, domain=domain)
     assert (sft["warmup"], sft["warmup_from"]) == ("ready-made", str(shipped))
     assert sft["warmup_heldout_pass@1"] == json.loads((shipped / "warmup.json").read_text())["heldout_pass@1"]
     assert json.loads((tmp_path / "run" / "manifest.json").read_text())["warmup"] == str(shipped)
@@ -90,18 +100,32 @@ def test_fresh_and_a_given_warmup_together_are_refused(tiny):
         make_config("verilog", overrides=["sft.fresh=true", f"sft.warmup={tiny}"])
 
 
-def test_the_shipped_verilog_warmup_loads_and_generates_verilog(shipped):
+def _greedy(domain, model: Path, count: int = 2) -> list:
     from codealign.generate.hf import HFGenerator
 
-    domain = get_domain("verilog")
-    tasks = domain.demo_tasks("heldout")[:2]
-    cands = HFGenerator(str(shipped), device="cpu").candidates(tasks, 1, temperature=0.0, max_new_tokens=200, seed=0,
-                                                                stop=domain.stop_sequences)
+    tasks = domain.demo_tasks("heldout")[:count]
+    return HFGenerator(str(model), device="cpu").candidates(tasks, 1, temperature=0.0, max_new_tokens=256, seed=0,
+                                                           stop=domain.stop_sequences)
+
+
+def test_the_shipped_verilog_warmup_writes_the_task_module(shipped):
+    cands = _greedy(get_domain("verilog"), shipped)
     assert len(cands) == 2 and all("module TopModule" in c.completion for c in cands)
+
+
+def test_every_shipped_warmup_loads_and_solves_held_out_tasks_in_its_judge(every_shipped):
+    from codealign.execution.executor import execute
+
+    name, shipped = every_shipped
+    domain = get_domain(name)
+    cands = _greedy(domain, shipped, count=8)
+    results = execute(domain, domain.demo_tasks("heldout")[:8], cands, progress=False)
+    assert any(r.verdict.value == "PASS" for r in results), [r.verdict.value for r in results]
     assert (shipped / "model.safetensors").stat().st_size < 20_000_000
 
 
-def test_the_shipped_warmup_is_package_data(shipped):
+def test_every_shipped_warmup_is_package_data(every_shipped):
+    _, shipped = every_shipped
     import tomllib
     from fnmatch import fnmatch
 

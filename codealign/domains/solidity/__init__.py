@@ -172,9 +172,10 @@ class SolidityDomain(Domain):
     fence_tags = frozenset({"solidity", "sol"})
     syntax = SYNTAX
     tools = {"node": ("node", "--version"), "solcjs": ("solcjs", "--version"), "slither": ("slither", "--version")}
-    # 256 new tokens: a repair answer is the whole contract (bundled references ≤ 223 tiny-tokenizer tokens).
+    # 256 new tokens: a repair answer is the whole contract (bundled references ≤ 223 tiny-tokenizer tokens);
+    # 2 evaluation samples per task and seed keep the default run's three evaluations within its 15 minutes.
     run_defaults = {"sft": {"max_steps": 120, "per_device_train_batch_size": 8}, "sample": {"max_new_tokens": 256},
-                    "mutants_per_task": 1}
+                    "mutants_per_task": 1, "eval": {"n": 2}}
 
     def install(self, items: Sequence[str] = ()) -> dict[str, str]:
         """Install solc-js versions (npm) for contracts with those pragmas; none named: the ones the tests and
