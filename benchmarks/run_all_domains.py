@@ -22,6 +22,10 @@ from pathlib import Path
 DOMAINS = ("verilog", "python", "solidity", "ladder")
 
 
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="runs/all-domains")
@@ -32,7 +36,7 @@ def main() -> int:
     out = Path(args.out)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     rows = []
-    print(f"{os.cpu_count()} cores, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    print(f"{os.cpu_count()} cores, load average {load_average()}", flush=True)
     for domain in args.domains.split(","):
         run_dir = out / domain
         if args.fresh:
@@ -66,7 +70,7 @@ def main() -> int:
                   f"{vs['diff']:+.3f} ± {vs['diff_se']:.3f}   optimizer steps {report['optimizer_steps']}", flush=True)
     (out / "summary.json").parent.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(rows, indent=2))
-    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"load average after: {load_average()}")
     print(f"reproduce: {' '.join(sys.argv)}")
     return 0 if all(r["ok"] for r in rows) else 1
 

@@ -125,9 +125,10 @@ def test_every_shipped_warmup_loads_and_solves_held_out_tasks_in_its_judge(every
 
 
 def test_every_shipped_warmup_is_package_data(every_shipped):
-    _, shipped = every_shipped
     import tomllib
     from fnmatch import fnmatch
+
+    _, shipped = every_shipped
 
     globs = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["codealign"]
     package = REPO / "codealign"
