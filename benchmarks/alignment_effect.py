@@ -1,37 +1,26 @@
-"""The controlled experiment of issue 8: does DPO with code-aware objectives help a code model beyond RFT?
+"""The controlled experiment of issue 14: which on-policy method improves the Verilog policy, and by how much?
 
-On the procedural Verilog task family (``codealign.domains.verilog.tasks``: a train split and a held-out split
-whose parameters and/or phrasings no train task has) with the offline tiny model:
+Every variant is ``codealign run verilog`` itself (:func:`codealign.pipeline.run_pipeline`) with the
+overrides in :data:`VARIANTS` on top of :data:`COMMON`: from the shipped Verilog warm-up (held-out pass@1
+0.354 at its plateau), ``rounds`` on-policy rounds, each sampling the round's train tasks (train-split tasks
+the warm-up never saw) from the current policy, executing them with the real judge and training
+``round_steps`` optimizer steps, whatever the method (the collapse monitor is off, so no run stops early and
+every variant trains exactly the same number of steps). After every round the policy is evaluated on all 72
+held-out tasks and on 24 of the run's train tasks (2 evaluation seeds x 4 samples, T = 0.8).
 
-1. SFT on the reference solutions of the train tasks (or ``--sft-model``: an existing SFT checkpoint, e.g.
-   the one ``benchmarks/tiny_model.py`` leaves);
-2. for each round: every variant samples ``--pair-samples`` completions per train task from its current
-   policy (on-policy, a fresh seed per round), the Verilog domain executes them (sandboxed, via the executor),
-   and the variant trains ``--steps`` optimizer steps (matched across variants, same batch size) from its
-   current policy on what the verdicts give it:
+Each variant runs once per training seed (``--seeds``: the run's ``seed``, which draws its round tasks and
+seeds its training, and ``sample.seed``). Reported per variant and round, over the seeds present: pass@1 on
+held-out and train tasks, the paired difference against the start and against RFT of the same round (per-task
+differences averaged over seeds, SE over tasks), compile-error and truncation rates, pairs or rows trained.
+``--confirm VARIANT`` re-evaluates the last-round policies of VARIANT and RFT of every seed on fresh evaluation
+seeds (3001, 3002) and reports their paired difference: the check a winner passes before it becomes a default.
 
-   * ``rft``: SFT on the distinct passing samples (the control);
-   * ``dpo``: plain sigmoid DPO on execution pairs (best vs worst sample of a task);
-   * ``dpo_edit``: + the edit-focused mask; ``dpo_dpop``: + the DPO-Positive penalty; ``dpo_nll``: + the
-     chosen NLL; ``dpo_all``: all three;
-   * ``dpo_ranked``: ranked multi-pair (all ordered pairs among a task's samples, prompt-balanced weights),
-     with the edit mask and NLL;
-   * ``dpo_curriculum``: execution pairs in two Curry-DPO stages (large score gap first), reference
-     refreshed between stages, with the edit mask and NLL;
+Everything lives in ``--run-dir`` (one pipeline run directory per variant and seed, one shared verdict cache);
+rerunning resumes, and ``--variants`` / ``--seeds`` run it in parts: the report covers what exists (runs go
+variant by variant, each over every seed, RFT first). Hours on
+2 cores; not part of CI.
 
-   The collapse monitor is off, so every variant trains exactly the matched number of steps (with it on,
-   a collapsing run would stop early and be compared at fewer steps).
-
-3. after SFT and after every round, each policy is sampled on the held-out tasks and on the train tasks with
-   ``--eval-seeds`` fresh seeds x ``--eval-samples`` samples at T = 0.8, and executed.
-
-Reported per variant and round: sampled pass@1 (mean over tasks of the task's pass fraction), the paired
-difference against the SFT start and against RFT of the same round with its standard error over tasks
-(per-task differences; SE = sd / sqrt(n_tasks)), the truncation rate (samples that hit the token limit) and
-the compile-error rate. Everything is kept in ``--run-dir``; rerunning resumes (finished pieces are read
-back, not redone). Not part of CI.
-
-Run: ``OMP_NUM_THREADS=1 python benchmarks/alignment_effect.py --run-dir runs/alignment [--budget small|full]``
+Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/alignment_effect.py --run-dir runs/alignment``
 """
 
 from __future__ import annotations
@@ -39,11 +28,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import statistics
 import sys
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -51,341 +38,220 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-VARIANTS = ("rft", "dpo", "dpo_edit", "dpo_dpop", "dpo_nll", "dpo_all", "dpo_ranked", "dpo_curriculum")
+COMMON = ["rounds=3", "round_steps=40", "eval.every_round=true", "eval.max_tasks=72", "eval.train_tasks=24",
+          "control=none", "dpo.monitor=false", "probe_tasks=0"]
+"""Shared by every variant: 3 rounds of 40 steps, every round evaluated on all held-out tasks, no early stop."""
 
-BUDGETS = {
-    "full": dict(train_tasks=120, heldout_tasks=72, eval_train_tasks=48, sft_steps=1500, steps=60, rounds=2,
-                 pair_samples=8, eval_samples=4, eval_seeds=2, max_new_tokens=320),
-    "small": dict(train_tasks=48, heldout_tasks=36, eval_train_tasks=24, sft_steps=600, steps=30, rounds=2,
-                  pair_samples=6, eval_samples=4, eval_seeds=2, max_new_tokens=256),
+VARIANTS: dict[str, list[str]] = {
+    "rft": ["method=rft"],
+    "rft+dpo": ["method=rft+dpo"],
+    "dpo+nll": ["method=dpo"],
+    "dpop": ["method=dpo", "dpo.dpop_lambda=5.0"],
+    "edit": ["method=dpo", "dpo.edit_focus=true"],
+    "ranked": ["method=dpo", "pairs.strategy=ranked", "pairs.selection=all", "pairs.max_pairs_per_prompt=6",
+               "dpo.multi_pair=true"],
+    "curry": ["method=dpo", "curriculum.stages=2"],
+    "ipo": ["method=dpo", "dpo.loss_type=ipo"],
 }
+"""The variants, as overrides of ``codealign run verilog``. The pipeline's DPO carries an NLL anchor on the chosen
+side (``dpo.nll_alpha=1.0``), so ``dpo+nll`` is iterative DPO with NLL anchor and every other DPO variant is it
+with one change: the DPO-Positive penalty, the edit mask, ranked multi-pair DPO, two Curry-DPO stages (large score
+gap first), or TRL's IPO loss instead of the sigmoid one. ``rft+dpo`` gives half of each round's steps to RFT."""
 
-
-@dataclass
-class Budget:
-    """How much the experiment does (``--budget`` presets, each field overridable by its flag)."""
-
-    train_tasks: int
-    """Train tasks sampled for pairs / RFT rows (a fixed, seeded subset of the bundled train split)."""
-    heldout_tasks: int
-    """Held-out tasks evaluated."""
-    eval_train_tasks: int
-    """Train tasks evaluated (a subset of the ``train_tasks``)."""
-    sft_steps: int
-    """SFT steps on the references (when no ``--sft-model`` is given)."""
-    steps: int
-    """Optimizer steps per variant per round (matched across variants)."""
-    rounds: int
-    """Rounds of fresh on-policy sampling + training."""
-    pair_samples: int
-    """Samples per train task per round."""
-    eval_samples: int
-    """Samples per task per evaluation seed."""
-    eval_seeds: int
-    """Fresh evaluation seeds."""
-    max_new_tokens: int
-    """Token limit of every sample (hitting it counts as truncation)."""
-    batch_size: int = 8
-    """Pairs (DPO) or rows (SFT/RFT) per optimizer step."""
-    sft_lr: float = 1e-3
-    """SFT learning rate on the references."""
-    rft_lr: float = 1e-4
-    """RFT learning rate."""
-    dpo_lr: float = 1e-4
-    """DPO learning rate (the rate at which plain DPO collapsed in the issue's measurement)."""
-    beta: float = 0.1
-    """DPO beta."""
-    dpop_lambda: float = 5.0
-    """DPO-Positive weight (per-token nats)."""
-    nll_alpha: float = 1.0
-    """Chosen-NLL weight (RPO's 1.0)."""
-    variants: list[str] = field(default_factory=lambda: list(VARIANTS))
-    """Variants to run."""
+CONFIRM_SEEDS = [3001, 3002]
+"""Evaluation seeds of ``--confirm``: used by no run of the experiment."""
 
 
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def read_json(path: Path):
-    return json.loads(path.read_text(encoding="utf-8"))
+def config_for(variant: str, seed: int, extra: list[str]):
+    from codealign.pipeline import make_config
+
+    return make_config("verilog", overrides=[*COMMON, *VARIANTS[variant], f"seed={seed}", f"sample.seed={seed}",
+                                             *extra])
 
 
-def write_json(path: Path, data) -> None:
-    from codealign.jsonl import write_text_atomic
+def run_one(run_dir: Path, variant: str, seed: int, extra: list[str], cache: Path) -> None:
+    from codealign.pipeline import run_pipeline
 
-    write_text_atomic(path, json.dumps(data, indent=2, default=str))
-
-
-# -- pieces ------------------------------------------------------------------------------------------------
-def tasks_for(budget: Budget):
-    from codealign.domains.verilog.tasks import bundled_tasks
-
-    train = bundled_tasks("train")
-    heldout = bundled_tasks("heldout")
-    rng = random.Random(0)
-    train = rng.sample(train, min(budget.train_tasks, len(train)))
-    heldout = rng.sample(heldout, min(budget.heldout_tasks, len(heldout)))
-    return train, train[: budget.eval_train_tasks], heldout
+    t0 = time.monotonic()
+    log(f"{variant} seed {seed}: running in {run_dir}")
+    run_pipeline(config_for(variant, seed, extra), run_dir, cache=cache, quiet=True, log=log)
+    log(f"{variant} seed {seed}: done in {time.monotonic() - t0:.0f} s")
 
 
-def sft_start(run: Path, budget: Budget, train_tasks, sft_model: str | None) -> str:
-    if sft_model:
-        return sft_model
-    final = run / "sft" / "final"
-    if (final / "config.json").is_file():
-        return str(final)
-    from codealign.domains.verilog.tasks import bundled_tasks, reference_solution
-    from codealign.train.models import build_tiny_model
-    from codealign.train.sft import SFTRunConfig, train_sft
+def collect(root: Path, variant: str, seed: int, extra: list[str]) -> dict | None:
+    """Per round (0 = the start): the evaluation summary and what the round trained, for the stages of the run
+    that finished with this config; None when its directory does not exist."""
+    from codealign.pipeline import Run
 
-    base = run / "base"
-    if not (base / "config.json").is_file():
-        build_tiny_model(base)
-    rows = [{"prompt": t.prompt, "completion": reference_solution(t)} for t in bundled_tasks("train")]
-    log(f"SFT: {len(rows)} reference rows, {budget.sft_steps} steps")
-    config = SFTRunConfig(model=str(base), output_dir=str(run / "sft"), learning_rate=budget.sft_lr,
-                          max_steps=budget.sft_steps, per_device_train_batch_size=budget.batch_size, epochs=100,
-                          device="cpu", save_steps=200, logging_steps=50, report_tensorboard=False)
-    return train_sft(config, rows).final_dir
-
-
-def sample_and_execute(model: str, tasks, n: int, seed: int, budget: Budget, out: Path, cache: Path):
-    """Candidates of ``model`` for ``tasks`` and their verdicts, kept in ``out`` (read back when present)."""
-    from codealign.execution.executor import execute
-    from codealign.types import ExecResult
-
-    if out.is_file():
-        return [ExecResult.from_dict(r) for r in read_json(out)["results"]], read_json(out)["finish"]
-    from codealign.generate.hf import HFGenerator
-
-    generator = HFGenerator(model, device="cpu", batch_size=64)
-    candidates = generator.candidates(tasks, n, temperature=0.8, max_new_tokens=budget.max_new_tokens, seed=seed)
-    results = execute("verilog", tasks, candidates, workers=2, cache=cache, progress=False)
-    finish = {c.candidate_id: c.metadata.get("finish_reason", "") for c in candidates}
-    for r in results:
-        r.stdout = r.stdout[:200]
-        r.stderr = r.stderr[:200]
-    write_json(out, {"results": [r.to_dict() for r in results], "finish": finish})
-    return results, finish
-
-
-def evaluate(model: str, name: str, run: Path, budget: Budget, eval_train, heldout, cache: Path) -> dict:
-    """Per-task pass fractions (over seeds x samples), truncation and compile-error rates, per split."""
-    from codealign.types import Verdict
-
-    summary = {}
-    for split, tasks in (("heldout", heldout), ("train", eval_train)):
-        per_task: dict[str, list[int]] = {t.task_id: [] for t in tasks}
-        truncated = compile_errors = total = 0
-        for s in range(budget.eval_seeds):
-            seed = 10_000 + s
-            results, finish = sample_and_execute(model, tasks, budget.eval_samples, seed, budget,
-                                                 run / "eval" / f"{name}-{split}-s{seed}.json", cache)
-            for r in results:
-                per_task[r.task_id].append(int(r.verdict is Verdict.PASS))
-                truncated += finish.get(r.candidate_id) == "length"
-                compile_errors += r.verdict is Verdict.COMPILE_ERROR
-                total += 1
-        pass_by_task = {k: sum(v) / len(v) for k, v in per_task.items()}
-        summary[split] = {
-            "pass@1": statistics.mean(pass_by_task.values()),
-            "per_task": pass_by_task,
-            "truncation_rate": truncated / total,
-            "compile_error_rate": compile_errors / total,
-            "samples": total,
-        }
-    return summary
-
-
-def paired(a: dict[str, float], b: dict[str, float]) -> tuple[float, float]:
-    """Mean and standard error of the per-task difference a - b (the library's paired comparison, which
-    ``codealign run`` reports too)."""
-    from codealign.bench.report import paired_comparison
-
-    found = paired_comparison(b, a)
-    return found["delta"], found["se"]
-
-
-def train_variant(variant: str, start: str, results, train_tasks, out: Path, budget: Budget, rnd: int) -> dict:
-    """Train one variant for one round from ``start`` on ``results``; returns {model, pairs/rows, ...}."""
-    done = out / "done.json"
-    if done.is_file():
-        return read_json(done)
-    from codealign.pairs import build_pairs
-    from codealign.pairs.curriculum import curriculum
-
-    info: dict = {"variant": variant, "round": rnd, "start": start}
-    if variant == "rft":
-        from codealign.train.sft import SFTRunConfig, rft_rows, train_sft
-
-        rows = rft_rows(results, train_tasks)
-        info["rows"] = len(rows)
-        if not rows:
-            info.update(model=start, note="no passing samples: policy unchanged")
-        else:
-            config = SFTRunConfig(model=start, output_dir=str(out / "train"), learning_rate=budget.rft_lr,
-                                  max_steps=budget.steps, per_device_train_batch_size=budget.batch_size, epochs=100,
-                                  device="cpu", logging_steps=5, report_tensorboard=False, seed=rnd)
-            info["model"] = train_sft(config, rows).final_dir
-        write_json(done, info)
-        return info
-
-    from codealign.train.dpo import DPORunConfig, train_dpo
-
-    objectives = {
-        "dpo": {}, "dpo_edit": {"edit_focus": True}, "dpo_dpop": {"dpop_lambda": budget.dpop_lambda},
-        "dpo_nll": {"nll_alpha": budget.nll_alpha},
-        "dpo_all": {"edit_focus": True, "dpop_lambda": budget.dpop_lambda, "nll_alpha": budget.nll_alpha},
-        "dpo_ranked": {"edit_focus": True, "nll_alpha": budget.nll_alpha, "multi_pair": True},
-        "dpo_curriculum": {"edit_focus": True, "nll_alpha": budget.nll_alpha},
-    }[variant]
-    if variant == "dpo_ranked":
-        pairs = build_pairs(results, train_tasks, "ranked", selection="all", max_pairs_per_prompt=6)
-    else:
-        pairs = build_pairs(results, train_tasks, "execution")
-    stages = 1
-    if variant == "dpo_curriculum" and len(pairs) >= 4:
-        pairs = curriculum(pairs, key="gap", stages=2)
-        stages = len({p.stage for p in pairs})
-    info["pairs"] = len(pairs)
-    if not pairs:
-        info.update(model=start, note="no pairs: policy unchanged")
-        write_json(done, info)
-        return info
-    config = DPORunConfig(
-        model=start, output_dir=str(out / "train"), learning_rate=budget.dpo_lr, beta=budget.beta,
-        max_steps=max(1, budget.steps // stages), per_device_train_batch_size=budget.batch_size, device="cpu",
-        report_tensorboard=False, monitor=False, seed=rnd, order="shuffle", save_steps=10**6,
-        max_length=1024, **objectives,
-    )
-    result = train_dpo(config, pairs, quiet=True)
-    info.update(model=result.final_model, stopped_reason=result.stopped_reason,
-                stages=[{"stage": s.stage, "pairs": s.n_pairs, "steps": s.steps,
-                         "last": {k: s.last_log.get(k) for k in ("loss", "rewards/margins", "logps/chosen")}}
-                        for s in result.stages])
-    write_json(done, info)
-    return info
-
-
-# -- report ------------------------------------------------------------------------------------------------
-def report(run: Path, budget: Budget, evals: dict, trained: dict) -> dict:
-    start = evals["sft"]
-    rows = []
-    for name, ev in evals.items():
-        if name == "sft":
+    run_dir = root / f"{variant}-s{seed}"
+    if not (run_dir / "state.json").is_file():
+        return None
+    config = config_for(variant, seed, extra)
+    run = Run(config, run_dir, quiet=True)
+    rounds: dict[int, dict] = {}
+    for r in range(config.rounds + 1):
+        name = "eval_before" if r == 0 else ("eval_after" if r == config.rounds else f"eval@{r}")
+        info = run.current(name)
+        if info is None:
             continue
-        variant, rnd = name.rsplit("-r", 1)
-        row = {"variant": variant, "round": int(rnd)}
-        for split in ("heldout", "train"):
-            row[f"{split}_pass@1"] = ev[split]["pass@1"]
-            row[f"{split}_vs_sft"] = paired(ev[split]["per_task"], start[split]["per_task"])
-            rft = evals.get(f"rft-r{rnd}")
-            if rft is not None and variant != "rft":
-                row[f"{split}_vs_rft"] = paired(ev[split]["per_task"], rft[split]["per_task"])
-            row[f"{split}_truncation"] = ev[split]["truncation_rate"]
-            row[f"{split}_compile_error"] = ev[split]["compile_error_rate"]
-        row["collapsed"] = any(row[f"{s}_vs_sft"][0] < -2 * row[f"{s}_vs_sft"][1] for s in ("heldout", "train"))
-        row["beats_rft"] = "heldout_vs_rft" in row and row["heldout_vs_rft"][0] > 2 * row["heldout_vs_rft"][1]
-        row["train_info"] = trained.get(name, {})
-        rows.append(row)
-    rows.sort(key=lambda r: (r["round"], VARIANTS.index(r["variant"])))
+        at = "" if r <= 1 else f"@{r}"
+        trained = {k: run.current(k + at) if k + at in run.plan else None for k in ("pairs", "rft", "dpo")}
+        rounds[r] = {"eval": info, "pairs": (trained["pairs"] or {}).get("pairs"),
+                     "rows": (trained["rft"] or {}).get("rows"),
+                     "steps": sum((trained[k] or {}).get("steps", 0) for k in ("rft", "dpo"))}
+    return rounds
 
-    def fmt(pair):
-        return f"{pair[0]:+.3f}±{pair[1]:.3f}" if pair else "—"
 
-    lines = [
-        "# DPO alignment effect (procedural Verilog tasks, tiny model, CPU)",
-        "",
-        f"Budget: {json.dumps(asdict(budget))}",
-        "",
-        f"SFT start: held-out pass@1 {start['heldout']['pass@1']:.3f} (trunc {start['heldout']['truncation_rate']:.2f}, "
-        f"compile-err {start['heldout']['compile_error_rate']:.2f}); train pass@1 {start['train']['pass@1']:.3f} "
-        f"(trunc {start['train']['truncation_rate']:.2f}, compile-err {start['train']['compile_error_rate']:.2f})",
-        "",
-        "Differences are paired over tasks: mean ± standard error. 'collapsed' = held-out or train pass@1 below "
-        "the SFT start by more than 2 SE; 'beats RFT' = held-out paired difference vs RFT of the same round > 2 SE.",
-        "",
-        "| round | variant | held-out pass@1 | vs SFT | vs RFT | trunc | compile-err | train pass@1 | vs SFT | vs RFT "
-        "| collapsed | beats RFT | pairs/rows | stopped |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        info = r["train_info"]
+def paired(runs: dict[int, dict], other: dict[int, dict], split: str) -> tuple[float, float, int]:
+    """Mean and SE over tasks of the per-task difference ``runs`` - ``other`` (each {seed: evaluation}),
+    averaged over the seeds both have."""
+    per_task: dict[str, list[float]] = {}
+    for seed in set(runs) & set(other):
+        a, b = _split(runs[seed], split)["per_task"], _split(other[seed], split)["per_task"]
+        for task in set(a) & set(b):
+            per_task.setdefault(f"{task}", []).append(a[task] - b[task])
+    diffs = [statistics.mean(v) for v in per_task.values()]
+    if len(diffs) < 2:
+        return float("nan"), float("nan"), len(diffs)
+    return statistics.mean(diffs), statistics.stdev(diffs) / len(diffs) ** 0.5, len(diffs)
+
+
+def _split(evaluation: dict, split: str) -> dict:
+    return evaluation if split == "heldout" else evaluation["train"]
+
+
+def mean_of(evals: dict[int, dict], split: str, key: str) -> float:
+    return statistics.mean(_split(e, split)[key] for e in evals.values())
+
+
+def report(root: Path, variants: list[str], seeds: list[int], extra: list[str], confirm: dict | None) -> str:
+    found = {(v, s): collect(root, v, s, extra) for v in variants for s in seeds}
+    found = {k: r for k, r in found.items() if r}
+    start = {s: r[0]["eval"] for (v, s), r in found.items() if 0 in r}
+    rows = []
+    for variant in variants:
+        max_round = max((max(r) for (v, _), r in found.items() if v == variant), default=0)
+        for rnd in range(1, max_round + 1):
+            evals = {s: found[(variant, s)][rnd]["eval"] for s in seeds if rnd in found.get((variant, s), {})}
+            rft = {s: found[("rft", s)][rnd]["eval"] for s in seeds if rnd in found.get(("rft", s), {})}
+            row = {"variant": variant, "round": rnd, "seeds": sorted(evals)}
+            for split in ("heldout", "train"):
+                row[split] = {"pass@1": mean_of(evals, split, "pass@1"),
+                              "vs_start": paired(evals, start, split),
+                              "vs_rft": paired(evals, rft, split) if variant != "rft" else None,
+                              "compile_error": mean_of(evals, split, "compile_error_rate"),
+                              "truncation": mean_of(evals, split, "truncation_rate")}
+            trained = [found[(variant, s)][rnd] for s in evals]
+            row["pairs"] = [t["pairs"] for t in trained]
+            row["rows"] = [t["rows"] for t in trained]
+            row["steps"] = [t["steps"] for t in trained]
+            rows.append(row)
+
+    def diff(d) -> str:
+        return "—" if d is None or d[2] < 2 else f"{d[0]:+.3f} ± {d[1]:.3f}"
+
+    def counts(per_seed: list) -> str:
+        return "/".join("—" if c is None else str(c) for c in per_seed)
+
+    lines = ["# On-policy rounds on the Verilog family: which method improves the policy?", "",
+             f"Overrides of `codealign run verilog`: `{' '.join(COMMON + extra)}`; variant overrides below. "
+             f"Training seeds present: {sorted(start)}. Differences are paired over tasks (per-task differences "
+             "averaged over the seeds both sides have): mean ± SE.", ""]
+    if start:
+        lines.append("Start (shipped warm-up): held-out pass@1 "
+                     f"{mean_of(start, 'heldout', 'pass@1'):.3f} (compile-err "
+                     f"{mean_of(start, 'heldout', 'compile_error_rate'):.3f}), train pass@1 "
+                     f"{mean_of(start, 'train', 'pass@1'):.3f}")
+        lines.append("")
+    lines += ["| round | variant | seeds | held-out | vs start | vs RFT | compile-err | trunc | train | vs start "
+              "| vs RFT | train compile-err | pairs | RFT rows | steps |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for row in sorted(rows, key=lambda r: (r["round"], variants.index(r["variant"]))):
+        h, t = row["heldout"], row["train"]
         lines.append(
-            f"| {r['round']} | {r['variant']} | {r['heldout_pass@1']:.3f} | {fmt(r['heldout_vs_sft'])} | "
-            f"{fmt(r.get('heldout_vs_rft'))} | {r['heldout_truncation']:.2f} | {r['heldout_compile_error']:.2f} | "
-            f"{r['train_pass@1']:.3f} | {fmt(r['train_vs_sft'])} | {fmt(r.get('train_vs_rft'))} | "
-            f"{'YES' if r['collapsed'] else 'no'} | {'YES' if r['beats_rft'] else 'no'} | "
-            f"{info.get('pairs', info.get('rows', '—'))} | {info.get('stopped_reason') or ''} |"
-        )
+            f"| {row['round']} | {row['variant']} | {len(row['seeds'])} | {h['pass@1']:.3f} | {diff(h['vs_start'])} "
+            f"| {diff(h['vs_rft'])} | {h['compile_error']:.3f} | {h['truncation']:.3f} | {t['pass@1']:.3f} "
+            f"| {diff(t['vs_start'])} | {diff(t['vs_rft'])} | {t['compile_error']:.3f} "
+            f"| {counts(row['pairs'])} | {counts(row['rows'])} | {counts(row['steps'])} |")
+    lines += ["", "Variants: " + "; ".join(f"`{v}`: `{' '.join(VARIANTS[v])}`" for v in variants)]
+    if confirm:
+        lines += ["", f"Confirmation on fresh evaluation seeds {CONFIRM_SEEDS} (last-round policies, held-out): "
+                      f"{confirm['variant']} {confirm['variant_pass@1']:.3f}, rft {confirm['rft_pass@1']:.3f}, "
+                      f"{confirm['variant']} − rft {diff(confirm['diff'])}"]
     text = "\n".join(lines) + "\n"
-    summary = {"budget": asdict(budget), "sft": {s: {k: v for k, v in start[s].items() if k != "per_task"}
-                                                 for s in start}, "rows": rows}
     from codealign.jsonl import write_text_atomic
 
-    write_text_atomic(run / "report.md", text)
-    write_json(run / "report.json", summary)
-    print(text)
-    return summary
+    write_text_atomic(root / "report.md", text)
+    write_text_atomic(root / "report.json", json.dumps({"rows": rows, "confirm": confirm}, indent=1, default=str))
+    return text
 
 
-def main(argv=None) -> dict:
+def confirm(root: Path, variant: str, seeds: list[int], extra: list[str], cache: Path) -> dict:
+    """The last-round policies of ``variant`` and RFT per seed, evaluated on :data:`CONFIRM_SEEDS` (a pipeline
+    run that takes the policy as its ready-made warm-up and stops after ``eval_before``)."""
+    from codealign.pipeline import Run, make_config, run_pipeline
+
+    evals: dict[str, dict[int, dict]] = {variant: {}, "rft": {}}
+    for name in evals:
+        for seed in seeds:
+            config = config_for(name, seed, extra)
+            final = Run(config, root / f"{name}-s{seed}", quiet=True).current("eval_after")
+            if final is None:
+                raise SystemExit(f"--confirm: {name} seed {seed} has not finished its {config.rounds} rounds")
+            check = make_config("verilog", overrides=[*COMMON, f"seed={seed}", f"sft.warmup={final['model']}",
+                                                      "eval.seeds=" + json.dumps(CONFIRM_SEEDS), *extra])
+            log(f"confirm: {name} seed {seed} on evaluation seeds {CONFIRM_SEEDS}")
+            out = run_pipeline(check, root / "confirm" / f"{name}-s{seed}", stages=["tasks", "sft", "eval_before"],
+                               cache=cache, quiet=True, log=log)
+            evals[name][seed] = out["eval_before"]
+    return {"variant": variant, "variant_pass@1": mean_of(evals[variant], "heldout", "pass@1"),
+            "rft_pass@1": mean_of(evals["rft"], "heldout", "pass@1"),
+            "diff": paired(evals[variant], evals["rft"], "heldout")}
+
+
+def main(argv=None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run-dir", required=True, help="state folder (rerun to resume)")
-    parser.add_argument("--budget", choices=sorted(BUDGETS), default="small")
-    parser.add_argument("--sft-model", default=None, help="start from this SFT checkpoint instead of training one")
-    for name, f in Budget.__dataclass_fields__.items():
-        if name == "variants":
-            parser.add_argument("--variants", default=None, help=f"comma list from {', '.join(VARIANTS)}")
-        else:
-            parser.add_argument(f"--{name.replace('_', '-')}", type={"int": int, "float": float}[f.type],
-                                default=None)
+    parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma list from {', '.join(VARIANTS)}")
+    parser.add_argument("--seeds", default="0,1", help="training seeds, comma list")
+    parser.add_argument("--report-only", action="store_true", help="write the report of what exists, run nothing")
+    parser.add_argument("--confirm", default=None, metavar="VARIANT",
+                        help="re-evaluate VARIANT's and RFT's last-round policies on fresh evaluation seeds")
+    parser.add_argument("overrides", nargs="*", help="extra key=value overrides of every run (e.g. a smoke budget)")
     args = parser.parse_args(argv)
-    values = dict(BUDGETS[args.budget])
-    for name, f in Budget.__dataclass_fields__.items():
-        given = getattr(args, name, None)
-        if given is not None:
-            values[name] = [v for v in given.split(",") if v] if name == "variants" else given
-    budget = Budget(**values)
-    unknown = set(budget.variants) - set(VARIANTS)
+    variants = [v for v in args.variants.split(",") if v]
+    unknown = sorted(set(variants) - set(VARIANTS)) + ([args.confirm] if args.confirm not in (None, *VARIANTS) else [])
     if unknown:
-        parser.error(f"unknown variants: {', '.join(sorted(unknown))}")
+        parser.error(f"unknown variants: {', '.join(unknown)} (known: {', '.join(VARIANTS)})")
+    if "rft" not in variants:
+        variants.insert(0, "rft")
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s]
+        config_for(variants[0], seeds[0], args.overrides)
+    except (ValueError, IndexError) as exc:
+        parser.error(f"bad --seeds or override: {exc}")
 
     from codealign.train.device import configure_threads
 
     configure_threads("cpu")
-    run = Path(args.run_dir)
-    run.mkdir(parents=True, exist_ok=True)
-    state = run / "budget.json"
-    if state.is_file() and read_json(state) != asdict(budget):
-        parser.error(f"{run} was started with another budget ({state}); use a new --run-dir")
-    write_json(state, asdict(budget))
-    cache = run / "verdicts.sqlite"
-    train_tasks, eval_train, heldout = tasks_for(budget)
-    log(f"tasks: {len(train_tasks)} train ({len(eval_train)} evaluated), {len(heldout)} held-out")
-
-    sft = sft_start(run, budget, train_tasks, args.sft_model)
-    log(f"SFT policy: {sft}")
-    evals = {"sft": evaluate(sft, "sft", run, budget, eval_train, heldout, cache)}
-    log(f"SFT start: held-out {evals['sft']['heldout']['pass@1']:.3f}, train {evals['sft']['train']['pass@1']:.3f}")
-    policy = {v: sft for v in budget.variants}
-    trained: dict = {}
-    for rnd in range(1, budget.rounds + 1):
-        for variant in budget.variants:
-            start = policy[variant]
-            samples_file = run / f"round{rnd}" / ("sft-samples.json" if rnd == 1 else f"{variant}-samples.json")
-            results, _ = sample_and_execute(start, train_tasks, budget.pair_samples, 100 + rnd, budget,
-                                            samples_file, cache)
-            info = train_variant(variant, start, results, train_tasks, run / f"round{rnd}" / variant, budget, rnd)
-            policy[variant] = info["model"]
-            name = f"{variant}-r{rnd}"
-            trained[name] = info
-            evals[name] = evaluate(info["model"], name, run, budget, eval_train, heldout, cache)
-            log(f"round {rnd} {variant}: held-out {evals[name]['heldout']['pass@1']:.3f}, "
-                f"train {evals[name]['train']['pass@1']:.3f} ({info.get('pairs', info.get('rows'))} pairs/rows)")
-        report(run, budget, evals, trained)
-    return report(run, budget, evals, trained)
+    root = Path(args.run_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    cache = root / "verdicts.sqlite"
+    print(f"{os.cpu_count()} cores, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    if not args.report_only:
+        for variant in variants:
+            for seed in seeds:
+                run_one(root / f"{variant}-s{seed}", variant, seed, args.overrides, cache)
+                report(root, variants, seeds, args.overrides, None)
+    checked = confirm(root, args.confirm, seeds, args.overrides, cache) if args.confirm else None
+    text = report(root, variants, seeds, args.overrides, checked)
+    print(text)
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return text
 
 
 if __name__ == "__main__":

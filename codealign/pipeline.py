@@ -198,10 +198,11 @@ class PipelineConfig:
     rft: SFTRunConfig = field(default_factory=lambda: SFTRunConfig(**stage_defaults({})["rft"]))
     """RFT training and the continued-SFT control (:class:`codealign.train.sft.SFTRunConfig`); the pipeline sets
     ``model``, ``output_dir`` and the rows; ``max_steps`` stays unset (``round_steps`` sets it)."""
-    control: str = "none"
+    control: str = "sft"
     """The matched control (:data:`CONTROLS`), trained from the warm-up policy with as many optimizer steps as the
-    method (``rounds * round_steps``) and evaluated like it: ``sft`` continues SFT (``rft`` settings) on the
-    reference solutions of the run's train tasks; ``rft`` runs on-policy RFT rounds (its round 1 reuses the
+    method (``rounds * round_steps``) and evaluated like it, so a run's report says whether execution feedback did
+    better than more SFT (``none``: skip it, saving its training and one evaluation): ``sft`` (default) continues
+    SFT (``rft`` settings) on the reference solutions of the run's train tasks; ``rft`` runs on-policy RFT rounds (its round 1 reuses the
     method's round-1 samples: same policy, same seed)."""
     eval: EvalConfig = field(default_factory=EvalConfig)
     """Before/after evaluation."""
@@ -603,7 +604,7 @@ def stage_tasks(run: Run, stage: Stage) -> dict[str, Any]:
     wrong = sorted({t.domain for t in train} - {cfg.domain})
     if wrong:
         raise UserError(f"tasks are for domain(s) {', '.join(wrong)}, not {cfg.domain!r}")
-    write_jsonl(run.path("sft_tasks.jsonl"), train)
+    warmup = train
     if not cfg.tasks and cfg.round_tasks == "unseen" and run.domain.task_module:
         train = _unseen_train_tasks(run.domain, train, cfg.max_tasks, cfg.seed)
     else:
@@ -617,6 +618,10 @@ def stage_tasks(run: Run, stage: Stage) -> dict[str, Any]:
     evals = _select(evals, cfg.eval.max_tasks, cfg.seed + 1)
     if not train or not evals:
         raise UserError("no training or evaluation tasks")
+    if cfg.control == "sft" and not reference_rows(run, train):
+        raise UserError("control=sft continues SFT on the train tasks' reference solutions, and none of the "
+                        f"{len(train)} train tasks has one; use control=rft or control=none")
+    write_jsonl(run.path("sft_tasks.jsonl"), warmup)
     write_jsonl(run.path("tasks.jsonl"), train)
     write_jsonl(run.path("eval_tasks.jsonl"), evals)
     overlap = {t.prompt for t in train} & {t.prompt for t in evals}
@@ -838,7 +843,11 @@ def stage_rft(run: Run, stage: Stage) -> dict[str, Any]:
 
 def stage_control_sft(run: Run, stage: Stage) -> dict[str, Any]:
     """The continued-SFT control: the reference solutions of the run's train tasks."""
-    return _train_rows(run, stage, reference_rows(run, run.tasks()))
+    rows = reference_rows(run, run.tasks())
+    if not rows:
+        raise UserError("control=sft: no train task of this run has a reference solution; use control=rft or "
+                        "control=none")
+    return _train_rows(run, stage, rows)
 
 
 def stage_report(run: Run, stage: Stage) -> dict[str, Any]:

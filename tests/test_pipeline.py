@@ -15,9 +15,9 @@ from codealign.jsonl import read_completed
 PRESETS = tuple(preset_names())
 
 SMOKE = ["max_tasks=3", "sft.max_steps=3", "sample.n=2", "sample.max_new_tokens=24", "eval.max_tasks=2",
-         "eval.n=1", "eval.seeds=[1]", "round_steps=1", "probe_tasks=0", "mutants_per_task=1"]
+         "eval.n=1", "eval.seeds=[1]", "round_steps=1", "probe_tasks=0", "mutants_per_task=1", "control=none"]
 STAGES = ("tasks", "sft", "eval_before", "generate", "execute", "pairs", "dpo", "eval_after", "report")
-"""The stages of a default run (one round of DPO, no control)."""
+"""The stages of a run with one round of DPO and no control."""
 DOMAIN_OF = {"veriprefer": "verilog", "synthcoder": "python", "smart-llama-dpo": "solidity", "ladder": "ladder"}
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
 
@@ -103,7 +103,7 @@ def test_sigkill_during_execution_then_rerun_keeps_the_verdicts_and_completes(tm
     run_dir, cache = tmp_path / "run", tmp_path / "cache.sqlite"
     argv = ["run", "verilog", "--run-dir", str(run_dir), "--cache", str(cache), "--workers", "1", "max_tasks=6",
             "sft_enabled=false", "sample.n=8", "sample.max_new_tokens=16", "eval.max_tasks=2", "eval.n=1",
-            "eval.seeds=[1]", "round_steps=1", "probe_tasks=0", "mutants_per_task=2"]
+            "eval.seeds=[1]", "round_steps=1", "probe_tasks=0", "mutants_per_task=2", "control=none"]
     verdicts = run_dir / "verdicts.jsonl"
 
     def mid_execute():
@@ -122,7 +122,7 @@ def test_sigkill_during_training_then_rerun_resumes_from_the_checkpoint(tmp_path
     run_dir = tmp_path / "run"
     argv = ["run", "ladder", "--run-dir", str(run_dir), "--no-cache", "max_tasks=3", "sft_enabled=false",
             "sample.n=2", "sample.max_new_tokens=16", "eval.max_tasks=2", "eval.n=1", "eval.seeds=[1]",
-            "round_steps=6", "dpo.save_steps=1", "probe_tasks=0", "mutants_per_task=2"]
+            "round_steps=6", "dpo.save_steps=1", "probe_tasks=0", "mutants_per_task=2", "control=none"]
 
     def mid_training():
         return any((run_dir / "dpo").glob("stage-*/checkpoint-2")) and not (run_dir / "stages/dpo.json").exists()
@@ -158,6 +158,18 @@ def test_a_broken_tasks_row_is_named_with_file_and_line(tmp_path):
     proc = codealign("run", "verilog", "--tasks", str(tasks), "--run-dir", str(tmp_path / "r"), check=False)
     assert proc.returncode == 2 and f"{tasks}:2" in proc.stderr
     assert not (tmp_path / "r" / "tasks.jsonl").exists()
+
+
+def test_the_default_sft_control_without_reference_solutions_is_one_line_before_tasks_are_written(tmp_path):
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text('{"task_id": "a", "domain": "verilog", "prompt": "module top(output y); // y = 1"}\n')
+    argv = ["run", "verilog", "--tasks", str(tasks), "--stages", "tasks", "--no-cache"]
+    proc = codealign(*argv, "--run-dir", str(tmp_path / "r"), check=False)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("codealign: error:")]
+    assert proc.returncode == 2 and len(errors) == 1 and "control=none" in errors[0] and "Traceback" not in proc.stderr
+    assert not (tmp_path / "r" / "tasks.jsonl").exists()
+    codealign(*argv, "--run-dir", str(tmp_path / "r2"), "control=none")
+    assert (tmp_path / "r2" / "tasks.jsonl").is_file()
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -92,7 +92,7 @@ def test_raising_rounds_on_a_finished_run_runs_only_the_new_round(rft_run):
 @pytest.fixture(scope="module")
 def killed_in_round_two(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("dpo") / "run"
-    argv = ["run", "ladder", "--run-dir", str(run_dir), *TINY, "method=dpo"]
+    argv = ["run", "ladder", "--run-dir", str(run_dir), *TINY, "method=dpo", "control=none"]
     assert _kill_when(argv, lambda: (run_dir / "stages/generate@2.json").exists()), "never reached round 2"
     assert not (run_dir / "stages/eval_after.json").exists()
     round_one = ["candidates.jsonl", "verdicts.jsonl", "pairs.jsonl", "stages/dpo.json", "dpo/final.json",
@@ -173,3 +173,24 @@ def test_unknown_round_tasks_is_a_one_line_error_naming_the_choice():
     with pytest.raises(UserError, match="unknown round_tasks 'unseeen'; did you mean 'unseen'") as info:
         make_config("verilog", overrides=["round_tasks=unseeen"])
     assert "\n" not in str(info.value)
+
+
+def test_every_alignment_effect_variant_is_a_distinct_run_with_the_same_optimizer_steps_per_round():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from alignment_effect import VARIANTS, config_for
+
+    from codealign.pipeline import METHODS, config_hash, stage_plan
+
+    configs = {v: config_for(v, 0, []) for v in VARIANTS}
+    assert len({config_hash(c) for c in configs.values()}) == len(VARIANTS)
+    assert {c.method for c in configs.values()} == set(METHODS)
+    for config in configs.values():
+        assert config.rounds >= 3 and config.eval.every_round and not config.dpo.monitor
+        steps = {}
+        for stage in stage_plan(config).values():
+            if stage.round and not stage.folder.startswith("control/"):
+                steps[stage.round] = steps.get(stage.round, 0) + stage.steps
+        assert steps == {r: config.round_steps for r in range(1, config.rounds + 1)}

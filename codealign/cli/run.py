@@ -32,7 +32,7 @@ def register(sub) -> None:
     p.add_argument("--data", default=None, help="benchmark data for --eval")
     p.add_argument("--run-dir", default=None, help="run directory (default: runs/<domain>[-<preset>])")
     p.add_argument("--control", default=None, help=f"also train a matched control from the same start with as "
-                   f"many optimizer steps and report both: {', '.join(CONTROLS)} (default: none; = control=...)")
+                   f"many optimizer steps and report both: {', '.join(CONTROLS)} (default: sft; = control=...)")
     p.add_argument("--stages", default=None, help="comma-separated subset of the run's stages: tasks, sft, "
                    "eval_before, generate, execute, pairs, rft, dpo, eval_after, control-sft, control-rft, "
                    "eval_control, report; round r > 1 stages end in @r (dpo@2)")
