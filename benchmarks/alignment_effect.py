@@ -52,11 +52,13 @@ VARIANTS: dict[str, list[str]] = {
                "dpo.multi_pair=true"],
     "curry": ["method=dpo", "curriculum.stages=2"],
     "ipo": ["method=dpo", "dpo.loss_type=ipo"],
+    "pass-only": ["method=dpo", "pairs.chosen_must_pass=true"],
 }
 """The variants, as overrides of ``codealign run verilog``. The pipeline's DPO carries an NLL anchor on the chosen
 side (``dpo.nll_alpha=1.0``), so ``dpo+nll`` is iterative DPO with NLL anchor and every other DPO variant is it
 with one change: the DPO-Positive penalty, the edit mask, ranked multi-pair DPO, two Curry-DPO stages (large score
-gap first), or TRL's IPO loss instead of the sigmoid one. ``rft+dpo`` gives half of each round's steps to RFT."""
+gap first), TRL's IPO loss instead of the sigmoid one, or only pairs whose chosen sample passes (so the anchor
+never imitates a failing one). ``rft+dpo`` gives half of each round's steps to RFT."""
 
 CONFIRM_SEEDS = [3001, 3002]
 """Evaluation seeds of ``--confirm``: used by no run of the experiment."""

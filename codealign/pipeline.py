@@ -188,7 +188,8 @@ class PipelineConfig:
     :func:`stage_defaults`."""
     method: str = "dpo"
     """What each round trains (:data:`METHODS`): ``dpo``; ``rft`` (SFT with the ``rft`` settings on the round's
-    distinct passing samples); ``rft+dpo`` (an RFT step, then a DPO step from the RFT policy on the round's pairs)."""
+    distinct passing samples); ``rft+dpo`` (an RFT step, then a DPO step from the RFT policy on the round's pairs).
+    A domain's ``run_defaults`` may choose another (verilog and solidity: ``rft``, from their measurements)."""
     rounds: int = 1
     """On-policy rounds: each samples the train tasks from the previous round's policy, executes and trains."""
     round_steps: int = 40
@@ -273,8 +274,8 @@ def stage_defaults(data: dict[str, Any]) -> dict[str, Any]:
     The tiny model learns with far larger steps than a pretrained one. DPO's and RFT's defaults come from
     an earlier benchmarks/alignment_effect.py: plain sigmoid DPO on execution pairs drove the tiny model towards
     collapse within one round, an NLL anchor on the chosen side (RPO-style) kept it at the SFT level, RFT trains at
-    DPO's rate. Over three rounds from the shipped Verilog warm-up even the anchored DPO lowers held-out pass@1
-    (-0.105 ± 0.038, RFT +0.010 ± 0.016; README): the method default is under review there."""
+    DPO's rate. The method itself is the domain's choice (``run_defaults``): over three on-policy rounds from the
+    shipped Verilog warm-up every DPO variant, anchored or not, lowered held-out pass@1 against RFT (README)."""
     tiny = data.get("model", "codealign-tiny") == "codealign-tiny"
     run = {"model": "", "output_dir": "", "seed": data.get("seed", 0), "device": data.get("device", "auto")}
     return {

@@ -172,7 +172,7 @@ def test_dpo_stopped_by_the_collapse_monitor_exits_nonzero(tiny, tmp_path, capsy
 
 
 def test_stages_error_leaves_no_manifest_behind(tmp_path):
-    proc = codealign("run", "verilog", "--stages", "dpo", "--run-dir", str(tmp_path / "run"), "--no-cache")
+    proc = codealign("run", "verilog", "--stages", "rft", "--run-dir", str(tmp_path / "run"), "--no-cache")
     assert proc.returncode == 2 and "needs stage" in proc.stderr
     assert not (tmp_path / "run" / "manifest.json").exists()
 

@@ -175,6 +175,14 @@ def test_unknown_round_tasks_is_a_one_line_error_naming_the_choice():
     assert "\n" not in str(info.value)
 
 
+def test_a_domains_default_method_replaces_dpo_and_a_preset_or_override_restores_it():
+    from codealign.pipeline import make_config, stage_plan
+
+    assert {"rft", "dpo"} & set(stage_plan(make_config("verilog"))) == {"rft"}
+    assert {"rft", "dpo"} & set(stage_plan(make_config("verilog", preset="veriprefer"))) == {"dpo"}
+    assert {"rft", "dpo"} & set(stage_plan(make_config("verilog", overrides=["method=dpo"]))) == {"dpo"}
+
+
 def test_every_alignment_effect_variant_is_a_distinct_run_with_the_same_optimizer_steps_per_round():
     import sys
     from pathlib import Path
