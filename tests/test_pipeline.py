@@ -177,7 +177,7 @@ def test_the_default_sft_control_without_reference_solutions_is_one_line_before_
     (["dpo.beta=-1"], "dpo: beta must be > 0"),
     (["pairs.strategy=nope"], "unknown pair strategy 'nope'"),
     (["--stages", "tasks,nope"], "unknown stage(s) nope"),
-    (["--stages", "dpo"], "stage 'dpo' needs stage 'tasks'"),
+    (["--stages", "rft"], "stage 'rft' needs stage 'tasks'"),
     (["domain_options.simulatr=verilator"], "domain_options.simulatr: not an option of domain 'verilog'; did you "
                                             "mean 'simulator'?"),
     (["domain_options.simulator=nope"], "unknown simulator 'nope'"),
@@ -214,7 +214,7 @@ def test_an_unchanged_config_keeps_a_stage_done(tmp_path):
 def _dpo_checkpoint_after_begin(tmp_path, recorded_dpo_hash):
     from codealign.pipeline import Run, make_config
 
-    config = make_config("verilog")
+    config = make_config("verilog", overrides=["method=dpo"])
     checkpoint = tmp_path / "dpo" / "stage-0" / "checkpoint-2"
     checkpoint.mkdir(parents=True)
     state = {"dpo": {"config_hash": recorded_dpo_hash or Run(config, tmp_path).hashes["dpo"], "config": {}}}
@@ -248,7 +248,8 @@ def test_the_pipelines_pairs_stage_checks_contamination_and_estimates_the_flip_r
     bench = rows("bench.jsonl", [{"task_id": "Prob001", "prompt": "write a module named top", "ref": ""}])
     second = rows("second.jsonl", [ExecResult(task_id="t1", candidate_id=c, verdict=Verdict("FAIL"), score=s,
                                               completion="") for c, s in (("a", 0.0), ("b", 1.0))])
-    config = make_config("verilog", overrides=[f"pairs.benchmarks=[{bench}]", f"pairs.flip_verdicts={second}"])
+    config = make_config("verilog", overrides=["method=dpo", f"pairs.benchmarks=[{bench}]",
+                                               f"pairs.flip_verdicts={second}"])
     run = Run(config, tmp_path, quiet=True)
     info = stage_pairs(run, run.plan["pairs"])
     assert info["contamination"]["pairs_flagged"] == 1

@@ -16,7 +16,7 @@ def _eval(pass1: float, verdicts: dict) -> dict:
 @pytest.fixture
 def finished_run(tmp_path):
     """A run directory whose stages have all recorded their summaries, and one logged DPO step."""
-    run = Run(make_config("verilog"), tmp_path, quiet=True)
+    run = Run(make_config("verilog", overrides=["method=dpo"]), tmp_path, quiet=True)
     run.finish("tasks", {"train_tasks": 2, "eval_tasks": 2, "seconds": 0.1})
     run.finish("eval_before", _eval(0.25, {"PASS": 1, "FAIL": 2, "COMPILE_ERROR": 1}))
     run.finish("execute", {"verdicts": {"PASS": 3, "FAIL": 5}, "cached": 0, "pass_rate": 0.375, "seconds": 2.0})
