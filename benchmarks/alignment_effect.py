@@ -5,20 +5,26 @@ overrides in :data:`VARIANTS` on top of :data:`COMMON`: from the shipped Verilog
 0.354 at its plateau), ``rounds`` on-policy rounds, each sampling the round's train tasks (train-split tasks
 the warm-up never saw) from the current policy, executing them with the real judge and training
 ``round_steps`` optimizer steps, whatever the method (the collapse monitor is off, so no run stops early and
-every variant trains exactly the same number of steps). After every round the policy is evaluated on all 72
-held-out tasks and on 24 of the run's train tasks (2 evaluation seeds x 4 samples, T = 0.8).
+every variant trains exactly the same number of steps). After every round the policy is evaluated on 144
+held-out tasks of the family (``eval.heldout_tasks``: the 72 bundled ones and 72 more of the held-out split) and
+on all 64 of the run's train tasks (2 evaluation seeds x 4 samples, T = 0.8). Why so many: on the bundled 72
+alone, two variants' round-3 comparisons had SEs of 0.032–0.039, and the report's variance lines put 3 % of
+such a comparison's variance on evaluation sampling and 20–27 % on the training seed; the rest is between tasks
+(a variant collapses on some tasks and not on others), which only more tasks narrow.
 
 Each variant runs once per training seed (``--seeds``: the run's ``seed``, which draws its round tasks and
 seeds its training, and ``sample.seed``). Reported per variant and round, over the seeds present: pass@1 on
 held-out and train tasks, the paired difference against the start and against RFT of the same round (per-task
 differences averaged over seeds, SE over tasks), compile-error and truncation rates, pairs or rows trained.
-``--confirm VARIANT`` re-evaluates the last-round policies of VARIANT and RFT of every seed on fresh evaluation
-seeds (3001, 3002) and reports their paired difference: the check a winner passes before it becomes a default.
+The report ends with how many comparisons keep a paired SE ≤ 0.03 and, for the widest three, how much of
+their variance evaluation sampling and the training seed explain. ``--confirm VARIANT`` re-evaluates the
+last-round policies of VARIANT and RFT of every seed on fresh evaluation seeds (3001, 3002) and reports their
+paired difference: the check a winner passes before it becomes a default.
 
 Everything lives in ``--run-dir`` (one pipeline run directory per variant and seed, one shared verdict cache);
 rerunning resumes, and ``--variants`` / ``--seeds`` run it in parts: the report covers what exists (runs go
-variant by variant, each over every seed, RFT first). Hours on
-2 cores; not part of CI.
+variant by variant, each over every seed, RFT first; two processes on ``--seeds 0`` and ``--seeds 1`` share the
+cache and halve the wall time). About 8–10 min a run on 2 cores; not part of CI.
 
 Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/alignment_effect.py --run-dir runs/alignment``
 """
@@ -38,9 +44,10 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-COMMON = ["rounds=3", "round_steps=40", "eval.every_round=true", "eval.max_tasks=72", "eval.train_tasks=24",
-          "control=none", "dpo.monitor=false", "probe_tasks=0"]
-"""Shared by every variant: 3 rounds of 40 steps, every round evaluated on all held-out tasks, no early stop."""
+COMMON = ["rounds=3", "round_steps=40", "eval.every_round=true", "eval.heldout_tasks=144", "eval.max_tasks=0",
+          "eval.train_tasks=64", "control=none", "dpo.monitor=false", "probe_tasks=0"]
+"""Shared by every variant: 3 rounds of 40 steps, every round evaluated on 144 held-out and 64 train tasks, no
+early stop."""
 
 VARIANTS: dict[str, list[str]] = {
     "rft": ["method=rft"],
@@ -59,6 +66,9 @@ side (``dpo.nll_alpha=1.0``), so ``dpo+nll`` is iterative DPO with NLL anchor an
 with one change: the DPO-Positive penalty, the edit mask, ranked multi-pair DPO, two Curry-DPO stages (large score
 gap first), TRL's IPO loss instead of the sigmoid one, or only pairs whose chosen sample passes (so the anchor
 never imitates a failing one). ``rft+dpo`` gives half of each round's steps to RFT."""
+
+SE_BOUND = 0.03
+"""The paired SE every comparison should stay within (issue 14); the report counts those that do."""
 
 CONFIRM_SEEDS = [3001, 3002]
 """Evaluation seeds of ``--confirm``: used by no run of the experiment."""
@@ -85,9 +95,9 @@ def run_one(run_dir: Path, variant: str, seed: int, extra: list[str], cache: Pat
 
 
 def collect(root: Path, variant: str, seed: int, extra: list[str]) -> dict | None:
-    """Per round (0 = the start): the evaluation summary and what the round trained, for the stages of the run
-    that finished with this config; None when its directory does not exist."""
-    from codealign.pipeline import Run
+    """Per round (0 = the start): the evaluation summary, where its verdicts are, and what the round trained, for
+    the stages of the run that finished with this config; None when its directory does not exist."""
+    from codealign.pipeline import EVAL_TAGS, Run
 
     run_dir = root / f"{variant}-s{seed}"
     if not (run_dir / "state.json").is_file():
@@ -102,10 +112,55 @@ def collect(root: Path, variant: str, seed: int, extra: list[str]) -> dict | Non
             continue
         at = "" if r <= 1 else f"@{r}"
         trained = {k: run.current(k + at) if k + at in run.plan else None for k in ("pairs", "rft", "dpo")}
+        tag = EVAL_TAGS[run.plan[name].kind].format(round=r)
         rounds[r] = {"eval": info, "pairs": (trained["pairs"] or {}).get("pairs"),
                      "rows": (trained["rft"] or {}).get("rows"),
-                     "steps": sum((trained[k] or {}).get("steps", 0) for k in ("rft", "dpo"))}
+                     "steps": sum((trained[k] or {}).get("steps", 0) for k in ("rft", "dpo")),
+                     "files": (run_dir / "eval", tag, config.eval.seeds)}
     return rounds
+
+
+def by_eval_seed(files: tuple[Path, str, list[int]], split: str) -> dict[int, dict[str, float]]:
+    """Per evaluation seed, per task: the pass rate of that seed's samples (from the evaluation's verdict files)."""
+    from codealign.jsonl import read_jsonl
+    from codealign.types import ExecResult
+
+    folder, tag, seeds = files
+    scores: dict[int, dict[str, float]] = {}
+    for seed in seeds:
+        passed: dict[str, list[bool]] = {}
+        for r in read_jsonl(folder / f"{tag}{'_train' if split == 'train' else ''}_seed{seed}.jsonl",
+                            ExecResult.from_dict):
+            passed.setdefault(r.task_id, []).append(r.passed)
+        scores[seed] = {task: sum(v) / len(v) for task, v in passed.items()}
+    return scores
+
+
+def variance_parts(runs: dict[int, tuple], other: dict[int, tuple], split: str) -> dict[str, float]:
+    """Where the variance of a paired comparison's per-task differences lies: the share that evaluation sampling
+    explains (the spread between evaluation seeds) and the share that training seeds explain (the spread between
+    training seeds, sampling included; from the tasks that several seeds share, None when fewer than 10 do: each
+    seed draws its own train tasks); the rest is between tasks."""
+    diff: dict[str, dict[tuple[int, int], float]] = {}
+    for seed in set(runs) & set(other):
+        a, b = by_eval_seed(runs[seed], split), by_eval_seed(other[seed], split)
+        for es in set(a) & set(b):
+            for task in set(a[es]) & set(b[es]):
+                diff.setdefault(task, {})[(seed, es)] = a[es][task] - b[es][task]
+
+    def spread(task_diffs: dict, axis: int) -> float | None:
+        groups: dict[int, list[float]] = {}
+        for key, d in task_diffs.items():
+            groups.setdefault(key[axis], []).append(d)
+        means = [statistics.mean(g) for g in groups.values()]
+        return statistics.variance(means) / len(means) if len(means) > 1 else None
+
+    total = statistics.variance([statistics.mean(d.values()) for d in diff.values()])
+    parts = {}
+    for name, axis in (("sampling", 1), ("training seed", 0)):
+        spreads = [v for d in diff.values() if (v := spread(d, axis)) is not None]
+        parts[name] = statistics.mean(spreads) / total if len(spreads) >= 10 and total else None
+    return parts
 
 
 def paired(runs: dict[int, dict], other: dict[int, dict], split: str) -> tuple[float, float, int]:
@@ -179,6 +234,23 @@ def report(root: Path, variants: list[str], seeds: list[int], extra: list[str], 
             f"| {diff(h['vs_rft'])} | {h['compile_error']:.3f} | {h['truncation']:.3f} | {t['pass@1']:.3f} "
             f"| {diff(t['vs_start'])} | {diff(t['vs_rft'])} | {t['compile_error']:.3f} "
             f"| {counts(row['pairs'])} | {counts(row['rows'])} | {counts(row['steps'])} |")
+    comparisons = [(d[1], f"{row['variant']} r{row['round']} {split} {name}", row, split, name)
+                   for row in rows for split in ("heldout", "train") for name in ("vs_start", "vs_rft")
+                   if (d := row[split][name]) is not None and d[2] >= 2]
+    if comparisons:
+        comparisons.sort(key=lambda c: -c[0])
+        within = sum(se <= SE_BOUND for se, *_ in comparisons)
+        lines += ["", f"Paired SEs: {within} of {len(comparisons)} comparisons ≤ {SE_BOUND}; the widest: "
+                      + ", ".join(f"{label} {se:.3f}" for se, label, *_ in comparisons[:3]) + "."]
+        for se, label, row, split, name in comparisons[:3]:
+            variant, rnd = row["variant"], row["round"]
+            mine = {s: found[(variant, s)][rnd]["files"] for s in row["seeds"]}
+            base = {s: found[("rft", s)][0 if name == "vs_start" else rnd]["files"] for s in row["seeds"]
+                    if ("rft", s) in found and (0 if name == "vs_start" else rnd) in found[("rft", s)]}
+            parts = variance_parts(mine, base, split)
+            share = {k: "—" if v is None else f"{v:.0%}" for k, v in parts.items()}
+            lines.append(f"- {label}: variance explained by evaluation sampling {share['sampling']}, by the "
+                         f"training seed (sampling included) {share['training seed']}")
     lines += ["", "Variants: " + "; ".join(f"`{v}`: `{' '.join(VARIANTS[v])}`" for v in variants)]
     if confirm:
         lines += ["", f"Confirmation on fresh evaluation seeds {CONFIRM_SEEDS} (last-round policies, held-out): "

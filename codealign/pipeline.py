@@ -94,6 +94,10 @@ class EvalConfig:
     """Benchmark data path (with ``benchmark``)."""
     max_tasks: int = 48
     """Evaluate on at most this many tasks (0 = all), the same ones before and after."""
+    heldout_tasks: int = 0
+    """0: the domain's bundled held-out tasks; N: N tasks drawn from the held-out split of the domain's task
+    family instead (a fixed draw, the same for every run seed, that holds the bundled ones when N is at least
+    their number): a larger held-out set for comparisons whose error bars the bundled set leaves too wide."""
     n: int = 4
     """Samples per task and seed."""
     seeds: list[int] = field(default_factory=lambda: [1001, 1002])
@@ -107,8 +111,11 @@ class EvalConfig:
     """Evaluate the method's policy after every round (``eval@r``), not only after the last one."""
 
     def __post_init__(self) -> None:
-        if self.n < 1 or not self.seeds or self.max_tasks < 0 or self.train_tasks < 0:
-            raise ValueError("eval.n must be >= 1, eval.seeds non-empty, eval.max_tasks and eval.train_tasks >= 0")
+        if self.n < 1 or not self.seeds or min(self.max_tasks, self.train_tasks, self.heldout_tasks) < 0:
+            raise ValueError("eval.n must be >= 1, eval.seeds non-empty, eval.max_tasks, eval.train_tasks and "
+                             "eval.heldout_tasks >= 0")
+        if self.benchmark and self.heldout_tasks:
+            raise ValueError("eval.benchmark and eval.heldout_tasks both choose the evaluation tasks: set only one")
         if self.benchmark and not self.data:
             raise ValueError(f"eval.benchmark {self.benchmark!r} needs eval.data (a path)")
 
@@ -189,7 +196,7 @@ class PipelineConfig:
     method: str = "dpo"
     """What each round trains (:data:`METHODS`): ``dpo``; ``rft`` (SFT with the ``rft`` settings on the round's
     distinct passing samples); ``rft+dpo`` (an RFT step, then a DPO step from the RFT policy on the round's pairs).
-    A domain's ``run_defaults`` may choose another (verilog and solidity: ``rft``, from their measurements)."""
+    A domain's ``run_defaults`` may choose another (its comment quotes the measurement behind the choice)."""
     rounds: int = 1
     """On-policy rounds: each samples the train tasks from the previous round's policy, executes and trains."""
     round_steps: int = 40
@@ -224,7 +231,14 @@ class PipelineConfig:
             if name not in known:
                 raise ValueError(f"domain_options.{name}: not an option of domain {self.domain!r}"
                                  + (closest(name, known) if known else " (it has none)"))
-        domain_class(self.domain)(**self.domain_options)
+        domain = domain_class(self.domain)(**self.domain_options)
+        if self.eval.heldout_tasks:
+            if not domain.task_module:
+                raise ValueError(f"eval.heldout_tasks: domain {self.domain!r} has no task family to draw from")
+            available = domain.count_tasks("heldout")
+            if self.eval.heldout_tasks > available:
+                raise ValueError(f"eval.heldout_tasks={self.eval.heldout_tasks}: the held-out split of domain "
+                                 f"{self.domain!r} has {available} tasks")
         if self.max_tasks < 0 or self.mutants_per_task < 0 or self.probe_tasks < 0:
             raise ValueError("max_tasks, mutants_per_task and probe_tasks must be >= 0")
         if self.method not in METHODS:
@@ -300,7 +314,8 @@ def _hash(data: Any) -> str:
 _EVAL_CONFIG = ("eval.n", "eval.seeds", "eval.temperature", "eval.train_tasks", "sample.top_p",
                 "sample.max_new_tokens", "sample.batch_size", "device", "domain_options")
 STAGE_CONFIG: dict[str, tuple[str, ...]] = {
-    "tasks": ("domain", "tasks", "max_tasks", "round_tasks", "seed", "eval.benchmark", "eval.data", "eval.max_tasks"),
+    "tasks": ("domain", "tasks", "max_tasks", "round_tasks", "seed", "eval.benchmark", "eval.data", "eval.max_tasks",
+              "eval.heldout_tasks"),
     "sft": ("model", "tiny_model", "seed", "device", "sft_enabled", "sft"),
     "eval_before": _EVAL_CONFIG,
     "generate": ("sample", "mutants_per_task", "seed", "device"),
@@ -616,14 +631,15 @@ def stage_tasks(run: Run, stage: Stage) -> dict[str, Any]:
         from codealign.bench import load_benchmark
 
         evals = load_benchmark(cfg.eval.benchmark, cfg.eval.data)
+    elif cfg.eval.heldout_tasks:
+        evals = run.domain.generate_tasks(None, cfg.eval.heldout_tasks, 0, "heldout")
     else:
         evals = run.domain.demo_tasks("heldout")
     evals = _select(evals, cfg.eval.max_tasks, cfg.seed + 1)
     if not train or not evals:
         raise UserError("no training or evaluation tasks")
-    if cfg.control == "sft" and not reference_rows(run, train):
-        raise UserError("control=sft continues SFT on the train tasks' reference solutions, and none of the "
-                        f"{len(train)} train tasks has one; use control=rft or control=none")
+    if cfg.control == "sft":
+        control_rows(run, train)
     write_jsonl(run.path("sft_tasks.jsonl"), warmup)
     write_jsonl(run.path("tasks.jsonl"), train)
     write_jsonl(run.path("eval_tasks.jsonl"), evals)
@@ -667,6 +683,16 @@ def stage_sft(run: Run, stage: Stage) -> dict[str, Any]:
 def reference_rows(run: Run, tasks: list[Task]) -> list[dict[str, str]]:
     """SFT rows (prompt, reference solution) of the tasks that have a reference."""
     return [{"prompt": t.prompt, "completion": ref} for t in tasks if (ref := run.domain.reference_solution(t))]
+
+
+def control_rows(run: Run, tasks: list[Task]) -> list[dict[str, str]]:
+    """The continued-SFT control's rows; UserError when no task has a reference (checked by the tasks stage,
+    and again by the control's own stage: a resumed run may have turned the control on after its tasks)."""
+    rows = reference_rows(run, tasks)
+    if not rows:
+        raise UserError("control=sft continues SFT on the train tasks' reference solutions, and none of the "
+                        f"{len(tasks)} train tasks has one; use control=rft or control=none")
+    return rows
 
 
 def evaluate_policy(run: Run, model: str, tasks: list[Task], tag: str) -> dict[str, Any]:
@@ -846,11 +872,7 @@ def stage_rft(run: Run, stage: Stage) -> dict[str, Any]:
 
 def stage_control_sft(run: Run, stage: Stage) -> dict[str, Any]:
     """The continued-SFT control: the reference solutions of the run's train tasks."""
-    rows = reference_rows(run, run.tasks())
-    if not rows:
-        raise UserError("control=sft: no train task of this run has a reference solution; use control=rft or "
-                        "control=none")
-    return _train_rows(run, stage, rows)
+    return _train_rows(run, stage, control_rows(run, run.tasks()))
 
 
 def stage_report(run: Run, stage: Stage) -> dict[str, Any]:

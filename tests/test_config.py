@@ -170,12 +170,14 @@ def test_domain_preset_and_overrides_apply_over_the_stage_defaults():
     ("weights.min_weight=2", r"^weights: min_weight"),
     ("curriculum.within_stage=random", r"^curriculum: within_stage"),
     ("sft.max_steps=0", r"max_steps must be -1 or > 0"),
+    ("eval.heldout_tasks=5000", r"eval\.heldout_tasks=5000: the held-out split of domain 'verilog' has \d+ tasks"),
+    ("eval.benchmark=verilogeval eval.data=x eval.heldout_tasks=8", r"set only one"),
 ])
 def test_a_bad_section_value_fails_when_the_config_is_built(override, message):
     from codealign.pipeline import make_config
 
     with pytest.raises(UserError, match=message):
-        make_config("verilog", overrides=[override])
+        make_config("verilog", overrides=override.split())
 
 
 def test_every_pipeline_field_is_read_by_some_stage():

@@ -75,6 +75,41 @@ def test_harness_exception_becomes_sandbox_error_for_that_candidate_only(backend
     assert "harness fault" in results[1].details["error"]
 
 
+class CountingShell(ShellDomain):
+    """The shell domain, counting the jobs it prepares; the task's prompt is a file the script can read."""
+
+    def __init__(self):
+        super().__init__()
+        self.prepared = 0
+
+    def prepare(self, task, candidate):
+        self.prepared += 1
+        job = super().prepare(task, candidate)
+        job.files["prompt.txt"] = task.prompt
+        return job
+
+
+def test_identical_candidates_of_one_call_run_once_and_share_the_verdict(backend, tmp_path):
+    tasks = [Task("t0", "shell", "p")]
+    cands = [Candidate("t0", "exit 3\n", candidate_id=f"same{i}") for i in range(3)] + [Candidate("t0", "exit 0\n")]
+    domain = CountingShell()
+    out = tmp_path / "verdicts.jsonl"
+    results = execute(domain, tasks, cands, backend=backend, out=out, progress=False)
+    assert domain.prepared == 2
+    assert [r.verdict for r in results] == [Verdict.FAIL] * 3 + [Verdict.PASS]
+    assert [r.cached for r in results] == [False, True, True, False]
+    assert [r.candidate_id for r in read_jsonl(out, ExecResult.from_dict)] == [c.candidate_id for c in cands]
+
+
+def test_the_same_text_on_two_tasks_is_judged_once_per_task(backend):
+    tasks = [Task("t0", "shell", "yes"), Task("t1", "shell", "no")]
+    cands = [Candidate(t.task_id, "grep -q yes prompt.txt\n") for t in tasks]
+    domain = CountingShell()
+    results = execute(domain, tasks, cands, backend=backend, progress=False)
+    assert domain.prepared == 2
+    assert [r.verdict for r in results] == [Verdict.PASS, Verdict.FAIL]
+
+
 KILLED_RUN = textwrap.dedent("""
     import sys
     sys.path.insert(0, {tests!r})

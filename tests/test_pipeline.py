@@ -201,6 +201,32 @@ def test_a_changed_stage_config_is_logged_and_reruns_the_stage(tmp_path):
     assert len((tmp_path / "tasks.jsonl").read_text().splitlines()) == 2
 
 
+def test_eval_heldout_tasks_evaluates_on_a_larger_heldout_draw_that_holds_the_bundled_tasks(tmp_path):
+    from codealign.domains import get_domain
+    from codealign.jsonl import read_jsonl
+    from codealign.pipeline import make_config, run_pipeline
+    from codealign.types import Task
+
+    config = make_config("verilog", overrides=["eval.heldout_tasks=96", "eval.max_tasks=0", "seed=3"])
+    run_pipeline(config, tmp_path, stages=["tasks"])
+    evals = read_jsonl(tmp_path / "eval_tasks.jsonl", Task.from_dict)
+    train = read_jsonl(tmp_path / "tasks.jsonl", Task.from_dict)
+    assert len({t.task_id for t in evals}) == 96
+    assert {t.prompt for t in get_domain("verilog").demo_tasks("heldout")} <= {t.prompt for t in evals}
+    assert not {t.prompt for t in evals} & {t.prompt for t in train}
+
+
+def test_eval_heldout_tasks_draws_the_same_tasks_for_every_run_seed(tmp_path):
+    from codealign.pipeline import make_config, run_pipeline
+
+    drawn = []
+    for seed in (1, 2):
+        config = make_config("verilog", overrides=["eval.heldout_tasks=80", "eval.max_tasks=0", f"seed={seed}"])
+        run_pipeline(config, tmp_path / str(seed), stages=["tasks"])
+        drawn.append((tmp_path / str(seed) / "eval_tasks.jsonl").read_text())
+    assert drawn[0] == drawn[1]
+
+
 def test_an_unchanged_config_keeps_a_stage_done(tmp_path):
     from codealign.pipeline import make_config, run_pipeline
 

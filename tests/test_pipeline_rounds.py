@@ -202,3 +202,30 @@ def test_every_alignment_effect_variant_is_a_distinct_run_with_the_same_optimize
             if stage.round and not stage.folder.startswith("control/"):
                 steps[stage.round] = steps.get(stage.round, 0) + stage.steps
         assert steps == {r: config.round_steps for r in range(1, config.rounds + 1)}
+
+
+def test_alignment_effect_variance_parts_puts_an_eval_seed_spread_on_sampling_not_on_the_training_seed(tmp_path):
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from alignment_effect import variance_parts
+
+    def write(folder, scores):  # scores: {eval seed: {task: pass rate over 4 samples}}
+        folder.mkdir(parents=True, exist_ok=True)
+        for seed, per_task in scores.items():
+            rows = [{"task_id": t, "candidate_id": f"{t}-{i}", "verdict": "PASS" if i < 4 * p else "FAIL"}
+                    for t, p in per_task.items() for i in range(4)]
+            (folder / f"after_seed{seed}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        return folder, "after", list(scores)
+
+    tasks = [f"t{i}" for i in range(12)]
+    base = {t: 0.25 + 0.25 * (i % 3) for i, t in enumerate(tasks)}
+    runs, starts = {}, {}
+    for seed in (0, 1):  # the same on both training seeds; eval seed 1001 passes one sample more, 1002 one less
+        runs[seed] = write(tmp_path / f"v{seed}", {1001: {t: b + 0.25 for t, b in base.items()},
+                                                   1002: {t: b - 0.25 for t, b in base.items()}})
+        starts[seed] = write(tmp_path / f"s{seed}", {1001: {t: 0.0 for t in tasks}, 1002: {t: 0.0 for t in tasks}})
+    parts = variance_parts(runs, starts, "heldout")
+    assert parts["sampling"] > 0.5 and parts["training seed"] == 0.0

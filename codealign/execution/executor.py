@@ -4,13 +4,17 @@ Guarantees: every candidate gets exactly one ExecResult; a harness fault becomes
 candidate only; each job is bounded by its backend deadline, and the executor's watchdog marks a job that
 outlives ``wall_s`` plus a grace period as TIMEOUT, so no worker stalls the run; results stream to the
 ``out`` JSONL as they finish (a killed run keeps them), then the file is rewritten atomically in input
-order when ``ordered``; with a cache, a rerun recomputes only what is missing.
+order when ``ordered``; with a cache, a rerun recomputes only what is missing. Candidates of one call whose
+(task, normalised text) is the same run once and share the verdict (marked ``cached``, as a cache hit would
+be), a SANDBOX_ERROR included: a sampled batch repeats itself often (half of a Verilog evaluation's samples).
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import copy
+import dataclasses
 import os
 import signal
 import sys
@@ -87,6 +91,8 @@ def execute(
         done_before = {(r.get("task_id"), r.get("candidate_id")): r for r in read_completed(out)}
     keys: list[str | None] = [None] * len(candidates)
     todo: list[int] = []
+    leaders: dict[object, int] = {}
+    copies: dict[int, list[int]] = {}
     toolchain = dom.toolchain_version() if store is not None else ""
     for i, cand in enumerate(candidates):
         task = by_id[cand.task_id]
@@ -101,6 +107,12 @@ def execute(
             if hit is not None:
                 results[i] = hit
                 continue
+        same = keys[i] if keys[i] is not None else (cand.task_id, dom.normalize(cand.completion))
+        if same in leaders:
+            copies[leaders[same]].append(i)
+            continue
+        leaders[same] = i
+        copies[i] = []
         todo.append(i)
 
     if out is not None:
@@ -112,12 +124,17 @@ def execute(
     try:
 
         def finish(i: int, result: ExecResult) -> None:
-            results[i] = result
             if store is not None and keys[i] is not None:
                 store.put(keys[i], dom.name, result)
-            if appender is not None:
-                appender.append(result)
-            bar.update(1)
+            for j in (i, *copies.get(i, ())):
+                if j != i:
+                    cand = candidates[j]
+                    result = dataclasses.replace(result, candidate_id=cand.candidate_id, completion=cand.completion,
+                                                 details=copy.deepcopy(result.details), cached=True)
+                results[j] = result
+                if appender is not None:
+                    appender.append(result)
+                bar.update(1)
 
         if executor == "ray":
             from codealign.execution.ray_executor import run_on_ray

@@ -229,11 +229,10 @@ class VerilogDomain(Domain):
     fence_tags = frozenset({"verilog", "v", "systemverilog", "sv", "vlog"})
     stop_sequences = ("endmodule",)
     syntax = SYNTAX
-    # method=rft: benchmarks/alignment_effect.py (3 on-policy rounds x 40 steps from the shipped warm-up, 72 held-out
-    # tasks, 2 training seeds; README) put each of its seven DPO-only variants below RFT on held-out pass@1 after
-    # round 1 (-0.030 to -0.058, dpo+nll -0.041 ± 0.021; rft+dpo level, -0.003 ± 0.013) and all eight beyond
-    # 2 SE after round 3 (-0.054 to -0.115), compile errors rising; RFT held the start (+0.010 ± 0.016, compile
-    # errors 0.401).
+    # method=rft: benchmarks/alignment_effect.py (3 on-policy rounds x 40 steps from the shipped warm-up, 144
+    # held-out tasks, 2 training seeds; README) put all eight DPO variants below RFT on held-out pass@1 beyond 2 SE
+    # after round 1 (-0.027 ± 0.011 for rft+dpo to -0.056 ± 0.015 for IPO; dpo+nll -0.053 ± 0.015) and after
+    # round 3 (-0.036 to -0.109), compile errors rising; RFT held the start (-0.001 ± 0.012, compile errors 0.399).
     run_defaults = {"method": "rft"}
     tools = {"iverilog": ("iverilog", "-V"), "vvp": ("vvp", "-V"), "verilator": ("verilator", "--version"),
              "ccache": ("ccache", "--version")}
