@@ -24,7 +24,8 @@ paired difference: the check a winner passes before it becomes a default.
 Everything lives in ``--run-dir`` (one pipeline run directory per variant and seed, one shared verdict cache);
 rerunning resumes, and ``--variants`` / ``--seeds`` run it in parts: the report covers what exists (runs go
 variant by variant, each over every seed, RFT first; two processes on ``--seeds 0`` and ``--seeds 1`` share the
-cache and halve the wall time). About 8–10 min a run on 2 cores; not part of CI.
+cache and halve the wall time). 7–13 min a run on 2 cores (83 min for all 18 with two processes); not part
+of CI.
 
 Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/alignment_effect.py --run-dir runs/alignment``
 """

@@ -126,14 +126,14 @@ def execute(
         def finish(i: int, result: ExecResult) -> None:
             if store is not None and keys[i] is not None:
                 store.put(keys[i], dom.name, result)
-            for j in (i, *copies.get(i, ())):
-                if j != i:
-                    cand = candidates[j]
-                    result = dataclasses.replace(result, candidate_id=cand.candidate_id, completion=cand.completion,
-                                                 details=copy.deepcopy(result.details), cached=True)
-                results[j] = result
+            shared = [result] + [dataclasses.replace(result, candidate_id=candidates[j].candidate_id,
+                                                     completion=candidates[j].completion,
+                                                     details=copy.deepcopy(result.details), cached=True)
+                                 for j in copies[i]]
+            for j, res in zip((i, *copies[i]), shared):
+                results[j] = res
                 if appender is not None:
-                    appender.append(result)
+                    appender.append(res)
                 bar.update(1)
 
         if executor == "ray":
