@@ -5,7 +5,8 @@ overrides in :data:`VARIANTS` on top of :data:`COMMON`: from the shipped Verilog
 0.354 at its plateau), ``rounds`` on-policy rounds, each sampling the round's train tasks (train-split tasks
 the warm-up never saw) from the current policy, executing them with the real judge and training
 ``round_steps`` optimizer steps, whatever the method (the collapse monitor is off, so no run stops early and
-every variant trains exactly the same number of steps). After every round the policy is evaluated on 144
+every variant trains the same number of steps, except in a round that yields no pair or passing sample at
+all: that round trains 0 steps, and the report's steps column shows it). After every round the policy is evaluated on 144
 held-out tasks of the family (``eval.heldout_tasks``: the 72 bundled ones and 72 more of the held-out split) and
 on all 64 of the run's train tasks (2 evaluation seeds x 4 samples, T = 0.8). Why so many: on the bundled 72
 alone, two variants' round-3 comparisons had SEs of 0.032–0.039, and the report's variance lines put 3 % of
@@ -27,7 +28,7 @@ variant by variant, each over every seed, RFT first; processes on ``--seeds 0``,
 share the cache and the cores). Three training seeds, not the issue's two: with two, one comparison of 102
 (pass-only's round-3 train gain) kept an SE of 0.031, above the 0.03 bound, and more train tasks than the
 run's 64 do not exist. 7–13 min a run on 2 cores with two processes (83 min for the 18 runs of two seeds),
-19–26 min with three; not part of CI. Runs are deterministic on one machine: rerunning a seed reproduces its
+19–26 min with three; not part of CI. Runs are reproducible on one machine: rerunning a seed reproduces its
 figures (a rerun of seeds 0 and 1 of seven variants matched every figure of the first run to within 0.001).
 
 Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/alignment_effect.py --run-dir runs/alignment``
