@@ -110,6 +110,16 @@ def test_the_same_text_on_two_tasks_is_judged_once_per_task(backend):
     assert [r.verdict for r in results] == [Verdict.PASS, Verdict.FAIL]
 
 
+def test_a_shared_verdict_keeps_each_candidates_own_task_id(backend, tmp_path):
+    # Two phrasings of one task have the same assets, hence one cache key: they share the run, not the task id.
+    tasks = [Task("t0", "shell", "p"), Task("t1", "shell", "p")]
+    cands = [Candidate(t.task_id, "exit 0\n") for t in tasks]
+    domain = CountingShell()
+    results = execute(domain, tasks, cands, backend=backend, cache=tmp_path / "c.sqlite", progress=False)
+    assert domain.prepared == 1
+    assert [r.task_id for r in results] == ["t0", "t1"]
+
+
 KILLED_RUN = textwrap.dedent("""
     import sys
     sys.path.insert(0, {tests!r})

@@ -126,7 +126,8 @@ def execute(
         def finish(i: int, result: ExecResult) -> None:
             if store is not None and keys[i] is not None:
                 store.put(keys[i], dom.name, result)
-            shared = [result] + [dataclasses.replace(result, candidate_id=candidates[j].candidate_id,
+            shared = [result] + [dataclasses.replace(result, task_id=candidates[j].task_id,
+                                                     candidate_id=candidates[j].candidate_id,
                                                      completion=candidates[j].completion,
                                                      details=copy.deepcopy(result.details), cached=True)
                                  for j in copies[i]]
