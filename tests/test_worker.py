@@ -177,6 +177,19 @@ def test_pool_serves_threads_in_parallel(backend):
         assert time.monotonic() - t0 < 5
 
 
+def test_a_worker_outlives_the_thread_that_started_it(worker):
+    """bwrap's --die-with-parent signals when the *thread* that forked it exits; a worker first used from a
+    pool thread must still serve the next request from another thread, without a restart."""
+    replies = []
+    starter = threading.Thread(target=lambda: replies.append(worker.request({"op": "echo", "value": 0})))
+    starter.start()
+    starter.join()
+    time.sleep(0.5)
+    reply = worker.request({"op": "echo", "value": 1})
+    assert replies[0].ok and reply.ok, reply.error
+    assert not reply.restarted and reply.response["pid"] == replies[0].response["pid"]
+
+
 def test_stop_leaves_no_process_of_the_worker(worker):
     worker.request({"op": "echo", "value": 0})
     pid = worker.proc.pid

@@ -28,9 +28,11 @@ As root, jobs cannot run an interpreter below a folder others may not traverse (
 
 from __future__ import annotations
 
+import concurrent.futures
 import errno
 import fcntl
 import os
+import queue
 import selectors
 import shlex
 import shutil
@@ -165,6 +167,42 @@ def _become_subreaper() -> None:
         libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
     except (OSError, AttributeError):
         pass
+
+
+class _LastingThread:
+    """One daemon thread per process that runs the calls given to :meth:`call`, in order. Workers are forked
+    from it because bwrap's ``--die-with-parent`` (``PR_SET_PDEATHSIG``) fires when the *thread* that forked a
+    process exits, not the process: a worker started from a pool thread would die with that thread, and a
+    request sent to it meanwhile would come back SANDBOX_ERROR. A worker still dies with the harness. A forked
+    child gets its own thread on its first call."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: queue.SimpleQueue | None = None
+        self._pid: int | None = None
+
+    def call(self, fn, *args, **kwargs):
+        with self._lock:
+            if self._pid != os.getpid():
+                self._queue, self._pid = queue.SimpleQueue(), os.getpid()
+                threading.Thread(target=self._serve, args=(self._queue,), name="codealign-worker-starter",
+                                 daemon=True).start()
+            calls = self._queue
+        done: concurrent.futures.Future = concurrent.futures.Future()
+        calls.put((done, fn, args, kwargs))
+        return done.result()
+
+    @staticmethod
+    def _serve(calls: queue.SimpleQueue) -> None:
+        while True:
+            done, fn, args, kwargs = calls.get()
+            try:
+                done.set_result(fn(*args, **kwargs))
+            except BaseException as exc:
+                done.set_exception(exc)
+
+
+_WORKER_STARTER = _LastingThread()
 
 
 def resident_bytes(pids: list[int]) -> int:
@@ -400,7 +438,8 @@ class ProcessBackend:
         try:
             self._write_files(job, jobdir, uid)
             cgroup = open_cgroup(int(job.limits.memory_mb) << 20, int(job.limits.nproc) + 8, owner_uid=uid)
-            proc = self.launch(job, jobdir, uid, cgroup, stdin=subprocess.PIPE, trusted_fd=w_resp)
+            proc = _WORKER_STARTER.call(self.launch, job, jobdir, uid, cgroup, stdin=subprocess.PIPE,
+                                        trusted_fd=w_resp)
         except BaseException:
             os.close(r_resp)
             if cgroup is not None:

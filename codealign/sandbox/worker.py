@@ -8,6 +8,8 @@ With the docker backend it is a long-lived container configured like a job's (im
 none, uid 65534, the container's memory and pids limits); its trusted channel is a FIFO in the root-only
 folder where a job's trusted file lives. Killing a worker is the backend's :meth:`ProcessBackend.kill_worker`
 (for a container: remove it, forced), and the backend's ``cancel_all`` kills every worker it started.
+A worker lives until it is stopped or the harness exits, whichever thread first used it (the process
+backends fork workers from one long-lived thread: bwrap's ``--die-with-parent`` follows the forking thread).
 
 Protocol (line-delimited JSON):
 
