@@ -28,7 +28,8 @@ variant by variant, each over every seed, RFT first; processes on ``--seeds 0``,
 share the cache and the cores). Three training seeds, not the issue's two: with two, one comparison of 102
 (pass-only's round-3 train gain) kept an SE of 0.031, above the 0.03 bound, and more train tasks than the
 run's 64 do not exist. 7–13 min a run on 2 cores with two processes (83 min for the 18 runs of two seeds),
-19–26 min with three; not part of CI. Runs are reproducible on one machine: rerunning a seed reproduces its
+19–26 min with three (6–10 min with three when the verdict cache already holds a run's verdicts: 27 runs in
+71 min); not part of CI. Runs are reproducible on one machine: rerunning a seed reproduces its
 figures (a rerun of seeds 0 and 1 of seven variants matched every figure of the first run to within 0.001).
 
 Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/alignment_effect.py --run-dir runs/alignment``

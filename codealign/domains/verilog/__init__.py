@@ -230,10 +230,10 @@ class VerilogDomain(Domain):
     stop_sequences = ("endmodule",)
     syntax = SYNTAX
     # method=rft: benchmarks/alignment_effect.py (3 on-policy rounds x 40 steps from the shipped warm-up, 144
-    # held-out tasks, 3 training seeds; Curry and IPO 2; README) put all eight DPO variants below RFT on held-out
-    # pass@1 beyond 2 SE after round 1 (-0.022 ± 0.009 for rft+dpo to -0.056 ± 0.015 for IPO; dpo+nll
-    # -0.043 ± 0.014) and after round 3 (-0.033 to -0.091), compile errors rising; RFT held the start
-    # (-0.000 ± 0.009, compile errors 0.400).
+    # held-out tasks, 3 training seeds; README) put all eight DPO variants below RFT on held-out pass@1 beyond 2 SE
+    # after round 1 (-0.022 ± 0.009 for rft+dpo to -0.043 ± 0.014 for dpo+nll) and seven of them after round 3
+    # (-0.034 to -0.082, compile errors rising; Curry -0.014 ± 0.015, within noise); none above RFT. RFT held the
+    # start (-0.000 ± 0.009, compile errors 0.400).
     run_defaults = {"method": "rft"}
     tools = {"iverilog": ("iverilog", "-V"), "vvp": ("vvp", "-V"), "verilator": ("verilator", "--version"),
              "ccache": ("ccache", "--version")}
