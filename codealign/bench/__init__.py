@@ -50,6 +50,9 @@ class BenchReport:
     :attr:`~codealign.domains.base.Benchmark.headline`) is below ``fail_under`` (both fractions in [0, 1])."""
     failure: str = ""
     """Why ``exit_code`` is 1."""
+    line: str = ""
+    """The result in one line (what ``codealign bench --quiet`` prints): the headline metric and what it was
+    measured on."""
 
     def to_dict(self) -> dict:
         return dict(self.summary)
@@ -120,10 +123,11 @@ def run(name: str, *, data: str | os.PathLike | None = None, candidates: str | o
     before = _read_baseline(baseline) if baseline else None
     summary: dict = {"benchmark": name, "data": str(path), "mode": mode or "baseline"}
     texts, pass1, scored = [], [], 0
-    if data is None:
-        texts.append(f"{name}: no --data given, so this runs the bundled demo set ({bench.description}; "
-                     "give --data PATH for the full benchmark)")
     loaded = {v: _load(bench, path, v, model, options) for v in chosen}
+    if data is None:
+        size = max(len(tasks) for tasks in loaded.values())
+        texts.append(f"{name}: no --data given: running the bundled {size}-problem demo set; give --data PATH "
+                     f"({bench.description}) for the full benchmark")
     if not any(loaded.values()):
         raise UserError(f"bench {name}: {path} holds no problems"
                         + (f" of {bench.variant_flag} {', '.join(map(str, chosen))}" if bench.variants else ""))
@@ -334,6 +338,8 @@ def _gate(result: BenchReport, bench: Benchmark, fail_under: float | None) -> No
     ``fail_under``."""
     name, value = ("pass@1", result.pass_at_1) if bench.evaluate is None else \
         (bench.headline, result.summary.get(bench.headline))
+    result.line = (f"{result.name}: {name} {value:.4f} on {result.summary['scored']} problems"
+                   if value is not None else f"{result.name}: nothing was run") + f" ({result.summary['mode']})"
     if value is None:
         skipped = result.summary.get("skipped") or {}
         result.exit_code = 1

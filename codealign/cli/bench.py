@@ -97,6 +97,8 @@ def run(args: argparse.Namespace) -> dict:
         domain_options=option_values(args, args.domain_options), **option_values(args, args.benchmark_options))
     if not quiet(args):
         print(report.text)
+    elif not args.json:
+        print(report.line)
     if report.failure:
         print(report.failure, file=sys.stderr)
     return {**report.to_dict(), "exit_code": report.exit_code}
