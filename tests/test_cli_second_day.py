@@ -116,3 +116,27 @@ def test_outputs_respect_the_umask(tmp_path, umask):
         os.umask(old)
     for name in ("rows.jsonl", "report.json"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask
+
+
+def test_train_dpo_help_lists_every_config_key_with_its_default(capsys):
+    from codealign.config import field_docs
+    from codealign.train.dpo import DPORunConfig
+
+    with pytest.raises(SystemExit):
+        main(["train", "dpo", "--help"])
+    out = capsys.readouterr().out
+    assert "  beta = 0.1\n      TRL's beta" in out and "  model (required)" in out
+    assert all(f"  {key} " in out for key, _, _ in field_docs(DPORunConfig))
+
+
+def test_train_is_quiet_by_default_metrics_go_to_the_log_not_stdout(tiny, tmp_path, capsys, recwarn):
+    from test_dpo import make_pairs
+
+    write_jsonl(tmp_path / "pairs.jsonl", make_pairs(4))
+    code = main(["train", "dpo", f"model={tiny}", f"output_dir={tmp_path / 'run'}",
+                 f"pairs={tmp_path / 'pairs.jsonl'}", "device=cpu", "report_tensorboard=false", "monitor=false",
+                 "max_steps=2", "per_device_train_batch_size=2"])
+    out = capsys.readouterr().out
+    assert code == 0 and "stage 0: 4 pairs, 2 steps" in out and "{'loss'" not in out and "'epoch'" not in out
+    assert [str(w.message) for w in recwarn if issubclass(w.category, FutureWarning)] == []
+    assert "loss" in next((tmp_path / "run").rglob("train_log.jsonl")).read_text()

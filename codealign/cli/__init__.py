@@ -55,10 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(stray or extra)}")
     if extra:
         args.overrides = list(args.overrides or []) + extra
+    # Deprecation notices of torch/transformers/TRL are for this package's developers, not its users.
+    warnings.simplefilter("ignore", FutureWarning)
     if getattr(args, "json", False) or getattr(args, "quiet", False):
         os.environ.setdefault("TQDM_DISABLE", "1")
-        # Deprecation notices of torch/transformers/TRL are for this package's developers, not its users.
-        warnings.simplefilter("ignore", FutureWarning)
     try:
         if getattr(args, "json", False):
             # Libraries print to stdout (trainer metrics, progress); with --json stdout holds one object only.
