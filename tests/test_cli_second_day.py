@@ -3,6 +3,7 @@ made as the umask says, text that no UTF-8 can carry refused where it enters."""
 
 import json
 import os
+import re
 import stat
 
 import pytest
@@ -140,3 +141,27 @@ def test_train_is_quiet_by_default_metrics_go_to_the_log_not_stdout(tiny, tmp_pa
     assert code == 0 and "stage 0: 4 pairs, 2 steps" in out and "{'loss'" not in out and "'epoch'" not in out
     assert [str(w.message) for w in recwarn if issubclass(w.category, FutureWarning)] == []
     assert "loss" in next((tmp_path / "run").rglob("train_log.jsonl")).read_text()
+
+
+def test_run_names_an_override_the_chosen_method_does_not_read(tmp_path, capsys):
+    code = main(["run", "verilog", "--run-dir", str(tmp_path / "run"), "--stages", "tasks", "--no-cache",
+                 "method=rft", "dpo.beta=0.2", "rft.learning_rate=1e-5"])
+    err = capsys.readouterr().err
+    notes = [line for line in err.splitlines() if "the override changes nothing" in line]
+    assert code == 0 and len(notes) == 1 and "(method=rft) reads dpo.beta:" in notes[0]
+    assert "rft.learning_rate" not in notes[0]
+
+
+def test_run_says_on_the_console_when_training_prompts_overlap_the_evaluation(tmp_path, capsys):
+    from codealign.domains import get_domain
+
+    write_jsonl(tmp_path / "tasks.jsonl", get_domain("verilog").demo_tasks("heldout")[:3])
+    code = main(["run", "verilog", "--tasks", str(tmp_path / "tasks.jsonl"), "--run-dir", str(tmp_path / "run"),
+                 "--stages", "tasks", "--no-cache"])
+    assert code == 0 and re.search(r"tasks: [1-3] of \d+ evaluation prompts are also training prompts",
+                                   capsys.readouterr().err)
+
+
+def test_run_says_it_copied_the_shipped_warm_up(tmp_path, capsys):
+    code = main(["run", "verilog", "--run-dir", str(tmp_path / "run"), "--stages", "tasks,sft", "--no-cache"])
+    assert code == 0 and "sft: copied the ready-made warm-up" in capsys.readouterr().err
