@@ -9,15 +9,12 @@ from codealign.cli import main
 from codealign.errors import UserError
 from codealign.jsonl import write_jsonl
 from codealign.types import Candidate
-from openai_standin import StandIn, serve
+from openai_standin import StandIn
 
 
 @pytest.fixture
-def server():
-    StandIn.reset()
-    httpd, url = serve()
-    yield url
-    httpd.shutdown()
+def server(openai_server):
+    return openai_server
 
 
 def _demo_tasks(n):

@@ -8,15 +8,12 @@ import pytest
 from codealign.errors import UserError
 from codealign.generate import get_generator
 from codealign.types import Task
-from openai_standin import StandIn as _Server, serve
+from openai_standin import StandIn as _Server
 
 
 @pytest.fixture
-def server():
-    _Server.reset()
-    httpd, url = serve()
-    yield url
-    httpd.shutdown()
+def server(openai_server):
+    return openai_server
 
 
 def test_completions_endpoint_returns_n_samples_per_prompt_with_settings_sent(server):
