@@ -143,9 +143,18 @@ class Generator(abc.ABC):
                 self._bar = None
         return out
 
+    def chat_turns(self) -> bool:
+        """Whether prompts reach the model as chat turns (a chat template, or a chat endpoint) rather than as
+        text; recorded in each candidate's metadata as ``prompt_format`` so pairs can carry the prompt as it
+        was sampled."""
+        return False
+
     def _metadata(self, params: SamplingParams, index: int, sample: Sample) -> dict[str, Any]:
+        chat = self.chat_turns()
+        system = getattr(self, "system", None)
         return {"generator": self.kind, "model": self.model_name, "sample_index": index, "seed": params.seed,
                 "temperature": params.temperature, "top_p": params.top_p, "finish_reason": sample.finish_reason,
+                "prompt_format": "chat" if chat else "text", **({"system": system} if chat and system else {}),
                 **sample.metadata}
 
 

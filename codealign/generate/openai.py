@@ -136,6 +136,9 @@ class OpenAIGenerator(Generator):
         # OpenAI's "stop" covers both the model's end of text and a stop string; only "length" means cut off.
         return [Sample(clean_text(text), "length" if reason == "length" else "eos") for text, reason in texts]
 
+    def chat_turns(self) -> bool:
+        return self.chat
+
     def sample(self, prompts: Sequence[str], n: int, params: SamplingParams) -> list[list[Sample]]:
         todo: queue.Queue = queue.Queue()
         done: queue.Queue = queue.Queue()
