@@ -108,3 +108,8 @@ def test_ladder_bench_on_a_file_of_other_rows_says_what_a_row_needs(tmp_path):
     write_jsonl(tmp_path / "x.jsonl", [{"name": "not a task"}])
     with pytest.raises(UserError, match="a ladder task row is a Task .* or a fixture record \\(id, ldt, test\\)"):
         bench.run("ladder", data=tmp_path / "x.jsonl", oracle=True)
+
+
+def test_k_on_a_benchmark_with_its_own_metrics_is_refused_not_ignored(shared_data):
+    with pytest.raises(UserError, match="bench smartbugs reports its own metrics"):
+        bench.run("smartbugs", data=shared_data / "smartbugs", empty=True, limit=1, ks=[1, 5])

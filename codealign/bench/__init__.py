@@ -118,6 +118,9 @@ def run(name: str, *, data: str | os.PathLike | None = None, candidates: str | o
         raise UserError(f"--timeout must be a positive number of seconds, got {timeout}")
     if ks is not None and (not ks or min(ks) < 1):
         raise UserError(f"--k takes positive integers such as 1,5,10; got {','.join(map(str, ks or []))}")
+    if ks is not None and (bench.score is not None or bench.evaluate is not None):
+        raise UserError(f"bench {name} reports its own metrics; --k applies to the benchmarks with the generic "
+                        "pass@k report")
     path = _data_path(name, bench, data)
     chosen = _variants(name, bench, variant, oracle)
     before = _read_baseline(baseline) if baseline else None
@@ -129,8 +132,9 @@ def run(name: str, *, data: str | os.PathLike | None = None, candidates: str | o
         texts.append(f"{name}: no --data given: running the bundled {size}-problem demo set; give --data PATH "
                      f"({bench.description}) for the full benchmark")
     if not any(loaded.values()):
-        raise UserError(f"bench {name}: {path} holds no problems"
-                        + (f" of {bench.variant_flag} {', '.join(map(str, chosen))}" if bench.variants else ""))
+        raise UserError(f"bench {name}: no problems to run in {path}"
+                        + (f" ({bench.variant_flag} {', '.join(map(str, chosen))})" if bench.variants else "")
+                        + "; check the data and the benchmark's filters")
     generate = _sampler(bench, model, generator, base_url=base_url, chat=chat, api_key=api_key, n=n,
                         temperature=temperature, max_new_tokens=max_new_tokens, options=options,
                         progress=progress) if mode == "model" else None
