@@ -27,10 +27,11 @@ def run(args: argparse.Namespace) -> dict:
     from codealign.jsonl import read_jsonl
     from codealign.types import Task
 
+    domain = make_domain(args.domain, args)
     refuse_overwriting_inputs(args.out, tasks=args.tasks, candidates=args.candidates)
     refuse_foreign_out(args.out, "verdict", "verdicts")
     refuse_other_domains(args.tasks, read_jsonl(args.tasks, Task.from_dict), args.domain)
-    results = execute_files(make_domain(args.domain, args), args.tasks, args.candidates, args.out, backend=args.backend,
+    results = execute_files(domain, args.tasks, args.candidates, args.out, backend=args.backend,
                             executor=args.executor, workers=args.workers, cache=cache_path(args),
                             progress=not quiet(args))
     counts = Counter(r.verdict.value for r in results)
