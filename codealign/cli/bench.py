@@ -72,9 +72,9 @@ def register(sub) -> None:
                        help="exit 1 when pass@1 (smartbugs: macro F1) falls below this fraction in [0, 1] "
                             "(e.g. 0.4); a run that scores nothing exits 1 anyway")
         model_flags(b)
-        b.add_argument("--k", type=_ks, default=None,
+        b.add_argument("--k", type=_ks, default=None, metavar="K[,K...]",
                        help="the k of pass@k, comma-separated (default: 1,5,10, those every problem has samples for)")
-        b.add_argument("--timeout", type=float, default=None,
+        b.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                        help="seconds of wall time per job (default: the domain's limit)")
         if benchmark.variants:
             b.add_argument(f"--{benchmark.variant_flag}", dest="variant", choices=(*benchmark.variants, "all"),
