@@ -89,6 +89,8 @@ from pathlib import Path
 
 from codealign.domains.base import Benchmark, Domain, DomainOption, limit_verdict
 from codealign.domains.python.extract import extract_python
+from codealign.domains.python.secret import job_seed
+from codealign.domains.python.worker import decode_value, encode_value
 from codealign.domains.python.syntax import SYNTAX
 from codealign.extraction import Extraction, extract_code
 from codealign.sandbox.job import Job, JobResult
@@ -177,7 +179,7 @@ class PythonDomain(Domain):
                               details={"error": f"{type(exc).__name__}: {getattr(exc, 'msg', exc)}", "line": line},
                               completion=candidate.completion)
         limits = self.limits_for(task)
-        config = self._config(assets, module, limits)
+        config = self._config(assets, module, limits, self._cases(task, candidate) if assets.get("calls") else [])
         files = {_rel_path(k, "assets.files key"): v for k, v in (assets.get("files") or {}).items()}
         files.update({_rel_path(k, "assets.test_files key"): v for k, v in (assets.get("test_files") or {}).items()})
         files[module] = source
@@ -188,7 +190,30 @@ class PythonDomain(Domain):
         script = f"exec {shlex.quote(sys.executable)} -I -B {_HARNESS}\n"
         return Job(script=script, files=files, limits=limits)
 
-    def _config(self, assets: dict, module: str, limits: Limits) -> dict:
+    def _cases(self, task: Task, candidate: Candidate) -> list[tuple[list, object]]:
+        """``(arguments, expected value)`` of each call of a ``calls`` task: its fixed cases, then the ones drawn
+        for this job (same task and candidate, same draw). Host side only: expected values never enter a job."""
+        calls = task.assets["calls"]
+        if not isinstance(calls, dict) or not isinstance(calls.get("function"), str):
+            raise ValueError("assets.calls must be a mapping with a 'function' name")
+        try:
+            cases = [(decode_value(args), decode_value(expected)) for args, expected in calls.get("cases") or []]
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"assets.calls.cases: each case must be [encoded arguments, encoded value]: {exc}") \
+                from None
+        if any(type(args) is not list for args, _ in cases):
+            raise ValueError("assets.calls.cases: the arguments of a case must encode a list")
+        draw = calls.get("draw")
+        if draw:
+            from codealign.domains.python.tasks import drawn_cases
+
+            seed = job_seed(task.task_id, calls, candidate.completion)
+            cases += drawn_cases(draw["family"], draw["params"], int(draw["n"]), seed)
+        if not cases:
+            raise ValueError("assets.calls has no cases and no draw")
+        return cases
+
+    def _config(self, assets: dict, module: str, limits: Limits, cases: list[tuple[list, object]]) -> dict:
         timeout = float(assets.get("test_timeout_s", self.default_test_timeout_s))
         if timeout <= 0:
             raise ValueError(f"assets.test_timeout_s must be positive, got {timeout}")
@@ -199,12 +224,16 @@ class PythonDomain(Domain):
             if not isinstance(command, list) or not all(isinstance(a, str) for a in command):
                 raise ValueError("assets.command must be a list of strings")
             return {**config, "mode": "command", "command": command}
+        if cases:
+            return {**config, "mode": "calls", "function": assets["calls"]["function"],
+                    "inputs": [encode_value(args) for args, _ in cases]}
         if assets.get("test_files"):
             return {**config, "mode": "pytest", "test_files": dict(assets["test_files"]),
                     "test_paths": list(assets.get("test_paths") or [])}
         tests = assets.get("tests")
         if not tests or not isinstance(tests, list) or not all(isinstance(t, str) for t in tests):
-            raise ValueError("python task needs assets.tests (list of snippets), assets.test_files or assets.command")
+            raise ValueError("python task needs assets.tests (list of snippets), assets.test_files, assets.calls "
+                             "or assets.command")
         return {**config, "mode": "snippets", "tests": tests}
 
     def judge(self, task: Task, candidate: Candidate, job: Job, result: JobResult) -> ExecResult:
@@ -223,6 +252,8 @@ class PythonDomain(Domain):
         if not report.get("ok"):
             return ExecResult(verdict=Verdict.SANDBOX_ERROR, details={"error": report.get("error", "harness failed")},
                               **common)
+        if task.assets.get("calls"):
+            self._compare(report, self._cases(task, candidate))
         total, passed = report["total"], report["passed"]
         details = {"passed": passed, "total": total, "tests": report["tests"], "load_errors": report["load_errors"],
                    "workers": report["workers"], "undumpable": report["undumpable"]}
@@ -241,6 +272,23 @@ class PythonDomain(Domain):
         else:
             verdict = Verdict.FAIL
         return ExecResult(verdict=verdict, score=passed / total, details=details, **common)
+
+    @staticmethod
+    def _compare(report: dict, cases: list[tuple[list, object]]) -> None:
+        """Mark each call that returned as ``passed`` or ``wrong`` by comparing, here on the trusted side, the
+        plain data it returned with the expected value (exact builtin types on both sides, so ``==`` is
+        Python's own); recount ``passed``."""
+        for test in report["tests"]:
+            if test["outcome"] != "passed":
+                continue
+            try:
+                got = decode_value(json.loads(report.get("results", {})[test["id"]]))
+                same = got == cases[int(test["id"])][1]
+            except (KeyError, IndexError, TypeError, ValueError, RecursionError):
+                same = False
+            if not same:
+                test["outcome"] = "wrong"
+        report["passed"] = sum(1 for t in report["tests"] if t["outcome"] == "passed")
 
     def reference_solution(self, task: Task) -> str | None:
         """The known-good completion: a FIM task's true middle, or ``assets["solution"]``."""
