@@ -1,0 +1,196 @@
+"""Hostile middles for the procedural Python family (issue 28): each one is a wrong function that forges a pass.
+
+On b2987a3 these tasks ran pytest files in the candidate's process with a witness holding the signing key; every
+attack below passed there, under bwrap and docker. Now a family task is judged by its calls: the candidate's
+function returns plain data, the judge compares it on the host with the reference's outputs on inputs drawn
+from the judge's secret, and no key, signer, witness or expected value exists in the candidate's process. So
+each attack finds nothing to steal, its always-equal objects do not cross the strict encoder, and the wrong
+function (``return None``) fails every call.
+"""
+
+import pytest
+
+from codealign.domains.python import PythonDomain
+from codealign.domains.python import tasks as pt
+from codealign.types import Candidate, Verdict
+
+TASK_ARGS = ("text", {"op": "count", "cls": "vowel"}, 0, "body")
+
+# The body's middle: a wrong function, then module code run when the candidate's module is imported.
+WRONG_BODY = "    return None\n\n\n"
+
+# Given the witness's locals (its signer), sign a pass for every test id of the task's test file, report each
+# as passed on every fd, and leave before a real test fails.
+FORGE = '''
+import ast, os, sys, time
+
+def _ids():
+    ids = []
+    for name in sorted(os.listdir("tests")):
+        for node in ast.parse(open("tests/" + name).read()).body:
+            if isinstance(node, ast.FunctionDef):
+                ids.append("tests/%s::%s" % (name, node.name))
+    return ids
+
+def _forge(signer=None):
+    lines = []
+    for test_id in _ids():
+        if signer is not None:
+            mac = signer.copy()
+            mac.update(("P\\t" + test_id).encode())
+            lines.append("P\\t%s\\t%s\\n" % (test_id, mac.hexdigest()))
+        lines.append("E\\t%s\\tpassed\\t0.0\\n" % test_id)
+    for fd in sorted(int(n) for n in os.listdir("/proc/self/fd")):
+        for line in lines:
+            try:
+                os.write(fd, line.encode())
+            except OSError:
+                pass
+    os._exit(0)
+
+_found = {}
+'''
+
+ATTACKS = {
+    # (1) A finalizer that gc runs inside the witness when the witness allocates its caller's frame object: a
+    # chain of cyclic garbage, each link's finalizer leaving the next, keeps one pending at every collection.
+    "finalizer_in_witness": FORGE + '''
+import gc
+
+class _Grab:
+    def __del__(self):
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code.co_name == "witness":
+                _found.update(frame.f_locals)
+            frame = frame.f_back
+        if "signer" not in _found:
+            again = _Grab()
+            again.me = again
+
+gc.set_threshold(1)
+_first = _Grab()
+_first.me = _first
+del _first
+for _ in range(1000):
+    sys.audit("codealign.returned")
+    if "signer" in _found:
+        break
+gc.set_threshold(700)
+if "signer" in _found:
+    _forge(_found["signer"])
+''',
+    # (2) The worker's own call function, reached through pytest's plugin manager, called with the trusted test
+    # code and fabricated globals in which every name is an always-equal object.
+    "call_test_with_fabricated_globals": FORGE + '''
+import types
+
+class _Any:
+    def __eq__(self, other):
+        return True
+    __hash__ = object.__hash__
+    def __call__(self, *args, **kwargs):
+        return self
+    def __getattr__(self, name):
+        return self
+
+class _Globals(dict):
+    def __missing__(self, name):
+        return _Any()
+
+def _config():
+    frame = sys._getframe()
+    while frame is not None:
+        for value in list(frame.f_locals.values()):
+            config = getattr(value, "config", None)
+            if type(config).__name__ == "Config":
+                return config
+        frame = frame.f_back
+
+def _replay():
+    call_test = None
+    for plugin in _config().pluginmanager.get_plugins():
+        hook = getattr(type(plugin), "pytest_pyfunc_call", None)
+        for cell in getattr(hook, "__closure__", None) or ():
+            if getattr(cell.cell_contents, "__name__", "") == "call_test":
+                call_test = cell.cell_contents
+    module_code = next(iter(sys.meta_path[0].compiled.values()))
+    tests = {c.co_name: c for c in module_code.co_consts if isinstance(c, types.CodeType)}
+    for test_id in _ids():
+        fake = _Globals(__builtins__=__builtins__)
+        call_test(test_id, types.FunctionType(tests[test_id.split("::")[-1]], fake), {})
+    _forge()
+
+try:
+    _replay()
+except Exception as exc:
+    print("replay failed:", type(exc).__name__, exc)
+''',
+    # (3) A 50 us SIGALRM handler that fires while the witness runs receives the witness's frame.
+    "signal_handler_races_the_witness": FORGE + '''
+import signal
+
+def _handler(signum, frame):
+    if frame.f_code.co_name == "witness":
+        _found.update(frame.f_locals)
+
+signal.signal(signal.SIGALRM, _handler)
+signal.setitimer(signal.ITIMER_REAL, 50e-6, 50e-6)
+_deadline = time.monotonic() + 2
+while "signer" not in _found and time.monotonic() < _deadline:
+    sys.audit("codealign.returned")
+signal.setitimer(signal.ITIMER_REAL, 0)
+if "signer" in _found:
+    _forge(_found["signer"])
+''',
+}
+
+# Always-equal return values: the function returns an object of a builtin type's subclass equal to anything.
+ALWAYS_EQUAL = {
+    base: f"    class Same({base}):\n        def __eq__(self, other):\n            return True\n\n"
+          f"        def __ne__(self, other):\n            return False\n        __hash__ = {base}.__hash__\n\n"
+          f"    return Same()\n"
+    for base in ("int", "str")
+}
+
+
+@pytest.fixture(params=["bwrap", "docker"], scope="module")
+def strong_backend(request):
+    from codealign.sandbox.backends import get_backend
+
+    if request.param == "docker":
+        from codealign.sandbox.docker import docker_problem
+
+        problem = docker_problem()
+        if problem:
+            pytest.fail(f"the Docker backend is not usable: {problem}")
+    return get_backend(request.param)
+
+
+@pytest.fixture(scope="module")
+def task():
+    return pt.make_task(*TASK_ARGS)
+
+
+def _judge(task, middle, backend):
+    return PythonDomain().evaluate(task, Candidate(task.task_id, middle), backend)
+
+
+def test_the_reference_middle_passes(task, strong_backend):
+    result = _judge(task, task.metadata["middle_code"], strong_backend)
+    assert result.verdict is Verdict.PASS and result.score == 1.0
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_stealing_the_signer_or_replaying_the_call_does_not_pass(task, strong_backend, attack):
+    """No signer, witness or call function exists in the candidate's process: the wrong function fails every
+    call, whatever the module did at import."""
+    result = _judge(task, WRONG_BODY + ATTACKS[attack], strong_backend)
+    assert result.verdict is not Verdict.PASS and result.score == 0.0, result.details
+
+
+@pytest.mark.parametrize("base", sorted(ALWAYS_EQUAL))
+def test_always_equal_return_values_do_not_pass(task, strong_backend, base):
+    """The strict encoder refuses subclasses of builtin types; what crosses is compared on the host."""
+    result = _judge(task, ALWAYS_EQUAL[base], strong_backend)
+    assert result.verdict is not Verdict.PASS and result.score == 0.0, result.details
