@@ -185,6 +185,9 @@ class PythonDomain(Domain):
         files[module] = source
         files[_HARNESS] = (_HERE / "harness.py").read_text(encoding="utf-8")
         files[".codealign/worker.py"] = (_HERE / "worker.py").read_text(encoding="utf-8")
+        files[".codealign/runner.py"] = (_HERE / "runner.py").read_text(encoding="utf-8")
+        if config["mode"] in ("pytest", "snippets"):
+            config["repo"] = sorted(f for f in files if not f.startswith(_RESERVED))
         files[".codealign/config.json"] = json.dumps(config)
         files[".codealign/key"] = os.urandom(32)
         script = f"exec {shlex.quote(sys.executable)} -I -B {_HARNESS}\n"
