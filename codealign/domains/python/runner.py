@@ -412,6 +412,11 @@ def _runner():
     except BaseException as exc:  # the candidate's process failed at import, or vanished: data for the report
         send("L", f"{type(exc).__name__}: {str(exc)[:300]}")
     finally:
+        try:  # end of requests: the candidate's process flushes its output and exits
+            to_server.close()
+            server.wait(timeout=2)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()

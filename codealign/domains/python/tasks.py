@@ -504,7 +504,10 @@ def drawn_cases(family_name: str, params: dict[str, Any], n: int, seed: int) -> 
             or any(params[k] not in fam.space[k] for k in params):
         raise ValueError(f"assets.calls.draw: no python task family {family_name!r} with parameters {params}")
     source, f, _ = _source(family_name, params)
-    drawn = fam.inputs(params, random.Random(seed))[_TYPICAL_INPUTS:][:n]
+    rng, drawn = random.Random(seed), []
+    while len(drawn) < n:
+        drawn += fam.inputs(params, rng)[_TYPICAL_INPUTS:]
+    drawn = drawn[:n]
     outputs = _run(source, f.name, drawn)
     if not all(ok for ok, _ in outputs):
         raise AssertionError(f"reference of {family_name} {params} raises on a drawn input")

@@ -1,18 +1,22 @@
-"""Hostile middles for the procedural Python family (issue 28): each one is a wrong function that forges a pass.
+"""Hostile candidates that forged passes on b2987a3 (issue 28), on a family task and on a repository task.
 
-On b2987a3 these tasks ran pytest files in the candidate's process with a witness holding the signing key; every
-attack below passed there, under bwrap and docker. Now a family task is judged by its calls: the candidate's
-function returns plain data, the judge compares it on the host with the reference's outputs on inputs drawn
-from the judge's secret, and no key, signer, witness or expected value exists in the candidate's process. So
-each attack finds nothing to steal, its always-equal objects do not cross the strict encoder, and the wrong
-function (``return None``) fails every call.
+On b2987a3 both kinds of task ran their tests in the candidate's process with a witness holding the signing
+key; every attack below passed there, under bwrap and docker: a finalizer run inside the witness, the worker's
+``call_test`` replayed with fabricated globals, a SIGALRM handler racing the witness (all three read or use
+the signer), always-equal return values, and ``pytest.ini`` + ``conftest.py`` planted above the job dir for
+the next pytest run. Now a family task is judged by its calls (plain results compared on the host with the
+reference's outputs on inputs drawn from the judge's secret) and a repository's tests run in a trusted runner
+that reaches the candidate's process only through plain-data requests, with a fixed empty ini and
+``--confcutdir`` at the job: no key, signer, witness, test code or expected value exists in the candidate's
+process, and what it returns is compared on copies out of its reach.
 """
 
 import pytest
 
+import codealign
 from codealign.domains.python import PythonDomain
 from codealign.domains.python import tasks as pt
-from codealign.types import Candidate, Verdict
+from codealign.types import Candidate, Task, Verdict
 
 TASK_ARGS = ("text", {"op": "count", "cls": "vowel"}, 0, "body")
 
@@ -194,3 +198,84 @@ def test_always_equal_return_values_do_not_pass(task, strong_backend, base):
     """The strict encoder refuses subclasses of builtin types; what crosses is compared on the host."""
     result = _judge(task, ALWAYS_EQUAL[base], strong_backend)
     assert result.verdict is not Verdict.PASS and result.score == 0.0, result.details
+
+
+# The same attacks on a repository task in ExecRepoBench's shape: the candidate is the whole of minicalc/ops.py;
+# add and mul are wrong, test_version passes whatever the candidate does.
+REPO_FILES = {
+    "minicalc/__init__.py": '__version__ = "1.0"\n',
+    "tests/__init__.py": "",
+}
+TEST_FILE = ("import minicalc\nfrom minicalc.ops import add, mul\n\n\n"
+             "def test_add():\n    assert add(2, 3) == 5\n\n\n"
+             "def test_mul():\n    assert mul(2, 3) == 6\n\n\n"
+             "def test_version():\n    assert minicalc.__version__ == '1.0'\n")
+WRONG_OPS = "def add(a, b):\n    return None\n\n\ndef mul(a, b):\n    return None\n\n\n"
+RIGHT_OPS = "def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n\n\n"
+SAME = {base: f"class Same({base}):\n    def __eq__(self, other):\n        return True\n\n    __hash__ = {base}.__hash__\n\n\n"
+              f"def add(a, b):\n    return Same()\n\n\nmul = add\n" for base in ("int", "str")}
+# A right candidate whose first call plants pytest.ini and conftest.py in the first writable folder above the
+# job dir (a private /tmp under bwrap) and crashes, so the
+# tests not yet run go to a fresh pytest run, which on b2987a3 read both (and failed every remaining test).
+PLANT = RIGHT_OPS.replace("def add(a, b):\n", '''def add(a, b):
+    import os
+    above = os.path.dirname(os.getcwd())
+    while not os.access(above, os.W_OK) and above != "/":
+        above = os.path.dirname(above)
+    if not os.path.exists(os.path.join(above, "conftest.py")):
+        try:
+            with open(os.path.join(above, "pytest.ini"), "w") as fh:
+                fh.write("[pytest]\\npython_functions = nothing_matches\\n")
+            with open(os.path.join(above, "conftest.py"), "w") as fh:
+                fh.write("raise RuntimeError('planted conftest loaded')\\n")
+        except OSError as exc:
+            print("cannot plant:", exc)
+        os._exit(0)
+''', 1)
+
+
+@pytest.fixture(scope="module")
+def repo_task():
+    return Task("minicalc-ops", "python", "complete minicalc/ops.py",
+                assets={"files": REPO_FILES, "test_files": {"tests/test_ops.py": TEST_FILE},
+                        "module": "minicalc/ops.py", "test_timeout_s": 5.0}, limits={"wall_s": 30.0})
+
+
+def _passed(result):
+    return {t["id"].rsplit("::", 1)[-1] for t in result.details.get("tests", []) if t["outcome"] == "passed"}
+
+
+@pytest.fixture(scope="module")
+def repo_results(repo_task, strong_backend):
+    """Every repository candidate judged in one batch on one backend."""
+    codes = {"right": RIGHT_OPS, "wrong": WRONG_OPS, "plant": PLANT,
+             **{f"attack_{name}": WRONG_OPS + code for name, code in ATTACKS.items()},
+             **{f"same_{base}": code for base, code in SAME.items()}}
+    names = list(codes)
+    results = codealign.execute([repo_task], [Candidate(repo_task.task_id, codes[n], candidate_id=n) for n in names],
+                                domain="python", backend=strong_backend, progress=False)
+    return dict(zip(names, results))
+
+
+def test_the_repository_task_separates_right_from_wrong(repo_results):
+    assert repo_results["right"].verdict is Verdict.PASS
+    assert _passed(repo_results["wrong"]) == {"test_version"}
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_repository_tests_cannot_be_forged_from_the_candidates_process(repo_results, attack):
+    """The tests run in the runner; the candidate's process has no witness, signer, call function or report
+    channel to use."""
+    assert _passed(repo_results[f"attack_{attack}"]) == {"test_version"}
+
+
+@pytest.mark.parametrize("base", sorted(SAME))
+def test_always_equal_objects_do_not_pass_repository_tests(repo_results, base):
+    """A subclass of a builtin type crosses as a reference, and a reference never equals a local value."""
+    assert _passed(repo_results[f"same_{base}"]) == {"test_version"}
+
+
+def test_pytest_ini_and_conftest_planted_above_the_job_are_ignored(repo_results):
+    """pytest runs with ``-c /dev/null`` and ``--confcutdir`` at the job: after the planting call crashed,
+    the next run still passes the right candidate's other tests."""
+    assert _passed(repo_results["plant"]) == {"test_mul", "test_version"}
