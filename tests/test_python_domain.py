@@ -181,3 +181,33 @@ def test_coroutine_test_never_passes_without_running_its_body(domain, backend):
     result = judge(domain, backend, task, GOOD)
     assert {t["id"].split("::")[-1]: t["outcome"] == "passed" for t in result.details["tests"]} == {
         "test_async": False, "test_sync": True}
+
+
+def test_a_test_that_cannot_cross_the_boundary_is_unsupported_never_a_pass(domain, backend):
+    """Passing a function of the test (a callback) to the candidate's code cannot be done by value."""
+    task = Task("callback", "python", "", assets={"test_files": {"tests/test_cb.py": (
+        "from solution import apply\n\ndef test_callback():\n    assert apply(lambda x: x + 1, 2) == 3\n")}})
+    result = judge(domain, backend, task, "def apply(f, x):\n    return 3\n")
+    assert result.verdict is Verdict.SANDBOX_ERROR
+    assert result.details["error"].startswith("unsupported") and "function" in result.details["reasons"][0]
+
+
+def test_exceptions_and_objects_of_the_candidate_cross_the_boundary(domain, backend):
+    """Exceptions come back as local classes of the same name (``pytest.raises`` and ``match`` work); other
+    objects as references whose attributes, methods, len, iteration and str are requests; dataclass
+    instances compare by their copied fields."""
+    task = Task("objects", "python", "", assets={"test_files": {"tests/test_objects.py": (
+        "import pytest\nfrom solution import Bag, Empty, Point\n\n"
+        "def test_objects():\n    bag = Bag()\n    bag.add(Point(1, 2))\n    bag.add(Point(3, 4))\n"
+        "    assert len(bag) == 2 and [p.x for p in bag] == [1, 3] and str(bag) == 'Bag(2)'\n"
+        "    assert bag.first() == Point(1, 2) and bag.first() != Point(3, 4) and Point(1, 2) in bag\n"
+        "    with pytest.raises(Empty, match='nothing'):\n        Bag().first()\n"
+        "    with pytest.raises(LookupError):\n        Bag().first()\n")}})
+    code = ("from dataclasses import dataclass\n\n@dataclass\nclass Point:\n    x: int\n    y: int\n\n"
+            "class Empty(LookupError):\n    pass\n\nclass Bag:\n    def __init__(self):\n        self.items = []\n"
+            "    def add(self, p):\n        self.items.append(p)\n    def first(self):\n"
+            "        if not self.items:\n            raise Empty('nothing here')\n        return self.items[0]\n"
+            "    def __len__(self):\n        return len(self.items)\n    def __iter__(self):\n"
+            "        return iter(self.items)\n    def __str__(self):\n        return f'Bag({len(self.items)})'\n")
+    result = judge(domain, backend, task, code)
+    assert result.verdict is Verdict.PASS, result.details

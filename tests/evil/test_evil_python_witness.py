@@ -234,6 +234,16 @@ PLANT = RIGHT_OPS.replace("def add(a, b):\n", '''def add(a, b):
 ''', 1)
 
 
+# Found in a fresh attacker pass on the boundary: the candidate's process rewrites the replies it sends so that
+# a wrong result names a library object with an always-true ``__eq__`` (``unittest.mock.ANY``) by import path.
+INJECT_ANY = WRONG_OPS + '''import sys
+_main = sys.modules["__main__"]
+_real = _main.encode_value
+_main.encode_value = lambda value, refer=None: (
+    {"import": ["unittest.mock", "ANY"]} if value is None else _real(value, refer))
+'''
+
+
 @pytest.fixture(scope="module")
 def repo_task():
     return Task("minicalc-ops", "python", "complete minicalc/ops.py",
@@ -248,7 +258,7 @@ def _passed(result):
 @pytest.fixture(scope="module")
 def repo_results(repo_task, strong_backend):
     """Every repository candidate judged in one batch on one backend."""
-    codes = {"right": RIGHT_OPS, "wrong": WRONG_OPS, "plant": PLANT,
+    codes = {"right": RIGHT_OPS, "wrong": WRONG_OPS, "plant": PLANT, "inject_any": INJECT_ANY,
              **{f"attack_{name}": WRONG_OPS + code for name, code in ATTACKS.items()},
              **{f"same_{base}": code for base, code in SAME.items()}}
     names = list(codes)
@@ -279,3 +289,9 @@ def test_pytest_ini_and_conftest_planted_above_the_job_are_ignored(repo_results)
     """pytest runs with ``-c /dev/null`` and ``--confcutdir`` at the job: after the planting call crashed,
     the next run still passes the right candidate's other tests."""
     assert _passed(repo_results["plant"]) == {"test_mul", "test_version"}
+
+
+def test_a_reply_cannot_name_a_local_object_with_a_permissive_eq(repo_results):
+    """Replies decode to plain data, references to the candidate's objects and mirrored exception classes only;
+    a reply naming a library object by import path is malformed (the test fails)."""
+    assert _passed(repo_results["inject_any"]) == {"test_version"}

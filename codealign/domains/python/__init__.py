@@ -264,6 +264,11 @@ class PythonDomain(Domain):
             return ExecResult(verdict=Verdict.SANDBOX_ERROR, details={**details, "error": "no tests collected"},
                               **common)
         outcomes = [t["outcome"] for t in report["tests"]]
+        if "unsupported" in outcomes:
+            reasons = [e for e in report["load_errors"] if "unsupported:" in e]
+            return ExecResult(verdict=Verdict.SANDBOX_ERROR, details={
+                **details, "error": "unsupported: a test cannot run through the boundary", "reasons": reasons},
+                **common)
         if stopped is not None and passed < total:
             verdict = stopped
         elif passed == total:

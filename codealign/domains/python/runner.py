@@ -175,7 +175,7 @@ def _runner():
             return cls if isinstance(cls, type) and issubclass(cls, BaseException) else RuntimeError
         if "import" in ref:
             try:
-                cls = resolve_import(ref["import"])
+                cls = loaded(ref["import"])
             except Exception:
                 cls = None
             return cls if isinstance(cls, type) and issubclass(cls, BaseException) else RuntimeError
@@ -183,18 +183,19 @@ def _runner():
             return mirror(ref)
         raise ServerGone("malformed exception class")
 
-    def resolve_import(path):
-        value = importlib.import_module(str(path[0]))
+    def loaded(path):
+        """An object of a module this runner has already imported (never a new import the candidate asks for)."""
+        value = sys.modules[str(path[0])]
         for part in str(path[1]).split("."):
             value = getattr(value, part)
         return value
 
     def resolve(data):
+        """A reference in a reply: a mirrored exception class or a :class:`Remote`. Never a local library
+        object: one with a permissive ``__eq__`` (``unittest.mock.ANY``) would answer the test's comparisons."""
         if "exception" in data:
             return mirror(data)
-        if "import" in data:
-            return resolve_import(data["import"])
-        if "ref" in data and type(data["ref"]) is int:
+        if "ref" in data and type(data["ref"]) is int and len(data) == 1:
             remote = remotes.get(data["ref"])
             if remote is None:
                 remote = remotes[data["ref"]] = object.__new__(Remote)
