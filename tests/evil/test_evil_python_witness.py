@@ -17,6 +17,7 @@ import codealign
 from codealign.domains.python import PythonDomain
 from codealign.domains.python import tasks as pt
 from codealign.types import Candidate, Task, Verdict
+from test_evil_python import FIND_CONFIG
 
 TASK_ARGS = ("text", {"op": "count", "cls": "vowel"}, 0, "body")
 
@@ -86,7 +87,7 @@ if "signer" in _found:
 ''',
     # (2) The worker's own call function, reached through pytest's plugin manager, called with the trusted test
     # code and fabricated globals in which every name is an always-equal object.
-    "call_test_with_fabricated_globals": FORGE + '''
+    "call_test_with_fabricated_globals": FORGE + FIND_CONFIG + '''
 import types
 
 class _Any:
@@ -102,18 +103,9 @@ class _Globals(dict):
     def __missing__(self, name):
         return _Any()
 
-def _config():
-    frame = sys._getframe()
-    while frame is not None:
-        for value in list(frame.f_locals.values()):
-            config = getattr(value, "config", None)
-            if type(config).__name__ == "Config":
-                return config
-        frame = frame.f_back
-
 def _replay():
     call_test = None
-    for plugin in _config().pluginmanager.get_plugins():
+    for plugin in _config_by_frames().pluginmanager.get_plugins():
         hook = getattr(type(plugin), "pytest_pyfunc_call", None)
         for cell in getattr(hook, "__closure__", None) or ():
             if getattr(cell.cell_contents, "__name__", "") == "call_test":
@@ -158,19 +150,6 @@ ALWAYS_EQUAL = {
 }
 
 
-@pytest.fixture(params=["bwrap", "docker"], scope="module")
-def strong_backend(request):
-    from codealign.sandbox.backends import get_backend
-
-    if request.param == "docker":
-        from codealign.sandbox.docker import docker_problem
-
-        problem = docker_problem()
-        if problem:
-            pytest.fail(f"the Docker backend is not usable: {problem}")
-    return get_backend(request.param)
-
-
 @pytest.fixture(scope="module")
 def task():
     return pt.make_task(*TASK_ARGS)
@@ -180,23 +159,23 @@ def _judge(task, middle, backend):
     return PythonDomain().evaluate(task, Candidate(task.task_id, middle), backend)
 
 
-def test_the_reference_middle_passes(task, strong_backend):
-    result = _judge(task, task.metadata["middle_code"], strong_backend)
+def test_the_reference_middle_passes(task, hiding_backend):
+    result = _judge(task, task.metadata["middle_code"], hiding_backend)
     assert result.verdict is Verdict.PASS and result.score == 1.0
 
 
 @pytest.mark.parametrize("attack", sorted(ATTACKS))
-def test_stealing_the_signer_or_replaying_the_call_does_not_pass(task, strong_backend, attack):
+def test_stealing_the_signer_or_replaying_the_call_does_not_pass(task, hiding_backend, attack):
     """No signer, witness or call function exists in the candidate's process: the wrong function fails every
     call, whatever the module did at import."""
-    result = _judge(task, WRONG_BODY + ATTACKS[attack], strong_backend)
+    result = _judge(task, WRONG_BODY + ATTACKS[attack], hiding_backend)
     assert result.verdict is not Verdict.PASS and result.score == 0.0, result.details
 
 
 @pytest.mark.parametrize("base", sorted(ALWAYS_EQUAL))
-def test_always_equal_return_values_do_not_pass(task, strong_backend, base):
+def test_always_equal_return_values_do_not_pass(task, hiding_backend, base):
     """The strict encoder refuses subclasses of builtin types; what crosses is compared on the host."""
-    result = _judge(task, ALWAYS_EQUAL[base], strong_backend)
+    result = _judge(task, ALWAYS_EQUAL[base], hiding_backend)
     assert result.verdict is not Verdict.PASS and result.score == 0.0, result.details
 
 
@@ -256,14 +235,14 @@ def _passed(result):
 
 
 @pytest.fixture(scope="module")
-def repo_results(repo_task, strong_backend):
+def repo_results(repo_task, hiding_backend):
     """Every repository candidate judged in one batch on one backend."""
     codes = {"right": RIGHT_OPS, "wrong": WRONG_OPS, "plant": PLANT, "inject_any": INJECT_ANY,
              **{f"attack_{name}": WRONG_OPS + code for name, code in ATTACKS.items()},
              **{f"same_{base}": code for base, code in SAME.items()}}
     names = list(codes)
     results = codealign.execute([repo_task], [Candidate(repo_task.task_id, codes[n], candidate_id=n) for n in names],
-                                domain="python", backend=strong_backend, progress=False)
+                                domain="python", backend=hiding_backend, progress=False)
     return dict(zip(names, results))
 
 

@@ -55,12 +55,10 @@ def _runner():
     encode_value, decode_value = worker["encode_value"], worker["decode_value"]
     unsupported = {}
 
+    leave = worker["leave"]
+
     def send(*fields):
-        line = "\t".join(str(f).replace("\t", " ").replace("\n", " ") for f in fields) + "\n"
-        try:
-            os.write(report_fd, line.encode("utf-8", "replace"))
-        except OSError:
-            pass
+        worker["report"](report_fd, *fields)
 
     class Unsupported(BaseException):
         """A test step that cannot cross the boundary by value (a BaseException: no ``except Exception`` in a
@@ -342,7 +340,7 @@ def _runner():
             except ServerGone as exc:
                 send("L", f"test {test_id}: {exc}")
                 send("E", test_id, "failed", f"{time.perf_counter() - start:.4f}")
-                os._exit(RESTART)
+                leave(RESTART)
             except BaseException as exc:
                 send("L", f"test {test_id}: {type(exc).__name__}: {str(exc)[:300]}")
             send("E", test_id, outcome, f"{time.perf_counter() - start:.4f}")
@@ -399,7 +397,7 @@ def _runner():
                 send("E", nodeid, outcome, f"{seconds:.4f}")
                 if self.gone:
                     send("L", f"{nodeid}: {self.gone}")
-                    os._exit(RESTART)
+                    leave(RESTART)
 
         # A fixed empty ini and no conftest above the job: files planted outside the job dir configure nothing.
         args = ["-q", "-c", os.devnull, "--confcutdir", root, "-p", "no:cacheprovider", "-p", "no:logging",
@@ -418,12 +416,7 @@ def _runner():
             server.wait(timeout=2)
         except (OSError, subprocess.TimeoutExpired):
             pass
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError):
-                pass
-        os._exit(0)
+        leave()
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ HMAC-SHA256 under the judge key of the task id, the task's call assets and the c
 task and candidate always get the same draw (verdicts stay deterministic and cacheable), while the draw cannot
 be known without the key, which lives outside every sandbox and every task file:
 
-* ``$CODEALIGN_JUDGE_KEY`` (hex, at least 16 bytes) when set — to reproduce verdicts on another machine;
+* ``$CODEALIGN_JUDGE_KEY`` (hex, at least 16 bytes) when set — to reproduce verdicts on another machine, and
+  on every node of a Ray cluster (each node otherwise makes its own key, and the same job draws differently);
 * else ``$CODEALIGN_HOME/judge.key`` (``~/.cache/codealign/judge.key``), 32 random bytes created once with mode
   0600 (atomically: concurrent first uses agree on one key).
 

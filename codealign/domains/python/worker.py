@@ -98,6 +98,30 @@ def decode_value(data, resolve=None):
     return {"tuple": tuple, "set": set, "frozenset": frozenset}[tag](items)
 
 
+def report(fd, *fields):
+    """Write one report line to ``fd``: the fields joined by tabs (tabs and newlines in them become spaces)."""
+    import os
+
+    line = "\t".join(str(f).replace("\t", " ").replace("\n", " ") for f in fields) + "\n"
+    try:
+        os.write(fd, line.encode("utf-8", "replace"))
+    except OSError:
+        pass
+
+
+def leave(status=0):
+    """Flush stdout and stderr and exit at once (no interpreter shutdown that other code could hook)."""
+    import os
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(status)
+
+
 def _worker():
     import dataclasses
     import importlib
@@ -119,14 +143,8 @@ def _worker():
         return f"{type(exc).__name__}: {exc}"[:300] + where
 
     def run_calls():
-        report_fd = cfg["report_fd"]
-
         def send(*fields):
-            line = "\t".join(str(f).replace("\t", " ").replace("\n", " ") for f in fields) + "\n"
-            try:
-                os.write(report_fd, line.encode("utf-8", "replace"))
-            except OSError:
-                pass
+            report(cfg["report_fd"], *fields)
 
         try:
             function = getattr(importlib.import_module(cfg["module"][:-3].replace("/", ".")), cfg["function"])
@@ -218,12 +236,7 @@ def _worker():
     try:
         {"calls": run_calls, "serve": serve}[mode]()
     finally:
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError):
-                pass
-        os._exit(0)
+        leave()
 
 
 if __name__ == "__main__":
