@@ -183,13 +183,22 @@ def test_coroutine_test_never_passes_without_running_its_body(domain, backend):
         "test_async": False, "test_sync": True}
 
 
-def test_a_test_that_cannot_cross_the_boundary_is_unsupported_never_a_pass(domain, backend):
-    """Passing a function of the test (a callback) to the candidate's code cannot be done by value."""
-    task = Task("callback", "python", "", assets={"test_files": {"tests/test_cb.py": (
-        "from solution import apply\n\ndef test_callback():\n    assert apply(lambda x: x + 1, 2) == 3\n")}})
-    result = judge(domain, backend, task, "def apply(f, x):\n    return 3\n")
+UNSUPPORTED = {  # a test step that cannot cross by value, and a candidate that would pass it if it could
+    "callback": ("from solution import apply\n\ndef test_it():\n    assert apply(lambda x: x + 1, 2) == 3\n",
+                 "def apply(f, x):\n    return 3\n", "function"),
+    "ordering": ("from solution import V\n\ndef test_it():\n    assert V(2) > V(1)\n",
+                 "class V:\n    def __init__(self, n):\n        self.n = n\n"
+                 "    def __gt__(self, other):\n        return True\n", "__gt__"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(UNSUPPORTED))
+def test_a_test_that_cannot_cross_the_boundary_is_unsupported_never_a_pass(domain, backend, kind):
+    test, code, reason = UNSUPPORTED[kind]
+    task = Task(kind, "python", "", assets={"test_files": {"tests/test_it.py": test}})
+    result = judge(domain, backend, task, code)
     assert result.verdict is Verdict.SANDBOX_ERROR
-    assert result.details["error"].startswith("unsupported") and "function" in result.details["reasons"][0]
+    assert result.details["error"].startswith("unsupported") and reason in result.details["reasons"][0]
 
 
 def test_exceptions_and_objects_of_the_candidate_cross_the_boundary(domain, backend):
@@ -201,6 +210,7 @@ def test_exceptions_and_objects_of_the_candidate_cross_the_boundary(domain, back
         "def test_objects():\n    bag = Bag()\n    bag.add(Point(1, 2))\n    bag.add(Point(3, 4))\n"
         "    assert len(bag) == 2 and [p.x for p in bag] == [1, 3] and str(bag) == 'Bag(2)'\n"
         "    assert bag.first() == Point(1, 2) and bag.first() != Point(3, 4) and Point(1, 2) in bag\n"
+        "    assert isinstance(bag.first(), Point) and not isinstance(bag, Point) and not isinstance(3, Point)\n"
         "    with pytest.raises(Empty, match='nothing'):\n        Bag().first()\n"
         "    with pytest.raises(LookupError):\n        Bag().first()\n")}})
     code = ("from dataclasses import dataclass\n\n@dataclass\nclass Point:\n    x: int\n    y: int\n\n"

@@ -50,10 +50,11 @@ or comparison lives in a process that runs candidate code:
 
 What cannot cross (``unsupported``): passing a local object of the test to the candidate's code other than
 plain data, a reference it returned or an object of a library the runner imported (a lambda or a local
-function as a callback, an instance of a class defined in the test); operations on a candidate's object
-other than attribute get/set, call, ``len``, iteration, indexing, ``in`` (evaluated locally over a copy),
-``str``, ``repr``, truth and equality — e.g. arithmetic, ordering, ``hash`` by value or a context manager on
-it fail the test (an error, not a pass). Every test of the bundled ExecRepoBench suite crosses.
+function as a callback, an instance of a class defined in the test); arithmetic, ordering, item assignment
+or ``with`` on a candidate's object. Supported on a candidate's object: attribute get/set, call, ``len``,
+iteration, indexing, ``in`` (evaluated locally over a copy), ``str``, ``repr``, truth, ``isinstance`` /
+``issubclass`` against its classes and equality; what else it lacks (``int()``, ``hash`` by value) fails the
+test. Every test of the bundled ExecRepoBench suite crosses.
 
 Residual risks (what remains possible, and why):
 

@@ -8,17 +8,18 @@ process — with a request pipe and a reply pipe. Then it runs the tests here, i
 
 * the test files are compiled from the sources in memory (pytest's assertion rewriting included) and imported
   from there; every module of the repository (a file of the task that is not a test file) is a *proxy*: its
-  attributes, calls, ``len``, iteration, indexing, ``str``, ``repr`` and truth are requests to the candidate's
-  process. Plain data comes back by value (``worker.encode_value``: exact builtin types, never a subclass);
+  attributes, calls, ``len``, iteration, indexing, ``str``, ``repr``, truth and ``isinstance``/``issubclass``
+  against its classes are requests to the candidate's process. Plain data comes back by value (``worker.encode_value``: exact builtin types, never a subclass);
   other objects come back as references (:class:`Remote`); exceptions come back as a local exception of the
   same name and builtin bases, carrying the remote ``str``, ``args`` and attributes, so ``pytest.raises`` and
   ``match`` work. A file under the job dir that is not a file of the task is never imported here.
 * every comparison a test makes runs here, on copies: two references are equal when they name the same
   remote object, or when both are instances of one dataclass (with generated ``__eq__``) whose fields, copied
   here, are equal; a reference never equals a local value.
-* what cannot cross — passing a local object other than plain data, a reference or an importable library
-  object to the candidate, or an operation on a reference not listed above — raises :class:`Unsupported`: the
-  test is reported ``unsupported`` and the judge gives ``SANDBOX_ERROR``, never a pass.
+* what cannot cross — passing a local object other than plain data, a reference or an object of a library
+  this runner imported to the candidate, or arithmetic, ordering, item assignment or ``with`` on a reference —
+  raises :class:`Unsupported`: the test is reported ``unsupported`` and the judge gives ``SANDBOX_ERROR``,
+  never a pass. Anything else a reference lacks (``int()``, ``hash`` by value...) fails the test.
 
 It writes ``S`` (test started), ``E`` (test done: ``passed``, ``failed`` or ``unsupported``) and ``L``
 (diagnostics) lines to the report fd. If the candidate's process dies, the test running is failed and this
@@ -111,6 +112,12 @@ def _runner():
         def __bool__(self):
             return plain(request("bool", obj=self), bool, "bool")
 
+        def __instancecheck__(self, instance):
+            return plain(request("isinstance", obj=instance, cls=self), bool, "isinstance")
+
+        def __subclasscheck__(self, subclass):
+            return plain(request("issubclass", obj=subclass, cls=self), bool, "issubclass")
+
         def __str__(self):
             return plain(request("str", obj=self), str, "str")
 
@@ -131,6 +138,16 @@ def _runner():
 
         def __hash__(self):
             return hash(("remote", self._ref))
+
+    def cannot_cross(name):
+        def operation(self, *args):
+            raise Unsupported(f"{name} on an object of the candidate's code")
+        return operation
+
+    for name in ("lt", "le", "gt", "ge", "add", "radd", "sub", "rsub", "mul", "rmul", "truediv", "rtruediv",
+                 "floordiv", "rfloordiv", "mod", "rmod", "pow", "rpow", "neg", "pos", "abs", "invert",
+                 "enter", "exit", "setitem", "delitem"):
+        setattr(Remote, f"__{name}__", cannot_cross(f"__{name}__"))
 
     def plain(value, kind, what):
         if type(value) is not kind:

@@ -10,8 +10,8 @@ Two modes:
   :func:`encode_value`) and ``E`` (call done) lines to the report fd. The judge compares the results with the
   expected values outside the sandbox.
 * ``serve`` (test files and snippets; started by the trusted test runner, ``runner.py``): it answers the
-  runner's requests — import a module, get or set an attribute, call, len, iterate, index, str, repr, bool, a
-  dataclass's fields — on the objects of the candidate's repository, one JSON line per request on fd
+  runner's requests — import a module, get or set an attribute, call, len, iterate, index, str, repr, bool,
+  isinstance, issubclass, a dataclass's fields — on the objects of the candidate's repository, one JSON line per request on fd
   ``requests`` and one reply per line on fd ``replies``. Plain data crosses by value (:func:`encode_value`);
   any other object stays here and crosses as a reference number (``{"ref": n}``) the runner can name in later
   requests; an exception crosses as its class (a reference, or a builtin's name), ``str``, ``args`` and
@@ -211,6 +211,8 @@ def _worker():
             "list": lambda r: list(r["obj"]),
             "getitem": lambda r: r["obj"][r["key"]],
             "bool": lambda r: bool(r["obj"]),
+            "isinstance": lambda r: isinstance(r["obj"], r["cls"]),
+            "issubclass": lambda r: issubclass(r["obj"], r["cls"]),
             "str": lambda r: str(r["obj"]),
             "repr": lambda r: repr(r["obj"]),
             "fields": lambda r: fields(r["obj"]),
