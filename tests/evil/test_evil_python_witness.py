@@ -45,12 +45,12 @@ def _forge(signer=None):
             mac.update(("P\\t" + test_id).encode())
             lines.append("P\\t%s\\t%s\\n" % (test_id, mac.hexdigest()))
         lines.append("E\\t%s\\tpassed\\t0.0\\n" % test_id)
-    for fd in sorted(int(n) for n in os.listdir("/proc/self/fd")):
-        for line in lines:
-            try:
-                os.write(fd, line.encode())
-            except OSError:
-                pass
+    payload = "".join(lines).encode()
+    for fd in range(3, 64):  # the report pipe is one of them
+        try:
+            os.write(fd, payload)
+        except OSError:
+            pass
     os._exit(0)
 
 _found = {}
@@ -217,9 +217,10 @@ PLANT = RIGHT_OPS.replace("def add(a, b):\n", '''def add(a, b):
 # a wrong result names a library object with an always-true ``__eq__`` (``unittest.mock.ANY``) by import path.
 INJECT_ANY = WRONG_OPS + '''import sys
 _main = sys.modules["__main__"]
-_real = _main.encode_value
-_main.encode_value = lambda value, refer=None: (
-    {"import": ["unittest.mock", "ANY"]} if value is None else _real(value, refer))
+_real = getattr(_main, "encode_value", None)
+if _real is not None:
+    _main.encode_value = lambda value, refer=None: (
+        {"import": ["unittest.mock", "ANY"]} if value is None else _real(value, refer))
 '''
 
 
