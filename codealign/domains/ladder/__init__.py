@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codealign.domains.base import Benchmark, Domain, limit_verdict
+from codealign.domains.draws import draw_seed
 from codealign.domains.ladder.bundled import RESOURCE_DIR, SPLITS, bundled_tasks, library
 from codealign.domains.ladder.edits import negatives
 from codealign.domains.ladder.extract import extract_ladder
 from codealign.domains.ladder.parser import parse_program
-from codealign.domains.ladder.scoring import score_candidate
+from codealign.domains.ladder.scoring import DRAW_PURPOSE, score_candidate
 from codealign.domains.ladder.task import LadderTask
 from codealign.errors import UserError
 from codealign.extraction import Extraction, extract_code
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LadderDomain", "bundled_tasks", "library", "parse_program"]
 
-_SCRIPT = 'exec "$CODEALIGN_PYTHON" -S -m codealign.domains.ladder.run_check task.json candidate.ld\n'
+_SCRIPT = 'exec "$CODEALIGN_PYTHON" -S -m codealign.domains.ladder.run_check task.json candidate.ld seed.txt\n'
 
 
 class LadderDomain(Domain):
@@ -69,13 +70,18 @@ class LadderDomain(Domain):
         self.ladder_task(task)
         return Job(
             script=_SCRIPT,
-            files={"task.json": json.dumps(task.to_dict()), "candidate.ld": candidate.completion},
+            files={"task.json": json.dumps(task.to_dict()), "candidate.ld": candidate.completion,
+                   "seed.txt": str(self.draw_seed(task, candidate))},
             limits=self.limits_for(task),
             env={"CODEALIGN_PYTHON": sys.executable,
                  "PYTHONPATH": ":".join(str(Path(p).parent) for p in self.sandbox_binds()),
                  "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"},
             binds=self.sandbox_binds(),
         )
+
+    def draw_seed(self, task: Task, candidate: Candidate) -> int:
+        """The seed of this job's random traces, from the harness's secret key (never passed to the job)."""
+        return draw_seed(DRAW_PURPOSE, task, self.normalize(candidate.completion))
 
     def extract(self, text: str, truncated: bool = False) -> Extraction:
         return extract_code(text, self.name, self.fence_tags, extract_ladder, truncated=truncated)
@@ -97,7 +103,7 @@ class LadderDomain(Domain):
     def evaluate(self, task: Task, candidate: Candidate, backend: "ProcessBackend") -> ExecResult:
         if not self.in_process:
             return super().evaluate(task, candidate, backend)
-        verdict = score_candidate(self.ladder_task(task), candidate.completion)
+        verdict = score_candidate(self.ladder_task(task), candidate.completion, seed=self.draw_seed(task, candidate))
         details = {**verdict["details"], "backend": "in-process"}
         return ExecResult(task_id=task.task_id, candidate_id=candidate.candidate_id,
                           verdict=Verdict(verdict["verdict"]), score=verdict["score"], details=details,

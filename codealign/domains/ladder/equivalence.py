@@ -3,17 +3,22 @@
 :func:`compare_programs` runs a reference and a candidate side by side on
 
 1. the given traces (the task's),
-2. random traces from a fixed seed (inputs toggled at random, held for up to the longest timer preset so
-   timers can expire),
+2. random traces from ``seed`` (inputs toggled at random, held for up to the longest timer preset so
+   timers can expire; the judge passes a per-job seed it derived from a secret, see :mod:`codealign.domains.draws`),
 3. and, when every input is BOOL and the joint state space is small, an exhaustive breadth-first search of
    the product machine: every reachable pair of states under every input vector. When that search
    completes without a difference the two programs are proven equal on the watched outputs from the
    all-FALSE start; when it finds one, the shortest input sequence that shows it becomes a counterexample
    trace (and counts in the score).
 
-Guaranteed: deterministic for a given seed; bounded work (``max_transitions`` for the search, a fixed number
-of random scans). Not guaranteed: with INT inputs or a state space over budget the answer rests on the
-traces alone (``method`` says which).
+Every trace is one draw: ``traces_passed`` counts those on which the candidate matched the reference on every
+watched value in every scan (a search counterexample is a draw the candidate failed).
+
+Guaranteed: deterministic for a given seed; bounded work: ``max_transitions`` for the search, a fixed number of
+random scans, and at most ``max_work`` element evaluations planned (elements of both programs times the scans
+of the traces and the search), else :class:`~codealign.domains.ladder.simulator.BudgetError` before any
+simulation. Not guaranteed: with INT inputs or a state space over budget the answer rests on the traces alone
+(``method`` says which).
 """
 
 from __future__ import annotations
@@ -21,18 +26,19 @@ from __future__ import annotations
 import itertools
 import random
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from codealign.domains.ladder.checks import infer_types
 from codealign.domains.ladder.model import TIMER_KINDS, Block, Compare, Duration, Program
-from codealign.domains.ladder.simulator import Simulator, Step, Trace, compare_rows, same_value
+from codealign.domains.ladder.simulator import BudgetError, Simulator, Step, Trace, compare_rows, same_value
 
 MAX_EXHAUSTIVE_INPUTS = 6
 MAX_TRANSITIONS = 12_000
 RANDOM_TRACES = 12
 RANDOM_STEPS = 10
 MAX_HOLD = 60
+MAX_WORK = 2_000_000
 
 
 @dataclass
@@ -47,16 +53,18 @@ class Equivalence:
     """First differing trace: its steps, watch list, the reference's rows (``expected``) and the candidate's
     (``got``), and the first differing (scan, variable)."""
     traces_run: int = 0
+    traces_passed: int = 0
     states: int = 0
-    details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def score(self) -> float:
-        return self.matched / self.total if self.total else 0.0
+        """The fraction of draws (traces) passed."""
+        return self.traces_passed / self.traces_run if self.traces_run else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {"equivalent": self.equivalent, "method": self.method, "matched": self.matched, "total": self.total,
-                "counterexample": self.counterexample, "traces_run": self.traces_run, "states": self.states}
+                "counterexample": self.counterexample, "traces_run": self.traces_run,
+                "traces_passed": self.traces_passed, "states": self.states}
 
 
 def _longest_hold(programs: tuple[Program, ...], scan_ms: int) -> int:
@@ -140,8 +148,8 @@ def _search(ref: Simulator, cand: Simulator, inputs: list[str], outputs: list[st
 
 def compare_programs(reference: Program, candidate: Program, *, inputs: list[str], outputs: list[str],
                      types: dict[str, str] | None = None, scan_ms: int = 100, traces: list[Trace] = (),
-                     seed: int = 0, random_count: int = RANDOM_TRACES,
-                     max_transitions: int = MAX_TRANSITIONS) -> Equivalence:
+                     seed: int = 0, random_count: int = RANDOM_TRACES, random_steps: int = RANDOM_STEPS,
+                     max_transitions: int = MAX_TRANSITIONS, max_work: int = MAX_WORK) -> Equivalence:
     """Does ``candidate`` behave like ``reference`` on ``outputs``? See the module docstring."""
     declared = dict(types or {})
     ref_types = {**infer_types(reference, declared)[0], **declared}
@@ -151,25 +159,31 @@ def compare_programs(reference: Program, candidate: Program, *, inputs: list[str
     inputs, outputs = sorted(inputs), sorted(outputs)
     method, states = "traces", 0
     all_traces = [Trace(t.steps, list(t.watch)) for t in traces]
-    all_traces += random_traces((reference, candidate), inputs, outputs, ref_types, scan_ms, seed, random_count)
+    all_traces += random_traces((reference, candidate), inputs, outputs, ref_types, scan_ms, seed, random_count,
+                                random_steps)
     bool_inputs = all(ref_types.get(n, "BOOL") == "BOOL" for n in inputs)
-    if outputs and bool_inputs and len(inputs) <= MAX_EXHAUSTIVE_INPUTS:
+    searched = outputs and bool_inputs and len(inputs) <= MAX_EXHAUSTIVE_INPUTS
+    elements = sum(1 for _ in reference.elements()) + sum(1 for _ in candidate.elements())
+    work = elements * (sum(t.scans for t in all_traces) + (max_transitions if searched else 0))
+    if work > max_work:
+        raise BudgetError(f"judging needs {work} element evaluations ({elements} elements in the two programs); "
+                          f"the budget is {max_work}: write a smaller program")
+    if searched:
         completed, path, states = _search(ref, cand, inputs, outputs, max_transitions)
         if completed:
             method = "exhaustive"
         if path is not None:
             all_traces.insert(0, Trace([Step(1, v) for v in path], list(outputs)))
-    matched = total = 0
+    matched = total = passed = 0
     counterexample = None
     for trace in all_traces:
         want, got = ref.run(trace), cand.run(trace)
         m, t, bad = compare_rows(want, got)
-        matched, total = matched + m, total + t
+        matched, total, passed = matched + m, total + t, passed + (not bad)
         if bad and counterexample is None:
             scan, col, exp, have = bad[0]
             counterexample = {**trace.to_dict(), "expected": want, "got": got,
                               "first_difference": {"scan": scan + 1, "variable": trace.watch[col],
                                                    "expected": exp, "got": have}}
     equivalent = counterexample is None
-    return Equivalence(equivalent, method, matched, total, counterexample,
-                       len(all_traces), states)
+    return Equivalence(equivalent, method, matched, total, counterexample, len(all_traces), passed, states)

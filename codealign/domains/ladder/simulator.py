@@ -149,12 +149,13 @@ class Simulator:
         self.max_scans = max_scans
         self._bodies = [rung.body for rung in program.rungs]
         self._edge_index: dict[int, int] = {}
-        self._blocks: list[Block] = []
+        blocks: dict[str, Block] = {}
         for element in (e for body in self._bodies for e in iter_elements(body)):
             if isinstance(element, Contact) and element.kind in ("P", "N"):
                 self._edge_index[id(element)] = len(self._edge_index)
-            elif isinstance(element, Block) and all(b.name != element.name for b in self._blocks):
-                self._blocks.append(element)
+            elif isinstance(element, Block):
+                blocks.setdefault(element.name, element)
+        self._blocks = list(blocks.values())
         self.reset()
 
     def reset(self) -> None:
