@@ -92,28 +92,85 @@ def _int_pool(programs: tuple[Program, ...], name: str) -> list[int]:
 
 def random_traces(programs: tuple[Program, ...], inputs: list[str], outputs: list[str], types: dict[str, str],
                   scan_ms: int, seed: int, count: int = RANDOM_TRACES, steps: int = RANDOM_STEPS) -> list[Trace]:
-    """``count`` random traces over ``inputs`` watching ``outputs``; the same arguments give the same traces."""
+    """``count`` random traces over ``inputs`` watching ``outputs``; the same arguments give the same traces.
+
+    A step either changes one input (half the steps: a BOOL input toggles, as one button press or release does,
+    which is how sequences of states are reached) or draws each input anew with probability 1/2; it then holds
+    for 1, 2, 3 scans or long enough for the longest timer or counter preset to expire."""
     rng = random.Random(seed)
     hold = _longest_hold(programs, scan_ms)
     pools = {n: _int_pool(programs, n) for n in inputs if types.get(n, "BOOL") != "BOOL"}
+
+    def draw(name: str) -> Any:
+        return rng.choice(pools[name]) if name in pools else rng.random() < 0.5
+
     traces = []
     for _ in range(count):
-        rows = []
-        for _ in range(steps):
+        current = {name: draw(name) for name in inputs}
+        rows = [Step(rng.choice((1, 1, 1, 2, 3, hold)), dict(current))]
+        for _ in range(steps - 1):
             values: dict[str, Any] = {}
-            for name in inputs:
-                if rng.random() < 0.5:
-                    values[name] = rng.choice(pools[name]) if name in pools else rng.random() < 0.5
-            cycles = rng.choice((1, 1, 1, 2, 3, hold))
-            rows.append(Step(cycles, values))
+            if inputs and rng.random() < 0.5:
+                name = rng.choice(inputs)
+                values[name] = draw(name) if name in pools else not current[name]
+            else:
+                for name in inputs:
+                    if rng.random() < 0.5:
+                        values[name] = draw(name)
+            current.update(values)
+            rows.append(Step(rng.choice((1, 1, 1, 2, 3, hold)), values))
         traces.append(Trace(rows, list(outputs)))
+    return traces
+
+
+def _vectors(inputs: list[str]) -> list[dict[str, bool]]:
+    return [dict(zip(inputs, bits)) for bits in itertools.product((False, True), repeat=len(inputs))]
+
+
+def covering_traces(reference: Simulator, inputs: list[str], outputs: list[str], visited: set, seed: int,
+                    max_transitions: int = MAX_TRANSITIONS, tail: int = RANDOM_STEPS) -> list[Trace]:
+    """Traces that reach every state of ``reference`` (BOOL ``inputs``, each scan under a full input vector) that
+    is not in ``visited``: the shortest input sequence to the state, then ``tail`` random one-scan steps from
+    ``seed``. Empty when the reference's state space is larger than ``max_transitions`` allows to enumerate."""
+    vectors = _vectors(inputs)
+    reference.reset()
+    start = reference.state()
+    parent: dict[tuple, tuple | None] = {start: None}
+    queue = deque([start])
+    transitions = 0
+    while queue:
+        node = queue.popleft()
+        for vector in vectors:
+            transitions += 1
+            if transitions > max_transitions:
+                return []
+            reference.load(node)
+            reference.assign(vector)
+            reference.scan()
+            nxt = reference.state()
+            if nxt not in parent:
+                parent[nxt] = (node, vector)
+                queue.append(nxt)
+    rng = random.Random(seed)
+    covered = set(visited) | {start}
+    traces = []
+    for state in parent:
+        if state in covered:
+            continue
+        path, back = [], state
+        while parent[back] is not None:
+            covered.add(back)
+            back, vector = parent[back]
+            path.append(vector)
+        steps = [Step(1, v) for v in path[::-1]] + [Step(1, rng.choice(vectors)) for _ in range(tail)]
+        traces.append(Trace(steps, list(outputs)))
     return traces
 
 
 def _search(ref: Simulator, cand: Simulator, inputs: list[str], outputs: list[str],
             max_transitions: int) -> tuple[bool, list[dict[str, bool]] | None, int]:
     """(completed, counterexample input sequence or None, states seen) of the product-machine BFS."""
-    vectors = [dict(zip(inputs, bits)) for bits in itertools.product((False, True), repeat=len(inputs))]
+    vectors = _vectors(inputs)
     ref.reset()
     cand.reset()
     start = (ref.state(), cand.state())
@@ -149,8 +206,10 @@ def _search(ref: Simulator, cand: Simulator, inputs: list[str], outputs: list[st
 def compare_programs(reference: Program, candidate: Program, *, inputs: list[str], outputs: list[str],
                      types: dict[str, str] | None = None, scan_ms: int = 100, traces: list[Trace] = (),
                      seed: int = 0, random_count: int = RANDOM_TRACES, random_steps: int = RANDOM_STEPS,
-                     max_transitions: int = MAX_TRANSITIONS, max_work: int = MAX_WORK) -> Equivalence:
-    """Does ``candidate`` behave like ``reference`` on ``outputs``? See the module docstring."""
+                     max_transitions: int = MAX_TRANSITIONS, max_work: int = MAX_WORK,
+                     cover: bool = False) -> Equivalence:
+    """Does ``candidate`` behave like ``reference`` on ``outputs``? See the module docstring. ``cover``: add
+    :func:`covering_traces` for the reference states the traces did not reach (the judge does)."""
     declared = dict(types or {})
     ref_types = {**infer_types(reference, declared)[0], **declared}
     cand_types = {**infer_types(candidate, declared)[0], **declared}
@@ -164,7 +223,8 @@ def compare_programs(reference: Program, candidate: Program, *, inputs: list[str
     bool_inputs = all(ref_types.get(n, "BOOL") == "BOOL" for n in inputs)
     searched = outputs and bool_inputs and len(inputs) <= MAX_EXHAUSTIVE_INPUTS
     elements = sum(1 for _ in reference.elements()) + sum(1 for _ in candidate.elements())
-    work = elements * (sum(t.scans for t in all_traces) + (max_transitions if searched else 0))
+    work = elements * (sum(t.scans for t in all_traces) + (max_transitions if searched else 0)
+                       + (2 * max_transitions if searched and cover else 0))
     if work > max_work:
         raise BudgetError(f"judging needs {work} element evaluations ({elements} elements in the two programs); "
                           f"the budget is {max_work}: write a smaller program")
@@ -176,8 +236,11 @@ def compare_programs(reference: Program, candidate: Program, *, inputs: list[str
             all_traces.insert(0, Trace([Step(1, v) for v in path], list(outputs)))
     matched = total = passed = 0
     counterexample = None
-    for trace in all_traces:
-        want, got = ref.run(trace), cand.run(trace)
+    visited: set = set()
+    pending, covered = list(all_traces), not (cover and searched)
+    while pending:
+        trace = pending.pop(0)
+        want, got = ref.run(trace, visited), cand.run(trace)
         m, t, bad = compare_rows(want, got)
         matched, total, passed = matched + m, total + t, passed + (not bad)
         if bad and counterexample is None:
@@ -185,5 +248,9 @@ def compare_programs(reference: Program, candidate: Program, *, inputs: list[str
             counterexample = {**trace.to_dict(), "expected": want, "got": got,
                               "first_difference": {"scan": scan + 1, "variable": trace.watch[col],
                                                    "expected": exp, "got": have}}
+        if not pending and not covered:
+            covered = True
+            pending = covering_traces(ref, inputs, outputs, visited, seed, max_transitions)
+            all_traces += pending
     equivalent = counterexample is None
     return Equivalence(equivalent, method, matched, total, counterexample, len(all_traces), passed, states)

@@ -4,10 +4,12 @@ Order: extract the program text (a fenced code block if the answer has one), par
 COMPILE_ERROR), structural and type checks (any ``error`` finding → COMPILE_ERROR), then behaviour:
 
 * with a reference (every procedural family task has one): the exhaustive search of the product machine
-  where the state space allows, the task's traces, and :data:`DRAWN_TRACES` random traces of
-  :data:`DRAWN_STEPS` steps drawn from ``seed`` — the per-job seed the harness derives from its secret key
-  (:func:`codealign.domains.draws.draw_seed`), so a candidate cannot know the traces it will meet. Each trace
-  is a draw; ``score`` is the fraction of draws passed and PASS needs every draw and no search counterexample;
+  where the state space allows, the task's traces, :data:`DRAWN_TRACES` random traces of :data:`DRAWN_STEPS`
+  steps drawn from ``seed`` — the per-job seed the harness derives from its secret key
+  (:func:`codealign.domains.draws.draw_seed`), so a candidate cannot know the traces it will meet — each
+  holding its inputs long enough for every timer to expire, and a covering trace to every reachable state of
+  the reference those traces missed (where its states can be enumerated). Each trace is a draw; ``score`` is
+  the fraction of draws passed and PASS needs every draw and no search counterexample;
 * without one: the task's traces; ``score`` is the fraction of (scan, watched variable) values that match and
   PASS needs all.
 
@@ -86,6 +88,6 @@ def _by_reference(task: LadderTask, program, details: dict[str, Any], seed: int)
     eq = compare_programs(task.reference, program, inputs=task.equivalence_inputs(program),
                           outputs=sorted(task.declarations().outputs or ()), types=task.types,
                           scan_ms=task.scan_ms, traces=task.traces, seed=seed, random_count=DRAWN_TRACES,
-                          random_steps=DRAWN_STEPS)
+                          random_steps=DRAWN_STEPS, cover=True)
     details.update(stage="equivalence", **eq.to_dict())
     return {"verdict": "PASS" if eq.equivalent else "FAIL", "score": eq.score, "details": details}

@@ -171,7 +171,10 @@ class Simulator:
         return 0 if self.types.get(name, "BOOL") in ("INT", "TIME") else False
 
     def read(self, name: str) -> Value:
-        return self.values.get(name, self.default(name))
+        try:
+            return self.values[name]
+        except KeyError:
+            return self.default(name)
 
     def assign(self, inputs: dict[str, Value]) -> None:
         self.values.update(inputs)
@@ -294,8 +297,9 @@ class Simulator:
         self.values[b.name + ".Q"] = st[2]
         self.values[b.name + (".CV" if b.kind in ("CTU", "CTD") else ".ET")] = st[0]
 
-    def run(self, trace: Trace) -> list[list[Value]]:
-        """Rows of watched values, one per scan, from a fresh state."""
+    def run(self, trace: Trace, visited: set | None = None) -> list[list[Value]]:
+        """Rows of watched values, one per scan, from a fresh state; the :meth:`state` after every scan is
+        added to ``visited`` when given."""
         if trace.scans > self.max_scans:
             raise BudgetError(f"trace needs {trace.scans} scans; the simulation budget is {self.max_scans}")
         self.reset()
@@ -305,6 +309,8 @@ class Simulator:
             for _ in range(step.cycles):
                 self.scan()
                 rows.append([self.read(w) for w in trace.watch])
+                if visited is not None:
+                    visited.add(self.state())
         return rows
 
 
