@@ -17,6 +17,7 @@ It also judges every family reference on ``--draws`` different per-job seeds (it
 
     .venv/bin/python benchmarks/ladder_attacks.py            # all bundled train + held-out tasks
     .venv/bin/python benchmarks/ladder_attacks.py --limit 20 # a quick look
+    .venv/bin/python benchmarks/ladder_attacks.py --split heldout
 """
 
 from __future__ import annotations
@@ -116,13 +117,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--limit", type=int, default=None, help="tasks per split (default: all)")
     parser.add_argument("--draws", type=int, default=20, help="per-job seeds each reference is judged on")
+    parser.add_argument("--split", choices=("train", "heldout"), nargs="+", default=["train", "heldout"])
     args = parser.parse_args(argv)
     report: dict = {}
-    for split in ("train", "heldout"):
+    for split in args.split:
         tasks = bundled_tasks(split)[: args.limit]
         counts = {name: {"before": 0, "after": 0, "built": 0} for name in ("scan_clock", "scan_clock_inputs",
                                                                              "two_edits")}
-        reference_fail = []
+        reference_fail, exhaustive = [], 0
         seconds = {"before": 0.0, "after": 0.0}
         for task in tasks:
             before, after = _before(task), LadderTask.from_task(task)
@@ -146,18 +148,20 @@ def main(argv: list[str] | None = None) -> int:
                     counts[name][which] += judge(which, text)
             rng = random.Random(task.task_id)
             solution = task.metadata["solution"]
-            if any(score_candidate(after, solution, seed=rng.getrandbits(63))["verdict"] != "PASS"
-                   for _ in range(args.draws)):
+            verdicts = [score_candidate(after, solution, seed=rng.getrandbits(63)) for _ in range(args.draws)]
+            if any(v["verdict"] != "PASS" for v in verdicts):
                 reference_fail.append(task.task_id)
+            exhaustive += verdicts[0]["details"]["method"] == "exhaustive"
         judged = sum(c["built"] for c in counts.values())
-        report[split] = {"tasks": len(tasks), "attacks": counts,
+        report[split] = {"tasks": len(tasks), "attacks": counts, "search_exhaustive_for_reference": exhaustive,
                          "ms_per_attack_judged": {k: round(1000 * v / max(1, judged), 2) for k, v in seconds.items()},
                          "references_failing_any_draw": reference_fail, "reference_draws": args.draws}
         for name, c in counts.items():
             print(f"{split:8s} {name:18s} built {c['built']:3d}/{len(tasks)}  pass before {c['before']:3d}  "
                   f"pass after {c['after']:3d}", flush=True)
         print(f"{split:8s} references PASS on all {args.draws} draws: {len(tasks) - len(reference_fail)}/{len(tasks)}"
-              f"  judge ms per attack: {report[split]['ms_per_attack_judged']}", flush=True)
+              f"; equivalence search exhaustive on {exhaustive}/{len(tasks)}; judge ms per attack: "
+              f"{report[split]['ms_per_attack_judged']}", flush=True)
     print(json.dumps(report))
     return 0
 
