@@ -1,4 +1,4 @@
-"""Fixtures shared by the hostile-program suites: both backends, and bwrap alone."""
+"""Fixtures shared by the hostile-program suites: process and bwrap, bwrap and docker, and bwrap alone."""
 
 import pytest
 
@@ -20,3 +20,17 @@ def bwrap_backend():
     from codealign.sandbox.backends import get_backend
 
     return get_backend("bwrap")
+
+
+@pytest.fixture(params=["bwrap", "docker"], scope="module")
+def hiding_backend(request):
+    """The backends that hide the host (bwrap and docker); docker must be usable (a setup bug otherwise)."""
+    from codealign.sandbox.backends import get_backend
+
+    if request.param == "docker":
+        from codealign.sandbox.docker import docker_problem
+
+        problem = docker_problem()
+        if problem:
+            pytest.fail(f"the Docker backend is not usable: {problem}")
+    return get_backend(request.param)

@@ -36,19 +36,6 @@ TWO_EDITS = {
 }
 
 
-@pytest.fixture(params=["bwrap", "docker"], scope="module")
-def sandbox(request):
-    from codealign.sandbox.backends import get_backend
-
-    if request.param == "docker":
-        from codealign.sandbox.docker import docker_problem
-
-        problem = docker_problem()
-        if problem:
-            pytest.fail(f"the Docker backend is not usable: {problem}")
-    return get_backend(request.param)
-
-
 def family_task(task_id):
     return next(t for split in ("train", "heldout") for t in bundled_tasks(split) if t.task_id == task_id)
 
@@ -59,31 +46,31 @@ def judge(task, text, backend):
     return result
 
 
-def test_scan_clock_that_ignores_every_input_fails(sandbox):
-    result = judge(family_task(SEAL_IN), CLOCK_ONLY, sandbox)
+def test_scan_clock_that_ignores_every_input_fails(hiding_backend):
+    result = judge(family_task(SEAL_IN), CLOCK_ONLY, hiding_backend)
     assert result.verdict is Verdict.FAIL, result.details
 
 
-def test_scan_clock_with_the_current_inputs_fails(sandbox):
-    result = judge(family_task(SEAL_IN), CLOCK_AND_INPUTS, sandbox)
+def test_scan_clock_with_the_current_inputs_fails(hiding_backend):
+    result = judge(family_task(SEAL_IN), CLOCK_AND_INPUTS, hiding_backend)
     assert result.verdict is Verdict.FAIL, result.details
 
 
 @pytest.mark.parametrize("attack", sorted(TWO_EDITS))
-def test_two_graph_edits_of_the_reference_fail(sandbox, attack):
+def test_two_graph_edits_of_the_reference_fail(hiding_backend, attack):
     task_id, text = TWO_EDITS[attack]
-    result = judge(family_task(task_id), text, sandbox)
+    result = judge(family_task(task_id), text, hiding_backend)
     assert result.verdict is Verdict.FAIL, result.details
 
 
-def test_program_of_five_thousand_coils_is_refused_not_timed_out(sandbox):
+def test_program_of_five_thousand_coils_is_refused_not_timed_out(hiding_backend):
     text = "NO(Start) " + " ".join(f"OUT(q{i})" for i in range(MAX_ELEMENTS - 1))
-    result = judge(family_task(SEAL_IN), text, sandbox)
+    result = judge(family_task(SEAL_IN), text, hiding_backend)
     assert result.verdict is Verdict.RUNTIME_ERROR and "budget" in result.details["error"], result.details
 
 
-def test_the_references_of_the_attacked_tasks_pass(sandbox):
+def test_the_references_of_the_attacked_tasks_pass(hiding_backend):
     for task_id in sorted({SEAL_IN} | {t for t, _ in TWO_EDITS.values()}):
         task = family_task(task_id)
-        result = judge(task, task.metadata["solution"], sandbox)
+        result = judge(task, task.metadata["solution"], hiding_backend)
         assert result.verdict is Verdict.PASS and result.score == 1.0, (task_id, result.details)

@@ -8,6 +8,18 @@ adds what the checker cannot promise by itself: an enforced wall-clock, CPU and 
 parser or simulator bug meet a hostile input. ``LadderDomain(in_process=True)`` judges in the calling
 process instead (the same function, no launch): about a hundred times faster, for trusted inputs and for
 edit filtering.
+
+Threat model. The candidate is a program text, never executed; it attacks by behaving right only on the stimuli
+it expects. So a task with a reference (every procedural family task) is judged by behaviour against the
+reference, not by a fixed script: the exhaustive search of the product machine (a proof either way where the
+joint state space fits its budget), the task's traces, and traces drawn per job from a seed the harness derives
+from its secret key and the (task, candidate) content (:mod:`codealign.domains.draws`; the job receives the
+seed, never the key), reaching every reachable state of the reference. A program that replays the fixed
+traces (a scan clock) or differs off them (graph edits the traces miss) fails. Not guaranteed: where the search
+cannot finish (INT inputs, more than six inputs, a candidate whose state space is over budget) a difference
+that only shows after longer or rarer input sequences than the drawn ones can pass; a task with traces and
+no reference is judged on its traces alone. Every job is bounded: a program whose simulation would exceed the
+work budget is refused (RUNTIME_ERROR) before simulating, and the structural checks are linear in its size.
 """
 
 from __future__ import annotations

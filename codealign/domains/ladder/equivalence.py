@@ -127,14 +127,10 @@ def _vectors(inputs: list[str]) -> list[dict[str, bool]]:
     return [dict(zip(inputs, bits)) for bits in itertools.product((False, True), repeat=len(inputs))]
 
 
-def covering_traces(reference: Simulator, inputs: list[str], outputs: list[str], visited: set, seed: int,
-                    max_transitions: int = MAX_TRANSITIONS, tail: int = RANDOM_STEPS) -> list[Trace]:
-    """Traces that reach every state of ``reference`` (BOOL ``inputs``, each scan under a full input vector) that
-    is not in ``visited``: the shortest input sequence to the state, then ``tail`` random one-scan steps from
-    ``seed``. Empty when the reference's state space is larger than ``max_transitions`` allows to enumerate."""
-    vectors = _vectors(inputs)
-    reference.reset()
-    start = reference.state()
+def _explore(start: tuple, vectors: list[dict[str, bool]], advance, max_transitions: int):
+    """Breadth-first search from ``start`` under every input vector: ``advance(node, vector)`` is the next node,
+    or None for a transition that ends the search. Returns (completed, parent map ``node -> (node before,
+    vector) | None``, the ending ``(node, vector)`` or None); not completed when ``max_transitions`` ran out."""
     parent: dict[tuple, tuple | None] = {start: None}
     queue = deque([start])
     transitions = 0
@@ -143,26 +139,53 @@ def covering_traces(reference: Simulator, inputs: list[str], outputs: list[str],
         for vector in vectors:
             transitions += 1
             if transitions > max_transitions:
-                return []
-            reference.load(node)
-            reference.assign(vector)
-            reference.scan()
-            nxt = reference.state()
+                return False, parent, None
+            nxt = advance(node, vector)
+            if nxt is None:
+                return True, parent, (node, vector)
             if nxt not in parent:
                 parent[nxt] = (node, vector)
                 queue.append(nxt)
+    return True, parent, None
+
+
+def _path(parent: dict[tuple, tuple | None], node: tuple) -> list[tuple[tuple, dict[str, bool]]]:
+    """The (node reached, vector) transitions from the search's start to ``node``."""
+    path = []
+    while parent[node] is not None:
+        before, vector = parent[node]
+        path.append((node, vector))
+        node = before
+    return path[::-1]
+
+
+def covering_traces(reference: Simulator, inputs: list[str], outputs: list[str], visited: set, seed: int,
+                    max_transitions: int = MAX_TRANSITIONS, tail: int = RANDOM_STEPS) -> list[Trace]:
+    """Traces that reach every state of ``reference`` (BOOL ``inputs``, each scan under a full input vector) that
+    is not in ``visited``: the shortest input sequence to the state, then ``tail`` random one-scan steps from
+    ``seed``. Empty when the reference's state space is larger than ``max_transitions`` allows to enumerate."""
+    vectors = _vectors(inputs)
+
+    def advance(state, vector):
+        reference.load(state)
+        reference.assign(vector)
+        reference.scan()
+        return reference.state()
+
+    reference.reset()
+    start = reference.state()
+    completed, parent, _ = _explore(start, vectors, advance, max_transitions)
+    if not completed:
+        return []
     rng = random.Random(seed)
     covered = set(visited) | {start}
     traces = []
     for state in parent:
         if state in covered:
             continue
-        path, back = [], state
-        while parent[back] is not None:
-            covered.add(back)
-            back, vector = parent[back]
-            path.append(vector)
-        steps = [Step(1, v) for v in path[::-1]] + [Step(1, rng.choice(vectors)) for _ in range(tail)]
+        path = _path(parent, state)
+        covered.update(node for node, _ in path)
+        steps = [Step(1, v) for _, v in path] + [Step(1, rng.choice(vectors)) for _ in range(tail)]
         traces.append(Trace(steps, list(outputs)))
     return traces
 
@@ -170,37 +193,23 @@ def covering_traces(reference: Simulator, inputs: list[str], outputs: list[str],
 def _search(ref: Simulator, cand: Simulator, inputs: list[str], outputs: list[str],
             max_transitions: int) -> tuple[bool, list[dict[str, bool]] | None, int]:
     """(completed, counterexample input sequence or None, states seen) of the product-machine BFS."""
-    vectors = _vectors(inputs)
+
+    def advance(node, vector):
+        ref.load(node[0])
+        cand.load(node[1])
+        ref.assign(vector)
+        cand.assign(vector)
+        ref.scan()
+        cand.scan()
+        if any(not same_value(ref.read(o), cand.read(o)) for o in outputs):
+            return None
+        return ref.state(), cand.state()
+
     ref.reset()
     cand.reset()
-    start = (ref.state(), cand.state())
-    parent: dict[tuple, tuple | None] = {start: None}
-    queue = deque([start])
-    transitions = 0
-    while queue:
-        node = queue.popleft()
-        for vector in vectors:
-            transitions += 1
-            if transitions > max_transitions:
-                return False, None, len(parent)
-            ref.load(node[0])
-            cand.load(node[1])
-            ref.assign(vector)
-            cand.assign(vector)
-            ref.scan()
-            cand.scan()
-            if any(not same_value(ref.read(o), cand.read(o)) for o in outputs):
-                path = [vector]
-                back = node
-                while parent[back] is not None:
-                    back, vec = parent[back]
-                    path.append(vec)
-                return True, path[::-1], len(parent)
-            nxt = (ref.state(), cand.state())
-            if nxt not in parent:
-                parent[nxt] = (node, vector)
-                queue.append(nxt)
-    return True, None, len(parent)
+    completed, parent, end = _explore((ref.state(), cand.state()), _vectors(inputs), advance, max_transitions)
+    path = None if end is None else [v for _, v in _path(parent, end[0])] + [end[1]]
+    return completed, path, len(parent)
 
 
 def compare_programs(reference: Program, candidate: Program, *, inputs: list[str], outputs: list[str],
