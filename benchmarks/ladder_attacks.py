@@ -17,7 +17,7 @@ It also judges every family reference on ``--draws`` different per-job seeds (it
 
     .venv/bin/python benchmarks/ladder_attacks.py            # all bundled train + held-out tasks
     .venv/bin/python benchmarks/ladder_attacks.py --limit 20 # a quick look
-    .venv/bin/python benchmarks/ladder_attacks.py --split heldout
+    .venv/bin/python benchmarks/ladder_attacks.py --split train --start 80 --limit 80   # one part of three
 """
 
 from __future__ import annotations
@@ -116,12 +116,13 @@ def _before(task: Task) -> LadderTask:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--limit", type=int, default=None, help="tasks per split (default: all)")
+    parser.add_argument("--start", type=int, default=0, help="skip this many tasks of each split (to run parts)")
     parser.add_argument("--draws", type=int, default=20, help="per-job seeds each reference is judged on")
     parser.add_argument("--split", choices=("train", "heldout"), nargs="+", default=["train", "heldout"])
     args = parser.parse_args(argv)
     report: dict = {}
     for split in args.split:
-        tasks = bundled_tasks(split)[: args.limit]
+        tasks = bundled_tasks(split)[args.start:][: args.limit]
         counts = {name: {"before": 0, "after": 0, "built": 0} for name in ("scan_clock", "scan_clock_inputs",
                                                                              "two_edits")}
         reference_fail, exhaustive = [], 0

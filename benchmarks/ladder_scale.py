@@ -2,7 +2,8 @@
 
 Judges programs of N coils in four shapes against the bundled ``seal_in`` task (inputs Start, Stop, ...) in
 this process — parse, structural checks, and the behaviour stage (which refuses a program over its work
-budget before simulating) — and prints the seconds each stage took and the verdict.
+budget before simulating) — and prints the CPU seconds of parsing, of the checks and of the whole judge
+(parse, checks, refusal), the whole judge's wall seconds with the load average, and the verdict.
 
     .venv/bin/python benchmarks/ladder_scale.py             # N = 1000 and 5000
     .venv/bin/python benchmarks/ladder_scale.py --coils 300
@@ -11,6 +12,7 @@ budget before simulating) — and prints the seconds each stage took and the ver
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -46,17 +48,18 @@ def main(argv: list[str] | None = None) -> int:
     start = task.assets["inputs"][0]
     for n in args.coils:
         for name, text in shapes(n, start).items():
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             program = parse_program(text)
-            t1 = time.perf_counter()
+            t1 = time.process_time()
             check_program(program, lt.declarations())
-            t2 = time.perf_counter()
+            t2 = time.process_time()
+            wall = time.perf_counter()
             verdict = score_candidate(lt, text, seed=0)
-            t3 = time.perf_counter()
+            t3, wall = time.process_time(), time.perf_counter() - wall
             elements = sum(1 for _ in program.elements())
-            print(f"coils {n:5d} {name:9s} elements {elements:5d}  parse {t1 - t0:.3f}s  check {t2 - t1:.3f}s  "
-                  f"whole judge {t3 - t2:.3f}s  -> {verdict['verdict']} "
-                  f"({verdict['details'].get('error', '')[:60]})", flush=True)
+            print(f"coils {n:5d} {name:9s} elements {elements:5d}  cpu: parse {t1 - t0:.3f}s  check {t2 - t1:.3f}s  "
+                  f"whole judge {t3 - t2:.3f}s (wall {wall:.3f}s, load {os.getloadavg()[0]:.1f})  -> "
+                  f"{verdict['verdict']}: {verdict['details'].get('error', '')[:40]}", flush=True)
     return 0
 
 

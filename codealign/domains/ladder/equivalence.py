@@ -16,7 +16,7 @@ watched value in every scan (a search counterexample is a draw the candidate fai
 
 Guaranteed: deterministic for a given seed; bounded work: ``max_transitions`` for the search, a fixed number of
 random scans, and at most ``max_work`` element evaluations planned (elements of both programs times the scans
-of the traces and the search), else :class:`~codealign.domains.ladder.simulator.BudgetError` before any
+of the traces, the search and the covering traces, plus the reference's enumeration), else :class:`~codealign.domains.ladder.simulator.BudgetError` before any
 simulation. Not guaranteed: with INT inputs or a state space over budget the answer rests on the traces alone
 (``method`` says which).
 """
@@ -38,7 +38,7 @@ MAX_TRANSITIONS = 12_000
 RANDOM_TRACES = 12
 RANDOM_STEPS = 10
 MAX_HOLD = 60
-MAX_WORK = 2_000_000
+MAX_WORK = 4_000_000
 
 
 @dataclass
@@ -163,7 +163,8 @@ def covering_traces(reference: Simulator, inputs: list[str], outputs: list[str],
                     max_transitions: int = MAX_TRANSITIONS, tail: int = RANDOM_STEPS) -> list[Trace]:
     """Traces that reach every state of ``reference`` (BOOL ``inputs``, each scan under a full input vector) that
     is not in ``visited``: the shortest input sequence to the state, then ``tail`` random one-scan steps from
-    ``seed``. Empty when the reference's state space is larger than ``max_transitions`` allows to enumerate."""
+    ``seed``; at most ``max_transitions`` scans in all. Empty when the reference's state space is larger than
+    ``max_transitions`` allows to enumerate."""
     vectors = _vectors(inputs)
 
     def advance(state, vector):
@@ -179,11 +180,14 @@ def covering_traces(reference: Simulator, inputs: list[str], outputs: list[str],
         return []
     rng = random.Random(seed)
     covered = set(visited) | {start}
-    traces = []
+    traces, scans = [], 0
     for state in parent:
         if state in covered:
             continue
         path = _path(parent, state)
+        scans += len(path) + tail
+        if scans > max_transitions:
+            break
         covered.update(node for node, _ in path)
         steps = [Step(1, v) for _, v in path] + [Step(1, rng.choice(vectors)) for _ in range(tail)]
         traces.append(Trace(steps, list(outputs)))
@@ -231,9 +235,10 @@ def compare_programs(reference: Program, candidate: Program, *, inputs: list[str
                                 random_steps)
     bool_inputs = all(ref_types.get(n, "BOOL") == "BOOL" for n in inputs)
     searched = outputs and bool_inputs and len(inputs) <= MAX_EXHAUSTIVE_INPUTS
-    elements = sum(1 for _ in reference.elements()) + sum(1 for _ in candidate.elements())
+    ref_elements = sum(1 for _ in reference.elements())
+    elements = ref_elements + sum(1 for _ in candidate.elements())
     work = elements * (sum(t.scans for t in all_traces) + (max_transitions if searched else 0)
-                       + (2 * max_transitions if searched and cover else 0))
+                       + (max_transitions if searched and cover else 0)) + ref_elements * max_transitions * cover
     if work > max_work:
         raise BudgetError(f"judging needs {work} element evaluations ({elements} elements in the two programs); "
                           f"the budget is {max_work}: write a smaller program")
