@@ -115,8 +115,12 @@ def test_family_reference_passes_on_twenty_draws(task):
         assert (verdict["verdict"], verdict["score"]) == ("PASS", 1.0), (seed, verdict["details"])
 
 
+def on_delay_one_second():
+    return next(t for t in bundled_tasks("train") if t.task_id.startswith("ld-timer-names1-on_delay-scans10"))
+
+
 def test_candidate_that_passes_only_some_draws_fails_with_the_fraction_passed():
-    task = next(t for t in bundled_tasks("train") if t.task_id.startswith("ld-timer-") and "on_delay-scans10" in t.task_id)
+    task = on_delay_one_second()
     wrong = task.metadata["solution"].replace("PT=1s", "PT=800ms")
     verdict = score_candidate(LadderTask.from_task(task), wrong, seed=1)
     details = verdict["details"]
@@ -138,7 +142,7 @@ def test_draws_differ_between_seeds_but_not_between_runs():
 def test_in_process_and_sandboxed_judges_use_the_same_draw(backend):
     import codealign
 
-    task = next(t for t in bundled_tasks("train") if t.task_id.startswith("ld-timer-") and "on_delay-scans10" in t.task_id)
+    task = on_delay_one_second()
     candidate = Candidate(task.task_id, task.metadata["solution"].replace("PT=1s", "PT=800ms"))
     fast = LadderDomain(in_process=True).evaluate(task, candidate, backend)
     [slow] = codealign.execute([task], [candidate], domain=LadderDomain(), backend=backend, progress=False,

@@ -16,9 +16,9 @@ watched value in every scan (a search counterexample is a draw the candidate fai
 
 Guaranteed: deterministic for a given seed; bounded work: ``max_transitions`` for the search, a fixed number of
 random scans, and at most ``max_work`` element evaluations planned (elements of both programs times the scans
-of the traces, the search and the covering traces, plus the reference's enumeration), else :class:`~codealign.domains.ladder.simulator.BudgetError` before any
-simulation. Not guaranteed: with INT inputs or a state space over budget the answer rests on the traces alone
-(``method`` says which).
+of the traces, the search and the covering traces, plus the reference's enumeration), else
+:class:`~codealign.domains.ladder.simulator.BudgetError` before any simulation. Not guaranteed: with INT
+inputs or a state space over budget the answer rests on the traces alone (``method`` says which).
 """
 
 from __future__ import annotations

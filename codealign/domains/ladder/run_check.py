@@ -1,11 +1,11 @@
 """The sandboxed ladder checker: ``python -m codealign.domains.ladder.run_check TASK.json CANDIDATE SEED``.
 
 Reads a task (JSON of :class:`~codealign.types.Task`), a candidate's text and the job's draw seed (a file
-holding the integer the harness derived, :func:`codealign.domains.draws.draw_seed`; the key stays outside), scores it with
-:func:`~codealign.domains.ladder.scoring.score_candidate`, and writes the result as one JSON object to file
-descriptor 3, the sandbox's trusted channel. Nothing of the candidate is executed: it is parsed and
-simulated by this (trusted) code, so the result on fd 3 is trustworthy. Exit status 0 when a result was
-written; 2 when the task itself is bad (its message on stderr).
+holding the integer the harness derived with :func:`codealign.domains.draws.draw_seed`; the key stays
+outside), scores it with :func:`~codealign.domains.ladder.scoring.score_candidate`, and writes the result
+as one JSON object to file descriptor 3, the sandbox's trusted channel. Nothing of the candidate is executed:
+it is parsed and simulated by this (trusted) code, so the result on fd 3 is trustworthy. Exit status 0 when a
+result was written; 2 when the task itself is bad (its message on stderr).
 """
 
 from __future__ import annotations
