@@ -1,7 +1,5 @@
 from codealign.domains.ladder.checks import Declarations, check_program, errors
-from codealign.domains.ladder.model import LEFT, RIGHT, Coil, Contact, RungGraph
-from codealign.domains.ladder.checks import graph_issues
-from codealign.domains.ladder.parser import parse_program
+from codealign.domains.ladder.parser import MAX_ELEMENTS, parse_program
 
 
 def codes(text, decl=None, severity=None):
@@ -73,11 +71,29 @@ def test_declared_output_never_written_warns():
     assert codes("NO(a) OUT(q)", Declarations({"a"}, {"q", "r"})) == ["output-never-written"]
 
 
-def test_graph_not_connected_to_right_rail_and_dangling_element():
-    graph = RungGraph({0: Contact("NO", "a"), 1: Coil("OUT", "q"), 2: Contact("NO", "b")})
-    graph.edges = {(LEFT, 0), (0, 1), (2, RIGHT)}
-    found = {i.code for i in graph_issues(graph, 1)}
-    assert {"rails", "no-power-path"} <= found
+def test_contact_in_a_branch_after_its_coil_is_an_error_and_names_that_contact():
+    found = check_program(parse_program("NO(a) [OUT(b) NC(c) | OUT(d)]"), Declarations())
+    assert [(i.code, i.pos) for i in found] == [("contact-after-coil", (1, 15))]
+
+
+def test_contact_in_a_branch_before_a_later_coil_of_the_rung_is_allowed():
+    assert codes("NO(a) [OUT(b) NC(c) | NO(d)] OUT(e)") == []
+
+
+def test_contacts_after_the_last_coil_are_reported_in_text_order():
+    found = check_program(parse_program("NO(a) OUT(b) [NC(c) | NO(d) NO(e)]"), Declarations())
+    assert [i.pos for i in found] == [(1, 15), (1, 23), (1, 29)]
+
+
+def test_rung_without_coil_is_reported_once_not_per_contact():
+    assert codes("[NO(a) | NO(b)] NC(c)") == ["no-coil"]
+
+
+def test_widest_bipartite_rung_the_parser_allows_is_checked():
+    half = MAX_ELEMENTS // 2
+    text = "[" + " | ".join(f"NO(a{i})" for i in range(half)) + "] [" + " | ".join(
+        f"OUT(q{i})" for i in range(half)) + "]"
+    assert codes(text) == []
 
 
 def test_findings_carry_severity_and_position():

@@ -175,3 +175,13 @@ def test_oscillating_program_simulates_within_budget(fast):
     start = time.monotonic()
     result = judge(fast, task, text)
     assert result.verdict is Verdict.PASS and time.monotonic() - start < 5.0
+
+
+@pytest.mark.parametrize("rung", ["TP(T1, PT=500ms) OUT(Lamp)", "CTD(C1, PV=3, R=Load) OUT(Empty)",
+                                  "TOF(T2, PT=1s) OUT(Fan)", "CTU(C2, PV=2) OUT(Full)", "GE(C1.CV, 2) OUT(Half)",
+                                  "[[NO(a) | NO(b)] | NO(c)] OUT(q)", "| NO(a) OUT(q)", "NOUT (q)",
+                                  "(* the pulse rung *)"])
+def test_extractor_keeps_a_line_starting_with_any_element_the_grammar_knows(rung):
+    answer = f"Here is the program:\n```\nNO(x) OUT(y)\n{rung}\n```\nIt works."
+    extraction = LadderDomain().extract(answer)
+    assert extraction.code.strip("\n").split("\n") == ["NO(x) OUT(y)", rung]

@@ -1,4 +1,4 @@
-"""Fixtures shared by the hostile-program suites: both backends, and bwrap alone."""
+"""Fixtures shared by the hostile-program suites: process and bwrap, bwrap and docker, and bwrap alone."""
 
 import pytest
 

@@ -8,6 +8,18 @@ adds what the checker cannot promise by itself: an enforced wall-clock, CPU and 
 parser or simulator bug meet a hostile input. ``LadderDomain(in_process=True)`` judges in the calling
 process instead (the same function, no launch): about a hundred times faster, for trusted inputs and for
 edit filtering.
+
+Threat model. The candidate is a program text, never executed; it attacks by behaving right only on the stimuli
+it expects. So a task with a reference (every procedural family task) is judged by behaviour against the
+reference, not by a fixed script: the exhaustive search of the product machine (a proof either way where the
+joint state space fits its budget), the task's traces, and traces drawn per job from a seed the harness derives
+from its secret key and the (task, candidate) content (:mod:`codealign.domains.draws`; the job receives the
+seed, never the key), reaching every reachable state of the reference. A program that replays the fixed
+traces (a scan clock) or differs off them (graph edits the traces miss) fails. Not guaranteed: where the search
+cannot finish (INT inputs, more than six inputs, a candidate whose state space is over budget) a difference
+that only shows after longer or rarer input sequences than the drawn ones can pass; a task with traces and
+no reference is judged on its traces alone. Every job is bounded: a program whose simulation would exceed the
+work budget is refused (RUNTIME_ERROR) before simulating, and the structural checks are linear in its size.
 """
 
 from __future__ import annotations
@@ -19,11 +31,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codealign.domains.base import Benchmark, Domain, limit_verdict
+from codealign.domains.draws import draw_seed
 from codealign.domains.ladder.bundled import RESOURCE_DIR, SPLITS, bundled_tasks, library
 from codealign.domains.ladder.edits import negatives
 from codealign.domains.ladder.extract import extract_ladder
 from codealign.domains.ladder.parser import parse_program
-from codealign.domains.ladder.scoring import score_candidate
+from codealign.domains.ladder.scoring import DRAW_PURPOSE, score_candidate
 from codealign.domains.ladder.task import LadderTask
 from codealign.errors import UserError
 from codealign.extraction import Extraction, extract_code
@@ -36,7 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LadderDomain", "bundled_tasks", "library", "parse_program"]
 
-_SCRIPT = 'exec "$CODEALIGN_PYTHON" -S -m codealign.domains.ladder.run_check task.json candidate.ld\n'
+_SCRIPT = 'exec "$CODEALIGN_PYTHON" -S -m codealign.domains.ladder.run_check task.json candidate.ld seed.txt\n'
 
 
 class LadderDomain(Domain):
@@ -69,13 +82,18 @@ class LadderDomain(Domain):
         self.ladder_task(task)
         return Job(
             script=_SCRIPT,
-            files={"task.json": json.dumps(task.to_dict()), "candidate.ld": candidate.completion},
+            files={"task.json": json.dumps(task.to_dict()), "candidate.ld": candidate.completion,
+                   "seed.txt": str(self.draw_seed(task, candidate))},
             limits=self.limits_for(task),
             env={"CODEALIGN_PYTHON": sys.executable,
                  "PYTHONPATH": ":".join(str(Path(p).parent) for p in self.sandbox_binds()),
                  "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"},
             binds=self.sandbox_binds(),
         )
+
+    def draw_seed(self, task: Task, candidate: Candidate) -> int:
+        """The seed of this job's random traces, from the harness's secret key (never passed to the job)."""
+        return draw_seed(DRAW_PURPOSE, task, self.normalize(candidate.completion))
 
     def extract(self, text: str, truncated: bool = False) -> Extraction:
         return extract_code(text, self.name, self.fence_tags, extract_ladder, truncated=truncated)
@@ -97,7 +115,7 @@ class LadderDomain(Domain):
     def evaluate(self, task: Task, candidate: Candidate, backend: "ProcessBackend") -> ExecResult:
         if not self.in_process:
             return super().evaluate(task, candidate, backend)
-        verdict = score_candidate(self.ladder_task(task), candidate.completion)
+        verdict = score_candidate(self.ladder_task(task), candidate.completion, seed=self.draw_seed(task, candidate))
         details = {**verdict["details"], "backend": "in-process"}
         return ExecResult(task_id=task.task_id, candidate_id=candidate.candidate_id,
                           verdict=Verdict(verdict["verdict"]), score=verdict["score"], details=details,

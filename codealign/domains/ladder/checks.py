@@ -5,8 +5,6 @@
 =====================  ========  ==========================================================================
 code                   severity  finding
 =====================  ========  ==========================================================================
-rails                  error     the rung has no power path from the left rail to the right rail
-no-power-path          error     an element lies on no path from the left rail to the right rail
 no-coil                error     the rung drives nothing (no coil, no block)
 contact-after-coil     error     a contact or compare stands after the last coil/block of its path
 double-coil            error     the same variable is driven by OUT/NOUT in two places
@@ -20,6 +18,12 @@ output-never-written   warning   a declared output is written by nothing
 constant-compare       warning   a compare of two literals
 =====================  ========  ==========================================================================
 
+A rung read from text is a series/parallel tree between the two rails, so every element lies on a power path
+from the left rail to the right one (importers refuse a graph without that shape,
+:class:`~codealign.domains.ladder.model.GraphShapeError`). The checks walk the tree: their work grows linearly
+with the program's size (a parallel group of n elements followed by one of m is n + m elements, never the
+n × m wires of its graph).
+
 Types are BOOL, INT and TIME (milliseconds). Undeclared variables take the type their uses imply (contacts
 and coils: BOOL; compare operands: INT; timer presets: TIME; counter presets: INT); two uses that imply
 different types are a ``type`` error.
@@ -31,18 +35,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from codealign.domains.ladder.model import (
-    LEFT,
-    RIGHT,
     TIMER_KINDS,
     Block,
     Coil,
     Compare,
     Contact,
     Duration,
+    Parallel,
     Program,
-    RungGraph,
-    reachable,
-    tree_to_graph,
+    Series,
 )
 
 TYPES = ("BOOL", "INT", "TIME")
@@ -78,32 +79,31 @@ class Declarations:
     types: dict[str, str] = field(default_factory=dict)
 
 
-def graph_issues(graph: RungGraph, rung: int) -> list[Issue]:
-    """Rail and power-path findings on one rung graph."""
-    issues = []
-    from_left = reachable(graph, LEFT)
-    to_right = reachable(graph, RIGHT, forward=False)
-    if RIGHT not in from_left:
-        issues.append(Issue("error", "rails", "rung is not connected to both rails", rung))
-    for ident in sorted(graph.nodes):
-        if ident not in from_left or ident not in to_right:
-            element = graph.nodes[ident]
-            issues.append(Issue("error", "no-power-path", f"{element.text()} has no power path between the rails",
-                                rung, element.pos))
-    drives = [i for i, e in graph.nodes.items() if isinstance(e, (Coil, Block))]
-    if graph.nodes and not drives:
-        issues.append(Issue("error", "no-coil", "rung drives nothing: it has no coil or block", rung))
-        return issues
-    feeds_output = set()
-    for ident in drives:
-        feeds_output |= reachable(graph, ident, forward=False)
-    for ident in sorted(graph.nodes):
-        element = graph.nodes[ident]
-        if isinstance(element, (Contact, Compare)) and ident not in feeds_output:
-            issues.append(Issue("error", "contact-after-coil",
-                                f"{element.text()} stands after the last coil of its path and controls nothing",
-                                rung, element.pos))
-    return issues
+def rung_issues(body: Series, rung: int) -> list[Issue]:
+    """``no-coil`` and ``contact-after-coil`` findings of one rung, in text order."""
+    found: list[Issue] = []
+
+    def walk(series: Series, drive_after: bool) -> bool:
+        """Report the contacts of ``series`` that feed no coil or block (``drive_after``: one follows the
+        series); returns whether the series holds a coil or block."""
+        holds = False
+        for item in reversed(series.items):
+            if isinstance(item, Parallel):
+                inside = False
+                for branch in reversed(item.branches):
+                    inside = walk(branch, drive_after or holds) or inside
+                holds = holds or inside
+            elif isinstance(item, (Coil, Block)):
+                holds = True
+            elif not (drive_after or holds):
+                found.append(Issue("error", "contact-after-coil",
+                                   f"{item.text()} stands after the last coil of its path and controls nothing",
+                                   rung, item.pos))
+        return holds
+
+    if not walk(body, False):
+        return [Issue("error", "no-coil", "rung drives nothing: it has no coil or block", rung)]
+    return found[::-1]
 
 
 def infer_types(program: Program, declared: dict[str, str] | None = None) -> tuple[dict[str, str], list[Issue]]:
@@ -173,7 +173,7 @@ def check_program(program: Program, decl: Declarations | None = None) -> list[Is
     decl = decl or Declarations()
     issues: list[Issue] = []
     for index, rung in enumerate(program.rungs):
-        issues.extend(graph_issues(tree_to_graph(rung.body), index + 1))
+        issues.extend(rung_issues(rung.body, index + 1))
 
     drivers: dict[str, list[tuple[int, Coil]]] = {}
     latches: dict[str, int] = {}

@@ -7,8 +7,8 @@ views:
   text form writes and what the simulator and the graph edits work on;
 * the **graph** (:class:`RungGraph`): typed element nodes between a left and a right power rail, joined by
   directed power-flow edges. Wires are electrical nets, so the graph is read through its nets: every element
-  is an edge from the net at its input to the net at its output. The structural checks and PLCopen XML use
-  this view; :func:`graph_to_tree` recovers the tree when the graph is series-parallel (it raises
+  is an edge from the net at its input to the net at its output. PLCopen XML uses this view (the structural
+  checks walk the tree); :func:`graph_to_tree` recovers the tree when the graph is series-parallel (it raises
   :class:`GraphShapeError` naming the first element it cannot place otherwise).
 
 Round trip guarantee: ``graph_to_tree(tree_to_graph(t)) == t`` for every tree the parser builds (the parser
@@ -274,9 +274,6 @@ class RungGraph:
     nodes: dict[int, Element] = field(default_factory=dict)
     edges: set[tuple[int, int]] = field(default_factory=set)
 
-    def successors(self, node: int) -> list[int]:
-        return sorted(b for a, b in self.edges if a == node)
-
     def predecessors(self, node: int) -> list[int]:
         return sorted(a for a, b in self.edges if b == node)
 
@@ -290,10 +287,10 @@ def tree_to_graph(body: Series) -> RungGraph:
                 preds = build(item, preds)
             return preds
         if isinstance(node, Parallel):
-            outs: list[int] = []
+            outs: dict[int, None] = {}
             for branch in node.branches:
-                outs.extend(o for o in build(branch, preds) if o not in outs)
-            return outs
+                outs.update(dict.fromkeys(build(branch, preds)))
+            return list(outs)
         ident = len(graph.nodes)
         graph.nodes[ident] = node
         graph.edges.update((p, ident) for p in preds)
@@ -302,18 +299,6 @@ def tree_to_graph(body: Series) -> RungGraph:
     for last in build(body, [LEFT]):
         graph.edges.add((last, RIGHT))
     return graph
-
-
-def reachable(graph: RungGraph, start: int, forward: bool = True) -> set[int]:
-    seen, todo = {start}, [start]
-    while todo:
-        node = todo.pop()
-        nxt = graph.successors(node) if forward else graph.predecessors(node)
-        for other in nxt:
-            if other not in seen:
-                seen.add(other)
-                todo.append(other)
-    return seen
 
 
 def graph_to_tree(graph: RungGraph) -> Series:

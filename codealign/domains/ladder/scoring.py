@@ -1,10 +1,20 @@
 """Scoring one candidate program against a ladder task: the function the sandboxed checker runs.
 
 Order: extract the program text (a fenced code block if the answer has one), parse (syntax error →
-COMPILE_ERROR), structural and type checks (any ``error`` finding → COMPILE_ERROR), then behaviour: with a
-reference, equivalence on the task's traces plus random traces; otherwise the task's traces. ``score`` is the
-fraction of (scan, watched variable) values that match; PASS iff all match (and, with a reference, no
-difference was found). Never raises for a bad candidate; raises UserError only for a bad task.
+COMPILE_ERROR), structural and type checks (any ``error`` finding → COMPILE_ERROR), then behaviour:
+
+* with a reference (every procedural family task has one): the exhaustive search of the product machine
+  where the state space allows, the task's traces, :data:`DRAWN_TRACES` random traces of :data:`DRAWN_STEPS`
+  steps drawn from ``seed`` — the per-job seed the harness derives from its secret key
+  (:func:`codealign.domains.draws.draw_seed`), so a candidate cannot know the traces it will meet — each
+  holding its inputs long enough for every timer to expire, and a covering trace to every reachable state of
+  the reference those traces missed (where its states can be enumerated). Each trace is a draw; ``score`` is
+  the fraction of draws passed and PASS needs every draw and no search counterexample;
+* without one: the task's traces; ``score`` is the fraction of (scan, watched variable) values that match and
+  PASS needs all.
+
+A program too large to simulate within the work budget is a RUNTIME_ERROR, refused before any simulation.
+Never raises for a bad candidate; raises UserError only for a bad task.
 """
 
 from __future__ import annotations
@@ -21,6 +31,10 @@ from codealign.errors import UserError
 
 _FENCE = re.compile(r"```[^\n`]*\n(.*?)(?:```|\Z)", re.DOTALL)
 _MAX_REPORTED = 20
+DRAWN_TRACES = 32
+DRAWN_STEPS = 24
+DRAW_PURPOSE = "ladder-traces"
+"""The purpose tag of the ladder judge's per-job seed."""
 
 
 def extract_program(text: str) -> str:
@@ -31,8 +45,9 @@ def extract_program(text: str) -> str:
     return body.strip("\n").rstrip()
 
 
-def score_candidate(task: LadderTask, completion: str) -> dict[str, Any]:
-    """``{"verdict": ..., "score": ..., "details": {...}}`` for one candidate (plain data, JSON-able)."""
+def score_candidate(task: LadderTask, completion: str, *, seed: int) -> dict[str, Any]:
+    """``{"verdict": ..., "score": ..., "details": {...}}`` for one candidate (plain data, JSON-able);
+    ``seed`` draws the random traces."""
     source = extract_program(completion)
     try:
         program = parse_program(source)
@@ -47,7 +62,7 @@ def score_candidate(task: LadderTask, completion: str) -> dict[str, Any]:
         return {"verdict": "COMPILE_ERROR", "score": 0.0, "details": details}
     try:
         if task.reference is not None:
-            return _by_reference(task, program, details)
+            return _by_reference(task, program, details, seed)
         return _by_traces(task, program, details)
     except BudgetError as exc:
         details.update(stage="simulate", error=str(exc))
@@ -69,9 +84,10 @@ def _by_traces(task: LadderTask, program, details: dict[str, Any]) -> dict[str, 
     return {"verdict": "PASS" if passed else "FAIL", "score": matched / total if total else 0.0, "details": details}
 
 
-def _by_reference(task: LadderTask, program, details: dict[str, Any]) -> dict[str, Any]:
+def _by_reference(task: LadderTask, program, details: dict[str, Any], seed: int) -> dict[str, Any]:
     eq = compare_programs(task.reference, program, inputs=task.equivalence_inputs(program),
                           outputs=sorted(task.declarations().outputs or ()), types=task.types,
-                          scan_ms=task.scan_ms, traces=task.traces, seed=task.seed)
+                          scan_ms=task.scan_ms, traces=task.traces, seed=seed, random_count=DRAWN_TRACES,
+                          random_steps=DRAWN_STEPS, cover=True)
     details.update(stage="equivalence", **eq.to_dict())
     return {"verdict": "PASS" if eq.equivalent else "FAIL", "score": eq.score, "details": details}

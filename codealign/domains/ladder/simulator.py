@@ -149,12 +149,13 @@ class Simulator:
         self.max_scans = max_scans
         self._bodies = [rung.body for rung in program.rungs]
         self._edge_index: dict[int, int] = {}
-        self._blocks: list[Block] = []
+        blocks: dict[str, Block] = {}
         for element in (e for body in self._bodies for e in iter_elements(body)):
             if isinstance(element, Contact) and element.kind in ("P", "N"):
                 self._edge_index[id(element)] = len(self._edge_index)
-            elif isinstance(element, Block) and all(b.name != element.name for b in self._blocks):
-                self._blocks.append(element)
+            elif isinstance(element, Block):
+                blocks.setdefault(element.name, element)
+        self._blocks = list(blocks.values())
         self.reset()
 
     def reset(self) -> None:
@@ -170,7 +171,10 @@ class Simulator:
         return 0 if self.types.get(name, "BOOL") in ("INT", "TIME") else False
 
     def read(self, name: str) -> Value:
-        return self.values.get(name, self.default(name))
+        try:
+            return self.values[name]
+        except KeyError:
+            return self.default(name)
 
     def assign(self, inputs: dict[str, Value]) -> None:
         self.values.update(inputs)
@@ -293,8 +297,9 @@ class Simulator:
         self.values[b.name + ".Q"] = st[2]
         self.values[b.name + (".CV" if b.kind in ("CTU", "CTD") else ".ET")] = st[0]
 
-    def run(self, trace: Trace) -> list[list[Value]]:
-        """Rows of watched values, one per scan, from a fresh state."""
+    def run(self, trace: Trace, visited: set | None = None) -> list[list[Value]]:
+        """Rows of watched values, one per scan, from a fresh state; the :meth:`state` after every scan is
+        added to ``visited`` when given."""
         if trace.scans > self.max_scans:
             raise BudgetError(f"trace needs {trace.scans} scans; the simulation budget is {self.max_scans}")
         self.reset()
@@ -304,6 +309,8 @@ class Simulator:
             for _ in range(step.cycles):
                 self.scan()
                 rows.append([self.read(w) for w in trace.watch])
+                if visited is not None:
+                    visited.add(self.state())
         return rows
 
 

@@ -16,9 +16,11 @@ key            meaning and default
 ``traces``     a list of traces in the fixtures' ``test`` shape:
                ``{steps: [{cycles, inputs}], watch: [var], expected: [[value per watch] per scan]}``;
                ``expected`` may be left out when ``reference`` is given
-``reference``  a reference program (rung text): candidates are then checked for equivalence with it on the
-               traces plus random traces (exhaustively when the inputs are few), from ``seed``
-``seed``       seed of the random traces (default 0)
+``reference``  a reference program (rung text), kept for the judge (never in the prompt): candidates are then
+               checked for equivalence with it on the traces plus random traces drawn per job from a seed
+               the model cannot know (exhaustively when the inputs are few; see :mod:`.scoring`)
+``seed``       seed of the random traces that filter graph-edit negatives (default 0); part of the task's
+               content, so it also changes the judge's per-job draws
 =============  ==========================================================================================
 
 When ``inputs``, ``outputs`` or ``types`` is declared, every variable a trace sets or watches must be

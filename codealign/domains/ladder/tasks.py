@@ -1,8 +1,9 @@
 """Procedural ladder tasks: control specifications a small model can learn, judged by the scan-cycle simulator.
 
 Each task is a short spec in words with its interface (BOOL inputs and outputs); the answer is a ladder
-program in rung text, judged on the task's input traces and expected outputs (assets as in :mod:`.task`,
-``kind`` ``traces``). ``metadata["solution"]`` is the reference program.
+program in rung text, judged against the task's reference program (assets as in :mod:`.task`, ``kind``
+``reference``): the exhaustive search of the product machine, the task's traces and random traces drawn per
+job (:mod:`.scoring`). ``metadata["solution"]`` is the same reference program.
 
 Families (``FAMILIES``), each a finite grid of parameters and four phrasings of its spec:
 
@@ -57,7 +58,7 @@ from codealign.domains.splits import (SPLITS, Bundle, canonical, check_split, dr
 from codealign.errors import UserError
 from codealign.types import Task
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 HELDOUT_PARAM_FRACTION = 0.2
 HELDOUT_PHRASING = 3
 PHRASINGS = 4
@@ -535,9 +536,9 @@ def make_task(family_name: str, params: dict[str, Any], phrasing: int) -> Task:
         domain="ladder",
         prompt=task_prompt(spec, list(design.inputs), list(design.outputs), {}, DEFAULT_SCAN_MS, brief=True),
         assets={"spec": spec, "inputs": list(design.inputs), "outputs": list(design.outputs),
-                "scan_ms": DEFAULT_SCAN_MS, "traces": copy.deepcopy(list(traces))},
+                "scan_ms": DEFAULT_SCAN_MS, "traces": copy.deepcopy(list(traces)), "reference": design.reference},
         metadata={"family": family_name, "params": params, "phrasing": phrasing, "solution": design.reference,
-                  "rungs": design.reference.count("\n") + 1, "kind": "traces", "tags": [family_name],
+                  "rungs": design.reference.count("\n") + 1, "kind": "reference", "tags": [family_name],
                   "split": "heldout" if novel else "train", "novel": novel,
                   "generator": f"codealign.ladder_tasks/{GENERATOR_VERSION}"},
     )
