@@ -371,10 +371,11 @@ class VerilogDomain(Domain):
             run = "{VVP} -n trusted/sim"
             clean = ""
         lint = _LINT.format(VL=vl, TOP=shlex.quote(assets["top_module"])) if self.lint else ""
+        checks = _allowlist_options(tb, assets) + (f" --verilator {vl}" if "verilator" in self._tools() else "")
         script = (_SCRIPT.replace("{SOURCES}", record or 'srcs="{SRCS}"; top={TBTOP}')
                   .replace("{SRCS}", " ".join(sources)).replace("{TBTOP}", shlex.quote(testbench_top(assets["test"])))
                   .replace("{PY}", shlex.quote(sys.executable)).replace("{ALLOW}", shlex.quote(_ALLOWLIST))
-                  .replace("{REPLAY}", shlex.quote(_REPLAY)).replace("{CHECKS}", _allowlist_options(tb, assets))
+                  .replace("{REPLAY}", shlex.quote(_REPLAY)).replace("{CHECKS}", checks)
                   .replace("{LINT}", lint).replace("{BUILD}", build).replace("{CLEAN}", clean).replace("{RUN}", run)
                   .replace("{IV}", iv).replace("{VVP}", vvp).replace("{VL}", vl))
         return VerilogJob(script=script, files=files, limits=self.limits_for(task), tag=tag, fmt=fmt,
@@ -695,17 +696,20 @@ def _allowlist_verdict(stages: dict, verdict) -> ExecResult | None:
     except ValueError:
         report = None
     if rc not in (0, 2, 3) or not isinstance(report, dict):
-        return verdict(Verdict.COMPILE_ERROR, "allowlist_error", log=stages.get("allowlog", (0, ""))[1],
-                       stage="allowlist", error=f"the allowlist check failed (exit {rc})")
+        return verdict(Verdict.COMPILE_ERROR, "disallowed_construct", log=stages.get("allowlog", (0, ""))[1],
+                       stage="allowlist", constructs=["a design the checker fails on"], lines=[0],
+                       error=f"refused: the allowlist check failed on the design (exit {rc})")
     pre = report.get("preprocess")
     if pre and pre["rc"] != 0:
         return verdict(Verdict.COMPILE_ERROR, "preprocess_error", log=pre["log"], stage="preprocess")
     refused = [v for v in report["violations"] if v["kind"] == "construct"]
     if refused:
         names = list(dict.fromkeys(v["construct"] for v in refused))
+        first = refused[0]
         return verdict(Verdict.COMPILE_ERROR, "disallowed_construct", stage="allowlist", constructs=names,
                        lines=[v["line"] for v in refused],
-                       error=f"the design uses {', '.join(names)}, which designs may not use here")
+                       error=f"line {first['line']}: the design uses {first['construct']}, which designs may not "
+                             f"use here" + (f" ({len(names) - 1} more refused)" if len(names) > 1 else ""))
     if "alone" in stages and stages["alone"][0] != 0:
         log = stages["alone"][1]
         return verdict(Verdict.COMPILE_ERROR, classify_compile_log(log), log=log, stage="alone")
