@@ -26,6 +26,10 @@ LEXICAL = {
         "directive `define", 1),
     "undefined_predefined_macro_then_resetall": (
         "`undef timescale\n`resetall\n" + COUNTER + "assign q = 0;\nendmodule\n", "directive `undef", 1),
+    # found attacking this judge: ivlpp expands a predefined macro inside an escaped identifier, so slang's
+    # name and Icarus's differ (\\in`__ICARUS__ is \\in1 , the port in1, to Icarus)
+    "escaped_identifier_a_preprocessor_expands": (
+        COUNTER + "wire \\q`__ICARUS__ ;\nassign q = 0;\nendmodule\n", "text iverilog -E reads differently from the checker", 2),
     "directive_state_reaching_the_testbench": (
         "`unconnected_drive pull1\n`default_nettype none\n" + COUNTER + "assign q = 0;\nendmodule\n",
         "directive `unconnected_drive", 1),
@@ -104,3 +108,33 @@ def test_constant_that_icarus_and_verilator_evaluate_apart_cannot_hide_an_upward
 def test_upward_name_in_the_branch_the_testbench_builds_is_refused(multiplier, backend, attack):
     text, line = SCOPING[attack]
     assert_refused(judge(multiplier, text, backend), "hierarchical name multi_pipe_tb.perfect", line)
+
+
+def refused(text: str) -> list[str]:
+    from codealign.domains.verilog.allowlist import check_design
+
+    return [v.construct for v in check_design({"cand.sv": text})]
+
+
+SUB = "module S(output o); assign o = 1; wire w; if (1) begin : g wire x; end endmodule\n"
+
+
+def test_a_task_called_or_a_block_disabled_by_a_name_the_design_does_not_declare_is_refused():
+    """Simple task names are looked up upward (a testbench task could bump its own counters)."""
+    assert refused(COUNTER + "initial begin wavedrom_start(); wavedrom_stop; disable stim; end\nendmodule") == [
+        "call of wavedrom_start (not declared where it is used)", "call of wavedrom_stop (not declared where it is used)",
+        "disable of stim (not declared where it is used)"]
+    assert refused(COUNTER + "task t; endtask\ninitial begin : b t; disable b; end\nassign q = 0;\nendmodule") == []
+
+
+def test_a_name_declared_in_one_generate_branch_is_not_visible_from_another_or_from_outside():
+    assert refused(SUB + COUNTER + "if (1) S good1(); else begin : e assign q = good1.o; end\nendmodule") == \
+        ["hierarchical name good1.o"]
+    assert refused(SUB + COUNTER + "for (genvar i = 0; i < 2; i++) begin : l S u(); end\nassign q = l[0].u.o;\nendmodule") \
+        == ["hierarchical name l[0].u.o"]
+    assert refused(SUB + COUNTER + "if (1) begin : g S u(); assign q = u.o; end\nendmodule") == []
+
+
+def test_an_instance_name_reaches_only_the_top_level_names_of_its_module():
+    assert refused(SUB + COUNTER + "S u(); S v[1:0](); assign q = {u.o, u.w, u.g.x, v.o};\nendmodule") == \
+        ["hierarchical name u.g.x", "hierarchical name v.o"]

@@ -1,17 +1,21 @@
 """What a candidate design may contain, decided on slang's syntax tree (pyslang), never on regexes over text.
 
-The candidate is lexed raw first: every compiler directive must be one that reads nothing and embeds nothing
-(``include``, ``line``, ``pragma``, ``protect``, Verilator's ``systemc_*``/``verilator_config`` are refused, so
-no host file is ever opened). Only then is it preprocessed and parsed (no include paths) and the whole tree
-walked, every ``generate`` branch and every module included, whatever a parameter would select:
+The candidate is lexed raw (nothing is preprocessed, so no file is ever opened) and re-emitted by
+:func:`emit` as the one text every compiler builds: no directive or macro use but a plain ``timescale``
+line, no attribute ``(* *)``, no comment. :func:`main` shows that ``iverilog -E`` and ``verilator -E`` read
+that text as the same tokens. Its tree is then walked, every ``generate`` branch and every module included,
+whatever a constant or a parameter would select:
 
 * top-level items: modules, UDPs and packages, plus compilation-unit declarations, checked like module
   bodies (no ``bind``, ``config``, interfaces, programs, classes, DPI imports or exports);
 * no ``defparam``, ``force``/``release``, procedural ``assign``/``deassign``;
-* every hierarchical name (``a.b``) starts at a scope the same module declares (an instance, a named or
-  generate block, or a variable of a struct, union, enum or named type), so nothing outside the candidate's
-  own instances is reachable; ``$root``, ``$unit``, ``this``/``super``, ``::`` and ``import`` of packages the
-  candidate does not define are refused;
+* no name can be looked up upward, out of the design: a dotted name starts at a variable of a struct,
+  union, enum or named type, or is ``inst.name`` with ``inst`` an instance of a module the design defines and
+  ``name`` a port, net or variable at that module's top level; a task or function called, or a block
+  disabled, by a simple name is one the design declares; each declared in a scope that lexically holds the
+  use and exists whenever the use does (:func:`_declarations`), so whichever branch a simulator builds the
+  name binds inside the design; ``$root``, ``$unit``, ``this``/``super``, ``::`` and ``import`` of packages
+  the candidate does not define are refused;
 * every instantiated module is one the candidate defines (or a gate primitive), and no candidate module takes
   a reserved name (the testbench's modules);
 * no assignment, increment, gate output or ``inout``/``output`` connection drives a module's own ``input``
@@ -347,7 +351,8 @@ class _Module:
 def _declarations(root) -> dict[str, set]:
     """Where and as what each name a dotted name, a call or a ``disable`` may start at is declared:
     ``(scope, what)`` with the key of the innermost scope that holds the declaration wherever the declaration
-    exists (a branch of a generate construct holds its own name) and ``("instance", module)``, ``"block"``
+    exists (a branch of a generate construct holds its own name) and ``("instance", module)``, ``"instances"``
+    (an array), ``"block"``
     (named or generate block), ``"members"`` (a variable of a struct, union, enum or named type) or
     ``"subroutine"``."""
     declared: dict[str, set] = {}
@@ -358,7 +363,8 @@ def _declarations(root) -> dict[str, set]:
         kind = n.kind.name
         name, scope, what = None, None, None
         if kind == "HierarchicalInstance" and n.decl is not None and n.parent is not None:
-            name, scope, what = n.decl.name, _scopes(n)[0], ("instance", n.parent.type.valueText)
+            what = ("instance", n.parent.type.valueText) if not len(n.decl.dimensions) else "instances"
+            name, scope = n.decl.name, _scopes(n)[0]
         elif kind in ("GenerateBlock", "SequentialBlockStatement", "ParallelBlockStatement"):
             clause = getattr(n, "beginName", None) or getattr(n, "blockName", None) or n.label
             if clause is not None:
