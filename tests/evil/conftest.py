@@ -1,4 +1,4 @@
-"""Fixtures shared by the hostile-program suites: both backends, and bwrap alone."""
+"""Fixtures shared by the hostile-program suites: both backends, bwrap alone, bwrap and docker."""
 
 import pytest
 
@@ -20,3 +20,18 @@ def bwrap_backend():
     from codealign.sandbox.backends import get_backend
 
     return get_backend("bwrap")
+
+
+@pytest.fixture(params=["bwrap", "docker"], scope="module")
+def hiding_backend(request):
+    """The isolating backends, bwrap and docker (module-scoped); a Docker engine that does not answer fails
+    the test rather than skipping it."""
+    from codealign.sandbox.backends import get_backend
+
+    if request.param == "docker":
+        from codealign.sandbox.docker import docker_problem
+
+        problem = docker_problem()
+        if problem:
+            pytest.fail(f"the Docker backend is not usable: {problem}")
+    return get_backend(request.param)

@@ -29,7 +29,8 @@ LEXICAL = {
     # found attacking this judge: ivlpp expands a predefined macro inside an escaped identifier, so slang's
     # name and Icarus's differ (\\in`__ICARUS__ is \\in1 , the port in1, to Icarus)
     "escaped_identifier_a_preprocessor_expands": (
-        COUNTER + "wire \\q`__ICARUS__ ;\nassign q = 0;\nendmodule\n", "text iverilog -E reads differently from the checker", 2),
+        COUNTER + "wire \\q`__ICARUS__ ;\nassign q = 0;\nendmodule\n",
+        "text iverilog -E reads differently from the checker", 2),
     "directive_state_reaching_the_testbench": (
         "`unconnected_drive pull1\n`default_nettype none\n" + COUNTER + "assign q = 0;\nendmodule\n",
         "directive `unconnected_drive", 1),
@@ -53,19 +54,6 @@ SCOPING = {
         f"if (size == 4) begin : g\n  {COPY_EXPECTED}\nend else begin : h\n"
         "  always @(posedge clk) mul_out <= 0;\nend\nendmodule\n", 8),
 }
-
-
-@pytest.fixture(params=["bwrap", "docker"], scope="module")
-def backend(request):
-    from codealign.sandbox.backends import get_backend
-
-    if request.param == "docker":
-        from codealign.sandbox.docker import docker_problem
-
-        problem = docker_problem()
-        if problem:
-            pytest.fail(f"the Docker backend is not usable: {problem}")
-    return get_backend(request.param)
 
 
 @pytest.fixture(scope="module")
@@ -94,20 +82,20 @@ def assert_refused(result, construct: str, line: int):
 
 
 @pytest.mark.parametrize("attack", sorted(LEXICAL))
-def test_text_two_readers_could_read_apart_is_refused_by_construct_and_line(counter, backend, attack):
+def test_text_two_readers_could_read_apart_is_refused_by_construct_and_line(counter, hiding_backend, attack):
     text, construct, line = LEXICAL[attack]
-    assert_refused(judge(counter, text, backend), construct, line)
+    assert_refused(judge(counter, text, hiding_backend), construct, line)
 
 
-def test_constant_that_icarus_and_verilator_evaluate_apart_cannot_hide_an_upward_name(counter, backend):
-    result = judge(counter, CONSTANT_DIFFERENTIAL, backend, simulator="verilator")
+def test_constant_that_icarus_and_verilator_evaluate_apart_cannot_hide_an_upward_name(counter, hiding_backend):
+    result = judge(counter, CONSTANT_DIFFERENTIAL, hiding_backend, simulator="verilator")
     assert_refused(result, "hierarchical name good1.q", 4)
 
 
 @pytest.mark.parametrize("attack", sorted(SCOPING))
-def test_upward_name_in_the_branch_the_testbench_builds_is_refused(multiplier, backend, attack):
+def test_upward_name_in_the_branch_the_testbench_builds_is_refused(multiplier, hiding_backend, attack):
     text, line = SCOPING[attack]
-    assert_refused(judge(multiplier, text, backend), "hierarchical name multi_pipe_tb.perfect", line)
+    assert_refused(judge(multiplier, text, hiding_backend), "hierarchical name multi_pipe_tb.perfect", line)
 
 
 def refused(text: str) -> list[str]:
@@ -122,16 +110,16 @@ SUB = "module S(output o); assign o = 1; wire w; if (1) begin : g wire x; end en
 def test_a_task_called_or_a_block_disabled_by_a_name_the_design_does_not_declare_is_refused():
     """Simple task names are looked up upward (a testbench task could bump its own counters)."""
     assert refused(COUNTER + "initial begin wavedrom_start(); wavedrom_stop; disable stim; end\nendmodule") == [
-        "call of wavedrom_start (not declared where it is used)", "call of wavedrom_stop (not declared where it is used)",
-        "disable of stim (not declared where it is used)"]
+        "call of wavedrom_start (not declared where it is used)",
+        "call of wavedrom_stop (not declared where it is used)", "disable of stim (not declared where it is used)"]
     assert refused(COUNTER + "task t; endtask\ninitial begin : b t; disable b; end\nassign q = 0;\nendmodule") == []
 
 
 def test_a_name_declared_in_one_generate_branch_is_not_visible_from_another_or_from_outside():
     assert refused(SUB + COUNTER + "if (1) S good1(); else begin : e assign q = good1.o; end\nendmodule") == \
         ["hierarchical name good1.o"]
-    assert refused(SUB + COUNTER + "for (genvar i = 0; i < 2; i++) begin : l S u(); end\nassign q = l[0].u.o;\nendmodule") \
-        == ["hierarchical name l[0].u.o"]
+    loop = "for (genvar i = 0; i < 2; i++) begin : l S u(); end\nassign q = l[0].u.o;\nendmodule"
+    assert refused(SUB + COUNTER + loop) == ["hierarchical name l[0].u.o"]
     assert refused(SUB + COUNTER + "if (1) begin : g S u(); assign q = u.o; end\nendmodule") == []
 
 

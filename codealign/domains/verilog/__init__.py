@@ -127,8 +127,9 @@ gives the candidate COMPILE_ERROR (the benchmarks' ``--oracle`` run shows which 
 (g) agreement is shown for the preprocessors' output; a compiler's own lexer or parser after preprocessing
 (Icarus's ``-g2012`` keyword set against slang's SystemVerilog) may still read a token apart; no such case is
 known, and it would have to survive both the alone build and slang's parse; (h) the candidate's
-``timescale`` line also applies to a later file on the command line that sets none (every testbench and the
-replay harness set their own); (i) the name rule is syntactic and strict: ``inst.name`` reaches one level
+``timescale`` line also applies to a later file on the command line that sets none (11 of RTLLM's 43
+testbenches; VerilogEval's and the replay harness set their own), so a design picks such a testbench's time
+unit and precision (and with it where the RTLLM X rule samples, see (c)); (i) the name rule is syntactic and strict: ``inst.name`` reaches one level
 down, and blocks (named, generate, loop) are not nameable from outside themselves (none of the 686 reference
 designs of VerilogEval, RTLLM, CVDP and the procedural family uses a dotted name).
 
