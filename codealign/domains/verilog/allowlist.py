@@ -151,12 +151,7 @@ def emit(text: str, name: str = "cand.sv") -> tuple[str, list[Violation]]:
     use but a plain ``timescale UNIT / PRECISION`` (kept as written: the build reads it as the design's
     time scale), and attributes ``(* *)`` (a comment to Icarus's preprocessor, a string-holding construct to
     slang). Tokens slang cannot lex give one ``compiler`` violation."""
-    sm = pyslang.SourceManager()
-    diagnostics = pyslang.Diagnostics()
-    lexer = parsing.Lexer(sm.assignText(name, text), pyslang.BumpAllocator(), diagnostics, sm)
-    tokens = []
-    while (tok := lexer.lex()).kind != parsing.TokenKind.EndOfFile:
-        tokens.append(tok)
+    sm, tokens, diagnostics, _ = _lex(text, name)
     violations, out = [], []
     kinds = [t.kind.name for t in tokens]
     for i, tok in enumerate(tokens):
@@ -204,12 +199,19 @@ def _attribute(tokens, i: int) -> bool:
 def tokens(text: str) -> list[tuple[str, str, int]]:
     """``(kind, text, line)`` of each token slang lexes in ``text`` (no preprocessing): what two readers of
     one text must agree on (kind and text)."""
-    sm = pyslang.SourceManager()
-    lexer = parsing.Lexer(sm.assignText("t.sv", text), pyslang.BumpAllocator(), pyslang.Diagnostics(), sm)
-    out = []
+    sm, toks, _, _ = _lex(text)
+    return [(tok.kind.name, tok.rawText, _line(sm, tok)) for tok in toks]
+
+
+def _lex(text: str, name: str = "t.sv") -> tuple:
+    """slang's source manager, tokens (no preprocessing) and diagnostics of ``text``, and the allocator the
+    tokens live in."""
+    sm, diagnostics, memory = pyslang.SourceManager(), pyslang.Diagnostics(), pyslang.BumpAllocator()
+    lexer = parsing.Lexer(sm.assignText(name, text), memory, diagnostics, sm)
+    toks = []
     while (tok := lexer.lex()).kind != parsing.TokenKind.EndOfFile:
-        out.append((tok.kind.name, tok.rawText, _line(sm, tok)))
-    return out
+        toks.append(tok)
+    return sm, toks, diagnostics, memory
 
 
 def _line(sm, at) -> int:
