@@ -81,10 +81,12 @@ def assert_refused(result, construct: str, line: int):
     assert f"line {result.details['lines'][0]}:" in result.details["error"] and "\n" not in result.details["error"]
 
 
+@pytest.mark.parametrize("simulator", ["iverilog", "verilator"])
 @pytest.mark.parametrize("attack", sorted(LEXICAL))
-def test_text_two_readers_could_read_apart_is_refused_by_construct_and_line(counter, hiding_backend, attack):
+def test_text_two_readers_could_read_apart_is_refused_by_construct_and_line(counter, hiding_backend, attack,
+                                                                            simulator):
     text, construct, line = LEXICAL[attack]
-    assert_refused(judge(counter, text, hiding_backend), construct, line)
+    assert_refused(judge(counter, text, hiding_backend, simulator), construct, line)
 
 
 def test_constant_that_icarus_and_verilator_evaluate_apart_cannot_hide_an_upward_name(counter, hiding_backend):
@@ -92,10 +94,12 @@ def test_constant_that_icarus_and_verilator_evaluate_apart_cannot_hide_an_upward
     assert_refused(result, "hierarchical name good1.q", 4)
 
 
+@pytest.mark.parametrize("simulator", ["iverilog", "verilator"])
 @pytest.mark.parametrize("attack", sorted(SCOPING))
-def test_upward_name_in_the_branch_the_testbench_builds_is_refused(multiplier, hiding_backend, attack):
+def test_upward_name_in_the_branch_the_testbench_builds_is_refused(multiplier, hiding_backend, attack, simulator):
     text, line = SCOPING[attack]
-    assert_refused(judge(multiplier, text, hiding_backend), "hierarchical name multi_pipe_tb.perfect", line)
+    result = judge(multiplier, text, hiding_backend, simulator)
+    assert_refused(result, "hierarchical name multi_pipe_tb.perfect", line)
 
 
 def refused(text: str) -> list[str]:
