@@ -130,3 +130,14 @@ def test_a_name_declared_in_one_generate_branch_is_not_visible_from_another_or_f
 def test_an_instance_name_reaches_only_the_top_level_names_of_its_module():
     assert refused(SUB + COUNTER + "S u(); S v[1:0](); assign q = {u.o, u.w, u.g.x, v.o};\nendmodule") == \
         ["hierarchical name u.g.x", "hierarchical name v.o"]
+
+
+@pytest.mark.parametrize("draw, construct", [("$random", "$random without a seed argument"),
+                                             ("\\$random ", "$random without a seed argument"),
+                                             ("$urandom", "$urandom"), ("$urandom_range(7)", "$urandom_range")])
+def test_a_design_drawing_from_the_generator_the_testbench_draws_its_stimulus_from_is_refused(
+        multiplier, hiding_backend, draw, construct):
+    """Found attacking this judge: Icarus has one generator for all ``$random`` calls without a seed, so a
+    design that draws at chosen times chooses which stimulus the testbench sends next."""
+    text = MULTIPLIER + f"integer skip;\nalways @(posedge clk) skip = {draw};\nalways @(posedge clk) mul_out <= 0;\n"
+    assert_refused(judge(multiplier, text + "endmodule\n", hiding_backend), construct, 4)

@@ -71,7 +71,9 @@ The job script is the same for every task's jobs (it holds no secret) and does, 
    holds the use and exists whenever the use does (a generate branch or loop body holds its own names), so
    no simulator looks it up upward into the testbench, whichever branch or parameterisation it builds
    (Icarus and Verilator evaluate some constants apart; the alone build uses the defaults, the testbench
-   its overrides); and no system task or function outside a small allowlist
+   its overrides); no draw from the simulation's one random generator, the testbench's stimulus source
+   (``$urandom``, ``$random`` without its seed argument); and no system task or function outside a small
+   allowlist
    (``$finish``, ``$fopen``, ``$readmem*``, ``$c``, ``$dumpfile``, plusargs... are refused, however spelled:
    an escaped ``\\$finish `` is the name ``$finish``). The script sends the report to the trusted channel;
    any violation, or a crash of the check (a refusal), ends the job;

@@ -22,7 +22,8 @@ whatever a constant or a parameter would select:
   port, and the top module declares the reference's inputs as inputs (a design that drives its inputs would
   drive the testbench's stimulus net, e.g. to X, which the reference then sees);
 * every system task or function is in :data:`ALLOWED_SYSTEM_NAMES`, the name taken from the token's value
-  (an escaped identifier ``\\$finish `` is the name ``$finish``).
+  (an escaped identifier ``\\$finish `` is the name ``$finish``), and ``$random`` takes its seed argument
+  (the simulation's one generator is the testbench's stimulus source).
 
 Printing is not restricted (``$display``, ``$write``, ``$strobe`` may print anything): the verdict never
 reads untagged output. :func:`check_design` is the interface (cocotb designs go through it too); :func:`main` is the
@@ -40,13 +41,16 @@ from pyslang import parsing, syntax
 
 # Pure functions of their arguments, time and randomness, and outputs to stdout. Everything else (files,
 # plusargs, ending or steering the simulation, dumping, other scopes, Verilator's $c C++) is refused, and so
-# are $monitor (a new one cancels the testbench's), $monitoroff and $timeformat (global state).
+# are $monitor (a new one cancels the testbench's), $monitoroff and $timeformat (global state), and the random
+# functions that draw from the simulation's one generator ($urandom, $urandom_range, and $random without its
+# seed argument): the testbench draws its stimulus there, so a design calling them would choose which
+# stimulus the testbench sends.
 ALLOWED_SYSTEM_NAMES = frozenset(
     "$signed $unsigned $clog2 $bits $high $low $left $right $size $increment $dimensions "
     "$unpacked_dimensions $countones $countbits $onehot $onehot0 $isunknown $cast $typename $isunbounded "
     "$ln $log10 $exp $sqrt $pow $floor $ceil $sin $cos $tan $asin $acos $atan $atan2 $hypot $sinh $cosh "
     "$tanh $asinh $acosh $atanh $rtoi $itor $realtobits $bitstoreal $shortrealtobits $bitstoshortreal "
-    "$random $urandom $urandom_range $dist_uniform $dist_normal $dist_exponential $dist_poisson "
+    "$random $dist_uniform $dist_normal $dist_exponential $dist_poisson "
     "$time $stime $realtime $past $rose $fell $stable $changed $sampled "
     "$display $displayb $displayh $displayo $write $writeb $writeh $writeo $strobe $strobeb $strobeh "
     "$strobeo $sformat $sformatf $swrite $swriteb $swriteh $swriteo $sscanf $printtimescale $info $warning "
@@ -279,6 +283,9 @@ class _Module:
             self.refuse(_REFUSED[kind], n)
         elif kind == "ScopedName":
             self._scoped(n)
+        elif kind in ("SystemName", "IdentifierName") and \
+                (n.systemIdentifier if kind == "SystemName" else n.identifier).valueText == "$random":
+            self._random(n)
         elif kind == "HierarchyInstantiation":
             type_name = n.type.valueText
             if type_name not in self.modules:
@@ -299,6 +306,13 @@ class _Module:
             for inst in _items(n.instances):
                 for port in list(_items(inst.connections))[:driven]:
                     self._drives(port.expr, n)
+
+    def _random(self, n) -> None:
+        """``$random`` (however spelled) only as ``$random(seed)``, which draws from the design's own seed."""
+        parent = n.parent
+        call = parent is not None and parent.kind.name == "InvocationExpression" and _key(parent.left) == _key(n)
+        if not call or parent.arguments is None or len(list(_items(parent.arguments.parameters))) != 1:
+            self.refuse("$random without a seed argument", n)
 
     def _scoped(self, n) -> None:
         if n.separator.kind.name == "DoubleColon":
