@@ -131,9 +131,11 @@ gives the candidate COMPILE_ERROR (the benchmarks' ``--oracle`` run shows which 
 known, and it would have to survive both the alone build and slang's parse; (h) the candidate's
 ``timescale`` line also applies to a later file on the command line that sets none (11 of RTLLM's 43
 testbenches; VerilogEval's and the replay harness set their own), so a design picks such a testbench's time
-unit and precision (and with it where the RTLLM X rule samples, see (c)); (i) the name rule is syntactic and strict: ``inst.name`` reaches one level
-down, and blocks (named, generate, loop) are not nameable from outside themselves (none of the 686 reference
-designs of VerilogEval, RTLLM, CVDP and the procedural family uses a dotted name).
+unit and precision (and with it where the RTLLM X rule samples, see (c)); (i) the name rule is syntactic and
+strict: ``inst.name`` reaches one level down, and blocks (named, generate, loop) are not nameable from outside
+themselves (none of the 686 reference designs of VerilogEval, RTLLM, CVDP and the procedural family uses a
+dotted name); (j) the check does not elaborate the design with the build's top and parameter overrides: what
+it decides holds for every branch and parameterisation instead.
 
 **Simulators.** ``iverilog`` (default; ``-g2012``, ``vvp -n``) or ``verilator`` (``--binary --timing``, about
 10 s per design; steps 1-2 use iverilog, so Verilator never sees a refused design). Verilator is built without ccache: jobs run

@@ -170,7 +170,8 @@ def emit(text: str, name: str = "cand.sv") -> tuple[str, list[Violation]]:
         out.append(_trivia(tok, " ") + tok.rawText)
     errors = [d for d in diagnostics if d.isError()]
     if errors:
-        violations.append(Violation(f"text the checker cannot lex ({errors[0].code})", _line(sm, errors[0]), "compiler"))
+        violations.append(Violation(f"text the checker cannot lex ({errors[0].code})", _line(sm, errors[0]),
+                                    "compiler"))
     return "".join(out) + "\n", list(dict.fromkeys(violations))
 
 
