@@ -247,8 +247,12 @@ def test_allowlist_names_an_escaped_system_task_by_its_name():
     assert refused("module T; initial #5 \\$finish ; endmodule") == ["$finish"]
 
 
-def test_allowlist_finds_a_system_task_built_by_token_pasting():
-    assert refused("`define F(x) $fin``x\nmodule T; initial `F(ish); endmodule") == ["$finish"]
+def test_allowlist_refuses_every_directive_and_macro_use_but_a_plain_timescale():
+    assert refused("`define F(x) $fin``x\nmodule T; initial `F(ish); endmodule") == ["directive `define", "directive `F"]
+    assert refused("`timescale 1ns/1ps\nmodule T; endmodule") == []
+    assert refused("`timescale 1ns/1ps module T; endmodule") == ["directive `timescale"]
+    assert refused("`resetall\n`default_nettype none\nmodule T; endmodule") == \
+        ["directive `resetall", "directive `default_nettype"]
 
 
 def test_allowlist_refuses_a_dotted_name_starting_at_a_plain_variable():
@@ -267,9 +271,10 @@ def test_allowlist_refuses_driving_an_input_that_shares_its_direction_with_the_p
         ["drives its own input b"]
 
 
-def test_allowlist_refuses_a_tool_directive_even_when_defined_as_a_macro():
-    assert refused("`define systemc_imp_header x\n`systemc_imp_header\nmodule T; endmodule") == \
-        ["directive `systemc_imp_header"]
+def test_allowlist_refuses_attributes_but_not_an_implicit_event_list():
+    assert refused("module T(input a, output reg y); (* keep *) wire w; always @(*) y = a; endmodule") == \
+        ["attribute (* *)"]
+    assert refused("module T(input a, output reg y); always @(*) y = a; always @( * ) y = a; endmodule") == []
 
 
 def test_allowlist_refuses_bind_dpi_and_testbench_module_names():

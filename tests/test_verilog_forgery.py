@@ -91,10 +91,10 @@ def test_ending_the_simulation_early_is_forbidden(domain, task, backend):
     assert r.verdict is Verdict.COMPILE_ERROR and r.details["constructs"] == ["$finish"]
 
 
-def test_a_system_task_built_by_token_pasting_is_still_found(domain, task, backend):
+def test_a_system_task_built_by_token_pasting_is_refused_with_the_macro(domain, task, backend):
     text = "`define F(x) $fin``x\n" + reference_solution(task).replace("endmodule", "initial #40 `F(ish);\nendmodule")
     r = verdict_of(domain, task, text, backend)
-    assert r.verdict is Verdict.COMPILE_ERROR and r.details["constructs"] == ["$finish"]
+    assert r.verdict is Verdict.COMPILE_ERROR and r.details["constructs"] == ["directive `define", "directive `F"]
 
 
 def test_a_denied_call_in_an_unelaborated_generate_branch_is_still_rejected(domain, task, backend):

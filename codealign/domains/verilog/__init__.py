@@ -34,8 +34,8 @@ RUNTIME_ERROR when the simulator fails without a summary; otherwise PASS or FAIL
 time; RTLLM,
 ``1 - failures / checks`` where the testbench prints both, else 1 (passed) or 0; 0 for every verdict before a
 summary. ``details["failure"]`` holds the failure class (a superset of VerilogEval's codes): ``empty``,
-``too_large``, ``disallowed_construct`` (``details["constructs"]`` names them), ``allowlist_error`` (the
-check itself failed: refused), ``preprocess_error``, ``syntax_error`` (S), ``explicit_cast_required`` (e),
+``too_large``, ``disallowed_construct`` (``details["constructs"]`` and ``details["lines"]`` name them; a
+crash of the check is one), ``preprocess_error`` (``iverilog -E`` or ``verilator -E`` failed on ``cand.i``), ``syntax_error`` (S), ``explicit_cast_required`` (e),
 ``sized_constant_zero`` (0), ``declared_as_wire`` (w), ``unknown_module`` (m), ``unbound_clk`` (c),
 ``unbound_name`` (p), ``module_name_clash``, ``zero_delay_loop`` (an ``always`` without delay),
 ``unknown_system_task``, ``compile_error`` (C), ``compile_timeout``, ``tb_timeout`` (T), ``sim_timeout``,
@@ -52,17 +52,32 @@ rules), not on its text.
 The job script is the same for every task's jobs (it holds no secret) and does, in order:
 
 1. with the testbench and reference in a folder made unreadable (``chmod 000``), run the allowlist check as a
-   separate ``python -I`` process (fd 3 closed): lex the raw candidate and refuse any directive that reads,
-   embeds or relabels (``include`` however built from macros, ``line``, ``pragma``, Verilator's
-   ``systemc_*``), so no file is ever opened; preprocess it with ``iverilog -E`` and check the
-   *preprocessed* text (what is compiled is what was checked) over the whole tree, every generate branch and
-   module: no ``defparam``, ``force``/``release``/procedural ``assign``/``deassign``, ``bind``, DPI,
-   hierarchical names that start outside the module's own declarations, ``$root``/``$unit``, driving the
-   module's own inputs, testbench module names, and no system task or function outside a small allowlist
+   separate ``python -I`` process (fd 3 closed). **One text, one reader:** it lexes the raw candidate with
+   slang (no preprocessing, so no file is ever opened) and writes ``cand.i``, the candidate's tokens without
+   comments, line breaks kept: the only text any later step reads or compiles (the alone build, lint, the
+   testbench or replay build, Verilator, the cocotb build). It refuses every compiler directive and macro use
+   but a plain ``timescale UNIT/PRECISION`` line (kept: the build reads it as the design's time scale), and
+   attributes ``(* *)`` (read as a string-holding construct by slang and as a comment by Icarus's
+   preprocessor); it then runs ``iverilog -E`` (and ``verilator -E`` where Verilator builds or lints) on
+   ``cand.i`` alone and refuses unless each emits exactly slang's tokens. So no candidate directive, macro
+   or preprocessor state exists to reach ``harness.sv``/``tb.sv``, which come after ``cand.i`` on the build's
+   command line. It then checks ``cand.i``'s tree, every generate branch and module whatever a constant or
+   parameter override selects: no ``defparam``, ``force``/``release``/procedural ``assign``/``deassign``,
+   ``bind``, DPI, ``$root``/``$unit``, driving the
+   module's own inputs, testbench module names; **no name that can leave the design:** a dotted name starts
+   at a variable of a struct-like type or is ``inst.name`` with ``inst`` an instance of a module the design
+   defines and ``name`` a port, net or variable at that module's top level, and a task or function called,
+   or a block disabled, by a simple name is one the design declares, each declared in a scope that lexically
+   holds the use and exists whenever the use does (a generate branch or loop body holds its own names), so
+   no simulator looks it up upward into the testbench, whichever branch or parameterisation it builds
+   (Icarus and Verilator evaluate some constants apart; the alone build uses the defaults, the testbench
+   its overrides); no draw from the simulation's one random generator, the testbench's stimulus source
+   (``$urandom``, ``$random`` without its seed argument); and no system task or function outside a small
+   allowlist
    (``$finish``, ``$fopen``, ``$readmem*``, ``$c``, ``$dumpfile``, plusargs... are refused, however spelled:
    an escaped ``\\$finish `` is the name ``$finish``). The script sends the report to the trusted channel;
-   any violation, or a crash of the check, ends the job;
-2. elaborate the preprocessed candidate alone (``iverilog -o alone.vvp``): the compiler's failure classes,
+   any violation, or a crash of the check (a refusal), ends the job;
+2. elaborate ``cand.i`` alone (``iverilog -o alone.vvp``): the compiler's failure classes,
    and a second wall against names outside the candidate; text slang cannot parse but iverilog accepts is
    refused here;
 3. VerilogEval format under Icarus (record and replay, :mod:`codealign.domains.verilog.replay`): with no
@@ -80,7 +95,7 @@ The job script is the same for every task's jobs (it holds no secret) and does, 
    the stimulus writes inputs with blocking assignments at the sampling edge, and which of them the
    reference saw depends on the simulator's process order; 4 of VerilogEval's 134), and under Verilator
    (no inactive region for ``#0``), ``details["replay_fallback"]`` says why and step 4 runs instead.
-4. Otherwise (RTLLM, fallback): compile the same preprocessed text with the testbench and the reference, in
+4. Otherwise (RTLLM, fallback): compile ``cand.i`` (first on the command line) with the testbench and the reference, in
    which every module the reference defines carries a per-job random suffix and every ``$display``/
    ``$write``/``$strobe``/``$monitor`` of the testbench carries a per-job random tag; delete the sources
    (Verilator: the generated C++ too, leaving the binary); simulate with fd 3 closed.
@@ -110,7 +125,17 @@ testbench of coarse time precision (``1ns/1ns``) samples at the event time itsel
 bug: the check parses untrusted text, but inside the sandbox, and its report is only a gate; (e) resource
 abuse (infinite loops, ``$dumpvars`` disk fill, unbounded output) is stopped by the sandbox limits, not here
 (``$dumpvars`` is refused anyway); (f) a testbench or reference that does not compile under this simulator
-gives the candidate COMPILE_ERROR (the benchmarks' ``--oracle`` run shows which tasks are affected).
+gives the candidate COMPILE_ERROR (the benchmarks' ``--oracle`` run shows which tasks are affected);
+(g) agreement is shown for the preprocessors' output; a compiler's own lexer or parser after preprocessing
+(Icarus's ``-g2012`` keyword set against slang's SystemVerilog) may still read a token apart; no such case is
+known, and it would have to survive both the alone build and slang's parse; (h) the candidate's
+``timescale`` line also applies to a later file on the command line that sets none (11 of RTLLM's 43
+testbenches; VerilogEval's and the replay harness set their own), so a design picks such a testbench's time
+unit and precision (and with it where the RTLLM X rule samples, see (c)); (i) the name rule is syntactic and
+strict: ``inst.name`` reaches one level down, and blocks (named, generate, loop) are not nameable from outside
+themselves (none of the 686 reference designs of VerilogEval, RTLLM, CVDP and the procedural family uses a
+dotted name); (j) the check does not elaborate the design with the build's top and parameter overrides: what
+it decides holds for every branch and parameterisation instead.
 
 **Simulators.** ``iverilog`` (default; ``-g2012``, ``vvp -n``) or ``verilator`` (``--binary --timing``, about
 10 s per design; steps 1-2 use iverilog, so Verilator never sees a refused design). Verilator is built without ccache: jobs run
@@ -371,10 +396,11 @@ class VerilogDomain(Domain):
             run = "{VVP} -n trusted/sim"
             clean = ""
         lint = _LINT.format(VL=vl, TOP=shlex.quote(assets["top_module"])) if self.lint else ""
+        checks = _allowlist_options(tb, assets) + (f" --verilator {vl}" if "verilator" in self._tools() else "")
         script = (_SCRIPT.replace("{SOURCES}", record or 'srcs="{SRCS}"; top={TBTOP}')
                   .replace("{SRCS}", " ".join(sources)).replace("{TBTOP}", shlex.quote(testbench_top(assets["test"])))
                   .replace("{PY}", shlex.quote(sys.executable)).replace("{ALLOW}", shlex.quote(_ALLOWLIST))
-                  .replace("{REPLAY}", shlex.quote(_REPLAY)).replace("{CHECKS}", _allowlist_options(tb, assets))
+                  .replace("{REPLAY}", shlex.quote(_REPLAY)).replace("{CHECKS}", checks)
                   .replace("{LINT}", lint).replace("{BUILD}", build).replace("{CLEAN}", clean).replace("{RUN}", run)
                   .replace("{IV}", iv).replace("{VVP}", vvp).replace("{VL}", vl))
         return VerilogJob(script=script, files=files, limits=self.limits_for(task), tag=tag, fmt=fmt,
@@ -695,17 +721,20 @@ def _allowlist_verdict(stages: dict, verdict) -> ExecResult | None:
     except ValueError:
         report = None
     if rc not in (0, 2, 3) or not isinstance(report, dict):
-        return verdict(Verdict.COMPILE_ERROR, "allowlist_error", log=stages.get("allowlog", (0, ""))[1],
-                       stage="allowlist", error=f"the allowlist check failed (exit {rc})")
+        return verdict(Verdict.COMPILE_ERROR, "disallowed_construct", log=stages.get("allowlog", (0, ""))[1],
+                       stage="allowlist", constructs=["a design the checker fails on"], lines=[0],
+                       error=f"refused: the allowlist check failed on the design (exit {rc})")
     pre = report.get("preprocess")
     if pre and pre["rc"] != 0:
         return verdict(Verdict.COMPILE_ERROR, "preprocess_error", log=pre["log"], stage="preprocess")
     refused = [v for v in report["violations"] if v["kind"] == "construct"]
     if refused:
         names = list(dict.fromkeys(v["construct"] for v in refused))
+        first = refused[0]
         return verdict(Verdict.COMPILE_ERROR, "disallowed_construct", stage="allowlist", constructs=names,
                        lines=[v["line"] for v in refused],
-                       error=f"the design uses {', '.join(names)}, which designs may not use here")
+                       error=f"line {first['line']}: the design uses {first['construct']}, which designs may not "
+                             f"use here" + (f" ({len(names) - 1} more refused)" if len(names) > 1 else ""))
     if "alone" in stages and stages["alone"][0] != 0:
         log = stages["alone"][1]
         return verdict(Verdict.COMPILE_ERROR, classify_compile_log(log), log=log, stage="alone")

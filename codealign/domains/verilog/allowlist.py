@@ -1,24 +1,29 @@
 """What a candidate design may contain, decided on slang's syntax tree (pyslang), never on regexes over text.
 
-The candidate is lexed raw first: every compiler directive must be one that reads nothing and embeds nothing
-(``include``, ``line``, ``pragma``, ``protect``, Verilator's ``systemc_*``/``verilator_config`` are refused, so
-no host file is ever opened). Only then is it preprocessed and parsed (no include paths) and the whole tree
-walked, every ``generate`` branch and every module included, whatever a parameter would select:
+The candidate is lexed raw (nothing is preprocessed, so no file is ever opened) and re-emitted by
+:func:`emit` as the one text every compiler builds: no directive or macro use but a plain ``timescale``
+line, no attribute ``(* *)``, no comment. :func:`main` shows that ``iverilog -E`` and ``verilator -E`` read
+that text as the same tokens. Its tree is then walked, every ``generate`` branch and every module included,
+whatever a constant or a parameter would select:
 
 * top-level items: modules, UDPs and packages, plus compilation-unit declarations, checked like module
   bodies (no ``bind``, ``config``, interfaces, programs, classes, DPI imports or exports);
 * no ``defparam``, ``force``/``release``, procedural ``assign``/``deassign``;
-* every hierarchical name (``a.b``) starts at a scope the same module declares (an instance, a named or
-  generate block, or a variable of a struct, union, enum or named type), so nothing outside the candidate's
-  own instances is reachable; ``$root``, ``$unit``, ``this``/``super``, ``::`` and ``import`` of packages the
-  candidate does not define are refused;
+* no name can be looked up upward, out of the design: a dotted name starts at a variable of a struct,
+  union, enum or named type, or is ``inst.name`` with ``inst`` an instance of a module the design defines and
+  ``name`` a port, net or variable at that module's top level; a task or function called, or a block
+  disabled, by a simple name is one the design declares; each declared in a scope that lexically holds the
+  use and exists whenever the use does (:func:`_declarations`), so whichever branch a simulator builds the
+  name binds inside the design; ``$root``, ``$unit``, ``this``/``super``, ``::`` and ``import`` of packages
+  the candidate does not define are refused;
 * every instantiated module is one the candidate defines (or a gate primitive), and no candidate module takes
   a reserved name (the testbench's modules);
 * no assignment, increment, gate output or ``inout``/``output`` connection drives a module's own ``input``
   port, and the top module declares the reference's inputs as inputs (a design that drives its inputs would
   drive the testbench's stimulus net, e.g. to X, which the reference then sees);
 * every system task or function is in :data:`ALLOWED_SYSTEM_NAMES`, the name taken from the token's value
-  (an escaped identifier ``\\$finish `` is the name ``$finish``).
+  (an escaped identifier ``\\$finish `` is the name ``$finish``), and ``$random`` takes its seed argument
+  (the simulation's one generator is the testbench's stimulus source).
 
 Printing is not restricted (``$display``, ``$write``, ``$strobe`` may print anything): the verdict never
 reads untagged output. :func:`check_design` is the interface (cocotb designs go through it too); :func:`main` is the
@@ -36,27 +41,21 @@ from pyslang import parsing, syntax
 
 # Pure functions of their arguments, time and randomness, and outputs to stdout. Everything else (files,
 # plusargs, ending or steering the simulation, dumping, other scopes, Verilator's $c C++) is refused, and so
-# are $monitor (a new one cancels the testbench's), $monitoroff and $timeformat (global state).
+# are $monitor (a new one cancels the testbench's), $monitoroff and $timeformat (global state), and the random
+# functions that draw from the simulation's one generator ($urandom, $urandom_range, and $random without its
+# seed argument): the testbench draws its stimulus there, so a design calling them would choose which
+# stimulus the testbench sends.
 ALLOWED_SYSTEM_NAMES = frozenset(
     "$signed $unsigned $clog2 $bits $high $low $left $right $size $increment $dimensions "
     "$unpacked_dimensions $countones $countbits $onehot $onehot0 $isunknown $cast $typename $isunbounded "
     "$ln $log10 $exp $sqrt $pow $floor $ceil $sin $cos $tan $asin $acos $atan $atan2 $hypot $sinh $cosh "
     "$tanh $asinh $acosh $atanh $rtoi $itor $realtobits $bitstoreal $shortrealtobits $bitstoshortreal "
-    "$random $urandom $urandom_range $dist_uniform $dist_normal $dist_exponential $dist_poisson "
+    "$random $dist_uniform $dist_normal $dist_exponential $dist_poisson "
     "$time $stime $realtime $past $rose $fell $stable $changed $sampled "
     "$display $displayb $displayh $displayo $write $writeb $writeh $writeo $strobe $strobeb $strobeh "
     "$strobeo $sformat $sformatf $swrite $swriteb $swriteh $swriteo $sscanf $printtimescale $info $warning "
     "$error".split()
 )
-
-# Directives that read, embed or relabel nothing. Any other directive must be a macro the candidate defines.
-ALLOWED_DIRECTIVES = frozenset(
-    "define undef undefineall ifdef ifndef elsif else endif timescale default_nettype resetall celldefine "
-    "endcelldefine unconnected_drive nounconnected_drive begin_keywords end_keywords __FILE__ __LINE__".split()
-)
-# Names other tools read as directives even when the candidate defines a macro of that name.
-TOOL_DIRECTIVE_PREFIXES = ("include", "line", "pragma", "protect", "endprotect", "systemc", "verilator",
-                           "coverage", "__")
 
 _TOP_LEVEL = {"ModuleDeclaration", "UdpDeclaration", "PackageDeclaration", "TimeUnitsDeclaration",
               "TypedefDeclaration", "ParameterDeclarationStatement", "FunctionDeclaration", "TaskDeclaration",
@@ -112,13 +111,17 @@ def check_design(files: dict[str, str], reserved: frozenset[str] = frozenset(), 
     """The violations of the design made of ``files`` (name -> text, one compilation unit, in order); empty
     when it may be simulated. ``reserved``: module names the design may not define (the testbench's);
     ``top`` must declare each port of ``inputs`` that it has as an ``input`` (the reference's inputs: a port
-    of another direction would drive the testbench's stimulus). Text slang cannot parse gives one
-    ``compiler`` violation."""
-    violations = check_directives(files)
+    of another direction would drive the testbench's stimulus). Each file is checked as :func:`emit` writes
+    it (what is compiled); text slang cannot parse gives one ``compiler`` violation."""
+    emitted = {}
+    violations = []
+    for name, text in files.items():
+        emitted[name], refused = emit(text, name)
+        violations += refused
     if violations:
         return violations
     sm = pyslang.SourceManager()
-    tree = syntax.SyntaxTree.fromBuffers([sm.assignText(name, text) for name, text in files.items()], sm)
+    tree = syntax.SyntaxTree.fromBuffers([sm.assignText(name, text) for name, text in emitted.items()], sm)
     errors = [d for d in tree.diagnostics if d.isError()]
     if errors:
         return [Violation(f"text the checker cannot parse ({errors[0].code})", _line(sm, errors[0]), "compiler")]
@@ -131,8 +134,9 @@ def check_design(files: dict[str, str], reserved: frozenset[str] = frozenset(), 
         for name, direction in _ports(modules[top]):
             if name in inputs and direction != "input":
                 violations.append(Violation(f"port {name} declared {direction} (an input)", _line(sm, modules[top])))
+    declared = _declarations(tree.root)
     for node in [*modules.values(), *others]:
-        _Module(node, sm, modules, violations).check()
+        _Module(node, sm, modules, violations, declared).check()
     return list(dict.fromkeys(violations))
 
 
@@ -144,38 +148,80 @@ def module_ports(text: str, module: str) -> list[tuple[str, str]]:
     return _ports(modules[module]) if module in modules else []
 
 
-def check_directives(files: dict[str, str]) -> list[Violation]:
-    """The refused compiler directives of the raw (unpreprocessed) text, macro bodies included: run before
-    anything preprocesses the text, so that no directive ever reads a file."""
-    sm = pyslang.SourceManager()
-    return [v for name, text in files.items() for v in _directives(sm.assignText(name, text), sm)]
+def emit(text: str, name: str = "cand.sv") -> tuple[str, list[Violation]]:
+    """The text every later step reads and every compiler compiles, and the refused lexical constructs of
+    ``text``: its tokens as slang lexes them (no preprocessing), comments dropped, each token preceded by the
+    line breaks before it (so line numbers stay) or one space. Refused: every compiler directive or macro
+    use but a plain ``timescale UNIT / PRECISION`` (kept as written: the build reads it as the design's
+    time scale), and attributes ``(* *)`` (a comment to Icarus's preprocessor, a string-holding construct to
+    slang). Tokens slang cannot lex give one ``compiler`` violation."""
+    sm, tokens, diagnostics, _ = _lex(text, name)
+    violations, out = [], []
+    kinds = [t.kind.name for t in tokens]
+    for i, tok in enumerate(tokens):
+        kind = kinds[i]
+        if kind == "Directive" and not (tok.rawText == "`timescale" and kinds[i + 1:i + 4] == _TIMESCALE
+                                        and _trivia(tokens[i + 4] if i + 4 < len(tokens) else None, "").count("\n")):
+            violations.append(Violation(f"directive {tok.rawText}", _line(sm, tok)))
+        elif _attribute(tokens, i):
+            violations.append(Violation("attribute (* *)", _line(sm, tok)))
+        elif kind == "Unknown":
+            violations.append(Violation(f"text the checker cannot lex ({tok.rawText!r})", _line(sm, tok), "compiler"))
+        out.append(_trivia(tok, " ") + tok.rawText)
+    errors = [d for d in diagnostics if d.isError()]
+    if errors:
+        violations.append(Violation(f"text the checker cannot lex ({errors[0].code})", _line(sm, errors[0]),
+                                    "compiler"))
+    return "".join(out) + "\n", list(dict.fromkeys(violations))
+
+
+_TIMESCALE = ["TimeLiteral", "Slash", "TimeLiteral"]
+
+
+def _trivia(tok, blank: str) -> str:
+    """What stands for the whitespace and comments before ``tok``: its line breaks, else ``blank`` where there
+    is any (so no two tokens are glued together that were apart), else nothing."""
+    if tok is None:
+        return "\n"
+    raw = "".join(t.getRawText() for t in tok.trivia)
+    return "\n" * raw.count("\n") or (blank if raw else "")
+
+
+def _attribute(tokens, i: int) -> bool:
+    """Whether ``tokens[i]`` opens or closes what a preprocessor reads as ``(* *)`` (``(`` glued to a token
+    starting with ``*``, or one ending with ``*`` glued to ``)``), the implicit event list ``(*)`` aside."""
+    def glued(j: int) -> bool:
+        return 0 <= j < len(tokens) - 1 and not tokens[j + 1].trivia
+
+    def implicit(j: int) -> bool:
+        return [t.rawText for t in tokens[max(j - 1, 0):j + 2]] == ["(", "*", ")"] and glued(j - 1) and glued(j)
+
+    opens = tokens[i].rawText == "(" and glued(i) and tokens[i + 1].rawText.startswith("*")
+    closes = tokens[i].rawText.endswith("*") and glued(i) and tokens[i + 1].rawText == ")"
+    return (opens and not implicit(i + 1)) or (closes and not implicit(i))
+
+
+def tokens(text: str) -> list[tuple[str, str, int]]:
+    """``(kind, text, line)`` of each token slang lexes in ``text`` (no preprocessing): what two readers of
+    one text must agree on (kind and text)."""
+    sm, toks, _, _ = _lex(text)
+    return [(tok.kind.name, tok.rawText, _line(sm, tok)) for tok in toks]
+
+
+def _lex(text: str, name: str = "t.sv") -> tuple:
+    """slang's source manager, tokens (no preprocessing) and diagnostics of ``text``, and the allocator the
+    tokens live in."""
+    sm, diagnostics, memory = pyslang.SourceManager(), pyslang.Diagnostics(), pyslang.BumpAllocator()
+    lexer = parsing.Lexer(sm.assignText(name, text), memory, diagnostics, sm)
+    toks = []
+    while (tok := lexer.lex()).kind != parsing.TokenKind.EndOfFile:
+        toks.append(tok)
+    return sm, toks, diagnostics, memory
 
 
 def _line(sm, at) -> int:
     loc = at.sourceRange.start if isinstance(at, syntax.SyntaxNode) else at.location
     return sm.getLineNumber(sm.getFullyOriginalLoc(loc)) if loc.buffer.id else 0
-
-
-def _directives(buffer, sm) -> list[Violation]:
-    """Directives of the raw (unpreprocessed) text, macro bodies included."""
-    out, defined = [], set()
-    lexer = parsing.Lexer(buffer, pyslang.BumpAllocator(), pyslang.Diagnostics(), sm)
-    previous = None
-    while True:
-        tok = lexer.lex()
-        kind = tok.kind
-        if kind == parsing.TokenKind.EndOfFile:
-            break
-        if previous is not None and previous.kind == parsing.TokenKind.Directive and previous.rawText == "`define" \
-                and kind == parsing.TokenKind.Identifier:
-            defined.add(tok.valueText)
-        if kind == parsing.TokenKind.Directive:
-            name = tok.rawText.lstrip("`")
-            tool = name.startswith(TOOL_DIRECTIVE_PREFIXES) and name not in ("__FILE__", "__LINE__")
-            if tool or (name not in ALLOWED_DIRECTIVES and name not in defined):
-                out.append(Violation(f"directive `{name}", _line(sm, tok)))
-        previous = tok
-    return out
 
 
 def _walk_top(root, sm, violations, modules) -> list:
@@ -203,29 +249,18 @@ _MEMBER_TYPES = {"NamedType", "StructType", "UnionType", "EnumType"}
 class _Module:
     """The checks that need a module's own declarations."""
 
-    def __init__(self, node, sm, modules, violations):
-        self.sm, self.modules, self.violations = sm, modules, violations
+    def __init__(self, node, sm, modules, violations, declared):
+        self.sm, self.modules, self.violations, self.declared = sm, modules, violations, declared
         self.inputs = {name for name, direction in _ports(node) if direction == "input"}
-        self.scopes: set[str] = set()
-        """Names a dotted name may start at: instances, generate and named blocks, variables with members."""
         self.nodes: list = []
-        node.visit(self._collect)
+        node.visit(self.nodes.append)
 
-    def _collect(self, n) -> None:
-        self.nodes.append(n)
-        if not isinstance(n, syntax.SyntaxNode):
-            return
-        kind = n.kind.name
-        if kind == "HierarchicalInstance" and n.decl is not None:
-            self.scopes.add(n.decl.name.valueText)
-        elif kind == "NamedBlockClause":
-            self.scopes.add(n.name.valueText)
-        elif kind == "Declarator" and n.parent is not None:
-            parent = n.parent
-            data_type = getattr(parent, "type", None) if parent.kind.name == "DataDeclaration" else \
-                getattr(getattr(parent, "header", None), "dataType", None)
-            if data_type is not None and data_type.kind.name in _MEMBER_TYPES:
-                self.scopes.add(n.name.valueText)
+    def _visible(self, name: str, at) -> list:
+        """What ``name`` is declared as in the scopes that hold ``at`` and exist whenever ``at`` does (empty when
+        it is declared nowhere such): there every simulator resolves it, never upward into the testbench,
+        whatever branch or parameter value it builds."""
+        scopes = set(_scopes(at))
+        return [what for scope, what in self.declared.get(name, ()) if scope in scopes]
 
     def check(self) -> None:
         for n in self.nodes:
@@ -249,6 +284,9 @@ class _Module:
             self.refuse(_REFUSED[kind], n)
         elif kind == "ScopedName":
             self._scoped(n)
+        elif kind in ("SystemName", "IdentifierName") and \
+                (n.systemIdentifier if kind == "SystemName" else n.identifier).valueText == "$random":
+            self._random(n)
         elif kind == "HierarchyInstantiation":
             type_name = n.type.valueText
             if type_name not in self.modules:
@@ -259,6 +297,8 @@ class _Module:
             self._drives(n.left, n)
         elif kind in _INCREMENTS:
             self._drives(n.operand, n)
+        elif kind in ("InvocationExpression", "ExpressionStatement", "DisableStatement"):
+            self._called(getattr(n, "left", None) or getattr(n, "expr", None) or n.name, kind)
         elif kind == "PackageImportItem" and "::" + n.package.valueText not in self.modules:
             self.refuse(f"import of package {n.package.valueText}", n)
         elif kind == "PrimitiveInstantiation":
@@ -268,6 +308,13 @@ class _Module:
                 for port in list(_items(inst.connections))[:driven]:
                     self._drives(port.expr, n)
 
+    def _random(self, n) -> None:
+        """``$random`` (however spelled) only as ``$random(seed)``, which draws from the design's own seed."""
+        parent = n.parent
+        call = parent is not None and parent.kind.name == "InvocationExpression" and _key(parent.left) == _key(n)
+        if not call or parent.arguments is None or len(list(_items(parent.arguments.parameters))) != 1:
+            self.refuse("$random without a seed argument", n)
+
     def _scoped(self, n) -> None:
         if n.separator.kind.name == "DoubleColon":
             left = _leftmost(n)
@@ -276,12 +323,30 @@ class _Module:
                 self.refuse(f"scope {str(n).strip()}", n)
             return
         parent = n.parent
-        if parent is not None and parent.kind.name == "ScopedName" and parent.left is n:
+        if parent is not None and parent.kind.name == "ScopedName" and _key(parent.left) == _key(n):
             return  # the outermost name of a chain decides
         left = _leftmost(n)
         name = getattr(left, "identifier", None)
-        if name is None or name.valueText not in self.scopes:
+        found = self._visible(name.valueText, n) if name is not None else []
+        if not found or not all(what == "members" or self._port_of_instance(what, n, left) for what in found):
             self.refuse(f"hierarchical name {str(n).strip()}", n)
+
+    def _port_of_instance(self, what, n, left) -> bool:
+        """``inst.name``: an instance (not an array of them) of a module the design defines, and a name that
+        module declares at its top level (a port, net or variable: present whatever it builds)."""
+        if what[0] != "instance" or left.kind.name != "IdentifierName" or _key(n.left) != _key(left):
+            return False
+        right = getattr(n.right, "identifier", None)
+        module = self.modules.get(what[1])
+        return right is not None and module is not None and right.valueText in _top_names(module)
+
+    def _called(self, name, kind) -> None:
+        """A subroutine called, or a block or task disabled, by a simple name: simulators look such a name up
+        through the instance hierarchy when the design does not declare it."""
+        ident = name.identifier.valueText if name is not None and name.kind.name == "IdentifierName" else "$"
+        if not ident.startswith("$") and not self._visible(ident, name):
+            what = "disable of" if kind == "DisableStatement" else "call of"
+            self.refuse(f"{what} {ident} (not declared where it is used)", name)
 
     def _drives(self, target, at) -> None:
         for name in _written_names(target):
@@ -298,6 +363,75 @@ class _Module:
                     self._drives(conn.expr, inst_node)
                 elif kind == "OrderedPortConnection" and i < len(ports) and ports[i][0] in driving:
                     self._drives(conn.expr, inst_node)
+
+
+def _declarations(root) -> dict[str, set]:
+    """Where and as what each name a dotted name, a call or a ``disable`` may start at is declared:
+    ``(scope, what)`` with the key of the innermost scope that holds the declaration wherever the declaration
+    exists (a branch of a generate construct holds its own name) and ``("instance", module)``, ``"instances"``
+    (an array), ``"block"``
+    (named or generate block), ``"members"`` (a variable of a struct, union, enum or named type) or
+    ``"subroutine"``."""
+    declared: dict[str, set] = {}
+
+    def collect(n) -> None:
+        if not isinstance(n, syntax.SyntaxNode):
+            return
+        kind = n.kind.name
+        name, scope, what = None, None, None
+        if kind == "HierarchicalInstance" and n.decl is not None and n.parent is not None:
+            what = ("instance", n.parent.type.valueText) if not len(n.decl.dimensions) else "instances"
+            name, scope = n.decl.name, _scopes(n)[0]
+        elif kind in ("GenerateBlock", "SequentialBlockStatement", "ParallelBlockStatement"):
+            clause = getattr(n, "beginName", None) or getattr(n, "blockName", None) or n.label
+            if clause is not None:
+                name, scope, what = clause.name, _key(n) if _is_branch(n) else _scopes(n.parent)[0], "block"
+        elif kind in ("FunctionDeclaration", "TaskDeclaration"):
+            name, scope, what = getattr(n.prototype.name, "identifier", None), _scopes(n.parent)[0], "subroutine"
+        elif kind == "Declarator" and n.parent is not None:
+            parent = n.parent
+            data_type = getattr(parent, "type", None) if parent.kind.name == "DataDeclaration" else \
+                getattr(getattr(parent, "header", None), "dataType", None)
+            if data_type is not None and data_type.kind.name in _MEMBER_TYPES:
+                name, scope, what = n.name, _scopes(n)[0], "members"
+        if name is not None and name.valueText:
+            declared.setdefault(name.valueText, set()).add((scope, what))
+
+    root.visit(collect)
+    return declared
+
+
+_SCOPES = {"CompilationUnit", "ModuleDeclaration", "PackageDeclaration", "GenerateBlock",
+           "SequentialBlockStatement", "ParallelBlockStatement", "FunctionDeclaration", "TaskDeclaration"}
+
+
+def _key(n) -> tuple:
+    start = n.sourceRange.start
+    return n.kind.name, start.buffer.id, start.offset, n.sourceRange.end.offset
+
+
+def _is_branch(n) -> bool:
+    """Whether ``n`` is the body of a branch of an ``if``/``case`` generate construct or of a generate loop:
+    it exists only where the condition (or the loop bound) builds it, which simulators may evaluate apart."""
+    parent = n.parent
+    kind = parent.kind.name if parent is not None else ""
+    if kind in ("ElseClause", "StandardCaseItem", "DefaultCaseItem"):
+        grand = parent.parent
+        body = parent.clause if grand is not None and grand.kind.name in ("IfGenerate", "CaseGenerate") else None
+    else:
+        body = parent.block if kind in ("IfGenerate", "LoopGenerate") else None
+    return body is not None and _key(body) == _key(n)
+
+
+def _scopes(n) -> list[tuple]:
+    """The keys of the scopes that hold ``n``, innermost first (``n`` itself when it is one), ending with the
+    compilation unit's."""
+    out = []
+    while n is not None:
+        if n.kind.name in _SCOPES or _is_branch(n):
+            out.append(_key(n))
+        n = n.parent
+    return out + [("unit",)]
 
 
 def _ports(module) -> list[tuple[str, str]]:
@@ -321,6 +455,15 @@ def _ports(module) -> list[tuple[str, str]]:
                 direction = getattr(member.header, "direction", None)
                 directions[decl.name.valueText] = direction.valueText if direction is not None else ""
     return [(str(port).strip(), directions.get(str(port).strip(), "")) for port in _items(ports.ports)]
+
+
+def _top_names(module) -> set[str]:
+    """The names a module declares at its top level: ports, nets and variables."""
+    names = {name for name, _ in _ports(module)}
+    for member in module.members:
+        if member.kind.name in ("DataDeclaration", "NetDeclaration", "PortDeclaration"):
+            names.update(d.name.valueText for d in _items(member.declarators))
+    return names
 
 
 def _items(nodes):
@@ -352,39 +495,57 @@ def _written_names(expr) -> list[str]:
     return []
 
 
-def main(argv: list[str]) -> int:
-    """``allowlist.py [--reserved A,B] [--top T --inputs A,B] [--iverilog PATH] SOURCE PREPROCESSED`` (see
-    :func:`check_design` for the options): check SOURCE's directives; then,
-    given ``--iverilog``, preprocess SOURCE into PREPROCESSED with it and check PREPROCESSED's tree (what is
-    compiled is what was checked), else check SOURCE's. Prints ``{"violations": [...], "preprocess": {"rc",
-    "log"} or null}``; exits 0 (clean), 2 (only ``compiler`` violations) or 3 (refused)."""
+def agreement(emitted_path: str, emitted: str, commands: dict[str, list[str]]) -> tuple[list[Violation], dict | None]:
+    """Run each preprocessor command (``{name: argv}``, printing what it reads of ``emitted_path``) and refuse
+    where its output's tokens differ from slang's tokens of ``emitted``: a second reader of one text. The
+    second item is ``{"rc", "log"}`` of a preprocessor that failed (then there are no violations), else None."""
     import subprocess
 
+    mine = tokens(emitted)
+    for name, argv in commands.items():
+        done = subprocess.run([*argv, emitted_path], stdin=subprocess.DEVNULL, capture_output=True)
+        if done.returncode != 0:
+            return [], {"rc": done.returncode, "log": (done.stdout + done.stderr).decode("utf-8", "replace")[-4000:]}
+        theirs = tokens(done.stdout.decode("latin-1"))
+        if [t[:2] for t in theirs] != [t[:2] for t in mine]:
+            at = next((i for i, (x, y) in enumerate(zip(mine, theirs)) if x[:2] != y[:2]), min(len(mine), len(theirs)))
+            line = mine[at][2] if at < len(mine) else (mine[-1][2] if mine else 0)
+            return [Violation(f"text {name} reads differently from the checker", line)], None
+    return [], None
+
+
+def main(argv: list[str]) -> int:
+    """``allowlist.py [--reserved A,B] [--top T --inputs A,B] [--iverilog PATH] [--verilator PATH] SOURCE
+    EMITTED`` (see :func:`check_design` for the options): write :func:`emit`'s text of SOURCE to EMITTED (the
+    one text every later step compiles), refuse its lexical constructs, show that each given compiler's
+    preprocessor (``iverilog -E``, ``verilator -E``) reads EMITTED as the same tokens as slang does, and check
+    its tree. Prints ``{"violations": [...], "preprocess": {"rc", "log"} or null}``; exits 0 (clean), 2 (only
+    ``compiler`` violations) or 3 (refused)."""
     args = list(argv)
     options = {}
     while args and args[0].startswith("--"):
         options[args[0]] = args[1]
         del args[:2]
-    source, preprocessed = args
+    source, target = args
     reserved, inputs = (frozenset(filter(None, options.get(flag, "").split(","))) for flag in ("--reserved", "--inputs"))
+    with open(source, "rb") as fh:  # latin-1: one character per byte, as the compilers read it
+        text = fh.read().decode("latin-1")
+    emitted, violations = emit(text, source)
+    with open(target, "w", encoding="latin-1") as fh:
+        fh.write(emitted)
     report: dict = {"violations": [], "preprocess": None}
-
-    def read(path: str) -> dict[str, str]:
-        with open(path, "rb") as fh:  # latin-1: one character per byte, as the compiler reads it
-            return {path: fh.read().decode("latin-1")}
-
-    violations = check_directives(read(source))
-    if not violations and "--iverilog" in options:
-        done = subprocess.run([options["--iverilog"], "-g2012", "-E", "-o", preprocessed, source],
-                              stdin=subprocess.DEVNULL, capture_output=True)
-        report["preprocess"] = {"rc": done.returncode,
-                                "log": (done.stdout + done.stderr).decode("utf-8", "replace")[-4000:]}
-        if done.returncode != 0:
+    if not violations:
+        commands = {}
+        if "--iverilog" in options:
+            commands["iverilog -E"] = [options["--iverilog"], "-g2012", "-E", "-o", "/dev/stdout"]
+        if "--verilator" in options:
+            commands["verilator -E"] = [options["--verilator"], "-E", "-P"]
+        violations, report["preprocess"] = agreement(target, emitted, commands)
+        if report["preprocess"]:
             print(json.dumps(report))
             return 3
     if not violations:
-        violations = check_design(read(preprocessed if "--iverilog" in options else source), reserved,
-                                  options.get("--top"), inputs)
+        violations = check_design({source: emitted}, reserved, options.get("--top"), inputs)
     report["violations"] = [asdict(v) for v in violations]
     print(json.dumps(report))
     if not violations:
