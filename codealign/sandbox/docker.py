@@ -171,6 +171,18 @@ class DockerBackend(ProcessBackend):
     def launch(self):
         raise AttributeError("the docker backend starts no host process that runs job code (workers: start_worker)")
 
+    @functools.cached_property
+    def _image_id(self) -> str:
+        try:
+            import docker
+
+            return docker.from_env(timeout=10).images.get(self.image).id
+        except Exception:  # no engine or image: its jobs are SANDBOX_ERROR, which is never cached
+            return "absent"
+
+    def identity(self) -> str:
+        return f"docker {self.image} {self._image_id}"
+
     def describe(self) -> str:
         return (f"docker ({self.image}): only the job dir and the interpreter of the host visible, network none, "
                 "read-only root, tmpfs /tmp, PID namespace, caps dropped, pids and memory limits, uid 65534; "

@@ -449,6 +449,11 @@ class ProcessBackend:
         job's slot uid (None when the harness is not root)."""
         return argv
 
+    def identity(self) -> str:
+        """What of this backend a verdict depends on (part of the judge's fingerprint): its name, and for a
+        container backend the image."""
+        return self.name
+
     def launch_fds(self) -> dict[int, int]:
         """Descriptors the wrapped command gets at fixed numbers (>= 4): number -> a descriptor opened for this
         one launch (numbered 10 or above), which :meth:`launch` closes once the job has it. None here."""
