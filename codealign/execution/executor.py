@@ -81,7 +81,8 @@ def execute(
     ``cache`` is a VerdictCache, a path to one, or None (no cache). ``out`` streams results as JSONL; with
     ``reuse``, a row already in ``out`` (an earlier run's, finished or killed) is reused only when its task, its
     candidate and the judge's fingerprint (:meth:`~codealign.domains.base.Domain.fingerprint`, under this
-    backend) all match: each result's ``details["verdict_key"]`` records them. Everything else is judged.
+    backend) all match: each result's ``details["verdict_key"]`` records them. Everything else is judged; one
+    line on stderr says how many rows were reused.
     """
     if executor not in EXECUTORS:
         raise UserError(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
@@ -124,7 +125,7 @@ def execute(
         copies[i] = []
         todo.append(i)
 
-    if done_before and progress:
+    if done_before:
         print(f"execute: reused {reused} of {len(done_before)} rows already in {out} (task, candidate and judge "
               f"unchanged); judging {len(todo)}", file=sys.stderr)
     if out is not None:
