@@ -36,7 +36,8 @@ os.environ.setdefault("CODEALIGN_UID_BASE", "63000")
 from codealign.domains import get_domain  # noqa: E402
 from codealign.execution.executor import evaluate_one  # noqa: E402
 from codealign.sandbox.backends import choose_backend  # noqa: E402
-from codealign.sandbox.process import _UID_BASE, _UID_COUNT, is_root, processes_of_uid  # noqa: E402
+from codealign.sandbox.process import (_UID_BASE, _UID_COUNT, is_root, processes_of_uid,  # noqa: E402
+                                       zombie_children)
 from codealign.types import Candidate, Task, Verdict  # noqa: E402
 
 SHARES = {"verilog": 0.42, "python": 0.23, "ladder": 0.30, "solidity": 0.05}
@@ -101,22 +102,6 @@ def pathological(count: int, rng: random.Random) -> list[tuple[str, Task, Candid
 def slot_survivors() -> list[int]:
     """Live processes of any sandbox slot uid (only meaningful as root: jobs then run as those uids)."""
     return [pid for uid in range(_UID_BASE, _UID_BASE + _UID_COUNT) for pid in processes_of_uid(uid)]
-
-
-def zombie_children() -> list[int]:
-    """Zombies whose parent is this process (the harness reaps every child it or its jobs leave)."""
-    me, found = os.getpid(), []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                with open(f"/proc/{entry.name}/stat") as fh:
-                    stat = fh.read()
-            except OSError:
-                continue
-            state, ppid = stat[stat.rindex(")") + 2:].split()[:2]
-            if state == "Z" and int(ppid) == me:
-                found.append(int(entry.name))
-    return found
 
 
 def reward_requests(count: int, backend: str, workers: int, rng: random.Random) -> tuple[float, dict]:

@@ -7,23 +7,10 @@ import os
 import subprocess
 import sys
 
-import pytest
-
-from codealign.domains.verilog import reference_solution
-from codealign.domains.verilog.tasks import bundled_tasks
 from codealign.jsonl import write_jsonl
-from codealign.types import Candidate
 
-ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
-
-
-@pytest.fixture
-def files(tmp_path):
-    tasks = bundled_tasks("train")[:2]
-    write_jsonl(tmp_path / "tasks.jsonl", tasks)
-    write_jsonl(tmp_path / "cands.jsonl", [Candidate(t.task_id, reference_solution(t)) for t in tasks]
-                + [Candidate(tasks[0].task_id, "module TopModule(); endmodule")])
-    return tmp_path
+sys.path.insert(0, os.path.dirname(__file__))
+from test_cli import ENV, verilog_files as files  # noqa: E402,F401  (the fixture: two tasks, three candidates)
 
 
 def execute(folder, *flags, tasks="tasks.jsonl"):

@@ -151,7 +151,8 @@ def processes_of_uid(uid: int) -> list[int]:
 
 
 def _orphans() -> list[tuple[int, bytes, int, bool]]:
-    """(pid, state, real uid, namespace init) of every child of this process: re-parented orphans and its own."""
+    """(pid, state, real uid, PID-namespace init?) of every child of this process: re-parented orphans and
+    its own."""
     me = os.getpid()
     found = []
     for entry in os.scandir("/proc"):
@@ -172,6 +173,11 @@ def _orphans() -> list[tuple[int, bytes, int, bool]]:
         except (OSError, ValueError, IndexError, KeyError):
             continue
     return found
+
+
+def zombie_children() -> list[int]:
+    """Children of this process that have exited and are not reaped yet (the harness leaves none behind)."""
+    return [pid for pid, state, _, _ in _orphans() if state == b"Z"]
 
 
 def _reap_orphans(uid: int | None, timeout_s: float = 2.0) -> None:

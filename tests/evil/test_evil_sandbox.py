@@ -12,6 +12,7 @@ from codealign.execution.executor import execute
 from codealign.sandbox.backends import get_backend
 from codealign.sandbox.job import Job, JobStatus
 from codealign.sandbox.limits import Limits
+from codealign.sandbox.process import zombie_children
 from codealign.types import Candidate, Task, Verdict
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
@@ -58,21 +59,6 @@ def every_backend(request):
     return get_backend(request.param)
 
 
-def _zombie_children() -> set[int]:
-    me, found = os.getpid(), set()
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                with open(f"/proc/{entry.name}/stat") as fh:
-                    stat = fh.read()
-            except OSError:
-                continue
-            state, ppid = stat[stat.rindex(")") + 2:].split()[:2]
-            if state == "Z" and int(ppid) == me:
-                found.add(int(entry.name))
-    return found
-
-
 def test_a_key_one_job_stores_in_the_kernel_keyring_is_not_readable_by_the_next(strong_backend):
     name = f"codealign-evil-{uuid.uuid4().hex[:8]}"
     script = f"{sys.executable} -I -c '{KEYRING}' {{}} {name}"
@@ -82,10 +68,10 @@ def test_a_key_one_job_stores_in_the_kernel_keyring_is_not_readable_by_the_next(
 
 
 def test_jobs_leave_no_zombie_in_the_harness(strong_backend):
-    before = _zombie_children()
+    before = set(zombie_children())
     for _ in range(3):
         assert strong_backend.run(Job(script="true")).status is JobStatus.EXITED
-    assert _zombie_children() - before == set()
+    assert set(zombie_children()) - before == set()
 
 
 def test_reward_server_requests_leave_no_zombie():
@@ -99,7 +85,7 @@ def test_reward_server_requests_leave_no_zombie():
     task = bundled_tasks("train")[0]
     server = make_reward_server(Scorer("verilog", [task], backend="bwrap", workers=1))
     start_in_thread(server)
-    before = _zombie_children()
+    before = set(zombie_children())
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/get_reward"
         for _ in range(3):
@@ -109,7 +95,7 @@ def test_reward_server_requests_leave_no_zombie():
     finally:
         server.shutdown()
         server.server_close()
-    assert _zombie_children() - before == set()
+    assert set(zombie_children()) - before == set()
 
 
 def test_a_flood_of_empty_files_is_stopped_by_the_disk_limit(every_backend):
