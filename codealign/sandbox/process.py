@@ -10,9 +10,10 @@ Guaranteed (when the harness runs as root, as in CI):
 * where a cgroup hierarchy is writable (v1 or v2) the job joins a cgroup of its own before it execs
   anything: ``pids.max`` and a resident-memory limit hold for every descendant; otherwise a watchdog
   samples the resident size of every process of the slot uid;
-* a hard wall-clock deadline; stdout/stderr caps; a disk watchdog on the job directory; at the end every
-  process of the job is killed: process group, cgroup members, and every process owned by the slot uid
-  (which reaches ``setsid`` daemons);
+* a hard wall-clock deadline; stdout/stderr caps; a disk watchdog on the job directory (every entry counts at
+  least :data:`INODE_BYTES`); at the end every process of the job is killed: process group, cgroup members,
+  and every process owned by the slot uid (which reaches ``setsid`` daemons), and every process it left
+  re-parented to the harness is reaped (no zombie accumulates in a long-lived harness);
 * files are read back without following symlinks (``O_NOFOLLOW`` at every path component).
 
 Job dirs live in a fresh folder per backend (one per ``execute``), inside a folder of the harness; both are
@@ -22,8 +23,10 @@ never share a job root with another's.
 Not guaranteed by this backend (use ``bwrap``): no network isolation (a job can reach the host's loopback),
 the host filesystem stays readable (every world-readable file, home folders that others may traverse
 included: this backend hides nothing of the filesystem), world-writable places (``/tmp``, ``/dev/shm``) stay
-writable, and the disk watchdog samples, so a job may overshoot ``disk_mb`` by what it writes in one sampling
-interval (``file_size_mb`` still bounds each file). Run as a non-root user, the job keeps that user's uid:
+writable (a job can leave files there, e.g. above its job root, for later jobs), there is no seccomp
+filter (a job starts with a fresh session keyring, but its slot uid's user keyring outlives it), and the disk
+watchdog samples, so a job may overshoot ``disk_mb`` by what it writes in one sampling interval
+(``file_size_mb`` still bounds each file). Run as a non-root user, the job keeps that user's uid:
 RLIMIT_NPROC then counts all of that user's processes, and only the process group and cgroup are killed.
 As root, jobs cannot run an interpreter below a folder others may not traverse (:func:`process_problem`).
 """
