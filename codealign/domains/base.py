@@ -135,12 +135,14 @@ class Domain(abc.ABC):
 
     def fingerprint(self, backend: str) -> str:
         """The judge's fingerprint under ``backend`` (a backend's
-        :meth:`~codealign.sandbox.process.ProcessBackend.identity`): a hash of the judge's code and assets (every file of the domain's package but its warm-up model, plus
-        the shared judging code: :mod:`codealign.sandbox` and this module), :meth:`toolchain_version`, the
-        backend and the values of :attr:`options`. It keys the verdict cache, decides which rows of an
-        earlier ``--out`` a run may reuse, and keys any stored reference recording: two judges with one
-        fingerprint give the same verdicts. Computed once per domain object and backend (a toolchain changed
-        in place meanwhile is seen by a new process)."""
+        :meth:`~codealign.sandbox.process.ProcessBackend.identity`): a hash of the judge's code and assets
+        (every file of the domain's package but its warm-up model, plus the shared judging code:
+        :mod:`codealign.sandbox` and this module), :meth:`toolchain_version`, the backend and the values of
+        :attr:`options`. It keys the verdict cache, decides which rows of an earlier ``--out`` a run may
+        reuse, and keys any stored reference recording: two judges with one fingerprint give the same verdicts.
+        Not covered: constructor arguments that are not :attr:`options`, and code outside those files.
+        Computed once per domain object and backend (a toolchain changed in place meanwhile is seen by a new
+        process)."""
         memo = self.__dict__.setdefault("_fingerprints", {})
         if backend not in memo:
             options = {o.name: getattr(self, o.name, o.default) for o in self.options}

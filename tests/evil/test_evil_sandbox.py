@@ -39,6 +39,25 @@ else:
 """
 
 
+# Calls Docker's default seccomp profile refuses (x86-64 numbers), each with arguments that would otherwise
+# reach the kernel: the keyring, new namespaces, mounts, eBPF, perf events, kexec, userfaultfd.
+REFUSED = {"add_key": (248, b"user", b"k", b"v", 1, -4), "request_key": (249, b"user", b"k", 0, -4),
+           "keyctl": (250, 0, -4, 0), "unshare": (272, 0x10000000), "mount": (165, b"none", b"/tmp", b"tmpfs", 0, 0),
+           "bpf": (321, 0, 0, 0), "perf_event_open": (298, 0, 0, -1, -1, 0), "setns": (308, 0, 0),
+           "kexec_load": (246, 0, 0, 0, 0), "userfaultfd": (323, 0)}
+PROBE = """
+import ctypes, json, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+out = {}
+for name, (nr, *args) in json.loads(sys.argv[1]).items():
+    args = [a.encode() if isinstance(a, str) else ctypes.c_long(a) for a in args]
+    ctypes.set_errno(0)
+    out[name] = ctypes.get_errno() if libc.syscall(nr, *args) < 0 else 0
+print(json.dumps(out))
+"""
+
+
 @pytest.fixture(params=["bwrap", "docker"])
 def strong_backend(request):
     if request.param == "docker":
@@ -65,6 +84,17 @@ def test_a_key_one_job_stores_in_the_kernel_keyring_is_not_readable_by_the_next(
     strong_backend.run(Job(script=script.format("store")))
     later = strong_backend.run(Job(script=script.format("read")))
     assert later.status is JobStatus.EXITED and later.stdout.strip() == b"nothing"
+
+
+def test_every_call_dockers_profile_refuses_is_refused(strong_backend):
+    import errno
+    import json
+    import shlex
+
+    calls = {name: [a.decode() if isinstance(a, bytes) else a for a in spec] for name, spec in REFUSED.items()}
+    result = strong_backend.run(Job(script=f"{sys.executable} -I -c {shlex.quote(PROBE)} "
+                                           f"{shlex.quote(json.dumps(calls))}"))
+    assert json.loads(result.stdout) == {name: errno.EPERM for name in REFUSED}
 
 
 def test_jobs_leave_no_zombie_in_the_harness(strong_backend):
