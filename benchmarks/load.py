@@ -8,10 +8,14 @@ output floods, fork bombs and memory bombs, Verilog zero-delay loops, oversized 
 
 It checks, and exits non-zero unless all hold: every job gets a verdict (none raises, none is missing), no
 deadlock (everything finishes before ``--deadline-s``), no survivor process (no process of any sandbox slot
-uid, no job container). It prints wall time, jobs/s and the load average (before, peak while running, after).
+uid, no job container), no zombie (no child of this process left unreaped). With ``--reward-requests N`` it
+then sends N requests, one answer each, to an OpenRLHF reward server (``codealign.reward``) judging Verilog
+under the same backend, and checks for zombies again. It prints wall time, jobs/s and the load average
+(before, peak while running, after).
 
     .venv/bin/python benchmarks/load.py                 # 1 000 jobs, about 10 minutes on 2 cores
     .venv/bin/python benchmarks/load.py --jobs 60       # a quick check
+    .venv/bin/python benchmarks/load.py --jobs 1000 --reward-requests 1000
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ os.environ.setdefault("CODEALIGN_UID_BASE", "63000")
 from codealign.domains import get_domain  # noqa: E402
 from codealign.execution.executor import evaluate_one  # noqa: E402
 from codealign.sandbox.backends import choose_backend  # noqa: E402
-from codealign.sandbox.process import _UID_BASE, _UID_COUNT, is_root, processes_of_uid  # noqa: E402
+from codealign.sandbox.process import (_UID_BASE, _UID_COUNT, is_root, processes_of_uid,  # noqa: E402
+                                       zombie_children)
 from codealign.types import Candidate, Task, Verdict  # noqa: E402
 
 SHARES = {"verilog": 0.42, "python": 0.23, "ladder": 0.30, "solidity": 0.05}
@@ -99,6 +104,40 @@ def slot_survivors() -> list[int]:
     return [pid for uid in range(_UID_BASE, _UID_BASE + _UID_COUNT) for pid in processes_of_uid(uid)]
 
 
+def reward_requests(count: int, backend: str, workers: int, rng: random.Random) -> tuple[float, dict]:
+    """Send ``count`` one-answer requests to a reward server judging Verilog (references and mutants), from
+    ``workers`` clients at once; (seconds, reward histogram)."""
+    import json
+    import urllib.request
+
+    from codealign.reward import Scorer, make_reward_server, start_in_thread
+
+    verilog = get_domain("verilog")
+    tasks = [t for t in verilog.demo_tasks() if verilog.reference_solution(t)]
+    server = make_reward_server(Scorer("verilog", tasks, backend=backend, workers=1))
+    start_in_thread(server)
+    url = f"http://127.0.0.1:{server.server_address[1]}/get_reward"
+    bodies = []
+    for _ in range(count):
+        task = rng.choice(tasks)
+        answer = verilog.reference_solution(task)
+        mutants = verilog.mutate(answer, rng) if rng.random() < 0.5 else []
+        bodies.append(json.dumps({"query": [mutants[0][0] if mutants else answer], "labels": [task.task_id]}))
+
+    def send(body: str) -> float:
+        with urllib.request.urlopen(urllib.request.Request(url, body.encode()), timeout=600) as reply:
+            return round(json.loads(reply.read())["rewards"][0], 2)
+
+    t0 = time.monotonic()
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as clients:
+            rewards = collections.Counter(clients.map(send, bodies))
+    finally:
+        server.shutdown()
+        server.server_close()
+    return time.monotonic() - t0, dict(sorted(rewards.items()))
+
+
 def job_containers() -> list[str]:
     try:
         import docker
@@ -116,6 +155,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="concurrent jobs (default: cores)")
     parser.add_argument("--deadline-s", type=float, default=3600.0, help="declare a deadlock after this long")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--reward-requests", type=int, default=0,
+                        help="then this many requests to a reward server (default 0: none)")
     args = parser.parse_args()
 
     rng = random.Random(args.seed)
@@ -189,6 +230,7 @@ def main() -> int:
     time.sleep(1)
     survivors = slot_survivors() if is_root() else []
     containers = job_containers() if backend.name == "docker" else []
+    zombies = zombie_children()
     load_after = os.getloadavg()
 
     for name in SHARES:
@@ -199,13 +241,23 @@ def main() -> int:
     print(f"wall {wall:.1f} s, {len(finished) / wall:.2f} jobs/s")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in load_after)}; peak 1-min while running: "
           f"{peak_load[0]:.2f}")
+    print(f"after the jobs: {len(survivors)} survivor processes, {len(containers)} job containers, "
+          f"{len(zombies)} zombies")
     checks = {
         "every job got a verdict": len(finished) == len(plan) and not [e for e in errors if "SANDBOX" not in e],
         "no deadlock": not pending,
         "no survivor process": not survivors and not containers,
+        "no zombie after the jobs": not zombies,
         "no sandbox error on an ordinary job": not errors,
         "every reference passes": not failed_refs,
     }
+    if args.reward_requests:
+        seconds, rewards = reward_requests(args.reward_requests, backend.name, args.workers, rng)
+        time.sleep(1)
+        served_zombies = zombie_children()
+        print(f"reward server: {args.reward_requests} requests in {seconds:.1f} s "
+              f"({args.reward_requests / seconds:.2f}/s), rewards {rewards}; {len(served_zombies)} zombies after")
+        checks["no zombie after the reward requests"] = not served_zombies
     for name, ok in checks.items():
         print(f"[{'ok' if ok else 'FAIL'}] {name}")
     for line in errors[:10] + failed_refs[:10]:

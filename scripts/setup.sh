@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up everything codealign needs on a fresh Debian/Ubuntu machine; idempotent (a second run takes seconds).
-#   system packages: iverilog, verilator, ccache, bubblewrap, nodejs/npm
+#   system packages: iverilog, verilator, ccache, bubblewrap, libseccomp2, nodejs/npm
 #   npm: solc-js (latest, global) + the pinned older compilers in $CODEALIGN_SOLC_DIR
 #   a venv in .venv with torch==2.13.0 installed first (CPU wheel), then codealign[dev]
 #   Docker (as root): Debian's engine + debootstrap, dockerd started if none answers, the sandbox image
@@ -17,6 +17,8 @@ need_apt=()
 for pair in iverilog:iverilog verilator:verilator ccache:ccache bwrap:bubblewrap node:nodejs npm:npm; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair##*:}")
 done
+# libseccomp2: the bwrap backend's seccomp filter is compiled with it (pyseccomp loads it).
+ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2' || need_apt+=(libseccomp2)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "apt-get install ${need_apt[*]}"
   $sudo_ apt-get update -qq

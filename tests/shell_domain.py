@@ -12,7 +12,6 @@ from codealign.types import ExecResult, Verdict
 
 class ShellDomain(Domain):
     name = "shell"
-    harness_version = "test-1"
     default_limits = Limits(wall_s=10)
 
     def prepare(self, task, candidate):

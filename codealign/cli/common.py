@@ -23,7 +23,8 @@ def execution_flags(p: argparse.ArgumentParser, *, executor: bool = True, cache:
     if cache:
         p.add_argument("--cache", default=None,
                        help="verdict cache file (default: ~/.cache/codealign/verdicts.sqlite)")
-        p.add_argument("--no-cache", action="store_true", help="do not read or write the verdict cache")
+        p.add_argument("--no-cache", action="store_true",
+                       help="do not read or write the verdict cache (execute: nor reuse rows of --out)")
 
 
 def quiet(args: argparse.Namespace) -> bool:

@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> dict:
     refuse_other_domains(args.tasks, read_jsonl(args.tasks, Task.from_dict), args.domain)
     results = execute_files(domain, args.tasks, args.candidates, args.out, backend=args.backend,
                             executor=args.executor, workers=args.workers, cache=cache_path(args),
-                            progress=not quiet(args))
+                            progress=not quiet(args), reuse=not args.no_cache)
     counts = Counter(r.verdict.value for r in results)
     summary = {"out": args.out, "candidates": len(results), "verdicts": dict(counts),
                "cached": sum(r.cached for r in results),

@@ -9,6 +9,8 @@ import importlib
 
 import abc
 import functools
+import hashlib
+import json
 import random
 import sys
 from dataclasses import dataclass
@@ -93,15 +95,14 @@ class DomainOption:
 class Domain(abc.ABC):
     """A kind of code and its checker.
 
-    Subclasses set ``name``, ``harness_version`` (bump it whenever judging changes: it is part of the cache
-    key) and ``default_limits``, and implement :meth:`prepare` and :meth:`judge`. A domain never raises
-    because a candidate failed; it raises only for harness faults, which the executor turns into
+    Subclasses set ``name`` and ``default_limits``, and implement :meth:`prepare` and :meth:`judge`; what keys
+    their verdicts (:meth:`fingerprint`) follows from their code, never from a number bumped by hand. A domain
+    never raises because a candidate failed; it raises only for harness faults, which the executor turns into
     SANDBOX_ERROR. A new domain is one package: subclass this in its ``__init__.py`` and register the class
     in the ``codealign.domains`` entry-point group (see :mod:`codealign.domains`).
     """
 
     name: str = ""
-    harness_version: str = "1"
     default_limits: Limits = Limits()
     fence_tags: frozenset[str] = frozenset()
     """Markdown fence tags that mark this language's code (untagged fences count for every language)."""
@@ -134,6 +135,38 @@ class Domain(abc.ABC):
     def check_toolchain(self) -> str | None:
         """None when the toolchain is usable, else a one-line reason (reported as SANDBOX_ERROR)."""
         return None
+
+    def fingerprint(self, backend: str) -> str:
+        """The judge's fingerprint under ``backend`` (a backend's
+        :meth:`~codealign.sandbox.process.ProcessBackend.identity`): a hash of the judge's code and assets
+        (every file of the domain's package but its warm-up model, plus the shared judging code:
+        :mod:`codealign.sandbox` and this module), :meth:`toolchain_version`, the backend and the values of
+        :attr:`options`. It keys the verdict cache, decides which rows of an earlier ``--out`` a run may
+        reuse, and keys any stored reference recording: two judges with one fingerprint give the same verdicts.
+        Not covered: constructor arguments that are not :attr:`options`, and code outside those files.
+        Computed once per domain object and backend (a toolchain changed in place meanwhile is seen by a new
+        process)."""
+        memo = self.__dict__.setdefault("_fingerprints", {})
+        if backend not in memo:
+            options = {o.name: getattr(self, o.name, o.default) for o in self.options}
+            h = hashlib.sha256()
+            for part in (self.name, code_hash(*self._judge_sources()), self.toolchain_version(), backend,
+                         json.dumps(options, sort_keys=True, default=repr)):
+                h.update(part.encode("utf-8", "surrogatepass"))
+                h.update(b"\0")
+            memo[backend] = h.hexdigest()
+        return memo[backend]
+
+    def _judge_sources(self) -> tuple[str, ...]:
+        """The files and folders whose contents make up the judge: the domain's package (or its module, for a
+        domain defined in a lone module) and the shared judging code."""
+        module = sys.modules[type(self).__module__]
+        if not hasattr(module, "__path__") and "." in module.__name__:
+            module = sys.modules[module.__name__.rsplit(".", 1)[0]]
+        own = Path(module.__file__).resolve()
+        here = Path(__file__).resolve()
+        return (str(own.parent if hasattr(module, "__path__") else own), str(here),
+                str(here.parent.parent / "sandbox"))
 
     def extract(self, text: str, truncated: bool = False) -> Extraction:
         """The code in a model's answer, with a record of what extraction did (see :mod:`codealign.extraction`;
@@ -275,6 +308,29 @@ class Domain(abc.ABC):
         module = cls.__module__
         package = module if hasattr(sys.modules[module], "__path__") else module.rsplit(".", 1)[0]
         return resources.files(package) / "resources"
+
+
+_NOT_JUDGING = (("resources", "warmup"),)
+"""Folders of a domain package that never judge (the shipped warm-up model), left out of its fingerprint."""
+
+
+@functools.lru_cache(maxsize=None)
+def code_hash(*paths: str) -> str:
+    """A hash of the files at ``paths`` (a folder: every file below it by relative path, bytecode caches and
+    :data:`_NOT_JUDGING` left out), read once per process."""
+    h = hashlib.sha256()
+    for root in paths:
+        base = Path(root)
+        files = [base] if base.is_file() else sorted(
+            p for p in base.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts
+            and not any(p.relative_to(base).parts[:len(skip)] == skip for skip in _NOT_JUDGING))
+        for path in files:
+            h.update(str(path.relative_to(base.parent)).encode("utf-8", "surrogateescape"))
+            h.update(b"\0")
+            h.update(path.read_bytes())
+            h.update(b"\0")
+    return h.hexdigest()
 
 
 def limit_verdict(result: JobResult) -> Verdict | None:

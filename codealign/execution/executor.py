@@ -33,6 +33,9 @@ from codealign.sandbox.process import ProcessBackend
 from codealign.types import Candidate, ExecResult, Task, Verdict
 
 EXECUTORS = ("local", "ray")
+VERDICT_KEY = "verdict_key"
+"""The ``details`` entry of every result that names what judged what: the verdict cache's key (the judge's
+fingerprint, the limits, the task's assets and the normalised candidate)."""
 _WATCHDOG_GRACE_S = 30.0
 
 
@@ -71,11 +74,15 @@ def execute(
     out: str | os.PathLike | None = None,
     ordered: bool = True,
     progress: bool = True,
+    reuse: bool = True,
 ) -> list[ExecResult]:
     """Judge every candidate against its task; returns results in input order.
 
-    ``cache`` is a VerdictCache, a path to one, or None (no cache). ``out`` streams results as JSONL;
-    rows already in ``out`` from an earlier, killed run are reused (by candidate and task id).
+    ``cache`` is a VerdictCache, a path to one, or None (no cache). ``out`` streams results as JSONL; with
+    ``reuse``, a row already in ``out`` (an earlier run's, finished or killed) is reused only when its task, its
+    candidate and the judge's fingerprint (:meth:`~codealign.domains.base.Domain.fingerprint`, under this
+    backend) all match: each result's ``details["verdict_key"]`` records them. Everything else is judged; one
+    line on stderr says how many rows were reused.
     """
     if executor not in EXECUTORS:
         raise UserError(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
@@ -87,27 +94,30 @@ def execute(
 
     results: list[ExecResult | None] = [None] * len(candidates)
     done_before = {}
-    if out is not None:
+    if out is not None and reuse:
         done_before = {(r.get("task_id"), r.get("candidate_id")): r for r in read_completed(out)}
-    keys: list[str | None] = [None] * len(candidates)
+    judge = dom.fingerprint(be.identity())
+    keys: list[str] = []
     todo: list[int] = []
     leaders: dict[object, int] = {}
     copies: dict[int, list[int]] = {}
-    toolchain = dom.toolchain_version() if store is not None else ""
+    reused = 0
     for i, cand in enumerate(candidates):
         task = by_id[cand.task_id]
+        keys.append(VerdictCache.key(judge, dom.limits_for(task).to_dict(), task, dom.normalize(cand.completion)))
         prior = done_before.get((cand.task_id, cand.candidate_id))
-        if prior is not None and prior.get("verdict") != Verdict.SANDBOX_ERROR.value:
+        if (prior is not None and prior.get("verdict") != Verdict.SANDBOX_ERROR.value
+                and (prior.get("details") or {}).get(VERDICT_KEY) == keys[i]
+                and prior.get("completion") == cand.completion):
             results[i] = ExecResult.from_dict({**prior, "cached": True})
+            reused += 1
             continue
         if store is not None:
-            limits = dom.limits_for(task).to_dict()
-            keys[i] = store.key(dom.name, toolchain, dom.harness_version, limits, task, dom.normalize(cand.completion))
             hit = store.get(keys[i], task, cand)
             if hit is not None:
                 results[i] = hit
                 continue
-        same = keys[i] if keys[i] is not None else (cand.task_id, dom.normalize(cand.completion))
+        same = keys[i] if store is not None else (cand.task_id, keys[i])
         if same in leaders:
             copies[leaders[same]].append(i)
             continue
@@ -115,6 +125,9 @@ def execute(
         copies[i] = []
         todo.append(i)
 
+    if done_before:
+        print(f"execute: reused {reused} of {len(done_before)} rows already in {out} (task, candidate and judge "
+              f"unchanged); judging {len(todo)}", file=sys.stderr)
     if out is not None:
         # Start the stream from the reused rows only, so a run that dies again never leaves duplicates.
         write_jsonl(out, [r for r in results if r is not None])
@@ -124,7 +137,8 @@ def execute(
     try:
 
         def finish(i: int, result: ExecResult) -> None:
-            if store is not None and keys[i] is not None:
+            result.details[VERDICT_KEY] = keys[i]
+            if store is not None:
                 store.put(keys[i], dom.name, result)
             shared = [result] + [dataclasses.replace(result, task_id=candidates[j].task_id,
                                                      candidate_id=candidates[j].candidate_id,

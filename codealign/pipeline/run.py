@@ -23,6 +23,7 @@ def manifest(run: Run) -> dict[str, Any]:
     from importlib import metadata
 
     from codealign.doctor import PY_PACKAGES
+    from codealign.sandbox.backends import get_backend
 
     versions = {}
     for name in ("codealign", *PY_PACKAGES):
@@ -32,8 +33,8 @@ def manifest(run: Run) -> dict[str, Any]:
             versions[name] = None
     return {"config": dataclasses.asdict(run.config), "config_hash": config_hash(run.config),
             "python": platform.python_version(), "platform": platform.platform(), "packages": versions,
-            "toolchain": run.domain.toolchain_version(), "harness": run.domain.harness_version,
-            "backend": run.backend, "executor": run.executor,
+            "toolchain": run.domain.toolchain_version(), "backend": run.backend, "executor": run.executor,
+            "judge": run.domain.fingerprint(get_backend(run.backend).identity()),
             # The ready-made warm-up the run starts from (None: trained in the run, or no warm-up).
             "warmup": run.warmup_checkpoint() if run.config.sft_enabled else None}
 

@@ -6,7 +6,11 @@ a private ``/tmp`` (tmpfs, size-capped), ``/dev`` and ``/run``, and a root that 
 read-only: ``/usr`` (the toolchains), the parts of ``/etc`` they read (:data:`~codealign.sandbox.binds.SYSTEM_ETC`),
 the harness's interpreter and virtual environment (even under a home folder), the job's ``binds`` (a domain's
 package folder, the solc-js installs) and, writable, the job dir. Home folders, the checkout, other jobs'
-folders and the harness's state (verdict cache, runs) do not exist inside.
+folders and the harness's state (verdict cache, runs) do not exist inside. Everything of the job runs under
+a seccomp filter at least as strict as Docker's default profile (:mod:`codealign.sandbox.seccomp`: no kernel
+keyring, no mount or namespace calls, no ptrace) and starts with a fresh, empty session keyring, so nothing
+a job stores in the kernel reaches a later job; the process backend's fresh session keyring is all it gets
+(a slot uid's user keyring is reachable there).
 
 As root (CI), bwrap itself runs as root, so it can bind an interpreter under a home folder that other users
 cannot traverse (``/root`` is 0700 on a fresh machine), and the job then drops to its slot uid with
@@ -26,20 +30,26 @@ import sys
 from codealign.sandbox.binds import SYSTEM_DIRS, SYSTEM_ETC, SYSTEM_LINKS, host_binds
 from codealign.sandbox.job import Job
 from codealign.sandbox.process import ProcessBackend, is_root
+from codealign.sandbox.seccomp import filter_fd, seccomp_problem
 
 _PROBE_UID = 65534
+SECCOMP_FD = 4
+"""The descriptor bwrap reads the job's seccomp filter from (:meth:`ProcessBackend.launch` puts it there)."""
 _MOUNTED = ("/", "/tmp", "/run", "/dev", "/proc")
 
 
 def _probe(root_mode: bool) -> str | None:
     exe = shutil.which("bwrap")
-    argv = BwrapBackend.base_args("/", network=False, uid=_PROBE_UID if root_mode else None)
+    fd = filter_fd()
+    argv = BwrapBackend.base_args("/", network=False, uid=_PROBE_UID if root_mode else None, seccomp_fd=fd)
     argv += [sys.executable, "-I", "-c", ""]
     try:
-        probe = subprocess.run([exe, *argv], capture_output=True, text=True, timeout=20,
+        probe = subprocess.run([exe, *argv], capture_output=True, text=True, timeout=20, pass_fds=(fd,),
                                user=_PROBE_UID if is_root() and not root_mode else None)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"bwrap failed to start: {exc}"
+    finally:
+        os.close(fd)
     if probe.returncode != 0:
         return probe.stderr.strip()[:200] or f"exit status {probe.returncode}"
     return None
@@ -53,6 +63,9 @@ def bwrap_mode() -> tuple[bool, str | None]:
         return False, "bwrap not found on PATH (Debian/Ubuntu: apt-get install bubblewrap)"
     if shutil.which("setpriv") is None and is_root():
         return False, "setpriv not found on PATH (Debian/Ubuntu: apt-get install util-linux)"
+    no_filter = seccomp_problem()
+    if no_filter:
+        return False, no_filter
     if is_root() and _probe(root_mode=True) is None:
         return True, None
     problem = _probe(root_mode=False)
@@ -89,14 +102,15 @@ class BwrapBackend(ProcessBackend):
 
     @staticmethod
     def base_args(jobdir: str, network: bool, tmp_bytes: int = 64 << 20, binds: tuple[str, ...] = (),
-                  uid: int | None = None) -> list[str]:
-        """bwrap's options for one job; with ``uid`` (root mode) the command after them runs as ``uid``."""
+                  uid: int | None = None, seccomp_fd: int = SECCOMP_FD) -> list[str]:
+        """bwrap's options for one job; with ``uid`` (root mode) the command after them runs as ``uid``; the
+        command runs under the seccomp filter bwrap reads from ``seccomp_fd``."""
         if uid is None:
             args = ["--unshare-all"] + (["--share-net"] if network else [])
         else:
             args = ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
             args += [] if network else ["--unshare-net"]
-        args += ["--die-with-parent", "--new-session"]
+        args += ["--die-with-parent", "--new-session", "--seccomp", str(seccomp_fd)]
         for link in SYSTEM_LINKS:
             if os.path.islink(link):
                 args += ["--symlink", os.readlink(link), link]
@@ -124,6 +138,9 @@ class BwrapBackend(ProcessBackend):
                      "--inh-caps=-all", "--bounding-set=-all", "--nnp"]
         return args
 
+    def launch_fds(self) -> dict[int, int]:
+        return {SECCOMP_FD: filter_fd()}
+
     def wrap(self, argv: list[str], jobdir: str, job: Job, uid: int | None = None) -> list[str]:
         tmp_bytes = min(int(job.limits.disk_mb) << 20, 256 << 20)
         return [shutil.which("bwrap") or "bwrap",
@@ -131,6 +148,7 @@ class BwrapBackend(ProcessBackend):
                 *argv]
 
     def describe(self) -> str:
-        return ("bwrap: no network, PID namespace, private /tmp, /dev and /run, a root holding only /usr, the "
+        return ("bwrap: no network, PID namespace, Docker's seccomp profile (no keyring, mount, namespaces, "
+                "ptrace), private /tmp, /dev and /run, a root holding only /usr, the "
                 "loader's and alternatives' /etc files, the interpreter, the domain's binds (read-only) and "
                 "the job dir (writable); plus the process backend's uid, rlimits, cgroup and watchdogs")

@@ -1,12 +1,15 @@
 """A content-addressed verdict cache in SQLite.
 
-The key hashes everything a verdict depends on: the domain, its toolchain and harness versions, the limits,
-the task's assets and the candidate text as the domain normalises it (identity unless the domain proves a
-normalisation changes nothing). SANDBOX_ERROR is never stored: it blames the harness, not the candidate.
+The key hashes everything a verdict depends on: the judge's fingerprint (its domain's code and assets, the
+toolchain versions, the backend and the domain options: :meth:`~codealign.domains.base.Domain.fingerprint`),
+the limits, the task's assets and the candidate text as the domain normalises it (identity unless the domain
+proves a normalisation changes nothing). A verdict of one backend is never served to a run on another.
+SANDBOX_ERROR is never stored: it blames the harness, not the candidate.
 
 Guarantees: each insert is one SQLite transaction, so a process killed mid-write leaves either the old state
 or the new row, never a torn one; WAL mode and a busy timeout let two runs share one cache file. Not
-guaranteed: a toolchain upgraded in place without a version change keeps old verdicts (``prune`` clears).
+guaranteed: a toolchain upgraded in place without a version change keeps old verdicts (``prune`` clears), and
+so does a change to code outside the fingerprinted files that changes verdicts.
 """
 
 from __future__ import annotations
@@ -60,9 +63,10 @@ class VerdictCache:
         )
 
     @staticmethod
-    def key(domain_name: str, toolchain: str, harness: str, limits: dict[str, Any], task: Task, text: str) -> str:
+    def key(judge: str, limits: dict[str, Any], task: Task, text: str) -> str:
+        """The key of a verdict on ``text`` for ``task`` by the judge whose fingerprint is ``judge``."""
         h = hashlib.sha256()
-        for part in (domain_name, toolchain, harness, json.dumps(limits, sort_keys=True), task.asset_hash()):
+        for part in (judge, json.dumps(limits, sort_keys=True), task.asset_hash()):
             h.update(part.encode())
             h.update(b"\0")
         h.update(text.encode("utf-8", "surrogatepass"))

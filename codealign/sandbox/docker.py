@@ -14,8 +14,8 @@ What a container hides, beyond what the process backend guarantees:
   can enter) as root, then drops to uid 65534 with ``setpriv``; all capabilities but SETUID/SETGID are
   dropped and ``no-new-privileges`` is set, so nothing regains root;
 * resources: memory (swap disabled) and pids are cgroup limits of the container, CPU time, file size and
-  open files are rlimits, ``/tmp`` is a size-capped tmpfs; the harness kills the container at the wall
-  deadline, when stdout or stderr passes ``Limits.output_bytes`` and when the job dir passes
+  open files are rlimits, ``/tmp`` is a tmpfs capped in size and inodes; the harness kills the container at
+  the wall deadline, when stdout or stderr passes ``Limits.output_bytes`` and when the job dir passes
   ``Limits.disk_mb``.
 
 Persistent workers (:mod:`codealign.sandbox.worker`) are long-lived containers with the same configuration
@@ -47,8 +47,8 @@ from typing import Any
 from codealign.sandbox.binds import host_binds
 from codealign.sandbox.cgroup import JobCgroup
 from codealign.sandbox.job import Job, JobResult, JobStatus
-from codealign.sandbox.process import (ProcessBackend, WorkerProcess, _rmtree, dir_bytes, is_root, read_nofollow,
-                                       reap_within)
+from codealign.sandbox.process import (INODE_BYTES, ProcessBackend, WorkerProcess, _rmtree, dir_bytes, is_root,
+                                       read_nofollow, reap_within)
 
 DEFAULT_IMAGE = os.environ.get("CODEALIGN_DOCKER_IMAGE", "codealign-sandbox:latest")
 JOB_MOUNT = "/job"
@@ -171,6 +171,18 @@ class DockerBackend(ProcessBackend):
     def launch(self):
         raise AttributeError("the docker backend starts no host process that runs job code (workers: start_worker)")
 
+    @functools.cached_property
+    def _image_id(self) -> str:
+        try:
+            import docker
+
+            return docker.from_env(timeout=10).images.get(self.image).id
+        except Exception:  # no engine or image: its jobs are SANDBOX_ERROR, which is never cached
+            return "absent"
+
+    def identity(self) -> str:
+        return f"docker {self.image} {self._image_id}"
+
     def describe(self) -> str:
         return (f"docker ({self.image}): only the job dir and the interpreter of the host visible, network none, "
                 "read-only root, tmpfs /tmp, PID namespace, caps dropped, pids and memory limits, uid 65534; "
@@ -181,7 +193,7 @@ class DockerBackend(ProcessBackend):
         from docker.types import Ulimit
 
         lim = job.limits
-        cpu, fsize = int(lim.cpu_s + 0.999), int(lim.file_size_mb) << 20
+        cpu, fsize, tmp_mb = int(lim.cpu_s + 0.999), int(lim.file_size_mb) << 20, min(int(lim.disk_mb), 256)
         ulimits = [Ulimit(name="cpu", soft=cpu, hard=cpu), Ulimit(name="fsize", soft=fsize, hard=fsize),
                    Ulimit(name="nofile", soft=int(lim.nofile), hard=int(lim.nofile)),
                    Ulimit(name="core", soft=0, hard=0)]
@@ -198,7 +210,7 @@ class DockerBackend(ProcessBackend):
             "volumes": volumes,
             "network_mode": "host" if job.network else "none",
             "read_only": True,
-            "tmpfs": {"/tmp": f"size={min(int(lim.disk_mb), 256)}m"},
+            "tmpfs": {"/tmp": f"size={tmp_mb}m,nr_inodes={(tmp_mb << 20) // INODE_BYTES}"},
             "pids_limit": int(lim.nproc),
             "mem_limit": int(lim.memory_mb) << 20,
             "memswap_limit": int(lim.memory_mb) << 20,
@@ -326,7 +338,7 @@ class DockerBackend(ProcessBackend):
                 status = JobStatus.OUTPUT_LIMIT
             elif now >= next_disk:
                 next_disk = now + _DISK_EVERY_S
-                if dir_bytes(jobdir) > disk_cap:
+                if dir_bytes(jobdir, disk_cap) > disk_cap:
                     status = JobStatus.OUTPUT_LIMIT
             if status is not JobStatus.EXITED:
                 try:

@@ -30,7 +30,8 @@ class Limits:
     """RLIMIT_FSIZE: the largest single file a job may write."""
 
     disk_mb: int = 256
-    """Total bytes in the job directory; the watchdog kills the job when it is exceeded (OUTPUT_LIMIT)."""
+    """Total bytes in the job directory, every file, folder and link counted as at least 4 KiB (inodes are disk
+    too); the watchdog kills the job when it is exceeded (OUTPUT_LIMIT)."""
 
     nproc: int = 64
     """Processes and threads the job may have at once (RLIMIT_NPROC under a per-slot uid, and a pids

@@ -10,18 +10,23 @@ Guaranteed (when the harness runs as root, as in CI):
 * where a cgroup hierarchy is writable (v1 or v2) the job joins a cgroup of its own before it execs
   anything: ``pids.max`` and a resident-memory limit hold for every descendant; otherwise a watchdog
   samples the resident size of every process of the slot uid;
-* a hard wall-clock deadline; stdout/stderr caps; a disk watchdog on the job directory; at the end every
-  process of the job is killed: process group, cgroup members, and every process owned by the slot uid
-  (which reaches ``setsid`` daemons);
+* a hard wall-clock deadline; stdout/stderr caps; a disk watchdog on the job directory (every entry counts at
+  least :data:`INODE_BYTES`); at the end every process of the job is killed: process group, cgroup members,
+  and every process owned by the slot uid (which reaches ``setsid`` daemons), and every process it left
+  re-parented to the harness is reaped (no zombie accumulates in a long-lived harness);
 * files are read back without following symlinks (``O_NOFOLLOW`` at every path component).
 
-Job dirs live in a folder owned by the harness (mode 0711), so ``../`` from a job dir is not writable.
+Job dirs live in a fresh folder per backend (one per ``execute``), inside a folder of the harness; both are
+the harness's (mode 0711), so neither ``../`` nor ``../../`` from a job dir is writable, and a backend's jobs
+never share a job root with another's.
 
 Not guaranteed by this backend (use ``bwrap``): no network isolation (a job can reach the host's loopback),
 the host filesystem stays readable (every world-readable file, home folders that others may traverse
 included: this backend hides nothing of the filesystem), world-writable places (``/tmp``, ``/dev/shm``) stay
-writable, and the disk watchdog samples, so a job may overshoot ``disk_mb`` by what it writes in one sampling
-interval (``file_size_mb`` still bounds each file). Run as a non-root user, the job keeps that user's uid:
+writable (a job can leave files there, e.g. above its job root, for later jobs), there is no seccomp
+filter (a job starts with a fresh session keyring, but its slot uid's user keyring outlives it), and the disk
+watchdog samples, so a job may overshoot ``disk_mb`` by what it writes in one sampling interval
+(``file_size_mb`` still bounds each file). Run as a non-root user, the job keeps that user's uid:
 RLIMIT_NPROC then counts all of that user's processes, and only the process group and cgroup are killed.
 As root, jobs cannot run an interpreter below a folder others may not traverse (:func:`process_problem`).
 """
@@ -31,6 +36,7 @@ from __future__ import annotations
 import concurrent.futures
 import errno
 import fcntl
+import functools
 import os
 import queue
 import selectors
@@ -42,10 +48,12 @@ import subprocess
 import tempfile
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from codealign.errors import UserError
 from codealign.sandbox.binds import closed_ancestors, interpreter_paths
 from codealign.sandbox.cgroup import JobCgroup, kill_until_gone, open_cgroup
 from codealign.sandbox.job import Job, JobResult, JobStatus
@@ -145,26 +153,86 @@ def processes_of_uid(uid: int) -> list[int]:
     return [pid for pid, state, _ in _proc_status(uid) if state not in (b"Z", b"X")]
 
 
-def _reap_orphans(uid: int) -> None:
-    """Reap the job's zombies that were re-parented to this process (a subreaper), pid by pid, so no other
-    thread's child status is taken."""
+def _orphans() -> list[tuple[int, bytes, int, bool]]:
+    """(pid, state, real uid, PID-namespace init?) of every child of this process: re-parented orphans and
+    its own."""
     me = os.getpid()
-    for pid, state, ppid in _proc_status(uid):
-        if state == b"Z" and ppid == me:
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        fields: dict[bytes, list[bytes]] = {}
+        try:
+            with open(f"/proc/{entry.name}/status", "rb") as fh:
+                for line in fh:
+                    key, _, value = line.partition(b":")
+                    fields[key] = value.split()
+                    if key == b"NSpid" or (key == b"PPid" and int(value) != me):
+                        break
+            if int(fields[b"PPid"][0]) == me:
+                nspid = fields.get(b"NSpid", [])
+                found.append((int(entry.name), fields[b"State"][0], int(fields[b"Uid"][0]),
+                              len(nspid) > 1 and nspid[-1] == b"1"))
+        except (OSError, ValueError, IndexError, KeyError):
+            continue
+    return found
+
+
+def zombie_children() -> list[int]:
+    """Children of this process that have exited and are not reaped yet (the harness leaves none behind)."""
+    return [pid for pid, state, _, _ in _orphans() if state == b"Z"]
+
+
+def _reap_orphans(uid: int | None, timeout_s: float = 2.0) -> None:
+    """Reap what jobs left re-parented to this process (a subreaper), pid by pid, never a child this process
+    started itself (so no other thread's child status is taken): zombies of the slot ``uid``, and every
+    sandbox's PID-namespace init (bwrap's, root-owned; bwrap exits on the job's exit status without waiting
+    for it, so each bwrap job leaves one, a zombie unless reaped). An init found still running belongs to a
+    sandbox whose bwrap is gone: it is killed, then reaped."""
+    deadline = time.monotonic() + timeout_s
+    for pid, state, owner, ns_init in _orphans():
+        if not (ns_init or (owner == uid and state == b"Z")):
+            continue
+        if state != b"Z":
             try:
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
                 pass
+        while True:
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] or time.monotonic() >= deadline:
+                    break
+            except ChildProcessError:
+                break
+            time.sleep(0.002)
+
+
+def _join_fresh_session_keyring() -> None:
+    """Give the calling thread (and so the job it is about to fork) a new, empty anonymous session keyring:
+    a job never starts with the harness's or an earlier job's session keyring. Keyrings are per thread."""
+    number = _KEYCTL.get(os.uname().machine)
+    if number is not None:
+        _libc().syscall(number, 1, None)  # KEYCTL_JOIN_SESSION_KEYRING, anonymous
+
+
+_KEYCTL = {"x86_64": 250, "aarch64": 219}
+"""The ``keyctl`` system call's number per machine."""
+
+
+@functools.cache
+def _libc():
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    return libc
 
 
 def _become_subreaper() -> None:
     """Orphans of jobs re-parent to the harness instead of pid 1 (which, in some containers, never reaps
     them: their zombies would count against the slot uid's RLIMIT_NPROC for later jobs)."""
     try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+        _libc().prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
     except (OSError, AttributeError):
         pass
 
@@ -217,7 +285,14 @@ def resident_bytes(pids: list[int]) -> int:
     return total
 
 
-def dir_bytes(root: str) -> int:
+INODE_BYTES = 4096
+"""What one file, folder or link costs at least against ``Limits.disk_mb``: an inode and its directory entry
+are disk too, so 100,000 empty files count as 400 MB, not 0."""
+
+
+def dir_bytes(root: str, stop_above: int | None = None) -> int:
+    """The bytes under ``root`` (allocated blocks, each entry counted as at least :data:`INODE_BYTES`); the walk
+    stops once the total passes ``stop_above``, so a flood of entries costs the watchdog no more than the cap."""
     total = 0
     stack = [root]
     while stack:
@@ -229,7 +304,9 @@ def dir_bytes(root: str) -> int:
                         st = entry.stat(follow_symlinks=False)
                     except OSError:
                         continue
-                    total += st.st_blocks * 512
+                    total += max(st.st_blocks * 512, INODE_BYTES)
+                    if stop_above is not None and total > stop_above:
+                        return total
                     if stat.S_ISDIR(st.st_mode):
                         stack.append(entry.path)
         except OSError:
@@ -320,6 +397,21 @@ class WorkerProcess:
         return self.cgroup is not None and (self.cgroup.oom_killed() or self.cgroup.peak_bytes() >= cap_bytes * 0.95)
 
 
+def _fresh_job_root(base: Path) -> Path:
+    """A new folder for one backend's job dirs (removed with the backend), inside ``base/codealign-jobs-<euid>``:
+    both belong to the harness (mode 0711), so no job can write next to its job dir nor next to the job root,
+    and no job of one backend (one ``execute``) sees a folder another's jobs wrote."""
+    parent = base / f"codealign-jobs-{os.geteuid()}"
+    parent.mkdir(mode=0o711, parents=True, exist_ok=True)
+    info = os.lstat(parent)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+        raise UserError(f"{parent} is not a folder of uid {os.geteuid()}: jobs may have planted it; remove it")
+    os.chmod(parent, 0o711)
+    root = Path(tempfile.mkdtemp(prefix="jobs-", dir=parent))
+    os.chmod(root, 0o711)
+    return root
+
+
 class ProcessBackend:
     """Runs jobs as local processes under the guarantees in the module docstring."""
 
@@ -329,17 +421,15 @@ class ProcessBackend:
         base = Path(workdir or os.environ.get("CODEALIGN_JOB_ROOT") or tempfile.gettempdir())
         if is_root():
             _become_subreaper()
-        # Job dirs live in a folder the jobs cannot write, so ``../`` from a job dir lands nowhere writable.
-        self.workdir = base / f"codealign-jobs-{os.geteuid()}"
-        self.workdir.mkdir(mode=0o711, parents=True, exist_ok=True)
-        os.chmod(self.workdir, 0o711)
+        self.workdir = _fresh_job_root(base)
+        self._cleanup = weakref.finalize(self, _rmtree, str(self.workdir))
         self._live: dict[int, tuple[subprocess.Popen, int | None, JobCgroup | None]] = {}
         self._workers: dict[int, WorkerProcess] = {}
         self._live_lock = threading.Lock()
 
     def __getstate__(self) -> dict:
         # Shipped to other processes (Ray workers): the running jobs and workers and their lock stay here.
-        return {k: v for k, v in self.__dict__.items() if k not in ("_live", "_workers", "_live_lock")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_live", "_workers", "_live_lock", "_cleanup")}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
@@ -367,6 +457,16 @@ class ProcessBackend:
         """The command that runs ``argv`` inside this backend's isolation (identity here); ``uid`` is the
         job's slot uid (None when the harness is not root)."""
         return argv
+
+    def identity(self) -> str:
+        """What of this backend a verdict depends on (part of the judge's fingerprint): its name, and for a
+        container backend the image."""
+        return self.name
+
+    def launch_fds(self) -> dict[int, int]:
+        """Descriptors the wrapped command gets at fixed numbers (>= 4): number -> a descriptor opened for this
+        one launch (numbered 10 or above), which :meth:`launch` closes once the job has it. None here."""
+        return {}
 
     def describe(self) -> str:
         return ("process: session, rlimits, scrubbed env, per-slot uid (as root), cgroup where writable; hides "
@@ -413,20 +513,27 @@ class ProcessBackend:
         join = "".join(f"echo $$ > {shlex.quote(f)} || exit 97\n" for f in (cgroup.procs_files if cgroup else []))
         nproc = f"ulimit -u {int(limits.nproc)}\n" if uid is not None else ""
         move_fd = f"exec 3>&{trusted_fd} {trusted_fd}>&-\n" if trusted_fd is not None and trusted_fd != 3 else ""
+        extra = self.launch_fds()
+        move_fd += "".join(f"exec {target}<&{fd} {fd}<&-\n" for target, fd in extra.items())
         launcher = f"{move_fd}{join}{_rlimit_lines(limits)}\n{nproc}exec \"$@\"\n"
         inner = ["/bin/bash", "--noprofile", "--norc", "-c", "set -u\n" + job.script]
-        argv = ["/bin/bash", "--noprofile", "--norc", "-c", launcher, "codealign-launch",
-                *self.wrap(inner, jobdir, job, uid)]
-        env = {"PATH": SAFE_PATH, "HOME": jobdir, "TMPDIR": jobdir, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
-        env.update(job.env)
-        pass_fds = (trusted_fd,) if trusted_fd is not None else ()
-        kwargs = {}
-        if uid is not None and not self.drops_privileges:
-            kwargs = {"user": uid, "group": uid, "extra_groups": []}
-        return subprocess.Popen(
-            argv, cwd=jobdir, env=env, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            pass_fds=pass_fds, start_new_session=True, close_fds=True, **kwargs,
-        )
+        try:
+            argv = ["/bin/bash", "--noprofile", "--norc", "-c", launcher, "codealign-launch",
+                    *self.wrap(inner, jobdir, job, uid)]
+            env = {"PATH": SAFE_PATH, "HOME": jobdir, "TMPDIR": jobdir, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+            env.update(job.env)
+            pass_fds = ((trusted_fd,) if trusted_fd is not None else ()) + tuple(extra.values())
+            kwargs = {}
+            if uid is not None and not self.drops_privileges:
+                kwargs = {"user": uid, "group": uid, "extra_groups": []}
+            _join_fresh_session_keyring()
+            return subprocess.Popen(
+                argv, cwd=jobdir, env=env, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                pass_fds=pass_fds, start_new_session=True, close_fds=True, **kwargs,
+            )
+        finally:
+            for fd in extra.values():
+                os.close(fd)
 
     def start_worker(self, job: Job, jobdir: str) -> WorkerProcess:
         """Start ``job.script`` in ``jobdir`` as a persistent worker (:mod:`codealign.sandbox.worker`): isolated
@@ -550,7 +657,7 @@ class ProcessBackend:
                     break
                 if now >= next_disk:
                     next_disk = now + _DISK_EVERY_S
-                    if dir_bytes(jobdir) > disk_cap:
+                    if dir_bytes(jobdir, disk_cap) > disk_cap:
                         status = JobStatus.OUTPUT_LIMIT
                         break
                 if _reap(proc):
@@ -584,8 +691,7 @@ class ProcessBackend:
     def _kill_all(proc: subprocess.Popen, uid: int | None, cgroup: JobCgroup | None) -> None:
         ProcessBackend._kill_job(proc, uid, cgroup)
         reap_within(proc, 5)
-        if uid is not None:
-            _reap_orphans(uid)
+        _reap_orphans(uid)
 
 
 def _reap(proc: subprocess.Popen) -> bool:

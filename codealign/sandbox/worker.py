@@ -230,7 +230,8 @@ class Worker:
             return WorkerReply(dead.status, error=dead.error, wall_s=time.monotonic() - t0, log=log,
                                restarted=restarted, **where)
         self.served += 1
-        if self._jobdir and dir_bytes(self._jobdir) > int(self.spec.limits.disk_mb) << 20:
+        disk_cap = int(self.spec.limits.disk_mb) << 20
+        if self._jobdir and dir_bytes(self._jobdir, disk_cap) > disk_cap:
             log = self._log_text()
             self.stop()
             return WorkerReply(JobStatus.OUTPUT_LIMIT, error=f"worker directory grew past {self.spec.limits.disk_mb} MB",

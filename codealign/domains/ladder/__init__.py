@@ -55,7 +55,6 @@ _SCRIPT = 'exec "$CODEALIGN_PYTHON" -S -m codealign.domains.ladder.run_check tas
 class LadderDomain(Domain):
     name = "ladder"
     task_module = "codealign.domains.ladder.tasks"
-    harness_version = "1"
     default_limits = Limits(wall_s=20.0, cpu_s=20.0, memory_mb=512, nproc=16)
     fence_tags = frozenset({"ladder", "ld", "lad", "plc"})
     # method stays dpo: its default run gave -0.003 ± 0.016 (the control 0.023 ± 0.012 above it) where

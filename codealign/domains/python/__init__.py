@@ -136,7 +136,6 @@ class PythonDomain(Domain):
 
     name = "python"
     task_module = "codealign.domains.python.tasks"
-    harness_version = "3"
     default_limits = Limits(wall_s=60.0, cpu_s=60.0, memory_mb=1024, nproc=64)
     default_test_timeout_s = 10.0
     fence_tags = frozenset({"python", "py", "python3", "py3"})

@@ -166,7 +166,6 @@ class SolidityDomain(Domain):
 
     name = "solidity"
     task_module = "codealign.domains.solidity.family"
-    harness_version = "2"
     default_limits = Limits(wall_s=120.0, cpu_s=3600.0, memory_mb=6144, nproc=256, nofile=1024,
                             output_bytes=32 << 20, disk_mb=512)
     fence_tags = frozenset({"solidity", "sol"})

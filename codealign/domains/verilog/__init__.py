@@ -249,7 +249,6 @@ class VerilogDomain(Domain):
 
     name = "verilog"
     task_module = "codealign.domains.verilog.tasks"
-    harness_version = "4"
     default_limits = Limits(wall_s=30.0, cpu_s=60.0, memory_mb=1024, disk_mb=256)
     fence_tags = frozenset({"verilog", "v", "systemverilog", "sv", "vlog"})
     stop_sequences = ("endmodule",)
@@ -277,7 +276,6 @@ class VerilogDomain(Domain):
         self.max_candidate_bytes = max_candidate_bytes
         if simulator == "verilator":
             self.default_limits = Limits(wall_s=240.0, cpu_s=480.0, memory_mb=4096, disk_mb=512)
-        self.harness_version = f"4-{simulator}{'-lint' if lint else ''}"
 
     def extract(self, text: str, truncated: bool = False) -> Extraction:
         return extract_code(text, self.name, self.fence_tags, extract_verilog, truncated=truncated)

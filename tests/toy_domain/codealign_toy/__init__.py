@@ -37,7 +37,6 @@ _OPERATOR = re.compile(r"[+\-*]")
 
 class ToyDomain(Domain):
     name = "toy"
-    harness_version = "1"
     default_limits = Limits(wall_s=10.0, cpu_s=10.0, memory_mb=256, nproc=8)
     fence_tags = frozenset({"toy", "arith"})
     stop_sequences = ("\n",)
