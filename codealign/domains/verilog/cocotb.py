@@ -76,6 +76,8 @@ from codealign.types import Candidate, ExecResult, Task, Verdict
 RESOURCES = Path(__file__).resolve().parent / "resources" / "cocotb"
 """The trusted harness side: the pytest plugin, the ``cocotb_tools`` shim, codealign's runner, requirements."""
 BUILTIN_RUNNER = "test_codealign_runner.py"
+ENTRY_POINT = "codealign_cocotb_entry:_initialise_testbench"
+"""cocotb's start-up inside the simulator, with the results channel (``resources/cocotb/codealign_cocotb_entry.py``)."""
 FENCE_TAGS = frozenset({"verilog", "v", "systemverilog", "sv", "vlog"})
 LIMITS = Limits(wall_s=120.0, cpu_s=120.0, memory_mb=2048, disk_mb=256)
 """Python start-up, the build and the embedded interpreter of each simulation cost more than a bare ``vvp``."""
@@ -88,15 +90,15 @@ _HARNESS_STEPS = r"""
 chmod 700 trusted
 J=$PWD
 cp cand.i design.sv
-mkdir -p trusted/results trusted/run
-export VERILOG_SOURCES="$J/design.sv" PYTHONPATH="$J/trusted/src:{SHIM}" CODEALIGN_COCOTB_RESULTS="$J/trusted/results"
+chmod -R a-w design.sv trusted/src
+mkdir -p trusted/run
+export VERILOG_SOURCES="$J/design.sv" PYTHONPATH="$J/trusted/src:{SHIM}" PYGPI_ENTRY_POINT={ENTRY}
 {ENV}
 cd trusted/run
-{COCOTB_PY} -m pytest -q -s -p no:cacheprovider -p codealign_cocotb_plugin -c "$J/trusted/pytest.ini" \
-  --rootdir "$J/trusted/src" "$J/trusted/src/{RUNNER}" 3>&-; rc=$?
+{COCOTB_PY} -P -m pytest -q -s -p no:cacheprovider -p codealign_cocotb_plugin -c "$J/trusted/pytest.ini" \
+  --rootdir "$J/trusted/src" "$J/trusted/src/{RUNNER}"; rc=$?
 cd "$J"
 printf '@sim %d 0\n' $rc >&3
-for f in trusted/results/*; do [ -e "$f" ] || break; n=${f##*/}; send "${n%%.*}_${n##*.}" 0 "$f"; done
 """
 
 
@@ -211,7 +213,7 @@ def prepare_job(task: Task, candidate: Candidate, limits: Limits, binds: tuple[s
               .replace("{ALLOW}", shlex.quote(_ALLOWLIST))
               .replace("{IV}", shlex.quote(shutil.which("iverilog") or "iverilog"))
               .replace("{CHECKS}", f"--reserved cocotb_iverilog_dump --top {shlex.quote(assets['top_module'])}")
-              .replace("{SHIM}", shlex.quote(str(RESOURCES)))
+              .replace("{SHIM}", shlex.quote(str(RESOURCES))).replace("{ENTRY}", ENTRY_POINT)
               .replace("{ENV}", "\n".join(f"export {k}={shlex.quote(v)}" for k, v in sorted(env.items())))
               .replace("{COCOTB_PY}", shlex.quote(str(python))).replace("{RUNNER}", shlex.quote(runner_path)))
     interpreter = Path(os.path.realpath(python)).parents[1]

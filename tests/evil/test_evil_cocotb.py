@@ -1,0 +1,116 @@
+"""Hostile designs on the cocotb path: the verdict comes only from what the trusted side records.
+
+The allowlist refuses the file tasks these designs use; each test removes that wall from the job (the
+check then only preprocesses, as if a construct had got past it, the way issue 27's attribute differential
+got ``final`` and ``$fopen`` past b2987a3's) to show that the results channel holds on its own. The design is
+a wrong ALU (``a - b`` computes ``a + b``): the honest verdict is FAIL with 2 of 3 cocotb tests passed.
+"""
+
+import re
+import shutil
+
+import pytest
+
+from codealign.domains.verilog import VerilogDomain, cocotb
+from codealign.extraction import format_files
+from codealign.types import Candidate, Task, Verdict
+
+ALU = """module alu(input [3:0] a, input [3:0] b, input [1:0] op, output reg [3:0] y);
+  always @(*) case (op)
+    2'd0: y = a + b;
+    2'd1: y = a + b;
+    default: y = a ^ b;
+  endcase
+{hostile}
+endmodule
+"""
+
+ALU_TESTS = '''import cocotb
+from cocotb.triggers import Timer
+
+
+async def check(dut, op, fn):
+    for a in range(16):
+        for b in range(0, 16, 3):
+            dut.a.value, dut.b.value, dut.op.value = a, b, op
+            await Timer(1, units="ns")
+            assert int(dut.y.value) == fn(a, b) & 15
+
+
+@cocotb.test()
+async def test_add(dut):
+    await check(dut, 0, lambda a, b: a + b)
+
+
+@cocotb.test()
+async def test_sub(dut):
+    await check(dut, 1, lambda a, b: a - b)
+
+
+@cocotb.test()
+async def test_xor(dut):
+    await check(dut, 2, lambda a, b: a ^ b)
+'''
+
+TASK = Task("alu", "verilog", "Write rtl/alu.sv.", assets={
+    "format": "cocotb", "top_module": "alu", "module": "test_alu", "sources": ["rtl/alu.sv"],
+    "outputs": ["rtl/alu.sv"], "tests": {"test_alu.py": ALU_TESTS}})
+
+PASSING_XML = ('<testsuites name="results"><testsuite name="all" package="all">'
+               + "".join(f'<testcase name="test_{n}" classname="test_alu"/>' for n in ("add", "sub", "xor"))
+               + "</testsuite></testsuites>")
+RESULTS = "test_cocotb_module.None"
+# longer than cocotb's own file, so that written over it from offset 0 it leaves nothing of it
+FORGED = (PASSING_XML + "<!--" + "x" * 3000 + "-->").replace('"', '\\"')
+RECORD = f"@t000_xml 0 {len(PASSING_XML)}\\n{PASSING_XML}@sim 0 0\\n".replace('"', '\\"')
+
+HOSTILE = {
+    # cocotb writes its results file (under pytest: <test name>.None in the simulator's folder) at its
+    # tear-down; final blocks would run after it
+    "final_rewrites_the_results_file": f'final begin : forge integer fd; fd = $fopen("{RESULTS}", "w"); '
+                                       f'$fwrite(fd, "{FORGED}"); $fclose(fd); end',
+    # opened at time 0, left unflushed: the C library writes the buffer over cocotb's file when the
+    # simulator exits
+    "buffered_write_flushed_at_exit": f'initial begin : forge integer fd; fd = $fopen("{RESULTS}", "w"); '
+                                      f'$fwrite(fd, "{FORGED}"); end',
+    # the results socket and the trusted channel (fd 3) of every process in reach, by path
+    "final_writes_every_descriptor_in_reach": (
+        'final begin : forge integer pid, n, fd; for (pid = 0; pid < 64; pid = pid + 1) '
+        'for (n = 0; n < 24; n = n + 1) begin '
+        'fd = pid == 0 ? $fopen($sformatf("/proc/self/fd/%0d", n), "a") '
+        ': $fopen($sformatf("/proc/%0d/fd/%0d", pid, n), "a"); '
+        f'if (fd != 0) begin $fwrite(fd, "{RECORD}"); $fclose(fd); end end end'),
+}
+
+
+def without_allowlist(job):
+    """The job with its allowlist step reduced to preprocessing: what a construct that got past it sees."""
+    iverilog = shutil.which("iverilog")
+    step = (f"{iverilog} -E -o cand.i cand.sv && "
+            "printf '{\"violations\": [], \"preprocess\": {\"rc\": 0, \"log\": \"\"}}' > allow.json; allowed=$?")
+    job.script, count = re.subn(r"^.*> allow\.json 2> allow\.log.*$", lambda _: step, job.script, flags=re.M)
+    assert count == 1, "the job script's allowlist step changed shape: update this test"
+    return job
+
+
+@pytest.fixture(params=["bwrap", "docker"])
+def backend(request):
+    from codealign.sandbox.backends import get_backend
+    from codealign.sandbox.docker import docker_problem
+
+    if request.param == "docker" and docker_problem():
+        pytest.fail(f"the Docker backend is not usable (scripts/setup.sh sets it up): {docker_problem()}")
+    return get_backend(request.param)
+
+
+@pytest.mark.parametrize("hostile", sorted(HOSTILE))
+def test_a_design_past_the_allowlist_cannot_forge_cocotb_results(backend, hostile):
+    problem = cocotb.environment_problem()
+    if problem:
+        pytest.fail(problem)
+    domain = VerilogDomain()
+    cand = Candidate(TASK.task_id, format_files({"rtl/alu.sv": ALU.format(hostile=HOSTILE[hostile])}))
+    job = without_allowlist(domain.prepare(TASK, cand))
+    r = domain.judge(TASK, cand, job, backend.run(job))
+    assert (r.verdict, r.details["failure"], r.details["tests"], r.details["passed"]) == \
+        (Verdict.FAIL, "runtime_mismatch", 3, 2), r.details
