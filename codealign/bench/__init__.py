@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from codealign.bench import report as _report
+from codealign.bench import screen as _screen
 from codealign.domains.base import Benchmark
 from codealign.errors import UserError, closest
 from codealign.jsonl import read_jsonl, write_text_atomic
@@ -79,7 +80,7 @@ def run(name: str, *, data: str | os.PathLike | None = None, candidates: str | o
         cache: Any = None, n: int = 1, temperature: float = 0.0, max_new_tokens: int = 1024,
         baseline: str | os.PathLike | None = None, fail_under: float | None = None,
         out: str | os.PathLike | None = None, progress: bool = False, domain_options: dict | None = None,
-        **options: Any) -> BenchReport:
+        screen: bool | None = None, **options: Any) -> BenchReport:
     """Run benchmark ``name`` on one source of answers: ``oracle`` (the references: the golden self-test),
     ``candidates`` (a JSONL of ``task_id``, ``completion``), ``model`` (``n`` samples per problem) or
     ``empty`` (empty answers: a self-test that must score 0); with none, the benchmark's own baseline where
@@ -87,7 +88,9 @@ def run(name: str, *, data: str | os.PathLike | None = None, candidates: str | o
     ``variant``: a sub-task, or ``"all"`` (default: the first; the golden self-test runs all). ``cache``: a
     verdict cache or its path (None: no cache). ``baseline``: an earlier report JSON to compare with;
     ``fail_under``: exit code 1 when pass@1 (a fraction in [0, 1], like every rate in the report) is below
-    it; ``out``: write the report JSON there.
+    it; ``out``: write the report JSON there. ``screen`` (default: with ``oracle``): run the test-strength
+    screen (:mod:`codealign.bench.screen`) and list the weak tasks; tasks already marked weak are flagged in
+    every mode (``summary["weak"]``).
     ``domain_options``: constructor options of the benchmark's domain (e.g. a simulator). ``options``: the
     benchmark's own keyword arguments (:attr:`Benchmark.options`)."""
     domain, bench = get_benchmark(name)
@@ -117,6 +120,9 @@ def run(name: str, *, data: str | os.PathLike | None = None, candidates: str | o
                                    executor=executor, workers=workers, cache=cache, progress=progress,
                                    domain_options=domain_options or {})
         texts += [text] if text else []
+        texts += _screen.report(summary, tasks, v, domain if (mode == "oracle" if screen is None else screen)
+                                else None, backend=backend, executor=executor, workers=workers, cache=cache,
+                                domain_options=domain_options or {})
         if p1 is not None:
             pass1.append(p1)
         if bench.variants:
@@ -195,7 +201,7 @@ def _check_options(name: str, bench: Benchmark, options: dict) -> dict:
 
 _RUN_KEYWORDS = ("data", "candidates", "oracle", "empty", "model", "limit", "variant", "backend", "executor",
                  "workers", "cache", "n", "temperature", "max_new_tokens", "baseline", "fail_under", "out",
-                 "progress", "domain_options")
+                 "progress", "domain_options", "screen")
 
 
 def _mode(bench: Benchmark, **given: Any) -> str | None:

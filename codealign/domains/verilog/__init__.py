@@ -534,6 +534,12 @@ class VerilogDomain(Domain):
         return [(task, Candidate(task.task_id, good), Verdict.PASS),
                 (task, Candidate(task.task_id, bad), Verdict.COMPILE_ERROR)]
 
+    def screen_answers(self, task: Task) -> dict[str, str]:
+        """The test-strength screen's designs for ``task`` (:mod:`codealign.domains.verilog.screen`)."""
+        from codealign.domains.verilog.screen import screen_answers
+
+        return screen_answers(task)
+
     # -- negatives -------------------------------------------------------------------------------------------
     def mutate(self, solution: str, rng: random.Random) -> list[tuple[str, dict]]:
         try:
@@ -625,7 +631,8 @@ def _x_rule_instant(design: str, reference: str, name: str, samples: str) -> str
             f"  if ($realtime != {name}_t) begin {name}_p = 0; {name}_t = $realtime; end\n"
             f"  {name}_d = {design}; {name}_r = {reference};\n"
             f"  for ({name}_i = 0; {name}_i < {bound}; {name}_i = {name}_i + 1)\n"
-            f"    if ({name}_d[{name}_i] !== 1'b0 && {name}_d[{name}_i] !== 1'b1 && {known}) {name}_p[{name}_i] = 1'b1;\n"
+            f"    if ({name}_d[{name}_i] !== 1'b0 && {name}_d[{name}_i] !== 1'b1 && {known})\n"
+            f"      {name}_p[{name}_i] = 1'b1;\n"
             f"  if ({name}_p != 0) begin {name}_c <= #0.37 {name}_p; {name}_k <= #0.37 $realtime; end\n"
             f"end\n"
             f"always @({name}_c or {name}_k) begin\n"
