@@ -96,8 +96,8 @@ don't-care, a reference z never matches; and the design cannot drive its inputs 
 reference) to X. RTLLM
 testbenches are closed-loop and their own checks may ignore X (``!A_greater`` is X, so never an error):
 the harness adds a shadow reference to the testbench's top module, fed the design instance's inputs, and
-counts samples (0.37 time units after any change, and at every change of a design output, however brief)
-where a design output bit is X/Z and the reference's is 0/1; any such sample is ``x_output``.
+counts samples (0.37 time units after any change, and whenever a design output bit turns X/Z, however
+briefly) where a design output bit is X/Z and the reference's is 0/1; any such sample is ``x_output``.
 
 What remains possible: (a) what the simulator lets any design do that the checker cannot see: VPI-visible
 behaviour of the allowed system functions, and timing-dependent tricks (zero-delay glitches between samples;
@@ -584,9 +584,9 @@ def x_rule_shadow(testbench: str, assets: dict, suffix: str, tag: str) -> tuple[
     the testbench's parameter overrides; it counts the samples where a design output bit is X/Z while the
     reference's is 0/1, and prints the count from a ``final`` block. Two samplings: 0.37 time units after
     any change of either (off the testbenches' event times), and at every change of a design output, however
-    brief (a design that is X only around the testbench's check instants): a bit X/Z in the design at the
-    instant it changes counts when the reference's bit is 0/1 then and still 0/1 0.37 time units later (so a
-    delta-cycle race between two designs that both go X, on X stimulus, is not a sample). X in the
+    brief (a design that is X only around the testbench's check instants): a design bit that turns from 0/1
+    to X/Z counts when the reference's bit is 0/1 then and still 0/1 0.37 time units later (so a delta-cycle
+    race between two designs that both go X, on X stimulus, is not a sample). X in the
     reference (before its reset) is a don't-care."""
     from codealign.domains.verilog.allowlist import module_ports
 
@@ -619,26 +619,28 @@ def x_rule_shadow(testbench: str, assets: dict, suffix: str, tag: str) -> tuple[
 
 
 def _x_rule_instant(design: str, reference: str, name: str, samples: str) -> str:
-    """The shadow's sampling at every change of one design output (see :func:`x_rule_shadow`): the bits
-    X/Z in ``design`` where ``reference`` is 0/1, gathered over each time step's changes, are checked
-    against the reference 0.37 time units later (the low :data:`_X_RULE_BITS` bits of a wider output)."""
+    """The shadow's sampling at every change of one design output (see :func:`x_rule_shadow`): the bits that
+    turn from 0/1 to X/Z in ``design`` where ``reference`` is 0/1, gathered over each time step's changes,
+    are checked against the reference 0.37 time units later (a bit still X from the start, settling at time 0,
+    is left to the 0.37-later samples; the low :data:`_X_RULE_BITS` bits of a wider output)."""
     bound = f"$bits({design}) && {name}_i < {_X_RULE_BITS}"
-    bit = f"{name}_r[{name}_i]"
+    i, bit = f"{name}_i", f"{name}_r[{name}_i]"
     known = f"({bit} === 1'b0 || {bit} === 1'b1)"
-    return (f"reg [{_X_RULE_BITS - 1}:0] {name}_d, {name}_r, {name}_p = 0, {name}_c = 0;\n"
-            f"integer {name}_i;\nreal {name}_t = -1.0, {name}_k = -1.0;\n"
+    turned = f"({name}_o[{i}] === 1'b0 || {name}_o[{i}] === 1'b1) && {name}_d[{i}] !== 1'b0 && {name}_d[{i}] !== 1'b1"
+    return (f"reg [{_X_RULE_BITS - 1}:0] {name}_d, {name}_o, {name}_r, {name}_p = 0, {name}_c = 0;\n"
+            f"integer {i};\nreal {name}_t = -1.0, {name}_k = -1.0;\n"
             f"always @({design}) begin\n"
             f"  if ($realtime != {name}_t) begin {name}_p = 0; {name}_t = $realtime; end\n"
             f"  {name}_d = {design}; {name}_r = {reference};\n"
-            f"  for ({name}_i = 0; {name}_i < {bound}; {name}_i = {name}_i + 1)\n"
-            f"    if ({name}_d[{name}_i] !== 1'b0 && {name}_d[{name}_i] !== 1'b1 && {known})\n"
-            f"      {name}_p[{name}_i] = 1'b1;\n"
+            f"  for ({i} = 0; {i} < {bound}; {i} = {i} + 1)\n"
+            f"    if ({turned} && {known}) {name}_p[{i}] = 1'b1;\n"
+            f"  {name}_o = {name}_d;\n"
             f"  if ({name}_p != 0) begin {name}_c <= #0.37 {name}_p; {name}_k <= #0.37 $realtime; end\n"
             f"end\n"
             f"always @({name}_c or {name}_k) begin\n"
             f"  {name}_r = {reference};\n"
-            f"  for ({name}_i = 0; {name}_i < {bound}; {name}_i = {name}_i + 1)\n"
-            f"    if ({name}_c[{name}_i] === 1'b1 && {known}) {samples} = {samples} + 1;\n"
+            f"  for ({i} = 0; {i} < {bound}; {i} = {i} + 1)\n"
+            f"    if ({name}_c[{i}] === 1'b1 && {known}) {samples} = {samples} + 1;\n"
             f"end\n")
 
 

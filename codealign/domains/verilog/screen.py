@@ -68,9 +68,12 @@ def screen_design(reference: str, module: str, top: str, design: str, inner: str
 
 def _reference(task: Task) -> tuple[dict[str, str], str, str, str] | None:
     """(reference files, the file defining the module the test drives, that module's name in the
-    reference, the name the test instantiates), or None without a reference."""
+    reference, the name the test instantiates), or None without a reference (or for a task that is not
+    run here)."""
     assets = task.assets
     top = assets.get("top_module", "TopModule")
+    if assets.get("skip") or not top:
+        return None
     if assets.get("format") == "cocotb":
         files = dict(task.metadata.get("reference") or {})
         module = top
