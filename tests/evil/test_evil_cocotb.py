@@ -3,7 +3,8 @@
 The allowlist refuses the file tasks these designs use; each test removes that wall from the job (the
 check then only preprocesses, as if a construct had got past it, the way issue 27's attribute differential
 got ``final`` and ``$fopen`` past b2987a3's) to show that the results channel holds on its own. The design is
-a wrong ALU (``a - b`` computes ``a + b``): the honest verdict is FAIL with 2 of 3 cocotb tests passed.
+tests/test_cocotb.py's ALU with ``a - b`` computing ``a + b``: the honest verdict is FAIL with 2 of 3 cocotb tests
+passed.
 """
 
 import re
@@ -11,50 +12,11 @@ import shutil
 
 import pytest
 
+from test_cocotb import ALU, ALU_TASK as TASK
+
 from codealign.domains.verilog import VerilogDomain, cocotb
 from codealign.extraction import format_files
-from codealign.types import Candidate, Task, Verdict
-
-ALU = """module alu(input [3:0] a, input [3:0] b, input [1:0] op, output reg [3:0] y);
-  always @(*) case (op)
-    2'd0: y = a + b;
-    2'd1: y = a + b;
-    default: y = a ^ b;
-  endcase
-{hostile}
-endmodule
-"""
-
-ALU_TESTS = '''import cocotb
-from cocotb.triggers import Timer
-
-
-async def check(dut, op, fn):
-    for a in range(16):
-        for b in range(0, 16, 3):
-            dut.a.value, dut.b.value, dut.op.value = a, b, op
-            await Timer(1, units="ns")
-            assert int(dut.y.value) == fn(a, b) & 15
-
-
-@cocotb.test()
-async def test_add(dut):
-    await check(dut, 0, lambda a, b: a + b)
-
-
-@cocotb.test()
-async def test_sub(dut):
-    await check(dut, 1, lambda a, b: a - b)
-
-
-@cocotb.test()
-async def test_xor(dut):
-    await check(dut, 2, lambda a, b: a ^ b)
-'''
-
-TASK = Task("alu", "verilog", "Write rtl/alu.sv.", assets={
-    "format": "cocotb", "top_module": "alu", "module": "test_alu", "sources": ["rtl/alu.sv"],
-    "outputs": ["rtl/alu.sv"], "tests": {"test_alu.py": ALU_TESTS}})
+from codealign.types import Candidate, Verdict
 
 PASSING_XML = ('<testsuites name="results"><testsuite name="all" package="all">'
                + "".join(f'<testcase name="test_{n}" classname="test_alu"/>' for n in ("add", "sub", "xor"))
@@ -109,7 +71,8 @@ def test_a_design_past_the_allowlist_cannot_forge_cocotb_results(backend, hostil
     if problem:
         pytest.fail(problem)
     domain = VerilogDomain()
-    cand = Candidate(TASK.task_id, format_files({"rtl/alu.sv": ALU.format(hostile=HOSTILE[hostile])}))
+    wrong = ALU.replace("a - b", "a + b").replace("endmodule", HOSTILE[hostile] + "\nendmodule")
+    cand = Candidate(TASK.task_id, format_files({"rtl/alu.sv": wrong}))
     job = without_allowlist(domain.prepare(TASK, cand))
     r = domain.judge(TASK, cand, job, backend.run(job))
     assert (r.verdict, r.details["failure"], r.details["tests"], r.details["passed"]) == \
