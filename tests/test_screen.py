@@ -23,7 +23,8 @@ def rtllm(shared_data):
 def test_screen_marks_a_weak_task_with_the_designs_that_passed_and_not_a_strong_one(rtllm):
     tasks = [rtllm[WEAK], rtllm[STRONG]]
     found = screen("verilog", tasks, backend="bwrap")
-    assert found == {"screened": 2, "weak": {WEAK: ["all-X", "inverted-reference"]}, "unscreened": []}
+    assert found == {"screened": 2, "weak": {WEAK: ["all-X", "inverted-reference"]}, "unscreened": [],
+                     "compile_errors": {}}
     assert tasks[0].metadata["weak"] == ["all-X", "inverted-reference"] and "weak" not in tasks[1].metadata
 
 

@@ -19,7 +19,9 @@ from codealign.types import Candidate, Task, Verdict
 def screen(domain: Any, tasks: Sequence[Task], **execute_options: Any) -> dict:
     """Run the screen's designs of every task through ``domain``'s judge (``execute_options``: those of
     :func:`codealign.execution.executor.execute`) and mark the weak tasks in place. Returns ``{"screened":
-    N, "weak": {task_id: [designs that passed]}, "unscreened": [task ids whose screen did not run]}``."""
+    N, "weak": {task_id: [designs that passed]}, "unscreened": [task ids whose screen did not run],
+    "compile_errors": {design: [task ids that refused or could not build it]}}`` (a design that does not
+    compile tells nothing about the test)."""
     from codealign.domains import get_domain
     from codealign.execution.executor import execute
 
@@ -30,17 +32,20 @@ def screen(domain: Any, tasks: Sequence[Task], **execute_options: Any) -> dict:
     results = execute(dom, tasks, cands, **{"progress": False, **execute_options}) if cands else []
     passed: dict[str, list[str]] = {}
     broken: set[str] = set()
+    uncompiled: dict[str, list[str]] = {}
     for cand, result in zip(cands, results):
         if result.verdict is Verdict.PASS:
             passed.setdefault(cand.task_id, []).append(cand.metadata["screen"])
         elif result.verdict is Verdict.SANDBOX_ERROR:
             broken.add(cand.task_id)
+        elif result.verdict is Verdict.COMPILE_ERROR:
+            uncompiled.setdefault(cand.metadata["screen"], []).append(cand.task_id)
     for task in tasks:
         if task.task_id in passed:
             task.metadata["weak"] = passed[task.task_id]
     screened = {c.task_id for c in cands} - broken
     return {"screened": len(screened), "weak": {t.task_id: passed[t.task_id] for t in tasks if t.task_id in passed},
-            "unscreened": sorted(broken)}
+            "unscreened": sorted(broken), "compile_errors": uncompiled}
 
 
 def training_tasks(tasks: Sequence[Task], allow_weak: bool = False) -> list[Task]:

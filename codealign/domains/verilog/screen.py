@@ -5,8 +5,8 @@ marks the task): ``constant-0``, ``constant-1``, ``all-X`` and ``all-Z`` drive e
 ``'1``, ``'x`` or ``'z``; ``inverted-reference`` is the reference behind a wrapper that inverts every output
 bit. Each is generated from the reference's module interface as slang elaborates it (its header, parameter
 and port declarations, kept verbatim, so the testbench's parameter overrides and port widths still fit);
-the reference's own module is kept beside the design, renamed, so that the files a multi-file task needs
-stay whole. What is guaranteed: every design drives each output of the task's top module and nothing else
+beside the inverted design, and in every design of a multi-file task (whose other files may use the file's
+other modules), the reference's own text is kept with its module renamed. What is guaranteed: every design drives each output of the task's top module and nothing else
 of it; inout ports are left undriven by the constant designs and passed through by the inverted one. Not
 guaranteed: a reference whose ports slang cannot elaborate (unpacked array ports, interfaces) gives designs
 that do not compile, which fail like any other design; the screen then says nothing about that task.
@@ -41,9 +41,11 @@ def screen_answers(task: Task) -> dict[str, str]:
     renamed = re.sub(rf"\b(module|macromodule)(\s+){re.escape(ref_module)}(?![\w$])", rf"\1\2{inner}", text)
     out = {}
     for name in DESIGNS:
-        design = renamed.rstrip("\n") + "\n\n" + screen_design(text, ref_module, top, name, inner) + "\n"
-        out[name] = format_files({**files, ref_file: design}, "systemverilog") if len(files) > 1 or \
-            task.assets.get("format") == "cocotb" else design
+        design = screen_design(text, ref_module, top, name, inner) + "\n"
+        if name == "inverted-reference" or len(files) > 1:  # the other files may use the file's other modules
+            design = renamed.rstrip("\n") + "\n\n" + design
+        out[name] = format_files({**files, ref_file: design}, "systemverilog") \
+            if task.assets.get("format") == "cocotb" else design
     return out
 
 
