@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from codealign.jsonl import read_completed, write_text_atomic
 
 if TYPE_CHECKING:
-    from codealign.pipeline import Run
+    from codealign.pipeline.state import Run
 
 def _dpo_logs(run: "Run") -> list[dict[str, Any]]:
     """The logged DPO steps of the method's rounds, in order."""

@@ -32,6 +32,13 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("cli", ("codealign.cli",)),
 ]
 
+#: The pipeline layer's modules in the order a run is built: each imports only modules before it, so
+#: ``pipeline <-> report`` and every other circle inside the layer is refused. The run report reads a run's state and
+#: is written by the report stage; the package ``codealign.pipeline`` re-exports its modules; the facade comes last.
+PIPELINE_ORDER = ("codealign.pipeline.config", "codealign.pipeline.plan", "codealign.pipeline.rounds",
+                  "codealign.pipeline.state", "codealign.report", "codealign.pipeline.evaluate",
+                  "codealign.pipeline.stages", "codealign.pipeline.run", "codealign.pipeline", "codealign")
+
 #: Imported at a module's top level, these load torch (seconds, gigabytes): only ``codealign.train`` may.
 HEAVY = ("torch", "transformers", "trl", "peft", "accelerate", "datasets", "vllm", "deepspeed", "liger_kernel")
 HEAVY_ALLOWED = ("codealign.train",)
@@ -146,6 +153,19 @@ def test_imports_never_point_up_the_layers():
         src, dst = layer_of(a.module), layer_of(a.imported)
         if src is not None and dst is not None and dst > src:
             offences.append(f"{a.module} -> {a.imported} (layer {LAYERS[src][0]} imports layer {LAYERS[dst][0]})")
+    _check(offences)
+
+
+def test_every_pipeline_layer_module_has_a_place_in_the_pipeline_order():
+    layer = next(i for i, (name, _) in enumerate(LAYERS) if name == "pipeline")
+    missing = sorted(m for m in MODULES if layer_of(m) == layer and m not in PIPELINE_ORDER)
+    assert not missing, f"pipeline-layer modules not in PIPELINE_ORDER: {', '.join(missing)}"
+
+
+def test_the_pipeline_layers_modules_import_only_those_before_them():
+    offences = [f"{a.module} -> {a.imported} (the pipeline order puts it after {a.module})" for a in GRAPH
+                if a.module in PIPELINE_ORDER and a.imported in PIPELINE_ORDER and a.module != a.imported
+                and PIPELINE_ORDER.index(a.imported) > PIPELINE_ORDER.index(a.module)]
     _check(offences)
 
 
