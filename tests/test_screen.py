@@ -62,3 +62,17 @@ def test_bench_oracle_lists_the_weak_tasks_and_keeps_them_scored(shared_data, tm
     assert report.summary["weak"] == {WEAK: ["all-X", "inverted-reference"]} and report.summary["screened"] == 2
     assert f"weak {WEAK}: all-X, inverted-reference passed" in report.text
     assert "weak" not in bench.run("rtllm", data=data, oracle=True, backend="bwrap", screen=False).summary
+
+
+@pytest.mark.parametrize("allow_weak", [False, True])
+def test_a_run_leaves_weak_given_tasks_out_of_training_unless_allowed(rtllm, tmp_path, allow_weak):
+    from codealign.jsonl import read_jsonl, write_jsonl
+    from codealign.pipeline import make_config, run_pipeline
+
+    given = tmp_path / "given.jsonl"
+    write_jsonl(given, [rtllm[WEAK], rtllm[STRONG]])
+    config = make_config("verilog", overrides=[f"tasks={given}", f"allow_weak={str(allow_weak).lower()}",
+                                               "control=none"])
+    info = run_pipeline(config, tmp_path / "run", stages=["tasks"], backend="bwrap", quiet=True)["tasks"]
+    kept = [t.task_id for t in read_jsonl(tmp_path / "run" / "tasks.jsonl", Task.from_dict)]
+    assert kept == ([WEAK, STRONG] if allow_weak else [STRONG]) and info["weak_tasks"] == [WEAK]
