@@ -172,3 +172,32 @@ def deep_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def field_docs(cls: type, prefix: str = "") -> list[tuple[str, Any, str]]:
+    """``(dotted key, default, first docstring line)`` for each field of dataclass ``cls``, nested dataclass
+    fields under their parent's key; the docstrings are the string literals that follow each field in the
+    class body (how this project documents config fields). A field with no default shows ``"(required)"``."""
+    import ast
+    import inspect
+    import textwrap
+
+    body = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0].body
+    docs = {}
+    for node, after in zip(body, body[1:]):
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(after, ast.Expr) \
+                and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str):
+            docs[node.target.id] = " ".join(after.value.value.split())
+    hints = typing.get_type_hints(cls)
+    rows: list[tuple[str, Any, str]] = []
+    for f in dataclasses.fields(cls):
+        if not f.init:
+            continue
+        nested = _dataclass_of(hints.get(f.name))
+        if nested is not None:
+            rows += field_docs(nested, f"{prefix}{f.name}.")
+            continue
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        rows.append((prefix + f.name, "(required)" if required else _field_default(f), docs.get(f.name, "")))
+    return rows
+

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -35,6 +36,11 @@ def iter_jsonl(path: str | os.PathLike, parse: Callable[[dict[str, Any]], T] | N
                 raise UserError(f"{p}:{lineno}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
             except json.JSONDecodeError as exc:
                 raise UserError(f"{p}:{lineno}: malformed JSON ({exc.msg} at column {exc.colno})") from None
+            if b"\\ud" in raw.lower():
+                where = lone_surrogate(row)
+                if where:
+                    raise UserError(f"{p}:{lineno}: {where} holds a lone surrogate (an escaped \\ud800-\\udfff "
+                                    "with no pair), which no UTF-8 text can carry; fix the text that made it")
             if parse is None:
                 yield row
                 continue
@@ -42,6 +48,32 @@ def iter_jsonl(path: str | os.PathLike, parse: Callable[[dict[str, Any]], T] | N
                 yield parse(row)
             except (ValueError, TypeError) as exc:
                 raise UserError(f"{p}:{lineno}: {exc}") from None
+
+
+def lone_surrogate(value: Any, where: str = "the row") -> str:
+    """Where in ``value`` (a JSON value) a string holds a lone surrogate, e.g. ``field 'completion'``; empty
+    when none does."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return where
+        return ""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = lone_surrogate(item, f"field {key!r}" if where == "the row" else f"{where}[{key!r}]")
+        if found:
+            return found
+    return ""
+
+
+def clean_text(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD (what a server's broken answer becomes)."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+"""A surrogate code point; in a Python string (where a JSON pair is already one code point) always a lone one."""
 
 
 def _dumps(row: Any) -> str:
@@ -57,6 +89,18 @@ def _dumps(row: Any) -> str:
     return text
 
 
+def _umask_mode(base: int) -> int:
+    """``base`` less the process umask: what ``open`` would have made (``mkstemp`` makes 0600 whatever it is).
+    Read from /proc where it can be: setting the umask to read it would briefly change it for every thread."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            mask = next(int(line.split()[1], 8) for line in fh if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError):
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return base & ~mask
+
+
 def write_jsonl(path: str | os.PathLike, rows: Iterable[Any]) -> int:
     """Write rows (dicts or objects with ``to_dict``) atomically; returns the row count. The file either
     holds every row or is left as it was."""
@@ -65,6 +109,7 @@ def write_jsonl(path: str | os.PathLike, rows: Iterable[Any]) -> int:
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     n = 0
     try:
+        os.fchmod(fd, _umask_mode(0o666))
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             for row in rows:
                 fh.write(_dumps(row) + "\n")
@@ -84,6 +129,7 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
+        os.fchmod(fd, _umask_mode(0o666))
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, p)
@@ -102,6 +148,7 @@ def atomic_dir(path: str | os.PathLike, replace: bool = True) -> Iterator[Path]:
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp.chmod(_umask_mode(0o777))
     try:
         yield tmp
         if out.exists() and not replace:

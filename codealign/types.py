@@ -154,15 +154,27 @@ class Pair:
         return _from_dict(cls, row, required=("prompt", "chosen", "rejected"))
 
 
+_JSON_TYPES = {"str": str, "float": (int, float), "int": int, "bool": bool, "dict": dict, "list": list}
+"""Field annotations → the JSON values a row may give them (a bool is never a number here)."""
+_JSON_NAMES = {str: "a string", (int, float): "a number", int: "an integer", bool: "true or false",
+               dict: "an object", list: "a list"}
+
+
 def _from_dict(cls, row: dict[str, Any], required: tuple[str, ...]):
     if not isinstance(row, dict):
         raise ValueError(f"expected a JSON object for {cls.__name__}, got {type(row).__name__}")
     missing = [k for k in required if k not in row]
     if missing:
         raise ValueError(f"{cls.__name__} row lacks field(s): {', '.join(missing)}")
-    names = {f.name for f in dataclasses.fields(cls)}
-    known = {k: v for k, v in row.items() if k in names}
-    extra = {k: v for k, v in row.items() if k not in names}
+    types = {f.name: f.type for f in dataclasses.fields(cls)}
+    known = {k: v for k, v in row.items() if k in types}
+    for key, value in known.items():
+        expected = _JSON_TYPES.get(str(types[key]).split("[")[0])
+        if expected and not (isinstance(value, expected) and not isinstance(value, bool) or expected is bool
+                             and isinstance(value, bool)):
+            raise ValueError(f"{cls.__name__} field {key!r} must be {_JSON_NAMES[expected]}, "
+                             f"got {type(value).__name__} {str(value)[:40]!r}")
+    extra = {k: v for k, v in row.items() if k not in types}
     obj = cls(**known)
     if extra and hasattr(obj, "metadata"):
         obj.metadata.update(extra)

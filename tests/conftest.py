@@ -47,3 +47,14 @@ def process_backend():
 
     return ProcessBackend()
 
+
+
+@pytest.fixture
+def openai_server():
+    """The stand-in OpenAI-compatible server (tests/openai_standin.py) on a free port, reset; its base URL."""
+    from openai_standin import StandIn, serve
+
+    StandIn.reset()
+    httpd, url = serve()
+    yield url
+    httpd.shutdown()

@@ -1,81 +1,19 @@
 """The OpenAI-compatible generator against a small HTTP server written for the test, and vLLM where present."""
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from codealign.errors import UserError
 from codealign.generate import get_generator
 from codealign.types import Task
-
-
-class _Server(BaseHTTPRequestHandler):
-    requests: list = []
-    failures: list = []
-    """HTTP statuses answered to the next requests, one per request, before answering normally."""
-    in_flight = 0
-    most_in_flight = 0
-    lock = threading.Lock()
-
-    def do_POST(self):
-        cls = type(self)
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        with cls.lock:
-            cls.requests.append((self.path, body, self.headers.get("Authorization")))
-            status = cls.failures.pop(0) if cls.failures else None
-            cls.in_flight += 1
-            cls.most_in_flight = max(cls.most_in_flight, cls.in_flight)
-        try:
-            if body.get("model") == "slow":
-                time.sleep(0.05)
-            self._answer(body, status)
-        finally:
-            with cls.lock:
-                cls.in_flight -= 1
-
-    def _answer(self, body, status):
-        if status is not None:
-            payload = json.dumps({"error": {"message": f"status {status}\nsecond line"}}).encode()
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-            return
-        if body.get("model") == "missing":
-            self.send_response(404)
-            self.end_headers()
-            self.wfile.write(b'{"error": "model not found"}')
-            return
-        prompt = body.get("prompt") or body["messages"][-1]["content"]
-        choices = []
-        for i in range(body["n"]):
-            text = f"```verilog\nmodule TopModule(output y); assign y = {i % 2}; endmodule\n```  // {prompt[:5]}"
-            if "chat" in self.path:
-                choices.append({"message": {"content": text}, "finish_reason": "stop"})
-            else:
-                choices.append({"text": text, "finish_reason": "length" if i == 2 else "stop"})
-        payload = json.dumps({"choices": choices}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args):
-        pass
+from openai_standin import StandIn as _Server
 
 
 @pytest.fixture
-def server():
-    _Server.requests, _Server.failures, _Server.most_in_flight = [], [], 0
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Server)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    httpd.shutdown()
+def server(openai_server):
+    return openai_server
 
 
 def test_completions_endpoint_returns_n_samples_per_prompt_with_settings_sent(server):
@@ -172,3 +110,139 @@ def test_vllm_generator_samples_on_a_gpu():
     path = build_tiny_model(__import__("tempfile").mkdtemp())
     gen = get_generator("vllm", model=str(path))
     assert len(gen.generate(["module"], n=2, max_new_tokens=8)[0]) == 2
+
+
+# ------------------------------------------------------------------------------ issue 31: the second day
+
+def test_without_a_model_name_the_one_model_the_server_lists_is_used(server):
+    gen = get_generator("openai", base_url=server)
+    gen.generate(["p"], n=1)
+    assert gen.model_name == "stand-in" and _Server.requests[0][1]["model"] == "stand-in"
+
+
+def test_without_a_model_name_a_server_listing_several_is_one_line_asking_for_model(server):
+    _Server.served = ["a", "b"]
+    with pytest.raises(UserError, match=r"lists 2 models \(a, b\); give --model NAME") as err:
+        get_generator("openai", base_url=server)
+    assert "\n" not in str(err.value)
+
+
+def test_a_server_that_ignores_n_is_warned_about_and_asked_again_until_n(server, caplog):
+    _Server.ignore_n = True
+    gen = get_generator("openai", model="m", base_url=server)
+    with caplog.at_level("WARNING"):
+        rows = gen.generate(["p", "q"], n=3, temperature=0.7)
+    assert [len(r) for r in rows] == [3, 3] and len(_Server.requests) == 6
+    assert sum("ignores n" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_a_system_message_on_the_completions_endpoint_is_refused(server):
+    with pytest.raises(UserError, match="--system needs --chat"):
+        get_generator("openai", model="m", base_url=server, system="be terse")
+
+
+def test_temperature_zero_with_several_samples_is_one_line_before_any_request(server):
+    gen = get_generator("openai", model="m", base_url=server)
+    with pytest.raises(UserError, match="temperature 0 is greedy decoding"):
+        gen.candidates([Task("t", "verilog", "p")], n=4, temperature=0)
+    assert _Server.requests == []
+
+
+def test_lone_surrogates_in_an_answer_become_replacement_characters(server, tmp_path):
+    from codealign.generate.command import generate_candidates
+    from codealign.jsonl import read_jsonl, write_jsonl
+
+    _Server.text = "module m; // \ud800 endmodule"
+    write_jsonl(tmp_path / "t.jsonl", [Task("t", "verilog", "p")])
+    gen = get_generator("openai", model="m", base_url=server)
+    generate_candidates(tmp_path / "t.jsonl", tmp_path / "c.jsonl", gen, extract=False)
+    assert "\ufffd" in read_jsonl(tmp_path / "c.jsonl")[0]["completion"]
+
+
+@pytest.fixture
+def five_tasks(tmp_path):
+    from codealign.jsonl import write_jsonl
+
+    write_jsonl(tmp_path / "tasks.jsonl", [Task(f"t{i}", "verilog", f"spec {i}") for i in range(5)])
+    return tmp_path / "tasks.jsonl"
+
+
+def test_an_http_failure_after_retries_keeps_the_finished_tasks_and_a_rerun_samples_only_the_rest(server, five_tasks):
+    from codealign.generate.command import generate_candidates
+    from codealign.jsonl import read_jsonl
+
+    out = five_tasks.parent / "c.jsonl"
+    gen = get_generator("openai", model="m", base_url=server, concurrency=1, retries=1, backoff_s=0.01)
+    gen.chunk_prompts = 1
+    _Server.failures = [None, None, 500, 500]  # two prompts answered, then the third fails on both tries
+    with pytest.raises(UserError, match=r"HTTP 500.*\(2 of 5 tasks' candidates are kept in .*rerun the same command"):
+        generate_candidates(five_tasks, out, gen, n=2, temperature=0.7)
+    assert sorted({c["task_id"] for c in read_jsonl(out)}) == ["t0", "t1"]
+    _Server.requests = []
+    summary = generate_candidates(five_tasks, out, gen, n=2, temperature=0.7)
+    assert summary["resumed_tasks"] == 2 and summary["candidates"] == 10
+    assert sorted(b["prompt"][-1] for _, b, _ in _Server.requests) == ["2", "3", "4"]
+    assert [c["task_id"] for c in read_jsonl(out)] == [f"t{i}" for i in range(5) for _ in range(2)]
+
+
+def test_a_rerun_with_other_sampling_settings_is_refused_not_mixed(server, five_tasks):
+    from codealign.generate.command import generate_candidates
+
+    out = five_tasks.parent / "c.jsonl"
+    generate_candidates(five_tasks, out, get_generator("openai", model="m", base_url=server), n=1, temperature=0.7)
+    before = out.read_bytes()
+    with pytest.raises(UserError, match=r"holds candidates of other sampling: model 'm' \(now 'other'\)"):
+        generate_candidates(five_tasks, out, get_generator("openai", model="other", base_url=server), n=1,
+                            temperature=0.7)
+    assert out.read_bytes() == before
+
+
+def test_a_torn_last_line_and_a_half_written_task_are_sampled_again(server, five_tasks):
+    from codealign.generate.command import generate_candidates
+    from codealign.jsonl import read_jsonl
+
+    out = five_tasks.parent / "c.jsonl"
+    gen = get_generator("openai", model="m", base_url=server)
+    generate_candidates(five_tasks, out, gen, n=2, temperature=0.7)
+    lines = out.read_bytes().splitlines(keepends=True)
+    out.write_bytes(b"".join(lines[:7]) + lines[7][:20])  # t3 has one of two rows, t4 a torn one
+    _Server.requests = []
+    summary = generate_candidates(five_tasks, out, gen, n=2, temperature=0.7)
+    assert summary["resumed_tasks"] == 3 and sorted(b["prompt"] for _, b, _ in _Server.requests) == ["spec 3",
+                                                                                                     "spec 4"]
+    assert [c["task_id"] for c in read_jsonl(out)] == [f"t{i}" for i in range(5) for _ in range(2)]
+
+
+def test_ctrl_c_ends_generate_within_two_seconds_and_loses_no_finished_task(five_tasks):
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from codealign.jsonl import read_jsonl, write_jsonl
+
+    write_jsonl(five_tasks, [Task(f"t{i}", "verilog", f"spec {i}") for i in range(40)])
+    out = five_tasks.parent / "c.jsonl"
+    here = Path(__file__).parent
+    server = subprocess.Popen([sys.executable, str(here / "openai_standin.py"), "--port", "0", "--delay", "0.2"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        url = server.stdout.readline().split()[-1]
+        proc = subprocess.Popen([sys.executable, "-m", "codealign.cli", "generate", "--quiet", "--generator",
+                                 "openai", "--base-url", url, "--model", "m", "--concurrency", "2", "--tasks",
+                                 str(five_tasks), "--out", str(out), "--temperature", "0.7"],
+                                stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and (not out.exists() or len(out.read_bytes().splitlines()) < 8):
+            time.sleep(0.05)
+        assert len(out.read_bytes().splitlines()) >= 8, "no chunk was written"
+        proc.send_signal(signal.SIGINT)
+        t0 = time.monotonic()
+        err = proc.communicate(timeout=30)[1]
+        assert time.monotonic() - t0 < 2.0 and proc.returncode == 130, err
+        kept = {c["task_id"] for c in read_jsonl(out)}
+        assert f"{len(kept)} of 40 tasks' candidates are kept" in err and "Traceback" not in err
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=10)

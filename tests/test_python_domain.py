@@ -145,7 +145,9 @@ def test_harness_that_never_started_is_a_sandbox_error(domain):
 
 
 def test_harness_killed_after_start_is_the_candidates_runtime_error(domain, backend):
-    code = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\ndef add(a, b):\n    return a + b\n"
+    """The candidate's parent is the test runner; the harness is the runner's parent."""
+    code = ("import os, signal\nrunner = open(f'/proc/{os.getppid()}/stat').read()\n"
+            "os.kill(int(runner.rsplit(')', 1)[1].split()[1]), signal.SIGKILL)\ndef add(a, b):\n    return a + b\n")
     result = judge(domain, backend, snippet_task(), code)
     assert result.verdict is Verdict.RUNTIME_ERROR and result.score == 0.0
 
@@ -169,7 +171,7 @@ def test_crash_in_a_later_parameter_fails_a_test_whose_first_parameter_passed(do
     result = judge(domain, backend, pytest_task(), code)
     outcomes = {t["id"].split("::")[-1]: t["outcome"] for t in result.details["tests"]}
     assert outcomes["test_one"] == "passed"
-    assert outcomes["test_param"].startswith("crashed")
+    assert outcomes["test_param"] == "failed"
 
 
 def test_coroutine_test_never_passes_without_running_its_body(domain, backend):
@@ -179,3 +181,81 @@ def test_coroutine_test_never_passes_without_running_its_body(domain, backend):
     result = judge(domain, backend, task, GOOD)
     assert {t["id"].split("::")[-1]: t["outcome"] == "passed" for t in result.details["tests"]} == {
         "test_async": False, "test_sync": True}
+
+
+UNSUPPORTED = {  # a test step that cannot cross by value, and a candidate that would pass it if it could
+    "callback": ("from solution import apply\n\ndef test_it():\n    assert apply(lambda x: x + 1, 2) == 3\n",
+                 "def apply(f, x):\n    return 3\n", "function"),
+    "ordering": ("from solution import V\n\ndef test_it():\n    assert V(2) > V(1)\n",
+                 "class V:\n    def __init__(self, n):\n        self.n = n\n"
+                 "    def __gt__(self, other):\n        return True\n", "__gt__"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(UNSUPPORTED))
+def test_a_test_that_cannot_cross_the_boundary_is_unsupported_never_a_pass(domain, backend, kind):
+    test, code, reason = UNSUPPORTED[kind]
+    task = Task(kind, "python", "", assets={"test_files": {"tests/test_it.py": test}})
+    result = judge(domain, backend, task, code)
+    assert result.verdict is Verdict.SANDBOX_ERROR
+    assert result.details["error"].startswith("unsupported") and reason in result.details["reasons"][0]
+
+
+def test_exceptions_and_objects_of_the_candidate_cross_the_boundary(domain, backend):
+    """Exceptions come back as local classes of the same name (``pytest.raises`` and ``match`` work); other
+    objects as references whose attributes, methods, len, iteration and str are requests; dataclass
+    instances compare by their copied fields."""
+    task = Task("objects", "python", "", assets={"test_files": {"tests/test_objects.py": (
+        "import pytest\nfrom solution import Bag, Empty, Point\n\n"
+        "def test_objects():\n    bag = Bag()\n    bag.add(Point(1, 2))\n    bag.add(Point(3, 4))\n"
+        "    assert len(bag) == 2 and [p.x for p in bag] == [1, 3] and str(bag) == 'Bag(2)'\n"
+        "    assert bag.first() == Point(1, 2) and bag.first() != Point(3, 4) and Point(1, 2) in bag\n"
+        "    assert isinstance(bag.first(), Point) and not isinstance(bag, Point) and not isinstance(3, Point)\n"
+        "    with pytest.raises(Empty, match='nothing'):\n        Bag().first()\n"
+        "    with pytest.raises(LookupError):\n        Bag().first()\n")}})
+    code = ("from dataclasses import dataclass\n\n@dataclass\nclass Point:\n    x: int\n    y: int\n\n"
+            "class Empty(LookupError):\n    pass\n\nclass Bag:\n    def __init__(self):\n        self.items = []\n"
+            "    def add(self, p):\n        self.items.append(p)\n    def first(self):\n"
+            "        if not self.items:\n            raise Empty('nothing here')\n        return self.items[0]\n"
+            "    def __len__(self):\n        return len(self.items)\n    def __iter__(self):\n"
+            "        return iter(self.items)\n    def __str__(self):\n        return f'Bag({len(self.items)})'\n")
+    result = judge(domain, backend, task, code)
+    assert result.verdict is Verdict.PASS, result.details
+
+
+def test_judge_key_is_made_once_with_mode_0600_and_reused(tmp_path, monkeypatch):
+    from codealign.domains.python import secret
+
+    monkeypatch.delenv("CODEALIGN_JUDGE_KEY", raising=False)
+    monkeypatch.setenv("CODEALIGN_HOME", str(tmp_path))
+    first = secret.judge_key()
+    assert len(first) == 32 and secret.judge_key() == first
+    assert (tmp_path / "judge.key").stat().st_mode & 0o777 == 0o600
+
+
+def test_job_seed_is_deterministic_and_depends_on_the_key(monkeypatch):
+    from codealign.domains.python import secret
+
+    monkeypatch.setenv("CODEALIGN_JUDGE_KEY", "11" * 32)
+    seed = secret.job_seed("t", {"a": 1}, "x")
+    assert seed == secret.job_seed("t", {"a": 1}, "x") != secret.job_seed("t", {"a": 1}, "y")
+    monkeypatch.setenv("CODEALIGN_JUDGE_KEY", "22" * 32)
+    assert secret.job_seed("t", {"a": 1}, "x") != seed
+    monkeypatch.setenv("CODEALIGN_JUDGE_KEY", "not hex")
+    with pytest.raises(ValueError, match="hex"):
+        secret.judge_key()
+
+
+def test_a_function_job_carries_drawn_inputs_but_no_expected_value(domain, monkeypatch):
+    """The draw depends on the judge key; the job's files hold the inputs only, never an expected output."""
+    from codealign.domains.python import tasks as pt
+
+    task = pt.make_task("numbers", {"agg": "sum", "rel": ">", "k": 3}, 0, "return")
+    candidate = Candidate(task.task_id, task.metadata["middle_code"])
+    configs = []
+    for key in ("11" * 32, "22" * 32):
+        monkeypatch.setenv("CODEALIGN_JUDGE_KEY", key)
+        job = domain.prepare(task, candidate)
+        configs.append(json.loads(job.files[".codealign/config.json"]))
+    assert configs[0]["inputs"][:4] == configs[1]["inputs"][:4] and configs[0]["inputs"] != configs[1]["inputs"]
+    assert set(configs[0]) == {"mode", "module", "function", "inputs", "test_timeout_s", "total_s"}

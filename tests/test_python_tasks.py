@@ -1,9 +1,6 @@
 """The procedural Python family: bundled, split, short, and judged for real (references pass, broken spans fail)."""
 
 import json
-import os
-import subprocess
-import sys
 from collections import defaultdict
 
 import pytest
@@ -11,7 +8,7 @@ import pytest
 from codealign.domains import get_domain
 from codealign.domains.python import tasks as pt
 from codealign.errors import UserError
-from codealign.types import Candidate, Verdict
+from codealign.types import Candidate, Task, Verdict
 
 
 @pytest.fixture(scope="module")
@@ -27,29 +24,36 @@ def _one_per_family_and_kind(tasks):
 
 
 def _distinct_references(tasks):
-    """One task per distinct module text and tests: tasks that differ only in where the hole is write the same
-    files."""
+    """One task per distinct module text and calls: tasks that differ only in where the hole is write the same
+    module."""
     distinct = {}
     for task in tasks:
         job = task.assets["prefix"] + task.metadata["middle_code"] + task.assets["suffix"]
-        distinct.setdefault((job, json.dumps(task.assets["test_files"])), task)
+        distinct.setdefault((job, json.dumps(task.assets["calls"])), task)
     return list(distinct.values())
 
 
-_PYTEST_EACH = """
-import sys, pytest
-failing = []
-for root in sys.argv[1:]:
-    before = set(sys.modules)
-    sys.path.insert(0, root)
-    code = pytest.main([root, "-q", "-p", "no:cacheprovider", "--rootdir", root])
-    sys.path.remove(root)
-    for name in set(sys.modules) - before:
-        del sys.modules[name]
-    if code != 0:
-        failing.append(root)
-print("FAILING", *failing)
-"""
+def _with_draws(domain, task, seed):
+    """The task's fixed cases and a judge draw, plus 20 inputs drawn with ``seed``."""
+    draw = task.assets["calls"]["draw"]
+    cases = domain._cases(task, Candidate(task.task_id, task.metadata["middle_code"]))
+    return cases + pt.drawn_cases(draw["family"], draw["params"], 20, seed)
+
+
+def _call_all(task, middle, cases):
+    """True when the task's module with ``middle`` in its hole, called here on each case (project code only),
+    returns every expected value; else the first mismatch."""
+    namespace = {}
+    exec(compile(task.assets["prefix"] + middle + task.assets["suffix"], "<kit>", "exec"), namespace)
+    function = namespace[task.assets["calls"]["function"]]
+    for args, expected in cases:
+        try:
+            got = function(*args)
+        except Exception as exc:  # a broken middle may raise
+            got = exc
+        if got != expected:
+            return args, got, expected
+    return True
 
 
 @pytest.fixture(scope="module")
@@ -77,27 +81,38 @@ def judged(bundled, backend):
 
 
 @pytest.mark.slow
-def test_every_bundled_reference_passes_its_tests_under_pytest(bundled, tmp_path):
-    """All references, run by pytest in one process outside the sandbox (they are the project's own code; the
-    sandboxed judge runs one per family and span kind below, and the judge's own tests run it in full)."""
+def test_every_bundled_reference_returns_the_expected_values_on_its_cases_and_20_draws(bundled):
+    """All references, called here (they are the project's own code; the sandboxed judge runs one per family
+    and span kind below): the fixed cases stored in the task and 20 draws of the generator's reference."""
+    domain = get_domain("python")
     tasks = _distinct_references(bundled["train"] + bundled["heldout"])
     assert len(tasks) > sum(pt.BUNDLED_COUNTS.values()) // 2
+    failing = []
+    for i, task in enumerate(tasks):
+        if _call_all(task, task.metadata["middle_code"], _with_draws(domain, task, i)) is not True:
+            failing.append(task.task_id)
+    assert failing == []
     broken = pt.golden_mutants(tasks[0])[0][1]
-    roots = {}
-    for i, (task, middle) in enumerate([(t, t.metadata["middle_code"]) for t in tasks] + [(tasks[0], broken)]):
-        root = tmp_path / str(i)
-        files = {**task.assets["files"], **task.assets["test_files"],
-                 task.assets["module"]: task.assets["prefix"] + middle + task.assets["suffix"]}
-        for rel, text in files.items():
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            (root / rel).write_text(text, encoding="utf-8")
-        roots[str(root)] = task.task_id if middle == task.metadata["middle_code"] else "broken"
-    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}  # else each run rescans every installed package
-    proc = subprocess.run([sys.executable, "-I", "-B", "-c", _PYTEST_EACH, *roots], capture_output=True, text=True,
-                          timeout=600, cwd=tmp_path, env=env)
-    summary = proc.stdout.strip().splitlines()[-1].split()
-    assert summary[0] == "FAILING", proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert [roots[root] for root in summary[1:]] == ["broken"]  # the check can fail: a broken middle does
+    assert _call_all(tasks[0], broken, _with_draws(domain, tasks[0], 0)) is not True  # the check can fail
+
+
+@pytest.mark.slow
+def test_each_family_reference_passes_the_sandboxed_judge_on_20_drawn_inputs(bundled, backend):
+    from codealign.execution.executor import execute
+
+    domain = get_domain("python")
+    picked = {}
+    for task in bundled["train"]:
+        picked.setdefault(task.metadata["family"], task)
+    tasks = []
+    for task in picked.values():
+        calls = dict(task.assets["calls"], draw=dict(task.assets["calls"]["draw"], n=20))
+        tasks.append(Task(task.task_id, "python", task.prompt, assets={**task.assets, "calls": calls},
+                          limits=task.limits, metadata=task.metadata))
+    candidates = [Candidate(t.task_id, t.metadata["middle_code"]) for t in tasks]
+    results = execute(domain, tasks, candidates, backend=backend, progress=False)
+    assert [(r.verdict, r.details["total"]) for r in results] == [
+        (Verdict.PASS, len(t.assets["calls"]["cases"]) + 20) for t in tasks]
 
 
 @pytest.mark.slow

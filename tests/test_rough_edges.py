@@ -45,3 +45,21 @@ def test_a_flip_rate_from_enough_pairs_has_no_warning():
     estimate = estimate_flip_rate(*_flip_inputs(MIN_FLIP_PAIRS, 3))
     low, high = estimate.interval
     assert estimate.warning == "" and low < estimate.rate < high
+
+
+@pytest.mark.parametrize("strategy", ["execution", "ranked"])
+def test_samples_refused_for_size_or_emptiness_never_become_rejected_samples(strategy):
+    from codealign.domains.verilog import VerilogDomain, reference_solution
+    from codealign.domains.verilog.tasks import bundled_tasks
+    from codealign.execution.executor import execute
+    from codealign.pairs import build_pairs_report
+
+    task = bundled_tasks("train")[0]
+    broken = "module TopModule(input a, output y); assign y = ; endmodule"
+    oversized = "module TopModule(); endmodule\n// " + "x" * 4096 + "\n"
+    cands = [Candidate(task.task_id, reference_solution(task)), Candidate(task.task_id, ""),
+             Candidate(task.task_id, oversized), Candidate(task.task_id, broken)]
+    results = execute(VerilogDomain(max_candidate_bytes=2048), [task], cands, progress=False)
+    assert [r.details.get("failure") for r in results[1:3]] == ["empty", "too_large"]
+    pairs, report = build_pairs_report(results, [task], strategy)
+    assert {p.rejected for p in pairs} == {broken} and report["refused_unrun_dropped"] == 2

@@ -30,14 +30,15 @@ def oracle_report(tasks: Sequence[Task], results: Sequence[ExecResult]) -> dict:
     return {"total": len(tasks), "passed": len(tasks) - len(failing), "failing": failing}
 
 
-def candidate_report(tasks: Sequence[Task], results: Sequence[ExecResult]) -> dict:
-    """Unbiased pass@k per problem and overall (problems without candidates count as n=0 and are listed),
-    mean graded score, and the failure taxonomy over all candidates."""
+def candidate_report(tasks: Sequence[Task], results: Sequence[ExecResult], ks: Sequence[int] | None = None) -> dict:
+    """Unbiased pass@k per problem and overall for the ``ks`` (default 1, 5, 10) every problem has samples for
+    (problems without candidates count as n=0 and are listed), mean graded score, and the failure taxonomy over
+    all candidates."""
     by_task: dict[str, list[ExecResult]] = defaultdict(list)
     for r in results:
         by_task[r.task_id].append(r)
     samples = {tid: (len(rs), sum(r.passed for r in rs)) for tid, rs in by_task.items()}
-    table = pass_at_k_table(samples)
+    table = pass_at_k_table(samples, *([ks] if ks else []))
     taxonomy = Counter(failure_of(r) or "pass" for r in results)
     missing = sorted({t.task_id for t in tasks} - set(by_task))
     return {

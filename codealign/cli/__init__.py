@@ -22,8 +22,24 @@ GROUPS = (doctor, tasks, generate, mutate, execute, pairs, train, bench, run, da
 """Command groups in ``--help`` order; each has ``register(subparsers)``."""
 
 
+DESCRIPTION = """\
+Align code models with execution feedback: run what a model writes in real toolchains, keep the verdicts,
+turn them into preference pairs and train on them.
+
+The loop, one command per step (each reads and writes JSONL):
+  codealign tasks generate    make tasks           codealign execute   judge candidates -> verdicts
+  codealign generate          sample candidates    codealign pairs     verdicts -> preference pairs
+  codealign train sft|dpo     train                codealign bench     score a model on a benchmark
+or all of it at once, resumable:  codealign run verilog --run-dir runs/v1
+Start with `codealign doctor` (what is installed) and `codealign COMMAND --help`."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="codealign", description=__doc__.splitlines()[0])
+    from codealign import __version__
+
+    parser = argparse.ArgumentParser(prog="codealign", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"codealign {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in GROUPS:
         group.register(sub)
@@ -39,10 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(stray or extra)}")
     if extra:
         args.overrides = list(args.overrides or []) + extra
+    # Deprecation notices of torch/transformers/TRL are for this package's developers, not its users.
+    warnings.simplefilter("ignore", FutureWarning)
     if getattr(args, "json", False) or getattr(args, "quiet", False):
         os.environ.setdefault("TQDM_DISABLE", "1")
-        # Deprecation notices of torch/transformers/TRL are for this package's developers, not its users.
-        warnings.simplefilter("ignore", FutureWarning)
     try:
         if getattr(args, "json", False):
             # Libraries print to stdout (trainer metrics, progress); with --json stdout holds one object only.

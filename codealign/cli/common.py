@@ -86,3 +86,38 @@ def make_domain(name: str, args: argparse.Namespace):
                         + (f" (its options: {', '.join('--' + o.replace('_', '-') for o in sorted(own))})"
                            if own else ""))
     return cls(**option_values(args, cls.options))
+
+
+def refuse_other_domains(path, tasks, domain: str) -> None:
+    """A UserError when any of ``tasks`` (read from ``path``) belongs to another domain than ``domain``: its
+    judge would only answer COMPILE_ERROR."""
+    from codealign.errors import UserError
+
+    wrong = sorted({t.domain for t in tasks} - {domain})
+    if wrong:
+        raise UserError(f"{path}: tasks are for domain(s) {', '.join(wrong)}, not {domain!r}")
+
+
+def refuse_overwriting_inputs(out, **inputs) -> None:
+    """A UserError when ``out`` names the same file as one of ``inputs`` (flag name → path): writing it would
+    destroy what is being read."""
+    import os
+
+    from codealign.errors import UserError
+
+    for flag, path in inputs.items():
+        if path and os.path.exists(path) and os.path.exists(out) and os.path.samefile(out, path):
+            raise UserError(f"--out {out} is the --{flag.replace('_', '-')} file; writing it would destroy it "
+                            "(give another --out)")
+
+
+def refuse_foreign_out(out, field: str, holds: str) -> None:
+    """A UserError when ``out`` exists and its first row lacks ``field``: it holds something else than the
+    ``holds`` this command writes there (e.g. candidates where verdicts go), which must not be overwritten."""
+    from codealign.errors import UserError
+    from codealign.jsonl import read_completed
+
+    rows = read_completed(out)
+    if rows and not (isinstance(rows[0], dict) and field in rows[0]):
+        raise UserError(f"--out {out} exists and does not hold {holds} (its first row has no {field!r}); "
+                        "give another --out")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from codealign.cli.common import cache_path, domain_flags, execution_flags, make_domain, output_flags, quiet
+from codealign.cli.common import (cache_path, domain_flags, execution_flags, make_domain, output_flags, quiet,
+                                  refuse_foreign_out, refuse_other_domains, refuse_overwriting_inputs)
 
 
 def register(sub) -> None:
@@ -23,8 +24,14 @@ def run(args: argparse.Namespace) -> dict:
     from collections import Counter
 
     from codealign.execution.executor import execute_files
+    from codealign.jsonl import read_jsonl
+    from codealign.types import Task
 
-    results = execute_files(make_domain(args.domain, args), args.tasks, args.candidates, args.out, backend=args.backend,
+    domain = make_domain(args.domain, args)
+    refuse_overwriting_inputs(args.out, tasks=args.tasks, candidates=args.candidates)
+    refuse_foreign_out(args.out, "verdict", "verdicts")
+    refuse_other_domains(args.tasks, read_jsonl(args.tasks, Task.from_dict), args.domain)
+    results = execute_files(domain, args.tasks, args.candidates, args.out, backend=args.backend,
                             executor=args.executor, workers=args.workers, cache=cache_path(args),
                             progress=not quiet(args))
     counts = Counter(r.verdict.value for r in results)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from codealign.cli.common import output_flags, quiet
+from codealign.cli.common import output_flags, quiet, refuse_other_domains
 from codealign.errors import UserError
 
 
@@ -40,9 +40,7 @@ def run(args: argparse.Namespace) -> dict:
         raise UserError(f"--per-task must be >= 1, got {args.per_task}")
     domain = get_domain(args.domain)
     tasks = read_jsonl(args.tasks, Task.from_dict)
-    wrong = sorted({t.domain for t in tasks} - {args.domain})
-    if wrong:
-        raise UserError(f"{args.tasks}: tasks are for domain(s) {', '.join(wrong)}, not {args.domain!r}")
+    refuse_other_domains(args.tasks, tasks, args.domain)
     results = read_jsonl(args.verdicts, ExecResult.from_dict) if args.verdicts else None
     solutions = solutions_for(domain, tasks, results)
     if not solutions:

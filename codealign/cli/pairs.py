@@ -26,7 +26,11 @@ def register(sub) -> None:
     p.add_argument("--strategy", default="execution", choices=sorted(STRATEGIES), help="pair strategy")
     p.add_argument("--out", required=True, help="pairs JSONL to write (with --format hf: a folder)")
     p.add_argument("--format", default="jsonl", choices=FORMATS,
-                   help="jsonl, or hf: a Hugging Face datasets folder (save_to_disk; load_from_disk reads it)")
+                   help="jsonl, or hf: a Hugging Face datasets folder (save_to_disk; load_from_disk reads it) that "
+                        "plain TRL DPOTrainer trains on, conversational where the candidates were sampled as chat "
+                        "(pass --candidates)")
+    p.add_argument("--eval-fraction", type=float, default=0.0,
+                   help="with --format hf: hold out this fraction of the tasks as a 'test' split")
     p.add_argument("--min-gap", type=float, help="smallest score gap that forms a pair")
     p.add_argument("--max-pairs-per-prompt", type=int, help="per-prompt cap (balance)")
     p.add_argument("--chosen-must-pass", action="store_true", default=None, help="execution: chosen must PASS")
@@ -65,7 +69,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                        within_stage=args.within_stage, seed=args.curriculum_seed) if args.curriculum else None)
     summary = write_pairs(args.verdicts, args.out, _pairs_config(args), tasks=args.tasks,
                           candidates=args.candidates, weights=weights, stages=stages, histogram=args.histogram,
-                          format=args.format, log=lambda message: print(message, file=sys.stderr))
+                          format=args.format, eval_fraction=args.eval_fraction,
+                          log=lambda message: print(message, file=sys.stderr))
     if not quiet(args):
         print(format_summary(summary["summary"]))
         if "flip_rate" in summary:

@@ -45,7 +45,7 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from codealign.domains import domain_class
-    from codealign.pipeline import make_config, run_pipeline
+    from codealign.pipeline import make_config, run_pipeline, stage_plan, unread_keys
 
     cls = domain_class(args.domain)  # before any file check: an unknown name is a UserError naming the closest
     make_domain(args.domain, args)  # a flag of another domain is refused here
@@ -61,6 +61,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.model and not _model_exists(args.model):
         raise UserError(f"model {args.model!r}: no such local folder (and hub names cannot be fetched offline)")
     config = make_config(args.domain, args.preset, args.config, overrides)
+    unread = unread_keys([o.split("=", 1)[0] for o in args.overrides], stage_plan(config))
+    if unread:
+        print(f"codealign: note: no stage of this run (method={config.method}) reads {', '.join(unread)}: "
+              "the override changes nothing", file=sys.stderr)
     run_dir = args.run_dir or f"runs/{args.domain}{'-' + args.preset if args.preset else ''}"
     stages = [s.strip() for s in args.stages.split(",")] if args.stages else None
     report = run_pipeline(config, run_dir, stages=stages, backend=args.backend, executor=args.executor,

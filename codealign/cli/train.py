@@ -21,7 +21,10 @@ def register(sub) -> None:
     p = sub.add_parser("train", help="SFT or DPO training")
     tsub = p.add_subparsers(dest="train_command", required=True)
     for kind, hint in (("sft", "sft:"), ("dpo", "dpo:")):
-        t = tsub.add_parser(kind, help=f"{kind.upper()} training from a YAML config with key=value overrides")
+        t = tsub.add_parser(kind, help=f"{kind.upper()} training from a YAML config with key=value overrides",
+                            add_help=False, formatter_class=argparse.RawDescriptionHelpFormatter)
+        t.add_argument("-h", "--help", action=_FieldsHelp, nargs=0, config=kind,
+                       help="show this help, with every config key and its default, and exit")
         output_flags(t)
         t.add_argument("--config", default=None, help=f"YAML config (top level or a '{hint}' section)")
         t.add_argument("overrides", nargs="*", metavar="key=value",
@@ -31,6 +34,33 @@ def register(sub) -> None:
                        help="launch through `accelerate launch` with this shipped config")
         t.add_argument("--num-processes", type=int, default=None, help="with --accelerate-config: process count")
         t.set_defaults(func=run_sft if kind == "sft" else run_dpo)
+
+
+class _FieldsHelp(argparse.Action):
+    """``--help`` that ends with the config keys of the run (name, default, what it does), read from the config
+    dataclass only when help is asked for, so that parsing other commands imports no training code."""
+
+    def __init__(self, *args, config: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.config = config
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        import textwrap
+
+        from codealign.config import field_docs
+
+        if self.config == "sft":
+            from codealign.train.sft import SFTRunConfig as cls
+        else:
+            from codealign.train.dpo import DPORunConfig as cls
+        lines = ["config keys (YAML or key=value; the default after '='):"]
+        for key, default, doc in field_docs(cls):
+            lines.append(f"  {key} (required)" if default == "(required)" else f"  {key} = {default!r}")
+            lines += textwrap.wrap(doc, 100, initial_indent="      ", subsequent_indent="      ",
+                                   break_on_hyphens=False)
+        parser.epilog = "\n".join(lines)
+        parser.print_help()
+        parser.exit()
 
 
 def relaunch(args: argparse.Namespace) -> dict:
@@ -50,7 +80,8 @@ def run_sft(args: argparse.Namespace) -> dict:
         return relaunch(args)
     from codealign.train.sft import load_config, train_sft
 
-    result = train_sft(load_config(args.config, args.overrides), quiet=quiet(args))
+    # The trainer's metric dicts go to the run's log (train_log.jsonl), never to stdout.
+    result = train_sft(load_config(args.config, args.overrides), quiet=True)
     summary = {
         "output_dir": result.output_dir,
         "final_dir": result.final_dir,
@@ -70,7 +101,7 @@ def run_dpo(args: argparse.Namespace) -> dict:
         return relaunch(args)
     from codealign.train.dpo import load_config, train_dpo
 
-    result = train_dpo(load_config(args.config, args.overrides), quiet=quiet(args))
+    result = train_dpo(load_config(args.config, args.overrides), quiet=True)
     if not quiet(args):
         for s in result.stages:
             state = "skipped (done)" if s.skipped else ("resumed" if s.resumed else "trained")

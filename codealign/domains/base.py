@@ -64,6 +64,9 @@ class Benchmark:
     (e.g. FIM prompts sent as they are, cut at the family's end-of-text); None: chat prompts, code extracted."""
     format: Callable[[dict], str] | None = None
     """The table of a summary from ``score`` or ``evaluate``, ending with the reproduce line."""
+    headline: str = "pass@1"
+    """The summary key ``--fail-under`` gates on for a benchmark with ``evaluate`` (e.g. ``macro_f1``); the
+    others gate on pass@1."""
     skipped: Callable[[Any], dict[str, int]] | None = None
     """``skipped(path) -> {reason: count}``: the records of the data that ``load`` leaves out, and why (the
     report says how many were scored and how many skipped); None: ``load`` leaves none out."""

@@ -15,7 +15,8 @@ import importlib
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from pathlib import Path
+from typing import Any, Callable, Sequence
 
 from codealign.errors import UserError
 from codealign.types import Candidate, Task
@@ -71,6 +72,8 @@ class Generator(abc.ABC):
 
     kind: str = ""
     model_name: str = ""
+    chunk_prompts: int = 32
+    """Prompts sampled between two hand-overs to a ``sink`` of :meth:`candidates` (a resumable run's writes)."""
     _bar: Any = None
 
     def advance(self, prompts_done: int) -> None:
@@ -96,7 +99,7 @@ class Generator(abc.ABC):
     ) -> list[list[str]]:
         """The sampled texts: one list of ``n`` strings per prompt."""
         params = SamplingParams(temperature, top_p, max_new_tokens, seed, tuple(stop or ()))
-        return [[s.text for s in row] for row in self.sample(list(prompts), _check_n(n), params)]
+        return [[s.text for s in row] for row in self.sample(list(prompts), _check_n(n, params), params)]
 
     def candidates(
         self,
@@ -110,36 +113,49 @@ class Generator(abc.ABC):
         seed: int = 0,
         stop: Sequence[str] | None = None,
         progress: bool = False,
+        sink: Callable[[list[Candidate]], None] | None = None,
     ) -> list[Candidate]:
         """``n`` candidates per task, task by task, built with :func:`make_candidate` (code extraction recorded
         in metadata). Metadata also holds the generator kind, model, sample index, seed, sampling settings and
-        finish reason. ``progress``: a progress bar over the tasks on stderr."""
+        finish reason. ``progress``: a progress bar over the tasks on stderr. ``sink``: called with the
+        candidates of every :attr:`chunk_prompts` tasks as they are done (what a resumable run appends), so an
+        error or interrupt later loses only the chunk in progress."""
         params = SamplingParams(temperature, top_p, max_new_tokens, seed, tuple(stop or ()))
+        _check_n(n, params)
         if progress:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=len(tasks), desc=f"sampling {_check_n(n)}/task", unit="task", file=sys.stderr)
+            self._bar = tqdm(total=len(tasks), desc=f"sampling {n}/task", unit="task", file=sys.stderr)
+        step = max(1, self.chunk_prompts) if sink is not None else max(1, len(tasks))
+        out: list[Candidate] = []
         try:
-            rows = self.sample([t.prompt for t in tasks], _check_n(n), params)
+            for start in range(0, len(tasks), step):
+                part = tasks[start:start + step]
+                made = [make_candidate(task, s.text, self._metadata(params, index, s), extract=extract)
+                        for task, samples in zip(part, self.sample([t.prompt for t in part], n, params))
+                        for index, s in enumerate(samples)]
+                if sink is not None:
+                    sink(made)
+                out += made
         finally:
             if self._bar is not None:
                 self._bar.close()
                 self._bar = None
-        out = []
-        for task, samples in zip(tasks, rows):
-            for index, s in enumerate(samples):
-                meta = {
-                    "generator": self.kind,
-                    "model": self.model_name,
-                    "sample_index": index,
-                    "seed": params.seed,
-                    "temperature": params.temperature,
-                    "top_p": params.top_p,
-                    "finish_reason": s.finish_reason,
-                    **s.metadata,
-                }
-                out.append(make_candidate(task, s.text, meta, extract=extract))
         return out
+
+    def chat_turns(self) -> bool:
+        """Whether prompts reach the model as chat turns (a chat template, or a chat endpoint) rather than as
+        text; recorded in each candidate's metadata as ``prompt_format`` so pairs can carry the prompt as it
+        was sampled."""
+        return False
+
+    def _metadata(self, params: SamplingParams, index: int, sample: Sample) -> dict[str, Any]:
+        chat = self.chat_turns()
+        system = getattr(self, "system", None)
+        return {"generator": self.kind, "model": self.model_name, "sample_index": index, "seed": params.seed,
+                "temperature": params.temperature, "top_p": params.top_p, "finish_reason": sample.finish_reason,
+                "prompt_format": "chat" if chat else "text", **({"system": system} if chat and system else {}),
+                **sample.metadata}
 
 
 def make_candidate(task: Task, text: str, metadata: dict[str, Any], *, extract: bool = True) -> Candidate:
@@ -169,20 +185,88 @@ def make_candidate(task: Task, text: str, metadata: dict[str, Any], *, extract: 
 
 
 def generate_to_file(
-    generator: Generator, tasks: Sequence[Task], n: int, out: str | os.PathLike, **sampling: Any
+    generator: Generator, tasks: Sequence[Task], n: int, out: str | os.PathLike,
+    kept: Sequence[Candidate] | None = None, **sampling: Any
 ) -> list[Candidate]:
-    """``codealign generate``: :meth:`Generator.candidates` for ``tasks``, written atomically to ``out`` (JSONL
-    of candidates). ``sampling`` takes the keyword arguments of :meth:`Generator.candidates`."""
-    from codealign.jsonl import write_jsonl
+    """``codealign generate``: :meth:`Generator.candidates` for ``tasks``, written to ``out`` (JSONL of
+    candidates); returns every candidate now in ``out``. ``sampling`` takes the keyword arguments of
+    :meth:`Generator.candidates`.
 
-    candidates = generator.candidates(tasks, n, **sampling)
-    write_jsonl(out, candidates)
-    return candidates
+    Resumable for a sampling generator: candidates are appended as each chunk of tasks is done, and a task
+    whose ``n`` candidates ``out`` already holds (``kept``, default :func:`resume_candidates`) is not sampled
+    again, so an interrupted run or one stopped by a server error continues where it stopped when rerun. A
+    task that was only partly written is sampled afresh. The ``file`` generator (a replay) rewrites ``out``
+    atomically."""
+    from codealign.jsonl import JsonlAppender, write_jsonl
+
+    if generator.kind == "file":
+        candidates = generator.candidates(tasks, n, **sampling)
+        write_jsonl(out, candidates)
+        return candidates
+    if kept is None:
+        kept = resume_candidates(out, tasks, n, generator, **sampling)
+    done = {c.task_id for c in kept}
+    with JsonlAppender(out) as file:
+        def append(rows: list[Candidate]) -> None:
+            for row in rows:
+                file.append(row)
+
+        new = generator.candidates([t for t in tasks if t.task_id not in done], n, sink=append, **sampling)
+    return [*kept, *new]
 
 
-def _check_n(n: int) -> int:
+def resume_candidates(out: str | os.PathLike, tasks: Sequence[Task], n: int, generator: Generator,
+                      **sampling: Any) -> list[Candidate]:
+    """The candidates an earlier run of the same sampling (generator kind, model, seed, temperature, top_p)
+    left in ``out`` for tasks it finished (``n`` each); ``out`` is rewritten to hold just those when it holds
+    more (a torn last line, a task cut off midway). A UserError when ``out`` holds other rows: candidates of
+    another model or settings, tasks not in ``tasks``, more than ``n`` per task, or rows that are no
+    candidates."""
+    import inspect
+
+    from codealign.jsonl import read_completed, write_jsonl
+
+    rows = read_completed(out)
+    if not rows:
+        return []
+    defaults = inspect.signature(Generator.candidates).parameters
+    settings = {"generator": generator.kind, "model": generator.model_name,
+                **{k: sampling.get(k, defaults[k].default) for k in ("seed", "temperature", "top_p")}}
+    try:
+        found = [Candidate.from_dict(row) for row in rows]
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"--out {out} exists and holds rows that are no candidates ({exc}); give another --out") \
+            from None
+    for cand in found:
+        theirs = {k: cand.metadata.get(k) for k in settings}
+        if theirs != settings:
+            differ = ", ".join(f"{k} {theirs[k]!r} (now {v!r})" for k, v in settings.items() if theirs[k] != v)
+            raise UserError(f"--out {out} holds candidates of other sampling: {differ}; give another --out, or "
+                            "remove it to start over")
+    by_task: dict[str, list[Candidate]] = {}
+    for cand in found:
+        by_task.setdefault(cand.task_id, []).append(cand)
+    known = {t.task_id for t in tasks}
+    stray = sorted(set(by_task) - known)
+    if stray:
+        raise UserError(f"--out {out} holds candidates of {len(stray)} task(s) not in the tasks file (e.g. "
+                        f"{stray[0]}); give another --out, or remove it to start over")
+    over = next((tid for tid, cs in by_task.items() if len(cs) > n), None)
+    if over:
+        raise UserError(f"--out {out} holds {len(by_task[over])} candidates of {over}, more than n={n}; give "
+                        "another --out, or remove it to start over")
+    kept = [c for t in tasks for c in by_task.get(t.task_id, []) if len(by_task[t.task_id]) == n]
+    if len(kept) != sum(1 for line in Path(out).read_bytes().splitlines() if line.strip()):
+        write_jsonl(out, kept)
+    return kept
+
+
+def _check_n(n: int, params: SamplingParams | None = None) -> int:
     if not isinstance(n, int) or n < 1:
         raise UserError(f"n (samples per prompt) must be a positive integer, got {n!r}")
+    if params is not None and params.temperature == 0 and n > 1:
+        raise UserError(f"temperature 0 is greedy decoding: its {n} samples per prompt would all be the same; "
+                        "give a temperature above 0, or n = 1")
     return n
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from typing import Sequence
+from typing import Callable, Sequence
 
 from codealign.errors import UserError
 from codealign.generate import Generator, Sample, SamplingParams, make_candidate
@@ -61,12 +61,15 @@ class FileGenerator(Generator):
             metadata={"source_candidate_id": cand.candidate_id},
         )
 
-    def candidates(self, tasks: Sequence[Task], n: int = 1, *, extract: bool = True, **_: object) -> list[Candidate]:
+    def candidates(self, tasks: Sequence[Task], n: int = 1, *, extract: bool = True,
+                   sink: Callable[[list[Candidate]], None] | None = None, **_: object) -> list[Candidate]:
         """The stored candidates of each task (at most ``n``), re-extracted when ``extract`` (a stored
-        completion that is already code comes back unchanged)."""
+        completion that is already code comes back unchanged); handed to ``sink`` too, when given."""
         out = []
         for task in tasks:
             for index, cand in enumerate(self.by_task.get(task.task_id, [])[:n]):
                 meta = {"generator": self.kind, "model": self.model_name, "sample_index": index, **cand.metadata}
                 out.append(make_candidate(task, cand.completion, meta, extract=extract))
+        if sink is not None:
+            sink(out)
         return out

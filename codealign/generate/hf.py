@@ -6,7 +6,7 @@ from typing import Any, Sequence
 
 from codealign.errors import UserError
 from codealign.generate import Generator, Sample, SamplingParams
-from codealign.generate.prompts import encode_prompt, format_prompt
+from codealign.generate.prompts import encode_prompt, format_prompt, has_chat_template
 
 
 class HFGenerator(Generator):
@@ -60,6 +60,9 @@ class HFGenerator(Generator):
         if self.tokenizer.eos_token_id is not None:
             ids.add(self.tokenizer.eos_token_id)
         return ids
+
+    def chat_turns(self) -> bool:
+        return not self.raw_prompts and has_chat_template(self.tokenizer)
 
     def sample(self, prompts: Sequence[str], n: int, params: SamplingParams) -> list[list[Sample]]:
         import torch

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 from codealign.errors import UserError
 from codealign.generate import Generator, Sample, SamplingParams
-from codealign.generate.prompts import format_prompt
+from codealign.generate.prompts import format_prompt, has_chat_template
 
 
 class VLLMGenerator(Generator):
@@ -30,6 +30,9 @@ class VLLMGenerator(Generator):
         self.llm = LLM(model=model, dtype=dtype, gpu_memory_utilization=gpu_memory_utilization,
                        tensor_parallel_size=tensor_parallel_size, max_model_len=max_model_len, **engine_options)
         self.tokenizer = self.llm.get_tokenizer()
+
+    def chat_turns(self) -> bool:
+        return not self.raw_prompts and has_chat_template(self.tokenizer)
 
     def sample(self, prompts: Sequence[str], n: int, params: SamplingParams) -> list[list[Sample]]:
         from vllm import SamplingParams as VSamplingParams

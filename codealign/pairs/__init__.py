@@ -63,6 +63,7 @@ def build_pairs_report(
         "config": asdict(config),
         "results": stats.results,
         "sandbox_errors_dropped": stats.sandbox_errors,
+        "refused_unrun_dropped": stats.refused_unrun,
         "duplicates_collapsed": stats.duplicates_collapsed,
         "conflicting_dropped": stats.conflicting_dropped,
         "prompts": len(pools),

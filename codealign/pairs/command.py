@@ -27,11 +27,12 @@ JSON string column, since rows carry different metadata keys)."""
 def write_pairs(verdicts: str | os.PathLike, out: str | os.PathLike, config: PairsConfig, *,
                 tasks: str | os.PathLike | None = None, candidates: str | os.PathLike | None = None,
                 weights: MadpoConfig | None = None, stages: CurriculumConfig | None = None,
-                histogram: str | os.PathLike | None = None, format: str = "jsonl",
+                histogram: str | os.PathLike | None = None, format: str = "jsonl", eval_fraction: float = 0.0,
                 log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Pairs from the verdicts file (prompts from ``tasks``, candidate metadata from ``candidates``) written to
-    ``out`` in ``format`` (see :data:`FORMATS`); the summary: what the strategy built, contamination, flip
-    rate, histogram, pair statistics. ``log`` receives the contamination report."""
+    ``out`` in ``format`` (see :data:`FORMATS`; ``eval_fraction`` and the prompt's form as in
+    :func:`save_pairs`); the summary: what the strategy built, contamination, flip rate, histogram, pair
+    statistics. ``log`` receives the contamination report."""
     if format not in FORMATS:
         raise UserError(f"unknown pairs format {format!r}; choose one of: {', '.join(FORMATS)}")
     results = read_jsonl(verdicts, ExecResult.from_dict)
@@ -49,7 +50,7 @@ def write_pairs(verdicts: str | os.PathLike, out: str | os.PathLike, config: Pai
         summary["contamination"] = made.contamination
     if made.flip_rate is not None:
         summary["flip_rate"] = flip_summary(made.flip_rate)
-    save_pairs(pairs, out, format)
+    save_pairs(pairs, out, format, eval_fraction=eval_fraction, candidates=candidate_rows)
     summary["format"] = format
     if histogram:
         summary["histogram"] = gap_histogram(pairs, histogram)
@@ -57,10 +58,21 @@ def write_pairs(verdicts: str | os.PathLike, out: str | os.PathLike, config: Pai
     return summary
 
 
-def save_pairs(pairs: Sequence[Pair], out: str | os.PathLike, format: str = "jsonl") -> None:
+def save_pairs(pairs: Sequence[Pair], out: str | os.PathLike, format: str = "jsonl", *, eval_fraction: float = 0.0,
+               candidates: Sequence[Candidate] | None = None) -> None:
     """Write ``pairs`` to ``out`` as JSONL or, with ``format="hf"``, as a ``datasets`` folder (replacing one
-    already there only once the new one is complete)."""
+    already there only once the new one is complete) that plain TRL ``DPOTrainer`` trains on.
+
+    In the folder the prompt is what the model was sampled with: conversational (``prompt`` a list of
+    system/user turns, ``chosen``/``rejected`` one assistant turn each, which TRL renders with the model's chat
+    template) when ``candidates`` say they were sampled as chat turns (``prompt_format``), else text. Candidates
+    sampled both ways are refused. ``eval_fraction`` in (0, 1): a ``DatasetDict`` with ``train`` and ``test``,
+    split by task (a task's pairs are all on one side, chosen by a hash of its id, so the split is stable)."""
+    if not 0 <= eval_fraction < 1:
+        raise UserError(f"--eval-fraction is a fraction in [0, 1), got {eval_fraction}")
     if format == "jsonl":
+        if eval_fraction:
+            raise UserError("--eval-fraction needs --format hf (a datasets folder with train and test splits)")
         write_jsonl(out, pairs)
         return
     import datasets
@@ -69,10 +81,19 @@ def save_pairs(pairs: Sequence[Pair], out: str | os.PathLike, format: str = "jso
     if target.is_file():
         raise UserError(f"{out}: a file is in the way of the datasets folder")
     target.parent.mkdir(parents=True, exist_ok=True)
-    rows = [{**p.to_dict(), "metadata": json.dumps(p.metadata, sort_keys=True)} for p in pairs]
+    chat = _sampled_as_chat(pairs, candidates)
+    rows = [_hf_row(p, chat) for p in pairs]
+    features = _features(datasets, chat)
+    if eval_fraction:
+        held = [_held_out(row["task_id"], eval_fraction) for row in rows]
+        data: Any = datasets.DatasetDict({
+            "train": datasets.Dataset.from_list([r for r, h in zip(rows, held) if not h], features=features),
+            "test": datasets.Dataset.from_list([r for r, h in zip(rows, held) if h], features=features)})
+    else:
+        data = datasets.Dataset.from_list(rows, features=features)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        datasets.Dataset.from_list(rows, features=_features(datasets)).save_to_disk(str(staging / "data"))
+        data.save_to_disk(str(staging / "data"))
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging / "data", target)
@@ -80,11 +101,48 @@ def save_pairs(pairs: Sequence[Pair], out: str | os.PathLike, format: str = "jso
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _features(datasets) -> Any:
-    """The pairs columns' types, fixed so that an empty pairs list still saves a loadable dataset."""
+def _sampled_as_chat(pairs: Sequence[Pair], candidates: Sequence[Candidate] | None) -> dict[str, str] | None:
+    """None when the pairs' candidates were sampled as text (or are unknown); else task id → system message
+    ("" for none) of candidates sampled as chat turns."""
+    meta = {c.candidate_id: c.metadata for c in candidates or ()}
+    forms: dict[str, set] = {}
+    systems: dict[str, str] = {}
+    for pair in pairs:
+        for side in ("chosen_id", "rejected_id"):
+            m = meta.get(pair.metadata.get(side, ""), {})
+            if "prompt_format" in m:
+                forms.setdefault(m["prompt_format"], set()).add(pair.task_id)
+                systems.setdefault(pair.task_id, m.get("system") or "")
+    if len(forms) > 1:
+        raise UserError("the candidates were sampled both as chat turns and as text (prompt_format in their "
+                        "metadata); write pairs of one kind per dataset")
+    return systems if "chat" in forms else None
+
+
+def _hf_row(pair: Pair, chat: dict[str, str] | None) -> dict[str, Any]:
+    row = {**pair.to_dict(), "metadata": json.dumps(pair.metadata, sort_keys=True)}
+    if chat is not None:
+        system = chat.get(pair.task_id, "")
+        row["prompt"] = ([{"role": "system", "content": system}] if system else []) \
+            + [{"role": "user", "content": pair.prompt}]
+        row["chosen"] = [{"role": "assistant", "content": pair.chosen}]
+        row["rejected"] = [{"role": "assistant", "content": pair.rejected}]
+    return row
+
+
+def _held_out(task_id: str, fraction: float) -> bool:
+    import hashlib
+
+    return int(hashlib.sha256(task_id.encode()).hexdigest()[:8], 16) / 2**32 < fraction
+
+
+def _features(datasets, chat: Any = None) -> Any:
+    """The pairs columns' types, fixed so that an empty pairs list still saves a loadable dataset; ``chat``:
+    prompt, chosen and rejected are lists of turns."""
     value = datasets.Value
+    text: Any = [{"role": value("string"), "content": value("string")}] if chat is not None else value("string")
     return datasets.Features({
-        "prompt": value("string"), "chosen": value("string"), "rejected": value("string"),
+        "prompt": text, "chosen": text, "rejected": text,
         "task_id": value("string"), "margin": value("float64"), "weight": value("float64"),
         "rank": datasets.Sequence(value("int64")), "stage": value("int64"), "source": value("string"),
         "metadata": value("string")})
@@ -108,6 +166,8 @@ def read_pairs(path: str | os.PathLike) -> list[Pair]:
         data = data["train"] if "train" in data else next(iter(data.values()))
     pairs = []
     for i, row in enumerate(data):
+        if isinstance(row.get("prompt"), list):  # conversational: the texts are the user's and assistant's turns
+            row.update({key: (row[key] or [{}])[-1].get("content", "") for key in ("prompt", "chosen", "rejected")})
         metadata = row.pop("metadata", None)
         row["metadata"] = json.loads(metadata) if isinstance(metadata, str) else metadata or {}
         try:

@@ -3,6 +3,10 @@
 Guarantees every strategy relies on:
 
 * SANDBOX_ERROR verdicts never enter a pool (a harness fault says nothing about the candidate).
+* Nor do samples refused before they ran, for emptiness or size (:func:`refused_unrun`): they count against
+  the prompt's pass rate, but an empty or oversized text teaches nothing as a rejected sample (and an
+  oversized one costs its length in every training batch). Candidates that ran and failed, COMPILE_ERRORs
+  included, stay the rejected samples.
 * Candidates whose completions are identical after normalisation are collapsed into one entry; when such
   copies got different scores (a flaky checker) all of them are dropped, since neither label can be trusted.
 * Entries are sorted best first by effective score (PASS counts as 1.0), ties broken by candidate id, so
@@ -51,6 +55,16 @@ def forms_pair(gap: float, min_gap: float) -> bool:
     """True when a score gap is large enough to form a pair: strictly positive (ties never pair) and at least
     ``min_gap``, up to float rounding (0.6 - 0.5 counts as a gap of 0.1)."""
     return gap > _EPS and gap >= min_gap - _EPS
+
+
+REFUSED_UNRUN = frozenset({"empty", "too_large", "source_too_large"})
+"""Failure classes (``details["failure"]``) that domains give a candidate refused before running it."""
+
+
+def refused_unrun(result: ExecResult) -> bool:
+    """Whether ``result`` is a refusal before running for emptiness or size: an empty completion, or one of
+    :data:`REFUSED_UNRUN`."""
+    return not result.completion.strip() or result.details.get("failure") in REFUSED_UNRUN
 
 
 @dataclass(frozen=True)
@@ -109,6 +123,7 @@ class PoolStats:
 
     results: int = 0
     sandbox_errors: int = 0
+    refused_unrun: int = 0
     duplicates_collapsed: int = 0
     conflicting_dropped: int = 0
 
@@ -164,6 +179,9 @@ def build_pools(
         by_text: dict[str, list[Entry]] = {}
         by_id: dict[str, Entry] = {}
         for result in judged:
+            if refused_unrun(result):
+                stats.refused_unrun += 1
+                continue
             entry = Entry(result, effective_score(result), metadata.get(result.candidate_id, {}))
             by_text.setdefault(normalize(result.completion), []).append(entry)
             by_id[result.candidate_id] = entry

@@ -41,7 +41,7 @@ from codealign.pipeline.config import (CONTROLS, METHODS, ROUND_TASKS, EvalConfi
                                        WarmupConfig, config_hash, make_config, stage_defaults)
 from codealign.pipeline.evaluate import EVAL_TAGS, evaluate_policy, stage_eval
 from codealign.pipeline.plan import (STAGE_CONFIG, STAGE_OUTPUTS, Stage, config_slice, downstream, stage_hashes,
-                                     stage_settings, upstream)
+                                     stage_settings, unread_keys, upstream)
 from codealign.pipeline.rounds import stage_plan
 from codealign.pipeline.run import manifest, run_pipeline
 from codealign.pipeline.stages import (STAGE_FUNCS, control_rows, reference_rows, stage_control_sft, stage_dpo,
@@ -55,5 +55,5 @@ __all__ = [
     "downstream", "evaluate_policy", "make_config", "manifest", "reference_rows", "run_pipeline", "select_tasks",
     "stage_control_sft", "stage_defaults", "stage_dpo", "stage_eval", "stage_execute", "stage_generate",
     "stage_hashes", "stage_pairs", "stage_plan", "stage_report", "stage_rft", "stage_settings", "stage_sft",
-    "stage_tasks", "upstream",
+    "stage_tasks", "unread_keys", "upstream",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from codealign.pipeline.config import PipelineConfig, digest
 
@@ -70,6 +70,19 @@ class Stage:
 
     def outputs(self) -> list[str]:
         return [self.folder + pattern.format(round=self.round) for pattern in STAGE_OUTPUTS[self.kind]]
+
+
+PLAN_CONFIG = ("eval.every_round",)
+"""Config no stage reads but the plan's shape does (which stages exist); the others that shape it (``method``,
+``rounds``, ``control``, ``sft_enabled``) are read by stages too."""
+
+
+def unread_keys(keys: Sequence[str], plan: dict[str, Stage]) -> list[str]:
+    """The dotted config ``keys`` that no stage of ``plan`` reads (e.g. ``dpo.beta`` when the method is ``rft``):
+    setting them changes nothing in this run."""
+    read = {path for stage in plan.values() for path in STAGE_CONFIG[stage.kind]} | set(PLAN_CONFIG)
+    return [key for key in keys
+            if not any(key == p or key.startswith(p + ".") or p.startswith(key + ".") for p in read)]
 
 
 def config_slice(config: PipelineConfig, kind: str) -> dict[str, Any]:

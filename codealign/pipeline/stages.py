@@ -63,6 +63,10 @@ def stage_tasks(run: Run, stage: Stage) -> dict[str, Any]:
     write_jsonl(run.path("tasks.jsonl"), train)
     write_jsonl(run.path("eval_tasks.jsonl"), evals)
     overlap = {t.prompt for t in train} & {t.prompt for t in evals}
+    if overlap:
+        run.log(f"tasks: {len(overlap)} of {len(evals)} evaluation prompts are also training prompts: the "
+                "evaluation measures recall of trained tasks, not generalisation (prompt_overlap in "
+                "state.json)")
     return {"train_tasks": len(train), "eval_tasks": len(evals), "prompt_overlap": len(overlap),
             "round_tasks": "file" if cfg.tasks else cfg.round_tasks, "weak_tasks": weak,
             "weak_tasks_kept": cfg.allow_weak}
@@ -95,6 +99,8 @@ def stage_sft(run: Run, stage: Stage) -> dict[str, Any]:
                 shutil.copyfile(item, final / item.name)
         recipe = final / "warmup.json"
         shipped = json.loads(recipe.read_text()) if recipe.is_file() else {}
+        run.log(f"sft: copied the ready-made warm-up {ready} ({shipped.get('steps', '?')} SFT steps) instead of "
+                "training one; sft.fresh=true trains it in the run")
         return {"model": str(final), "warmup": "ready-made", "warmup_from": ready, "steps": 0,
                 "warmup_steps": shipped.get("steps"), "warmup_heldout_pass@1": shipped.get("heldout_pass@1")}
     from codealign.train.sft import train_sft
@@ -104,7 +110,7 @@ def stage_sft(run: Run, stage: Stage) -> dict[str, Any]:
         raise UserError("no reference solutions to warm up on; set sft_enabled=false")
     config = dataclasses.replace(cfg.sft, model=cfg.sft.model or run.start_model(),
                                  output_dir=cfg.sft.output_dir or str(run.path("sft")))
-    result = train_sft(config, rows)
+    result = train_sft(config, rows, quiet=True)  # metric dicts go to the stage's train_log.jsonl
     return {"model": result.final_dir, "warmup": "trained", "rows": len(rows),
             "steps": result.global_step, "train_loss": result.train_loss}
 
@@ -210,7 +216,7 @@ def stage_dpo(run: Run, stage: Stage) -> dict[str, Any]:
     output = Path(cfg.dpo.output_dir) / stage.folder if cfg.dpo.output_dir else run.path(stage.folder + "dpo")
     config = dataclasses.replace(cfg.dpo, model=start, output_dir=str(output),
                                  max_steps=max(1, stage.steps // cfg.curriculum.stages))
-    result = train_dpo(config, pairs, probe=_probe(run))
+    result = train_dpo(config, pairs, probe=_probe(run), quiet=True)
     return {"model": result.final_model, "start": start, "steps": sum(s.steps for s in result.stages),
             "stopped_reason": result.stopped_reason, "stages": [dataclasses.asdict(s) for s in result.stages]}
 
@@ -222,7 +228,7 @@ def _train_rows(run: Run, stage: Stage, rows: list[dict[str, Any]]) -> dict[str,
     start = run.policy(stage.start)
     config = dataclasses.replace(run.config.rft, model=start, max_steps=stage.steps,
                                  output_dir=str(run.path(stage.outputs()[0])))
-    result = train_sft(config, rows, quiet=run.quiet)
+    result = train_sft(config, rows, quiet=True)
     return {"model": result.final_dir, "start": start, "rows": len(rows), "steps": result.global_step,
             "train_loss": result.train_loss}
 

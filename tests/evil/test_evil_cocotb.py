@@ -55,18 +55,9 @@ def without_allowlist(job):
     return job
 
 
-@pytest.fixture(params=["bwrap", "docker"])
-def backend(request):
-    from codealign.sandbox.backends import get_backend
-    from codealign.sandbox.docker import docker_problem
-
-    if request.param == "docker" and docker_problem():
-        pytest.fail(f"the Docker backend is not usable (scripts/setup.sh sets it up): {docker_problem()}")
-    return get_backend(request.param)
-
 
 @pytest.mark.parametrize("hostile", sorted(HOSTILE))
-def test_a_design_past_the_allowlist_cannot_forge_cocotb_results(backend, hostile):
+def test_a_design_past_the_allowlist_cannot_forge_cocotb_results(hiding_backend, hostile):
     problem = cocotb.environment_problem()
     if problem:
         pytest.fail(problem)
@@ -74,6 +65,6 @@ def test_a_design_past_the_allowlist_cannot_forge_cocotb_results(backend, hostil
     wrong = ALU.replace("a - b", "a + b").replace("endmodule", HOSTILE[hostile] + "\nendmodule")
     cand = Candidate(TASK.task_id, format_files({"rtl/alu.sv": wrong}))
     job = without_allowlist(domain.prepare(TASK, cand))
-    r = domain.judge(TASK, cand, job, backend.run(job))
+    r = domain.judge(TASK, cand, job, hiding_backend.run(job))
     assert (r.verdict, r.details["failure"], r.details["tests"], r.details["passed"]) == \
         (Verdict.FAIL, "runtime_mismatch", 3, 2), r.details

@@ -1,9 +1,10 @@
 """Hostile candidates judged through the Python domain, with the harness as root (as in CI).
 
 Each test asserts the verdict (never PASS for a cheat), a prompt end, no surviving process and no write
-outside the job dir, and its docstring names what stops it: the Python domain's evidence rule (harness-signed
-report, witness-signed passes bound to trusted code objects) or the sandbox backend (``both`` = process and
-bwrap; network isolation is bwrap's alone, as the process backend documents).
+outside the job dir, and its docstring names what stops it: the Python domain's boundary (tests run in a
+trusted runner that reaches the candidate's process only through plain-data requests; harness-signed report)
+or the sandbox backend (``both`` = process and bwrap; network isolation is bwrap's alone, as the process
+backend documents). Attacks on the witness of b2987a3 are in ``test_evil_python_calls.py`` and below.
 """
 
 import os
@@ -47,17 +48,19 @@ def _judge(domain, backend, code, *, pytest_files=False, wall_s=20.0, test_timeo
 
 
 def test_fake_pytest_summary_does_not_pass(domain, any_backend):
-    """Evidence rule: stdout is never read; the harness saw no test return (the worker exited 0 first)."""
+    """Evidence rule: stdout is never read; the runner saw no test return (the candidate's process exited 0
+    while being imported)."""
     code = ("import os, sys\nprint('===== 2 passed in 0.01s =====')\nprint('PASS')\nsys.stdout.flush()\n"
             "os._exit(0)\n")
     result, took = _judge(domain, any_backend, code)
-    assert result.verdict is Verdict.FAIL and result.score == 0.0
+    assert result.verdict is not Verdict.PASS and result.score == 0.0
     assert "2 passed" in result.stdout
     assert took < 10
 
 
 def test_patched_pytest_runner_does_not_pass(domain, any_backend):
-    """Evidence rule: a test counts only when the trusted test function itself returned (hook wrapper)."""
+    """Boundary: pytest runs in the trusted runner; patching the pytest of the candidate's process changes
+    nothing there."""
     code = ("import _pytest.python, _pytest.runner\n"
             "_pytest.python.Function.runtest = lambda self: None\n"
             "_pytest.runner.pytest_runtest_call = lambda item: None\n"
@@ -67,7 +70,8 @@ def test_patched_pytest_runner_does_not_pass(domain, any_backend):
 
 
 def test_fake_test_module_in_sys_modules_does_not_pass(domain, any_backend):
-    """Evidence rule: the function that ran must be one of the harness's precompiled code objects."""
+    """Boundary: the runner imports its test modules from sources held in memory, never from the candidate's
+    process."""
     code = ("import sys, types\nfake = types.ModuleType('test_add')\nfake.__file__ = 'tests/test_add.py'\n"
             "exec('def test_a():\\n    pass\\ndef test_b():\\n    pass\\n', fake.__dict__)\n"
             "sys.modules['test_add'] = fake\ndef add(a, b):\n    return 0\n")
@@ -76,23 +80,24 @@ def test_fake_test_module_in_sys_modules_does_not_pass(domain, any_backend):
 
 
 def test_os_exit_zero_mid_test_does_not_pass(domain, any_backend):
-    """Evidence rule: a worker that exits mid-test gets that test charged (crash), and a new worker runs the
-    rest — which exit too."""
+    """Evidence rule: a candidate's process that exits mid-test fails that test, and a new runner with a new
+    candidate's process runs the rest — which exit too."""
     result, took = _judge(domain, any_backend, "import os\ndef add(a, b):\n    os._exit(0)\n")
     assert result.verdict is Verdict.FAIL and result.score == 0.0
-    assert all(t["outcome"].startswith("crashed") for t in result.details["tests"])
+    assert [t["outcome"] for t in result.details["tests"]] == ["failed", "failed"]
+    assert result.details["workers"] == 2
     assert took < 10
 
 
 def test_forged_report_on_fd3_is_rejected(domain, any_backend):
-    """fd 3 is closed in the worker; the harness is non-dumpable so /proc/<pid>/fd/3 cannot be opened; and
-    any line that does get there lacks the per-job HMAC."""
+    """fd 3 is held by the harness alone (the candidate's parent is the test runner); both are non-dumpable
+    so their /proc/<pid>/fd cannot be opened; and any line that does get there lacks the per-job HMAC."""
     code = ("import json, os\n"
             "line = json.dumps({'payload': json.dumps({'ok': True, 'total': 2, 'passed': 2, 'tests': [], "
             "'load_errors': [], 'workers': 1, 'undumpable': True}), 'mac': '0' * 64}) + '\\n'\n"
             "for target in ['/proc/%d/fd/3' % os.getppid(), '/proc/self/fd/3']:\n"
             "    try:\n        fd = os.open(target, os.O_WRONLY)\n        os.write(fd, line.encode())\n"
-            "    except OSError as exc:\n        print('blocked', target, exc.errno)\n"
+            "    except OSError as exc:\n        print('blocked', target, exc.errno, flush=True)\n"
             "def add(a, b):\n    return 0\n")
     result, _ = _judge(domain, any_backend, code)
     assert result.verdict is Verdict.FAIL and result.score == 0.0
@@ -400,8 +405,8 @@ type(_pm).register(_pm, Swap(), "swap")  # past the closed instance method
 ''' + WRONG,
 }
 
-# Against the witness itself: the worker's own call function, found in its frame, called with stand-ins; and
-# the witness's audit event raised by the candidate.
+# Against b2987a3's witness: the worker's own call function, found in its frame, called with stand-ins; and
+# the witness's audit event raised by the candidate (today neither exists in the candidate's process).
 CHANNEL_ATTACKS["worker_call_replayed"] = FORGE + '''
 import functools
 
@@ -455,46 +460,27 @@ def test_repository_task_separates_right_from_wrong(forged):
 
 @pytest.mark.parametrize("attack", sorted(CHANNEL_ATTACKS))
 def test_harness_channel_and_nonce_are_out_of_the_candidates_reach(forged, attack):
-    """Evidence rule: nothing the worker's Python objects hold can sign a pass (the signer lives only in an
-    audit hook; gc is refused), so a forger finds nothing to sign with and its lines carry no valid MAC.
-    Each attack either ran to its end (the forger exits mid-test: a crash) or was refused by the guard."""
+    """Boundary: the candidate's process holds no signer, no test code and no report channel, so a forger that
+    walks every object it can reach finds nothing to sign with (and its lines reach no reader)."""
     result = forged[attack]
     assert _passed(result) <= {"test_version"}, result.stdout[-500:]
-    first = result.details["tests"][0]["outcome"]
-    ran = first.startswith("crashed") or "PermissionError" in result.stdout or "replayed" in result.stdout
-    assert ran or attack == "audit_event_spoofed"
+    assert "signer(s)" not in result.stdout or "and 0 signer(s)" in result.stdout
 
 
 @pytest.mark.parametrize("attack", sorted(PLUGIN_ATTACKS))
 def test_late_plugin_that_skips_the_call_does_not_pass(forged, attack):
-    """Evidence rule: a pass is emitted only by the worker's own call of the trusted test function; a hookimpl
-    that answers pytest_pyfunc_call first means that call never happens (and registration after configuration
-    is refused)."""
+    """Boundary: the candidate's process has no pytest session to register a plugin in (the runner's is out of
+    its reach)."""
     assert _passed(forged[attack]) <= {"test_version"}
 
 
 @pytest.mark.parametrize("attack", sorted(WRAPPED_ATTACKS))
 def test_no_op_wrapping_the_real_test_does_not_pass(forged, attack):
-    """Evidence rule: the function called must itself be the trusted test's code object, never unwrapped."""
+    """Boundary: the items pytest runs live in the runner, out of the candidate's reach."""
     assert _passed(forged[attack]) <= {"test_version"}
 
 
 @pytest.mark.parametrize("attack", sorted(SWAP_ATTACKS))
 def test_swapping_in_a_passing_test_does_not_pass_the_others(forged, attack):
-    """Evidence rule: evidence is bound to the code object of the test named, not to the node id."""
+    """Boundary: the items pytest runs live in the runner, out of the candidate's reach."""
     assert _passed(forged[attack]) <= {"test_version"}
-
-
-def test_worker_refuses_the_introspection_that_reaches_its_witness(domain, any_backend):
-    """Speed bump (audit-hook guard): gc's object lists, ctypes, process memory, tracing and new audit hooks
-    are refused to code in the worker; assigning a function's ``__code__`` too."""
-    probes = {"gc": "import gc; gc.get_objects()", "gc_referrers": "import gc; gc.get_referrers(add)",
-              "ctypes": "import ctypes; ctypes.CDLL(None)", "mem": "open('/proc/self/mem', 'rb')",
-              "frames_of_all_threads": "sys._current_frames()", "trace": "sys.settrace(lambda *a: None)",
-              "code": "add.__code__ = (lambda a, b: a + b).__code__"}
-    code = "import sys\ndef add(a, b):\n    return 0\n" + "".join(
-        f"try:\n    {probe}\n    print('allowed {name}')\nexcept Exception as exc:\n"
-        f"    print('refused {name}', type(exc).__name__)\n" for name, probe in probes.items())
-    result, _ = _judge(domain, any_backend, code)
-    assert result.score == 0.0
-    assert [line.split()[1] for line in result.stdout.splitlines() if line.startswith("refused")] == list(probes)

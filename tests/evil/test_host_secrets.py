@@ -57,19 +57,6 @@ def planted():
     secret.remove()
 
 
-@pytest.fixture(params=["bwrap", "docker"], scope="module")
-def hiding_backend(request):
-    from codealign.sandbox.backends import get_backend
-
-    if request.param == "docker":
-        from codealign.sandbox.docker import docker_problem
-
-        problem = docker_problem()
-        if problem:
-            pytest.fail(f"the Docker backend is not usable: {problem}")
-    return get_backend(request.param)
-
-
 def judge(domain, task: Task, completions: list[str], backend, tmp_path: Path) -> list[ExecResult]:
     """Judge through the executor with a verdict cache and a verdicts JSONL, as the CLI does."""
     candidates = [Candidate(task.task_id, text, candidate_id=f"c{i}") for i, text in enumerate(completions)]

@@ -22,10 +22,27 @@ SPLITS = ("train", "test")
 
 
 def bundled_tasks(split: str | None = None, path: str | Path | None = None) -> list[Task]:
-    """The bundled tasks (or those of ``path``), all or one ``split``, in file order."""
+    """The bundled tasks (or those of ``path``), all or one ``split``, in file order. ``path`` may also hold
+    records of the shared fixture format (``id``, ``ldt``, ``test``: :func:`~.task.fixture_task`); those have
+    no split of their own and are all ``test`` (a benchmark set). Any other row is one line naming what a row
+    needs."""
+    from codealign.domains.ladder.task import fixture_task
+
     if split is not None and split not in SPLITS:
         raise UserError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")
-    tasks = read_jsonl(path or RESOURCE_DIR / "tasks.jsonl", Task.from_dict)
+    source = path or RESOURCE_DIR / "tasks.jsonl"
+    tasks = []
+    for number, row in enumerate(read_jsonl(source), 1):
+        if isinstance(row, dict) and "task_id" not in row and "ldt" in row:
+            task = fixture_task(row)
+            task.metadata["split"] = "test"
+        else:
+            try:
+                task = Task.from_dict(row)
+            except ValueError as exc:
+                raise UserError(f"{source}: row {number}: {exc}; a ladder task row is a Task (task_id, domain, "
+                                "prompt, assets) or a fixture record (id, ldt, test)") from None
+        tasks.append(task)
     return [t for t in tasks if split is None or t.metadata.get("split") == split]
 
 

@@ -1,10 +1,15 @@
-"""The Python domain: a candidate plus tests (assert-style snippets or pytest files) run in the sandbox; the
-graded score is the fraction of tests passed, counted only on evidence the candidate cannot trivially forge.
+"""The Python domain: a candidate judged by calls of its function or by tests (assert-style snippets or pytest
+files) in the sandbox; the graded score is the fraction of calls or tests passed, decided out of the
+candidate's reach.
 
-Task ``assets`` (all optional except the tests):
+Task ``assets`` (all optional except one way to judge):
 
-* ``tests`` — list of assert-style snippets; each is one test, run in a copy of the candidate module's
-  namespace (HumanEval/MBPP style). Or:
+* ``calls`` — a function task: ``{"function": name, "cases": [[args, expected], ...], "draw": {"family",
+  "params", "n"}}`` with ``args`` (a list) and ``expected`` encoded by ``worker.encode_value``; ``draw`` adds
+  ``n`` inputs drawn per job from a procedural family (:mod:`.tasks`) with a seed from the judge's secret
+  (:mod:`.secret`), their expected outputs computed on the judge's side by the family's reference. Or:
+* ``tests`` — list of assert-style snippets; each is one test (HumanEval/MBPP style), its free names
+  looked up in the candidate's module. Or:
 * ``test_files`` — ``{relative path: source}`` of pytest files (``conftest.py`` and helpers included); the
   tests are what pytest's default rules collect from them, found statically.
 * ``test_paths`` — restrict collection to these files/folders among ``test_files``.
@@ -14,63 +19,56 @@ Task ``assets`` (all optional except the tests):
 * ``module`` — path the candidate is written to (default ``solution.py``); the tests import it.
 * ``prefix`` / ``suffix`` — text written before / after the completion in that file (fill-in-the-middle).
 * ``files`` — ``{relative path: text}`` other files of the job (a repository snapshot, fixtures).
-* ``test_timeout_s`` — per-test deadline in seconds (default 10). The job's ``Limits.wall_s`` is the total
-  deadline; tests not reached in time count as failed.
+* ``test_timeout_s`` — per-test (per-call) deadline in seconds (default 10). The job's ``Limits.wall_s`` is the
+  total deadline; tests not reached in time count as failed.
 
-Threat model. The candidate is arbitrary Python executed in the same interpreter as the tests, as the job's
-uid, with the sandbox backend's limits around the whole job. It may print anything (a fake ``5 passed``
-summary), monkeypatch pytest or the reporting plugin, exit the process with any status, fork, rewrite files in
-the job dir, kill processes of its uid, read anything its uid can read, and walk the frames and objects of
-the worker it runs in (it has read ``worker.py``). What stops it:
+Threat model. The candidate is arbitrary Python run as the job's uid, with the sandbox backend's limits around
+the whole job. It may print anything (a fake ``5 passed`` summary), exit with any status, fork, rewrite files
+in the job dir, signal or kill processes of its uid, read anything its uid can read, walk every frame and
+object of its own process (gc, ``sys._getframe``, finalizers, signal handlers: nothing there is guarded), and
+rewrite every reply its process sends. What stops it is structure — no key, signer, test code, expected value
+or comparison lives in a process that runs candidate code:
 
-* stdout/stderr are never evidence. The verdict comes only from the backend's trusted fd 3, written by a
-  parent process (``python_harness.py``) that never executes candidate code, is the only holder of fd 3, is
-  non-dumpable (same-uid processes cannot open its ``/proc/<pid>/fd`` or memory) and signs its report with
-  HMAC-SHA256 under a per-job key that it read and unlinked before any candidate code started.
-* The parent collects the test ids itself (``ast``), so hiding or renaming tests does not help; tests with no
-  evidence count as failed. A worker that exits or crashes mid-test gets that test charged and a fresh worker
-  for the rest; per-test and total deadlines are the parent's.
-* Evidence of a pass is produced only by running the trusted test code (``worker.py`` has the details). Each
-  worker gets a fresh key on stdin and, before any candidate code runs, moves it into an OpenSSL HMAC object
-  held by nothing but a PEP 578 audit hook (the *witness*): not by ``__main__``, a module, a frame that
-  outlives the witness's own call, or anything ``gc`` lists. The worker calls each test function itself;
-  after it returns normally the witness checks, on the calling frame, that the function called is a plain
-  function whose ``__code__`` is the trusted code object of the test id named (compiled from sources held in
-  memory, assertion rewriting included) and only then signs ``P<TAB>id``. A test passes only when every item
-  pytest ran for it has a signed ``P`` and nothing failed; a crash or a deadline charged to it outweighs a
-  pass already seen. So registering a late plugin whose ``pytest_pyfunc_call`` answers first, wrapping the
-  test (``__wrapped__`` is never followed), swapping in another (genuinely passing) test, patching pytest's
-  runner, replaying the worker's own call function with stand-ins, raising the witness's audit event, or
-  writing forged lines to any fd all leave the test without evidence. Pytest's plugin manager refuses
-  registrations once the session has started (trusted conftest modules excepted).
-* A second audit hook (the *guard*, no secrets) refuses ``gc.get_objects/get_referrers/get_referents``,
-  ``sys._current_frames``, ``sys.settrace/setprofile``, all of ``ctypes``, opening any file named ``mem``
-  (``/proc/self/mem``), ``os.symlink``, assigning ``__code__`` and adding audit hooks; the worker is
-  non-dumpable, so other processes of the uid cannot read its memory either.
+* stdout/stderr are never evidence. The verdict comes only from the backend's trusted fd 3, written by the
+  parent ``python_harness.py``, which never runs candidate code, is the only holder of fd 3, is non-dumpable
+  and signs its report with HMAC-SHA256 under a per-job key it read and unlinked before any candidate code
+  started. Test ids are collected statically (``ast``); tests without a result count as failed; per-test and
+  total deadlines are the parent's; a process that dies mid-test gets that test charged and a fresh one runs
+  the rest.
+* Function tasks: the candidate's process (``worker.py calls``) receives only the inputs and returns each
+  result as plain data of exact builtin types (``encode_value``: no subclass, so no object with its own
+  ``__eq__``, crosses). The judge decodes the results on the host and compares them with Python's own ``==``
+  against expected values that never entered the sandbox, on inputs partly drawn per job from the judge's
+  secret (same task and candidate, same draw): a table of the fixed cases does not pass.
+* Test files and snippets: the tests run in a trusted runner (``runner.py``, non-dumpable, test code compiled
+  from memory, a fixed empty ini and ``--confcutdir`` at the job, so nothing planted above the job dir is
+  read); the candidate's repository lives in a ``worker.py serve`` child reached only through requests whose
+  replies are plain data by value, references to the candidate's objects, or mirrored exception classes —
+  never a local object (a reply naming ``unittest.mock.ANY`` is malformed). Every comparison runs in the
+  runner, on copies. A file the candidate creates in the job dir is never imported by the runner. A test step
+  that cannot cross by value is *unsupported* (below) and the job is SANDBOX_ERROR, never a pass.
+
+What cannot cross (``unsupported``): passing a local object of the test to the candidate's code other than
+plain data, a reference it returned or an object of a library the runner imported (a lambda or a local
+function as a callback, an instance of a class defined in the test); arithmetic, ordering, item assignment
+or ``with`` on a candidate's object. Supported on a candidate's object: attribute get/set, call, ``len``,
+iteration, indexing, ``in`` (evaluated locally over a copy), ``str``, ``repr``, truth, ``isinstance`` /
+``issubclass`` against its classes and equality; what else it lacks (``int()``, ``hash`` by value) fails the
+test. Every test of the bundled ExecRepoBench suite crosses.
 
 Residual risks (what remains possible, and why):
 
-* A Python signal handler (``signal.signal`` raises no audit event) that fires exactly when the witness
-  starts receives the witness's frame, whose locals reach the HMAC object: an attacker who wins that race
-  can sign passes. A Python-level hook always runs in a Python frame, and CPython runs pending handlers at the
-  start of any Python function; closing this needs the witness in C or outside the process.
-* Native code: a shared library the candidate writes into the job dir and imports (or any installed
-  extension that reads raw memory) runs outside every audit hook and can read the key state. The audit hooks
-  are a speed bump for Python code, not a boundary.
-* What the tests rely on is not protected: candidate code may monkeypatch ``builtins``, ``pytest.raises`` or
-  ``approx``, the test module's globals or classes, fixture values (``item.funcargs``), or return objects
-  whose ``__eq__`` is always true; it may also deselect some parametrizations of a test at collection (a test
-  passes when the items pytest ran for it all returned). Evidence proves the trusted test code ran and
-  returned; it cannot prove the test's checks meant anything. Frames, ``__globals__`` and ``sys.modules``
-  stay open (pytest, typing and logging need ``sys._getframe``; reading ``__globals__`` or writing
-  ``sys.modules`` raises no audit event): they reach pytest's objects and the worker's call function but not
-  the witness, whose frame is reachable only while it runs (frames lead to callers, never callees) and which
-  calls nothing the candidate can replace. ``register`` is closed on the plugin manager instance only;
-  ``type(pm).register`` or editing the hook lists still adds hooks, which can only remove evidence.
+* Two of the candidate's objects compared with each other (``Event.parse(s) == event``) compare fields the
+  candidate reports; a reference never equals a local value, but data the candidate returns is whatever it
+  computed: for test files (ExecRepoBench, users' repositories) the inputs are the repository's fixed tests,
+  so a candidate that special-cases them passes; only function tasks draw hidden inputs.
+* Drawn inputs come from the family's input distribution: a candidate right on that distribution and wrong
+  elsewhere passes.
 * In ``command`` mode the evidence is only the command's exit status. Killing the parent (same uid) yields no
   report: the verdict is then RUNTIME_ERROR with score 0, never a pass (a harness that never signed its start
-  line is SANDBOX_ERROR: the sandbox, not the candidate, failed). Isolation from the host (network,
-  filesystem writes outside the job dir, process escape) is the backend's: use ``bwrap``.
+  line is SANDBOX_ERROR: the sandbox, not the candidate, failed). Under the process backend a job runs as the
+  harness's uid when the harness is not root and could read the judge's key file; isolation from the host
+  (network, filesystem writes outside the job dir, process escape) is the backend's: use ``bwrap``.
 """
 
 from __future__ import annotations
@@ -89,6 +87,8 @@ from pathlib import Path
 
 from codealign.domains.base import Benchmark, Domain, DomainOption, limit_verdict
 from codealign.domains.python.extract import extract_python
+from codealign.domains.python.secret import job_seed
+from codealign.domains.python.worker import decode_value, encode_value
 from codealign.domains.python.syntax import SYNTAX
 from codealign.extraction import Extraction, extract_code
 from codealign.sandbox.job import Job, JobResult
@@ -177,18 +177,44 @@ class PythonDomain(Domain):
                               details={"error": f"{type(exc).__name__}: {getattr(exc, 'msg', exc)}", "line": line},
                               completion=candidate.completion)
         limits = self.limits_for(task)
-        config = self._config(assets, module, limits)
+        config = self._config(assets, module, limits, self._cases(task, candidate) if assets.get("calls") else [])
         files = {_rel_path(k, "assets.files key"): v for k, v in (assets.get("files") or {}).items()}
         files.update({_rel_path(k, "assets.test_files key"): v for k, v in (assets.get("test_files") or {}).items()})
         files[module] = source
         files[_HARNESS] = (_HERE / "harness.py").read_text(encoding="utf-8")
         files[".codealign/worker.py"] = (_HERE / "worker.py").read_text(encoding="utf-8")
+        files[".codealign/runner.py"] = (_HERE / "runner.py").read_text(encoding="utf-8")
+        if config["mode"] in ("pytest", "snippets"):
+            config["repo"] = sorted(f for f in files if not f.startswith(_RESERVED))
         files[".codealign/config.json"] = json.dumps(config)
         files[".codealign/key"] = os.urandom(32)
         script = f"exec {shlex.quote(sys.executable)} -I -B {_HARNESS}\n"
         return Job(script=script, files=files, limits=limits)
 
-    def _config(self, assets: dict, module: str, limits: Limits) -> dict:
+    def _cases(self, task: Task, candidate: Candidate) -> list[tuple[list, object]]:
+        """``(arguments, expected value)`` of each call of a ``calls`` task: its fixed cases, then the ones drawn
+        for this job (same task and candidate, same draw). Host side only: expected values never enter a job."""
+        calls = task.assets["calls"]
+        if not isinstance(calls, dict) or not isinstance(calls.get("function"), str):
+            raise ValueError("assets.calls must be a mapping with a 'function' name")
+        try:
+            cases = [(decode_value(args), decode_value(expected)) for args, expected in calls.get("cases") or []]
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"assets.calls.cases: each case must be [encoded arguments, encoded value]: {exc}") \
+                from None
+        if any(type(args) is not list for args, _ in cases):
+            raise ValueError("assets.calls.cases: the arguments of a case must encode a list")
+        draw = calls.get("draw")
+        if draw:
+            from codealign.domains.python.tasks import drawn_cases
+
+            seed = job_seed(task.task_id, calls, candidate.completion)
+            cases += drawn_cases(draw["family"], draw["params"], int(draw["n"]), seed)
+        if not cases:
+            raise ValueError("assets.calls has no cases and no draw")
+        return cases
+
+    def _config(self, assets: dict, module: str, limits: Limits, cases: list[tuple[list, object]]) -> dict:
         timeout = float(assets.get("test_timeout_s", self.default_test_timeout_s))
         if timeout <= 0:
             raise ValueError(f"assets.test_timeout_s must be positive, got {timeout}")
@@ -199,12 +225,16 @@ class PythonDomain(Domain):
             if not isinstance(command, list) or not all(isinstance(a, str) for a in command):
                 raise ValueError("assets.command must be a list of strings")
             return {**config, "mode": "command", "command": command}
+        if cases:
+            return {**config, "mode": "calls", "function": assets["calls"]["function"],
+                    "inputs": [encode_value(args) for args, _ in cases]}
         if assets.get("test_files"):
             return {**config, "mode": "pytest", "test_files": dict(assets["test_files"]),
                     "test_paths": list(assets.get("test_paths") or [])}
         tests = assets.get("tests")
         if not tests or not isinstance(tests, list) or not all(isinstance(t, str) for t in tests):
-            raise ValueError("python task needs assets.tests (list of snippets), assets.test_files or assets.command")
+            raise ValueError("python task needs assets.tests (list of snippets), assets.test_files, assets.calls "
+                             "or assets.command")
         return {**config, "mode": "snippets", "tests": tests}
 
     def judge(self, task: Task, candidate: Candidate, job: Job, result: JobResult) -> ExecResult:
@@ -223,6 +253,8 @@ class PythonDomain(Domain):
         if not report.get("ok"):
             return ExecResult(verdict=Verdict.SANDBOX_ERROR, details={"error": report.get("error", "harness failed")},
                               **common)
+        if task.assets.get("calls"):
+            self._compare(report, self._cases(task, candidate))
         total, passed = report["total"], report["passed"]
         details = {"passed": passed, "total": total, "tests": report["tests"], "load_errors": report["load_errors"],
                    "workers": report["workers"], "undumpable": report["undumpable"]}
@@ -230,6 +262,11 @@ class PythonDomain(Domain):
             return ExecResult(verdict=Verdict.SANDBOX_ERROR, details={**details, "error": "no tests collected"},
                               **common)
         outcomes = [t["outcome"] for t in report["tests"]]
+        if "unsupported" in outcomes:
+            reasons = [e for e in report["load_errors"] if "unsupported:" in e]
+            return ExecResult(verdict=Verdict.SANDBOX_ERROR, details={
+                **details, "error": "unsupported: a test cannot run through the boundary", "reasons": reasons},
+                **common)
         if stopped is not None and passed < total:
             verdict = stopped
         elif passed == total:
@@ -241,6 +278,23 @@ class PythonDomain(Domain):
         else:
             verdict = Verdict.FAIL
         return ExecResult(verdict=verdict, score=passed / total, details=details, **common)
+
+    @staticmethod
+    def _compare(report: dict, cases: list[tuple[list, object]]) -> None:
+        """Mark each call that returned as ``passed`` or ``wrong`` by comparing, here on the trusted side, the
+        plain data it returned with the expected value (exact builtin types on both sides, so ``==`` is
+        Python's own); recount ``passed``."""
+        for test in report["tests"]:
+            if test["outcome"] != "passed":
+                continue
+            try:
+                got = decode_value(json.loads(report.get("results", {})[test["id"]]))
+                same = got == cases[int(test["id"])][1]
+            except (KeyError, IndexError, TypeError, ValueError, RecursionError):
+                same = False
+            if not same:
+                test["outcome"] = "wrong"
+        report["passed"] = sum(1 for t in report["tests"] if t["outcome"] == "passed")
 
     def reference_solution(self, task: Task) -> str | None:
         """The known-good completion: a FIM task's true middle, or ``assets["solution"]``."""

@@ -1,25 +1,27 @@
 """The trusted parent of a Python-domain job (runs INSIDE the sandbox; stdlib only, never imports candidate code).
 
-The domain writes this file, ``worker.py``, ``config.json`` and a 32-byte ``key`` into ``.codealign/`` of the
-job directory and runs ``python -I -B .codealign/python_harness.py`` as the job's last command (``exec``, so
-this process is the only holder of fd 3, the backend's trusted channel). Before anything else runs it:
+The domain writes this file, ``worker.py``, ``runner.py``, ``config.json`` and a 32-byte ``key`` into
+``.codealign/`` of the job directory and runs ``python -I -B .codealign/python_harness.py`` as the job's last
+command (``exec``, so this process is the only holder of fd 3, the backend's trusted channel). Before anything
+else runs it:
 
-1. reads the key into a bytearray and unlinks the file, and reads the config and the worker source into
-   memory, so later changes to those files by candidate code change nothing;
+1. reads the key into a bytearray and unlinks the file, and reads the config and the worker and runner
+   sources into memory, so later changes to those files by candidate code change nothing;
 2. makes itself non-dumpable (``PR_SET_DUMPABLE=0``): processes of the same uid can no longer open
    ``/proc/<pid>/fd/*``, read ``/proc/<pid>/mem`` or ptrace it;
 3. collects the test ids statically (``ast`` over the test files: pytest's default naming rules), so the
    candidate cannot change how many tests exist.
 
-It then starts a worker (``python -I -B -c <worker source>``; fresh interpreter, no fd 3, no job key) with
-the remaining tests on its stdin after a fresh 32-byte worker key, reads the worker's report pipe, and
-enforces the per-test and total deadlines: a worker that dies or overruns a test is killed, that test is
-charged (a charge outweighs any pass already seen for it), and a new worker runs the tests not yet reported;
-it is the child subreaper of the job, so the workers' orphans are killed and reaped here. A test passes only
-on a ``P`` line whose MAC under that worker's key is valid (written by the worker's audit-hook witness, see
-``worker.py``) for every one of its pytest items that finished, and no failure. It writes signed JSON lines
+It then starts, for the tests not yet reported, a trusted test runner (``runner.py``: runs the tests in its own
+process and reaches the candidate's code in a ``worker.py serve`` child only through plain-data requests) or,
+for a function task, a ``worker.py calls`` process (runs the candidate's function and reports each result as
+plain data). Either gets its config on stdin (no key) and reports on a pipe; this process enforces the per-test
+and total deadlines: one that dies or overruns a test is killed with its process group, that test is charged
+(a charge outweighs any pass already seen for it), and a new one runs the tests not yet reported; it is the
+child subreaper of the job, so orphans are killed and reaped here. It writes signed JSON lines
 ``{"payload": ..., "mac": ...}`` to fd 3 (``mac`` = HMAC-SHA256(key, payload), so nothing else that reaches fd 3
-can forge them): ``{"started": true}`` first, the report last.
+can forge them): ``{"started": true}`` first, the report last (with each call's encoded result in the calls
+mode, which the judge compares outside the sandbox).
 """
 
 import ast
@@ -28,7 +30,6 @@ import hashlib
 import hmac
 import json
 import os
-import secrets
 import selectors
 import signal
 import subprocess
@@ -38,6 +39,8 @@ import time
 HERE = ".codealign"
 STARTUP_ALLOWANCE_S = 15.0
 MAX_TESTS_IN_REPORT = 500
+MAX_RESULT_CHARS = 20000
+RESTART = 3  # a test runner's exit status after the candidate's process died: start another for the rest
 
 
 def read_key(path):
@@ -126,18 +129,21 @@ def base_id(test_id):
 
 
 class Run:
-    def __init__(self, config, worker_source):
+    def __init__(self, config, worker_source, runner_source):
         self.config = config
         self.worker_source = worker_source
+        self.runner_source = runner_source
         self.mode = config["mode"]
         if self.mode == "pytest":
             self.ids = pytest_ids(config["test_files"], config.get("test_paths") or [])
         elif self.mode == "snippets":
             self.ids = [str(i) for i in range(len(config["tests"]))]
+        elif self.mode == "calls":
+            self.ids = [str(i) for i in range(len(config["inputs"]))]
         else:
             self.ids = ["command"]
         self.outcome = {}
-        self.returned = set()
+        self.results = {}
         self.seconds = {}
         self.load_errors = []
         self.workers = 0
@@ -186,16 +192,21 @@ class Run:
         self.seconds["command"] = round(time.monotonic() - start, 3)
 
     def run_worker(self, todo):
-        """One worker over ``todo``; False when no further worker would make progress."""
+        """One worker (calls) or test runner (tests) over ``todo``; False when no further one would make
+        progress."""
         self.workers += 1
-        key = secrets.token_bytes(32)
         r, w = os.pipe()
         cfg = dict(self.config, report_fd=w, ids=todo)
-        cfg.pop("test_files", None)
-        cfg["sources"] = self.config.get("test_files", {})
+        if self.mode == "calls":
+            argv = [sys.executable, "-I", "-B", "-c", self.worker_source, "calls"]
+        else:
+            argv = [sys.executable, "-I", "-B", "-c", self.runner_source]
+            cfg.pop("test_files", None)
+            cfg.update(sources=self.config.get("test_files", {}), worker_source=self.worker_source)
+        progress = False
         try:
-            proc = subprocess.Popen([sys.executable, "-I", "-B", "-c", self.worker_source], stdin=subprocess.PIPE,
-                                    env=self.worker_env(), pass_fds=(w,), start_new_session=True)
+            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, env=self.worker_env(), pass_fds=(w,),
+                                    start_new_session=True)
         except OSError as exc:
             os.close(r)
             os.close(w)
@@ -205,7 +216,7 @@ class Run:
             return False
         os.close(w)
         try:
-            proc.stdin.write(key + json.dumps(cfg).encode())
+            proc.stdin.write(json.dumps(cfg).encode())
             proc.stdin.close()
         except OSError:
             pass
@@ -233,14 +244,15 @@ class Run:
                     buf += chunk
                     *lines, buf = buf.split(b"\n")
                     for line in lines:
-                        current, started = self.on_message(line, key, current, started)
+                        progress |= line.startswith(b"E\t")
+                        current, started = self.on_message(line, current, started)
                 elif proc.poll() is not None:
                     if not eof and sel.select(timeout=0.05):
                         continue
                     if current is not None:
                         self.charge(current, f"crashed (exit {proc.returncode})")
                         return True
-                    return False
+                    return progress and proc.returncode == RESTART
                 elif eof:
                     time.sleep(0.01)
         finally:
@@ -248,23 +260,22 @@ class Run:
             reader.close()
             kill_group(proc)
 
-    def on_message(self, line, key, current, started):
-        """Apply one report line; returns the (test running now, when it started). Only a ``P`` line with a
-        valid MAC under this worker's key is evidence of a pass; the rest steer deadlines and diagnostics,
-        or fail tests."""
+    def on_message(self, line, current, started):
+        """Apply one report line; returns the (test running now, when it started). In the tests' modes the
+        lines come from the trusted runner; in the calls mode from the candidate's process, so there a
+        ``passed`` needs an ``R`` result, which the judge compares outside the sandbox."""
         parts = line.decode("utf-8", "replace").split("\t")
         kind = parts[0]
         if kind == "S" and len(parts) >= 2:
             return base_id(parts[1]), time.monotonic()
-        if kind == "P" and len(parts) == 3:
-            mac = hmac.new(key, f"P\t{parts[1]}".encode(), hashlib.sha256).hexdigest()
-            if hmac.compare_digest(parts[2], mac):
-                self.returned.add(parts[1])
+        if kind == "R" and len(parts) == 3 and self.mode == "calls":
+            if parts[1] in self.ids and len(parts[2]) <= MAX_RESULT_CHARS:
+                self.results.setdefault(parts[1], parts[2])
             return current, started
         if kind == "E" and len(parts) >= 4:
             test_id = base_id(parts[1])
             if test_id in self.ids:
-                if parts[2] == "passed" and parts[1] in self.returned:
+                if parts[2] == "passed" and (self.mode != "calls" or parts[1] in self.results):
                     self.outcome.setdefault(test_id, "passed")
                 elif self.outcome.get(test_id) in (None, "passed"):
                     self.outcome[test_id] = "no_evidence" if parts[2] == "passed" else parts[2][:40] or "failed"
@@ -287,6 +298,7 @@ class Run:
             "load_errors": self.load_errors,
             "workers": self.workers,
             "undumpable": dumpable_off,
+            "results": {i: self.results[i] for i in self.ids[:MAX_TESTS_IN_REPORT] if i in self.results},
         }
 
 
@@ -314,12 +326,14 @@ def main():
         config = json.load(fh)
     with open(os.path.join(HERE, "worker.py"), encoding="utf-8") as fh:
         worker_source = fh.read()
+    with open(os.path.join(HERE, "runner.py"), encoding="utf-8") as fh:
+        runner_source = fh.read()
     dumpable_off = make_undumpable()
     become_subreaper()
     trusted = os.fdopen(3, "wb", buffering=0)
     trusted.write(signed(key, {"started": True}))
     try:
-        run = Run(config, worker_source)
+        run = Run(config, worker_source, runner_source)
         run.run()
         body = {"ok": True, **run.payload(dumpable_off)}
     except SyntaxError as exc:

@@ -1,10 +1,9 @@
-"""Procedural Python tasks: fill one span of a small function inside a mini-repository, judged by pytest.
+"""Procedural Python tasks: fill one span of a small function inside a mini-repository, judged by its calls.
 
-The mini-repository is the package ``kit`` (``kit/__init__.py`` plus one module per family) with a test file
-per module under ``tests/``. A task writes one function into ``kit/<family>.py``, hides one span of it and
+The mini-repository is the package ``kit`` (``kit/__init__.py`` plus one module per family). A task writes one function into ``kit/<family>.py``, hides one span of it and
 asks for the span as a fill-in-the-middle prompt (StarCoder sentinels, as the tiny model's tokenizer has);
-the candidate is the middle, judged by the python domain running ``tests/test_<family>.py`` against
-``prefix + middle + suffix``. ``metadata["language"]`` is ``text`` so that generators keep a sampled middle
+the candidate is the middle, judged by the python domain calling the function of ``prefix + middle + suffix``
+on inputs (``assets["calls"]``) and comparing its results, outside the sandbox, with the reference's. ``metadata["language"]`` is ``text`` so that generators keep a sampled middle
 verbatim: code extraction would end a one-line hole with a newline (``if x > 3\\n:``). Every function has the
 same shape, so a small model can learn it::
 
@@ -29,8 +28,10 @@ four phrasings of the docstring; the docstring alone states every parameter.
 (``HELDOUT_PARAM_FRACTION``) and the last phrasing held out; a held-out task has parameters, a phrasing or
 both that no train task has (``metadata["novel"]``). Span kinds appear on both sides.
 
-**The tests** depend only on (family, parameters): calls with inputs from a seeded pool and the reference's
-outputs. Beyond the pool's first four inputs (two typical ones, an empty one, a random one), an input is added
+**The calls** are fixed cases that depend only on (family, parameters), plus ``DRAWS`` inputs drawn per job
+from the family's random inputs with a seed the judge derives from its secret (:mod:`.secret`), so a candidate
+cannot know them; expected outputs come from the generator's reference, run on the judge's side
+(:func:`drawn_cases`). The fixed cases are inputs from a seeded pool with the reference's outputs. Beyond the pool's first four inputs (two typical ones, an empty one, a random one), an input is added
 whenever the tests so far accept one of the wrong middles of :func:`golden_mutants` (the span blanked, an
 integer literal off by one, a comparison made (non-)strict, the returned accumulator replaced by the argument,
 the middle of every neighbouring parameter combination), so every such mutant that behaves differently on the
@@ -52,6 +53,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from codealign.domains.python.worker import encode_value
 from codealign.domains.splits import (SPLITS, Bundle, canonical, check_split, draw, family_names, novelty, params_held_out,
                                       params_slug)
 from codealign.errors import UserError
@@ -66,6 +68,8 @@ BUNDLED_SEED = 0
 MAX_PROMPT_TOKENS = 256
 SPAN_KINDS = ("condition", "update", "return", "loop", "body")
 _FIXED_INPUTS = 4
+_TYPICAL_INPUTS = 3  # every pool opens with two typical inputs and an empty one; the rest are random
+DRAWS = 8
 _TEST_TIMEOUT_S = 5.0
 
 REPO_FILES = {"kit/__init__.py": '"""kit: small helpers for text, numbers, tallies, parsing and bounds."""\n'}
@@ -491,11 +495,23 @@ def _suite(family_name: str, params_json: str) -> tuple[tuple[tuple[Any, Any], .
     return cases, {k: tuple(v) for k, v in rejected.items()}
 
 
-def render_tests(family_name: str, name: str, cases: Iterable[tuple[Any, Any]]) -> str:
-    lines = [f"from kit.{family_name} import {name}\n"]
-    for i, (arg, result) in enumerate(cases):
-        lines.append(f"\ndef test_{name}_{i}():\n    assert {name}({arg!r}) == {result!r}\n")
-    return "\n".join(lines)
+def drawn_cases(family_name: str, params: dict[str, Any], n: int, seed: int) -> list[tuple[list, Any]]:
+    """``n`` calls ``([input], reference output)`` whose inputs are drawn with ``seed`` from the family's random
+    inputs; the outputs come from the generator's own reference, run here (no candidate code). ValueError for
+    an unknown family or invalid parameters."""
+    fam = _BY_NAME.get(family_name)
+    if fam is None or set(params) != set(fam.space) or not fam.valid(params) \
+            or any(params[k] not in fam.space[k] for k in params):
+        raise ValueError(f"assets.calls.draw: no python task family {family_name!r} with parameters {params}")
+    source, f, _ = _source(family_name, params)
+    rng, drawn = random.Random(seed), []
+    while len(drawn) < n:
+        drawn += fam.inputs(params, rng)[_TYPICAL_INPUTS:]
+    drawn = drawn[:n]
+    outputs = _run(source, f.name, drawn)
+    if not all(ok for ok, _ in outputs):
+        raise AssertionError(f"reference of {family_name} {params} raises on a drawn input")
+    return [([arg], value) for arg, (_, value) in zip(drawn, outputs)]
 
 
 def golden_mutants(task: Task) -> list[tuple[str, str]]:
@@ -531,7 +547,9 @@ def make_task(family_name: str, params: dict[str, Any], phrasing: int, kind: str
         domain="python",
         prompt=fim_format("starcoder").render(prefix, suffix),
         assets={"module": f"kit/{family_name}.py", "prefix": prefix, "suffix": suffix, "files": dict(REPO_FILES),
-                "test_files": {f"tests/test_{family_name}.py": render_tests(family_name, f.name, cases)},
+                "calls": {"function": f.name,
+                          "cases": [[encode_value([arg]), encode_value(value)] for arg, value in cases],
+                          "draw": {"family": family_name, "params": params, "n": DRAWS}},
                 "test_timeout_s": _TEST_TIMEOUT_S},
         limits={"wall_s": 30.0},
         metadata={"family": family_name, "params": params, "phrasing": phrasing, "span_kind": kind,

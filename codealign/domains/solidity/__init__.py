@@ -226,7 +226,7 @@ class SolidityDomain(Domain):
 
         return (Benchmark(
             "smartbugs", lambda path, model=None: sorted(smartbugs.load_smartbugs(path), key=lambda t: t.task_id),
-            smartbugs.oracle_answer, "smartbugs_curated.jsonl or its folder", evaluate=smartbugs.evaluate,
+            smartbugs.oracle_answer, "smartbugs_curated.jsonl or its folder", evaluate=smartbugs.evaluate, headline="macro_f1",
             format=smartbugs.format_table, skipped=smartbugs.skipped_rows),)
 
     def reference_solution(self, task: Task) -> str | None:
