@@ -24,7 +24,7 @@ COMMERCIAL = "cvdp_v1.0.4_example_nonagentic_code_generation_commercial_with_sol
 
 @pytest.mark.parametrize("file", [NONAGENTIC, AGENTIC])
 def test_oracle_passes_the_no_commercial_examples_per_category_and_difficulty(shared_data, file):
-    report = run("cvdp", data=shared_data / "cvdp" / file, oracle=True, progress=False)
+    report = run("cvdp", data=shared_data / "cvdp" / file, oracle=True, progress=False, screen=False)
     assert report.pass_at_1 == 1.0
     assert report.summary["per_category"] == {"cid003": {"problems": 1, "pass@1": 1.0}}
     assert report.summary["per_difficulty"] == {"easy": {"problems": 1, "pass@1": 1.0}}

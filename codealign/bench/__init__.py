@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from codealign.bench import report as _report
+from codealign.bench import screen as _screen
 from codealign.domains.base import Benchmark
 from codealign.errors import UserError, closest
 from codealign.jsonl import read_jsonl, write_text_atomic
@@ -87,7 +88,7 @@ def run(name: str, *, data: str | os.PathLike | None = None, candidates: str | o
         ks: Sequence[int] | None = None, timeout: float | None = None,
         baseline: str | os.PathLike | None = None, fail_under: float | None = None,
         out: str | os.PathLike | None = None, progress: bool = False, domain_options: dict | None = None,
-        **options: Any) -> BenchReport:
+        screen: bool | None = None, **options: Any) -> BenchReport:
     """Run benchmark ``name`` on one source of answers: ``oracle`` (the references: the golden self-test),
     ``candidates`` (a JSONL of ``task_id``, ``completion``), ``model`` (``n`` samples per problem) or
     ``empty`` (empty answers: a self-test that must score 0); with none, the benchmark's own baseline where
@@ -95,7 +96,9 @@ def run(name: str, *, data: str | os.PathLike | None = None, candidates: str | o
     ``variant``: a sub-task, or ``"all"`` (default: the first; the golden self-test runs all). ``cache``: a
     verdict cache or its path (None: no cache). ``baseline``: an earlier report JSON to compare with;
     ``fail_under``: exit code 1 when pass@1 (a fraction in [0, 1], like every rate in the report) is below
-    it; ``out``: write the report JSON there.
+    it; ``out``: write the report JSON there. ``screen`` (default: with ``oracle``): run the test-strength
+    screen (:mod:`codealign.bench.screen`) and list the weak tasks; tasks already marked weak are flagged in
+    every mode (``summary["weak"]``).
     ``generator``: how ``model`` is sampled: ``hf`` (a hub id or folder), ``vllm`` (a GPU and vLLM), or
     ``openai`` (a served model: ``model`` is the name the server at ``base_url`` serves; ``chat`` uses chat
     completions; ``api_key`` else ``OPENAI_API_KEY``). ``ks``: the k of pass@k (default 1, 5, 10; those every
@@ -155,6 +158,9 @@ def run(name: str, *, data: str | os.PathLike | None = None, candidates: str | o
                                    executor=executor, workers=workers, cache=cache, progress=progress,
                                    domain_options=domain_options or {}, ks=ks)
         texts += [text] if text else []
+        texts += _screen.report(summary, tasks, v, domain if (mode == "oracle" if screen is None else screen)
+                                else None, backend=backend, executor=executor, workers=workers, cache=cache,
+                                domain_options=domain_options or {})
         if p1 is not None:
             pass1.append(p1)
         if bench.variants:
@@ -232,7 +238,8 @@ def _check_options(name: str, bench: Benchmark, options: dict) -> dict:
 
 _RUN_KEYWORDS = ("data", "candidates", "oracle", "empty", "model", "limit", "variant", "backend", "executor",
                  "workers", "cache", "n", "temperature", "max_new_tokens", "generator", "base_url", "chat",
-                 "api_key", "ks", "timeout", "baseline", "fail_under", "out", "progress", "domain_options")
+                 "api_key", "ks", "timeout", "baseline", "fail_under", "out", "progress", "domain_options",
+                 "screen")
 
 
 def _mode(bench: Benchmark, **given: Any) -> str | None:

@@ -64,6 +64,8 @@ def register(sub) -> None:
                        + ("; default: the bundled data" if benchmark.default_data else ""))
         b.add_argument("--candidates", default=None, help="JSONL of candidates (task_id, completion)")
         b.add_argument("--oracle", action="store_true", help="score the reference solutions (golden self-test)")
+        b.add_argument("--no-screen", dest="screen", action="store_false", default=None,
+                       help="--oracle: skip the test-strength screen (constant, all-X/Z, inverted designs)")
         b.add_argument("--empty", action="store_true", help="score empty answers (a self-test: must pass 0 %%)")
         b.add_argument("--limit", type=int, default=None, help="only the first N problems")
         b.add_argument("--out", default=None, help="write the report JSON here")
@@ -93,7 +95,7 @@ def run(args: argparse.Namespace) -> dict:
         limit=args.limit, variant=getattr(args, "variant", None), backend=args.backend,
         executor=args.executor, workers=args.workers, cache=cache_path(args), ks=args.k, timeout=args.timeout,
         **sampling_args(args), baseline=args.baseline,
-        fail_under=args.fail_under, out=args.out, progress=not quiet(args),
+        fail_under=args.fail_under, out=args.out, progress=not quiet(args), screen=args.screen,
         domain_options=option_values(args, args.domain_options), **option_values(args, args.benchmark_options))
     if not quiet(args):
         print(report.text)

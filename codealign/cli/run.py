@@ -26,6 +26,8 @@ def register(sub) -> None:
     p.add_argument("--preset", default=None, help=f"a published recipe: {', '.join(preset_names())}")
     p.add_argument("--config", default=None, help="YAML over the pipeline config (applied after the preset)")
     p.add_argument("--tasks", default=None, help="training tasks JSONL (default: the domain's bundled tasks)")
+    p.add_argument("--allow-weak", action="store_true", help="also train on given tasks the test-strength "
+                   "screen marks weak (= allow_weak=true)")
     p.add_argument("--model", default=None, help="starting model: hub id or local path (default: codealign-tiny)")
     p.add_argument("--device", default=None, help="auto, cpu, cuda, mps")
     p.add_argument("--eval", dest="eval_benchmark", default=None, help="evaluate on this benchmark (with --data)")
@@ -55,6 +57,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if key == "tasks" and not Path(flag).is_file():
                 raise UserError(f"{flag}: no such tasks file")
             overrides.append(f"{key}={json.dumps(flag)}")
+    overrides += ["allow_weak=true"] if args.allow_weak else []
     if args.model and not _model_exists(args.model):
         raise UserError(f"model {args.model!r}: no such local folder (and hub names cannot be fetched offline)")
     config = make_config(args.domain, args.preset, args.config, overrides)

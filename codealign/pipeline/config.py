@@ -122,7 +122,11 @@ class PipelineConfig:
     """Architecture of ``codealign-tiny`` (arguments of :func:`codealign.train.models.build_tiny_model`); the
     default ~0.8M-parameter model learns a domain's procedural task family in a few CPU minutes."""
     tasks: str = ""
-    """Training tasks JSONL; empty: the domain's bundled train split."""
+    """Training tasks JSONL; empty: the domain's bundled train split. Given tasks go through the domain's
+    test-strength screen (:mod:`codealign.bench.screen`) first; those it marks weak are left out unless
+    ``allow_weak``."""
+    allow_weak: bool = False
+    """Keep given training tasks whose test a constant, all-X/Z or inverted design passes (marked weak)."""
     max_tasks: int = 64
     """Use at most this many training tasks (0 = all)."""
     round_tasks: str = "unseen"

@@ -16,8 +16,8 @@ from codealign.pipeline.config import PipelineConfig, digest
 _EVAL_CONFIG = ("eval.n", "eval.seeds", "eval.temperature", "eval.train_tasks", "sample.top_p",
                 "sample.max_new_tokens", "sample.batch_size", "device", "domain_options")
 STAGE_CONFIG: dict[str, tuple[str, ...]] = {
-    "tasks": ("domain", "tasks", "max_tasks", "round_tasks", "seed", "eval.benchmark", "eval.data", "eval.max_tasks",
-              "eval.heldout_tasks"),
+    "tasks": ("domain", "tasks", "allow_weak", "max_tasks", "round_tasks", "seed", "eval.benchmark", "eval.data",
+              "eval.max_tasks", "eval.heldout_tasks"),
     "sft": ("model", "tiny_model", "seed", "device", "sft_enabled", "sft"),
     "eval_before": _EVAL_CONFIG,
     "generate": ("sample", "mutants_per_task", "seed", "device"),

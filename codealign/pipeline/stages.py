@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
+from codealign.bench.screen import screen, training_tasks
 from codealign.errors import UserError
 from codealign.jsonl import read_jsonl, write_jsonl
 from codealign.pipeline.evaluate import stage_eval
@@ -35,6 +36,11 @@ def stage_tasks(run: Run, stage: Stage) -> dict[str, Any]:
     wrong = sorted({t.domain for t in train} - {cfg.domain})
     if wrong:
         raise UserError(f"tasks are for domain(s) {', '.join(wrong)}, not {cfg.domain!r}")
+    weak = screen_training_tasks(run, train) if cfg.tasks else []
+    train = training_tasks(train, cfg.allow_weak)
+    if not train:
+        raise UserError(f"every task of {cfg.tasks} is weak (a junk design passes its test); allow_weak=true "
+                        "trains on them anyway")
     warmup = train
     if not cfg.tasks and cfg.round_tasks == "unseen" and run.domain.task_module:
         train = _unseen_train_tasks(run.domain, train, cfg.max_tasks, cfg.seed)
@@ -62,7 +68,17 @@ def stage_tasks(run: Run, stage: Stage) -> dict[str, Any]:
                 "evaluation measures recall of trained tasks, not generalisation (prompt_overlap in "
                 "state.json)")
     return {"train_tasks": len(train), "eval_tasks": len(evals), "prompt_overlap": len(overlap),
-            "round_tasks": "file" if cfg.tasks else cfg.round_tasks}
+            "round_tasks": "file" if cfg.tasks else cfg.round_tasks, "weak_tasks": weak,
+            "weak_tasks_kept": cfg.allow_weak}
+
+
+def screen_training_tasks(run: Run, tasks: list[Task]) -> list[str]:
+    """Run the test-strength screen on given tasks (marking the weak ones in place); their ids."""
+    found = screen(run.domain, tasks, backend=run.backend, executor=run.executor, workers=run.workers,
+                   cache=run.cache)
+    if found["weak"]:
+        run.log(f"{len(found['weak'])} of {len(tasks)} tasks are weak: {', '.join(found['weak'])}")
+    return list(found["weak"])
 
 
 def stage_sft(run: Run, stage: Stage) -> dict[str, Any]:

@@ -111,13 +111,14 @@ don't-care, a reference z never matches; and the design cannot drive its inputs 
 reference) to X. RTLLM
 testbenches are closed-loop and their own checks may ignore X (``!A_greater`` is X, so never an error):
 the harness adds a shadow reference to the testbench's top module, fed the design instance's inputs, and
-counts samples (0.37 time units after any change) where a design output bit is X/Z and the reference's
-is 0/1; any such sample is ``x_output``.
+counts samples (0.37 time units after any change, and whenever a design output bit turns X/Z, however
+briefly) where a design output bit is X/Z and the reference's is 0/1; any such sample is ``x_output``.
 
 What remains possible: (a) what the simulator lets any design do that the checker cannot see: VPI-visible
 behaviour of the allowed system functions, and timing-dependent tricks (zero-delay glitches between samples;
 under replay, outputs right only at the sampling point, which is the testbench's too; races with the sampling
-edge on the fallback path; the RTLLM shadow samples between events, not at every delta); a design may print
+edge on the fallback path; the RTLLM shadow counts an X that appears at a change only while the reference's
+bit stays 0/1 for 0.37 time units); a design may print
 anything, but without the tag its lines are not samples;
 (b) a port declared ``output`` where the spec says ``input`` drives the testbench's net (the testbench's own
 multiple-driver rules and the reference comparison apply, as upstream); (c) the RTLLM X rule with a
@@ -178,6 +179,7 @@ _RTLLM_COUNTS = re.compile(r"(\d+)\s*/\s*(\d+)\s*failures", re.I)
 _RTLLM_FAIL = re.compile(r"\b(error|fail(ed|ure|ures)?)\b", re.I)
 _STAGE = re.compile(rb"@(\w+) (-?\d+) (\d+)\n")
 _LOG_CHARS = 4000
+_X_RULE_BITS = 4096  # Icarus cannot size a declaration by $bits of a hierarchical name
 _SIM_OUT_CHARS = 16000
 
 # (failure class, pattern in the compiler log), first match wins, as in VerilogEval's analyzer
@@ -556,6 +558,12 @@ class VerilogDomain(Domain):
         return [(task, Candidate(task.task_id, good), Verdict.PASS),
                 (task, Candidate(task.task_id, bad), Verdict.COMPILE_ERROR)]
 
+    def screen_answers(self, task: Task) -> dict[str, str]:
+        """The test-strength screen's designs for ``task`` (:mod:`codealign.domains.verilog.screen`)."""
+        from codealign.domains.verilog.screen import screen_answers
+
+        return screen_answers(task)
+
     # -- negatives -------------------------------------------------------------------------------------------
     def mutate(self, solution: str, rng: random.Random) -> list[tuple[str, dict]]:
         try:
@@ -598,9 +606,12 @@ def x_rule_shadow(testbench: str, assets: dict, suffix: str, tag: str) -> tuple[
 
     The shadow is the reference (its modules renamed with ``suffix``) fed the design instance's inputs, with
     the testbench's parameter overrides; it counts the samples where a design output bit is X/Z while the
-    reference's is 0/1, sampled 0.37 time units after any change of either (off the testbenches' event
-    times), and prints the count from a ``final`` block. X in the reference (before its reset) is a
-    don't-care."""
+    reference's is 0/1, and prints the count from a ``final`` block. Two samplings: 0.37 time units after
+    any change of either (off the testbenches' event times), and at every change of a design output, however
+    brief (a design that is X only around the testbench's check instants): a design bit that turns from 0/1
+    to X/Z counts when the reference's bit is 0/1 then and still 0/1 0.37 time units later (so a delta-cycle
+    race between two designs that both go X, on X stimulus, is not a sample). X in the
+    reference (before its reset) is a don't-care."""
     from codealign.domains.verilog.allowlist import module_ports
 
     top, ref_top = assets["top_module"], assets["ref_top_module"]
@@ -625,8 +636,36 @@ def x_rule_shadow(testbench: str, assets: dict, suffix: str, tag: str) -> tuple[
             f"integer {shadow}_samples = 0;\nreal {shadow}_tick = -1.0;\n"
             f"always @({events}) {shadow}_tick <= #0.37 $realtime;\n"
             f"always @({shadow}_tick) if ({bad}) {shadow}_samples = {shadow}_samples + 1;\n"
-            f'final $display("X-rule samples: %0d", {shadow}_samples);\n')
+            + "".join(_x_rule_instant(f"{dut}.{n}", f"{shadow}.{n}", f"{shadow}_{k}", f"{shadow}_samples")
+                      for k, n in enumerate(outs))
+            + f'final $display("X-rule samples: %0d", {shadow}_samples);\n')
     return testbench[:body.end()] + code + testbench[body.end():], ref
+
+
+def _x_rule_instant(design: str, reference: str, name: str, samples: str) -> str:
+    """The shadow's sampling at every change of one design output (see :func:`x_rule_shadow`): the bits that
+    turn from 0/1 to X/Z in ``design`` where ``reference`` is 0/1, gathered over each time step's changes,
+    are checked against the reference 0.37 time units later (a bit still X from the start, settling at time 0,
+    is left to the 0.37-later samples; the low :data:`_X_RULE_BITS` bits of a wider output)."""
+    bound = f"$bits({design}) && {name}_i < {_X_RULE_BITS}"
+    i, bit = f"{name}_i", f"{name}_r[{name}_i]"
+    known = f"({bit} === 1'b0 || {bit} === 1'b1)"
+    turned = f"({name}_o[{i}] === 1'b0 || {name}_o[{i}] === 1'b1) && {name}_d[{i}] !== 1'b0 && {name}_d[{i}] !== 1'b1"
+    return (f"reg [{_X_RULE_BITS - 1}:0] {name}_d, {name}_o, {name}_r, {name}_p = 0, {name}_c = 0;\n"
+            f"integer {i};\nreal {name}_t = -1.0, {name}_k = -1.0;\n"
+            f"always @({design}) begin\n"
+            f"  if ($realtime != {name}_t) begin {name}_p = 0; {name}_t = $realtime; end\n"
+            f"  {name}_d = {design}; {name}_r = {reference};\n"
+            f"  for ({i} = 0; {i} < {bound}; {i} = {i} + 1)\n"
+            f"    if ({turned} && {known}) {name}_p[{i}] = 1'b1;\n"
+            f"  {name}_o = {name}_d;\n"
+            f"  if ({name}_p != 0) begin {name}_c <= #0.37 {name}_p; {name}_k <= #0.37 $realtime; end\n"
+            f"end\n"
+            f"always @({name}_c or {name}_k) begin\n"
+            f"  {name}_r = {reference};\n"
+            f"  for ({i} = 0; {i} < {bound}; {i} = {i} + 1)\n"
+            f"    if ({name}_c[{i}] === 1'b1 && {known}) {samples} = {samples} + 1;\n"
+            f"end\n")
 
 
 def tagged_lines(output: str, tag: str) -> list[str]:

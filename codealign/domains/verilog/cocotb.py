@@ -25,24 +25,36 @@ cocotb 2's ``cocotb_tools.runner`` onto it. A task whose ``requires`` that envir
    allowlist check (:mod:`codealign.domains.verilog.allowlist`: no file, simulation-control or scope system
    task, no ``include``, no hierarchical name outside the design, ...), which also preprocesses them;
 2. the preprocessed design is compiled alone; a design refused by either step is not simulated;
-3. the harness (its pytest runner, or codealign's) runs with fd 3 closed and ``VERILOG_SOURCES`` = that
-   preprocessed design; the trusted pytest plugin ``resources/cocotb/codealign_cocotb_plugin.py`` copies each
-   simulation's results file (cocotb's xUnit XML, written by cocotb's regression manager) into
-   ``trusted/results``;
-4. the script sends those files on the trusted channel (fd 3).
+3. the harness (its pytest runner, or codealign's) runs with ``VERILOG_SOURCES`` = that preprocessed design
+   (read-only, as are the harness's files) and ``python -P`` (no working folder on ``sys.path``); the
+   trusted pytest plugin ``resources/cocotb/codealign_cocotb_plugin.py`` gives each simulation one end of a
+   socketpair, on which cocotb's start-up in the simulator (``resources/cocotb/codealign_cocotb_entry.py``,
+   cocotb's ``PYGPI_ENTRY_POINT``) sends cocotb's xUnit results at its tear-down, and sends what arrives
+   (or that nothing did, or a failed build's log) as records on the trusted channel (fd 3), which the
+   plugin's process holds and the simulator does not inherit.
 
 **Verdicts and score.** Steps 1-2 as in the Verilog-testbench path (COMPILE_ERROR with its failure class,
 e.g. ``disallowed_construct``); COMPILE_ERROR ``missing_file`` / ``empty`` / ``too_large`` / ``bad_file_name``
 before anything runs;
 TIMEOUT / MEMORY / OUTPUT_LIMIT from the sandbox; COMPILE_ERROR ``build_error`` when cocotb's build fails
-(e.g. no module ``TOPLEVEL``); RUNTIME_ERROR ``simulator_error`` when no results file came back; otherwise
-per-test results from the XML files only (a test call whose simulation left no file counts as one failed
+(e.g. no module ``TOPLEVEL``); RUNTIME_ERROR ``simulator_error`` when no results came back; otherwise
+per-test results from the XML records only (a test call whose simulation sent none counts as one failed
 test): PASS when every test passed, else FAIL ``runtime_mismatch``; score = passed / (tests not skipped).
 pytest's exit status and everything printed are ignored.
 
 **Threat model.** As for Verilog testbenches, the candidate is the only untrusted part, and it cannot call a
-file, simulation-control or scope system task, so it cannot write a results file, end the simulation or read
-the harness. What it can still reach is what cocotb reaches through VPI: every signal of its design hierarchy
+file, simulation-control or scope system task, so it cannot write a file, end the simulation or read the
+harness. Were such a call to get past the allowlist, the verdict still does not pass through anything it can
+write, by structure: the results travel on a socket (not reopened by path: ``/proc/self/fd/N`` gives
+ENXIO), sent before the simulator ends and runs the design's ``final`` blocks, and the socket is closed
+after; cocotb's own results file is left to the harness's checks and never read; fd 3 is held only by the
+non-dumpable pytest process (the simulator, a child of the same uid, cannot reopen it through ``/proc`` or
+write that process's memory; the channel itself is owned by root where the harness runs as root, as in CI);
+no folder the simulation can write is on a Python path when modules are imported (cocotb's "" is removed
+before discovery), and the compiled simulation is read-only while a test call runs, so one simulation
+cannot plant code that a later one or the harness runs. Not covered: a design with file access writing its
+own simulator's memory (``/proc/self/mem``), where cocotb's Python keeps the results before sending them.
+What it can still reach is what cocotb reaches through VPI: every signal of its design hierarchy
 is visible to the test module, which reads outputs, writes inputs and (CVDP's ``dut_init``) writes 0 to every
 net of the top level it iterates; a candidate may add signals (extra ports or nets the test then drives),
 name them like cocotb handle attributes (Python attributes win, so ``_log``/``value`` stay cocotb's), or
@@ -76,6 +88,8 @@ from codealign.types import Candidate, ExecResult, Task, Verdict
 RESOURCES = Path(__file__).resolve().parent / "resources" / "cocotb"
 """The trusted harness side: the pytest plugin, the ``cocotb_tools`` shim, codealign's runner, requirements."""
 BUILTIN_RUNNER = "test_codealign_runner.py"
+ENTRY_POINT = "codealign_cocotb_entry:_initialise_testbench"
+"""cocotb's start-up inside the simulator, with the results channel (``resources/cocotb/codealign_cocotb_entry.py``)."""
 FENCE_TAGS = frozenset({"verilog", "v", "systemverilog", "sv", "vlog"})
 LIMITS = Limits(wall_s=120.0, cpu_s=120.0, memory_mb=2048, disk_mb=256)
 """Python start-up, the build and the embedded interpreter of each simulation cost more than a bare ``vvp``."""
@@ -88,15 +102,15 @@ _HARNESS_STEPS = r"""
 chmod 700 trusted
 J=$PWD
 cp cand.i design.sv
-mkdir -p trusted/results trusted/run
-export VERILOG_SOURCES="$J/design.sv" PYTHONPATH="$J/trusted/src:{SHIM}" CODEALIGN_COCOTB_RESULTS="$J/trusted/results"
+chmod -R a-w design.sv trusted/src
+mkdir -p trusted/run
+export VERILOG_SOURCES="$J/design.sv" PYTHONPATH="$J/trusted/src:{SHIM}" PYGPI_ENTRY_POINT={ENTRY}
 {ENV}
 cd trusted/run
-{COCOTB_PY} -m pytest -q -s -p no:cacheprovider -p codealign_cocotb_plugin -c "$J/trusted/pytest.ini" \
-  --rootdir "$J/trusted/src" "$J/trusted/src/{RUNNER}" 3>&-; rc=$?
+{COCOTB_PY} -P -m pytest -q -s -p no:cacheprovider -p codealign_cocotb_plugin -c "$J/trusted/pytest.ini" \
+  --rootdir "$J/trusted/src" "$J/trusted/src/{RUNNER}"; rc=$?
 cd "$J"
 printf '@sim %d 0\n' $rc >&3
-for f in trusted/results/*; do [ -e "$f" ] || break; n=${f##*/}; send "${n%%.*}_${n##*.}" 0 "$f"; done
 """
 
 
@@ -211,7 +225,7 @@ def prepare_job(task: Task, candidate: Candidate, limits: Limits, binds: tuple[s
               .replace("{ALLOW}", shlex.quote(_ALLOWLIST))
               .replace("{IV}", shlex.quote(shutil.which("iverilog") or "iverilog"))
               .replace("{CHECKS}", f"--reserved cocotb_iverilog_dump --top {shlex.quote(assets['top_module'])}")
-              .replace("{SHIM}", shlex.quote(str(RESOURCES)))
+              .replace("{SHIM}", shlex.quote(str(RESOURCES))).replace("{ENTRY}", ENTRY_POINT)
               .replace("{ENV}", "\n".join(f"export {k}={shlex.quote(v)}" for k, v in sorted(env.items())))
               .replace("{COCOTB_PY}", shlex.quote(str(python))).replace("{RUNNER}", shlex.quote(runner_path)))
     interpreter = Path(os.path.realpath(python)).parents[1]
