@@ -56,6 +56,7 @@ import shlex
 import sys
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Sequence
 
 from codealign.domains.solidity import solc
@@ -249,8 +250,10 @@ class SolidityDomain(Domain):
     # -- analysis --------------------------------------------------------------------------------------
     def sandbox_binds(self) -> tuple[str, ...]:
         """The harness code plus the solc-js installs (the global ``solcjs`` package and ``solc_root()``),
-        which a backend that hides the host (docker) must show."""
-        installs = (solc._global_solcjs(), solc.solc_root())
+        which a backend that hides the host (docker) must show, and the folders Slither and py-evm are
+        installed in when they lie outside the interpreter's environment (a venv that extends another
+        through a ``.pth`` file)."""
+        installs = (solc._global_solcjs(), solc.solc_root(), *_package_folders("slither", "eth"))
         return (*super().sandbox_binds(), *(str(p) for p in installs if p is not None and p.is_dir()))
 
     def _pool(self, backend):
@@ -541,6 +544,18 @@ class SolidityDomain(Domain):
         score = sum(checks.values()) / len(checks)
         verdict = Verdict.PASS if all(checks.values()) else Verdict.FAIL
         return self._result(task, candidate, verdict, score, details, fixed)
+
+
+def _package_folders(*names: str) -> list[Path]:
+    """The folders (site-packages) that hold these installed packages."""
+    import importlib.util
+
+    folders = []
+    for name in names:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations:
+            folders.append(Path(next(iter(spec.submodule_search_locations))).resolve().parent)
+    return folders
 
 
 def _request(source: str, install: solc.SolcInstall, filename: str, evm: dict | None) -> dict:
