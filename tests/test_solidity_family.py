@@ -95,7 +95,7 @@ def test_prompt_plus_reference_fits_the_tiny_models_context():
 
 
 def test_every_reference_repair_passes_on_the_evm(judged):
-    bad = [(t.task_id, r.verdict, r.details.get("functional_failures"), r.details.get("checks"))
+    bad = [(t.task_id, r.verdict, r.details.get("draws"), r.details.get("checks"))
            for t, r in judged["reference"] if (r.verdict, r.score) != (Verdict.PASS, 1.0)]
     assert len(judged["reference"]) == len(_repairs()) and not bad
 
@@ -104,8 +104,7 @@ def test_every_planted_original_is_exploited_and_fails(judged):
     assert {t.metadata["family"] for t, _ in judged["original"]} == set(FAMILIES)
     for task, res in judged["original"]:
         assert res.verdict is Verdict.FAIL, task.task_id
-        assert res.details["checks"] == {"compiles": True, "functional": True, "exploit_blocked": False}, task.task_id
-        assert res.score == 0.5
+        assert res.details["checks"]["exploit_blocked"] is False and res.score == 0.0, task.task_id
 
 
 def test_a_repair_with_the_paying_function_emptied_fails(judged):
