@@ -1,9 +1,10 @@
 """Non-fixes of the EVM-judged repairs, one per attack class, under bwrap and docker. Each passed the judge of
 b2987a3, which ran one fixed exploit per family (fixed constants and actors on a chain at block 1, gas price 0,
-coinbase 0), read its success through the candidate's own getters and checked neither the ABI nor the code.
-What stops them now: scenarios drawn per job from a hidden seed (actors, amounts, block, gas price, coinbase,
-EOA or contract attacker), several exploit variants per class, success read from balances and storage, and a
-check of the compiled code (no ``tx.origin``, no new ``selfdestruct``/``delegatecall``, no inline assembly)."""
+coinbase 0, difficulty 1, 1,000,000 gas per transaction), read its success through the candidate's own getters
+and checked neither the ABI nor the code. What stops them now: scenarios drawn per job from a hidden seed
+(actors, amounts, block, gas, coinbase, difficulty, EOA or contract attacker), several exploit variants per
+class, success read from balances and storage, and a check of the compiled code (no ``tx.origin``, no new
+``selfdestruct``/``delegatecall``, no inline assembly)."""
 
 import pytest
 from eth_utils import keccak, to_checksum_address
@@ -48,6 +49,10 @@ CASES = {
                                                      "        require(msg.sender == owner || tx.gasprice > 0);"),
     "coinbase_fingerprint": _edit(FEE, GUARDED_FEE, "function setFee(uint256 value) public {\n"
                                                     "        require(msg.sender == owner || block.coinbase != 0);"),
+    "difficulty_fingerprint": _edit(FEE, GUARDED_FEE, "function setFee(uint256 value) public {\n"
+                                                      "        require(msg.sender == owner || block.difficulty != 1);"),
+    "transaction_gas_fingerprint": _edit(FEE, GUARDED_FEE, "function setFee(uint256 value) public {\n"
+                                                           "        require(msg.sender == owner || gasleft() / 100000 != 9);"),
     "failed_send_to_coinbase": _edit(LEDGER, "require(msg.sender.send(amount));",
                                      "if (!msg.sender.send(amount)) {\n            block.coinbase.transfer(amount);\n"
                                      "        }"),
@@ -127,7 +132,8 @@ def test_a_weak_balance_check_fails(judged):
     assert _failed(judged["weak_balance_check"]), judged["weak_balance_check"].details
 
 
-@pytest.mark.parametrize("case", ["block_number_fingerprint", "gas_price_fingerprint", "coinbase_fingerprint"])
+@pytest.mark.parametrize("case", ["block_number_fingerprint", "gas_price_fingerprint", "coinbase_fingerprint",
+                                  "difficulty_fingerprint", "transaction_gas_fingerprint"])
 def test_protection_only_on_a_fingerprinted_chain_fails(judged, case):
     assert _failed(judged[case]) and not judged[case].details["checks"]["exploit_blocked"], judged[case].details
 

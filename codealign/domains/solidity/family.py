@@ -128,10 +128,13 @@ def _address(rng: random.Random) -> str:
 
 
 def _world(rng: random.Random) -> dict[str, Any]:
-    """The chain a draw runs on and its actors: every address, the block (number, timestamp, coinbase) and
-    the gas price drawn, so no constant of the harness tells a judged chain from a real one."""
+    """The chain a draw runs on and its actors: every address, the block (number, timestamp, coinbase,
+    difficulty, gas limit), each transaction's gas and price and the actors' ether drawn, so no constant of
+    the harness tells a judged chain from a real one."""
     env = {"block_number": rng.randint(1, 20_000_000), "timestamp": rng.randint(1_500_000_000, 2_000_000_000),
-           "coinbase": _address(rng), "gas_price": rng.randint(1, 200) * 10**9}
+           "coinbase": _address(rng), "gas_price": rng.randint(1, 200) * 10**9,
+           "difficulty": rng.randint(1, 2**64), "gas_limit": rng.randint(8, 36) * 10**6,
+           "tx_gas": rng.randint(600_000, 3_000_000), "funds": rng.randint(10**20, 10**23)}
     return {"env": env, "actors": {name: _address(rng) for name in ACTORS}}
 
 

@@ -13,7 +13,8 @@ Scenario (``request["evm"]``)::
     {"contract": "Vault", "helpers": "<solidity source>", "original": "<solidity source>" (optional),
      "draws": [DRAW, ...]}
 
-    DRAW = {"env": {"block_number", "timestamp", "coinbase": "0x..", "gas_price"},
+    DRAW = {"env": {"block_number", "timestamp", "coinbase": "0x..", "gas_price", "difficulty", "gas_limit",
+                    "tx_gas", "funds"},
             "actors": {"owner": "0x..", ...}, "constructor": {"types", "args", "value"},
             "functional": [STEP, ...],
             "exploits": [{"variant": str, "steps": [STEP, ...], "exploited": [STEP, ...]}, ...]}
@@ -45,11 +46,10 @@ import re
 import subprocess
 
 DEFAULT_ACTORS = ("owner", "alice", "bob", "carol", "attacker", "accomplice", "viewer")
-DEFAULT_ENV = {"block_number": 1, "timestamp": 1, "coinbase": "0x" + "00" * 20, "gas_price": 0}
-FUNDS = 10**21
-GAS = 1_000_000
-"""Gas of every transaction: ample for these contracts (deployments included), and it bounds how long a
-looping contract runs in the interpreter."""
+DEFAULT_ENV = {"block_number": 1, "timestamp": 1, "coinbase": "0x" + "00" * 20, "gas_price": 0, "difficulty": 1,
+               "gas_limit": 30_000_000, "tx_gas": 1_000_000, "funds": 10**21}
+"""The environment of a scenario without draws; a draw may set any of these. ``tx_gas`` is every transaction's
+gas (it bounds how long a looping contract runs in the interpreter), ``funds`` every actor's starting ether."""
 _OPS = {"==": operator.eq, "!=": operator.ne, ">": operator.gt, ">=": operator.ge, "<": operator.lt,
         "<=": operator.le}
 WATCHED_OPCODES = {0x32: "ORIGIN", 0xf2: "CALLCODE", 0xf4: "DELEGATECALL", 0xff: "SELFDESTRUCT"}
@@ -119,22 +119,23 @@ def opcodes_in(code: bytes) -> list[str]:
 
 
 class Chain:
-    """A fresh Berlin chain at the draw's block (number, timestamp, coinbase) with the actors funded;
-    transactions pay the draw's gas price."""
+    """A fresh Berlin chain at the draw's block (number, timestamp, coinbase, difficulty, gas limit) with the
+    actors funded; transactions carry the draw's gas and pay its gas price."""
 
     def __init__(self, actors: dict[str, str], env: dict):
         from eth.chains.base import MiningChain
         from eth.db.atomic import AtomicDB
         from eth.vm.forks.berlin import BerlinVM
 
+        env = {**DEFAULT_ENV, **env}
         self.actors = {name: bytes.fromhex(a[2:]) for name, a in actors.items()}
-        self.gas_price = int(env.get("gas_price", 0))
+        self.gas_price, self.tx_gas = int(env["gas_price"]), int(env["tx_gas"])
         klass = MiningChain.configure(__name__="ScenarioChain", vm_configuration=((0, BerlinVM),), chain_id=1337)
-        alloc = {a: {"balance": FUNDS, "nonce": 0, "code": b"", "storage": {}} for a in self.actors.values()}
+        alloc = {a: {"balance": int(env["funds"]), "nonce": 0, "code": b"", "storage": {}} for a in self.actors.values()}
         chain = klass.from_genesis(AtomicDB(), {"difficulty": 1, "gas_limit": 30_000_000, "timestamp": 1}, alloc)
-        header = chain.header.copy(block_number=int(env.get("block_number", 1)),
-                                   timestamp=int(env.get("timestamp", 1)),
-                                   coinbase=bytes.fromhex(str(env.get("coinbase", DEFAULT_ENV["coinbase"]))[2:]))
+        header = chain.header.copy(block_number=int(env["block_number"]), timestamp=int(env["timestamp"]),
+                                   coinbase=bytes.fromhex(str(env["coinbase"])[2:]), difficulty=int(env["difficulty"]),
+                                   gas_limit=int(env["gas_limit"]))
         self.vm = chain.get_vm(header)
         self.state = self.vm.state
         self.names: dict[str, bytes] = {f"@{n}": a for n, a in self.actors.items()}
@@ -149,7 +150,7 @@ class Chain:
 
         origin = self.actors[sender]
         tx = self.vm.create_unsigned_transaction(nonce=self.state.get_nonce(origin), gas_price=self.gas_price,
-                                                 gas=GAS, to=to, value=value, data=data)
+                                                 gas=self.tx_gas, to=to, value=value, data=data)
         return self.state.apply_transaction(SpoofTransaction(tx, from_=origin))
 
 
