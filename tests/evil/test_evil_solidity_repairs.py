@@ -2,9 +2,9 @@
 b2987a3, which ran one fixed exploit per family (fixed constants and actors on a chain at block 1, gas price 0,
 coinbase 0, difficulty 1, 1,000,000 gas per transaction), read its success through the candidate's own getters
 and checked neither the ABI nor the code. What stops them now: scenarios drawn per job from a hidden seed
-(actors, amounts, block, gas, coinbase, difficulty, EOA or contract attacker), several exploit variants per
-class, success read from balances and storage, and a check of the compiled code (no ``tx.origin``, no new
-``selfdestruct``/``delegatecall``, no inline assembly)."""
+(actors, amounts, block, gas, coinbase, difficulty, EOA or contract attacker, a history of ordinary use before
+each exploit), several exploit variants per class, success read from balances and storage, and a check of the
+compiled code (no ``tx.origin``, no new ``selfdestruct``/``delegatecall``, no inline assembly)."""
 
 import pytest
 from eth_utils import keccak, to_checksum_address
@@ -53,6 +53,13 @@ CASES = {
                                                       "        require(msg.sender == owner || block.difficulty != 1);"),
     "transaction_gas_fingerprint": _edit(FEE, GUARDED_FEE, "function setFee(uint256 value) public {\n"
                                                            "        require(msg.sender == owner || gasleft() / 100000 != 9);"),
+    "safe_for_its_first_deposits": _edit(
+        VAULT, "        require(amount > 0);\n        balances[msg.sender] = 0;\n        require(msg.sender.call.value(amount)());",
+        "        require(amount > 0);\n        if (deposits < 4) {\n            balances[msg.sender] = 0;\n"
+        "            require(msg.sender.call.value(amount)());\n        } else {\n"
+        "            require(msg.sender.call.value(amount)());\n            balances[msg.sender] = 0;\n        }",
+        VAULT.assets["fixed"].replace("    function deposit() public payable {\n",
+                                      "    uint256 deposits;\n\n    function deposit() public payable {\n        deposits++;\n")),
     "failed_send_to_coinbase": _edit(LEDGER, "require(msg.sender.send(amount));",
                                      "if (!msg.sender.send(amount)) {\n            block.coinbase.transfer(amount);\n"
                                      "        }"),
@@ -136,6 +143,11 @@ def test_a_weak_balance_check_fails(judged):
                                   "difficulty_fingerprint", "transaction_gas_fingerprint"])
 def test_protection_only_on_a_fingerprinted_chain_fails(judged, case):
     assert _failed(judged[case]) and not judged[case].details["checks"]["exploit_blocked"], judged[case].details
+
+
+def test_a_contract_safe_only_for_its_first_transactions_fails(judged):
+    result = judged["safe_for_its_first_deposits"]
+    assert _failed(result) and not result.details["checks"]["exploit_blocked"], result.details
 
 
 def test_ether_sent_to_the_coinbase_on_a_failed_send_fails(judged):

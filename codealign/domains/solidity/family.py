@@ -145,6 +145,15 @@ def _shuffled(rng: random.Random, *blocks: list[dict]) -> list[dict]:
     return [step for block in order for step in block]
 
 
+def _after_history(rng: random.Random, exploits: list[dict], use) -> list[dict]:
+    """Each exploit after a drawn number (0-5) of ordinary uses of the contract (``use(rng)``: steps that leave
+    what the exploit checks unchanged), so a contract cannot stay safe for its first few transactions only."""
+    for exploit in exploits:
+        history = [step for _ in range(rng.randint(0, 5)) for step in use(rng)]
+        exploit["steps"] = history + exploit["steps"]
+    return exploits
+
+
 ACTORS = ("owner", "alice", "bob", "carol", "attacker", "accomplice", "viewer")
 BALANCES_SLOT = 0
 """Storage slot of the balances mapping in the vault and token contracts (their first state variable)."""
@@ -253,7 +262,9 @@ class Reentrancy(Family):
              "steps": [attack, _call("attacker", "put()", wei=stake, to="@attack"), *victims,
                        _call("accomplice", "strike()", to="@attack")], "exploited": drained},
         ]
-        return {**_world(rng), "functional": functional, "exploits": exploits}
+        round_trip = (lambda r: [_call("carol", dep, wei=u * r.randint(1, 3)), _call("carol", wd)]) if every else \
+            (lambda r: [_call("carol", dep, wei=u), _call("carol", wd, u)])
+        return {**_world(rng), "functional": functional, "exploits": _after_history(rng, exploits, round_trip)}
 
 
 class UncheckedCall(Family):
@@ -303,7 +314,8 @@ class UncheckedCall(Family):
                 _call("attacker", "put()", wei=put, to="@rejecter"),
                 _call("attacker", "take(uint256)", u * rng.randint(1, put // u), to="@rejecter")],
                 "exploited": [owed]})
-        return {**_world(rng), "functional": functional, "exploits": exploits}
+        return {**_world(rng), "functional": functional,
+                "exploits": _after_history(rng, exploits, lambda r: [_call("carol", dep, wei=u), _call("carol", wd, u)])}
 
 
 class TxOrigin(Family):
@@ -358,7 +370,8 @@ class TxOrigin(Family):
             exploits.append({"variant": variant, "steps": [
                 _deploy("attacker", "Phish", "phish", ["address", "address", "uint256"], ["@target", thief, part]),
                 _call("owner", "claimReward()", to="@phish")], "exploited": [_balance("@target", funds, op="<")]})
-        return {**_world(rng), "constructor": {"value": funds}, "functional": functional, "exploits": exploits}
+        return {**_world(rng), "constructor": {"value": funds}, "functional": functional,
+                "exploits": _after_history(rng, exploits, lambda r: [_call("owner", pay, "@target", u * r.randint(1, 3))])}
 
 
 class AccessControl(Family):
@@ -437,7 +450,8 @@ class AccessControl(Family):
             {"variant": "owner_phished", "steps": [*setup, relay, _call("owner", relayed, value, to="@relay")],
              "exploited": [exploited]},
         ]
-        return {**_world(rng), "constructor": {"value": funds}, "functional": functional, "exploits": exploits}
+        return {**_world(rng), "constructor": {"value": funds}, "functional": functional,
+                "exploits": _after_history(rng, exploits, lambda r: [_call("owner", set_fee, r.randint(100, 10**9))])}
 
 
 class Overflow(Family):
@@ -475,6 +489,7 @@ class Overflow(Family):
         n = self.names[params["names"]]
         supply = params["unit"] * rng.randint(1, 9)
         bal, tr = f"{n['bal']}(address)", f"{n['tr']}(address,uint256)"
+        batch = f"{n['batch']}(address[],uint256)"
         a = rng.randint(supply // 4, supply // 2)
         if params["style"] == "transfer":
             b = rng.randint(1, a)
@@ -490,7 +505,6 @@ class Overflow(Family):
                          "steps": [_call("owner", tr, "@attacker", held),
                                    _call("attacker", tr, "@accomplice", held + rng.randint(1, 10**6))]}]
         else:
-            batch = f"{n['batch']}(address[],uint256)"
             each = a // 2
             w = rng.randint(1, each // 2)
             functional = [_call("owner", batch, ["@alice", "@bob"], each, ok=True),
@@ -513,7 +527,9 @@ class Overflow(Family):
         holders = ["@owner", "@alice", "@bob", "@carol", "@attacker", "@accomplice"]
         supply_kept = {"sum": [{"storage": "@target", "slot": BALANCES_SLOT, "key": h} for h in holders],
                        "expect": {"op": "!=", "value": supply}}
-        for exploit in exploits:
+        move = tr if params["style"] == "transfer" else batch
+        there, back = (("@carol", 1), ("@owner", 1)) if move == tr else ((["@carol"], 1), (["@owner"], 1))
+        for exploit in _after_history(rng, exploits, lambda r: [_call("owner", move, *there), _call("carol", move, *back)]):
             exploit["exploited"] = [supply_kept]
         return {**_world(rng), "constructor": {"types": ["uint256"], "args": [supply]}, "functional": functional,
                 "exploits": exploits}
