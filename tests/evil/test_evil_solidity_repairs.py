@@ -1,6 +1,6 @@
 """Non-fixes of the EVM-judged repairs, one per attack class, under bwrap and docker. Each passed the judge of
 b2987a3, which ran one fixed exploit per family (fixed constants and actors on a chain at block 1, gas price 0,
-coinbase 0, difficulty 1, 1,000,000 gas per transaction), read its success through the candidate's own getters
+coinbase 0, difficulty 131072, 1,000,000 gas per transaction), read its success through the candidate's own getters
 and checked neither the ABI nor the code. What stops them now: scenarios drawn per job from a hidden seed
 (actors, amounts, block, gas, coinbase, difficulty, EOA or contract attacker, a history of ordinary use before
 each exploit), several exploit variants per class, success read from balances and storage, and a check of the
@@ -50,7 +50,7 @@ CASES = {
     "coinbase_fingerprint": _edit(FEE, GUARDED_FEE, "function setFee(uint256 value) public {\n"
                                                     "        require(msg.sender == owner || block.coinbase != 0);"),
     "difficulty_fingerprint": _edit(FEE, GUARDED_FEE, "function setFee(uint256 value) public {\n"
-                                                      "        require(msg.sender == owner || block.difficulty != 1);"),
+                                                      "        require(msg.sender == owner || block.difficulty != 131072);"),
     "transaction_gas_fingerprint": _edit(FEE, GUARDED_FEE, "function setFee(uint256 value) public {\n"
                                                            "        require(msg.sender == owner || gasleft() / 100000 != 9);"),
     "safe_for_its_first_deposits": _edit(
