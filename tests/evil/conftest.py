@@ -20,3 +20,17 @@ def bwrap_backend():
     from codealign.sandbox.backends import get_backend
 
     return get_backend("bwrap")
+
+
+@pytest.fixture(params=["bwrap", "docker"], scope="module")
+def isolating_backend(request):
+    """bwrap and docker, one module at a time; a Docker engine that is not usable fails the test (CI has one)."""
+    from codealign.sandbox.backends import get_backend
+
+    if request.param == "docker":
+        from codealign.sandbox.docker import docker_problem
+
+        problem = docker_problem()
+        if problem:
+            pytest.fail(f"the Docker backend is not usable: {problem}")
+    return get_backend(request.param)

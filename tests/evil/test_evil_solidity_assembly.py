@@ -32,17 +32,9 @@ ANALYZE = Task("analyze-vault", "solidity", "", assets={"kind": "analyze"})
 REPAIR = Task("repair-vault", "solidity", "fix it", assets={"kind": "repair", "source": VAULT, "category": "reentrancy"})
 
 
-@pytest.fixture(params=["bwrap", "docker"], scope="module")
-def judged(request):
-    from codealign.sandbox.backends import get_backend
-
-    if request.param == "docker":
-        from codealign.sandbox.docker import docker_problem
-
-        problem = docker_problem()
-        if problem:
-            pytest.fail(f"the Docker backend is not usable: {problem}")
-    backend = get_backend(request.param)
+@pytest.fixture(scope="module")
+def judged(isolating_backend):
+    backend = isolating_backend
     domain = SolidityDomain(workers=1)
     allowed = Task("analyze-allowed", "solidity", "", assets={"kind": "analyze", "allow_assembly": True})
     cases = {"reentrant": (ANALYZE, REENTRANT_IN_ASSEMBLY), "selfdestruct": (ANALYZE, SELFDESTRUCT_IN_ASSEMBLY),

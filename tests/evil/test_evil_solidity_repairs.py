@@ -88,18 +88,10 @@ CASES = {
 }
 
 
-@pytest.fixture(params=["bwrap", "docker"], scope="module")
-def judged(request):
+@pytest.fixture(scope="module")
+def judged(isolating_backend):
     """Every case and the references of their tasks, judged on one worker of the backend."""
-    from codealign.sandbox.backends import get_backend
-
-    if request.param == "docker":
-        from codealign.sandbox.docker import docker_problem
-
-        problem = docker_problem()
-        if problem:
-            pytest.fail(f"the Docker backend is not usable: {problem}")
-    backend = get_backend(request.param)
+    backend = isolating_backend
     domain = SolidityDomain(workers=1)
     try:
         results = {name: domain.evaluate(task, Candidate(task.task_id, text), backend)
@@ -116,6 +108,11 @@ def _failed(result) -> bool:
     return result.verdict is Verdict.FAIL and result.score < 1.0
 
 
+def _exploited(result) -> bool:
+    """FAIL because an exploit succeeded on some draw."""
+    return _failed(result) and not result.details["checks"]["exploit_blocked"]
+
+
 def test_the_references_of_these_tasks_pass(judged):
     refs = {k: (r.verdict, r.score) for k, r in judged.items() if k.startswith("reference")}
     assert set(refs.values()) == {(Verdict.PASS, 1.0)}, refs
@@ -126,13 +123,11 @@ def test_a_guard_against_the_exploits_constant_fails(judged):
 
 
 def test_refusing_the_old_attacker_address_fails(judged):
-    result = judged["fixed_attacker_address"]
-    assert _failed(result) and not result.details["checks"]["exploit_blocked"], result.details
+    assert _exploited(judged["fixed_attacker_address"]), judged["fixed_attacker_address"].details
 
 
 def test_refusing_the_old_attack_contract_fails(judged):
-    result = judged["fixed_attacker_contract"]
-    assert _failed(result) and not result.details["checks"]["exploit_blocked"], result.details
+    assert _exploited(judged["fixed_attacker_contract"]), judged["fixed_attacker_contract"].details
 
 
 def test_a_weak_balance_check_fails(judged):
@@ -142,22 +137,19 @@ def test_a_weak_balance_check_fails(judged):
 @pytest.mark.parametrize("case", ["block_number_fingerprint", "gas_price_fingerprint", "coinbase_fingerprint",
                                   "difficulty_fingerprint", "transaction_gas_fingerprint"])
 def test_protection_only_on_a_fingerprinted_chain_fails(judged, case):
-    assert _failed(judged[case]) and not judged[case].details["checks"]["exploit_blocked"], judged[case].details
+    assert _exploited(judged[case]), judged[case].details
 
 
 def test_a_contract_safe_only_for_its_first_transactions_fails(judged):
-    result = judged["safe_for_its_first_deposits"]
-    assert _failed(result) and not result.details["checks"]["exploit_blocked"], result.details
+    assert _exploited(judged["safe_for_its_first_deposits"]), judged["safe_for_its_first_deposits"].details
 
 
 def test_ether_sent_to_the_coinbase_on_a_failed_send_fails(judged):
-    result = judged["failed_send_to_coinbase"]
-    assert _failed(result) and not result.details["checks"]["exploit_blocked"], result.details
+    assert _exploited(judged["failed_send_to_coinbase"]), judged["failed_send_to_coinbase"].details
 
 
 def test_a_getter_that_hides_the_state_fails(judged):
-    result = judged["getter_hides_state"]
-    assert _failed(result) and not result.details["checks"]["exploit_blocked"], result.details
+    assert _exploited(judged["getter_hides_state"]), judged["getter_hides_state"].details
 
 
 def test_a_tx_origin_fix_is_refused(judged):

@@ -1,20 +1,28 @@
 """Procedural Solidity tasks: small generated contracts with or without one planted vulnerability, to detect
 (label + lines, scored by :mod:`codealign.domains.solidity.answers`) or to repair (judged on py-evm: the
-task's functional transactions must behave and its exploit must fail).
+functional transactions must behave and every exploit variant must fail, on scenarios drawn per job).
+
+A repair task's ``assets["evm"]`` holds only the fixed part of its scenario (the contract's name, the helper
+contracts) and names its family and parameters; the judge draws the rest per job (:func:`draws`, from a seed
+only the harness can derive): every address, the block and gas, the amounts and their order, a history of
+ordinary use before each exploit, and 2-3 exploit variants per family (an EOA, a contract, a phished owner;
+a receiver that reverts or burns its gas; an empty or a funded overspender). Exploits are detected from
+balances and storage slots at the original's layout, never from the contract's getters.
 
 Families (:data:`FAMILIES`), one per vulnerability class, each a template over a grid of parameters
 (``names``: contract, state and function names; ``unit``: the amounts; ``style``: a structural variant):
 
 * ``reentrancy`` — a vault that pays out with ``call.value`` before it zeroes or lowers the balance; the
-  exploit is an attacker contract that re-enters from its fallback and drains the other depositors;
+  exploit is an attacker contract that re-enters from its fallback and drains the other depositors (in one
+  transaction, or deposit first and strike later);
 * ``unchecked_call`` — a ledger that lowers the balance, then ``send``/``call.value`` without checking the
-  result; the exploit is a receiver that rejects ether: the ledger says paid, the ether stays;
+  result; the exploit is a receiver that rejects ether: the ledger says paid, the receiver never got it;
 * ``tx_origin`` — a wallet that authenticates its owner with ``tx.origin``; the exploit is the owner
   tricked into calling an attacker's contract that calls the wallet;
 * ``access_control`` — an owned registry where one privileged function lacks ``onlyOwner``; the exploit is
-  the attacker calling it;
+  the attacker calling it, directly, through a contract, or through a contract the owner is tricked into calling;
 * ``overflow`` — a token ledger (solc 0.4, no checked arithmetic) whose transfer underflows or whose batch
-  transfer overflows a product; the exploit mints the attacker a huge balance.
+  transfer overflows a product; the exploit mints tokens (the holders' balances no longer sum to the supply).
 
 Every contract is ``pragma solidity ^0.4.24`` (solc-js 0.4.26, which setup installs), so arithmetic wraps.
 Task kinds per parameter combination: ``detect`` of the vulnerable contract, ``detect`` of its repaired
