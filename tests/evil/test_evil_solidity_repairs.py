@@ -1,10 +1,11 @@
-"""Non-fixes of the EVM-judged repairs, one per attack class, under bwrap and docker. Each passed the judge of
-b2987a3, which ran one fixed exploit per family (fixed constants and actors on a chain at block 1, gas price 0,
-coinbase 0, difficulty 131072, 1,000,000 gas per transaction), read its success through the candidate's own getters
-and checked neither the ABI nor the code. What stops them now: scenarios drawn per job from a hidden seed
-(actors, amounts, block, gas, coinbase, difficulty, EOA or contract attacker, a history of ordinary use before
-each exploit), several exploit variants per class, success read from balances and storage, and a check of the
-compiled code (no ``tx.origin``, no new ``selfdestruct``/``delegatecall``, no inline assembly)."""
+"""Non-fixes of the EVM-judged repairs, one per attack class, under bwrap and docker. Each passed the judge of b2987a3,
+which ran one fixed exploit per family (fixed constants and actors on a chain at block 1, gas price 0, coinbase 0,
+difficulty 131072, 1,000,000 gas per transaction), read its success through the candidate's own getters and checked
+neither the ABI nor the code. What stops them now: scenarios drawn per job from a hidden seed (actors, amounts,
+block, gas, coinbase, difficulty, EOA or contract attacker, a history of ordinary use before each exploit), several
+exploit variants per class, success read from balances and storage, and a check of the compiled code (no
+``tx.origin``, no new ``selfdestruct``/``delegatecall``, no inline assembly) and of Slither's findings (no High or
+Medium one the original lacks)."""
 
 import pytest
 from eth_utils import keccak, to_checksum_address
@@ -79,6 +80,9 @@ CASES = {
         VAULT, "        balances[msg.sender] += msg.value;",
         "        balances[msg.sender] += msg.value;\n        if (msg.value == 1) {\n"
         "            require(msg.sender.delegatecall(msg.data));\n        }"),
+    "fix_plus_new_medium_finding": _edit(VAULT, "        require(amount > 0);\n",
+                                         "        require(amount > 0);\n        if (address(this).balance == 0) {\n"
+                                         "            return;\n        }\n"),
     "assembly_selfdestruct": _edit(VAULT, "        balances[msg.sender] += msg.value;",
                                    "        balances[msg.sender] += msg.value;\n        if (msg.value == 1) {\n"
                                    "            assembly { selfdestruct(caller) }\n        }"),
@@ -168,3 +172,8 @@ def test_a_fix_that_adds_selfdestruct_or_delegatecall_is_refused(judged, case, o
 def test_a_fix_written_in_inline_assembly_is_refused(judged):
     result = judged["assembly_call"]
     assert _failed(result) and result.details["inline_assembly"] and not result.details["checks"]["code_allowed"]
+
+
+def test_a_fix_that_adds_a_medium_slither_finding_fails(judged):
+    result = judged["fix_plus_new_medium_finding"]
+    assert _failed(result) and result.details["new_findings"] == ["incorrect-equality"] and result.score == 0.0

@@ -390,7 +390,7 @@ class SolidityDomain(Domain):
             return [(task.assets["source"], None)] if task.assets.get("use_slither", True) else []
         if kind == "repair" and task.assets.get("evm"):
             text = extract_contract(candidate.completion)
-            return [(text, self._scenario(task, text))]
+            return [(task.assets["source"], None), (text, self._scenario(task, text))]
         if kind == "repair":
             return [(task.assets["source"], None), (extract_contract(candidate.completion), None)]
         return [(extract_contract(candidate.completion), None)]
@@ -399,7 +399,7 @@ class SolidityDomain(Domain):
         """The scenario a repair is run on: a family task's :attr:`draws` draws, from the job's hidden seed
         (:func:`codealign.domains.solidity.secret.job_seed`), or a fixed scenario as written; with the task's
         original contract, for its ABI and opcodes."""
-        scenario = dict(task.assets["evm"], original=task.assets["source"])
+        scenario = dict(task.assets["evm"], original=task.assets["source"], slither=True)
         if "family" in scenario:
             from codealign.domains.solidity.family import draws
 
@@ -483,7 +483,7 @@ class SolidityDomain(Domain):
         if kind == "detect":
             return self._judge_detect(task, candidate, analyses[0] if analyses else None)
         if kind == "repair" and task.assets.get("evm"):
-            return self._judge_evm_repair(task, candidate, analyses[0])
+            return self._judge_evm_repair(task, candidate, analyses[0], analyses[1])
         if kind == "repair":
             return self._judge_repair(task, candidate, analyses[0], analyses[1])
         return self._judge_analyze(task, candidate, analyses[0])
@@ -524,12 +524,14 @@ class SolidityDomain(Domain):
             return self._result(task, candidate, Verdict.FAIL, 0.5, details, analysis)
         return self._result(task, candidate, Verdict.PASS, 1.0, details, analysis)
 
-    def _judge_evm_repair(self, task: Task, candidate: Candidate, fixed: Analysis) -> ExecResult:
+    def _judge_evm_repair(self, task: Task, candidate: Candidate, original: Analysis, fixed: Analysis) -> ExecResult:
         """A repair judged on py-evm, on every draw of its scenario: a draw passes when every functional step
         behaves and no exploit variant succeeds. PASS when every draw passes and the code is allowed (keeps the
         original's ABI; no inline assembly unless ``assets["allow_assembly"]``; no ``tx.origin``, and no
-        ``selfdestruct``, ``delegatecall`` or ``callcode`` the original lacks, read from the compiled code).
-        Score: the fraction of draws passed, 0 when the code is refused or does not compile."""
+        ``selfdestruct``, ``delegatecall`` or ``callcode`` the original lacks, read from the compiled code) and
+        Slither finds no High or Medium issue the original lacks (keyed by check and function; a Slither
+        failure on the repair fails this check). Score: the fraction of draws passed, 0 when the code is refused
+        or does not compile."""
         details: dict[str, Any] = {"kind": "repair", "judge": "evm", "analysis": fixed.to_details()}
         if fixed.status in _STATUS_VERDICT:
             return self._result(task, candidate, _STATUS_VERDICT[fixed.status], 0.0, details, fixed)
@@ -539,7 +541,12 @@ class SolidityDomain(Domain):
         if not fixed.compiled:
             details["checks"] = {"compiles": False}
             return self._result(task, candidate, Verdict.COMPILE_ERROR, 0.0, details, fixed)
+        if not original.compiled:
+            return sandbox_error(task, candidate, f"the task's original contract does not analyse: "
+                                                  f"{original.status} {original.compile_error or original.error}"[:500])
         evm = fixed.evm
+        new_findings = (["slither failed: " + evm["slither_error"][:200]] if evm.get("slither_error")
+                        else _new_findings(original, fixed, ("High", "Medium")))
         refused = [op for op in evm["opcodes"] if op == "ORIGIN" or (op in REFUSED_OPCODES
                                                                    and op not in evm["original_opcodes"])]
         assembly = evm["assembly"] and not task.assets.get("allow_assembly", False)
@@ -551,13 +558,15 @@ class SolidityDomain(Domain):
         passed = sum(d["functional"] and not d["exploited"] for d in draws)
         checks = {"compiles": True, "functional": all(d["functional"] for d in draws),
                   "exploit_blocked": not any(d["exploited"] for d in draws),
-                  "code_allowed": not refused and not assembly, "abi_unchanged": not abi_diff}
+                  "code_allowed": not refused and not assembly, "abi_unchanged": not abi_diff,
+                  "no_new_finding": not new_findings}
         details.update(checks=checks, draws=draws, draws_passed=passed, refused_opcodes=refused,
-                       inline_assembly=evm["assembly"], abi_changes=abi_diff)
+                       inline_assembly=evm["assembly"], abi_changes=abi_diff, new_findings=new_findings)
         if not checks["code_allowed"]:
             details["error"] = ("the repair holds " + ", ".join(refused + ["inline assembly"] * assembly)
                                 + ", which a repair of this task may not add")
-        score = passed / len(draws) if draws and checks["code_allowed"] and not abi_diff else 0.0
+        allowed = checks["code_allowed"] and checks["abi_unchanged"] and checks["no_new_finding"]
+        score = passed / len(draws) if draws and allowed else 0.0
         verdict = Verdict.PASS if all(checks.values()) else Verdict.FAIL
         return self._result(task, candidate, verdict, score, details, fixed)
 
@@ -577,9 +586,7 @@ class SolidityDomain(Domain):
         if targets is None:
             targets = sorted({f["check"] for f in original.findings if f["category"] and fold(f["category"]) == category})
         still = sorted({f["check"] for f in fixed.findings if f["check"] in targets})
-        before_high = {(f["check"], tuple(f["functions"])) for f in original.findings if f["impact"] == "High"}
-        new_high = sorted({f["check"] for f in fixed.findings
-                           if f["impact"] == "High" and (f["check"], tuple(f["functions"])) not in before_high})
+        new_high = _new_findings(original, fixed, ("High",))
         abi_diff = _abi_changes(original.abis, fixed.abis)
         assembly = _refused_assembly(task, fixed)
         checks = {"compiles": True, "target_fixed": not still, "no_new_high": not new_high, "abi_unchanged": not abi_diff,
@@ -609,6 +616,13 @@ def _request(source: str, install: solc.SolcInstall, filename: str, evm: dict | 
     if evm is not None:
         request["evm"] = evm
     return request
+
+
+def _new_findings(original: Analysis, fixed: Analysis, impacts: tuple[str, ...]) -> list[str]:
+    """Checks of the given impacts that fire on ``fixed`` for a (check, functions) the original lacks."""
+    before = {(f["check"], tuple(f["functions"])) for f in original.findings if f["impact"] in impacts}
+    return sorted({f["check"] for f in fixed.findings
+                   if f["impact"] in impacts and (f["check"], tuple(f["functions"])) not in before})
 
 
 def _refused_assembly(task: Task, analysis: Analysis) -> list[int]:
