@@ -24,6 +24,7 @@ Task kinds (``Task.assets["kind"]``) and the assets each reads:
   and failure are read from the chain's state (balances, storage at the original's layout), never from the
   candidate's getters. The compiled code must keep the original's ABI and hold no ``tx.origin``, no inline
   assembly (unless ``allow_assembly``) and no ``selfdestruct``/``delegatecall``/``callcode`` the original
+  lacks, and Slither (run on the repair in the same request) must find no High or Medium issue the original
   lacks. Score: the fraction of draws passed (0 for refused code); PASS when every draw passes; rules in
   ``_judge_evm_repair``; optional ``fixed`` is the reference repair. Without ``evm``, checks: compiles; no
   targeted detector fires; no High-impact finding that the original lacks (keyed by check and function); the

@@ -153,6 +153,11 @@ def _shuffled(rng: random.Random, *blocks: list[dict]) -> list[dict]:
     return [step for block in order for step in block]
 
 
+def _beyond(rng: random.Random, limit: int) -> int:
+    """An amount over ``limit`` at a drawn scale: just over, well over, or anywhere up to 2**256 - 1."""
+    return limit + rng.choice((rng.randint(1, 100), rng.randint(101, 10**9), rng.randint(10**9, 2**256 - 1 - limit)))
+
+
 def _after_history(rng: random.Random, exploits: list[dict], use) -> list[dict]:
     """Each exploit after a drawn number (0-5) of ordinary uses of the contract (``use(rng)``: steps that leave
     what the exploit checks unchanged), so a contract cannot stay safe for its first few transactions only."""
@@ -508,10 +513,10 @@ class Overflow(Family):
                           _call("alice", tr, "@bob", a - b + rng.randint(1, 50), ok=False),
                           _slot(BALANCES_SLOT, a - b, key="@alice")]
             held = rng.randint(1, 20)
-            exploits = [{"variant": "empty_sender", "steps": [_call("attacker", tr, "@accomplice", rng.randint(1, 10**6))]},
+            exploits = [{"variant": "empty_sender", "steps": [_call("attacker", tr, "@accomplice", _beyond(rng, 0))]},
                         {"variant": "holder_overspends",
                          "steps": [_call("owner", tr, "@attacker", held),
-                                   _call("attacker", tr, "@accomplice", held + rng.randint(1, 10**6))]}]
+                                   _call("attacker", tr, "@accomplice", _beyond(rng, held))]}]
         else:
             each = a // 2
             w = rng.randint(1, each // 2)
