@@ -205,7 +205,8 @@ def test_draws_are_hidden_yet_reproducible():
 
 
 def test_a_repair_that_passes_some_draws_fails_with_the_fraction_passed(backend):
-    """Protected on even blocks only: about half of 20 draws pass, and the score says how many."""
+    """Protected on blocks up to 10,000,000 only (draws span 1 to 20,000,000): about half of 20 draws pass, and
+    the score says how many."""
     from codealign.domains.solidity import SolidityDomain
 
     task = next(t for t in _repairs() if t.metadata["family"] == "access_control"
@@ -213,7 +214,7 @@ def test_a_repair_that_passes_some_draws_fails_with_the_fraction_passed(backend)
     fee = family("access_control").names[task.metadata["params"]["names"]]["setFee"]
     half = task.assets["source"].replace(f"function {fee}(uint256 value) public {{",
                                          f"function {fee}(uint256 value) public {{\n"
-                                         "        require(msg.sender == owner || block.number % 2 == 1);")
+                                         "        require(msg.sender == owner || block.number > 10000000);")
     assert half != task.assets["source"]
     domain = SolidityDomain(workers=1, draws=20)
     try:
