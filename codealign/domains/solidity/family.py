@@ -142,7 +142,7 @@ def _world(rng: random.Random) -> dict[str, Any]:
     env = {"block_number": rng.randint(1, 20_000_000), "timestamp": rng.randint(1_500_000_000, 2_000_000_000),
            "coinbase": _address(rng), "gas_price": rng.randint(1, 200) * 10**9,
            "difficulty": rng.randint(1, 2**64), "gas_limit": rng.randint(8, 36) * 10**6,
-           "tx_gas": rng.randint(600_000, 3_000_000), "funds": rng.randint(10**20, 10**23)}
+           "tx_gas": rng.randint(500_000, 1_500_000), "funds": rng.randint(10**20, 10**23)}
     return {"env": env, "actors": {name: _address(rng) for name in ACTORS}}
 
 

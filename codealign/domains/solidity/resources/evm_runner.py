@@ -50,6 +50,12 @@ DEFAULT_ENV = {"block_number": 1, "timestamp": 1, "coinbase": "0x" + "00" * 20, 
                "gas_limit": 30_000_000, "tx_gas": 1_000_000, "funds": 10**21}
 """The environment of a scenario without draws; a draw may set any of these. ``tx_gas`` is every transaction's
 gas (it bounds how long a looping contract runs in the interpreter), ``funds`` every actor's starting ether."""
+DRAW_GAS = 5_000_000
+"""Gas all transactions of one draw may burn together (a contract that loops burns each transaction's gas): once
+it is spent, no further transaction of the draw runs, the phase it was in fails and an exploit phase counts as
+exploited, so the bound never helps a candidate. A reference repair of the bundled families uses at most about
+1,800,000 per draw."""
+_SPENT = f"the draw's gas budget ({DRAW_GAS:,}) is spent"
 _OPS = {"==": operator.eq, "!=": operator.ne, ">": operator.gt, ">=": operator.ge, "<": operator.lt,
         "<=": operator.le}
 WATCHED_OPCODES = {0x32: "ORIGIN", 0xf2: "CALLCODE", 0xf4: "DELEGATECALL", 0xff: "SELFDESTRUCT"}
@@ -118,11 +124,15 @@ def opcodes_in(code: bytes) -> list[str]:
     return sorted(found)
 
 
+class GasBudgetSpent(Exception):
+    """The draw's :data:`DRAW_GAS` is spent."""
+
+
 class Chain:
     """A fresh Berlin chain at the draw's block (number, timestamp, coinbase, difficulty, gas limit) with the
     actors funded; transactions carry the draw's gas and pay its gas price."""
 
-    def __init__(self, actors: dict[str, str], env: dict):
+    def __init__(self, actors: dict[str, str], env: dict, budget: list[int]):
         from eth.chains.base import MiningChain
         from eth.db.atomic import AtomicDB
         from eth.vm.forks.berlin import BerlinVM
@@ -131,7 +141,8 @@ class Chain:
         self.actors = {name: bytes.fromhex(a[2:]) for name, a in actors.items()}
         self.gas_price, self.tx_gas = int(env["gas_price"]), int(env["tx_gas"])
         klass = MiningChain.configure(__name__="ScenarioChain", vm_configuration=((0, BerlinVM),), chain_id=1337)
-        alloc = {a: {"balance": int(env["funds"]), "nonce": 0, "code": b"", "storage": {}} for a in self.actors.values()}
+        alloc = {a: {"balance": int(env["funds"]), "nonce": 0, "code": b"", "storage": {}}
+                 for a in self.actors.values()}
         chain = klass.from_genesis(AtomicDB(), {"difficulty": 1, "gas_limit": 30_000_000, "timestamp": 1}, alloc)
         header = chain.header.copy(block_number=int(env["block_number"]), timestamp=int(env["timestamp"]),
                                    coinbase=bytes.fromhex(str(env["coinbase"])[2:]), difficulty=int(env["difficulty"]),
@@ -139,6 +150,7 @@ class Chain:
         self.vm = chain.get_vm(header)
         self.state = self.vm.state
         self.names: dict[str, bytes] = {f"@{n}": a for n, a in self.actors.items()}
+        self.budget = budget
 
     def address(self, ref) -> bytes:
         if ref not in self.names:
@@ -148,10 +160,14 @@ class Chain:
     def send(self, sender: str, to: bytes, value: int, data: bytes):
         from eth.vm.spoof import SpoofTransaction
 
+        if self.budget[0] <= 0:
+            raise GasBudgetSpent
         origin = self.actors[sender]
         tx = self.vm.create_unsigned_transaction(nonce=self.state.get_nonce(origin), gas_price=self.gas_price,
                                                  gas=self.tx_gas, to=to, value=value, data=data)
-        return self.state.apply_transaction(SpoofTransaction(tx, from_=origin))
+        comp = self.state.apply_transaction(SpoofTransaction(tx, from_=origin))
+        self.budget[0] -= comp.get_gas_used()
+        return comp
 
 
 def _types_of(signature: str) -> list[str]:
@@ -240,8 +256,8 @@ def _step(chain: Chain, step: dict, helpers: dict) -> str:
     return _check(expect, comp.is_success, value)
 
 
-def _fresh(scenario: dict, draw: dict, contracts: dict) -> tuple[Chain | None, str]:
-    chain = Chain(draw["actors"], draw["env"])
+def _fresh(scenario: dict, draw: dict, contracts: dict, budget: list[int]) -> tuple[Chain | None, str]:
+    chain = Chain(draw["actors"], draw["env"], budget)
     target = contracts.get(scenario["contract"])
     if target is None or not target["bin"]:
         return None, f"no deployable contract {scenario['contract']}"
@@ -256,15 +272,18 @@ def _fresh(scenario: dict, draw: dict, contracts: dict) -> tuple[Chain | None, s
     return chain, ""
 
 
-def _draw(scenario: dict, draw: dict, contracts: dict, helpers: dict) -> dict:
+def _draw(scenario: dict, draw: dict, contracts: dict, helpers: dict, budget: list[int]) -> dict:
     """One draw: its functional phase and each exploit, every phase from the same freshly deployed target (a
     state snapshot taken after the deployment, reverted to before each phase)."""
-    chain, error = _fresh(scenario, draw, contracts)
     exploits = draw.get("exploits", [])
+    try:
+        chain, error = _fresh(scenario, draw, contracts, budget)
+    except GasBudgetSpent:
+        chain, error = None, _SPENT
     if chain is None:
         return {"functional": {"ok": False, "error": error, "steps": []},
-                "exploits": [{"variant": e.get("variant", ""), "exploited": False, "error": error, "steps": []}
-                             for e in exploits]}
+                "exploits": [{"variant": e.get("variant", ""), "exploited": error == _SPENT, "error": error,
+                              "steps": []} for e in exploits]}
     deployed = dict(chain.names)
 
     def phase(steps: list[dict], final: list[dict] | None = None) -> list[str]:
@@ -272,6 +291,8 @@ def _draw(scenario: dict, draw: dict, contracts: dict, helpers: dict) -> dict:
         try:
             outcomes = [_step(chain, step, helpers) for step in steps]
             return outcomes if final is None else [_step(chain, step, helpers) for step in final]
+        except GasBudgetSpent:
+            return [_SPENT] if final is None else []
         finally:
             chain.state.revert(snapshot)
             chain.names = dict(deployed)
@@ -315,8 +336,9 @@ def run(request: dict, adapter: str) -> dict:
     original = compiled.get("original.sol", {}).get("contracts", {})
     reply["abis"] = {name: c["abi"] for name, c in contracts.items()}
     target = contracts.get(scenario["contract"], {"bin": ""})
-    reply["evm"] = {"draws": [_draw(scenario, draw, contracts, helpers) for draw in draws_of(scenario)], "opcodes": opcodes_in(bytes.fromhex(target["bin"])),
-                    "assembly": compiled["contract.sol"]["assembly"],
-                    "original_opcodes": sorted({op for c in original.values() for op in opcodes_in(bytes.fromhex(c["bin"]))}),
+    original_opcodes = {op for c in original.values() for op in opcodes_in(bytes.fromhex(c["bin"]))}
+    reply["evm"] = {"draws": [_draw(scenario, draw, contracts, helpers, [DRAW_GAS]) for draw in draws_of(scenario)],
+                    "opcodes": opcodes_in(bytes.fromhex(target["bin"])),
+                    "assembly": compiled["contract.sol"]["assembly"], "original_opcodes": sorted(original_opcodes),
                     "original_abis": {name: c["abi"] for name, c in original.items()}}
     return reply
