@@ -95,7 +95,7 @@ def test_prompt_plus_reference_fits_the_tiny_models_context():
 
 
 def test_every_reference_repair_passes_on_the_evm(judged):
-    bad = [(t.task_id, r.verdict, r.details.get("functional_failures"), r.details.get("checks"))
+    bad = [(t.task_id, r.verdict, r.details.get("draws"), r.details.get("checks"))
            for t, r in judged["reference"] if (r.verdict, r.score) != (Verdict.PASS, 1.0)]
     assert len(judged["reference"]) == len(_repairs()) and not bad
 
@@ -104,8 +104,7 @@ def test_every_planted_original_is_exploited_and_fails(judged):
     assert {t.metadata["family"] for t, _ in judged["original"]} == set(FAMILIES)
     for task, res in judged["original"]:
         assert res.verdict is Verdict.FAIL, task.task_id
-        assert res.details["checks"] == {"compiles": True, "functional": True, "exploit_blocked": False}, task.task_id
-        assert res.score == 0.5
+        assert res.details["checks"]["exploit_blocked"] is False and res.score == 0.0, task.task_id
 
 
 def test_a_repair_with_the_paying_function_emptied_fails(judged):
@@ -173,3 +172,67 @@ def test_the_cold_job_path_judges_a_repair_like_the_workers():
                                      Candidate(task.task_id, task.assets["source"])], progress=False)
     assert [(r.verdict, r.details["checks"]["exploit_blocked"]) for r in results] == [(Verdict.PASS, True),
                                                                                        (Verdict.FAIL, False)]
+
+
+def test_every_family_reference_passes_on_twenty_draws(backend):
+    """One repair per family and style, its reference judged on 20 hidden draws (the default is 4 per job)."""
+    from codealign.domains.solidity import SolidityDomain
+
+    tasks = {}
+    for task in _repairs():
+        tasks.setdefault((task.metadata["family"], task.metadata["params"]["style"]), task)
+    domain = SolidityDomain(workers=1, draws=20)
+    try:
+        results = [domain.evaluate(t, Candidate(t.task_id, t.assets["fixed"]), backend) for t in tasks.values()]
+    finally:
+        domain.close()
+    assert len(tasks) == 11
+    assert [(r.verdict, r.score, len(r.details["draws"])) for r in results] == [(Verdict.PASS, 1.0, 20)] * 11, \
+        [(t.task_id, r.details.get("draws")) for t, r in zip(tasks.values(), results) if r.verdict is not Verdict.PASS]
+
+
+def test_draws_are_hidden_yet_reproducible():
+    """The same task and candidate meet the same draws; another candidate meets others (the seed is keyed by
+    the harness's secret, so a candidate cannot compute them)."""
+    from codealign.domains.solidity import SolidityDomain
+
+    task = _repairs()[0]
+    domain = SolidityDomain(workers=1)
+    first = domain._scenario(task, task.assets["fixed"])
+    assert first == domain._scenario(task, task.assets["fixed"])
+    other = domain._scenario(task, task.assets["fixed"] + "\n")
+    assert first["draws"] != other["draws"] and len(first["draws"]) == domain.draws
+
+
+def test_a_repair_that_passes_some_draws_fails_with_the_fraction_passed(backend):
+    """Protected on blocks up to 10,000,000 only (draws span 1 to 20,000,000): about half of 20 draws pass, and
+    the score says how many."""
+    from codealign.domains.solidity import SolidityDomain
+
+    task = next(t for t in _repairs() if t.metadata["family"] == "access_control"
+                and t.metadata["params"]["style"] == "setFee")
+    fee = family("access_control").names[task.metadata["params"]["names"]]["setFee"]
+    half = task.assets["source"].replace(f"function {fee}(uint256 value) public {{",
+                                         f"function {fee}(uint256 value) public {{\n"
+                                         "        require(msg.sender == owner || block.number > 10000000);")
+    assert half != task.assets["source"]
+    domain = SolidityDomain(workers=1, draws=20)
+    try:
+        result = domain.evaluate(task, Candidate(task.task_id, half), backend)
+    finally:
+        domain.close()
+    assert result.verdict is Verdict.FAIL and 0.0 < result.score < 1.0, result.details
+    assert result.score == result.details["draws_passed"] / 20
+
+
+def test_the_judge_key_is_made_once_private_and_can_be_shared(tmp_path, monkeypatch):
+    from codealign.domains.solidity import secret
+
+    monkeypatch.setenv("CODEALIGN_HOME", str(tmp_path))
+    monkeypatch.delenv("CODEALIGN_JUDGE_KEY", raising=False)
+    key = secret.judge_key()
+    assert len(key) == 32 and secret.judge_key() == key
+    assert (tmp_path / "judge.key").stat().st_mode & 0o777 == 0o600
+    seed = secret.job_seed("t", "c")
+    monkeypatch.setenv("CODEALIGN_JUDGE_KEY", "ab" * 32)
+    assert secret.judge_key() == bytes.fromhex("ab" * 32) and secret.job_seed("t", "c") != seed

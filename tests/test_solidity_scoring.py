@@ -208,8 +208,8 @@ def test_fix_that_changes_the_abi_fails(domain, backend):
     result = repair(domain, backend, KILL, "access_control", KILL_RENAMED)
     assert result.verdict is Verdict.FAIL
     assert result.details["checks"] == {"compiles": True, "target_fixed": True, "no_new_high": True,
-                                        "abi_unchanged": False}
-    assert result.score == 0.75
+                                        "abi_unchanged": False, "no_assembly": True}
+    assert result.score == 0.8
 
 
 def test_fix_that_adds_a_high_finding_fails(domain, backend):

@@ -16,15 +16,25 @@ Task kinds (``Task.assets["kind"]``) and the assets each reads:
   ``category``), ``solc_version``, ``filename``. Both are compiled with the same compiler (``solc_version``
   or the one the original's pragma picks). With ``evm`` (a scenario, format in ``resources/evm_runner.py``)
   the repair is judged on py-evm instead of Slither, inside the same sandboxed server: the candidate is
-  compiled with the task's helper contracts, deployed on a fresh in-memory chain, its ``functional``
-  transactions must behave and its ``exploit`` must fail (PASS); score in ``_judge_evm_repair``; optional
-  ``fixed`` is the reference repair. Without ``evm``, checks: compiles; no targeted detector fires; no High-impact
-  finding that the original lacks (keyed by check and function); the ABI of every contract of the original
-  is unchanged (constructor entries ignored, so a fix may add an owner set in a constructor). Score = the
-  fraction of the four checks passed (0 when it does not compile: COMPILE_ERROR); PASS when all pass. With
-  no applicable target (Slither cannot see the class) the target check passes and says so.
+  compiled with the task's helper contracts and its original, deployed on fresh in-memory chains, its
+  functional transactions must behave and every exploit variant must fail, on every draw. A procedural task's
+  scenario (``evm`` naming its ``family`` and ``params``) is drawn per job by the trusted harness (:attr:`SolidityDomain.draws`
+  draws from a seed derived from a key the harness keeps, :mod:`codealign.domains.solidity.secret`): actors'
+  addresses, amounts, order, block number, timestamp, coinbase, gas price, EOA or contract attacker. Success
+  and failure are read from the chain's state (balances, storage at the original's layout), never from the
+  candidate's getters. The compiled code must keep the original's ABI and hold no ``tx.origin``, no inline
+  assembly (unless ``allow_assembly``) and no ``selfdestruct``/``delegatecall``/``callcode`` the original
+  lacks, and Slither (run on the repair in the same request) must find no High or Medium issue the original
+  lacks. Score: the fraction of draws passed (0 for refused code); PASS when every draw passes; rules in
+  ``_judge_evm_repair``; optional ``fixed`` is the reference repair. Without ``evm``, checks: compiles; no
+  targeted detector fires; no High-impact finding that the original lacks (keyed by check and function); the
+  ABI of every contract of the original is unchanged (constructor entries ignored, so a fix may add an owner
+  set in a constructor); no inline assembly unless ``allow_assembly`` (Slither's detectors do not see into
+  it). Score = the fraction of the five checks passed (0 when it does not compile: COMPILE_ERROR); PASS when
+  all pass. With no applicable target (Slither cannot see the class) the target check passes and says so.
 * ``analyze`` — the candidate is a contract; PASS when it compiles and Slither reports no High-impact
-  finding (score 1.0), FAIL with score 0.5 when it compiles with High findings, COMPILE_ERROR otherwise.
+  finding and no inline assembly (unless ``allow_assembly``) (score 1.0), FAIL with score 0.5 when it
+  compiles with either, COMPILE_ERROR otherwise.
 
 Every verdict carries ``details["analysis"]``: compiler version, compile status, Slither's findings
 (detector, impact, confidence, lines, functions, class) and where it ran (``backend``, and ``worker``: the
@@ -56,11 +66,13 @@ import shlex
 import sys
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Sequence
 
 from codealign.domains.solidity import solc
 from codealign.domains.base import Benchmark, Domain, command_version, sandbox_error
 from codealign.domains.solidity.extract import extract_solidity
+from codealign.domains.solidity.secret import job_seed
 from codealign.domains.solidity.syntax import SYNTAX
 from codealign.extraction import Extraction, extract_code
 from codealign.domains.solidity.answers import (
@@ -75,6 +87,10 @@ from codealign.sandbox.limits import Limits
 from codealign.types import Candidate, ExecResult, Task, Verdict
 
 KINDS = ("detect", "repair", "analyze")
+DRAWS = 4
+"""Draws of a family repair's scenario per job (each: a functional run and every exploit variant)."""
+REFUSED_OPCODES = ("CALLCODE", "DELEGATECALL", "SELFDESTRUCT")
+"""Instructions a repair may hold only when its original does; ``ORIGIN`` (``tx.origin``) it may never hold."""
 _FENCE = re.compile(r"```(?:solidity|sol)?[ \t]*\n(.*?)```", re.S | re.I)
 _STATUS_VERDICT = {"timeout": Verdict.TIMEOUT, "memory": Verdict.MEMORY, "output_limit": Verdict.OUTPUT_LIMIT}
 
@@ -191,8 +207,9 @@ class SolidityDomain(Domain):
         return extract_code(text, self.name, self.fence_tags, extract_solidity, truncated=truncated)
 
     def __init__(self, workers: int | None = None, persistent: bool = True, max_compilers: int = 3,
-                 cache_size: int = 512):
+                 cache_size: int = 512, draws: int = DRAWS):
         self.workers = workers or max(1, os.cpu_count() or 1)
+        self.draws = draws
         self.persistent = persistent
         self.max_compilers = max_compilers
         self._pools: dict[int, Any] = {}
@@ -248,8 +265,10 @@ class SolidityDomain(Domain):
     # -- analysis --------------------------------------------------------------------------------------
     def sandbox_binds(self) -> tuple[str, ...]:
         """The harness code plus the solc-js installs (the global ``solcjs`` package and ``solc_root()``),
-        which a backend that hides the host (docker) must show."""
-        installs = (solc._global_solcjs(), solc.solc_root())
+        which a backend that hides the host (docker) must show, and the folders Slither and py-evm are
+        installed in when they lie outside the interpreter's environment (a venv that extends another
+        through a ``.pth`` file)."""
+        installs = (solc._global_solcjs(), solc.solc_root(), *_package_folders("slither", "eth"))
         return (*super().sandbox_binds(), *(str(p) for p in installs if p is not None and p.is_dir()))
 
     def _pool(self, backend):
@@ -370,10 +389,23 @@ class SolidityDomain(Domain):
         if kind == "detect":
             return [(task.assets["source"], None)] if task.assets.get("use_slither", True) else []
         if kind == "repair" and task.assets.get("evm"):
-            return [(extract_contract(candidate.completion), task.assets["evm"])]
+            text = extract_contract(candidate.completion)
+            return [(task.assets["source"], None), (text, self._scenario(task, text))]
         if kind == "repair":
             return [(task.assets["source"], None), (extract_contract(candidate.completion), None)]
         return [(extract_contract(candidate.completion), None)]
+
+    def _scenario(self, task: Task, text: str) -> dict:
+        """The scenario a repair is run on: a family task's :attr:`draws` draws, from the job's hidden seed
+        (:func:`codealign.domains.solidity.secret.job_seed`), or a fixed scenario as written; with the task's
+        original contract, for its ABI and opcodes."""
+        scenario = dict(task.assets["evm"], original=task.assets["source"], slither=True)
+        if "family" in scenario:
+            from codealign.domains.solidity.family import draws
+
+            seed = job_seed(task.task_id, text)
+            scenario["draws"] = draws(scenario.pop("family"), scenario.pop("params"), seed, self.draws)
+        return scenario
 
     def _compiler_source(self, task: Task, candidate: Candidate) -> str:
         """The source whose pragma picks the compiler (a repair is compiled like its original)."""
@@ -451,7 +483,7 @@ class SolidityDomain(Domain):
         if kind == "detect":
             return self._judge_detect(task, candidate, analyses[0] if analyses else None)
         if kind == "repair" and task.assets.get("evm"):
-            return self._judge_evm_repair(task, candidate, analyses[0])
+            return self._judge_evm_repair(task, candidate, analyses[0], analyses[1])
         if kind == "repair":
             return self._judge_repair(task, candidate, analyses[0], analyses[1])
         return self._judge_analyze(task, candidate, analyses[0])
@@ -486,15 +518,20 @@ class SolidityDomain(Domain):
         if not analysis.compiled:
             return self._result(task, candidate, Verdict.COMPILE_ERROR, 0.0, details, analysis)
         high = [f["check"] for f in analysis.findings if f["impact"] == "High"]
-        details["high_findings"] = high
-        if high:
+        assembly = _refused_assembly(task, analysis)
+        details.update(high_findings=high, inline_assembly=assembly)
+        if high or assembly:
             return self._result(task, candidate, Verdict.FAIL, 0.5, details, analysis)
         return self._result(task, candidate, Verdict.PASS, 1.0, details, analysis)
 
-    def _judge_evm_repair(self, task: Task, candidate: Candidate, fixed: Analysis) -> ExecResult:
-        """A repair judged on py-evm: PASS when every functional step behaves and the exploit fails. Score: the
-        fraction of functional steps that behave, halved unless the exploit is blocked (so a contract that
-        does nothing scores 0, the vulnerable original 0.5); 0 when it does not compile."""
+    def _judge_evm_repair(self, task: Task, candidate: Candidate, original: Analysis, fixed: Analysis) -> ExecResult:
+        """A repair judged on py-evm, on every draw of its scenario: a draw passes when every functional step
+        behaves and no exploit variant succeeds. PASS when every draw passes and the code is allowed (keeps the
+        original's ABI; no inline assembly unless ``assets["allow_assembly"]``; no ``tx.origin``, and no
+        ``selfdestruct``, ``delegatecall`` or ``callcode`` the original lacks, read from the compiled code) and
+        Slither finds no High or Medium issue the original lacks (keyed by check and function; a Slither
+        failure on the repair fails this check). Score: the fraction of draws passed, 0 when the code is refused
+        or does not compile."""
         details: dict[str, Any] = {"kind": "repair", "judge": "evm", "analysis": fixed.to_details()}
         if fixed.status in _STATUS_VERDICT:
             return self._result(task, candidate, _STATUS_VERDICT[fixed.status], 0.0, details, fixed)
@@ -504,14 +541,33 @@ class SolidityDomain(Domain):
         if not fixed.compiled:
             details["checks"] = {"compiles": False}
             return self._result(task, candidate, Verdict.COMPILE_ERROR, 0.0, details, fixed)
-        functional, exploit = fixed.evm["functional"], fixed.evm["exploit"]
-        steps = functional["steps"]
-        behaved = sum(not why for why in steps) / len(steps) if steps and not functional["error"] else 0.0
-        checks = {"compiles": True, "functional": bool(functional["ok"]), "exploit_blocked": not fixed.evm["exploited"]}
-        details.update(checks=checks, functional_failures=[f"step {i}: {why}" for i, why in enumerate(steps) if why],
-                       deploy_error=functional["error"] or exploit["error"])
-        score = behaved * (1.0 if checks["exploit_blocked"] else 0.5)
-        verdict = Verdict.PASS if checks["functional"] and checks["exploit_blocked"] else Verdict.FAIL
+        if not original.compiled:
+            return sandbox_error(task, candidate, f"the task's original contract does not analyse: "
+                                                  f"{original.status} {original.compile_error or original.error}"[:500])
+        evm = fixed.evm
+        new_findings = (["slither failed: " + evm["slither_error"][:200]] if evm.get("slither_error")
+                        else _new_findings(original, fixed, ("High", "Medium")))
+        refused = [op for op in evm["opcodes"] if op == "ORIGIN" or (op in REFUSED_OPCODES
+                                                                   and op not in evm["original_opcodes"])]
+        assembly = evm["assembly"] and not task.assets.get("allow_assembly", False)
+        abi_diff = _abi_changes(evm["original_abis"], fixed.abis)
+        draws = [{"functional": d["functional"]["ok"],
+                  "failures": [d["functional"]["error"]] if d["functional"]["error"] else
+                  [f"step {i}: {why}" for i, why in enumerate(d["functional"]["steps"]) if why],
+                  "exploited": [e["variant"] for e in d["exploits"] if e["exploited"]]} for d in evm["draws"]]
+        passed = sum(d["functional"] and not d["exploited"] for d in draws)
+        checks = {"compiles": True, "functional": all(d["functional"] for d in draws),
+                  "exploit_blocked": not any(d["exploited"] for d in draws),
+                  "code_allowed": not refused and not assembly, "abi_unchanged": not abi_diff,
+                  "no_new_finding": not new_findings}
+        details.update(checks=checks, draws=draws, draws_passed=passed, refused_opcodes=refused,
+                       inline_assembly=evm["assembly"], abi_changes=abi_diff, new_findings=new_findings)
+        if not checks["code_allowed"]:
+            details["error"] = ("the repair holds " + ", ".join(refused + ["inline assembly"] * assembly)
+                                + ", which a repair of this task may not add")
+        allowed = checks["code_allowed"] and checks["abi_unchanged"] and checks["no_new_finding"]
+        score = passed / len(draws) if draws and allowed else 0.0
+        verdict = Verdict.PASS if all(checks.values()) else Verdict.FAIL
         return self._result(task, candidate, verdict, score, details, fixed)
 
     def _judge_repair(self, task: Task, candidate: Candidate, original: Analysis, fixed: Analysis) -> ExecResult:
@@ -530,16 +586,28 @@ class SolidityDomain(Domain):
         if targets is None:
             targets = sorted({f["check"] for f in original.findings if f["category"] and fold(f["category"]) == category})
         still = sorted({f["check"] for f in fixed.findings if f["check"] in targets})
-        before_high = {(f["check"], tuple(f["functions"])) for f in original.findings if f["impact"] == "High"}
-        new_high = sorted({f["check"] for f in fixed.findings
-                           if f["impact"] == "High" and (f["check"], tuple(f["functions"])) not in before_high})
+        new_high = _new_findings(original, fixed, ("High",))
         abi_diff = _abi_changes(original.abis, fixed.abis)
-        checks = {"compiles": True, "target_fixed": not still, "no_new_high": not new_high, "abi_unchanged": not abi_diff}
+        assembly = _refused_assembly(task, fixed)
+        checks = {"compiles": True, "target_fixed": not still, "no_new_high": not new_high, "abi_unchanged": not abi_diff,
+                  "no_assembly": not assembly}
         details.update(checks=checks, target_detectors=targets, still_firing=still, new_high=new_high,
-                       abi_changes=abi_diff, target_applicable=bool(targets))
+                       abi_changes=abi_diff, target_applicable=bool(targets), inline_assembly=assembly)
         score = sum(checks.values()) / len(checks)
         verdict = Verdict.PASS if all(checks.values()) else Verdict.FAIL
         return self._result(task, candidate, verdict, score, details, fixed)
+
+
+def _package_folders(*names: str) -> list[Path]:
+    """The folders (site-packages) that hold these installed packages."""
+    import importlib.util
+
+    folders = []
+    for name in names:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations:
+            folders.append(Path(next(iter(spec.submodule_search_locations))).resolve().parent)
+    return folders
 
 
 def _request(source: str, install: solc.SolcInstall, filename: str, evm: dict | None) -> dict:
@@ -548,6 +616,22 @@ def _request(source: str, install: solc.SolcInstall, filename: str, evm: dict | 
     if evm is not None:
         request["evm"] = evm
     return request
+
+
+def _new_findings(original: Analysis, fixed: Analysis, impacts: tuple[str, ...]) -> list[str]:
+    """Checks of the given impacts that fire on ``fixed`` for a (check, functions) the original lacks."""
+    before = {(f["check"], tuple(f["functions"])) for f in original.findings if f["impact"] in impacts}
+    return sorted({f["check"] for f in fixed.findings
+                   if f["impact"] in impacts and (f["check"], tuple(f["functions"])) not in before})
+
+
+def _refused_assembly(task: Task, analysis: Analysis) -> list[int]:
+    """Lines of inline assembly Slither found, unless the task allows assembly (``assets["allow_assembly"]``):
+    Slither's detectors do not see into assembly, so a call or ``selfdestruct`` written there would pass
+    unseen."""
+    if task.assets.get("allow_assembly", False):
+        return []
+    return sorted({line for f in analysis.findings if f["check"] == "assembly" for line in f["lines"]})
 
 
 def _abi_entries(abi: list) -> set[str]:

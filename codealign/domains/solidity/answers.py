@@ -7,16 +7,19 @@ Answer format (what prompts ask for; JSON, optionally inside a ```json fence)::
      "explanation": "withdraw() sends ether with call.value before it sets the balance to zero, ..."}
 
 ``category`` is one of :data:`CATEGORIES` (the paper's four main classes first, then the rest of the
-SmartBugs/DASP classes) or a common alias ("timestamp dependence", "integer overflow", ...). Free text is
-parsed leniently (a yes/no verdict, the first class named, "line(s) N, M-K"); what could not be read is
-reported in the parse notes, and an answer with neither a verdict nor a class is *unparseable*.
+SmartBugs/DASP classes) or a common alias ("timestamp dependence", "integer overflow", ...); a list, or a
+string naming several classes, names several. Free text is parsed leniently (a yes/no verdict with negations
+counted per clause, see :func:`text_verdict`; every class named; "line(s) N, M-K"); what could not be read is
+reported in the parse notes, and an answer with neither a verdict nor a class is *unparseable*. At most
+:data:`MAX_LINES` lines are read from one answer.
 
 Score (graded, in [0, 1]) when the contract is labelled vulnerable:
 ``0.4 * detection + 0.3 * class + 0.2 * lines + 0.1 * explanation``, where
 
 * ``detection`` = 1 when the answer says vulnerable; an answer that says "not vulnerable" gets 0 for every
   component (class, lines and explanation presuppose a detection);
-* ``class`` = 1 when the class is the label's (or one of ``accepted_categories``);
+* ``class`` = the fraction of the named classes that the label accepts (its class or one of
+  ``accepted_categories``): naming extra classes scores below naming the right one alone;
 * ``lines`` = F1 between answered and labelled lines, a line counting as matched within ±1
   (:data:`LINE_TOLERANCE`);
 * ``explanation`` = the mean of the checks that apply: it names a function that holds a labelled line; for
@@ -24,8 +27,11 @@ Score (graded, in [0, 1]) when the contract is labelled vulnerable:
   finding of the labelled class, the answer agrees with it (same class, and a line or function of that
   finding named). With no applicable check, a non-empty explanation scores 1.
 
-Documented order this gives: golden answer 1.0 > right class, wrong lines (≤ 0.8) > wrong class, right
-lines (≤ 0.7) > "not vulnerable" (0.0). Unparseable answers score 0 and say so. For a contract labelled not
+The answer is *correct* (the verdict's PASS) only when every class it names is accepted and its lines are
+within the bound (:func:`lines_within_bound`: they overlap the labelled lines and are at most
+:data:`LINE_SLACK` more), so a class-only answer, "lines 1-200" or a list of every line FAILs with a score
+below the golden answer's. Documented order this gives: golden answer 1.0 > right class, wrong lines (≤ 0.8)
+> wrong class, right lines (≤ 0.7) > "not vulnerable" (0.0). Unparseable answers score 0 and say so. For a contract labelled not
 vulnerable, "not vulnerable" scores 1 and any vulnerable answer 0.
 """
 
@@ -98,6 +104,12 @@ counts only the detectors that report a state change after the call (``-eth``, `
 ``-benign``/``-events``; ``low-level-calls`` (informational, fires on every call) is not a finding."""
 
 LINE_TOLERANCE = 1
+LINE_SLACK = 4
+"""A detection is right only when its lines overlap the labelled lines (within :data:`LINE_TOLERANCE`) and
+it lists at most this many lines more than the label has (or, for a label without lines, at most this many)."""
+MAX_LINES = 10_000
+"""Lines read from one answer; a longer list is read up to here (it fails the bound anyway)."""
+_MAX_LINES_TEXT = 200_000
 WEIGHTS = {"detection": 0.4, "class": 0.3, "lines": 0.2, "explanation": 0.1}
 
 
@@ -114,12 +126,15 @@ def normalize_category(text: str | None) -> str | None:
 
 def first_category_in(text: str) -> str | None:
     """The class whose alias appears first in free text."""
-    best = None
-    for cat, rx in _ALIAS_RE:
-        m = rx.search(text)
-        if m and (best is None or m.start() < best[0]):
-            best = (m.start(), cat)
-    return best[1] if best else None
+    found = _categories_in(text)
+    return found[0] if found else None
+
+
+def _categories_in(text: str) -> list[str]:
+    """Every class whose alias appears in free text, in order of first appearance."""
+    text = text[:_MAX_LINES_TEXT]
+    firsts = [(m.start(), cat) for cat, rx in _ALIAS_RE for m in [rx.search(text)] if m]
+    return [cat for _, cat in sorted(firsts)]
 
 
 def fold(category: str | None) -> str | None:
@@ -138,13 +153,22 @@ class DetectionAnswer:
     explanation: str = ""
     format: str = "json"
     notes: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    """Every class the answer names, in order (``category`` is the first)."""
+
+    def __post_init__(self):
+        if self.category and self.category not in self.categories:
+            self.categories = [self.category, *self.categories]
+        if not self.category and self.categories:
+            self.category = self.categories[0]
 
     @property
     def parseable(self) -> bool:
         return self.vulnerable is not None or self.category is not None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"vulnerable": self.vulnerable, "category": self.category, "lines": self.lines,
+        return {"vulnerable": self.vulnerable, "category": self.category, "categories": self.categories,
+                "lines": self.lines,
                 "explanation": self.explanation, "format": self.format, "notes": self.notes,
                 "parseable": self.parseable}
 
@@ -152,9 +176,6 @@ class DetectionAnswer:
 _FENCE = re.compile(r"```[a-zA-Z]*\s*\n(.*?)```", re.S)
 _LINES = re.compile(r"\b(?:lines?|L)\s*[#:]?\s*(\d+(?:\s*(?:-|–|to)\s*\d+)?(?:\s*(?:,|and|&)\s*L?\d+"
                     r"(?:\s*(?:-|–|to)\s*\d+)?)*)", re.I)
-_NEGATIVE = re.compile(r"\b(?:not|no|isn't|is\s+not|aren't|are\s+not|doesn't|does\s+not|free\s+of|without)\b"
-                       r"[^.\n]{0,40}?\bvulnerab\w*|\bno\s+(?:known\s+)?(?:vulnerabilit|issues?|bugs?)\w*"
-                       r"|\b(?:is|looks|appears|seems)\s+(?:to\s+be\s+)?(?:safe|secure)\b", re.I)
 _POSITIVE = re.compile(r"\bvulnerab\w*|\bexploit\w*|\battack\w*", re.I)
 _KEYS = {
     "vulnerable": ("vulnerable", "is_vulnerable", "vulnerability_present", "has_vulnerability"),
@@ -166,7 +187,7 @@ _KEYS = {
 
 def _expand_lines(text: str) -> list[int]:
     lines: set[int] = set()
-    for part in re.split(r"\s*(?:,|and|&)\s*", text):
+    for part in re.split(r"\s*(?:,|and|&)\s*", text[:_MAX_LINES_TEXT]):
         part = part.strip().lstrip("Ll")
         m = re.match(r"(\d+)\s*(?:-|–|to)\s*(\d+)$", part)
         if m:
@@ -192,7 +213,9 @@ def _coerce_lines(value: Any) -> list[int] | None:
             if got is None:
                 return None
             out.update(got)
-        return sorted(out)
+            if len(out) > MAX_LINES:
+                break
+        return sorted(out)[: MAX_LINES + 1]
     return None
 
 
@@ -231,12 +254,16 @@ def _from_json(obj: dict) -> DetectionAnswer:
     vulnerable = _coerce_bool(picked["vulnerable"]) if "vulnerable" in picked else None
     if "vulnerable" in picked and vulnerable is None:
         notes.append(f"could not read 'vulnerable': {picked['vulnerable']!r}")
-    raw_cat = picked.get("category")
-    if isinstance(raw_cat, list):
-        raw_cat = raw_cat[0] if raw_cat else None
-    category = normalize_category(raw_cat) if raw_cat not in (None, "", "none", "None") else None
-    if raw_cat not in (None, "", "none", "None") and category is None:
-        notes.append(f"unknown category {raw_cat!r}")
+    raw = picked.get("category")
+    named = [c for c in (raw if isinstance(raw, list) else [raw]) if c not in (None, "", "none", "None")]
+    categories = []
+    for raw_cat in named[:len(CATEGORIES) + 1]:
+        key = re.sub(r"[\s-]+", "_", str(raw_cat).strip().lower())
+        found = [key] if key in CATEGORIES else _categories_in(str(raw_cat))
+        if not found:
+            notes.append(f"unknown category {raw_cat!r}")
+        categories += [c for c in found if c not in categories]
+    category = categories[0] if categories else None
     lines = _coerce_lines(picked.get("lines", [])) if picked.get("lines") is not None else []
     if lines is None:
         notes.append(f"could not read 'lines': {picked.get('lines')!r}")
@@ -246,7 +273,7 @@ def _from_json(obj: dict) -> DetectionAnswer:
         notes.append("no 'vulnerable' field; a category implies vulnerable")
     explanation = picked.get("explanation") or ""
     return DetectionAnswer(vulnerable, category if vulnerable is not False else None, lines,
-                           str(explanation), "json", notes)
+                           str(explanation), "json", notes, categories if vulnerable is not False else [])
 
 
 def _from_text(text: str) -> DetectionAnswer:
@@ -257,21 +284,55 @@ def _from_text(text: str) -> DetectionAnswer:
         vulnerable = True
     elif re.match(r"^(?:answer\s*:\s*)?no(?:\s*[,.:;!-]|\s*$)", head):
         vulnerable = False
-    elif _NEGATIVE.search(text):
-        vulnerable = False
-    elif _POSITIVE.search(text):
-        vulnerable = True
-    category = first_category_in(text) if vulnerable is not False else None
-    if vulnerable is None and category is not None:
+    else:
+        vulnerable = text_verdict(text)
+    categories = _categories_in(text) if vulnerable is not False else []
+    if vulnerable is None and categories:
         vulnerable = True
     lines: set[int] = set()
-    for m in _LINES.finditer(text):
+    for m in _LINES.finditer(text[:_MAX_LINES_TEXT]):
         lines.update(_expand_lines(m.group(1)))
+        if len(lines) > MAX_LINES:
+            break
     if vulnerable is None:
         notes.append("no verdict (vulnerable or not) found")
-    if vulnerable and category is None:
+    if vulnerable and not categories:
         notes.append("no vulnerability class found")
-    return DetectionAnswer(vulnerable, category, sorted(lines), text.strip(), "text", notes)
+    return DetectionAnswer(vulnerable, categories[0] if categories else None, sorted(lines)[: MAX_LINES + 1],
+                           text.strip(), "text", notes, categories)
+
+
+_CLAUSE_END = re.compile(r"[,;:.!?()\n]|\b(?:so|but|because|since|therefore|thus|hence|which|while|although|"
+                         r"and|or|yet)\b", re.I)
+_NEGATOR = re.compile(r"^(?:not|no|never|none|nor|cannot|\w+n't)$", re.I)
+_CLOSE_NEGATOR = re.compile(r"\b(?:without|free\s+(?:of|from)|lacks?|lacking)(?:\s+(?:any|known|obvious|"
+                            r"serious|real))*\s*$", re.I)
+_VERDICT_WORD = re.compile(r"\bvulnerab\w*", re.I)
+_FIELD_VERDICT = re.compile(r"\bvulnerab\w*\s*[:=]\s*(yes|no|true|false)\b", re.I)
+_SAFE = re.compile(r"\b(?:is|looks|appears|seems)\s+(?:to\s+be\s+)?(?:safe|secure)\b", re.I)
+
+
+def text_verdict(text: str) -> bool | None:
+    """The verdict of free text: the first mention of "vulnerable"/"vulnerability" decides, negated by each
+    negation in its own clause (``not``, ``no``, ``never``, ``-n't``; ``without``/``free of``/``lacks``
+    only right before it), so "not free of vulnerabilities" is vulnerable, "no longer vulnerable" and
+    "without vulnerabilities" are not, and "without a guard, it is vulnerable" is. ``vulnerable: no``
+    fields and "is safe/secure" count too; else exploit/attack words mean vulnerable; None when nothing
+    decides."""
+    text = text[:_MAX_LINES_TEXT]
+    found = _FIELD_VERDICT.search(text)
+    if found:
+        return found.group(1).lower() in ("yes", "true")
+    for m in _VERDICT_WORD.finditer(text):
+        before = text[:m.start()]
+        ends = list(_CLAUSE_END.finditer(before[-400:]))
+        clause = before[-400:][ends[-1].end():] if ends else before[-400:]
+        negations = sum(bool(_NEGATOR.match(w)) for w in re.findall(r"[A-Za-z']+", clause)[-6:])
+        negations += bool(_CLOSE_NEGATOR.search(clause))
+        return negations % 2 == 0
+    if _SAFE.search(text):
+        return False
+    return True if _POSITIVE.search(text) else None
 
 
 def parse_answer(text: str) -> DetectionAnswer:
@@ -404,7 +465,7 @@ def score_detection(answer: DetectionAnswer, label: Label, findings: list[dict] 
     """Components, checks and the weighted score of an answer. ``findings`` are normalised Slither findings
     (dicts with ``category``, ``lines``, ``functions``) or None when no analysis is available."""
     checks: dict[str, bool | None] = {"mentions_function": None, "state_change_order": None,
-                                      "consistent_with_slither": None}
+                                      "consistent_with_slither": None, "lines_within_bound": None}
     if not answer.parseable:
         components = dict.fromkeys(WEIGHTS, 0.0)
         return {"components": components, "checks": checks, "score": 0.0, "correct": False}
@@ -415,7 +476,10 @@ def score_detection(answer: DetectionAnswer, label: Label, findings: list[dict] 
     if not answer.vulnerable:
         components = dict.fromkeys(WEIGHTS, 0.0)
         return {"components": components, "checks": checks, "score": 0.0, "correct": False}
-    class_ok = label.accepts(answer.category)
+    named = answer.categories or [answer.category]
+    accepted = [c for c in named if label.accepts(c)]
+    class_ok = bool(accepted) and len(accepted) == len(named)
+    checks["lines_within_bound"] = lines_within_bound(answer.lines, label.lines)
     text = answer.explanation
     if label.functions:
         checks["mentions_function"] = any(_mentions(text, f) for f in label.functions)
@@ -427,12 +491,21 @@ def score_detection(answer: DetectionAnswer, label: Label, findings: list[dict] 
             checks["consistent_with_slither"] = fold(answer.category) == fold(label.category) and any(
                 line_f1(answer.lines, f["lines"]) > 0 or any(_mentions(text, fn) for fn in f["functions"])
                 for f in agreeing)
-    applicable = [v for v in checks.values() if v is not None]
+    applicable = [v for k, v in checks.items() if v is not None and k != "lines_within_bound"]
     explanation = (sum(applicable) / len(applicable)) if applicable else (1.0 if text.strip() else 0.0)
-    components = {"detection": 1.0, "class": 1.0 if class_ok else 0.0,
+    components = {"detection": 1.0, "class": len(accepted) / len(named) if accepted else 0.0,
                   "lines": line_f1(answer.lines, label.lines), "explanation": explanation}
     score = sum(WEIGHTS[k] * v for k, v in components.items())
-    return {"components": components, "checks": checks, "score": round(min(1.0, score), 6), "correct": class_ok}
+    correct = class_ok and checks["lines_within_bound"]
+    return {"components": components, "checks": checks, "score": round(min(1.0, score), 6), "correct": correct}
+
+
+def lines_within_bound(answered: list[int], labelled: list[int]) -> bool:
+    """The answered lines overlap the labelled ones (within :data:`LINE_TOLERANCE`) and are at most
+    :data:`LINE_SLACK` more; for a label without lines, at most :data:`LINE_SLACK` lines."""
+    if len(answered) > len(labelled) + LINE_SLACK:
+        return False
+    return not labelled or any(abs(a - t) <= LINE_TOLERANCE for a in answered for t in labelled)
 
 
 def golden_answer(label: Label) -> str:

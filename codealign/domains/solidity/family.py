@@ -1,20 +1,28 @@
 """Procedural Solidity tasks: small generated contracts with or without one planted vulnerability, to detect
 (label + lines, scored by :mod:`codealign.domains.solidity.answers`) or to repair (judged on py-evm: the
-task's functional transactions must behave and its exploit must fail).
+functional transactions must behave and every exploit variant must fail, on scenarios drawn per job).
+
+A repair task's ``assets["evm"]`` holds only the fixed part of its scenario (the contract's name, the helper
+contracts) and names its family and parameters; the judge draws the rest per job (:func:`draws`, from a seed
+only the harness can derive): every address, the block and gas, the amounts and their order, a history of
+ordinary use before each exploit, and 2-3 exploit variants per family (an EOA, a contract, a phished owner;
+a receiver that reverts or burns its gas; an empty or a funded overspender). Exploits are detected from
+balances and storage slots at the original's layout, never from the contract's getters.
 
 Families (:data:`FAMILIES`), one per vulnerability class, each a template over a grid of parameters
 (``names``: contract, state and function names; ``unit``: the amounts; ``style``: a structural variant):
 
 * ``reentrancy`` — a vault that pays out with ``call.value`` before it zeroes or lowers the balance; the
-  exploit is an attacker contract that re-enters from its fallback and drains the other depositors;
+  exploit is an attacker contract that re-enters from its fallback and drains the other depositors (in one
+  transaction, or deposit first and strike later);
 * ``unchecked_call`` — a ledger that lowers the balance, then ``send``/``call.value`` without checking the
-  result; the exploit is a receiver that rejects ether: the ledger says paid, the ether stays;
+  result; the exploit is a receiver that rejects ether: the ledger says paid, the receiver never got it;
 * ``tx_origin`` — a wallet that authenticates its owner with ``tx.origin``; the exploit is the owner
   tricked into calling an attacker's contract that calls the wallet;
 * ``access_control`` — an owned registry where one privileged function lacks ``onlyOwner``; the exploit is
-  the attacker calling it;
+  the attacker calling it, directly, through a contract, or through a contract the owner is tricked into calling;
 * ``overflow`` — a token ledger (solc 0.4, no checked arithmetic) whose transfer underflows or whose batch
-  transfer overflows a product; the exploit mints the attacker a huge balance.
+  transfer overflows a product; the exploit mints tokens (the holders' balances no longer sum to the supply).
 
 Every contract is ``pragma solidity ^0.4.24`` (solc-js 0.4.26, which setup installs), so arithmetic wraps.
 Task kinds per parameter combination: ``detect`` of the vulnerable contract, ``detect`` of its repaired
@@ -32,6 +40,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import random
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -42,7 +51,7 @@ from codealign.domains.splits import SPLITS, Bundle
 from codealign.errors import UserError
 from codealign.types import Task
 
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 HELDOUT_PARAM_FRACTION = 0.25
 HELDOUT_PHRASING = 3
 BUNDLED_COUNTS = {"train": 240, "heldout": 80}
@@ -88,7 +97,12 @@ class Family:
         raise NotImplementedError
 
     def scenario(self, params: dict[str, Any]) -> dict[str, Any]:
-        """The py-evm scenario (format: ``resources/evm_runner.py``)."""
+        """The fixed part of the py-evm scenario: the contract's name and the helper contracts' source."""
+        raise NotImplementedError
+
+    def draw(self, params: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+        """One draw of the scenario (format: ``resources/evm_runner.py``): the world (addresses, block, gas
+        price), the functional transactions and every exploit variant, their amounts and actors from ``rng``."""
         raise NotImplementedError
 
 
@@ -98,12 +112,64 @@ def _call(sender: str, sig: str, *args, wei: int = 0, to: str = "@target", **exp
     return {**step, "expect": expect} if expect else step
 
 
-def _read(sig: str, *args, returns: str = "uint256", op: str = "==", value: Any = None) -> dict:
-    return _call("viewer", sig, *args, returns=returns, op=op, value=value)
+def _getter(sig: str, *args, returns: str = "uint256", value: Any = None) -> dict:
+    """A call of the contract's own getter (part of its behaviour, never how an exploit is detected)."""
+    return _call("viewer", sig, *args, returns=returns, op="==", value=value)
 
 
 def _balance(ref: str, value: int, op: str = "==") -> dict:
     return {"balance": ref, "expect": {"op": op, "value": value}}
+
+
+def _slot(slot: int, value: Any, key: str | None = None, op: str = "==", address: bool = False) -> dict:
+    """A read of the target's storage at the original's layout (a mapping entry when ``key`` is given)."""
+    expect = {"op": op, "value": value, **({"returns": "address"} if address else {})}
+    return {"storage": "@target", "slot": slot, **({"key": key} if key is not None else {}), "expect": expect}
+
+
+def _deploy(sender: str, helper: str, name: str, types: list[str], args: list) -> dict:
+    return {"from": sender, "deploy": helper, "as": name, "types": types, "args": args}
+
+
+def _address(rng: random.Random) -> str:
+    return "0x" + rng.getrandbits(160).to_bytes(20, "big").hex()
+
+
+def _world(rng: random.Random) -> dict[str, Any]:
+    """The chain a draw runs on and its actors: every address, the block (number, timestamp, coinbase,
+    difficulty, gas limit), each transaction's gas and price and the actors' ether drawn, so no constant of
+    the harness tells a judged chain from a real one."""
+    env = {"block_number": rng.randint(1, 20_000_000), "timestamp": rng.randint(1_500_000_000, 2_000_000_000),
+           "coinbase": _address(rng), "gas_price": rng.randint(1, 200) * 10**9,
+           "difficulty": rng.randint(1, 2**64), "gas_limit": rng.randint(8, 36) * 10**6,
+           "tx_gas": rng.randint(500_000, 1_500_000), "funds": rng.randint(10**20, 10**23)}
+    return {"env": env, "actors": {name: _address(rng) for name in ACTORS}}
+
+
+def _shuffled(rng: random.Random, *blocks: list[dict]) -> list[dict]:
+    """Independent groups of steps in a drawn order."""
+    order = list(blocks)
+    rng.shuffle(order)
+    return [step for block in order for step in block]
+
+
+def _beyond(rng: random.Random, limit: int) -> int:
+    """An amount over ``limit`` at a drawn scale: just over, well over, or anywhere up to 2**256 - 1."""
+    return limit + rng.choice((rng.randint(1, 100), rng.randint(101, 10**9), rng.randint(10**9, 2**256 - 1 - limit)))
+
+
+def _after_history(rng: random.Random, exploits: list[dict], use) -> list[dict]:
+    """Each exploit after a drawn number (0-5) of ordinary uses of the contract (``use(rng)``: steps that leave
+    what the exploit checks unchanged), so a contract cannot stay safe for its first few transactions only."""
+    for exploit in exploits:
+        history = [step for _ in range(rng.randint(0, 5)) for step in use(rng)]
+        exploit["steps"] = history + exploit["steps"]
+    return exploits
+
+
+ACTORS = ("owner", "alice", "bob", "carol", "attacker", "accomplice", "viewer")
+BALANCES_SLOT = 0
+"""Storage slot of the balances mapping in the vault and token contracts (their first state variable)."""
 
 
 def _vault_head(n: dict[str, str]) -> str:
@@ -117,6 +183,30 @@ VAULT_NAMES = (
     {"C": "CommunityFund", "bal": "shares", "dep": "contribute", "wd": "redeem"},
     {"C": "DepositBox", "bal": "credit", "dep": "put", "wd": "take"},
 )
+
+
+def _wallet(n: dict[str, str], withdraw_all: bool) -> str:
+    """A contract user of a vault: deposits and withdraws like an account, accepts ether."""
+    take = "vault.{wd}();" if withdraw_all else "vault.{wd}(amount);"
+    return ("contract Wallet {\n    IVault vault;\n\n    constructor(address target) public {\n"
+            "        vault = IVault(target);\n    }\n\n"
+            "    function put() public payable {\n        vault.{dep}.value(msg.value)();\n    }\n\n"
+            "    function take(uint256 amount) public {\n        " + take + "\n    }\n\n"
+            "    function () public payable {}\n}\n").replace("{wd}", n["wd"]).replace("{dep}", n["dep"])
+
+
+def _vault_interface(n: dict[str, str], withdraw_all: bool) -> str:
+    wd = f"{n['wd']}()" if withdraw_all else f"{n['wd']}(uint256 amount)"
+    return f"{PRAGMA}interface IVault {{\n    function {n['dep']}() external payable;\n    function {wd} external;\n}}\n\n"
+
+
+def _wallet_round_trip(n: dict[str, str], amount: int, withdraw_all: bool) -> list[dict]:
+    """carol's contract wallet deposits and takes back ``amount``: contracts are customers too."""
+    return [_deploy("carol", "Wallet", "wallet", ["address"], ["@target"]),
+            _call("carol", "put()", wei=amount, to="@wallet", ok=True),
+            _slot(BALANCES_SLOT, amount, key="@wallet"),
+            _call("carol", "take(uint256)", amount, to="@wallet", ok=True),
+            _balance("@wallet", amount), _slot(BALANCES_SLOT, 0, key="@wallet")]
 
 
 class Reentrancy(Family):
@@ -140,35 +230,54 @@ class Reentrancy(Family):
         return _vault_head(n) + head + body + "    }\n}\n"
 
     def scenario(self, params):
+        n = self.names[params["names"]]
+        every = params["style"] == "all"
+        again = f"vault.{n['wd']}({'' if every else 'stake'});"
+        helpers = (_vault_interface(n, every) +
+                   "contract Attack {\n    IVault vault;\n    uint256 stake;\n    uint256 rounds;\n    uint256 limit;\n\n"
+                   "    constructor(address target, uint256 maxRounds) public {\n        vault = IVault(target);\n"
+                   "        limit = maxRounds;\n    }\n\n"
+                   "    function run() public payable {\n        stake = msg.value;\n"
+                   f"        vault.{n['dep']}.value(msg.value)();\n        {again}\n    }}\n\n"
+                   f"    function put() public payable {{\n        stake = msg.value;\n"
+                   f"        vault.{n['dep']}.value(msg.value)();\n    }}\n\n"
+                   f"    function strike() public {{\n        {again}\n    }}\n\n"
+                   "    function () public payable {\n        if (rounds < limit && address(vault).balance >= stake) {\n"
+                   f"            rounds++;\n            {again}\n        }}\n    }}\n}}\n\n" + _wallet(n, every))
+        return {"contract": n["C"], "helpers": helpers}
+
+    def draw(self, params, rng):
         n, u = self.names[params["names"]], params["unit"] * ETHER
         every = params["style"] == "all"
-        wd = f"{n['wd']}()" if every else f"{n['wd']}(uint256)"
-        args = () if every else (u,)
-        helpers = (f"{PRAGMA}interface IVault {{\n    function {n['dep']}() external payable;\n"
-                   f"    function {wd.replace('(uint256)', '(uint256 amount)')} external;\n}}\n\n"
-                   "contract Attack {\n    IVault vault;\n    uint256 stake;\n    uint256 rounds;\n\n"
-                   "    constructor(address target) public {\n        vault = IVault(target);\n    }\n\n"
-                   "    function run() public payable {\n        stake = msg.value;\n"
-                   f"        vault.{n['dep']}.value(msg.value)();\n"
-                   f"        vault.{n['wd']}({'' if every else 'stake'});\n"
-                   "    }\n\n    function () public payable {\n"
-                   "        if (rounds < 3 && address(vault).balance >= stake) {\n            rounds++;\n"
-                   f"            vault.{n['wd']}({'' if every else 'stake'});\n        }}\n    }}\n}}\n")
-        bal = f"{n['bal']}(address)"
-        functional = [
-            _call("alice", f"{n['dep']}()", wei=2 * u, ok=True),
-            _call("bob", f"{n['dep']}()", wei=3 * u, ok=True),
-            _read(bal, "@alice", value=2 * u),
-            _call("alice", wd, *args, ok=True),
-            _read(bal, "@alice", value=0 if every else u),
-            _balance("@target", 3 * u if every else 4 * u),
-            _call("alice", wd, *((5 * u,) if not every else ()), ok=False),
+        wd, dep = (f"{n['wd']}()" if every else f"{n['wd']}(uint256)"), f"{n['dep']}()"
+        a, b = u * rng.randint(2, 6), u * rng.randint(1, 6)
+        out = a if every else u * rng.randint(1, a // u)
+        left = a - out
+        too_much = () if every else (left + u * rng.randint(1, 3),)
+        functional = _shuffled(rng, [_call("alice", dep, wei=a, ok=True)], [_call("bob", dep, wei=b, ok=True)]) + [
+            _slot(BALANCES_SLOT, a, key="@alice"), _getter(f"{n['bal']}(address)", "@alice", value=a),
+            _call("alice", wd, *(() if every else (out,)), ok=True),
+            _slot(BALANCES_SLOT, left, key="@alice"), _slot(BALANCES_SLOT, b, key="@bob"),
+            _balance("@target", left + b),
+            _call("alice", wd, *too_much, ok=False),
+            *_wallet_round_trip(n, u * rng.randint(1, 3), every),
+            _balance("@target", left + b)]
+        victims = _shuffled(rng, [_call("alice", dep, wei=u * rng.randint(1, 5))],
+                            [_call("bob", dep, wei=u * rng.randint(1, 5))])
+        pool = sum(step["value"] for step in victims)
+        stake, rounds = u * rng.randint(1, 2), rng.randint(1, 4)
+        attack = _deploy("attacker", "Attack", "attack", ["address", "uint256"], ["@target", rounds])
+        drained = [_balance("@target", pool, op="<")]
+        exploits = [
+            {"variant": "one_transaction", "steps": [*victims, attack, _call("attacker", "run()", wei=stake, to="@attack")],
+             "exploited": drained},
+            {"variant": "deposit_then_strike",
+             "steps": [attack, _call("attacker", "put()", wei=stake, to="@attack"), *victims,
+                       _call("accomplice", "strike()", to="@attack")], "exploited": drained},
         ]
-        exploit = [_call("bob", f"{n['dep']}()", wei=3 * u),
-                   {"from": "attacker", "deploy": "Attack", "as": "attack", "types": ["address"], "args": ["@target"]},
-                   _call("attacker", "run()", wei=u, to="@attack")]
-        return {"contract": n["C"], "helpers": helpers, "functional": functional, "exploit": exploit,
-                "exploited": [_balance("@attack", u, ">")]}
+        round_trip = (lambda r: [_call("carol", dep, wei=u * r.randint(1, 3)), _call("carol", wd)]) if every else \
+            (lambda r: [_call("carol", dep, wei=u), _call("carol", wd, u)])
+        return {**_world(rng), "functional": functional, "exploits": _after_history(rng, exploits, round_trip)}
 
 
 class UncheckedCall(Family):
@@ -185,27 +294,41 @@ class UncheckedCall(Family):
                 f"{pay}\n    }}\n}}\n")
 
     def scenario(self, params):
+        n = self.names[params["names"]]
+        helpers = (_vault_interface(n, False) +
+                   "contract Rejecter {\n    IVault vault;\n    bool invalid;\n\n"
+                   "    constructor(address target, bool useInvalid) public {\n        vault = IVault(target);\n"
+                   "        invalid = useInvalid;\n    }\n\n"
+                   f"    function put() public payable {{\n        vault.{n['dep']}.value(msg.value)();\n    }}\n\n"
+                   f"    function take(uint256 amount) public {{\n        vault.{n['wd']}(amount);\n    }}\n\n"
+                   "    function () public payable {\n        assert(!invalid);\n        revert();\n    }\n}\n\n"
+                   + _wallet(n, False))
+        return {"contract": n["C"], "helpers": helpers}
+
+    def draw(self, params, rng):
         n, u = self.names[params["names"]], params["unit"] * ETHER
-        helpers = (f"{PRAGMA}interface IVault {{\n    function {n['dep']}() external payable;\n"
-                   f"    function {n['wd']}(uint256 amount) external;\n}}\n\n"
-                   "contract Rejecter {\n    IVault vault;\n\n"
-                   "    constructor(address target) public {\n        vault = IVault(target);\n    }\n\n"
-                   f"    function run() public payable {{\n        vault.{n['dep']}.value(msg.value)();\n"
-                   f"        vault.{n['wd']}(msg.value);\n    }}\n\n"
-                   "    function () public payable {\n        revert();\n    }\n}\n")
-        bal, wd = f"{n['bal']}(address)", f"{n['wd']}(uint256)"
-        functional = [
-            _call("alice", f"{n['dep']}()", wei=2 * u, ok=True),
-            _call("alice", wd, u, ok=True),
-            _read(bal, "@alice", value=u),
-            _balance("@target", u),
-            _call("alice", wd, 2 * u, ok=False),
-        ]
-        exploit = [{"from": "attacker", "deploy": "Rejecter", "as": "rejecter", "types": ["address"],
-                    "args": ["@target"]},
-                   _call("attacker", "run()", wei=u, to="@rejecter")]
-        return {"contract": n["C"], "helpers": helpers, "functional": functional, "exploit": exploit,
-                "exploited": [_read(bal, "@rejecter", value=0), _balance("@target", u)]}
+        wd, dep = f"{n['wd']}(uint256)", f"{n['dep']}()"
+        a, b = u * rng.randint(2, 6), u * rng.randint(1, 4)
+        out = u * rng.randint(1, a // u)
+        functional = _shuffled(rng, [_call("alice", dep, wei=a, ok=True)], [_call("bob", dep, wei=b, ok=True)]) + [
+            _call("alice", wd, out, ok=True), _slot(BALANCES_SLOT, a - out, key="@alice"),
+            _getter(f"{n['bal']}(address)", "@alice", value=a - out), _balance("@target", a - out + b),
+            _call("alice", wd, a - out + u * rng.randint(1, 3), ok=False),
+            *_wallet_round_trip(n, u * rng.randint(1, 3), False), _balance("@target", a - out + b)]
+        exploits = []
+        for variant, invalid in (("receiver_reverts", False), ("receiver_hits_invalid", True)):
+            put = u * rng.randint(1, 4)
+            # The receiver's ether plus what the ledger still owes it: anything less is ether it lost.
+            owed = {"sum": [{"balance": "@rejecter"}, {"storage": "@target", "slot": BALANCES_SLOT, "key": "@rejecter"}],
+                    "expect": {"op": "<", "value": put}}
+            exploits.append({"variant": variant, "steps": [
+                _call("bob", dep, wei=u * rng.randint(1, 4)),
+                _deploy("attacker", "Rejecter", "rejecter", ["address", "bool"], ["@target", invalid]),
+                _call("attacker", "put()", wei=put, to="@rejecter"),
+                _call("attacker", "take(uint256)", u * rng.randint(1, put // u), to="@rejecter")],
+                "exploited": [owed]})
+        return {**_world(rng), "functional": functional,
+                "exploits": _after_history(rng, exploits, lambda r: [_call("carol", dep, wei=u), _call("carol", wd, u)])}
 
 
 class TxOrigin(Family):
@@ -217,6 +340,7 @@ class TxOrigin(Family):
         {"C": "Allowance", "pay": "sendTo"},
     )
     space = {"names": (0, 1, 2, 3), "unit": (1, 2, 3), "style": ("require", "modifier")}
+    OWNER_SLOT = 0
 
     def source(self, params, vulnerable):
         n = self.names[params["names"]]
@@ -234,24 +358,33 @@ class TxOrigin(Family):
                 "        to.transfer(amount);\n    }\n}\n")
 
     def scenario(self, params):
-        n, u = self.names[params["names"]], params["unit"] * ETHER
-        pay = f"{n['pay']}(address,uint256)"
+        n = self.names[params["names"]]
         helpers = (f"{PRAGMA}interface IWallet {{\n"
                    f"    function {n['pay']}(address to, uint256 amount) external;\n}}\n\n"
-                   "contract Phish {\n    IWallet wallet;\n    address thief;\n\n"
-                   "    constructor(address target) public {\n        wallet = IWallet(target);\n"
-                   "        thief = msg.sender;\n    }\n\n    function claimReward() public {\n"
-                   f"        wallet.{n['pay']}(thief, address(wallet).balance);\n    }}\n}}\n")
-        functional = [
-            _call("owner", pay, "@bob", u, ok=True),
-            _balance("@target", 4 * u),
-            _call("alice", pay, "@alice", u, ok=False),
-            _balance("@target", 4 * u),
-        ]
-        exploit = [{"from": "attacker", "deploy": "Phish", "as": "phish", "types": ["address"], "args": ["@target"]},
-                   _call("owner", "claimReward()", to="@phish")]
-        return {"contract": n["C"], "helpers": helpers, "constructor": {"value": 5 * u},
-                "functional": functional, "exploit": exploit, "exploited": [_balance("@target", 0)]}
+                   "contract Phish {\n    IWallet wallet;\n    address thief;\n    uint256 part;\n\n"
+                   "    constructor(address target, address to, uint256 amount) public {\n"
+                   "        wallet = IWallet(target);\n        thief = to;\n        part = amount;\n    }\n\n"
+                   "    function claimReward() public {\n"
+                   f"        wallet.{n['pay']}(thief, part == 0 ? address(wallet).balance : part);\n    }}\n}}\n")
+        return {"contract": n["C"], "helpers": helpers}
+
+    def draw(self, params, rng):
+        n, u = self.names[params["names"]], params["unit"] * ETHER
+        pay = f"{n['pay']}(address,uint256)"
+        funds = u * rng.randint(3, 9)
+        paid = u * rng.randint(1, 2)
+        functional = [_slot(self.OWNER_SLOT, "@owner", address=True),
+                      _call("owner", pay, "@bob", paid, ok=True), _balance("@target", funds - paid),
+                      _call(rng.choice(("alice", "bob", "carol")), pay, "@alice", u, ok=False),
+                      _balance("@target", funds - paid)]
+        exploits = []
+        for variant, part in (("drain", 0), ("skim", u * rng.randint(1, 2))):
+            thief = rng.choice(("@attacker", "@accomplice"))
+            exploits.append({"variant": variant, "steps": [
+                _deploy("attacker", "Phish", "phish", ["address", "address", "uint256"], ["@target", thief, part]),
+                _call("owner", "claimReward()", to="@phish")], "exploited": [_balance("@target", funds, op="<")]})
+        return {**_world(rng), "constructor": {"value": funds}, "functional": functional,
+                "exploits": _after_history(rng, exploits, lambda r: [_call("owner", pay, "@target", u * r.randint(1, 3))])}
 
 
 class AccessControl(Family):
@@ -264,6 +397,7 @@ class AccessControl(Family):
         {"C": "Subscription", "fee": "monthly", "setFee": "setMonthly", "setOwner": "handOver", "sweep": "cashIn"},
     )
     space = {"names": (0, 1, 2, 3), "unit": (1, 2, 3), "style": ("setFee", "setOwner", "sweep")}
+    OWNER_SLOT, FEE_SLOT = 0, 1
 
     def source(self, params, vulnerable):
         n = self.names[params["names"]]
@@ -285,22 +419,52 @@ class AccessControl(Family):
                 "        to.transfer(address(this).balance);\n    }\n}\n")
 
     def scenario(self, params):
+        n = self.names[params["names"]]
+        helpers = (f"{PRAGMA}interface IOwned {{\n    function {n['setFee']}(uint256 value) external;\n"
+                   f"    function {n['setOwner']}(address next) external;\n"
+                   f"    function {n['sweep']}(address to) external;\n}}\n\n"
+                   "contract Relay {\n    IOwned target;\n\n    constructor(address t) public {\n"
+                   "        target = IOwned(t);\n    }\n\n"
+                   f"    function setFee(uint256 value) public {{\n        target.{n['setFee']}(value);\n    }}\n\n"
+                   f"    function setOwner(address next) public {{\n        target.{n['setOwner']}(next);\n    }}\n\n"
+                   f"    function sweep(address to) public {{\n        target.{n['sweep']}(to);\n    }}\n}}\n")
+        return {"contract": n["C"], "helpers": helpers}
+
+    def draw(self, params, rng):
         n, u = self.names[params["names"]], params["unit"] * ETHER
         set_fee, set_owner, sweep = f"{n['setFee']}(uint256)", f"{n['setOwner']}(address)", f"{n['sweep']}(address)"
-        functional = [
-            _call("owner", set_fee, 7, ok=True),
-            _read(f"{n['fee']}()", value=7),
-            _call("owner", sweep, "@bob", ok=True),
-            _balance("@target", 0),
-            _call("owner", set_owner, "@alice", ok=True),
-            _read("owner()", returns="address", value="@alice"),
+        funds = u * rng.randint(1, 9)
+        fee, fee2 = rng.randint(100, 10**9), rng.randint(100, 10**9)
+        outsider = rng.choice(("alice", "bob", "carol"))
+        functional = _shuffled(
+            rng,
+            [_call("owner", set_fee, fee, ok=True), _slot(self.FEE_SLOT, fee), _getter(f"{n['fee']}()", value=fee)],
+            [_call(outsider, set_fee, fee2, ok=False), _call(outsider, set_owner, f"@{outsider}", ok=False),
+             _call(outsider, sweep, f"@{outsider}", ok=False), _balance("@target", funds)],
+        ) + [_call("owner", sweep, "@bob", ok=True), _balance("@target", 0),
+             _call("owner", set_owner, "@alice", ok=True), _slot(self.OWNER_SLOT, "@alice", address=True),
+             _getter("owner()", returns="address", value="@alice"),
+             _call("alice", set_fee, fee2, ok=True), _slot(self.FEE_SLOT, fee2),
+             _call("owner", set_fee, fee, ok=False)]
+        style = params["style"]
+        value = {"setFee": rng.choice((0, rng.randint(1, 99), rng.randint(10**10, 2**64), 2**256 - 1)),
+                 "setOwner": rng.choice(("@attacker", "@accomplice")),
+                 "sweep": rng.choice(("@attacker", "@accomplice"))}[style]
+        sig = {"setFee": set_fee, "setOwner": set_owner, "sweep": sweep}[style]
+        relayed = {"setFee": "setFee(uint256)", "setOwner": "setOwner(address)", "sweep": "sweep(address)"}[style]
+        exploited = {"setFee": _slot(self.FEE_SLOT, value), "setOwner": _slot(self.OWNER_SLOT, value, address=True),
+                     "sweep": _balance("@target", funds, op="<")}[style]
+        setup = [_call("owner", set_fee, fee)]
+        relay = _deploy("attacker", "Relay", "relay", ["address"], ["@target"])
+        exploits = [
+            {"variant": "direct", "steps": [*setup, _call("attacker", sig, value)], "exploited": [exploited]},
+            {"variant": "through_a_contract", "steps": [*setup, relay, _call("attacker", relayed, value, to="@relay")],
+             "exploited": [exploited]},
+            {"variant": "owner_phished", "steps": [*setup, relay, _call("owner", relayed, value, to="@relay")],
+             "exploited": [exploited]},
         ]
-        attack = {"setFee": (_call("attacker", set_fee, 13), _read(f"{n['fee']}()", value=13)),
-                  "setOwner": (_call("attacker", set_owner, "@attacker"),
-                               _read("owner()", returns="address", value="@attacker")),
-                  "sweep": (_call("attacker", sweep, "@attacker"), _balance("@target", 0))}[params["style"]]
-        return {"contract": n["C"], "constructor": {"value": 5 * u}, "functional": functional,
-                "exploit": [attack[0]], "exploited": [attack[1]]}
+        return {**_world(rng), "constructor": {"value": funds}, "functional": functional,
+                "exploits": _after_history(rng, exploits, lambda r: [_call("owner", set_fee, r.randint(100, 10**9))])}
 
 
 class Overflow(Family):
@@ -332,30 +496,56 @@ class Overflow(Family):
                 f"            {b}[receivers[i]] += value;\n        }}\n    }}\n}}\n")
 
     def scenario(self, params):
-        n, supply = self.names[params["names"]], params["unit"]
+        return {"contract": self.names[params["names"]]["C"]}
+
+    def draw(self, params, rng):
+        n = self.names[params["names"]]
+        supply = params["unit"] * rng.randint(1, 9)
         bal, tr = f"{n['bal']}(address)", f"{n['tr']}(address,uint256)"
+        batch = f"{n['batch']}(address[],uint256)"
+        a = rng.randint(supply // 4, supply // 2)
         if params["style"] == "transfer":
-            functional = [
-                _call("owner", tr, "@alice", 30, returns="bool", value=True),
-                _read(bal, "@alice", value=30),
-                _read(bal, "@owner", value=supply - 30),
-                _call("alice", tr, "@bob", 10, ok=True),
-                _read(bal, "@bob", value=10),
-            ]
-            exploit = [_call("attacker", tr, "@bob", 1)]
+            b = rng.randint(1, a)
+            functional = [_call("owner", tr, "@alice", a, returns="bool", value=True),
+                          _slot(BALANCES_SLOT, a, key="@alice"), _slot(BALANCES_SLOT, supply - a, key="@owner"),
+                          _getter(bal, "@alice", value=a),
+                          _call("alice", tr, "@bob", b, ok=True), _slot(BALANCES_SLOT, b, key="@bob"),
+                          _call("alice", tr, "@bob", a - b + rng.randint(1, 50), ok=False),
+                          _slot(BALANCES_SLOT, a - b, key="@alice")]
+            held = rng.randint(1, 20)
+            exploits = [{"variant": "empty_sender", "steps": [_call("attacker", tr, "@accomplice", _beyond(rng, 0))]},
+                        {"variant": "holder_overspends",
+                         "steps": [_call("owner", tr, "@attacker", held),
+                                   _call("attacker", tr, "@accomplice", _beyond(rng, held))]}]
         else:
-            batch = f"{n['batch']}(address[],uint256)"
-            functional = [
-                _call("owner", batch, ["@alice", "@bob"], 30, ok=True),
-                _read(bal, "@alice", value=30),
-                _read(bal, "@owner", value=supply - 60),
-                _call("alice", batch, ["@bob"], 10, ok=True),
-                _read(bal, "@bob", value=40),
-            ]
-            exploit = [_call("attacker", batch, ["@attacker", "@bob"], 2**255)]
-        return {"contract": n["C"], "constructor": {"types": ["uint256"], "args": [supply]},
-                "functional": functional, "exploit": exploit, "exploited": [_read(bal, "@attacker", op=">",
-                                                                                   value=supply)]}
+            each = a // 2
+            w = rng.randint(1, each // 2)
+            functional = [_call("owner", batch, ["@alice", "@bob"], each, ok=True),
+                          _slot(BALANCES_SLOT, each, key="@alice"), _slot(BALANCES_SLOT, supply - 2 * each, key="@owner"),
+                          _getter(bal, "@alice", value=each),
+                          _call("alice", batch, ["@bob", "@carol"], w, ok=True),
+                          _slot(BALANCES_SLOT, each + w, key="@bob"), _slot(BALANCES_SLOT, w, key="@carol"),
+                          _call("alice", batch, ["@bob", "@carol"], each - 2 * w + 1, ok=False),
+                          _slot(BALANCES_SLOT, each - 2 * w, key="@alice")]
+            count = rng.choice((2, 4))
+            wrap = rng.choice((3, 5))
+            exploits = [{"variant": "product_wraps_to_zero",
+                         "steps": [_call("attacker", batch, (["@attacker", "@accomplice"] * 2)[:count], 2**256 // count)]},
+                        {"variant": "product_wraps_small",
+                         "steps": [_call("owner", batch, ["@attacker"], wrap),
+                                   _call("attacker", batch, (["@accomplice", "@attacker"] * 3)[:wrap],
+                                         2**256 // wrap + 1)]}]
+        # Conservation of the supply, read from storage: a sum over every holder other than the supply is a
+        # minted (or burnt) balance.
+        holders = ["@owner", "@alice", "@bob", "@carol", "@attacker", "@accomplice"]
+        supply_kept = {"sum": [{"storage": "@target", "slot": BALANCES_SLOT, "key": h} for h in holders],
+                       "expect": {"op": "!=", "value": supply}}
+        move = tr if params["style"] == "transfer" else batch
+        there, back = (("@carol", 1), ("@owner", 1)) if move == tr else ((["@carol"], 1), (["@owner"], 1))
+        for exploit in _after_history(rng, exploits, lambda r: [_call("owner", move, *there), _call("carol", move, *back)]):
+            exploit["exploited"] = [supply_kept]
+        return {**_world(rng), "constructor": {"types": ["uint256"], "args": [supply]}, "functional": functional,
+                "exploits": exploits}
 
 
 _FAMILY_LIST: tuple[Family, ...] = (Reentrancy(), UncheckedCall(), TxOrigin(), AccessControl(), Overflow())
@@ -367,6 +557,12 @@ def family(name: str) -> Family:
     if name not in _BY_NAME:
         raise UserError(f"unknown solidity task family {name!r}; choose from: {', '.join(FAMILIES)}")
     return _BY_NAME[name]
+
+
+def draws(family_name: str, params: dict[str, Any], seed: str, n: int) -> list[dict[str, Any]]:
+    """``n`` draws of a family task's scenario from ``seed`` (the same seed, the same draws)."""
+    fam = family(family_name)
+    return [fam.draw(params, random.Random(f"{seed}/{i}")) for i in range(n)]
 
 
 # -- the split -------------------------------------------------------------------------------------------
@@ -407,7 +603,8 @@ def make_task(family_name: str, params: dict[str, Any], kind: str, phrasing: int
         prompt = f"{REPAIR_PHRASINGS[phrasing].format(what=fam.what)} Answer with the whole fixed contract.\n\n" \
                  f"{vulnerable_source}"
         assets = {"kind": "repair", "source": vulnerable_source, "category": fam.category, "fixed": fixed,
-                  "evm": fam.scenario(params), "filename": "contract.sol"}
+                  "evm": {**fam.scenario(params), "family": family_name, "params": dict(params)},
+                  "filename": "contract.sol"}
     else:
         source = vulnerable_source if kind == "detect" else fixed
         label = {"vulnerable": kind == "detect", "category": fam.category if kind == "detect" else None,

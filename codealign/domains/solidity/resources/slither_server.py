@@ -10,7 +10,8 @@ CONFIG names the tools: ``python``, ``node``, ``adapter`` (solc_adapter.py), ``s
 ``{"source": str, "filename": "contract.sol", "solc": {"version", "module_dir", "wrapper_dir"}}``; the reply
 is ``{"ok", "compiled", "compile_error", "analysis_error", "detectors": [...], "abis": {...}}`` where
 ``detectors`` are the very objects ``slither FILE --json`` lists under ``results.detectors``. A request
-with an ``evm`` scenario is not analysed but run on py-evm (``evm_runner.py``); its reply adds ``evm``.
+with an ``evm`` scenario is run on py-evm (``evm_runner.py``); its reply adds ``evm``, and when the scenario
+says ``"slither": true`` also Slither's findings on the same contract (its failure in ``evm.slither_error``).
 
 Slither is driven through the same functions its command line uses (``parse_args``, ``choose_detectors``,
 ``process_all``) with the argument list ``FILE --solc ADAPTER``, so the findings are the command line's.
@@ -127,7 +128,12 @@ def handle(request: dict, compilers: Compilers) -> dict:
     if "evm" not in request:
         return analyse(request, compilers)
     try:
-        return evm_runner.run(request, compilers.adapter(request["solc"]))
+        reply = evm_runner.run(request, compilers.adapter(request["solc"]))
+        if reply["compiled"] and request["evm"].get("slither"):
+            analysed = analyse(request, compilers)
+            reply["detectors"] = analysed["detectors"]
+            reply["evm"]["slither_error"] = analysed["analysis_error"] or analysed["compile_error"]
+        return reply
     except Exception as exc:  # a harness fault on this request is reported as data, the worker stays up
         return {"ok": True, "compiled": False, "compile_error": "", "detectors": [], "abis": {},
                 "analysis_error": f"{type(exc).__name__}: {exc}"[:4000], "traceback": traceback.format_exc()[-4000:]}
