@@ -2,8 +2,6 @@
 state of the reference, score = fraction of draws passed, references PASS on every draw."""
 
 import itertools
-import os
-import stat
 
 import pytest
 
@@ -11,7 +9,7 @@ from codealign.domains import draws
 from codealign.domains.ladder import LadderDomain
 from codealign.domains.ladder.equivalence import covering_traces, random_traces
 from codealign.domains.ladder.parser import parse_program
-from codealign.domains.ladder.scoring import DRAW_PURPOSE, DRAWN_STEPS, DRAWN_TRACES, score_candidate
+from codealign.domains.ladder.scoring import DRAWN_STEPS, DRAWN_TRACES, score_candidate
 from codealign.domains.ladder.simulator import Simulator
 from codealign.domains.ladder.task import LadderTask
 from codealign.domains.ladder.tasks import FAMILIES, bundled_tasks
@@ -31,26 +29,6 @@ def fresh_home(tmp_path, monkeypatch):
     draws._load.cache_clear()
     yield tmp_path / "home"
     draws._load.cache_clear()
-
-
-def test_judge_key_is_created_once_with_mode_0600(fresh_home):
-    key = draws.judge_key()
-    path = fresh_home / draws.KEY_NAME
-    assert len(key) == draws.KEY_BYTES and stat.S_IMODE(path.stat().st_mode) == 0o600
-    draws._load.cache_clear()
-    assert draws.judge_key() == key and os.listdir(fresh_home) == [draws.KEY_NAME]
-
-
-def test_draw_seed_is_reproducible_and_changes_with_candidate_task_and_key(fresh_home):
-    task = bundled_tasks("train")[0]
-    other = bundled_tasks("train")[1]
-    seed = draws.draw_seed(DRAW_PURPOSE, task, "NO(a) OUT(b)")
-    assert seed == draws.draw_seed(DRAW_PURPOSE, task, "NO(a) OUT(b)")
-    assert seed != draws.draw_seed(DRAW_PURPOSE, task, "NO(a) OUT(c)")
-    assert seed != draws.draw_seed(DRAW_PURPOSE, other, "NO(a) OUT(b)")
-    (fresh_home / draws.KEY_NAME).write_bytes(b"k" * draws.KEY_BYTES)
-    draws._load.cache_clear()
-    assert seed != draws.draw_seed(DRAW_PURPOSE, task, "NO(a) OUT(b)")
 
 
 def test_job_carries_the_seed_and_never_the_key(fresh_home):

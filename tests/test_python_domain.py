@@ -223,29 +223,6 @@ def test_exceptions_and_objects_of_the_candidate_cross_the_boundary(domain, back
     assert result.verdict is Verdict.PASS, result.details
 
 
-def test_judge_key_is_made_once_with_mode_0600_and_reused(tmp_path, monkeypatch):
-    from codealign.domains.python import secret
-
-    monkeypatch.delenv("CODEALIGN_JUDGE_KEY", raising=False)
-    monkeypatch.setenv("CODEALIGN_HOME", str(tmp_path))
-    first = secret.judge_key()
-    assert len(first) == 32 and secret.judge_key() == first
-    assert (tmp_path / "judge.key").stat().st_mode & 0o777 == 0o600
-
-
-def test_job_seed_is_deterministic_and_depends_on_the_key(monkeypatch):
-    from codealign.domains.python import secret
-
-    monkeypatch.setenv("CODEALIGN_JUDGE_KEY", "11" * 32)
-    seed = secret.job_seed("t", {"a": 1}, "x")
-    assert seed == secret.job_seed("t", {"a": 1}, "x") != secret.job_seed("t", {"a": 1}, "y")
-    monkeypatch.setenv("CODEALIGN_JUDGE_KEY", "22" * 32)
-    assert secret.job_seed("t", {"a": 1}, "x") != seed
-    monkeypatch.setenv("CODEALIGN_JUDGE_KEY", "not hex")
-    with pytest.raises(ValueError, match="hex"):
-        secret.judge_key()
-
-
 def test_a_function_job_carries_drawn_inputs_but_no_expected_value(domain, monkeypatch):
     """The draw depends on the judge key; the job's files hold the inputs only, never an expected output."""
     from codealign.domains.python import tasks as pt

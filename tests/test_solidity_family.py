@@ -7,9 +7,7 @@ import pytest
 
 from codealign.domains import get_domain
 from codealign.domains.solidity.family import (
-    BUNDLED_COUNTS,
     FAMILIES,
-    bundled_generation,
     bundled_tasks,
     family,
     generate_tasks,
@@ -223,16 +221,3 @@ def test_a_repair_that_passes_some_draws_fails_with_the_fraction_passed(backend)
         domain.close()
     assert result.verdict is Verdict.FAIL and 0.0 < result.score < 1.0, result.details
     assert result.score == result.details["draws_passed"] / 20
-
-
-def test_the_judge_key_is_made_once_private_and_can_be_shared(tmp_path, monkeypatch):
-    from codealign.domains.solidity import secret
-
-    monkeypatch.setenv("CODEALIGN_HOME", str(tmp_path))
-    monkeypatch.delenv("CODEALIGN_JUDGE_KEY", raising=False)
-    key = secret.judge_key()
-    assert len(key) == 32 and secret.judge_key() == key
-    assert (tmp_path / "judge.key").stat().st_mode & 0o777 == 0o600
-    seed = secret.job_seed("t", "c")
-    monkeypatch.setenv("CODEALIGN_JUDGE_KEY", "ab" * 32)
-    assert secret.judge_key() == bytes.fromhex("ab" * 32) and secret.job_seed("t", "c") != seed

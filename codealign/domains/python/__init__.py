@@ -7,7 +7,7 @@ Task ``assets`` (all optional except one way to judge):
 * ``calls`` — a function task: ``{"function": name, "cases": [[args, expected], ...], "draw": {"family",
   "params", "n"}}`` with ``args`` (a list) and ``expected`` encoded by ``worker.encode_value``; ``draw`` adds
   ``n`` inputs drawn per job from a procedural family (:mod:`.tasks`) with a seed from the judge's secret
-  (:mod:`.secret`), their expected outputs computed on the judge's side by the family's reference. Or:
+  (:mod:`codealign.domains.draws`), their expected outputs computed on the judge's side by the family's reference. Or:
 * ``tests`` — list of assert-style snippets; each is one test (HumanEval/MBPP style), its free names
   looked up in the candidate's module. Or:
 * ``test_files`` — ``{relative path: source}`` of pytest files (``conftest.py`` and helpers included); the
@@ -87,7 +87,7 @@ from pathlib import Path
 
 from codealign.domains.base import Benchmark, Domain, DomainOption, limit_verdict
 from codealign.domains.python.extract import extract_python
-from codealign.domains.python.secret import job_seed
+from codealign.domains.draws import draw_seed
 from codealign.domains.python.worker import decode_value, encode_value
 from codealign.domains.python.syntax import SYNTAX
 from codealign.extraction import Extraction, extract_code
@@ -207,7 +207,7 @@ class PythonDomain(Domain):
         if draw:
             from codealign.domains.python.tasks import drawn_cases
 
-            seed = job_seed(task.task_id, calls, candidate.completion)
+            seed = draw_seed("python-calls", task, candidate.completion)
             cases += drawn_cases(draw["family"], draw["params"], int(draw["n"]), seed)
         if not cases:
             raise ValueError("assets.calls has no cases and no draw")

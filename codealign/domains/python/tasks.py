@@ -29,7 +29,7 @@ four phrasings of the docstring; the docstring alone states every parameter.
 both that no train task has (``metadata["novel"]``). Span kinds appear on both sides.
 
 **The calls** are fixed cases that depend only on (family, parameters), plus ``DRAWS`` inputs drawn per job
-from the family's random inputs with a seed the judge derives from its secret (:mod:`.secret`), so a candidate
+from the family's random inputs with a seed the judge derives from its secret (:mod:`codealign.domains.draws`), so a candidate
 cannot know them; expected outputs come from the generator's reference, run on the judge's side
 (:func:`drawn_cases`). The fixed cases are inputs from a seeded pool with the reference's outputs. Beyond the pool's first four inputs (two typical ones, an empty one, a random one), an input is added
 whenever the tests so far accept one of the wrong middles of :func:`golden_mutants` (the span blanked, an

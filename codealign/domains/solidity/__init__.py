@@ -19,7 +19,7 @@ Task kinds (``Task.assets["kind"]``) and the assets each reads:
   compiled with the task's helper contracts and its original, deployed on fresh in-memory chains, its
   functional transactions must behave and every exploit variant must fail, on every draw. A procedural task's
   scenario (``evm`` naming its ``family`` and ``params``) is drawn per job by the trusted harness (:attr:`SolidityDomain.draws`
-  draws from a seed derived from a key the harness keeps, :mod:`codealign.domains.solidity.secret`): actors'
+  draws from a seed derived from a key the harness keeps, :mod:`codealign.domains.draws`): actors'
   addresses, amounts, order, block number, timestamp, coinbase, gas price, EOA or contract attacker. Success
   and failure are read from the chain's state (balances, storage at the original's layout), never from the
   candidate's getters. The compiled code must keep the original's ABI and hold no ``tx.origin``, no inline
@@ -72,7 +72,7 @@ from typing import Any, Sequence
 from codealign.domains.solidity import solc
 from codealign.domains.base import Benchmark, Domain, command_version, sandbox_error
 from codealign.domains.solidity.extract import extract_solidity
-from codealign.domains.solidity.secret import job_seed
+from codealign.domains.draws import draw_seed
 from codealign.domains.solidity.syntax import SYNTAX
 from codealign.extraction import Extraction, extract_code
 from codealign.domains.solidity.answers import (
@@ -397,13 +397,13 @@ class SolidityDomain(Domain):
 
     def _scenario(self, task: Task, text: str) -> dict:
         """The scenario a repair is run on: a family task's :attr:`draws` draws, from the job's hidden seed
-        (:func:`codealign.domains.solidity.secret.job_seed`), or a fixed scenario as written; with the task's
+        (:func:`codealign.domains.draws.draw_seed`), or a fixed scenario as written; with the task's
         original contract, for its ABI and opcodes."""
         scenario = dict(task.assets["evm"], original=task.assets["source"], slither=True)
         if "family" in scenario:
             from codealign.domains.solidity.family import draws
 
-            seed = job_seed(task.task_id, text)
+            seed = draw_seed("solidity-repair", task, text)
             scenario["draws"] = draws(scenario.pop("family"), scenario.pop("params"), seed, self.draws)
         return scenario
 

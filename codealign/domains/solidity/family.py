@@ -559,7 +559,7 @@ def family(name: str) -> Family:
     return _BY_NAME[name]
 
 
-def draws(family_name: str, params: dict[str, Any], seed: str, n: int) -> list[dict[str, Any]]:
+def draws(family_name: str, params: dict[str, Any], seed: int, n: int) -> list[dict[str, Any]]:
     """``n`` draws of a family task's scenario from ``seed`` (the same seed, the same draws)."""
     fam = family(family_name)
     return [fam.draw(params, random.Random(f"{seed}/{i}")) for i in range(n)]
