@@ -45,15 +45,15 @@ from codealign.pipeline.plan import (STAGE_CONFIG, STAGE_OUTPUTS, Stage, config_
 from codealign.pipeline.rounds import stage_plan
 from codealign.pipeline.run import manifest, run_pipeline
 from codealign.pipeline.stages import (STAGE_FUNCS, control_rows, reference_rows, stage_control_sft, stage_dpo,
-                                       stage_execute, stage_generate, stage_pairs, stage_report, stage_rft, stage_sft,
-                                       stage_tasks)
-from codealign.pipeline.state import Run, select_tasks
+                                       stage_execute, stage_generate, stage_grpo, stage_pairs, stage_report, stage_rft,
+                                       stage_sft, stage_tasks)
+from codealign.pipeline.state import Run, select_tasks, strip_task
 
 __all__ = [
     "CONTROLS", "EVAL_TAGS", "METHODS", "ROUND_TASKS", "STAGE_CONFIG", "STAGE_FUNCS", "STAGE_OUTPUTS", "EvalConfig",
     "PipelineConfig", "Run", "SampleConfig", "Stage", "WarmupConfig", "config_hash", "config_slice", "control_rows",
     "downstream", "evaluate_policy", "make_config", "manifest", "reference_rows", "run_pipeline", "select_tasks",
-    "stage_control_sft", "stage_defaults", "stage_dpo", "stage_eval", "stage_execute", "stage_generate",
+    "stage_control_sft", "stage_defaults", "stage_dpo", "stage_eval", "stage_execute", "stage_generate", "stage_grpo",
     "stage_hashes", "stage_pairs", "stage_plan", "stage_report", "stage_rft", "stage_settings", "stage_sft",
-    "stage_tasks", "upstream",
+    "stage_tasks", "strip_task", "upstream",
 ]

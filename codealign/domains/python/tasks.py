@@ -65,7 +65,10 @@ BUNDLED_COUNTS = {"train": 240, "heldout": 72}
 BUNDLED_SEED = 0
 EVAL_RESERVE = 144
 """Held-out tasks (the seed-0 draw's first) kept for evaluation: the ``feedback`` pool shares no (family,
-params) with them (:func:`codealign.domains.splits.feedback_pools`)."""
+params) with them (:func:`codealign.domains.splits.feedback_pools`). The family holds out only 38 parameter
+combinations and these 144 tasks use 32 of them, so the pool (630 tasks, 108 combinations) is mostly train
+combinations in the held-out phrasing: evaluation keeps its size, the pool is new in phrasing more than in
+parameters (docs/pipeline.md)."""
 MAX_PROMPT_TOKENS = 256
 SPAN_KINDS = ("condition", "update", "return", "loop", "body")
 _FIXED_INPUTS = 4
