@@ -138,6 +138,9 @@ def test_an_rft_control_added_to_a_finished_run_trains_the_methods_step_count(ki
     (["method=rft+dpo", "round_steps=1"], "round_steps must be >= 2 for method 'rft+dpo'"),
     (["dpo.max_steps=5"], "dpo.max_steps: the pipeline trains round_steps optimizer steps per round"),
     (["mutants_per_task=1"], "mutants_per_task: mutants are made from reference solutions"),
+    (["method=grpo", "sample.n=1"], "method=grpo compares each prompt's completions with each other"),
+    (["method=grpo", "grpo.max_steps=5"], "grpo.max_steps: the pipeline trains round_steps optimizer steps"),
+    (["method=grpo", "grpo.beta=-1"], "grpo.beta and grpo.save_steps >= 0"),
     (["eval.heldout_tasks=200"], "round_tasks=feedback keeps the first 144 held-out tasks of domain 'ladder'"),
 ])
 def test_a_bad_round_method_or_control_is_one_line_before_any_stage(tmp_path, argv, message):
