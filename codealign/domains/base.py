@@ -211,7 +211,8 @@ class Domain(abc.ABC):
     @property
     def eval_reserve(self) -> int:
         """Held-out tasks kept for evaluation (the task module's ``EVAL_RESERVE``): an evaluation draw of at most
-        this many shares no novelty key with the ``feedback`` split (:func:`codealign.domains.splits.feedback_pools`)."""
+        this many shares no novelty key with the ``feedback`` split
+        (:func:`codealign.domains.splits.feedback_pools`)."""
         return self._task_family().EVAL_RESERVE
 
     def generate_tasks(self, families: Sequence[str] | None = None, n: int = 100, seed: int = 0,

@@ -196,8 +196,8 @@ class PipelineConfig:
     method (``rounds * round_steps``) and evaluated like it, so a run's report says whether execution feedback did
     better than more SFT (``none``: skip it, saving its training and one evaluation): ``sft`` (default) continues
     SFT (``rft`` settings) on the reference solutions of labelled train tasks (``control_tasks.jsonl``: with
-    ``round_tasks=feedback`` unseen train-split tasks, else the round tasks); ``rft`` runs on-policy RFT rounds (its round 1 reuses the
-    method's round-1 samples: same policy, same seed)."""
+    ``round_tasks=feedback`` unseen train-split tasks, else the round tasks); ``rft`` runs on-policy RFT rounds
+    (its round 1 reuses the method's round-1 samples: same policy, same seed)."""
     eval: EvalConfig = field(default_factory=EvalConfig)
     """Before/after evaluation."""
     probe_tasks: int = 4

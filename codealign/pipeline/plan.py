@@ -37,9 +37,11 @@ STAGE_CONFIG: dict[str, tuple[str, ...]] = {
 training stage's step budget (:attr:`Stage.steps`) counts as part of its config."""
 
 STAGE_OUTPUTS: dict[str, tuple[str, ...]] = {
-    "tasks": ("sft_tasks.jsonl", "tasks.jsonl", "control_tasks.jsonl", "eval_tasks.jsonl"), "sft": ("base_model", "sft"),
+    "tasks": ("sft_tasks.jsonl", "tasks.jsonl", "control_tasks.jsonl", "eval_tasks.jsonl"),
+    "sft": ("base_model", "sft"),
     "eval_before": ("eval/before_*",), "generate": ("candidates.jsonl",), "execute": ("verdicts.jsonl",),
-    "pairs": ("pairs.jsonl", "pair_gaps.png"), "rft": ("rft",), "dpo": ("dpo",), "grpo": ("grpo",), "control_sft": ("sft",),
+    "pairs": ("pairs.jsonl", "pair_gaps.png"), "rft": ("rft",), "dpo": ("dpo",), "grpo": ("grpo",),
+    "control_sft": ("sft",),
     "eval_round": ("eval/round{round}_*",), "eval_after": ("eval/after_*",), "eval_control": ("eval/control_*",),
     "report": ("report.json", "report.md", "pass_at_1.png", "dpo_curves.png", "rounds.png"),
 }

@@ -1011,7 +1011,8 @@ def generate_tasks(families: str | Iterable[str] | None = None, n: int = 100, se
     default). Deterministic for (families, seed, split); a larger ``n`` extends a smaller one's list.
     Raises UserError for an unknown family or split, or when fewer than ``n`` tasks exist."""
     pools = {name: universe(name, split) for name in splits.family_names(families, FAMILIES)}
-    return [splits.labelled(make_task(name, *item), split) for name, item in splits.draw(pools, n, seed, split, _stratum)]
+    return [splits.labelled(make_task(name, *item), split)
+            for name, item in splits.draw(pools, n, seed, split, _stratum)]
 
 
 @functools.lru_cache(maxsize=None)
