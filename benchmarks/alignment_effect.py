@@ -1,4 +1,10 @@
-"""The controlled experiment of issue 14: which on-policy method improves the Verilog policy, and by how much?
+"""The controlled experiment of issues 14 and 29: which on-policy method improves the Verilog policy, and by how much?
+
+Since issue 29 the rounds sample ``codealign run``'s default round tasks: 64 tasks of the family's ``feedback``
+pool (held-out tasks sharing no (family, params) and no prompt with the 144 evaluation tasks; judge-only, no
+reference reaches training), and ``grpo`` (TRL's GRPOTrainer with the execution reward, the same completions
+sampled and optimizer steps per round) is a variant. Issue 14's setting, below, is the extra override
+``round_tasks=unseen``; the "train" columns are the run's round tasks (the feedback pool's, by default).
 
 Every variant is ``codealign run verilog`` itself (:func:`codealign.pipeline.run_pipeline`) with the
 overrides in :data:`VARIANTS` on top of :data:`COMMON`: from the shipped Verilog warm-up (held-out pass@1
@@ -66,12 +72,14 @@ VARIANTS: dict[str, list[str]] = {
     "curry": ["method=dpo", "curriculum.stages=2"],
     "ipo": ["method=dpo", "dpo.loss_type=ipo"],
     "pass-only": ["method=dpo", "pairs.chosen_must_pass=true"],
+    "grpo": ["method=grpo"],
 }
 """The variants, as overrides of ``codealign run verilog``. The pipeline's DPO carries an NLL anchor on the chosen
 side (``dpo.nll_alpha=1.0``), so ``dpo+nll`` is iterative DPO with NLL anchor and every other DPO variant is it
 with one change: the DPO-Positive penalty, the edit mask, ranked multi-pair DPO, two Curry-DPO stages (large score
 gap first), TRL's IPO loss instead of the sigmoid one, or only pairs whose chosen sample passes (so the anchor
-never imitates a failing one). ``rft+dpo`` gives half of each round's steps to RFT."""
+never imitates a failing one). ``rft+dpo`` gives half of each round's steps to RFT. ``grpo`` samples inside
+training (``grpo`` settings of the pipeline)."""
 
 SE_BOUND = 0.03
 """The paired SE every comparison should stay within (issue 14); the report counts those that do."""
@@ -117,11 +125,11 @@ def collect(root: Path, variant: str, seed: int, extra: list[str]) -> dict | Non
         if info is None:
             continue
         at = "" if r <= 1 else f"@{r}"
-        trained = {k: run.current(k + at) if k + at in run.plan else None for k in ("pairs", "rft", "dpo")}
+        trained = {k: run.current(k + at) if k + at in run.plan else None for k in ("pairs", "rft", "dpo", "grpo")}
         tag = EVAL_TAGS[run.plan[name].kind].format(round=r)
         rounds[r] = {"eval": info, "pairs": (trained["pairs"] or {}).get("pairs"),
                      "rows": (trained["rft"] or {}).get("rows"),
-                     "steps": sum((trained[k] or {}).get("steps", 0) for k in ("rft", "dpo")),
+                     "steps": sum((trained[k] or {}).get("steps", 0) for k in ("rft", "dpo", "grpo")),
                      "files": (run_dir / "eval", tag, config.eval.seeds)}
     return rounds
 

@@ -3,7 +3,11 @@
 Before/after figures are paired over the same evaluation tasks: ``diff`` is the mean over tasks of
 (after - before) and ``diff_se`` its standard error, so a difference is meaningful only when it is well
 outside ``± 2 diff_se``. With a control, ``control`` holds its figures and ``method_vs_control`` the paired
-difference (method - control); ``per_round`` the held-out (and train) pass@1 after each evaluated round.
+difference (method - control); ``per_round`` the held-out (and train) pass@1 after each evaluated round;
+``pool_pass_rate`` the pass rate of the round tasks' own samples in each round of the method (its ``execute`` or
+``grpo`` stage: with ``round_tasks=feedback``, the feedback pool's). ``rounds.png`` plots held-out pass@1 per
+round for the method (± 2 SE band) and the control (evaluated from the shared start and once trained: two points
+with ± 2 SE bars), beside the pool pass rate per round.
 """
 
 from __future__ import annotations
@@ -85,6 +89,47 @@ def _plots(run_dir: Path, before: dict[str, Any], after: dict[str, Any], logs: l
     return written
 
 
+def _pool_pass_rates(run: "Run", stages: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per round of the method: the pass rate of the samples it trained from (``execute`` / ``grpo`` stages)."""
+    return [{"round": stage.round, "pass_rate": (stages[name] or {}).get("pass_rate")}
+            for name, stage in run.plan.items()
+            if stage.kind in ("execute", "grpo") and not name.startswith("control-")]
+
+
+def _rounds_plot(run_dir: Path, before: dict[str, Any], per_round: list[dict[str, Any]],
+                 control: dict[str, Any] | None, control_name: str, rounds: int,
+                 pool: list[dict[str, Any]]) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (held, own) = plt.subplots(1, 2, figsize=(8, 3.2))
+    points = [(0, before["pass@1"], before["se"])] + [(r["round"], r["pass@1"], r["se"]) for r in per_round]
+    xs, ys, ses = zip(*points)
+    held.plot(xs, ys, marker="o", color="#3b6ea8", label="method")
+    held.fill_between(xs, [y - 2 * e for y, e in zip(ys, ses)], [y + 2 * e for y, e in zip(ys, ses)],
+                      color="#3b6ea8", alpha=0.2)
+    if control:
+        held.errorbar([0, rounds], [before["pass@1"], control["pass@1"]], yerr=[2 * before["se"], 2 * control["se"]],
+                      marker="s", linestyle="--", color="#c0504d", capsize=4, label=control_name)
+    held.set_xlabel("round")
+    held.set_ylabel("held-out pass@1 (± 2 SE)")
+    held.set_xticks(range(rounds + 1))
+    held.legend(fontsize=8)
+    rated = [(row["round"], row["pass_rate"]) for row in pool if row["pass_rate"] is not None]
+    if rated:
+        own.plot(*zip(*rated), marker="o", color="#4f8a3c")
+    own.set_xlabel("round")
+    own.set_ylabel("pass rate of the round's samples")
+    own.set_xticks(range(1, rounds + 1))
+    own.set_ylim(0, 1)
+    fig.tight_layout()
+    fig.savefig(run_dir / "rounds.png", dpi=110)
+    plt.close(fig)
+    return "rounds.png"
+
+
 def write_report(run: "Run") -> dict[str, Any]:
     cfg = run.config
     before, after = run.done("eval_before"), run.done("eval_after")
@@ -101,6 +146,8 @@ def write_report(run: "Run") -> dict[str, Any]:
     control = stages.get("eval_control")
     logs = _dpo_logs(run)
     plots = _plots(run.dir, before, after, logs, control, f"{cfg.control} control")
+    pool = _pool_pass_rates(run, stages)
+    plots.append(_rounds_plot(run.dir, before, per_round, control, f"{cfg.control} control", cfg.rounds, pool))
     report = {
         "domain": cfg.domain,
         "run_dir": str(run.dir),
@@ -114,6 +161,7 @@ def write_report(run: "Run") -> dict[str, Any]:
         "eval_seeds": cfg.eval.seeds,
         "warmup": {k: v for k, v in (stages.get("sft") or {}).items() if k.startswith("warmup") or k == "steps"},
         "per_round": per_round,
+        "pool_pass_rate": pool,
         "control": None if control is None else {"kind": cfg.control, **_brief(control), **_paired(before, control)},
         "method_vs_control": None if control is None else _paired(control, after),
         "optimizer_steps": trained,

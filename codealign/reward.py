@@ -59,13 +59,18 @@ def task_from_ground_truth(ground_truth: Any, domain: str, extra_info: Mapping |
 class Scorer:
     """Judges model answers for one domain in the sandbox, in parallel through the executor."""
 
-    def __init__(self, domain: str, tasks: Iterable[Task] = (), backend: str = "auto", workers: int | None = None):
+    def __init__(self, domain: str | Any, tasks: Iterable[Task] = (), backend: str = "auto", workers: int | None = None,
+                 *, executor: str = "local", cache: Any = None):
+        """``domain``: a domain name or a built domain; ``executor`` and ``cache`` as in
+        :func:`codealign.execution.executor.execute` (None: no verdict cache)."""
         from codealign.domains import get_domain
         from codealign.sandbox.backends import get_backend
 
-        self.domain = get_domain(domain)
+        self.domain = get_domain(domain) if isinstance(domain, str) else domain
         self.backend = get_backend(backend)
         self.workers = workers
+        self.executor = executor
+        self.cache = cache
         self.tasks = {t.task_id: t for t in tasks}
 
     def task(self, label: Any) -> Task:
@@ -88,8 +93,8 @@ class Scorer:
         for task in tasks:
             if unique.setdefault(task.task_id, task) != task:
                 raise UserError(f"two different tasks share task_id {task.task_id!r} in one batch")
-        return execute(self.domain, list(unique.values()), candidates, backend=self.backend, workers=self.workers,
-                       progress=False)
+        return execute(self.domain, list(unique.values()), candidates, backend=self.backend, executor=self.executor,
+                       workers=self.workers, cache=self.cache, progress=False)
 
     def rewards(self, tasks: Sequence[Task], answers: Sequence[str]) -> list[float]:
         return [effective_score(r) for r in self.judge(tasks, answers)]
@@ -126,15 +131,21 @@ def _completion_text(completion: Any) -> str:
     raise UserError(f"completion must be a string or chat messages, got {type(completion).__name__}")
 
 
-def grpo_reward(domain: str, tasks: Iterable[Task], backend: str = "auto", workers: int | None = None) -> Callable:
+def grpo_reward(domain: str | Any, tasks: Iterable[Task], backend: str = "auto", workers: int | None = None, *,
+                executor: str = "local", cache: Any = None, stop: Sequence[str] = ()) -> Callable:
     """A TRL GRPO reward function scoring completions by execution; the dataset needs a ``task_id`` column
-    naming one of ``tasks``."""
-    scorer = Scorer(domain, tasks, backend, workers)
+    naming one of ``tasks``. ``stop``: a completion is judged up to the first of these strings, as sampling
+    with them would have kept it."""
+    scorer = Scorer(domain, tasks, backend, workers, executor=executor, cache=cache)
+
+    def cut(text: str) -> str:
+        ends = [i for i in (text.find(s) for s in stop) if i >= 0]
+        return text[: min(ends)] if ends else text
 
     def reward(prompts: list, completions: list, task_id: list[str] | None = None, **kwargs) -> list[float]:
         if task_id is None:
             raise UserError("the GRPO dataset needs a 'task_id' column for the execution reward")
-        return scorer.rewards([scorer.task(t) for t in task_id], [_completion_text(c) for c in completions])
+        return scorer.rewards([scorer.task(t) for t in task_id], [cut(_completion_text(c)) for c in completions])
 
     reward.__name__ = f"codealign_{scorer.domain.name}_reward"
     return reward

@@ -103,7 +103,7 @@ def test_sigkill_during_execution_then_rerun_keeps_the_verdicts_and_completes(tm
     run_dir, cache = tmp_path / "run", tmp_path / "cache.sqlite"
     argv = ["run", "verilog", "--run-dir", str(run_dir), "--cache", str(cache), "--workers", "1", "max_tasks=6",
             "sft_enabled=false", "sample.n=8", "sample.max_new_tokens=16", "eval.max_tasks=2", "eval.n=1",
-            "eval.seeds=[1]", "round_steps=1", "probe_tasks=0", "mutants_per_task=2", "control=none"]
+            "eval.seeds=[1]", "round_steps=1", "probe_tasks=0", "mutants_per_task=2", "control=none", "round_tasks=unseen"]
     verdicts = run_dir / "verdicts.jsonl"
 
     def mid_execute():
@@ -122,7 +122,7 @@ def test_sigkill_during_training_then_rerun_resumes_from_the_checkpoint(tmp_path
     run_dir = tmp_path / "run"
     argv = ["run", "ladder", "--run-dir", str(run_dir), "--no-cache", "max_tasks=3", "sft_enabled=false",
             "sample.n=2", "sample.max_new_tokens=16", "eval.max_tasks=2", "eval.n=1", "eval.seeds=[1]",
-            "round_steps=6", "dpo.save_steps=1", "probe_tasks=0", "mutants_per_task=2", "control=none"]
+            "round_steps=6", "dpo.save_steps=1", "probe_tasks=0", "mutants_per_task=2", "control=none", "round_tasks=unseen"]
 
     def mid_training():
         return any((run_dir / "dpo").glob("stage-*/checkpoint-2")) and not (run_dir / "stages/dpo.json").exists()

@@ -15,7 +15,7 @@ from codealign.jsonl import read_completed
 # mutants_per_task=1 executes each task's reference too: a passing sample every round, so RFT has rows and DPO pairs.
 TINY = ["--no-cache", "max_tasks=2", "sft_enabled=false", "sample.n=2", "sample.max_new_tokens=16", "eval.max_tasks=2",
         "eval.n=1", "eval.seeds=[1]", "eval.train_tasks=2", "round_steps=2", "probe_tasks=0", "mutants_per_task=1",
-        "rounds=2"]
+        "rounds=2", "round_tasks=unseen"]
 
 
 def _weights(model_dir):
@@ -137,6 +137,11 @@ def test_an_rft_control_added_to_a_finished_run_trains_the_methods_step_count(ki
     (["--control", "sfx"], "unknown control 'sfx'; did you mean 'sft'?"),
     (["method=rft+dpo", "round_steps=1"], "round_steps must be >= 2 for method 'rft+dpo'"),
     (["dpo.max_steps=5"], "dpo.max_steps: the pipeline trains round_steps optimizer steps per round"),
+    (["mutants_per_task=1"], "mutants_per_task: mutants are made from reference solutions"),
+    (["method=grpo", "sample.n=1"], "method=grpo compares each prompt's completions with each other"),
+    (["method=grpo", "grpo.max_steps=5"], "grpo.max_steps: the pipeline trains round_steps optimizer steps"),
+    (["method=grpo", "grpo.beta=-1"], "grpo.beta and grpo.save_steps >= 0"),
+    (["eval.heldout_tasks=200"], "round_tasks=feedback keeps the first 144 held-out tasks of domain 'ladder'"),
 ])
 def test_a_bad_round_method_or_control_is_one_line_before_any_stage(tmp_path, argv, message):
     run_dir = tmp_path / "run"
@@ -150,7 +155,7 @@ def test_a_bad_round_method_or_control_is_one_line_before_any_stage(tmp_path, ar
 def test_unseen_round_tasks_share_no_prompt_with_the_warmup_tasks(tmp_path):
     from codealign.pipeline import Run, make_config, stage_tasks
 
-    run = Run(make_config("verilog", overrides=["max_tasks=12"]), tmp_path / "run")
+    run = Run(make_config("verilog", overrides=["max_tasks=12", "round_tasks=unseen"]), tmp_path / "run")
     stage_tasks(run, None)
     warmup = {t.prompt for t in run.tasks("sft_tasks.jsonl")}
     rounds = run.tasks()

@@ -48,3 +48,24 @@ def test_a_dpo_curve_with_one_logged_point_is_drawn(finished_run):
     pixels = matplotlib.image.imread(finished_run.dir / "dpo_curves.png")[..., :3]
     loss_blue = (abs(pixels - [0x1F / 255, 0x77 / 255, 0xB4 / 255]).max(axis=-1) < 0.08).sum()
     assert loss_blue > 0
+
+
+def test_the_rounds_plot_shows_method_and_control_per_round_and_the_pool_pass_rate(tmp_path):
+    import matplotlib.image
+
+    from codealign.report import write_report
+
+    run = Run(make_config("verilog", overrides=["method=rft", "rounds=2", "eval.every_round=true"]), tmp_path,
+              quiet=True)
+    run.finish("eval_before", _eval(0.25, {"PASS": 1, "FAIL": 3}))
+    run.finish("execute", {"verdicts": {"PASS": 1, "FAIL": 3}, "pass_rate": 0.25})
+    run.finish("eval@1", _eval(0.5, {"PASS": 2, "FAIL": 2}))
+    run.finish("execute@2", {"verdicts": {"PASS": 3, "FAIL": 1}, "pass_rate": 0.75})
+    run.finish("eval_after", _eval(0.75, {"PASS": 3, "FAIL": 1}))
+    run.finish("eval_control", _eval(0.25, {"PASS": 1, "FAIL": 3}))
+    report = write_report(run)
+    assert report["pool_pass_rate"] == [{"round": 1, "pass_rate": 0.25}, {"round": 2, "pass_rate": 0.75}]
+    assert [(row["round"], row["pass@1"]) for row in report["per_round"]] == [(1, 0.5), (2, 0.75)]
+    pixels = matplotlib.image.imread(tmp_path / "rounds.png")[..., :3]
+    for colour in ((0x3B, 0x6E, 0xA8), (0xC0, 0x50, 0x4D), (0x4F, 0x8A, 0x3C)):  # method, control, pool
+        assert (abs(pixels - [c / 255 for c in colour]).max(axis=-1) < 0.08).sum() > 0, colour

@@ -56,6 +56,26 @@ def test_every_heldout_task_has_params_or_a_phrasing_no_train_task_has(family):
     assert all(not t.metadata["novel"] for t in bundled["train"])
 
 
+def _novelty_key(name, task):
+    """What makes a task new in its family: the contract shown (solidity), else (family, params)."""
+    if name == "solidity":
+        return task.assets["source"]
+    return task.metadata["family"], json.dumps(task.metadata["params"], sort_keys=True)
+
+
+def test_the_feedback_pool_shares_no_novelty_key_or_prompt_with_any_evaluation_draw(family):
+    name, module, bundled = family
+    domain = get_domain(name)
+    reserve = domain.generate_tasks(None, module.EVAL_RESERVE, 0, "heldout")
+    feedback = domain.generate_tasks(None, domain.count_tasks("feedback"), 0, "feedback")
+    assert len(feedback) >= 32 and {t.metadata["family"] for t in feedback} == set(module.FAMILIES)
+    assert {t.task_id for t in bundled["heldout"]} <= {t.task_id for t in reserve}
+    assert not {_novelty_key(name, t) for t in reserve} & {_novelty_key(name, t) for t in feedback}
+    assert not {t.prompt for t in reserve} & {t.prompt for t in feedback}
+    assert not {t.prompt for t in bundled["train"]} & {t.prompt for t in feedback}
+    assert all(t.metadata["novel"] and t.metadata["split"] == "feedback" for t in feedback)
+
+
 def test_generation_is_deterministic_and_a_larger_n_extends_a_smaller_one(family):
     _, module, _ = family
     small = module.generate_tasks(None, 10, 3, "heldout")
@@ -92,7 +112,7 @@ def test_every_bundled_reference_fits_the_default_run_s_sampling_budget(family):
 @pytest.mark.parametrize("name", DOMAINS)
 @pytest.mark.parametrize("args, message", [
     ((["no_such_family"], 1, 0, "train"), "unknown task family 'no_such_family'; choose from: "),
-    ((None, 1, 0, "test"), "unknown split 'test'; choose from: train, heldout"),
+    ((None, 1, 0, "test"), "unknown split 'test'; choose from: train, heldout, feedback"),
     ((None, 10**6, 0, "train"), "only "),
 ])
 def test_bad_requests_are_one_line_errors_naming_the_choices(name, args, message):

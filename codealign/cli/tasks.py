@@ -30,7 +30,9 @@ def register(sub) -> None:
                         f"{', '.join(families)})")
     g.add_argument("--n", type=int, default=100, help="number of tasks (default: 100)")
     g.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
-    g.add_argument("--split", default="train", help="train or heldout (default: train)")
+    g.add_argument("--split", default="train",
+                   help="train, heldout or feedback (held-out tasks no evaluation draw shares a novelty key with; "
+                        "default: train)")
     g.add_argument("--out", required=True, help="output tasks JSONL (written atomically)")
     g.set_defaults(func=run)
 

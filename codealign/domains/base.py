@@ -244,6 +244,13 @@ class Domain(abc.ABC):
         family = self._task_family()
         return sum(len(family.universe(name, split)) for name in family.FAMILIES)
 
+    @property
+    def eval_reserve(self) -> int:
+        """Held-out tasks kept for evaluation (the task module's ``EVAL_RESERVE``): an evaluation draw of at most
+        this many shares no novelty key with the ``feedback`` split
+        (:func:`codealign.domains.splits.feedback_pools`)."""
+        return self._task_family().EVAL_RESERVE
+
     def generate_tasks(self, families: Sequence[str] | None = None, n: int = 100, seed: int = 0,
                        split: str = "train") -> list[Task]:
         """``n`` procedural tasks of ``split`` drawn from ``families`` (None: all of :attr:`task_families`),

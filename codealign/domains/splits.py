@@ -14,6 +14,15 @@ drawn or with which seed:
 shuffled with its own seeded generator and interleaved by novelty, so a larger ``n`` extends a smaller one's
 list and every prefix of a held-out list holds each kind of novelty in about equal numbers.
 
+The ``feedback`` split (:func:`feedback_pools`) is the part of the held-out universe a run may sample and learn
+from by execution alone: every evaluation draw of a family is a prefix of its seed-0 held-out draw (a larger
+``n`` extends a smaller one), so the family reserves that draw's first ``reserve`` tasks (its
+``EVAL_RESERVE``) for evaluation, and the feedback pool is every held-out task whose *novelty key* (what makes a
+task new in that family: ``(family, params)``, or the contract shown) no reserved task has. Evaluation draws of
+at most ``reserve`` tasks, the bundled held-out set among them, share no key with it; the train / held-out rule
+is unchanged. Feedback tasks are judge-only: their references serve the judge and never reach training
+(:func:`codealign.pipeline.state.strip_task`).
+
 :class:`Bundle` is a family's shipped task files (``resources/tasks/{train,heldout}.jsonl``): read, the
 generation they must equal, and the writer that regenerates them.
 """
@@ -32,6 +41,10 @@ from codealign.errors import UserError
 from codealign.types import Task
 
 SPLITS = ("train", "heldout")
+"""The splits of the train / held-out rule, each with a bundled file."""
+FEEDBACK = "feedback"
+DRAW_SPLITS = (*SPLITS, FEEDBACK)
+"""What :func:`draw` and the families' ``generate_tasks`` accept."""
 
 T = TypeVar("T")
 
@@ -82,9 +95,28 @@ def params_slug(params: Mapping[str, Any], symbols: Mapping[str, str] | None = N
     return "-".join(parts)
 
 
-def check_split(split: str) -> None:
-    if split not in SPLITS:
-        raise UserError(f"unknown split {split!r}; choose from: {', '.join(SPLITS)}")
+def check_split(split: str, allowed: Sequence[str] = DRAW_SPLITS) -> None:
+    if split not in allowed:
+        raise UserError(f"unknown split {split!r}; choose from: {', '.join(allowed)}")
+
+
+def params_key(family: str, item: Sequence[Any]) -> tuple[str, str]:
+    """The novelty key of a family item whose first element is its parameters: ``(family, canonical params)``."""
+    return family, canonical(item[0])
+
+
+def feedback_pools(heldout: Mapping[str, Sequence[T]], reserve: int, stratum: Callable[[str, T], Hashable],
+                   key: Callable[[str, T], Hashable]) -> dict[str, list[T]]:
+    """Family → the held-out items (``heldout``: every family's whole held-out universe, in its fixed order)
+    whose ``key`` none of the first ``reserve`` items of the seed-0 held-out draw has."""
+    reserved = {key(family, item) for family, item in draw(heldout, reserve, 0, "heldout", stratum)}
+    return {family: [item for item in pool if key(family, item) not in reserved] for family, pool in heldout.items()}
+
+
+def labelled(task: Task, split: str) -> Task:
+    """``task`` with ``metadata["split"]`` set to ``split`` (a feedback task is a held-out task by the rule)."""
+    task.metadata["split"] = split
+    return task
 
 
 def draw(pools: Mapping[str, Sequence[T]], n: int, seed: int, split: str,
@@ -135,7 +167,7 @@ class Bundle:
         """The tasks shipped for ``split``; UserError for an unknown split."""
         from codealign.jsonl import read_jsonl
 
-        check_split(split)
+        check_split(split, SPLITS)
         return read_jsonl(self.folder / f"{split}.jsonl", Task.from_dict)
 
     def generation(self, split: str) -> list[Task]:

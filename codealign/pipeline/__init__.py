@@ -3,12 +3,14 @@
 Stages, each writing its output into the run directory and a marker ``stages/<name>.json`` when complete:
 
 ``tasks`` → ``sft`` (warm-up, optional) → ``eval_before`` → ``rounds`` × (``generate`` → ``execute`` →
-``pairs`` (strategy + weights + curriculum) → the method's training: ``dpo``, ``rft`` or ``rft`` then ``dpo``;
-optionally ``eval@r``) → ``eval_after`` → the control (optional) → ``eval_control`` → ``report``.
+``pairs`` (strategy + weights + curriculum) → the method's training: ``dpo``, ``rft`` or ``rft`` then ``dpo``; or
+one ``grpo`` stage that samples and judges inside training; optionally ``eval@r``) → ``eval_after`` → the
+control (optional) → ``eval_control`` → ``report``.
 
-Round ``r`` samples the train tasks from the policy round ``r-1`` left (round 1: the warm-up policy), executes
-the samples and trains from that policy, so DPO's reference is the round's starting policy. Round 1's stages
-and files keep their plain names (``generate``, ``candidates.jsonl``, ``dpo/``); round ``r`` > 1 names its
+Round ``r`` samples the round tasks (by default the family's ``feedback`` pool, judge-only: the judge reads the
+full tasks, training stages stripped copies) from the policy round ``r-1`` left (round 1: the warm-up policy),
+executes the samples and trains from that policy, so DPO's reference is the round's starting policy. Round 1's
+stages and files keep their plain names (``generate``, ``candidates.jsonl``, ``dpo/``); round ``r`` > 1 names its
 stages ``generate@r`` … and keeps its files under ``round<r>/``. The control (``control=sft|rft``) trains from
 the warm-up policy with the method's number of optimizer steps; its files are under ``control/``.
 
@@ -45,15 +47,15 @@ from codealign.pipeline.plan import (STAGE_CONFIG, STAGE_OUTPUTS, Stage, config_
 from codealign.pipeline.rounds import stage_plan
 from codealign.pipeline.run import manifest, run_pipeline
 from codealign.pipeline.stages import (STAGE_FUNCS, control_rows, reference_rows, stage_control_sft, stage_dpo,
-                                       stage_execute, stage_generate, stage_pairs, stage_report, stage_rft, stage_sft,
-                                       stage_tasks)
-from codealign.pipeline.state import Run, select_tasks
+                                       stage_execute, stage_generate, stage_grpo, stage_pairs, stage_report, stage_rft,
+                                       stage_sft, stage_tasks)
+from codealign.pipeline.state import Run, select_tasks, strip_task
 
 __all__ = [
     "CONTROLS", "EVAL_TAGS", "METHODS", "ROUND_TASKS", "STAGE_CONFIG", "STAGE_FUNCS", "STAGE_OUTPUTS", "EvalConfig",
     "PipelineConfig", "Run", "SampleConfig", "Stage", "WarmupConfig", "config_hash", "config_slice", "control_rows",
     "downstream", "evaluate_policy", "make_config", "manifest", "reference_rows", "run_pipeline", "select_tasks",
-    "stage_control_sft", "stage_defaults", "stage_dpo", "stage_eval", "stage_execute", "stage_generate",
+    "stage_control_sft", "stage_defaults", "stage_dpo", "stage_eval", "stage_execute", "stage_generate", "stage_grpo",
     "stage_hashes", "stage_pairs", "stage_plan", "stage_report", "stage_rft", "stage_settings", "stage_sft",
-    "stage_tasks", "unread_keys", "upstream",
+    "stage_tasks", "strip_task", "unread_keys", "upstream",
 ]

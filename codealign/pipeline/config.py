@@ -17,17 +17,19 @@ from codealign.pairs.curriculum import CurriculumConfig
 from codealign.pairs.stage import PairsConfig
 from codealign.pairs.weights import MadpoConfig
 from codealign.train.dpo import DPORunConfig
+from codealign.train.grpo import GRPORunConfig
 from codealign.train.sft import SFTRunConfig
 
-METHODS = ("dpo", "rft", "rft+dpo")
-"""What a round trains: DPO on the round's pairs; RFT (SFT on the round's distinct passing samples); or an RFT
-step then a DPO step."""
+METHODS = ("dpo", "rft", "rft+dpo", "grpo")
+"""What a round trains: DPO on the round's pairs; RFT (SFT on the round's distinct passing samples); an RFT
+step then a DPO step; or GRPO (TRL's ``GRPOTrainer``) with the domain's execution reward."""
 
 CONTROLS = ("none", "sft", "rft")
 """The matched control: none; continued SFT on the train tasks' reference solutions; on-policy RFT rounds."""
 
-ROUND_TASKS = ("unseen", "warmup")
-"""Which train tasks the rounds sample: train-split tasks the warm-up never trained on, or the warm-up's own."""
+ROUND_TASKS = ("feedback", "unseen", "warmup")
+"""Which tasks the rounds sample: the family's ``feedback`` pool (judge-only: no reference reaches training),
+train-split tasks the warm-up never trained on, or the warm-up's own."""
 
 
 @dataclass
@@ -129,14 +131,19 @@ class PipelineConfig:
     """Keep given training tasks whose test a constant, all-X/Z or inverted design passes (marked weak)."""
     max_tasks: int = 64
     """Use at most this many training tasks (0 = all)."""
-    round_tasks: str = "unseen"
-    """The tasks the rounds sample and train on (:data:`ROUND_TASKS`), when the run uses the domain's bundled
-    family (no ``tasks``; with ``tasks``, or for a domain without a procedural family, the rounds use the
-    given or demo tasks): ``unseen`` draws ``max_tasks``
+    round_tasks: str = "feedback"
+    """The tasks the rounds sample and train on (:data:`ROUND_TASKS`). ``feedback`` (default) draws ``max_tasks``
+    tasks of the family's ``feedback`` pool (held-out tasks that share no novelty key and no prompt with any
+    evaluation draw of at most the family's ``EVAL_RESERVE`` tasks: :mod:`codealign.domains.splits`) and treats
+    the round tasks as judge-only: the judge reads the full tasks, every training stage of the method reads
+    copies stripped of assets and references (:func:`codealign.pipeline.state.strip_task`), so no mutants are
+    made (``mutants_per_task`` must be 0) and the ``sft`` control trains on ``max_tasks`` unseen train-split
+    tasks instead. With ``tasks`` (or a domain without a procedural family) the rounds use the given (or demo)
+    tasks, judge-only under ``feedback``, labelled under the others. ``unseen`` draws ``max_tasks``
     train-split tasks of the family whose prompts the warm-up never trained on (the shipped warm-ups are trained
     to their plateau on the bundled train tasks, so sampling those leaves few failing samples and few pairs:
     docs/pipeline.md); ``warmup`` draws them from the bundled train tasks themselves. Held-out tasks are never
-    used: the split is the family's."""
+    used by ``unseen`` and ``warmup``: the split is the family's."""
     device: str = "auto"
     """auto, cpu, cuda or mps."""
     seed: int = 0
@@ -168,14 +175,23 @@ class PipelineConfig:
     :func:`stage_defaults`."""
     method: str = "dpo"
     """What each round trains (:data:`METHODS`): ``dpo``; ``rft`` (SFT with the ``rft`` settings on the round's
-    distinct passing samples); ``rft+dpo`` (an RFT step, then a DPO step from the RFT policy on the round's pairs).
+    distinct passing samples); ``rft+dpo`` (an RFT step, then a DPO step from the RFT policy on the round's pairs);
+    ``grpo`` (the ``grpo`` settings; it samples inside training: ``sample.n`` completions per prompt, every round
+    task once per round, see ``round_steps``).
     A domain's ``run_defaults`` may choose another (its comment quotes the measurement behind the choice)."""
     rounds: int = 1
     """On-policy rounds: each samples the train tasks from the previous round's policy, executes and trains."""
     round_steps: int = 40
     """Optimizer steps each round trains, whatever the method (so methods compare at the same budget): all to
-    DPO or all to RFT; ``rft+dpo`` gives the first half (rounded down) to RFT and the rest to DPO. With
-    curriculum stages DPO trains ``round_steps // stages`` per stage."""
+    DPO, RFT or GRPO; ``rft+dpo`` gives the first half (rounded down) to RFT and the rest to DPO. With
+    curriculum stages DPO trains ``round_steps // stages`` per stage. GRPO samples
+    ``ceil(round tasks / round_steps)`` prompts × ``sample.n`` completions per step, so a round samples every
+    round task's ``sample.n`` completions once, as the ``generate`` stage does for the others (exactly when
+    ``round_steps`` divides the number of round tasks, else up to ``round_steps - 1`` prompts more)."""
+    grpo: GRPORunConfig = field(default_factory=lambda: GRPORunConfig(**stage_defaults({})["grpo"]))
+    """GRPO (:class:`codealign.train.grpo.GRPORunConfig`) for ``method=grpo``; the pipeline sets ``model``,
+    ``output_dir``, ``max_steps`` (``round_steps``) and the sampling (``sample.n``, ``sample.temperature``,
+    ``sample.top_p``, ``sample.max_new_tokens``); the round's sampling seed is ``seed + round - 1``."""
     rft: SFTRunConfig = field(default_factory=lambda: SFTRunConfig(**stage_defaults({})["rft"]))
     """RFT training and the continued-SFT control (:class:`codealign.train.sft.SFTRunConfig`); the pipeline sets
     ``model``, ``output_dir`` and the rows; ``max_steps`` stays unset (``round_steps`` sets it)."""
@@ -183,8 +199,9 @@ class PipelineConfig:
     """The matched control (:data:`CONTROLS`), trained from the warm-up policy with as many optimizer steps as the
     method (``rounds * round_steps``) and evaluated like it, so a run's report says whether execution feedback did
     better than more SFT (``none``: skip it, saving its training and one evaluation): ``sft`` (default) continues
-    SFT (``rft`` settings) on the reference solutions of the run's train tasks; ``rft`` runs on-policy RFT rounds (its round 1 reuses the
-    method's round-1 samples: same policy, same seed)."""
+    SFT (``rft`` settings) on the reference solutions of labelled train tasks (``control_tasks.jsonl``: with
+    ``round_tasks=feedback`` unseen train-split tasks, else the round tasks); ``rft`` runs on-policy RFT rounds
+    (its round 1 reuses the method's round-1 samples: same policy, same seed)."""
     eval: EvalConfig = field(default_factory=EvalConfig)
     """Before/after evaluation."""
     probe_tasks: int = 4
@@ -212,6 +229,11 @@ class PipelineConfig:
             if self.eval.heldout_tasks > available:
                 raise ValueError(f"eval.heldout_tasks={self.eval.heldout_tasks}: the held-out split of domain "
                                  f"{self.domain!r} has {available} tasks")
+        feedback_pool = self.round_tasks == "feedback" and not self.tasks and domain.task_module
+        if feedback_pool and self.eval.heldout_tasks > domain.eval_reserve:
+            raise ValueError(f"eval.heldout_tasks={self.eval.heldout_tasks}: round_tasks=feedback keeps the first "
+                             f"{domain.eval_reserve} held-out tasks of domain {self.domain!r} for evaluation; ask "
+                             "for at most that many or use round_tasks=unseen")
         if self.max_tasks < 0 or self.mutants_per_task < 0 or self.probe_tasks < 0:
             raise ValueError("max_tasks, mutants_per_task and probe_tasks must be >= 0")
         if self.method not in METHODS:
@@ -220,6 +242,9 @@ class PipelineConfig:
             raise ValueError(f"unknown control {self.control!r}{closest(self.control, CONTROLS)}")
         if self.round_tasks not in ROUND_TASKS:
             raise ValueError(f"unknown round_tasks {self.round_tasks!r}{closest(self.round_tasks, ROUND_TASKS)}")
+        if self.round_tasks == "feedback" and self.mutants_per_task:
+            raise ValueError("mutants_per_task: mutants are made from reference solutions, and round_tasks=feedback "
+                             "gives training none; set mutants_per_task=0 or round_tasks=unseen")
         if self.control == "rft" and self.method == "rft":
             raise ValueError("control 'rft' is the method itself; choose control=sft or another method")
         if self.rounds < 1:
@@ -227,7 +252,9 @@ class PipelineConfig:
         if self.round_steps < (2 if self.method == "rft+dpo" else 1):
             raise ValueError(f"round_steps must be >= {2 if self.method == 'rft+dpo' else 1} for method "
                              f"{self.method!r}, got {self.round_steps}")
-        for section in ("dpo", "rft"):
+        if self.method == "grpo" and self.sample.n < 2:
+            raise ValueError("method=grpo compares each prompt's completions with each other: sample.n must be >= 2")
+        for section in ("dpo", "rft", "grpo"):
             if getattr(self, section).max_steps != -1:
                 raise ValueError(f"{section}.max_steps: the pipeline trains round_steps optimizer steps per round "
                                  "whatever the method; set round_steps instead")
@@ -255,7 +282,7 @@ def make_config(domain: str, preset: str | None = None, config_file: str | None 
 
 
 def stage_defaults(data: dict[str, Any]) -> dict[str, Any]:
-    """The pipeline's defaults of its ``sft``, ``dpo`` and ``rft`` sections for a run whose top-level settings
+    """The pipeline's defaults of its ``sft``, ``dpo``, ``rft`` and ``grpo`` sections for a run whose top-level settings
     (``model``, ``seed``, ``device``) are ``data``; every other source of settings applies on top.
 
     The tiny model gets far larger learning rates than a pretrained one; DPO carries an NLL anchor on the chosen
@@ -270,6 +297,7 @@ def stage_defaults(data: dict[str, Any]) -> dict[str, Any]:
                 "per_device_train_batch_size": 8, "save_steps": 20, "logging_steps": 5},
         "rft": {**run, "learning_rate": 1e-4 if tiny else 1e-5, "per_device_train_batch_size": 8, "save_steps": 20,
                 "logging_steps": 5},
+        "grpo": {**run, "learning_rate": 1e-4 if tiny else 1e-6, "save_steps": 20, "logging_steps": 5},
     }
 
 

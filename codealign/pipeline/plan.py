@@ -24,6 +24,7 @@ STAGE_CONFIG: dict[str, tuple[str, ...]] = {
     "execute": ("domain_options",),
     "pairs": ("pairs", "weights", "curriculum"),
     "rft": ("rft", "seed", "device"),
+    "grpo": ("grpo", "sample", "domain_options", "seed", "device"),
     "dpo": ("dpo", "probe_tasks", "domain_options", "eval.temperature", "sample.batch_size", "sample.max_new_tokens", "seed",
             "device"),
     "control_sft": ("rft", "seed", "device"),
@@ -36,11 +37,13 @@ STAGE_CONFIG: dict[str, tuple[str, ...]] = {
 training stage's step budget (:attr:`Stage.steps`) counts as part of its config."""
 
 STAGE_OUTPUTS: dict[str, tuple[str, ...]] = {
-    "tasks": ("sft_tasks.jsonl", "tasks.jsonl", "eval_tasks.jsonl"), "sft": ("base_model", "sft"),
+    "tasks": ("sft_tasks.jsonl", "tasks.jsonl", "control_tasks.jsonl", "eval_tasks.jsonl"),
+    "sft": ("base_model", "sft"),
     "eval_before": ("eval/before_*",), "generate": ("candidates.jsonl",), "execute": ("verdicts.jsonl",),
-    "pairs": ("pairs.jsonl", "pair_gaps.png"), "rft": ("rft",), "dpo": ("dpo",), "control_sft": ("sft",),
+    "pairs": ("pairs.jsonl", "pair_gaps.png"), "rft": ("rft",), "dpo": ("dpo",), "grpo": ("grpo",),
+    "control_sft": ("sft",),
     "eval_round": ("eval/round{round}_*",), "eval_after": ("eval/after_*",), "eval_control": ("eval/control_*",),
-    "report": ("report.json", "report.md", "pass_at_1.png", "dpo_curves.png"),
+    "report": ("report.json", "report.md", "pass_at_1.png", "dpo_curves.png", "rounds.png"),
 }
 """What each kind of stage writes (glob patterns, under the stage's :attr:`Stage.folder`): deleted before the
 stage runs with a config other than the one that wrote them, so an old checkpoint or partial file is never

@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from codealign.errors import UserError
-from codealign.jsonl import write_text_atomic
+from codealign.jsonl import read_jsonl, write_text_atomic
 from codealign.pipeline.config import PipelineConfig, config_hash
 from codealign.pipeline.plan import upstream
-from codealign.pipeline.stages import STAGE_FUNCS
+from codealign.pipeline.stages import STAGE_FUNCS, control_rows
 from codealign.pipeline.state import Run
+from codealign.types import Task
 
 
 def manifest(run: Run) -> dict[str, Any]:
@@ -49,6 +50,8 @@ def run_pipeline(config: PipelineConfig, run_dir: str | os.PathLike, *, stages: 
     unknown = [s for s in selected if s not in run.plan]
     if unknown:
         raise UserError(f"unknown stage(s) {', '.join(unknown)}; this run's stages: {', '.join(run.plan)}")
+    if "tasks" in selected and config.control == "sft" and config.tasks:
+        control_rows(run, read_jsonl(config.tasks, Task.from_dict))
     problem = run.domain.check_toolchain()
     if problem:
         raise UserError(f"{config.domain} toolchain: {problem}")

@@ -42,10 +42,15 @@ def stage_tasks(run: Run, stage: Stage) -> dict[str, Any]:
         raise UserError(f"every task of {cfg.tasks} is weak (a junk design passes its test); allow_weak=true "
                         "trains on them anyway")
     warmup = train
-    if not cfg.tasks and cfg.round_tasks == "unseen" and run.domain.task_module:
-        train = _unseen_train_tasks(run.domain, train, cfg.max_tasks, cfg.seed)
+    family = not cfg.tasks and run.domain.task_module
+    if family and cfg.round_tasks == "feedback":
+        limit = cfg.max_tasks or run.domain.count_tasks("feedback")
+        train = run.domain.generate_tasks(None, min(limit, run.domain.count_tasks("feedback")), cfg.seed, "feedback")
+        control = _unseen_train_tasks(run.domain, warmup, cfg.max_tasks, cfg.seed)
+    elif family and cfg.round_tasks == "unseen":
+        train = control = _unseen_train_tasks(run.domain, train, cfg.max_tasks, cfg.seed)
     else:
-        train = select_tasks(train, cfg.max_tasks, cfg.seed)
+        train = control = select_tasks(train, cfg.max_tasks, cfg.seed)
     if cfg.eval.benchmark:
         from codealign.bench import load_benchmark
 
@@ -58,9 +63,10 @@ def stage_tasks(run: Run, stage: Stage) -> dict[str, Any]:
     if not train or not evals:
         raise UserError("no training or evaluation tasks")
     if cfg.control == "sft":
-        control_rows(run, train)
+        control_rows(run, control)
     write_jsonl(run.path("sft_tasks.jsonl"), warmup)
     write_jsonl(run.path("tasks.jsonl"), train)
+    write_jsonl(run.path("control_tasks.jsonl"), control)
     write_jsonl(run.path("eval_tasks.jsonl"), evals)
     overlap = {t.prompt for t in train} & {t.prompt for t in evals}
     if overlap:
@@ -132,7 +138,7 @@ def control_rows(run: Run, tasks: list[Task]) -> list[dict[str, str]]:
 
 def stage_generate(run: Run, stage: Stage) -> dict[str, Any]:
     cfg = run.config
-    tasks = run.tasks()
+    tasks = run.training_tasks()
     # A fresh sampling seed each round; round 1 uses sample.seed.
     cands = run.sample(run.policy(stage.start), tasks, cfg.sample.n, cfg.sample.seed + stage.round - 1,
                        cfg.sample.temperature)
@@ -164,7 +170,7 @@ def stage_pairs(run: Run, stage: Stage) -> dict[str, Any]:
     cfg = run.config
     # Bundled held-out tasks are the training family's own split (similar by design); a named benchmark is not.
     benchmark = run.tasks("eval_tasks.jsonl") if cfg.eval.benchmark else ()
-    made = make_pairs(read_jsonl(run.path(stage.folder + "verdicts.jsonl"), ExecResult.from_dict), run.tasks(),
+    made = make_pairs(read_jsonl(run.path(stage.folder + "verdicts.jsonl"), ExecResult.from_dict), run.training_tasks(),
                       cfg.pairs, candidates=read_jsonl(run.path(stage.folder + "candidates.jsonl"), Candidate.from_dict),
                       weights=cfg.weights, stages=cfg.curriculum, benchmark_tasks=benchmark, log=run.log)
     pairs = made.pairs
@@ -239,7 +245,7 @@ def stage_rft(run: Run, stage: Stage) -> dict[str, Any]:
 
     executed = run.plan[stage.inputs[0]]
     results = read_jsonl(run.path(executed.folder + "verdicts.jsonl"), ExecResult.from_dict)
-    rows = rft_rows(results, run.tasks(), max_per_task=run.config.rft.rft_max_per_task)
+    rows = rft_rows(results, run.training_tasks(), max_per_task=run.config.rft.rft_max_per_task)
     if not rows:
         run.log(f"{stage.name}: no passing samples: RFT skipped")
         start = run.policy(stage.start)
@@ -247,9 +253,42 @@ def stage_rft(run: Run, stage: Stage) -> dict[str, Any]:
     return _train_rows(run, stage, rows)
 
 
+def stage_grpo(run: Run, stage: Stage) -> dict[str, Any]:
+    """GRPO from the round's starting policy on the round tasks (stripped like every training stage's), rewarded
+    by the domain's judge on the full tasks through the run's executor and verdict cache, ``stage.steps`` optimizer
+    steps; a killed stage resumes from its newest checkpoint."""
+    from codealign.reward import grpo_reward
+    from codealign.train.grpo import train_grpo
+
+    cfg = run.config
+    judged = grpo_reward(run.domain, run.tasks(), run.backend, run.workers, executor=run.executor, cache=run.cache,
+                         stop=run.domain.stop_sequences)
+    rewards: list[float] = []
+
+    def reward(*args: Any, **kwargs: Any) -> list[float]:
+        scores = judged(*args, **kwargs)
+        rewards.extend(scores)
+        return scores
+
+    reward.__name__ = judged.__name__
+    rows = [{"prompt": t.prompt, "task_id": t.task_id} for t in run.training_tasks()]
+    per_step = -(-len(rows) // stage.steps)
+    start = run.policy(stage.start)
+    config = dataclasses.replace(cfg.grpo, model=start, max_steps=stage.steps, seed=cfg.grpo.seed + stage.round - 1,
+                                 output_dir=str(run.path(stage.outputs()[0])))
+    result = train_grpo(config, rows, reward, num_generations=cfg.sample.n, prompts_per_step=per_step,
+                        max_completion_length=cfg.sample.max_new_tokens, temperature=cfg.sample.temperature,
+                        top_p=cfg.sample.top_p, quiet=run.quiet)
+    # Rewards of this process only: a resumed stage counts the completions sampled after its checkpoint.
+    return {"model": result.final_dir, "start": start, "steps": result.global_step, "prompts_per_step": per_step,
+            "completions": len(rewards), "resumed_from": result.resumed_from,
+            "pass_rate": sum(r >= 1.0 for r in rewards) / max(1, len(rewards)),
+            "reward_mean": sum(rewards) / max(1, len(rewards))}
+
+
 def stage_control_sft(run: Run, stage: Stage) -> dict[str, Any]:
-    """The continued-SFT control: the reference solutions of the run's train tasks."""
-    return _train_rows(run, stage, control_rows(run, run.tasks()))
+    """The continued-SFT control: the reference solutions of the run's labelled control tasks."""
+    return _train_rows(run, stage, control_rows(run, run.tasks("control_tasks.jsonl")))
 
 
 def stage_report(run: Run, stage: Stage) -> dict[str, Any]:
@@ -260,7 +299,7 @@ def stage_report(run: Run, stage: Stage) -> dict[str, Any]:
 
 STAGE_FUNCS: dict[str, Callable[[Run, Stage], dict[str, Any]]] = {
     "tasks": stage_tasks, "sft": stage_sft, "eval_before": stage_eval, "generate": stage_generate,
-    "execute": stage_execute, "pairs": stage_pairs, "rft": stage_rft, "dpo": stage_dpo,
+    "execute": stage_execute, "pairs": stage_pairs, "rft": stage_rft, "dpo": stage_dpo, "grpo": stage_grpo,
     "control_sft": stage_control_sft, "eval_round": stage_eval, "eval_after": stage_eval, "eval_control": stage_eval,
     "report": stage_report,
 }

@@ -97,7 +97,14 @@ class Run:
 
     # -- helpers shared by stages ---------------------------------------------------------------------------
     def tasks(self, name: str = "tasks.jsonl") -> list[Task]:
+        """The full tasks of ``name`` (what the judge reads)."""
         return read_jsonl(self.path(name), Task.from_dict)
+
+    def training_tasks(self) -> list[Task]:
+        """The round tasks as the method's training stages see them (sampling, pairs, RFT rows): with
+        ``round_tasks=feedback`` stripped of assets and references (:func:`strip_task`), else in full."""
+        tasks = self.tasks()
+        return [strip_task(t) for t in tasks] if self.config.round_tasks == "feedback" else tasks
 
     def start_model(self) -> str:
         """The starting model: ``codealign-tiny`` is built (offline, seeded) into the run dir once."""
@@ -140,6 +147,17 @@ class Run:
         gen = get_generator("hf", model=model, device=self.config.device, batch_size=s.batch_size)
         return gen.candidates(tasks, n, temperature=temperature, top_p=s.top_p, max_new_tokens=s.max_new_tokens,
                               seed=seed, stop=self.domain.stop_sequences, progress=not self.quiet)
+
+
+TRAINING_METADATA = ("family", "language", "novel", "split")
+"""The metadata a stripped task keeps: none of it holds or derives a reference."""
+
+
+def strip_task(task: Task) -> Task:
+    """``task`` as a judge-only task reaches training: its id, domain, prompt and :data:`TRAINING_METADATA`; no
+    assets (references, tests, traces, labels), limits or other metadata."""
+    return Task(task.task_id, task.domain, task.prompt,
+                metadata={k: task.metadata[k] for k in TRAINING_METADATA if k in task.metadata})
 
 
 def select_tasks(tasks: list[Task], limit: int, seed: int) -> list[Task]:

@@ -60,8 +60,7 @@ class LadderDomain(Domain):
     # method stays dpo: its default run gave -0.003 ± 0.016 (the control 0.023 ± 0.012 above it) where
     # method=rft gave -0.018 ± 0.020 (the control 0.039 ± 0.018 above it) from the same warm-up
     # (benchmarks/run_all_domains.py, README).
-    run_defaults = {"sft": {"max_steps": 150, "per_device_train_batch_size": 8}, "sample": {"max_new_tokens": 96},
-                    "mutants_per_task": 2}
+    run_defaults = {"sft": {"max_steps": 150, "per_device_train_batch_size": 8}, "sample": {"max_new_tokens": 96}}
 
     def __init__(self, in_process: bool = False):
         self.in_process = in_process

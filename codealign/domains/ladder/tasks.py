@@ -53,8 +53,8 @@ from codealign.domains.ladder.equivalence import compare_programs
 from codealign.domains.ladder.parser import parse_program
 from codealign.domains.ladder.simulator import Simulator, Step, Trace, compare_rows
 from codealign.domains.ladder.task import DEFAULT_SCAN_MS, task_prompt
-from codealign.domains.splits import (SPLITS, Bundle, canonical, check_split, draw, family_names, novelty, params_held_out,
-                                      params_slug)
+from codealign.domains.splits import (FEEDBACK, SPLITS, Bundle, canonical, check_split, draw, family_names,
+                                      feedback_pools, labelled, novelty, params_held_out, params_key, params_slug)
 from codealign.errors import UserError
 from codealign.types import Task
 
@@ -64,6 +64,9 @@ HELDOUT_PHRASING = 3
 PHRASINGS = 4
 BUNDLED_COUNTS = {"train": 240, "heldout": 72}
 BUNDLED_SEED = 0
+EVAL_RESERVE = 144
+"""Held-out tasks (the seed-0 draw's first) kept for evaluation: the ``feedback`` pool shares no (family,
+params) with them (:func:`codealign.domains.splits.feedback_pools`)."""
 MAX_PROMPT_TOKENS = 256
 
 
@@ -547,6 +550,8 @@ def make_task(family_name: str, params: dict[str, Any], phrasing: int) -> Task:
 def universe(family_name: str, split: str) -> list[tuple[dict[str, Any], int]]:
     """Every (params, phrasing) of a family in ``split``, in grid order."""
     check_split(split)
+    if split == FEEDBACK:
+        return list(_feedback()[family_name])
     out = []
     for params, phrasing in itertools.product(family(family_name).combos(), range(PHRASINGS)):
         novel = novelty(family_name, params, phrasing, fraction=HELDOUT_PARAM_FRACTION,
@@ -568,7 +573,12 @@ def generate_tasks(families: str | Iterable[str] | None = None, n: int = 100, se
     Raises UserError for an unknown family or split, or when fewer than ``n`` tasks exist."""
     check_split(split)
     pools = {name: universe(name, split) for name in family_names(families, FAMILIES)}
-    return [make_task(name, *item) for name, item in draw(pools, n, seed, split, _stratum)]
+    return [labelled(make_task(name, *item), split) for name, item in draw(pools, n, seed, split, _stratum)]
+
+
+@functools.lru_cache(maxsize=None)
+def _feedback() -> dict[str, list[tuple[dict[str, Any], int]]]:
+    return feedback_pools({name: universe(name, "heldout") for name in FAMILIES}, EVAL_RESERVE, _stratum, params_key)
 
 
 # -- bundled demo sets -----------------------------------------------------------------------------------

@@ -54,8 +54,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from codealign.domains.python.worker import encode_value
-from codealign.domains.splits import (SPLITS, Bundle, canonical, check_split, draw, family_names, novelty, params_held_out,
-                                      params_slug)
+from codealign.domains.splits import (FEEDBACK, SPLITS, Bundle, canonical, check_split, draw, family_names,
+                                      feedback_pools, labelled, novelty, params_held_out, params_key, params_slug)
 from codealign.errors import UserError
 from codealign.fim import fim_format
 from codealign.types import Task
@@ -65,6 +65,12 @@ HELDOUT_PARAM_FRACTION = 0.2
 HELDOUT_PHRASING = 3
 BUNDLED_COUNTS = {"train": 240, "heldout": 72}
 BUNDLED_SEED = 0
+EVAL_RESERVE = 144
+"""Held-out tasks (the seed-0 draw's first) kept for evaluation: the ``feedback`` pool shares no (family,
+params) with them (:func:`codealign.domains.splits.feedback_pools`). The family holds out only 38 parameter
+combinations and these 144 tasks use 32 of them, so the pool (630 tasks, 108 combinations) is mostly train
+combinations in the held-out phrasing: evaluation keeps its size, the pool is new in phrasing more than in
+parameters (docs/pipeline.md)."""
 MAX_PROMPT_TOKENS = 256
 SPAN_KINDS = ("condition", "update", "return", "loop", "body")
 _FIXED_INPUTS = 4
@@ -561,6 +567,8 @@ def make_task(family_name: str, params: dict[str, Any], phrasing: int, kind: str
 def universe(family_name: str, split: str) -> list[tuple[dict[str, Any], int, str]]:
     """Every (params, phrasing, span kind) of a family in ``split``, in grid order."""
     check_split(split)
+    if split == FEEDBACK:
+        return list(_feedback()[family_name])
     fam = family(family_name)
     out = []
     for params, phrasing, kind in itertools.product(fam.combos(), range(len(fam.phrasings())), SPAN_KINDS):
@@ -585,7 +593,12 @@ def generate_tasks(families: str | Iterable[str] | None = None, n: int = 100, se
     Raises UserError for an unknown family or split, or when fewer than ``n`` tasks exist."""
     check_split(split)
     pools = {name: universe(name, split) for name in family_names(families, FAMILIES)}
-    return [make_task(name, *item) for name, item in draw(pools, n, seed, split, _stratum)]
+    return [labelled(make_task(name, *item), split) for name, item in draw(pools, n, seed, split, _stratum)]
+
+
+@functools.lru_cache(maxsize=None)
+def _feedback() -> dict[str, list[tuple[dict[str, Any], int, str]]]:
+    return feedback_pools({name: universe(name, "heldout") for name in FAMILIES}, EVAL_RESERVE, _stratum, params_key)
 
 
 # -- bundled demo sets -----------------------------------------------------------------------------------

@@ -193,7 +193,7 @@ class SolidityDomain(Domain):
     # pair and trained 0 steps (held-out +0.000 ± 0.000); RFT trains its 40 steps on the passing samples:
     # +0.010 ± 0.013, equal to the continued-SFT control (benchmarks/run_all_domains.py, README).
     run_defaults = {"sft": {"max_steps": 120, "per_device_train_batch_size": 8}, "sample": {"max_new_tokens": 256},
-                    "mutants_per_task": 1, "eval": {"n": 2}, "method": "rft"}
+                    "eval": {"n": 2}, "method": "rft"}
 
     def install(self, items: Sequence[str] = ()) -> dict[str, str]:
         """Install solc-js versions (npm) for contracts with those pragmas; none named: the ones the tests and

@@ -56,6 +56,10 @@ HELDOUT_PARAM_FRACTION = 0.25
 HELDOUT_PHRASING = 3
 BUNDLED_COUNTS = {"train": 240, "heldout": 80}
 BUNDLED_SEED = 0
+EVAL_RESERVE = 80
+"""Held-out tasks (the seed-0 draw's first: the bundled held-out set) kept for evaluation: the ``feedback``
+pool shows no contract they show (:func:`codealign.domains.splits.feedback_pools`). The held-out universe
+shows few contracts (76), so the reserve is the bundled set's size, not 144."""
 KINDS = ("detect", "safe", "repair")
 """Task variants per parameter combination: detect the planted bug, detect on the repaired contract, repair."""
 ETHER = 10**18
@@ -650,6 +654,9 @@ def _distinct(family_name: str) -> tuple[tuple[str, tuple], ...]:
 
 def universe(family_name: str, split: str) -> list[tuple[dict[str, Any], str, int]]:
     """Every distinct (params, kind, phrasing) of a family in ``split``, in grid order."""
+    splits.check_split(split)
+    if split == splits.FEEDBACK:
+        return list(_feedback()[family_name])
     return [(dict(items), kind, k) for kind, items in _distinct(family_name)
             for k in range(len(DETECT_PHRASINGS)) if split_of(family_name, dict(items), kind, k) == split]
 
@@ -660,8 +667,18 @@ def generate_tasks(families: str | Iterable[str] | None = None, n: int = 100, se
     the kinds evenly. Deterministic for (families, seed, split); a larger ``n`` extends a smaller one's list."""
     splits.check_split(split)
     pools = {name: universe(name, split) for name in splits.family_names(families, FAMILIES)}
-    return [make_task(name, *item)
-            for name, item in splits.draw(pools, n, seed, split, lambda _, item: KINDS.index(item[1]))]
+    return [splits.labelled(make_task(name, *item), split)
+            for name, item in splits.draw(pools, n, seed, split, _stratum)]
+
+
+def _stratum(family_name: str, item: tuple[dict[str, Any], str, int]) -> int:
+    return KINDS.index(item[1])
+
+
+@functools.lru_cache(maxsize=None)
+def _feedback() -> dict[str, list[tuple[dict[str, Any], str, int]]]:
+    return splits.feedback_pools({name: universe(name, "heldout") for name in FAMILIES}, EVAL_RESERVE, _stratum,
+                                 lambda name, item: shown_source(name, item[0], item[1]))
 
 
 # -- bundled demo sets -----------------------------------------------------------------------------------

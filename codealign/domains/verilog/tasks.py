@@ -34,6 +34,7 @@ golden self-test through the verilog domain.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from dataclasses import dataclass
@@ -51,6 +52,9 @@ HELDOUT_PARAM_FRACTION = 0.2
 HELDOUT_PHRASING = 3
 BUNDLED_COUNTS = {"train": 300, "heldout": 72}
 BUNDLED_SEED = 0
+EVAL_RESERVE = 144
+"""Held-out tasks (the seed-0 draw's first) kept for evaluation: the ``feedback`` pool shares no (family,
+params) with them (:func:`codealign.domains.splits.feedback_pools`)."""
 
 PROMPT_HEAD = "Implement the module TopModule with these ports (1 bit unless noted):\n"
 
@@ -987,6 +991,9 @@ def make_task(family_name: str, params: dict[str, Any], phrasing: int) -> Task:
 
 def universe(family_name: str, split: str) -> list[tuple[dict[str, Any], int]]:
     """Every (params, phrasing) of a family in ``split``, in grid order."""
+    splits.check_split(split)
+    if split == splits.FEEDBACK:
+        return list(_feedback()[family_name])
     fam = family(family_name)
     return [(p, k) for p in fam.combos() for k in range(len(fam.phrasings()))
             if split_of(family_name, p, k) == split]
@@ -1004,7 +1011,14 @@ def generate_tasks(families: str | Iterable[str] | None = None, n: int = 100, se
     default). Deterministic for (families, seed, split); a larger ``n`` extends a smaller one's list.
     Raises UserError for an unknown family or split, or when fewer than ``n`` tasks exist."""
     pools = {name: universe(name, split) for name in splits.family_names(families, FAMILIES)}
-    return [make_task(name, *item) for name, item in splits.draw(pools, n, seed, split, _stratum)]
+    return [splits.labelled(make_task(name, *item), split)
+            for name, item in splits.draw(pools, n, seed, split, _stratum)]
+
+
+@functools.lru_cache(maxsize=None)
+def _feedback() -> dict[str, list[tuple[dict[str, Any], int]]]:
+    return splits.feedback_pools({name: universe(name, "heldout") for name in FAMILIES}, EVAL_RESERVE, _stratum,
+                                 splits.params_key)
 
 
 def _design_of(task: Task) -> Design:
