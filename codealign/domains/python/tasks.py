@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from codealign.domains.python.worker import encode_value
-from codealign.domains.splits import (FEEDBACK, SPLITS, Bundle, canonical, check_split, draw, family_names,
+from codealign.domains.splits import (FEEDBACK, Bundle, canonical, check_split, draw, family_names,
                                       feedback_pools, labelled, novelty, params_held_out, params_key, params_slug)
 from codealign.errors import UserError
 from codealign.fim import fim_format
