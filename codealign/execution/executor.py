@@ -158,6 +158,7 @@ def execute(
         else:
             _run_local(dom, by_id, candidates, todo, be, workers, finish)
     finally:
+        bar.refresh()  # the last update may fall inside tqdm's refresh interval: show where it ended (N/N when done)
         bar.close()
         if appender is not None:
             appender.close()
@@ -214,11 +215,14 @@ def _run_local(dom, by_id, candidates, todo, backend, workers, finish) -> None:
         pool.shutdown(wait=False, cancel_futures=True)
         cancel = getattr(backend, "cancel_all", None)
         deadline = time.monotonic() + 10.0
-        running = list(started)
+        # done(), not wait(): a future the shutdown cancelled stays "not done" for wait() forever (nothing ever
+        # notifies it), which held every Ctrl-C for the whole 10 s.
+        running = [f for f in started if not f.done()]
         while running and time.monotonic() < deadline:
             if cancel is not None:
                 cancel()
-            running = list(cf.wait(running, timeout=0.5).not_done)
+            cf.wait(running, timeout=0.5)
+            running = [f for f in running if not f.done()]
         raise
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
