@@ -131,6 +131,25 @@ def verify_report(trusted: bytes, key: bytes) -> dict | None:
     return reports[-1] if reports else None
 
 
+def _strict_form(data: object) -> str:
+    """A text equal for two ``encode_value`` encodings exactly when their values are equal type for type (see
+    ``PythonDomain._compare``): JSON keeps ``true`` and ``1`` apart and tags floats, so only the order of dict
+    entries and set items and the sign of a float zero are normalised here."""
+    def form(item: object) -> object:
+        if type(item) is list:
+            return [form(v) for v in item]
+        if type(item) is not dict:
+            return item
+        (tag, body), = item.items()
+        if tag == "float":
+            return {tag: "0.0" if body == "-0.0" else body}
+        if tag in ("dict", "set", "frozenset"):
+            return {tag: sorted((form(v) for v in body), key=json.dumps)}
+        return {tag: form(body)}
+
+    return json.dumps(form(data))
+
+
 class PythonDomain(Domain):
     """Python candidates judged by tests; see the module docstring for the assets and the threat model."""
 
@@ -281,14 +300,15 @@ class PythonDomain(Domain):
     @staticmethod
     def _compare(report: dict, cases: list[tuple[list, object]]) -> None:
         """Mark each call that returned as ``passed`` or ``wrong`` by comparing, here on the trusted side, the
-        plain data it returned with the expected value (exact builtin types on both sides, so ``==`` is
-        Python's own); recount ``passed``."""
+        plain data it returned with the expected value, type for type at every depth (``True``, ``1`` and
+        ``1.0`` differ; dict and set order does not matter; floats are equal when ``repr`` is, so NaN equals
+        NaN, and ``-0.0`` equals ``0.0``); recount ``passed``."""
         for test in report["tests"]:
             if test["outcome"] != "passed":
                 continue
             try:
                 got = decode_value(json.loads(report.get("results", {})[test["id"]]))
-                same = got == cases[int(test["id"])][1]
+                same = _strict_form(encode_value(got)) == _strict_form(encode_value(cases[int(test["id"])][1]))
             except (KeyError, IndexError, TypeError, ValueError, RecursionError):
                 same = False
             if not same:

@@ -382,7 +382,7 @@ def _runner():
 
         class Report:
             def __init__(self):
-                self.failed, self.started, self.gone = set(), {}, None
+                self.failed, self.called, self.started, self.gone = set(), set(), {}, None
 
             def pytest_runtest_makereport(self, item, call):
                 error = call.excinfo.value if call.excinfo else None
@@ -396,6 +396,8 @@ def _runner():
                 send("S", nodeid)
 
             def pytest_runtest_logreport(self, report):
+                if report.when == "call" and report.passed:
+                    self.called.add(report.nodeid)
                 if report.failed or (report.when == "call" and report.skipped):
                     self.failed.add(report.nodeid)
                     if report.failed:
@@ -408,7 +410,10 @@ def _runner():
 
             def pytest_runtest_logfinish(self, nodeid, location):
                 seconds = time.perf_counter() - self.started.get(nodeid, time.perf_counter())
-                outcome = "unsupported" if nodeid in unsupported else "failed" if nodeid in self.failed else "passed"
+                # A pass needs a passed call phase: a test skipped in setup (a fixture that reaches the candidate's
+                # code, which can raise unittest.SkipTest) never ran its body.
+                passed = nodeid in self.called and nodeid not in self.failed
+                outcome = "unsupported" if nodeid in unsupported else "passed" if passed else "failed"
                 if nodeid in unsupported:
                     send("L", f"{nodeid}: unsupported: {unsupported[nodeid]}")
                 send("E", nodeid, outcome, f"{seconds:.4f}")
