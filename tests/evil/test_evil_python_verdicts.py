@@ -4,6 +4,9 @@
   plain ``Exception`` subclass, so it crosses the boundary as itself when the test file imported ``unittest``),
   pytest reports the test skipped in setup, and the runner counted a test without a failure as passed. Now a
   pass needs a passed call phase.
+* A ``unittest.TestCase`` test: unittest ends a test as passed when ``unittest.case._ShouldStop`` is raised in
+  it, and the candidate's exception crossed as that very class (or a mirrored subclass of it). Now no
+  exception of the candidate crosses as a class of the test frameworks (unittest, pytest, pluggy).
 * A function task compared results with Python's ``==``: ``1.0`` and ``True`` passed where the reference
   returns ``1``. Now results are compared type for type at every depth.
 """
@@ -31,6 +34,21 @@ def test_value(thing):
 RIGHT_THING = "class Thing:\n    def value(self):\n        return 3\n\n\ndef make():\n    return Thing()\n"
 SKIPPING_THING = "import unittest\n\n\ndef make():\n    raise unittest.SkipTest('not today')\n"
 
+TESTCASE_TEST = '''import unittest
+from solution import add
+
+
+class TestAdd(unittest.TestCase):
+    def test_add(self):
+        self.assertEqual(add(2, 3), 5)
+'''
+FRAMEWORK_RAISES = {
+    "should_stop": "import unittest.case\n\n\ndef add(a, b):\n    raise unittest.case._ShouldStop()\n",
+    "should_stop_subclass": "import unittest.case\n\n\nclass Stop(unittest.case._ShouldStop):\n    pass\n\n\n"
+                            "def add(a, b):\n    raise Stop()\n",
+    "skip_test": "import unittest\n\n\ndef add(a, b):\n    raise unittest.SkipTest('later')\n",
+}
+
 COUNT_TASK = ("parse", {"result": "count", "sep": ",", "padded": False}, 0, "return")
 OTHER_TYPES = {"float": "float(len(nums))", "bool": "len(nums) > 0 if len(nums) < 2 else len(nums)"}
 
@@ -54,6 +72,24 @@ def test_a_right_candidate_passes_a_test_with_a_fixture(domain, hiding_backend):
 def test_a_test_the_candidate_skips_in_its_fixture_does_not_pass(domain, hiding_backend):
     result = domain.evaluate(_repo_task(), Candidate("skip", SKIPPING_THING), hiding_backend)
     assert result.verdict is not Verdict.PASS and result.score == 0.0, result.details
+
+
+def _testcase_task():
+    return Task("evil-stop", "python", "write add",
+                assets={"test_files": {"tests/test_add.py": TESTCASE_TEST}, "test_timeout_s": 5.0},
+                limits={"wall_s": 20.0})
+
+
+def test_a_right_candidate_passes_a_unittest_testcase(domain, hiding_backend):
+    result = domain.evaluate(_testcase_task(), Candidate("right", "def add(a, b):\n    return a + b\n"),
+                             hiding_backend)
+    assert result.verdict is Verdict.PASS, result.details
+
+
+@pytest.mark.parametrize("attack", sorted(FRAMEWORK_RAISES))
+def test_a_candidate_exception_never_crosses_as_a_test_framework_class(domain, hiding_backend, attack):
+    result = domain.evaluate(_testcase_task(), Candidate(attack, FRAMEWORK_RAISES[attack]), hiding_backend)
+    assert result.verdict is Verdict.FAIL and result.score == 0.0, result.details
 
 
 @pytest.mark.parametrize("kind", sorted(OTHER_TYPES))

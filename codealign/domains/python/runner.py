@@ -12,7 +12,8 @@ process — with a request pipe and a reply pipe. Then it runs the tests here, i
   against its classes are requests to the candidate's process. Plain data comes back by value (``worker.encode_value``: exact builtin types, never a subclass);
   other objects come back as references (:class:`Remote`); exceptions come back as a local exception of the
   same name and builtin bases, carrying the remote ``str``, ``args`` and attributes, so ``pytest.raises`` and
-  ``match`` work. A file under the job dir that is not a file of the task is never imported here.
+  ``match`` work; never as a class of the test frameworks (:data:`TEST_FRAMEWORKS`). A test passes only when
+  its call phase passed (a skip in a fixture is not a pass). A file under the job dir that is not a file of the task is never imported here.
 * every comparison a test makes runs here, on copies: two references are equal when they name the same
   remote object, or when both are instances of one dataclass (with generated ``__eq__``) whose fields, copied
   here, are equal; a reference never equals a local value.
@@ -30,6 +31,10 @@ runner exits; the harness starts a new one for the tests not yet reported.
 RESTART = 3
 """Exit status after the candidate's process died mid-run: the harness starts a new runner for the rest."""
 MAX_REPLY_BYTES = 1 << 26
+TEST_FRAMEWORKS = frozenset({"unittest", "_pytest", "pytest", "pluggy"})
+"""Packages that run the tests. Their exception classes are control flow to them (unittest's ``_ShouldStop``
+ends a test as passed, ``SkipTest`` skips it), so an exception of the candidate never crosses as one of
+them, nor as a subclass: it becomes a RuntimeError."""
 
 
 def _runner():
@@ -193,7 +198,10 @@ def _runner():
                 cls = loaded(ref["import"])
             except Exception:
                 cls = None
-            return cls if isinstance(cls, type) and issubclass(cls, BaseException) else RuntimeError
+            if not isinstance(cls, type) or not issubclass(cls, BaseException) \
+                    or any(str(c.__module__).split(".")[0] in TEST_FRAMEWORKS for c in cls.__mro__):
+                return RuntimeError
+            return cls
         if "exception" in ref:
             return mirror(ref)
         raise ServerGone("malformed exception class")
