@@ -7,6 +7,10 @@
 * A ``unittest.TestCase`` test: unittest ends a test as passed when ``unittest.case._ShouldStop`` is raised in
   it, and the candidate's exception crossed as that very class (or a mirrored subclass of it). Now no
   exception of the candidate crosses as a class of the test frameworks (unittest, pytest, pluggy).
+* An assert-style snippet that uses a module it does not import (``math.isclose(...)``, as MBPP's tests do)
+  looked the name up in the candidate's module: the candidate's own ``math`` answered the check. Now a free
+  name the snippet only dereferences is the library module of that name, and a file of the candidate in its
+  place fails the test.
 * A function task compared results with Python's ``==``: ``1.0`` and ``True`` passed where the reference
   returns ``1``. Now results are compared type for type at every depth.
 """
@@ -49,6 +53,11 @@ FRAMEWORK_RAISES = {
     "skip_test": "import unittest\n\n\ndef add(a, b):\n    raise unittest.SkipTest('later')\n",
 }
 
+SNIPPETS = ["assert statistics.mean(values()) == 2", "assert table.size == 3"]
+RIGHT_VALUES = "def values():\n    return [1, 2, 3]\n\n\nclass table:\n    size = 3\n"
+FAKE_LIBRARY = "class statistics:\n    mean = staticmethod(lambda values: 2)\n\n\ndef values():\n    return [0]\n"
+SHADOWING_FILE = ("open('statistics.py', 'w').write('def mean(values):\\n    return 2\\n')\n\n\n" + FAKE_LIBRARY)
+
 COUNT_TASK = ("parse", {"result": "count", "sep": ",", "padded": False}, 0, "return")
 OTHER_TYPES = {"float": "float(len(nums))", "bool": "len(nums) > 0 if len(nums) < 2 else len(nums)"}
 
@@ -89,6 +98,23 @@ def test_a_right_candidate_passes_a_unittest_testcase(domain, hiding_backend):
 @pytest.mark.parametrize("attack", sorted(FRAMEWORK_RAISES))
 def test_a_candidate_exception_never_crosses_as_a_test_framework_class(domain, hiding_backend, attack):
     result = domain.evaluate(_testcase_task(), Candidate(attack, FRAMEWORK_RAISES[attack]), hiding_backend)
+    assert result.verdict is Verdict.FAIL and result.score == 0.0, result.details
+
+
+def _snippet_task(test):
+    return Task("evil-lib", "python", "write values", assets={"tests": [test], "test_timeout_s": 5.0},
+                limits={"wall_s": 20.0})
+
+
+@pytest.mark.parametrize("test", SNIPPETS)
+def test_a_right_candidate_passes_snippets_with_free_names(domain, hiding_backend, test):
+    result = domain.evaluate(_snippet_task(test), Candidate("right", RIGHT_VALUES), hiding_backend)
+    assert result.verdict is Verdict.PASS, result.details
+
+
+@pytest.mark.parametrize("code", [FAKE_LIBRARY, SHADOWING_FILE], ids=["own_class", "file_in_the_job"])
+def test_a_candidates_own_library_does_not_answer_a_snippet(domain, hiding_backend, code):
+    result = domain.evaluate(_snippet_task(SNIPPETS[0]), Candidate("fake", code), hiding_backend)
     assert result.verdict is Verdict.FAIL and result.score == 0.0, result.details
 
 

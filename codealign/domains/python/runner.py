@@ -349,12 +349,14 @@ def _runner():
             start = time.perf_counter()
             outcome = "failed"
             try:
-                code = compile(cfg["tests"][int(test_id)], f"<test {test_id}>", "exec", dont_inherit=True)
+                tree = ast.parse(cfg["tests"][int(test_id)])
+                code = compile(tree, f"<test {test_id}>", "exec", dont_inherit=True)
                 namespace = {"__builtins__": builtins}
+                libraries = library_names(tree)
                 for name in names_of(code):
                     if not hasattr(builtins, name):
                         try:
-                            namespace[name] = getattr(module, name)
+                            namespace[name] = free_value(name, libraries, module)
                         except AttributeError:
                             pass
                 exec(code, namespace)
@@ -369,6 +371,40 @@ def _runner():
             except BaseException as exc:
                 send("L", f"test {test_id}: {type(exc).__name__}: {str(exc)[:300]}")
             send("E", test_id, outcome, f"{time.perf_counter() - start:.4f}")
+
+    def library_names(tree):
+        """Free names the snippet only dereferences (``math`` of ``math.isclose(...)``) and never binds, that
+        are not modules of the repository: the library modules of those names, imported here, stand for them,
+        so a candidate's own ``math`` cannot answer the snippet's checks."""
+        dereferenced, other, bases = set(), set(), set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                dereferenced.add(node.value.id)
+                bases.add(id(node.value))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and id(node) not in bases:
+                other.add(node.id)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                other.add(node.name)
+            elif isinstance(node, ast.arg):
+                other.add(node.arg)
+            elif isinstance(node, ast.ExceptHandler) and node.name:
+                other.add(node.name)
+            elif isinstance(node, ast.alias):
+                other.add((node.asname or node.name).split(".")[0])
+        return {n for n in dereferenced - other if n not in repo_top}
+
+    def free_value(name, libraries, module):
+        """What a free name of a snippet stands for: the library module of that name (see
+        :func:`library_names`) when one is installed, else the candidate module's attribute. A file of the job
+        dir in the library's place is an ImportError, never the candidate's attribute."""
+        if name in libraries:
+            try:
+                return importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                if exc.name != name:
+                    raise
+        return getattr(module, name)
 
     def names_of(code):
         names = set(code.co_names)
