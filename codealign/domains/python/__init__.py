@@ -38,8 +38,9 @@ or comparison lives in a process that runs candidate code:
 * Function tasks: the candidate's process (``worker.py calls``) receives only the inputs and returns each
   result as plain data of exact builtin types (``encode_value``: no subclass, so no object with its own
   ``__eq__``, crosses). The judge decodes the results on the host and compares them type for type (``1.0`` and
-  ``True`` are not ``1``; dict and set order do not matter) against expected values that never entered the sandbox, on inputs partly drawn per job from the judge's
-  secret (same task and candidate, same draw): a table of the fixed cases does not pass.
+  ``True`` are not ``1``; dict and set order do not matter) against expected values that never entered the
+  sandbox, on inputs partly drawn per job from the judge's secret (same task and candidate, same draw): a
+  table of the fixed cases does not pass.
 * Test files and snippets: the tests run in a trusted runner (``runner.py``, non-dumpable, test code compiled
   from memory, a fixed empty ini and ``--confcutdir`` at the job, so nothing planted above the job dir is
   read); the candidate's repository lives in a ``worker.py serve`` child reached only through requests whose

@@ -13,7 +13,8 @@ process — with a request pipe and a reply pipe. Then it runs the tests here, i
   other objects come back as references (:class:`Remote`); exceptions come back as a local exception of the
   same name and builtin bases, carrying the remote ``str``, ``args`` and attributes, so ``pytest.raises`` and
   ``match`` work; never as a class of the test frameworks (:data:`TEST_FRAMEWORKS`). A test passes only when
-  its call phase passed (a skip in a fixture is not a pass). A file under the job dir that is not a file of the task is never imported here.
+  its call phase passed (a skip in a fixture is not a pass). A file under the job dir that is not a file of
+  the task is never imported here.
 * every comparison a test makes runs here, on copies: two references are equal when they name the same
   remote object, or when both are instances of one dataclass (with generated ``__eq__``) whose fields, copied
   here, are equal; a reference never equals a local value.
