@@ -13,7 +13,11 @@
   place fails the test.
 * A function task compared results with Python's ``==``: ``1.0`` and ``True`` passed where the reference
   returns ``1``. Now results are compared type for type at every depth.
+
+On b2987a3 the type attack passed too; the others did not (nor did a right ``TestCase`` candidate pass there).
 """
+
+import json
 
 import pytest
 
@@ -127,8 +131,7 @@ def test_a_result_of_another_builtin_type_does_not_pass(domain, hiding_backend, 
 
 
 def _compared(got, expected):
-    report = {"tests": [{"id": "0", "outcome": "passed"}], "results": {"0": __import__("json").dumps(
-        encode_value(got))}}
+    report = {"tests": [{"id": "0", "outcome": "passed"}], "results": {"0": json.dumps(encode_value(got))}}
     PythonDomain._compare(report, [([], expected)])
     return report["passed"] == 1
 

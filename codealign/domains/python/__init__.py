@@ -9,7 +9,8 @@ Task ``assets`` (all optional except one way to judge):
   ``n`` inputs drawn per job from a procedural family (:mod:`.tasks`) with a seed from the judge's secret
   (:mod:`codealign.domains.draws`), their expected outputs computed on the judge's side by the family's reference. Or:
 * ``tests`` — list of assert-style snippets; each is one test (HumanEval/MBPP style), its free names
-  looked up in the candidate's module. Or:
+  looked up in the candidate's module, except a name it only dereferences (``math`` of ``math.isclose``):
+  that is the installed library module of the name, when there is one. Or:
 * ``test_files`` — ``{relative path: source}`` of pytest files (``conftest.py`` and helpers included); the
   tests are what pytest's default rules collect from them, found statically.
 * ``test_paths`` — restrict collection to these files/folders among ``test_files``.
