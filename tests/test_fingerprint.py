@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 
+from codealign.domains import draws
 from codealign.domains.base import DomainOption, code_hash
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -80,3 +81,10 @@ def test_the_shipped_warm_up_model_is_not_part_of_the_fingerprint(toy_copy):
     (folder / "resources" / "warmup").mkdir(exist_ok=True)
     (folder / "resources" / "warmup" / "config.json").write_text("{}")
     assert load().fingerprint("bwrap") == before
+
+
+def test_the_fingerprint_covers_the_shared_draw_seed_code():
+    """A change to how drawn stimuli are seeded changes verdicts, so it changes the fingerprint."""
+    drawn = os.path.realpath(draws.__file__)
+    sources = [os.path.realpath(p) for p in FlavouredShell()._judge_sources()]
+    assert any(drawn == p or drawn.startswith(p + os.sep) for p in sources)

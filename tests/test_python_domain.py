@@ -236,3 +236,19 @@ def test_a_function_job_carries_drawn_inputs_but_no_expected_value(domain, monke
         configs.append(json.loads(job.files[".codealign/config.json"]))
     assert configs[0]["inputs"][:4] == configs[1]["inputs"][:4] and configs[0]["inputs"] != configs[1]["inputs"]
     assert set(configs[0]) == {"mode", "module", "function", "inputs", "test_timeout_s", "total_s"}
+
+
+def test_ints_beyond_64_bits_cross_the_boundary_by_value(domain, backend):
+    """Decimal JSON is capped at 4,300 digits: such an int crosses in hex, so a right answer is not lost."""
+    test = "import math\nfrom solution import fact\n\n\ndef test_big():\n    assert fact(2000) == math.factorial(2000)\n"
+    task = Task("fact", "python", "write fact", assets={"test_files": {"tests/test_fact.py": test}})
+    result = judge(domain, backend, task, "import math\n\n\ndef fact(n):\n    return math.factorial(n)\n")
+    assert result.verdict is Verdict.PASS, result.details
+
+
+@pytest.mark.parametrize("value", [0, -1, 2 ** 63 - 1, 2 ** 63, -(2 ** 63), 3 ** 20000, [-(7 ** 5000), {5 ** 900}]],
+                         ids=["zero", "minus_one", "max_int64", "2**63", "-2**63", "3**20000", "nested"])
+def test_encoded_ints_decode_to_the_same_value(value):
+    from codealign.domains.python.worker import decode_value, encode_value
+
+    assert decode_value(json.loads(json.dumps(encode_value(value)))) == value

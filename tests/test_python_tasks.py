@@ -7,13 +7,14 @@ import pytest
 
 from codealign.domains import get_domain
 from codealign.domains.python import tasks as pt
+from codealign.domains.splits import SPLITS
 from codealign.errors import UserError
 from codealign.types import Candidate, Task, Verdict
 
 
 @pytest.fixture(scope="module")
 def bundled():
-    return {split: pt.bundled_tasks(split) for split in pt.SPLITS}
+    return {split: pt.bundled_tasks(split) for split in SPLITS}
 
 
 def _one_per_family_and_kind(tasks):

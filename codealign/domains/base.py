@@ -159,14 +159,14 @@ class Domain(abc.ABC):
 
     def _judge_sources(self) -> tuple[str, ...]:
         """The files and folders whose contents make up the judge: the domain's package (or its module, for a
-        domain defined in a lone module) and the shared judging code."""
+        domain defined in a lone module) and the shared judging code (the seeds of drawn stimuli included)."""
         module = sys.modules[type(self).__module__]
         if not hasattr(module, "__path__") and "." in module.__name__:
             module = sys.modules[module.__name__.rsplit(".", 1)[0]]
         own = Path(module.__file__).resolve()
         here = Path(__file__).resolve()
         return (str(own.parent if hasattr(module, "__path__") else own), str(here),
-                str(here.parent.parent / "sandbox"))
+                str(here.parent / "draws.py"), str(here.parent.parent / "sandbox"))
 
     def extract(self, text: str, truncated: bool = False) -> Extraction:
         """The code in a model's answer, with a record of what extraction did (see :mod:`codealign.extraction`;

@@ -9,7 +9,8 @@ Task ``assets`` (all optional except one way to judge):
   ``n`` inputs drawn per job from a procedural family (:mod:`.tasks`) with a seed from the judge's secret
   (:mod:`codealign.domains.draws`), their expected outputs computed on the judge's side by the family's reference. Or:
 * ``tests`` — list of assert-style snippets; each is one test (HumanEval/MBPP style), its free names
-  looked up in the candidate's module. Or:
+  looked up in the candidate's module, except a name it only dereferences (``math`` of ``math.isclose``):
+  that is the installed library module of the name, when there is one. Or:
 * ``test_files`` — ``{relative path: source}`` of pytest files (``conftest.py`` and helpers included); the
   tests are what pytest's default rules collect from them, found statically.
 * ``test_paths`` — restrict collection to these files/folders among ``test_files``.
@@ -37,14 +38,17 @@ or comparison lives in a process that runs candidate code:
   the rest.
 * Function tasks: the candidate's process (``worker.py calls``) receives only the inputs and returns each
   result as plain data of exact builtin types (``encode_value``: no subclass, so no object with its own
-  ``__eq__``, crosses). The judge decodes the results on the host and compares them with Python's own ``==``
-  against expected values that never entered the sandbox, on inputs partly drawn per job from the judge's
-  secret (same task and candidate, same draw): a table of the fixed cases does not pass.
+  ``__eq__``, crosses). The judge decodes the results on the host and compares them type for type (``1.0`` and
+  ``True`` are not ``1``; dict and set order do not matter) against expected values that never entered the
+  sandbox, on inputs partly drawn per job from the judge's secret (same task and candidate, same draw): a
+  table of the fixed cases does not pass.
 * Test files and snippets: the tests run in a trusted runner (``runner.py``, non-dumpable, test code compiled
   from memory, a fixed empty ini and ``--confcutdir`` at the job, so nothing planted above the job dir is
   read); the candidate's repository lives in a ``worker.py serve`` child reached only through requests whose
   replies are plain data by value, references to the candidate's objects, or mirrored exception classes —
-  never a local object (a reply naming ``unittest.mock.ANY`` is malformed). Every comparison runs in the
+  never a local object (a reply naming ``unittest.mock.ANY`` is malformed), nor an exception class of the
+  test frameworks (unittest passes a test that raises its ``_ShouldStop``); a test passes only on a passed
+  call phase (a ``SkipTest`` raised in a fixture is no pass). Every comparison runs in the
   runner, on copies. A file the candidate creates in the job dir is never imported by the runner. A test step
   that cannot cross by value is *unsupported* (below) and the job is SANDBOX_ERROR, never a pass.
 
@@ -129,6 +133,25 @@ def verify_report(trusted: bytes, key: bytes) -> dict | None:
     """The harness's final report (the last authenticated payload with ``ok``), or None."""
     reports = [p for p in authenticated(trusted, key) if "ok" in p]
     return reports[-1] if reports else None
+
+
+def _strict_form(data: object) -> str:
+    """A text equal for two ``encode_value`` encodings exactly when their values are equal type for type (see
+    ``PythonDomain._compare``): JSON keeps ``true`` and ``1`` apart and tags floats, so only the order of dict
+    entries and set items and the sign of a float zero are normalised here."""
+    def form(item: object) -> object:
+        if type(item) is list:
+            return [form(v) for v in item]
+        if type(item) is not dict:
+            return item
+        (tag, body), = item.items()
+        if tag == "float":
+            return {tag: "0.0" if body == "-0.0" else body}
+        if tag in ("dict", "set", "frozenset"):
+            return {tag: sorted((form(v) for v in body), key=json.dumps)}
+        return {tag: form(body)}
+
+    return json.dumps(form(data))
 
 
 class PythonDomain(Domain):
@@ -281,14 +304,15 @@ class PythonDomain(Domain):
     @staticmethod
     def _compare(report: dict, cases: list[tuple[list, object]]) -> None:
         """Mark each call that returned as ``passed`` or ``wrong`` by comparing, here on the trusted side, the
-        plain data it returned with the expected value (exact builtin types on both sides, so ``==`` is
-        Python's own); recount ``passed``."""
+        plain data it returned with the expected value, type for type at every depth (``True``, ``1`` and
+        ``1.0`` differ; dict and set order does not matter; floats are equal when ``repr`` is, so NaN equals
+        NaN, and ``-0.0`` equals ``0.0``); recount ``passed``."""
         for test in report["tests"]:
             if test["outcome"] != "passed":
                 continue
             try:
                 got = decode_value(json.loads(report.get("results", {})[test["id"]]))
-                same = got == cases[int(test["id"])][1]
+                same = _strict_form(encode_value(got)) == _strict_form(encode_value(cases[int(test["id"])][1]))
             except (KeyError, IndexError, TypeError, ValueError, RecursionError):
                 same = False
             if not same:

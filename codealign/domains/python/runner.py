@@ -12,7 +12,9 @@ process — with a request pipe and a reply pipe. Then it runs the tests here, i
   against its classes are requests to the candidate's process. Plain data comes back by value (``worker.encode_value``: exact builtin types, never a subclass);
   other objects come back as references (:class:`Remote`); exceptions come back as a local exception of the
   same name and builtin bases, carrying the remote ``str``, ``args`` and attributes, so ``pytest.raises`` and
-  ``match`` work. A file under the job dir that is not a file of the task is never imported here.
+  ``match`` work; never as a class of the test frameworks (:data:`TEST_FRAMEWORKS`). A test passes only when
+  its call phase passed (a skip in a fixture is not a pass). A file under the job dir that is not a file of
+  the task is never imported here.
 * every comparison a test makes runs here, on copies: two references are equal when they name the same
   remote object, or when both are instances of one dataclass (with generated ``__eq__``) whose fields, copied
   here, are equal; a reference never equals a local value.
@@ -30,6 +32,10 @@ runner exits; the harness starts a new one for the tests not yet reported.
 RESTART = 3
 """Exit status after the candidate's process died mid-run: the harness starts a new runner for the rest."""
 MAX_REPLY_BYTES = 1 << 26
+TEST_FRAMEWORKS = frozenset({"unittest", "_pytest", "pytest", "pluggy"})
+"""Packages that run the tests. Their exception classes are control flow to them (unittest's ``_ShouldStop``
+ends a test as passed, ``SkipTest`` skips it), so an exception of the candidate never crosses as one of
+them, nor as a subclass: it becomes a RuntimeError."""
 
 
 def _runner():
@@ -193,7 +199,10 @@ def _runner():
                 cls = loaded(ref["import"])
             except Exception:
                 cls = None
-            return cls if isinstance(cls, type) and issubclass(cls, BaseException) else RuntimeError
+            if not isinstance(cls, type) or not issubclass(cls, BaseException) \
+                    or any(str(c.__module__).split(".")[0] in TEST_FRAMEWORKS for c in cls.__mro__):
+                return RuntimeError
+            return cls
         if "exception" in ref:
             return mirror(ref)
         raise ServerGone("malformed exception class")
@@ -341,12 +350,14 @@ def _runner():
             start = time.perf_counter()
             outcome = "failed"
             try:
-                code = compile(cfg["tests"][int(test_id)], f"<test {test_id}>", "exec", dont_inherit=True)
+                tree = ast.parse(cfg["tests"][int(test_id)])
+                code = compile(tree, f"<test {test_id}>", "exec", dont_inherit=True)
                 namespace = {"__builtins__": builtins}
+                libraries = library_names(tree)
                 for name in names_of(code):
                     if not hasattr(builtins, name):
                         try:
-                            namespace[name] = getattr(module, name)
+                            namespace[name] = free_value(name, libraries, module)
                         except AttributeError:
                             pass
                 exec(code, namespace)
@@ -361,6 +372,40 @@ def _runner():
             except BaseException as exc:
                 send("L", f"test {test_id}: {type(exc).__name__}: {str(exc)[:300]}")
             send("E", test_id, outcome, f"{time.perf_counter() - start:.4f}")
+
+    def library_names(tree):
+        """Free names the snippet only dereferences (``math`` of ``math.isclose(...)``) and never binds, that
+        are not modules of the repository: the library modules of those names, imported here, stand for them,
+        so a candidate's own ``math`` cannot answer the snippet's checks."""
+        dereferenced, other, bases = set(), set(), set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                dereferenced.add(node.value.id)
+                bases.add(id(node.value))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and id(node) not in bases:
+                other.add(node.id)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                other.add(node.name)
+            elif isinstance(node, ast.arg):
+                other.add(node.arg)
+            elif isinstance(node, ast.ExceptHandler) and node.name:
+                other.add(node.name)
+            elif isinstance(node, ast.alias):
+                other.add((node.asname or node.name).split(".")[0])
+        return {n for n in dereferenced - other if n not in repo_top}
+
+    def free_value(name, libraries, module):
+        """What a free name of a snippet stands for: the library module of that name (see
+        :func:`library_names`) when one is installed, else the candidate module's attribute. A file of the job
+        dir in the library's place is an ImportError, never the candidate's attribute."""
+        if name in libraries:
+            try:
+                return importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                if exc.name != name:
+                    raise
+        return getattr(module, name)
 
     def names_of(code):
         names = set(code.co_names)
@@ -382,7 +427,7 @@ def _runner():
 
         class Report:
             def __init__(self):
-                self.failed, self.started, self.gone = set(), {}, None
+                self.failed, self.called, self.started, self.gone = set(), set(), {}, None
 
             def pytest_runtest_makereport(self, item, call):
                 error = call.excinfo.value if call.excinfo else None
@@ -396,6 +441,8 @@ def _runner():
                 send("S", nodeid)
 
             def pytest_runtest_logreport(self, report):
+                if report.when == "call" and report.passed:
+                    self.called.add(report.nodeid)
                 if report.failed or (report.when == "call" and report.skipped):
                     self.failed.add(report.nodeid)
                     if report.failed:
@@ -408,7 +455,10 @@ def _runner():
 
             def pytest_runtest_logfinish(self, nodeid, location):
                 seconds = time.perf_counter() - self.started.get(nodeid, time.perf_counter())
-                outcome = "unsupported" if nodeid in unsupported else "failed" if nodeid in self.failed else "passed"
+                # A pass needs a passed call phase: a test skipped in setup (a fixture that reaches the candidate's
+                # code, which can raise unittest.SkipTest) never ran its body.
+                passed = nodeid in self.called and nodeid not in self.failed
+                outcome = "unsupported" if nodeid in unsupported else "passed" if passed else "failed"
                 if nodeid in unsupported:
                     send("L", f"{nodeid}: unsupported: {unsupported[nodeid]}")
                 send("E", nodeid, outcome, f"{seconds:.4f}")

@@ -23,7 +23,7 @@ the boundary read one format.
 
 import datetime as _dt
 
-_TAGGED = ("float", "tuple", "dict", "set", "frozenset", "bytes", "date", "datetime", "time", "timedelta")
+_TAGGED = ("int", "float", "tuple", "dict", "set", "frozenset", "bytes", "date", "datetime", "time", "timedelta")
 _DATE, _DATETIME, _TIME, _TIMEDELTA = _dt.date, _dt.datetime, _dt.time, _dt.timedelta
 
 
@@ -32,8 +32,10 @@ def encode_value(value, refer=None):
     bytes, list, tuple, dict, set, frozenset, and ``datetime``'s date, datetime, time and timedelta, nested);
     anything else, subclasses included, is ``refer(value)`` (a tagged reference) or, without ``refer``, a
     TypeError, so no object with its own ``__eq__`` crosses by value. Floats, tuples, dicts, sets, bytes and
-    the datetime types become one-key tagged objects."""
+    the datetime types become one-key tagged objects, and so do ints beyond 64 bits (in hex)."""
     kind = type(value)
+    if kind is int and value.bit_length() > 63:  # in hex: JSON's decimal digits are capped at 4300, quadratic
+        return {"int": format(value, "x")}
     if value is None or kind is bool or kind is int or kind is str:
         return value
     if kind is float:
@@ -80,6 +82,8 @@ def decode_value(data, resolve=None):
             raise ValueError(f"not an encoded value: {str(data)[:80]}")
         return resolve(data)
     body = data[tag]
+    if tag == "int" and type(body) is str:
+        return int(body, 16)
     if tag == "float" and type(body) is str:
         return float(body)
     if tag == "bytes" and type(body) is str:
