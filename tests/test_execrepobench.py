@@ -97,10 +97,11 @@ def test_data_path_reads_the_upstream_format(tmp_path):
     assert list(summary["per_fill_type"]) == ["grammar-based: expression"]
 
 
-def test_evaluate_repo_script_runs_in_command_mode(tmp_path):
+def test_a_repository_judged_only_by_its_evaluate_repo_script_never_passes(tmp_path):
+    """An exit status is no evidence (a candidate forges it with os._exit(0)): even the reference fails."""
     root = _mini_suite(tmp_path, command=True)
-    assert _bench(data=root, oracle=True)["overall"]["pass@1"] == 1.0
-    assert _bench(data=root, empty=True)["overall"]["pass@1"] == 0.0
+    summary = _bench(data=root, oracle=True)
+    assert summary["overall"]["pass@1"] == 0.0, summary
 
 
 def test_candidates_file_is_scored_with_edit_similarity(tmp_path):

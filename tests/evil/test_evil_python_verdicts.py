@@ -150,3 +150,17 @@ def test_equal_results_compare_equal_whatever_their_order(got, expected):
 ])
 def test_results_of_other_types_compare_unequal(got, expected):
     assert not _compared(got, expected)
+
+
+COMMAND_TASK = Task("evil-exit0", "python", "write add",
+                    assets={"command": ["{python}", "evaluate_repo.py"],
+                            "files": {"evaluate_repo.py": "from solution import add\nassert add(2, 3) == 5\n"}},
+                    limits={"wall_s": 20.0})
+
+
+@pytest.mark.parametrize("completion", ["import os\nos._exit(0)\n", "def add(a, b):\n    return a + b\n"])
+def test_an_exit_status_is_never_a_pass(domain, hiding_backend, completion):
+    """A repository judged by a command's exit status: ``os._exit(0)`` at import made a wrong candidate PASS.
+    Such tasks are unsupported: SANDBOX_ERROR whatever the candidate, so they never enter a pair."""
+    result = domain.evaluate(COMMAND_TASK, Candidate("c", completion), hiding_backend)
+    assert (result.verdict, result.details["failure"]) == (Verdict.SANDBOX_ERROR, "unsupported"), result.details

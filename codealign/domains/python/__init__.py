@@ -14,9 +14,10 @@ Task ``assets`` (all optional except one way to judge):
 * ``test_files`` — ``{relative path: source}`` of pytest files (``conftest.py`` and helpers included); the
   tests are what pytest's default rules collect from them, found statically.
 * ``test_paths`` — restrict collection to these files/folders among ``test_files``.
-* ``command`` — instead of tests, an argv run in the job dir (``"{python}"`` = this interpreter), passed iff
-  it exits 0 in time: for repositories that ship only a script such as ExecRepoBench's ``evaluate_repo.py``.
-  Weaker evidence (exit status only, see residual risks).
+* ``command`` — an argv to run instead of tests (repositories that ship only a script such as ExecRepoBench's
+  ``evaluate_repo.py``): **not judged**. Its only evidence would be an exit status, which a candidate forges
+  with ``os._exit(0)``; every such job is SANDBOX_ERROR with failure ``unsupported`` (never a pass, never a
+  pair). Give the repository's tests as ``test_files`` instead.
 * ``module`` — path the candidate is written to (default ``solution.py``); the tests import it.
 * ``prefix`` / ``suffix`` — text written before / after the completion in that file (fill-in-the-middle).
 * ``files`` — ``{relative path: text}`` other files of the job (a repository snapshot, fixtures).
@@ -68,9 +69,7 @@ Residual risks (what remains possible, and why):
   so a candidate that special-cases them passes; only function tasks draw hidden inputs.
 * Drawn inputs come from the family's input distribution: a candidate right on that distribution and wrong
   elsewhere passes.
-* In ``command`` mode the evidence is only the command's exit status. Killing the parent (same uid) yields no
-  report: the verdict is then RUNTIME_ERROR with score 0, never a pass (a harness that never signed its start
-  line is SANDBOX_ERROR: the sandbox, not the candidate, failed). Under the process backend a job runs as the
+* Under the process backend a job runs as the
   harness's uid when the harness is not root and could read the judge's key file; isolation from the host
   (network, filesystem writes outside the job dir, process escape) is the backend's: use ``bwrap``.
 """
@@ -103,6 +102,8 @@ _HERE = Path(__file__).resolve().parent
 _HARNESS = ".codealign/python_harness.py"
 _RESERVED = ".codealign/"
 _STARTUP_MARGIN_S = 2.0
+_COMMAND_UNSUPPORTED = ("unsupported: a command's exit status is not evidence (a candidate forges it with "
+                        "os._exit(0)); give the repository's tests as assets.test_files")
 
 
 def _rel_path(name: str, what: str) -> str:
@@ -198,6 +199,9 @@ class PythonDomain(Domain):
             return ExecResult(task.task_id, candidate.candidate_id, Verdict.COMPILE_ERROR,
                               details={"error": f"{type(exc).__name__}: {getattr(exc, 'msg', exc)}", "line": line},
                               completion=candidate.completion)
+        if assets.get("command"):
+            return ExecResult(task.task_id, candidate.candidate_id, Verdict.SANDBOX_ERROR, completion=candidate.completion,
+                              details={"failure": "unsupported", "error": _COMMAND_UNSUPPORTED})
         limits = self.limits_for(task)
         config = self._config(assets, module, limits, self._cases(task, candidate) if assets.get("calls") else [])
         files = {_rel_path(k, "assets.files key"): v for k, v in (assets.get("files") or {}).items()}
@@ -242,11 +246,6 @@ class PythonDomain(Domain):
             raise ValueError(f"assets.test_timeout_s must be positive, got {timeout}")
         config = {"module": module, "test_timeout_s": timeout,
                   "total_s": max(1.0, limits.wall_s - _STARTUP_MARGIN_S)}
-        if assets.get("command"):
-            command = assets["command"]
-            if not isinstance(command, list) or not all(isinstance(a, str) for a in command):
-                raise ValueError("assets.command must be a list of strings")
-            return {**config, "mode": "command", "command": command}
         if cases:
             return {**config, "mode": "calls", "function": assets["calls"]["function"],
                     "inputs": [encode_value(args) for args, _ in cases]}
@@ -255,8 +254,7 @@ class PythonDomain(Domain):
                     "test_paths": list(assets.get("test_paths") or [])}
         tests = assets.get("tests")
         if not tests or not isinstance(tests, list) or not all(isinstance(t, str) for t in tests):
-            raise ValueError("python task needs assets.tests (list of snippets), assets.test_files, assets.calls "
-                             "or assets.command")
+            raise ValueError("python task needs assets.tests (list of snippets), assets.test_files or assets.calls")
         return {**config, "mode": "snippets", "tests": tests}
 
     def judge(self, task: Task, candidate: Candidate, job: Job, result: JobResult) -> ExecResult:

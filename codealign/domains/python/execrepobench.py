@@ -3,9 +3,10 @@
 Each row masks one span of one file of a repository. A completion is judged by writing
 ``prefix_code + completion + suffix_code`` into that file of a fresh copy of the repository (the job's files)
 and running the repository's tests through the Python domain: it passes iff every test passes with the
-domain's evidence rule (per-test evidence from a harness the candidate cannot reach; stdout is never read)
-within the deadline. Repositories that ship only an ``evaluate_repo.py`` are run in the domain's ``command``
-mode instead: pass iff it exits 0 in time (exit-status evidence only). Metrics: Pass@1 (unbiased, over the
+domain's rule (tests run in a trusted process that reaches the candidate's code only through plain data;
+stdout is never read) within the deadline. Repositories that ship only an ``evaluate_repo.py`` (or configure a
+``command``) cannot be judged that way: their rows are SANDBOX_ERROR ``unsupported`` (an exit status is no
+evidence), never a pass. Metrics: Pass@1 (unbiased, over the
 samples of each row) and edit similarity, overall and per fill type.
 
 Input (upstream format): JSONL rows with ``repo_name``, ``file_name``, ``prefix_code``, ``middle_code``,

@@ -138,10 +138,8 @@ class Run:
             self.ids = pytest_ids(config["test_files"], config.get("test_paths") or [])
         elif self.mode == "snippets":
             self.ids = [str(i) for i in range(len(config["tests"]))]
-        elif self.mode == "calls":
-            self.ids = [str(i) for i in range(len(config["inputs"]))]
         else:
-            self.ids = ["command"]
+            self.ids = [str(i) for i in range(len(config["inputs"]))]
         self.outcome = {}
         self.results = {}
         self.seconds = {}
@@ -158,9 +156,6 @@ class Run:
             self.outcome[test_id] = outcome
 
     def run(self):
-        if self.mode == "command":
-            self.run_command()
-            return
         while self.remaining() and time.monotonic() < self.deadline:
             if not self.run_worker(self.remaining()):
                 break
@@ -173,23 +168,6 @@ class Run:
         env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         return env
-
-    def run_command(self):
-        start = time.monotonic()
-        argv = [sys.executable if a == "{python}" else a for a in self.config["command"]]
-        try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, env=self.worker_env(), start_new_session=True)
-        except OSError as exc:
-            self.load_errors.append(f"cannot start {argv[0]}: {exc}")
-            self.outcome["command"] = "error"
-            return
-        try:
-            rc = proc.wait(timeout=max(0.1, self.deadline - time.monotonic()))
-            self.outcome["command"] = "passed" if rc == 0 else "failed"
-        except subprocess.TimeoutExpired:
-            self.outcome["command"] = "timeout"
-        kill_group(proc)
-        self.seconds["command"] = round(time.monotonic() - start, 3)
 
     def run_worker(self, todo):
         """One worker (calls) or test runner (tests) over ``todo``; False when no further one would make
