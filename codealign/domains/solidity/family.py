@@ -139,15 +139,39 @@ def _address(rng: random.Random) -> str:
     return "0x" + rng.getrandbits(160).to_bytes(20, "big").hex()
 
 
-def _world(rng: random.Random) -> dict[str, Any]:
-    """The chain a draw runs on and its actors: every address, the block (number, timestamp, coinbase,
-    difficulty, gas limit), each transaction's gas and price and the actors' ether drawn, so no constant of
-    the harness tells a judged chain from a real one."""
-    env = {"block_number": rng.randint(1, 20_000_000), "timestamp": rng.randint(1_500_000_000, 2_000_000_000),
-           "coinbase": _address(rng), "gas_price": rng.randint(1, 200) * 10**9,
-           "difficulty": rng.randint(1, 2**64), "gas_limit": rng.randint(8, 36) * 10**6,
-           "tx_gas": rng.randint(500_000, 1_500_000), "funds": rng.randint(10**20, 10**23)}
-    return {"env": env, "actors": {name: _address(rng) for name in ACTORS}}
+def _actors(rng: random.Random) -> dict[str, str]:
+    """Every actor's address, drawn."""
+    return {name: _address(rng) for name in ACTORS}
+
+
+def _worlds(rng: random.Random, n: int) -> list[dict[str, Any]]:
+    """The chains ``n`` draws run on: the block (number, timestamp, coinbase, difficulty, gas limit, the hashes
+    of its 256 ancestors), each transaction's gas and price and the actors' ether, so no constant or range of
+    the harness tells a judged chain from a real one. Each number is drawn at a scale (its bit length) from a
+    stratum of its range, each draw in another stratum and the strata in an order of their own per number, so
+    for any threshold on one number some draws lie on each side of it (unless it sits inside the lowest or
+    highest stratum) and no two numbers rise together. Not drawn: each transaction's gas stays within the
+    runner's gas budget of a draw (``DRAW_GAS``, 5,000,000), and solc 0.4 has no ``chainid``."""
+    ranges = {"block_number": (1, 2**48), "timestamp": (1, 2**64 - 1), "gas_price": (1, 10**12),
+              "difficulty": (1, 2**256 - 1), "tx_gas": (500_000, 5_000_000), "funds": (10**20, 10**27)}
+    orders = {name: rng.sample(range(n), n) for name in (*ranges, "gas_limit")}
+    worlds = []
+    for i in range(n):
+        env = {name: _scaled(rng, lo, hi, orders[name][i], n) for name, (lo, hi) in ranges.items()}
+        env.update(gas_limit=_scaled(rng, env["tx_gas"], 2**63 - 1, orders["gas_limit"][i], n),
+                   coinbase=_address(rng), ancestry=rng.getrandbits(256))
+        worlds.append(env)
+    return worlds
+
+
+def _scaled(rng: random.Random, lo: int, hi: int, stratum: int, strata: int) -> int:
+    """A value in [lo, hi] whose bit length is drawn from the ``stratum``-th of ``strata`` equal parts of the
+    range's bit lengths."""
+    low, high = lo.bit_length(), hi.bit_length()
+    span = high - low + 1
+    first = low + span * stratum // strata
+    bits = rng.randint(first, max(first, low + span * (stratum + 1) // strata - 1))
+    return rng.randint(max(lo, 1 << (bits - 1)), min(hi, (1 << bits) - 1))
 
 
 def _shuffled(rng: random.Random, *blocks: list[dict]) -> list[dict]:
@@ -281,7 +305,7 @@ class Reentrancy(Family):
         ]
         round_trip = (lambda r: [_call("carol", dep, wei=u * r.randint(1, 3)), _call("carol", wd)]) if every else \
             (lambda r: [_call("carol", dep, wei=u), _call("carol", wd, u)])
-        return {**_world(rng), "functional": functional, "exploits": _after_history(rng, exploits, round_trip)}
+        return {"actors": _actors(rng), "functional": functional, "exploits": _after_history(rng, exploits, round_trip)}
 
 
 class UncheckedCall(Family):
@@ -331,7 +355,7 @@ class UncheckedCall(Family):
                 _call("attacker", "put()", wei=put, to="@rejecter"),
                 _call("attacker", "take(uint256)", u * rng.randint(1, put // u), to="@rejecter")],
                 "exploited": [owed]})
-        return {**_world(rng), "functional": functional,
+        return {"actors": _actors(rng), "functional": functional,
                 "exploits": _after_history(rng, exploits, lambda r: [_call("carol", dep, wei=u), _call("carol", wd, u)])}
 
 
@@ -387,7 +411,7 @@ class TxOrigin(Family):
             exploits.append({"variant": variant, "steps": [
                 _deploy("attacker", "Phish", "phish", ["address", "address", "uint256"], ["@target", thief, part]),
                 _call("owner", "claimReward()", to="@phish")], "exploited": [_balance("@target", funds, op="<")]})
-        return {**_world(rng), "constructor": {"value": funds}, "functional": functional,
+        return {"actors": _actors(rng), "constructor": {"value": funds}, "functional": functional,
                 "exploits": _after_history(rng, exploits, lambda r: [_call("owner", pay, "@target", u * r.randint(1, 3))])}
 
 
@@ -467,7 +491,7 @@ class AccessControl(Family):
             {"variant": "owner_phished", "steps": [*setup, relay, _call("owner", relayed, value, to="@relay")],
              "exploited": [exploited]},
         ]
-        return {**_world(rng), "constructor": {"value": funds}, "functional": functional,
+        return {"actors": _actors(rng), "constructor": {"value": funds}, "functional": functional,
                 "exploits": _after_history(rng, exploits, lambda r: [_call("owner", set_fee, r.randint(100, 10**9))])}
 
 
@@ -548,8 +572,8 @@ class Overflow(Family):
         there, back = (("@carol", 1), ("@owner", 1)) if move == tr else ((["@carol"], 1), (["@owner"], 1))
         for exploit in _after_history(rng, exploits, lambda r: [_call("owner", move, *there), _call("carol", move, *back)]):
             exploit["exploited"] = [supply_kept]
-        return {**_world(rng), "constructor": {"types": ["uint256"], "args": [supply]}, "functional": functional,
-                "exploits": exploits}
+        return {"actors": _actors(rng), "constructor": {"types": ["uint256"], "args": [supply]},
+                "functional": functional, "exploits": exploits}
 
 
 _FAMILY_LIST: tuple[Family, ...] = (Reentrancy(), UncheckedCall(), TxOrigin(), AccessControl(), Overflow())
@@ -566,7 +590,8 @@ def family(name: str) -> Family:
 def draws(family_name: str, params: dict[str, Any], seed: int, n: int) -> list[dict[str, Any]]:
     """``n`` draws of a family task's scenario from ``seed`` (the same seed, the same draws)."""
     fam = family(family_name)
-    return [fam.draw(params, random.Random(f"{seed}/{i}")) for i in range(n)]
+    worlds = _worlds(random.Random(f"{seed}/env"), n)
+    return [{**fam.draw(params, random.Random(f"{seed}/{i}")), "env": worlds[i]} for i in range(n)]
 
 
 # -- the split -------------------------------------------------------------------------------------------
