@@ -59,6 +59,8 @@ CASES = {
        for name, wild in (("block_number", "block.number > 20000000"), ("timestamp", "now > 2000000000"),
                           ("gas_price", "tx.gasprice < 1000000000"), ("difficulty", "block.difficulty > 2**64"),
                           ("gas_limit", "block.gaslimit > 36000000"), ("transaction_gas", "gasleft() > 1500000"))},
+    "fee_window_never_drawn": _edit(FEE, GUARDED_FEE, "function setFee(uint256 value) public {\n        require("
+                                                      "msg.sender == owner || (value > 2**64 && value < 2**256 - 1));"),
     "ancestor_blockhash_fingerprint": _edit(FEE, GUARDED_FEE, "function setFee(uint256 value) public {\n"
                                                               "        require(msg.sender == owner || "
                                                               "block.blockhash(block.number - 2) != 0);"),
@@ -159,6 +161,11 @@ def test_protection_only_outside_the_range_b2987a3_drew_fails(judged, number):
     price under 1 gwei, ...): every number is drawn at a scale from strata of a wide range now."""
     case = f"beyond_the_old_draws_{number}"
     assert _exploited(judged[case]), judged[case].details
+
+
+def test_anyone_may_set_a_fee_in_a_range_b2987a3_never_drew_fails(judged):
+    """b2987a3 tried fees 0, 1-99, 10**10-2**64 and 2**256-1 only; fees are drawn at every scale now."""
+    assert _failed(judged["fee_window_never_drawn"]), judged["fee_window_never_drawn"].details
 
 
 def test_protection_only_on_a_chain_without_ancestors_fails(judged):

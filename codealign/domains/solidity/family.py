@@ -174,6 +174,16 @@ def _scaled(rng: random.Random, lo: int, hi: int, stratum: int, strata: int) -> 
     return rng.randint(max(lo, 1 << (bits - 1)), min(hi, (1 << bits) - 1))
 
 
+OUTSIDER_FEES = 16
+"""Fees an outsider tries to set in an access-control draw, one from each of as many strata of the bit lengths
+of a uint256, so a guard that lets anyone set a fee within some window of scales is met inside it."""
+
+
+def _any_uint(rng: random.Random) -> int:
+    """A uint256 at a drawn scale, its extremes included."""
+    return rng.choice((0, 2**256 - 1, _scaled(rng, 1, 2**256 - 1, 0, 1)))
+
+
 def _shuffled(rng: random.Random, *blocks: list[dict]) -> list[dict]:
     """Independent groups of steps in a drawn order."""
     order = list(blocks)
@@ -462,12 +472,13 @@ class AccessControl(Family):
         n, u = self.names[params["names"]], params["unit"] * ETHER
         set_fee, set_owner, sweep = f"{n['setFee']}(uint256)", f"{n['setOwner']}(address)", f"{n['sweep']}(address)"
         funds = u * rng.randint(1, 9)
-        fee, fee2 = rng.randint(100, 10**9), rng.randint(100, 10**9)
+        fee, fee2 = rng.randint(100, 10**9), _any_uint(rng)
         outsider = rng.choice(("alice", "bob", "carol"))
         functional = _shuffled(
             rng,
             [_call("owner", set_fee, fee, ok=True), _slot(self.FEE_SLOT, fee), _getter(f"{n['fee']}()", value=fee)],
-            [_call(outsider, set_fee, fee2, ok=False), _call(outsider, set_owner, f"@{outsider}", ok=False),
+            [*(_call(outsider, set_fee, _scaled(rng, 1, 2**256 - 1, k, OUTSIDER_FEES), ok=False)
+               for k in range(OUTSIDER_FEES)), _call(outsider, set_owner, f"@{outsider}", ok=False),
              _call(outsider, sweep, f"@{outsider}", ok=False), _balance("@target", funds)],
         ) + [_call("owner", sweep, "@bob", ok=True), _balance("@target", 0),
              _call("owner", set_owner, "@alice", ok=True), _slot(self.OWNER_SLOT, "@alice", address=True),
@@ -475,22 +486,21 @@ class AccessControl(Family):
              _call("alice", set_fee, fee2, ok=True), _slot(self.FEE_SLOT, fee2),
              _call("owner", set_fee, fee, ok=False)]
         style = params["style"]
-        value = {"setFee": rng.choice((0, rng.randint(1, 99), rng.randint(10**10, 2**64), 2**256 - 1)),
-                 "setOwner": rng.choice(("@attacker", "@accomplice")),
-                 "sweep": rng.choice(("@attacker", "@accomplice"))}[style]
+        value = {"setFee": lambda: _any_uint(rng), "setOwner": lambda: rng.choice(("@attacker", "@accomplice")),
+                 "sweep": lambda: rng.choice(("@attacker", "@accomplice"))}[style]
         sig = {"setFee": set_fee, "setOwner": set_owner, "sweep": sweep}[style]
         relayed = {"setFee": "setFee(uint256)", "setOwner": "setOwner(address)", "sweep": "sweep(address)"}[style]
-        exploited = {"setFee": _slot(self.FEE_SLOT, value), "setOwner": _slot(self.OWNER_SLOT, value, address=True),
-                     "sweep": _balance("@target", funds, op="<")}[style]
+        # The fee exploit is seen as the fee changed from the owner's, so its value may be any uint256.
+        exploited = {"setFee": lambda v: _slot(self.FEE_SLOT, fee, op="!="),
+                     "setOwner": lambda v: _slot(self.OWNER_SLOT, v, address=True),
+                     "sweep": lambda v: _balance("@target", funds, op="<")}[style]
         setup = [_call("owner", set_fee, fee)]
         relay = _deploy("attacker", "Relay", "relay", ["address"], ["@target"])
-        exploits = [
-            {"variant": "direct", "steps": [*setup, _call("attacker", sig, value)], "exploited": [exploited]},
-            {"variant": "through_a_contract", "steps": [*setup, relay, _call("attacker", relayed, value, to="@relay")],
-             "exploited": [exploited]},
-            {"variant": "owner_phished", "steps": [*setup, relay, _call("owner", relayed, value, to="@relay")],
-             "exploited": [exploited]},
-        ]
+        exploits = [{"variant": variant, "steps": [*setup, *steps(v)], "exploited": [exploited(v)]}
+                    for variant, steps, v in (
+                        ("direct", lambda v: [_call("attacker", sig, v)], value()),
+                        ("through_a_contract", lambda v: [relay, _call("attacker", relayed, v, to="@relay")], value()),
+                        ("owner_phished", lambda v: [relay, _call("owner", relayed, v, to="@relay")], value()))]
         return {"actors": _actors(rng), "constructor": {"value": funds}, "functional": functional,
                 "exploits": _after_history(rng, exploits, lambda r: [_call("owner", set_fee, r.randint(100, 10**9))])}
 
