@@ -203,7 +203,7 @@ def test_draws_are_hidden_yet_reproducible():
 
 
 def test_a_repair_that_passes_some_draws_fails_with_the_fraction_passed(backend):
-    """Protected on blocks up to 10,000,000 only (draws span 1 to 20,000,000): about half of 20 draws pass, and
+    """Protected on blocks up to 10,000,000 only (draws span 1 to 2**48 by scale): about half of 20 draws pass, and
     the score says how many."""
     from codealign.domains.solidity import SolidityDomain
 

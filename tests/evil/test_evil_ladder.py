@@ -74,3 +74,17 @@ def test_the_references_of_the_attacked_tasks_pass(hiding_backend):
         task = family_task(task_id)
         result = judge(task, task.metadata["solution"], hiding_backend)
         assert result.verdict is Verdict.PASS and result.score == 1.0, (task_id, result.details)
+
+
+LATE_STATE = {
+    "counter_of_thirty_thousand_scans": "NC(Tick) OUT(Tick)\nNO(Tick) CTU(Scans, PV=30000)\n"
+                                        "[NO(Start) | NO(Motor) | NO(Scans.Q)] NC(Stop) NO(Ready) OUT(Motor)",
+    "timer_of_one_hour": "NO(Ready) TON(Late, PT=3600s)\n[NO(Start) | NO(Motor) | NO(Late.Q)] NC(Stop) NO(Ready) OUT(Motor)",
+}
+
+
+@pytest.mark.parametrize("attack", sorted(LATE_STATE))
+def test_difference_hidden_past_the_search_budget_fails(hiding_backend, attack):
+    result = judge(family_task(SEAL_IN), LATE_STATE[attack], hiding_backend)
+    assert result.verdict is Verdict.FAIL and result.score < 1.0, result.details
+    assert result.details["method"] == "candidate-over-budget", result.details

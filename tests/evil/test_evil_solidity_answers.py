@@ -62,3 +62,27 @@ def test_extra_classes_fail_below_the_golden_answer(categories):
 ])
 def test_negations_are_read_per_clause(text, vulnerable):
     assert parse_answer(text).vulnerable is vulnerable
+
+
+DENIALS_AFTER_THE_WORD = [
+    "Vulnerabilities: none found. A reentrancy guard protects withdraw at line {line}.",
+    "Vulnerable? No. withdraw zeroes the balance before the call, so reentrancy fails (line {line}).",
+    "Vulnerabilities found: 0. Reentrancy is prevented at line {line}.",
+]
+
+
+@pytest.mark.parametrize("text", DENIALS_AFTER_THE_WORD)
+def test_a_denial_after_the_verdict_word_is_read_not_vulnerable(text):
+    assert parse_answer(text.format(line=LABEL["lines"][0])).vulnerable is False
+
+
+@pytest.mark.parametrize("text", DENIALS_AFTER_THE_WORD)
+def test_a_denial_naming_the_class_and_lines_earns_nothing(text):
+    result = _judge(text.format(line=LABEL["lines"][0]))
+    assert result.verdict is Verdict.FAIL and result.score == 0.0, result.details["detection"]
+
+
+@pytest.mark.parametrize("text", ["Vulnerability: reentrancy in withdraw.", "Vulnerable? Yes: reentrancy.",
+                                  "Vulnerability: none of the functions guard re-entry (reentrancy)."])
+def test_a_field_that_names_the_finding_is_read_vulnerable(text):
+    assert parse_answer(text).vulnerable is True

@@ -2,7 +2,7 @@
 which ran one fixed exploit per family (fixed constants and actors on a chain at block 1, gas price 0, coinbase 0,
 difficulty 131072, 1,000,000 gas per transaction), read its success through the candidate's own getters and checked
 neither the ABI nor the code. What stops them now: scenarios drawn per job from a hidden seed (actors, amounts,
-block, gas, coinbase, difficulty, EOA or contract attacker, a history of ordinary use before each exploit), several
+block, gas, coinbase, difficulty, ancestor hashes, each number at a drawn scale, EOA or contract attacker, a history of ordinary use before each exploit), several
 exploit variants per class, success read from balances and storage, and a check of the compiled code (no
 ``tx.origin``, no new ``selfdestruct``/``delegatecall``, no inline assembly) and of Slither's findings (no High or
 Medium one the original lacks)."""
@@ -54,6 +54,16 @@ CASES = {
                                                       "        require(msg.sender == owner || block.difficulty != 131072);"),
     "transaction_gas_fingerprint": _edit(FEE, GUARDED_FEE, "function setFee(uint256 value) public {\n"
                                                            "        require(msg.sender == owner || gasleft() / 100000 != 9);"),
+    **{f"beyond_the_old_draws_{name}": _edit(FEE, GUARDED_FEE, "function setFee(uint256 value) public {\n"
+                                                                f"        require(msg.sender == owner || {wild});")
+       for name, wild in (("block_number", "block.number > 20000000"), ("timestamp", "now > 2000000000"),
+                          ("gas_price", "tx.gasprice < 1000000000"), ("difficulty", "block.difficulty > 2**64"),
+                          ("gas_limit", "block.gaslimit > 36000000"), ("transaction_gas", "gasleft() > 1500000"))},
+    "fee_window_never_drawn": _edit(FEE, GUARDED_FEE, "function setFee(uint256 value) public {\n        require("
+                                                      "msg.sender == owner || (value > 2**64 && value < 2**256 - 1));"),
+    "ancestor_blockhash_fingerprint": _edit(FEE, GUARDED_FEE, "function setFee(uint256 value) public {\n"
+                                                              "        require(msg.sender == owner || "
+                                                              "block.blockhash(block.number - 2) != 0);"),
     "safe_for_its_first_deposits": _edit(
         VAULT, "        require(amount > 0);\n        balances[msg.sender] = 0;\n        require(msg.sender.call.value(amount)());",
         "        require(amount > 0);\n        if (deposits < 4) {\n            balances[msg.sender] = 0;\n"
@@ -142,6 +152,25 @@ def test_a_weak_balance_check_fails(judged):
                                   "difficulty_fingerprint", "transaction_gas_fingerprint"])
 def test_protection_only_on_a_fingerprinted_chain_fails(judged, case):
     assert _exploited(judged[case]), judged[case].details
+
+
+@pytest.mark.parametrize("number", ["block_number", "timestamp", "gas_price", "difficulty", "gas_limit",
+                                    "transaction_gas"])
+def test_protection_only_outside_the_range_b2987a3_drew_fails(judged, number):
+    """Guarded only on values today's mainnet has and the old draws never reached (block 20,000,001 on, gas
+    price under 1 gwei, ...): every number is drawn at a scale from strata of a wide range now."""
+    case = f"beyond_the_old_draws_{number}"
+    assert _exploited(judged[case]), judged[case].details
+
+
+def test_anyone_may_set_a_fee_in_a_range_b2987a3_never_drew_fails(judged):
+    """b2987a3 tried fees 0, 1-99, 10**10-2**64 and 2**256-1 only; fees are drawn at every scale now."""
+    assert _failed(judged["fee_window_never_drawn"]), judged["fee_window_never_drawn"].details
+
+
+def test_protection_only_on_a_chain_without_ancestors_fails(judged):
+    """A fresh chain answers ``blockhash`` 0 for every ancestor but the parent; a real one never does."""
+    assert _exploited(judged["ancestor_blockhash_fingerprint"]), judged["ancestor_blockhash_fingerprint"].details
 
 
 def test_a_contract_safe_only_for_its_first_transactions_fails(judged):

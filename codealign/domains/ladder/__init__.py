@@ -15,9 +15,11 @@ reference, not by a fixed script: the exhaustive search of the product machine (
 joint state space fits its budget), the task's traces, and traces drawn per job from a seed the harness derives
 from its secret key and the (task, candidate) content (:mod:`codealign.domains.draws`; the job receives the
 seed, never the key), reaching every reachable state of the reference. A program that replays the fixed
-traces (a scan clock) or differs off them (graph edits the traces miss) fails. Not guaranteed: where the search
-cannot finish (INT inputs, more than six inputs, a candidate whose state space is over budget) a difference
-that only shows after longer or rarer input sequences than the drawn ones can pass; a task with traces and
+traces (a scan clock) or differs off them (graph edits the traces miss) fails, and so does a candidate whose
+extra state (a long timer, a large counter) runs the search out of budget where the reference's own states fit
+in an eighth of it: hiding a difference past the search is a FAIL, not a pass on traces. Not guaranteed: where
+the search does not apply (INT inputs, more than six inputs, a reference over budget) a difference that only
+shows after longer or rarer input sequences than the drawn ones can pass; a task with traces and
 no reference is judged on its traces alone. Every job is bounded: a program whose simulation would exceed the
 work budget is refused (RUNTIME_ERROR) before simulating, and the structural checks are linear in its size.
 """

@@ -9,16 +9,18 @@
    the product machine: every reachable pair of states under every input vector. When that search
    completes without a difference the two programs are proven equal on the watched outputs from the
    all-FALSE start; when it finds one, the shortest input sequence that shows it becomes a counterexample
-   trace (and counts in the score).
+   trace (and counts in the score). When the search runs out of budget on the candidate's state although the
+   reference's own states fit in ``MAX_TRANSITIONS // REFERENCE_MARGIN``, the candidate is not equivalent.
 
 Every trace is one draw: ``traces_passed`` counts those on which the candidate matched the reference on every
 watched value in every scan (a search counterexample is a draw the candidate failed).
 
 Guaranteed: deterministic for a given seed; bounded work: ``max_transitions`` for the search, a fixed number of
 random scans, and at most ``max_work`` element evaluations planned (elements of both programs times the scans
-of the traces, the search and the covering traces, plus the reference's enumeration), else
+of the traces, the search and the covering traces, plus the reference's enumerations), else
 :class:`~codealign.domains.ladder.simulator.BudgetError` before any simulation. Not guaranteed: with INT
-inputs or a state space over budget the answer rests on the traces alone (``method`` says which).
+inputs, more than six inputs or a reference over budget the answer rests on the traces alone (``method`` says
+which).
 """
 
 from __future__ import annotations
@@ -39,14 +41,20 @@ RANDOM_TRACES = 12
 RANDOM_STEPS = 10
 MAX_HOLD = 60
 MAX_WORK = 4_000_000
+REFERENCE_MARGIN = 8
+"""A candidate whose product search runs out of budget where the reference's own states fit in
+``MAX_TRANSITIONS // REFERENCE_MARGIN`` transitions is not equivalent: its extra state (a long timer, a large
+counter) is what the search could not cover."""
 
 
 @dataclass
 class Equivalence:
     equivalent: bool
     method: str
-    """'exhaustive' (the state-space search completed: its answer is a proof either way) or 'traces' (task
-    and random traces only)."""
+    """'exhaustive' (the state-space search completed: its answer is a proof either way), 'traces' (task
+    and random traces only: the search does not apply or the reference's own states are over budget) or
+    'candidate-over-budget' (the search ran out on the candidate's state where the reference's fits well within
+    it: not equivalent, counted as one failed draw)."""
     matched: int
     total: int
     counterexample: dict[str, Any] | None = None
@@ -159,13 +167,8 @@ def _path(parent: dict[tuple, tuple | None], node: tuple) -> list[tuple[tuple, d
     return path[::-1]
 
 
-def covering_traces(reference: Simulator, inputs: list[str], outputs: list[str], visited: set, seed: int,
-                    max_transitions: int = MAX_TRANSITIONS, tail: int = RANDOM_STEPS) -> list[Trace]:
-    """Traces that reach every state of ``reference`` (BOOL ``inputs``, each scan under a full input vector) that
-    is not in ``visited``: the shortest input sequence to the state, then ``tail`` random one-scan steps from
-    ``seed``; at most ``max_transitions`` scans in all. Empty when the reference's state space is larger than
-    ``max_transitions`` allows to enumerate."""
-    vectors = _vectors(inputs)
+def _enumerate(reference: Simulator, vectors: list[dict[str, bool]], max_transitions: int):
+    """(completed, parent map, start) of the breadth-first search of ``reference``'s own states."""
 
     def advance(state, vector):
         reference.load(state)
@@ -176,6 +179,17 @@ def covering_traces(reference: Simulator, inputs: list[str], outputs: list[str],
     reference.reset()
     start = reference.state()
     completed, parent, _ = _explore(start, vectors, advance, max_transitions)
+    return completed, parent, start
+
+
+def covering_traces(reference: Simulator, inputs: list[str], outputs: list[str], visited: set, seed: int,
+                    max_transitions: int = MAX_TRANSITIONS, tail: int = RANDOM_STEPS) -> list[Trace]:
+    """Traces that reach every state of ``reference`` (BOOL ``inputs``, each scan under a full input vector) that
+    is not in ``visited``: the shortest input sequence to the state, then ``tail`` random one-scan steps from
+    ``seed``; at most ``max_transitions`` scans in all. Empty when the reference's state space is larger than
+    ``max_transitions`` allows to enumerate."""
+    vectors = _vectors(inputs)
+    completed, parent, start = _enumerate(reference, vectors, max_transitions)
     if not completed:
         return []
     rng = random.Random(seed)
@@ -237,15 +251,19 @@ def compare_programs(reference: Program, candidate: Program, *, inputs: list[str
     searched = outputs and bool_inputs and len(inputs) <= MAX_EXHAUSTIVE_INPUTS
     ref_elements = sum(1 for _ in reference.elements())
     elements = ref_elements + sum(1 for _ in candidate.elements())
-    work = elements * (sum(t.scans for t in all_traces) + (max_transitions if searched else 0)
-                       + (max_transitions if searched and cover else 0)) + ref_elements * max_transitions * cover
+    work = (elements * (sum(t.scans for t in all_traces) + (max_transitions if searched else 0)
+                        + (max_transitions if searched and cover else 0)) + ref_elements * max_transitions * cover
+            + ref_elements * (max_transitions // REFERENCE_MARGIN) * bool(searched))
     if work > max_work:
         raise BudgetError(f"judging needs {work} element evaluations ({elements} elements in the two programs); "
                           f"the budget is {max_work}: write a smaller program")
+    over_budget = False
     if searched:
         completed, path, states = _search(ref, cand, inputs, outputs, max_transitions)
         if completed:
             method = "exhaustive"
+        elif _enumerate(ref, _vectors(inputs), max_transitions // REFERENCE_MARGIN)[0]:
+            method, over_budget = "candidate-over-budget", True
         if path is not None:
             all_traces.insert(0, Trace([Step(1, v) for v in path], list(outputs)))
     matched = total = passed = 0
@@ -266,5 +284,6 @@ def compare_programs(reference: Program, candidate: Program, *, inputs: list[str
             covered = True
             pending = covering_traces(ref, inputs, outputs, visited, seed, max_transitions)
             all_traces += pending
-    equivalent = counterexample is None
-    return Equivalence(equivalent, method, matched, total, counterexample, len(all_traces), passed, states)
+    equivalent = counterexample is None and not over_budget
+    return Equivalence(equivalent, method, matched, total, counterexample, len(all_traces) + over_budget, passed,
+                       states)

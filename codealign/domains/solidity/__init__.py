@@ -20,7 +20,10 @@ Task kinds (``Task.assets["kind"]``) and the assets each reads:
   functional transactions must behave and every exploit variant must fail, on every draw. A procedural task's
   scenario (``evm`` naming its ``family`` and ``params``) is drawn per job by the trusted harness (:attr:`SolidityDomain.draws`
   draws from a seed derived from a key the harness keeps, :mod:`codealign.domains.draws`): actors'
-  addresses, amounts, order, block number, timestamp, coinbase, gas price, EOA or contract attacker. Success
+  addresses, amounts, order, block number, timestamp, coinbase, difficulty, gas limit, gas price, transaction
+  gas, ancestor hashes (each number at a scale drawn from strata of a wide range, so a guard that switches
+  off past a threshold meets draws on both sides), EOA or contract attacker. Not drawn: the chain id (solc 0.4
+  cannot read it) and a transaction's gas above the runner's per-draw gas budget (5,000,000). Success
   and failure are read from the chain's state (balances, storage at the original's layout), never from the
   candidate's getters. The compiled code must keep the original's ABI and hold no ``tx.origin``, no inline
   assembly (unless ``allow_assembly``) and no ``selfdestruct``/``delegatecall``/``callcode`` the original

@@ -308,7 +308,8 @@ _NEGATOR = re.compile(r"^(?:not|no|never|none|nor|cannot|\w+n't)$", re.I)
 _CLOSE_NEGATOR = re.compile(r"\b(?:without|free\s+(?:of|from)|lacks?|lacking)(?:\s+(?:any|known|obvious|"
                             r"serious|real))*\s*$", re.I)
 _VERDICT_WORD = re.compile(r"\bvulnerab\w*", re.I)
-_FIELD_VERDICT = re.compile(r"\bvulnerab\w*\s*[:=]\s*(yes|no|true|false)\b", re.I)
+_FIELD_VERDICT = re.compile(r"\bvulnerab\w*(?:\s+(?:found|detected|present))?\s*[:=?]\s*"
+                            r"(yes|no|none|nothing|true|false|0)\b(?!\s+of\b)", re.I)
 _SAFE = re.compile(r"\b(?:is|looks|appears|seems)\s+(?:to\s+be\s+)?(?:safe|secure)\b", re.I)
 
 
@@ -316,8 +317,9 @@ def text_verdict(text: str) -> bool | None:
     """The verdict of free text: the first mention of "vulnerable"/"vulnerability" decides, negated by each
     negation in its own clause (``not``, ``no``, ``never``, ``-n't``; ``without``/``free of``/``lacks``
     only right before it), so "not free of vulnerabilities" is vulnerable, "no longer vulnerable" and
-    "without vulnerabilities" are not, and "without a guard, it is vulnerable" is. ``vulnerable: no``
-    fields and "is safe/secure" count too; else exploit/attack words mean vulnerable; None when nothing
+    "without vulnerabilities" are not, and "without a guard, it is vulnerable" is. A field that answers
+    after the word (``vulnerable: no``, "Vulnerable? No", "Vulnerabilities found: none/0") decides first, and
+    "is safe/secure" counts too; else exploit/attack words mean vulnerable; None when nothing
     decides."""
     text = text[:_MAX_LINES_TEXT]
     found = _FIELD_VERDICT.search(text)

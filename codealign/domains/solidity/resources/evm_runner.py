@@ -47,9 +47,11 @@ import subprocess
 
 DEFAULT_ACTORS = ("owner", "alice", "bob", "carol", "attacker", "accomplice", "viewer")
 DEFAULT_ENV = {"block_number": 1, "timestamp": 1, "coinbase": "0x" + "00" * 20, "gas_price": 0, "difficulty": 1,
-               "gas_limit": 30_000_000, "tx_gas": 1_000_000, "funds": 10**21}
+               "gas_limit": 30_000_000, "tx_gas": 1_000_000, "funds": 10**21, "ancestry": 0}
 """The environment of a scenario without draws; a draw may set any of these. ``tx_gas`` is every transaction's
-gas (it bounds how long a looping contract runs in the interpreter), ``funds`` every actor's starting ether."""
+gas (it bounds how long a looping contract runs in the interpreter), ``funds`` every actor's starting ether,
+``ancestry`` the seed of the 256 ancestor hashes ``blockhash`` returns (a real chain has them; a fresh one
+would answer 0)."""
 DRAW_GAS = 5_000_000
 """Gas all transactions of one draw may burn together (a contract that loops burns each transaction's gas): once
 it is spent, no further transaction of the draw runs, the phase it was in fails and an exploit phase counts as
@@ -136,11 +138,15 @@ class Chain:
         from eth.chains.base import MiningChain
         from eth.db.atomic import AtomicDB
         from eth.vm.forks.berlin import BerlinVM
+        from eth_utils import keccak
 
         env = {**DEFAULT_ENV, **env}
         self.actors = {name: bytes.fromhex(a[2:]) for name, a in actors.items()}
         self.gas_price, self.tx_gas = int(env["gas_price"]), int(env["tx_gas"])
-        klass = MiningChain.configure(__name__="ScenarioChain", vm_configuration=((0, BerlinVM),), chain_id=1337)
+        ancestry = int(env["ancestry"]).to_bytes(32, "big")
+        ancestors = tuple(keccak(ancestry + depth.to_bytes(2, "big")) for depth in range(256))
+        vm = type("ScenarioVM", (BerlinVM,), {"previous_hashes": property(lambda _: ancestors)})
+        klass = MiningChain.configure(__name__="ScenarioChain", vm_configuration=((0, vm),), chain_id=1337)
         alloc = {a: {"balance": int(env["funds"]), "nonce": 0, "code": b"", "storage": {}}
                  for a in self.actors.values()}
         chain = klass.from_genesis(AtomicDB(), {"difficulty": 1, "gas_limit": 30_000_000, "timestamp": 1}, alloc)
