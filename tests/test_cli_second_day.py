@@ -98,7 +98,7 @@ def test_cache_prune_without_a_filter_needs_all(tmp_path, capsys, monkeypatch):
     path = tmp_path / "v.sqlite"
     cache = VerdictCache(path)
     task = Task("t", "verilog", "p")
-    cache.put(cache.key("verilog", "1", "h", {}, task, "x"), "verilog", ExecResult("t", "c", Verdict.PASS, 1.0))
+    cache.put(cache.key("judge", {}, task, "x"), "verilog", ExecResult("t", "c", Verdict.PASS, 1.0))
     monkeypatch.setattr("sys.stdin", open(os.devnull))
     assert main(["cache", "prune", "--cache", str(path)]) == 2
     assert "--all" in _one_error_line(capsys)

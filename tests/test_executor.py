@@ -186,13 +186,14 @@ def test_ray_executor_gives_the_same_verdicts_as_local(backend, tmp_path):
     assert [r.candidate_id for r in remote] == [r.candidate_id for r in local]
 
 
-def test_lone_surrogate_in_a_candidate_is_written_and_read_back(backend, tmp_path):
+def test_a_lone_surrogate_in_a_candidate_is_refused_before_anything_is_written(backend, tmp_path):
+    """No UTF-8 text carries it: a verdicts file holding it could not be read back (issue 31)."""
     tasks, _ = _batch(1)
-    cand = Candidate("t0", "# \udcff\nexit 0\n")
     out = tmp_path / "verdicts.jsonl"
-    execute(ShellDomain(), tasks, [cand], backend=backend, out=out, progress=False)
-    rows = read_jsonl(out, ExecResult.from_dict)
-    assert [r.completion for r in rows] == [cand.completion]
+    with pytest.raises(UserError, match="lone surrogate"):
+        execute(ShellDomain(), tasks, [Candidate("t0", "# \udcff\nexit 0\n")], backend=backend, out=out,
+                progress=False)
+    assert not out.exists()
 
 
 def test_rerun_over_a_partial_stream_leaves_one_row_per_candidate(backend, tmp_path):

@@ -105,7 +105,8 @@ def test_run_chains_the_stages_on_the_toy_domain(toy_env, tmp_path):
     run_dir = tmp_path / "run"
     codealign(toy_env, "run", "toy", "--run-dir", str(run_dir), "--no-cache", "--json",
               "--stages", "tasks,sft,eval_before,generate,execute,pairs",
-              "max_tasks=3", "sft.max_steps=2", "sample.n=1", "eval.max_tasks=1", "mutants_per_task=2")
+              "max_tasks=3", "sft.max_steps=2", "sample.n=1", "eval.max_tasks=1", "mutants_per_task=2",
+              "round_tasks=unseen")
     done = sorted(p.stem for p in (run_dir / "stages").glob("*.json"))
     assert done == sorted(["tasks", "sft", "eval_before", "generate", "execute", "pairs"])
     pairs = read_jsonl(run_dir / "pairs.jsonl", Pair.from_dict)

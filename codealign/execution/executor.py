@@ -27,6 +27,7 @@ from codealign.domains import get_domain
 from codealign.domains.base import Domain, sandbox_error
 from codealign.errors import UserError
 from codealign.jsonl import JsonlAppender, read_completed, write_jsonl
+from codealign.jsonl import lone_surrogate
 from codealign.sandbox.backends import get_backend
 from codealign.sandbox.cache import VerdictCache
 from codealign.sandbox.process import ProcessBackend
@@ -45,6 +46,11 @@ def _index_tasks(tasks: Iterable[Task], candidates: Sequence[Candidate]) -> dict
         if task.task_id in by_id:
             raise UserError(f"duplicate task_id {task.task_id!r} in tasks")
         by_id[task.task_id] = task
+    for cand in candidates:
+        if lone_surrogate(cand.completion):
+            raise UserError(f"candidate {cand.candidate_id} of task {cand.task_id}: its completion holds a lone "
+                            "surrogate (\\ud800-\\udfff with no pair), which no UTF-8 text can carry; fix the text "
+                            "that made it")
     unknown = sorted({c.task_id for c in candidates} - set(by_id))
     if unknown:
         shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")

@@ -349,8 +349,16 @@ class DockerBackend(ProcessBackend):
         return status, usage
 
 
-def _remove(container) -> None:
-    try:
-        container.remove(force=True)
-    except Exception:  # already removed by the engine
-        pass
+def _remove(container, attempts: int = 5) -> None:
+    """Remove the container (forced), retrying: on a loaded machine a call can fail or time out, and a container
+    left behind outlives the run."""
+    import docker
+
+    for attempt in range(attempts):
+        try:
+            container.remove(force=True)
+            return
+        except docker.errors.NotFound:  # removed already (by the engine or cancel_all)
+            return
+        except Exception:
+            time.sleep(0.2 * (attempt + 1))
