@@ -18,8 +18,9 @@ whatever a constant or a parameter would select:
   the candidate does not define are refused;
 * every instantiated module is one the candidate defines (or a gate primitive), and no candidate module takes
   a reserved name (the testbench's modules);
-* no assignment, increment, gate output or ``inout``/``output`` connection drives a module's own ``input``
-  port, and the top module declares the reference's inputs as inputs (a design that drives its inputs would
+* no assignment (to the port, a select or a member of it, or through a streaming concatenation),
+  increment, net declaration assignment (``wire a = x;``), gate output or ``inout``/``output`` connection
+  (``.a(a)``, ``.a``, ``.*``) drives a module's own ``input`` port, and there is no ``alias``, and the top module declares the reference's inputs as inputs (a design that drives its inputs would
   drive the testbench's stimulus net, e.g. to X, which the reference then sees);
 * every system task or function is in :data:`ALLOWED_SYSTEM_NAMES`, the name taken from the token's value
   (an escaped identifier ``\\$finish `` is the name ``$finish``), and ``$random`` takes its seed argument
@@ -77,6 +78,7 @@ _REFUSED = {
     "ExternModuleDecl": "extern module",
     "ExternUdpDecl": "extern primitive",
     "LibraryDeclaration": "library",
+    "NetAlias": "alias",
     "ThisHandle": "this",
     "SuperHandle": "super",
     "LocalScope": "local::",
@@ -252,6 +254,7 @@ class _Module:
     def __init__(self, node, sm, modules, violations, declared):
         self.sm, self.modules, self.violations, self.declared = sm, modules, violations, declared
         self.inputs = {name for name, direction in _ports(node) if direction == "input"}
+        self.key = _key(node)
         self.nodes: list = []
         node.visit(self.nodes.append)
 
@@ -297,6 +300,8 @@ class _Module:
             self._drives(n.left, n)
         elif kind in _INCREMENTS:
             self._drives(n.operand, n)
+        elif kind == "Declarator" and n.initializer is not None and _scopes(n)[0] == self.key:
+            self._drives(n, n)  # ``wire a = x;`` on an input's name: a net declaration assignment drives it
         elif kind in ("InvocationExpression", "ExpressionStatement", "DisableStatement"):
             self._called(getattr(n, "left", None) or getattr(n, "expr", None) or n.name, kind)
         elif kind == "PackageImportItem" and "::" + n.package.valueText not in self.modules:
@@ -360,7 +365,11 @@ class _Module:
             for i, conn in enumerate(_items(inst.connections)):
                 kind = conn.kind.name
                 if kind == "NamedPortConnection" and conn.name.valueText in driving:
-                    self._drives(conn.expr, inst_node)
+                    # ``.a`` alone connects the signal of the same name
+                    self._drives(conn.expr if conn.expr is not None else conn, inst_node)
+                elif kind == "WildcardPortConnection":  # ``.*``: each port to the signal of its name
+                    for name in sorted(driving & self.inputs):
+                        self.refuse(f"drives its own input {name}", inst_node)
                 elif kind == "OrderedPortConnection" and i < len(ports) and ports[i][0] in driving:
                     self._drives(conn.expr, inst_node)
 
@@ -478,15 +487,19 @@ def _leftmost(n):
 
 
 def _written_names(expr) -> list[str]:
-    """The variables an lvalue (or a port connection's expression) writes: ``a`` of ``a[3]``, both of
-    ``{a, b}``."""
+    """The variables an lvalue (or a port connection's expression, a declarator with an initializer) writes:
+    ``a`` of ``a[3]`` and of ``a.field``, both of ``{a, b}`` and of ``{>>{a, b}}``."""
     if expr is None:
         return []
     kind = expr.kind.name
     if kind in ("IdentifierName", "IdentifierSelectName"):
         return [expr.identifier.valueText]
-    if kind == "ElementSelectExpression":
+    if kind in ("Declarator", "NamedPortConnection"):
+        return [expr.name.valueText]
+    if kind in ("ElementSelectExpression", "ScopedName", "MemberAccessExpression"):  # a[i], a.field
         return _written_names(expr.left)
+    if kind == "StreamingConcatenationExpression":
+        return [name for e in _items(expr.expressions) for name in _written_names(e.expression)]
     if kind in ("ParenthesizedExpression", "SimplePropertyExpr", "SimpleSequenceExpr"):
         return _written_names(expr.expression if kind == "ParenthesizedExpression" else
                               expr.expr)
