@@ -20,7 +20,8 @@ whatever a constant or a parameter would select:
   a reserved name (the testbench's modules);
 * no assignment (to the port, a select or a member of it, or through a streaming concatenation),
   increment, net declaration assignment (``wire a = x;``), gate output or ``inout``/``output`` connection
-  (``.a(a)``, ``.a``, ``.*``) drives a module's own ``input`` port, and there is no ``alias``, and the top module declares the reference's inputs as inputs (a design that drives its inputs would
+  (``.a(a)``, ``.a``, ``.*``) drives a module's own ``input`` port (or the net inside an explicit port
+  ``.a(x)``), and there is no ``alias``, and the top module declares the reference's inputs as inputs (a design that drives its inputs would
   drive the testbench's stimulus net, e.g. to X, which the reference then sees);
 * every system task or function is in :data:`ALLOWED_SYSTEM_NAMES`, the name taken from the token's value
   (an escaped identifier ``\\$finish `` is the name ``$finish``), and ``$random`` takes its seed argument
@@ -253,7 +254,7 @@ class _Module:
 
     def __init__(self, node, sm, modules, violations, declared):
         self.sm, self.modules, self.violations, self.declared = sm, modules, violations, declared
-        self.inputs = {name for name, direction in _ports(node) if direction == "input"}
+        self.inputs = _input_names(node)
         self.key = _key(node)
         self.nodes: list = []
         node.visit(self.nodes.append)
@@ -360,7 +361,7 @@ class _Module:
 
     def _connections(self, inst_node, module) -> None:
         ports = _ports(module)
-        driving = {name for name, direction in ports if direction in ("output", "inout")}
+        driving = {name for name, direction in ports if direction != "input"}
         for inst in _items(inst_node.instances):
             for i, conn in enumerate(_items(inst.connections)):
                 kind = conn.kind.name
@@ -444,8 +445,21 @@ def _scopes(n) -> list[tuple]:
 
 
 def _ports(module) -> list[tuple[str, str]]:
-    """``(name, direction)`` of each port of a module declaration, in order (ANSI ports without a direction
-    take the previous one's; ``inout`` for the first)."""
+    """``(name, direction)`` of each port of a module declaration, in order (see :func:`_port_list`)."""
+    return [(name, direction) for name, direction, _ in _port_list(module)]
+
+
+def _input_names(module) -> set[str]:
+    """The module's own names that carry an input port's value (what driving from inside would drive the
+    instantiating module's net): ``a`` of ``input a``, ``x`` of ``.a(x)`` with ``input x``."""
+    return {name for _, direction, inside in _port_list(module) if direction == "input" for name in inside}
+
+
+def _port_list(module) -> list[tuple[str, str, set[str]]]:
+    """``(name, direction, names inside)`` of each port of a module declaration, in order: the name an
+    instance connects by (the expression's text for a port with none), its direction (ANSI ports without one
+    take the previous one's, ``inout`` for the first; a port whose names inside differ in direction is
+    ``mixed``, one with none declared ``""``) and the module's own names it connects (``x`` of ``.a(x)``)."""
     ports = getattr(getattr(module, "header", None), "ports", None)
     if ports is None:
         return []
@@ -455,7 +469,10 @@ def _ports(module) -> list[tuple[str, str]]:
             if isinstance(port, syntax.ImplicitAnsiPortSyntax):
                 d = getattr(port.header, "direction", None)
                 direction = d.valueText if d is not None and d.valueText else direction
-                out.append((port.declarator.name.valueText, direction))
+                out.append((port.declarator.name.valueText, direction, {port.declarator.name.valueText}))
+            elif port.kind.name == "ExplicitAnsiPort":  # ``output .a(x)``
+                direction = port.direction.valueText or direction
+                out.append((port.name.valueText, direction, _identifiers(port.expr)))
         return out
     directions = {}
     for member in module.members:
@@ -463,7 +480,28 @@ def _ports(module) -> list[tuple[str, str]]:
             for decl in _items(member.declarators):
                 direction = getattr(member.header, "direction", None)
                 directions[decl.name.valueText] = direction.valueText if direction is not None else ""
-    return [(str(port).strip(), directions.get(str(port).strip(), "")) for port in _items(ports.ports)]
+    out = []
+    for port in _items(ports.ports):
+        inside = _identifiers(port)
+        found = {directions.get(name, "") for name in inside}
+        direction = found.pop() if len(found) == 1 else "mixed" if found else ""
+        name = port.name.valueText if port.kind.name == "ExplicitNonAnsiPort" else str(port).strip()
+        out.append((name, direction, inside))
+    return out
+
+
+def _identifiers(node) -> set[str]:
+    """The simple names referenced in ``node`` (port references, identifiers)."""
+    names: set[str] = set()
+
+    def visit(n) -> None:
+        if isinstance(n, syntax.SyntaxNode) and n.kind.name in ("PortReference", "IdentifierName",
+                                                                 "IdentifierSelectName"):
+            names.add((n.name if n.kind.name == "PortReference" else n.identifier).valueText)
+
+    if node is not None:
+        node.visit(visit)
+    return names
 
 
 def _top_names(module) -> set[str]:
