@@ -21,8 +21,8 @@ whatever a constant or a parameter would select:
 * no assignment (to the port, a select or a member of it, or through a streaming concatenation),
   increment, net declaration assignment (``wire a = x;``), gate output or ``inout``/``output`` connection
   (``.a(a)``, ``.a``, ``.*``) drives a module's own ``input`` port (or the net inside an explicit port
-  ``.a(x)``), and there is no ``alias``, and the top module declares the reference's inputs as inputs (a design that drives its inputs would
-  drive the testbench's stimulus net, e.g. to X, which the reference then sees);
+  ``.a(x)``), there is no ``alias``, and the top module declares the reference's inputs as inputs (a design
+  that drives its inputs would drive the testbench's stimulus net, e.g. to X, which the reference then sees);
 * every system task or function is in :data:`ALLOWED_SYSTEM_NAMES`, the name taken from the token's value
   (an escaped identifier ``\\$finish `` is the name ``$finish``), and ``$random`` takes its seed argument
   (the simulation's one generator is the testbench's stimulus source).
