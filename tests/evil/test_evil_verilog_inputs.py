@@ -2,12 +2,13 @@
 ``inout``, and where the testbench feeds the design through a wire (``wire [3:0] a = a_r;``) the net
 resolves to X, the reference (the testbench's expression, the RTLLM shadow) sees X, and checks that ignore
 X (``!=``) pass a wrong design. The allowlist refuses every driver of an input it knows; these are the
-drivers it did not see (found attacking the judge of issue 27): with each of the first four a constant-0
-adder PASSed on b2987a3 and 4368b97. The checker also missed an explicit port (``.a(x)``) whose name is an
+drivers it did not see (found attacking the judge of issue 27): through a net declaration assignment, an
+implicit ``.a`` or ``.*`` connection, a struct member or a second ``buf`` output, a constant-0 adder
+PASSed on b2987a3 and 4368b97. The checker also missed an explicit port (``.a(x)``) whose name is an
 input of the reference and whose net is an output, or is driven inside (here the RTLLM shadow's
 ``dut.a`` stops the build; a testbench without one would not), and Icarus does not build an ``alias`` or a
-streaming l-value today: these are refused for the same reason. Each must be ``disallowed_construct`` with its line, under bwrap and
-docker. Verilator refuses such designs itself (``ASSIGNIN``).
+streaming l-value today: these are refused for the same reason. Each must be ``disallowed_construct``
+with its line, under bwrap and docker. Verilator refuses such designs itself (``ASSIGNIN``).
 """
 
 import pytest
@@ -59,6 +60,8 @@ DRIVERS = {
     "explicit_port_driven_inside": (
         "module adder(.a(x), .b(b), .s(s));\ninput [3:0] x;\ninput [3:0] b;\noutput [4:0] s;\n"
         "xs d(.a(x));\nassign s = 0;\nendmodule\n" + X_SOURCE, "drives its own input x", 5),
+    "second_output_of_a_buf": (HEAD + "wire [3:0] x = 4'bx;\nbuf g[3:0] (s[3:0], a, x);\nassign s[4] = 0;\nendmodule\n",
+                               "drives its own input a", 3),
     "net_alias": (HEAD + "wire [3:0] z = 4'bx;\nalias a = z;\nassign s = 0;\nendmodule\n", "alias", 3),
 }
 

@@ -309,9 +309,12 @@ class _Module:
             self.refuse(f"import of package {n.package.valueText}", n)
         elif kind == "PrimitiveInstantiation":
             gate = n.type.valueText
-            driven = None if gate in ("pullup", "pulldown") else 2 if "tran" in gate else 1
             for inst in _items(n.instances):
-                for port in list(_items(inst.connections))[:driven]:
+                ports = list(_items(inst.connections))
+                # pullup/pulldown drive every terminal, tran* both, buf/not all but their input, others one
+                driven = len(ports) if gate in ("pullup", "pulldown") else 2 if "tran" in gate else \
+                    len(ports) - 1 if gate in ("buf", "not") else 1
+                for port in ports[:driven]:
                     self._drives(port.expr, n)
 
     def _random(self, n) -> None:
