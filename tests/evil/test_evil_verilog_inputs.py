@@ -96,3 +96,14 @@ def test_an_input_name_declared_again_inside_a_function_or_a_connection_to_an_in
     text = (sub + HEAD + "function automatic [3:0] f(input [3:0] x);\nreg [3:0] a = 4'd1;\nf = x + a;\nendfunction\n"
             "wire [3:0] y;\nsub u(.a, .y);\nsub w( .* );\nassign s = f(a) + y;\nendmodule\n")
     assert check_design({"cand.sv": text}, top="adder", inputs=frozenset({"a", "b"})) == []
+
+
+def test_an_input_the_compiler_coerces_to_inout_is_refused_with_the_allowlist_taken_out(hiding_backend):
+    """Second wall, by the compiler's own finding rather than a spelling: with the allowlist and the
+    compile-alone step replaced by no-ops, Icarus's coercion of a driven input still refuses the design."""
+    from test_evil_verilog_replay import run_without_checks
+
+    result = run_without_checks(TASK, DRIVERS["wildcard_port_connection"][0], hiding_backend, replay=True)
+    assert result.verdict is Verdict.COMPILE_ERROR, result.details
+    assert result.details["failure"] == "disallowed_construct", result.details
+    assert result.details["constructs"] == ["drives its own input a"], result.details
