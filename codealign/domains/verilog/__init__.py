@@ -112,7 +112,8 @@ reference) to X: the allowlist refuses every driver of an input it knows, and a 
 Icarus making an input port an ``inout`` (its module drives it, however spelled) is refused too
 (``disallowed_construct``, line 0); Verilator refuses such a design itself (``ASSIGNIN``). RTLLM
 testbenches are closed-loop and their own checks may ignore X (``!A_greater`` is X, so never an error):
-the harness adds a shadow reference to the testbench's top module, fed the design instance's inputs, and
+the harness adds a shadow reference to the testbench's top module, fed the design instance's inputs (read
+by hierarchical name, ``dut.a``: the allowlist makes every top-module port the net of its name), and
 counts samples (0.37 time units after any change, and whenever a design output bit turns X/Z, however
 briefly) where a design output bit is X/Z and the reference's is 0/1; any such sample is ``x_output``.
 

@@ -23,6 +23,8 @@ whatever a constant or a parameter would select:
   (``.a(a)``, ``.a``, ``.*``) drives a module's own ``input`` port (or the net inside an explicit port
   ``.a(x)``), there is no ``alias``, and the top module declares the reference's inputs as inputs (a design
   that drives its inputs would drive the testbench's stimulus net, e.g. to X, which the reference then sees);
+* each port of the top module is the net of its name (no ``.a(x)``, ``a[1:0]`` or ``{a, b}`` port): what
+  the RTLLM shadow reads as ``dut.a`` is the port, never a decoy beside it;
 * every system task or function is in :data:`ALLOWED_SYSTEM_NAMES`, the name taken from the token's value
   (an escaped identifier ``\\$finish `` is the name ``$finish``), and ``$random`` takes its seed argument
   (the simulation's one generator is the testbench's stimulus source).
@@ -134,9 +136,13 @@ def check_design(files: dict[str, str], reserved: frozenset[str] = frozenset(), 
         if name in reserved:
             violations.append(Violation(f"module name {name} (taken by the testbench)", _line(sm, node)))
     if top in modules:
-        for name, direction in _ports(modules[top]):
+        for name, direction, inside in _port_list(modules[top]):
             if name in inputs and direction != "input":
                 violations.append(Violation(f"port {name} declared {direction} (an input)", _line(sm, modules[top])))
+            # the RTLLM shadow reads the port as ``dut.name``: that must be the port's own net, not a decoy
+            if inside != {name}:
+                violations.append(Violation(f"top-module port {name} that is not the net {name}",
+                                            _line(sm, modules[top])))
     declared = _declarations(tree.root)
     for node in [*modules.values(), *others]:
         _Module(node, sm, modules, violations, declared).check()
