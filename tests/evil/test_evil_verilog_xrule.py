@@ -35,3 +35,22 @@ def test_outputs_unknown_only_at_the_check_instants_fail_the_x_rule(comparator, 
     r = VerilogDomain().evaluate(comparator, Candidate(comparator.task_id, text), hiding_backend)
     assert (r.verdict, r.details["failure"]) == (Verdict.FAIL, "x_output"), r.details
     assert r.details["x_samples"] > 0
+
+
+# Found attacking this judge: the shadow reads ``dut.A_greater``, the net of that name, which an explicit
+# port (``.A_greater(g)``) need not be; with all-X outputs behind constant-0 decoys this PASSed on 4368b97.
+DECOY = """module comparator_3bit(.A(A), .B(B), .A_greater(g), .A_equal(e), .A_less(l));
+input [2:0] A;
+input [2:0] B;
+output g, e, l;
+assign {g, e, l} = 3'bxxx;
+wire A_greater = 0, A_equal = 0, A_less = 0;
+endmodule
+"""
+
+
+def test_a_top_module_port_that_is_not_the_net_of_its_name_is_refused(comparator, hiding_backend):
+    r = VerilogDomain().evaluate(comparator, Candidate(comparator.task_id, DECOY), hiding_backend)
+    assert (r.verdict, r.details["failure"]) == (Verdict.COMPILE_ERROR, "disallowed_construct"), r.details
+    assert r.details["constructs"][0] == "top-module port A_greater that is not the net A_greater", r.details
+    assert r.details["lines"][0] == 1

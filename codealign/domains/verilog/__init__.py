@@ -108,9 +108,12 @@ flag or summary in it decides the verdict; a design that ends the run early (wer
 allowlist) gives ``sample_count``. X rule: samples are compared per bit as VerilogEval's ``ref === (ref ^ dut
 ^ ref)`` does: a reference 0/1 must be the design's bit (X/Z in the design a mismatch), a reference x is a
 don't-care, a reference z never matches; and the design cannot drive its inputs (which it shares with the
-reference) to X. RTLLM
+reference) to X: the allowlist refuses every driver of an input it knows, and a build whose log shows
+Icarus making an input port an ``inout`` (its module drives it, however spelled) is refused too
+(``disallowed_construct``, line 0); Verilator refuses such a design itself (``ASSIGNIN``). RTLLM
 testbenches are closed-loop and their own checks may ignore X (``!A_greater`` is X, so never an error):
-the harness adds a shadow reference to the testbench's top module, fed the design instance's inputs, and
+the harness adds a shadow reference to the testbench's top module, fed the design instance's inputs (read
+by hierarchical name, ``dut.a``: the allowlist makes every top-module port the net of its name), and
 counts samples (0.37 time units after any change, and whenever a design output bit turns X/Z, however
 briefly) where a design output bit is X/Z and the reference's is 0/1; any such sample is ``x_output``.
 
@@ -178,6 +181,8 @@ _X_RULE = re.compile(r"X-rule samples: (\d+)$")
 _RTLLM_COUNTS = re.compile(r"(\d+)\s*/\s*(\d+)\s*failures", re.I)
 _RTLLM_FAIL = re.compile(r"\b(error|fail(ed|ure|ures)?)\b", re.I)
 _STAGE = re.compile(rb"@(\w+) (-?\d+) (\d+)\n")
+# Icarus makes an input port that its module drives an inout, so the drive reaches the instantiating net
+_COERCED = re.compile(r"warning: input port (\S+) is coerced to inout")
 _LOG_CHARS = 4000
 _X_RULE_BITS = 4096  # Icarus cannot size a declaration by $bits of a hierarchical name
 _SIM_OUT_CHARS = 16000
@@ -431,6 +436,13 @@ class VerilogDomain(Domain):
         if "build" in stages and stages["build"][0] != 0:
             log = stages["build"][1]
             return verdict(Verdict.COMPILE_ERROR, classify_compile_log(log), log=log, stage="build")
+        coerced = _COERCED.findall(stages.get("build", (0, ""))[1])
+        if coerced:  # the compiler's own finding, whatever spelling drove the port past the allowlist
+            names = list(dict.fromkeys(f"drives its own input {name}" for name in coerced))
+            return verdict(Verdict.COMPILE_ERROR, "disallowed_construct", log=stages["build"][1], stage="build",
+                           constructs=names, lines=[0] * len(names),
+                           error=f"the design drives its input {coerced[0]} (the compiler made the port an inout), "
+                                 "which designs may not do here")
         limited = limit_verdict(result)
         if limited is not None:
             reached_sim = "build" in stages

@@ -18,9 +18,13 @@ whatever a constant or a parameter would select:
   the candidate does not define are refused;
 * every instantiated module is one the candidate defines (or a gate primitive), and no candidate module takes
   a reserved name (the testbench's modules);
-* no assignment, increment, gate output or ``inout``/``output`` connection drives a module's own ``input``
-  port, and the top module declares the reference's inputs as inputs (a design that drives its inputs would
-  drive the testbench's stimulus net, e.g. to X, which the reference then sees);
+* no assignment (to the port, a select or a member of it, or through a streaming concatenation),
+  increment, net declaration assignment (``wire a = x;``), gate output or ``inout``/``output`` connection
+  (``.a(a)``, ``.a``, ``.*``) drives a module's own ``input`` port (or the net inside an explicit port
+  ``.a(x)``), there is no ``alias``, and the top module declares the reference's inputs as inputs (a design
+  that drives its inputs would drive the testbench's stimulus net, e.g. to X, which the reference then sees);
+* each port of the top module is the net of its name (no ``.a(x)``, ``a[1:0]`` or ``{a, b}`` port): what
+  the RTLLM shadow reads as ``dut.a`` is the port, never a decoy beside it;
 * every system task or function is in :data:`ALLOWED_SYSTEM_NAMES`, the name taken from the token's value
   (an escaped identifier ``\\$finish `` is the name ``$finish``), and ``$random`` takes its seed argument
   (the simulation's one generator is the testbench's stimulus source).
@@ -77,6 +81,7 @@ _REFUSED = {
     "ExternModuleDecl": "extern module",
     "ExternUdpDecl": "extern primitive",
     "LibraryDeclaration": "library",
+    "NetAlias": "alias",
     "ThisHandle": "this",
     "SuperHandle": "super",
     "LocalScope": "local::",
@@ -131,9 +136,13 @@ def check_design(files: dict[str, str], reserved: frozenset[str] = frozenset(), 
         if name in reserved:
             violations.append(Violation(f"module name {name} (taken by the testbench)", _line(sm, node)))
     if top in modules:
-        for name, direction in _ports(modules[top]):
+        for name, direction, inside in _port_list(modules[top]):
             if name in inputs and direction != "input":
                 violations.append(Violation(f"port {name} declared {direction} (an input)", _line(sm, modules[top])))
+            # the RTLLM shadow reads the port as ``dut.name``: that must be the port's own net, not a decoy
+            if inside != {name}:
+                violations.append(Violation(f"top-module port {name} that is not the net {name}",
+                                            _line(sm, modules[top])))
     declared = _declarations(tree.root)
     for node in [*modules.values(), *others]:
         _Module(node, sm, modules, violations, declared).check()
@@ -251,7 +260,8 @@ class _Module:
 
     def __init__(self, node, sm, modules, violations, declared):
         self.sm, self.modules, self.violations, self.declared = sm, modules, violations, declared
-        self.inputs = {name for name, direction in _ports(node) if direction == "input"}
+        self.inputs = _input_names(node)
+        self.key = _key(node)
         self.nodes: list = []
         node.visit(self.nodes.append)
 
@@ -297,15 +307,20 @@ class _Module:
             self._drives(n.left, n)
         elif kind in _INCREMENTS:
             self._drives(n.operand, n)
+        elif kind == "Declarator" and n.initializer is not None and _scopes(n)[0] == self.key:
+            self._drives(n, n)  # ``wire a = x;`` on an input's name: a net declaration assignment drives it
         elif kind in ("InvocationExpression", "ExpressionStatement", "DisableStatement"):
             self._called(getattr(n, "left", None) or getattr(n, "expr", None) or n.name, kind)
         elif kind == "PackageImportItem" and "::" + n.package.valueText not in self.modules:
             self.refuse(f"import of package {n.package.valueText}", n)
         elif kind == "PrimitiveInstantiation":
             gate = n.type.valueText
-            driven = None if gate in ("pullup", "pulldown") else 2 if "tran" in gate else 1
             for inst in _items(n.instances):
-                for port in list(_items(inst.connections))[:driven]:
+                ports = list(_items(inst.connections))
+                # pullup/pulldown drive every terminal, tran* both, buf/not all but their input, others one
+                driven = len(ports) if gate in ("pullup", "pulldown") else 2 if "tran" in gate else \
+                    len(ports) - 1 if gate in ("buf", "not") else 1
+                for port in ports[:driven]:
                     self._drives(port.expr, n)
 
     def _random(self, n) -> None:
@@ -355,12 +370,16 @@ class _Module:
 
     def _connections(self, inst_node, module) -> None:
         ports = _ports(module)
-        driving = {name for name, direction in ports if direction in ("output", "inout")}
+        driving = {name for name, direction in ports if direction != "input"}
         for inst in _items(inst_node.instances):
             for i, conn in enumerate(_items(inst.connections)):
                 kind = conn.kind.name
                 if kind == "NamedPortConnection" and conn.name.valueText in driving:
-                    self._drives(conn.expr, inst_node)
+                    # ``.a`` alone connects the signal of the same name
+                    self._drives(conn.expr if conn.expr is not None else conn, inst_node)
+                elif kind == "WildcardPortConnection":  # ``.*``: each port to the signal of its name
+                    for name in sorted(driving & self.inputs):
+                        self.refuse(f"drives its own input {name}", inst_node)
                 elif kind == "OrderedPortConnection" and i < len(ports) and ports[i][0] in driving:
                     self._drives(conn.expr, inst_node)
 
@@ -435,8 +454,21 @@ def _scopes(n) -> list[tuple]:
 
 
 def _ports(module) -> list[tuple[str, str]]:
-    """``(name, direction)`` of each port of a module declaration, in order (ANSI ports without a direction
-    take the previous one's; ``inout`` for the first)."""
+    """``(name, direction)`` of each port of a module declaration, in order (see :func:`_port_list`)."""
+    return [(name, direction) for name, direction, _ in _port_list(module)]
+
+
+def _input_names(module) -> set[str]:
+    """The module's own names that carry an input port's value (what driving from inside would drive the
+    instantiating module's net): ``a`` of ``input a``, ``x`` of ``.a(x)`` with ``input x``."""
+    return {name for _, direction, inside in _port_list(module) if direction == "input" for name in inside}
+
+
+def _port_list(module) -> list[tuple[str, str, set[str]]]:
+    """``(name, direction, names inside)`` of each port of a module declaration, in order: the name an
+    instance connects by (the expression's text for a port with none), its direction (ANSI ports without one
+    take the previous one's, ``inout`` for the first; a port whose names inside differ in direction is
+    ``mixed``, one with none declared ``""``) and the module's own names it connects (``x`` of ``.a(x)``)."""
     ports = getattr(getattr(module, "header", None), "ports", None)
     if ports is None:
         return []
@@ -446,7 +478,10 @@ def _ports(module) -> list[tuple[str, str]]:
             if isinstance(port, syntax.ImplicitAnsiPortSyntax):
                 d = getattr(port.header, "direction", None)
                 direction = d.valueText if d is not None and d.valueText else direction
-                out.append((port.declarator.name.valueText, direction))
+                out.append((port.declarator.name.valueText, direction, {port.declarator.name.valueText}))
+            elif port.kind.name == "ExplicitAnsiPort":  # ``output .a(x)``
+                direction = port.direction.valueText or direction
+                out.append((port.name.valueText, direction, _identifiers(port.expr)))
         return out
     directions = {}
     for member in module.members:
@@ -454,7 +489,28 @@ def _ports(module) -> list[tuple[str, str]]:
             for decl in _items(member.declarators):
                 direction = getattr(member.header, "direction", None)
                 directions[decl.name.valueText] = direction.valueText if direction is not None else ""
-    return [(str(port).strip(), directions.get(str(port).strip(), "")) for port in _items(ports.ports)]
+    out = []
+    for port in _items(ports.ports):
+        inside = _identifiers(port)
+        found = {directions.get(name, "") for name in inside}
+        direction = found.pop() if len(found) == 1 else "mixed" if found else ""
+        name = port.name.valueText if port.kind.name == "ExplicitNonAnsiPort" else str(port).strip()
+        out.append((name, direction, inside))
+    return out
+
+
+def _identifiers(node) -> set[str]:
+    """The simple names referenced in ``node`` (port references, identifiers)."""
+    names: set[str] = set()
+
+    def visit(n) -> None:
+        if isinstance(n, syntax.SyntaxNode) and n.kind.name in ("PortReference", "IdentifierName",
+                                                                 "IdentifierSelectName"):
+            names.add((n.name if n.kind.name == "PortReference" else n.identifier).valueText)
+
+    if node is not None:
+        node.visit(visit)
+    return names
 
 
 def _top_names(module) -> set[str]:
@@ -478,15 +534,19 @@ def _leftmost(n):
 
 
 def _written_names(expr) -> list[str]:
-    """The variables an lvalue (or a port connection's expression) writes: ``a`` of ``a[3]``, both of
-    ``{a, b}``."""
+    """The variables an lvalue (or a port connection's expression, a declarator with an initializer) writes:
+    ``a`` of ``a[3]`` and of ``a.field``, both of ``{a, b}`` and of ``{>>{a, b}}``."""
     if expr is None:
         return []
     kind = expr.kind.name
     if kind in ("IdentifierName", "IdentifierSelectName"):
         return [expr.identifier.valueText]
-    if kind == "ElementSelectExpression":
+    if kind in ("Declarator", "NamedPortConnection"):
+        return [expr.name.valueText]
+    if kind in ("ElementSelectExpression", "ScopedName", "MemberAccessExpression"):  # a[i], a.field
         return _written_names(expr.left)
+    if kind == "StreamingConcatenationExpression":
+        return [name for e in _items(expr.expressions) for name in _written_names(e.expression)]
     if kind in ("ParenthesizedExpression", "SimplePropertyExpr", "SimpleSequenceExpr"):
         return _written_names(expr.expression if kind == "ParenthesizedExpression" else
                               expr.expr)
