@@ -36,7 +36,7 @@ from codealign.domains.ladder.equivalence import compare_programs  # noqa: E402
 from codealign.domains.ladder.parser import parse_program  # noqa: E402
 from codealign.domains.draws import draw_seed  # noqa: E402
 from codealign.domains.ladder.scoring import DRAW_PURPOSE, score_candidate  # noqa: E402
-from codealign.domains.ladder.task import LadderTask  # noqa: E402
+from codealign.domains.ladder.assets import LadderTask  # noqa: E402
 from codealign.domains.ladder.tasks import bundled_tasks  # noqa: E402
 from codealign.types import Task  # noqa: E402
 

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from codealign.domains.ladder.checks import check_program  # noqa: E402
 from codealign.domains.ladder.parser import MAX_ELEMENTS, parse_program  # noqa: E402
 from codealign.domains.ladder.scoring import score_candidate  # noqa: E402
-from codealign.domains.ladder.task import LadderTask  # noqa: E402
+from codealign.domains.ladder.assets import LadderTask  # noqa: E402
 from codealign.domains.ladder.tasks import bundled_tasks  # noqa: E402
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from codealign.domains import get_domain  # noqa: E402
-from codealign.domains.ladder.task import LadderTask  # noqa: E402
+from codealign.domains.ladder.assets import LadderTask  # noqa: E402
 from codealign.domains.ladder.scoring import DRAW_PURPOSE, score_candidate  # noqa: E402
 from codealign.domains.draws import draw_seed  # noqa: E402
 from codealign.pipeline import Run, make_config  # noqa: E402

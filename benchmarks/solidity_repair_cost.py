@@ -15,7 +15,7 @@ import statistics
 import time
 
 from codealign.domains.solidity import SolidityDomain
-from codealign.domains.solidity.family import bundled_tasks
+from codealign.domains.solidity.tasks import bundled_tasks
 from codealign.sandbox.backends import get_backend
 from codealign.types import Candidate
 

@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("execution", ("codealign.execution",)),
     ("stages", ("codealign.bench", "codealign.pairs", "codealign.train", "codealign.generate", "codealign.reward",
                 "codealign.data", "codealign.doctor")),
-    ("pipeline", ("codealign.pipeline", "codealign.report", "codealign")),
+    ("pipeline", ("codealign.pipeline", "codealign")),
     ("cli", ("codealign.cli",)),
 ]
 
@@ -36,7 +36,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 #: ``pipeline <-> report`` and every other circle inside the layer is refused. The run report reads a run's state and
 #: is written by the report stage; the package ``codealign.pipeline`` re-exports its modules; the facade comes last.
 PIPELINE_ORDER = ("codealign.pipeline.config", "codealign.pipeline.plan", "codealign.pipeline.rounds",
-                  "codealign.pipeline.state", "codealign.report", "codealign.pipeline.evaluate",
+                  "codealign.pipeline.state", "codealign.pipeline.run_report", "codealign.pipeline.eval_stages",
                   "codealign.pipeline.stages", "codealign.pipeline.run", "codealign.pipeline", "codealign")
 
 #: Imported at a module's top level, these load torch (seconds, gigabytes): only ``codealign.train`` may.

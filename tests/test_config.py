@@ -133,7 +133,7 @@ def test_a_run_config_must_name_its_domain():
 
 def test_pipeline_sections_are_typed_configs():
     from codealign.pairs.curriculum import CurriculumConfig
-    from codealign.pairs.stage import PairsConfig
+    from codealign.pairs.make import PairsConfig
     from codealign.pairs.weights import MadpoConfig
     from codealign.pipeline import make_config
     from codealign.train.dpo import DPORunConfig
@@ -193,7 +193,7 @@ def test_pairs_config_has_every_strategy_option():
     import dataclasses
 
     from codealign.pairs import STRATEGIES
-    from codealign.pairs.stage import PairsConfig
+    from codealign.pairs.make import PairsConfig
 
     options = {f.name for cls, _ in STRATEGIES.values() for f in dataclasses.fields(cls)}
     assert options <= {f.name for f in dataclasses.fields(PairsConfig)}

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from codealign.data import fim
+from codealign.data import layouts
 from codealign.data.callgraph import RepoIndex
 from codealign.data.corpus import CorpusConfig, build_corpus, deduplicate, find_repeat
 from codealign.data.retrieval import BM25Retriever, chunk_text, code_tokens
@@ -172,21 +172,21 @@ def test_file_that_does_not_parse_is_a_one_line_error():
 
 
 def test_psm_and_spm_layouts_place_the_sentinels():
-    fmt = fim.resolve_format("starcoder", "psm")
-    assert fim.render(fmt, "PRE", "SUF", layout="psm")[0] == "<fim_prefix>PRE<fim_suffix>SUF<fim_middle>"
-    assert fim.render(fmt, "PRE", "SUF", layout="spm")[0] == "<fim_prefix><fim_suffix>SUF<fim_middle>PRE"
+    fmt = layouts.resolve_format("starcoder", "psm")
+    assert layouts.render(fmt, "PRE", "SUF", layout="psm")[0] == "<fim_prefix>PRE<fim_suffix>SUF<fim_middle>"
+    assert layouts.render(fmt, "PRE", "SUF", layout="spm")[0] == "<fim_prefix><fim_suffix>SUF<fim_middle>PRE"
 
 
 def test_family_without_spm_rejects_the_spm_layout():
     with pytest.raises(UserError, match="no SPM layout"):
-        fim.resolve_format("qwen2.5-coder", "spm")
+        layouts.resolve_format("qwen2.5-coder", "spm")
 
 
 def test_mixed_layout_draws_both_with_a_seed():
-    fmt = fim.resolve_format("starcoder", "mixed")
-    modes = [fim.render(fmt, "a", "b", layout="mixed", rng=random.Random(i))[1] for i in range(20)]
+    fmt = layouts.resolve_format("starcoder", "mixed")
+    modes = [layouts.render(fmt, "a", "b", layout="mixed", rng=random.Random(i))[1] for i in range(20)]
     assert set(modes) == {"psm", "spm"}
-    assert modes == [fim.render(fmt, "a", "b", layout="mixed", rng=random.Random(i))[1] for i in range(20)]
+    assert modes == [layouts.render(fmt, "a", "b", layout="mixed", rng=random.Random(i))[1] for i in range(20)]
 
 
 def test_code_tokens_split_identifiers():

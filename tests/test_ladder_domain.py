@@ -7,7 +7,7 @@ import pytest
 from codealign.domains import get_domain
 from codealign.domains.ladder import LadderDomain, bundled_tasks, library
 from codealign.domains.ladder.parser import MAX_CHARS, parse_program
-from codealign.domains.ladder.task import LadderTask, fixture_task
+from codealign.domains.ladder.assets import LadderTask, fixture_task
 from codealign.errors import UserError
 from codealign.types import Candidate, Task, Verdict
 

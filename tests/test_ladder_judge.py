@@ -11,7 +11,7 @@ from codealign.domains.ladder.equivalence import covering_traces, random_traces
 from codealign.domains.ladder.parser import parse_program
 from codealign.domains.ladder.scoring import DRAWN_STEPS, DRAWN_TRACES, score_candidate
 from codealign.domains.ladder.simulator import Simulator
-from codealign.domains.ladder.task import LadderTask
+from codealign.domains.ladder.assets import LadderTask
 from codealign.domains.ladder.tasks import FAMILIES, bundled_tasks
 from codealign.types import Candidate
 

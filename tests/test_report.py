@@ -1,4 +1,4 @@
-"""The run report (codealign.report): its stage table and its plots."""
+"""The run report (codealign.pipeline.run_report): its stage table and its plots."""
 
 import json
 
@@ -29,7 +29,7 @@ def finished_run(tmp_path):
 
 
 def test_stage_table_lists_the_evaluation_stages_with_their_verdict_counts(finished_run):
-    from codealign.report import write_report
+    from codealign.pipeline.run_report import write_report
 
     write_report(finished_run)
     md = (finished_run.dir / "report.md").read_text()
@@ -42,7 +42,7 @@ def test_stage_table_lists_the_evaluation_stages_with_their_verdict_counts(finis
 def test_a_dpo_curve_with_one_logged_point_is_drawn(finished_run):
     import matplotlib.image
 
-    from codealign.report import write_report
+    from codealign.pipeline.run_report import write_report
 
     write_report(finished_run)
     pixels = matplotlib.image.imread(finished_run.dir / "dpo_curves.png")[..., :3]
@@ -53,7 +53,7 @@ def test_a_dpo_curve_with_one_logged_point_is_drawn(finished_run):
 def test_the_rounds_plot_shows_method_and_control_per_round_and_the_pool_pass_rate(tmp_path):
     import matplotlib.image
 
-    from codealign.report import write_report
+    from codealign.pipeline.run_report import write_report
 
     run = Run(make_config("verilog", overrides=["method=rft", "rounds=2", "eval.every_round=true"]), tmp_path,
               quiet=True)

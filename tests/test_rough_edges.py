@@ -31,7 +31,7 @@ def _flip_inputs(n: int, flipped: int):
 
 
 def test_a_flip_rate_from_two_pairs_warns_about_its_sample_size():
-    from codealign.pairs.stage import flip_summary
+    from codealign.pairs.make import flip_summary
     from codealign.pairs.weights import estimate_flip_rate
 
     summary = flip_summary(estimate_flip_rate(*_flip_inputs(2, 0)))

@@ -8,7 +8,7 @@ from codealign.cli.common import output_flags, quiet
 
 
 def register(sub) -> None:
-    from codealign.data.fim import FAMILIES, LAYOUTS
+    from codealign.data.layouts import FAMILIES, LAYOUTS
     from codealign.data.spans import SPAN_KINDS
 
     p = sub.add_parser("data", help="training-corpus construction")

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _pairs_config(args: argparse.Namespace):
-    from codealign.pairs.stage import PairsConfig, misplaced_option, strategy_options
+    from codealign.pairs.make import PairsConfig, misplaced_option, strategy_options
 
     options = {name: getattr(args, name) for name in strategy_options() if getattr(args, name, None) is not None}
     misplaced = misplaced_option(args.strategy, options)

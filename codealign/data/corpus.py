@@ -35,7 +35,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codealign.data import fim
+from codealign.data import layouts
 from codealign.fim import FILL_TYPES
 from codealign.data.callgraph import RepoIndex
 from codealign.data.retrieval import BM25Retriever, Chunk, chunk_text, code_tokens
@@ -97,7 +97,7 @@ class CorpusConfig:
     """Name used in the context header and task ids (default: the folder name)."""
 
     def __post_init__(self) -> None:
-        fim.resolve_format(self.family, self.layout)
+        layouts.resolve_format(self.family, self.layout)
         unknown = [k for k in self.kinds if k not in SPAN_KINDS]
         if unknown:
             raise UserError(f"unknown span kind(s) {', '.join(unknown)}; choose from: {', '.join(SPAN_KINDS)}")
@@ -268,7 +268,7 @@ def build_corpus(repo: str | os.PathLike, config: CorpusConfig | None = None) ->
         config = dataclasses.replace(config, repo_name=root.resolve().name)
     repo_name = config.repo_name
     sources, skipped = load_sources(root, config)
-    fmt = fim.resolve_format(config.family, config.layout)
+    fmt = layouts.resolve_format(config.family, config.layout)
     contexts = ContextBuilder(sources, config)
     rows, repeats = [], []
     stats = {"files": len(sources), "files_skipped": skipped, "spans": {k: 0 for k in config.kinds},
@@ -301,7 +301,7 @@ def _example(repo_name, path, source, span: Span, fmt, contexts: ContextBuilder,
     prefix, middle, suffix = cut(source.text, span, path)
     items = contexts.build(path, prefix, suffix)
     context = fmt.repo_context([(p, t) for p, t, _ in items], repo=repo_name) if items else ""
-    prompt, layout = fim.render(fmt, prefix, suffix, layout=config.layout, context=context, rng=rng,
+    prompt, layout = layouts.render(fmt, prefix, suffix, layout=config.layout, context=context, rng=rng,
                                 spm_rate=config.spm_rate)
     digest = hashlib.sha1(f"{path}:{span.start}:{span.end}:{span.kind}".encode()).hexdigest()[:10]
     return {

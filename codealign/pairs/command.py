@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 from codealign.errors import UserError
 from codealign.jsonl import read_jsonl, write_jsonl
 from codealign.pairs.curriculum import CurriculumConfig
-from codealign.pairs.stage import PairsConfig, flip_summary, make_pairs
+from codealign.pairs.make import PairsConfig, flip_summary, make_pairs
 from codealign.pairs.summary import gap_histogram, summarize
 from codealign.pairs.weights import MadpoConfig
 from codealign.types import Candidate, ExecResult, Pair, Task

@@ -34,14 +34,14 @@ The package, in the order a round is built and run (each module imports only tho
 * :mod:`~codealign.pipeline.rounds` — :func:`stage_plan`: the stages of a run, the rounds of the method and the
   control declared by one round loop;
 * :mod:`~codealign.pipeline.state` — :class:`Run`: the run directory and what the stages share;
-* :mod:`~codealign.pipeline.evaluate` — pass@1 of a policy and the evaluation stages;
+* :mod:`~codealign.pipeline.eval_stages` — pass@1 of a policy and the evaluation stages;
 * :mod:`~codealign.pipeline.stages` — the other stages, one function per kind;
 * :mod:`~codealign.pipeline.run` — :func:`run_pipeline`: check, then run or resume the plan.
 """
 
 from codealign.pipeline.config import (CONTROLS, METHODS, ROUND_TASKS, EvalConfig, PipelineConfig, SampleConfig,
                                        WarmupConfig, config_hash, make_config, stage_defaults)
-from codealign.pipeline.evaluate import EVAL_TAGS, evaluate_policy, stage_eval
+from codealign.pipeline.eval_stages import EVAL_TAGS, evaluate_policy, stage_eval
 from codealign.pipeline.plan import (STAGE_CONFIG, STAGE_OUTPUTS, Stage, config_slice, downstream, stage_hashes,
                                      stage_settings, unread_keys, upstream)
 from codealign.pipeline.rounds import stage_plan

@@ -14,7 +14,7 @@ from typing import Any
 from codealign.config import apply_overrides, build, load_yaml
 from codealign.errors import UserError
 from codealign.pairs.curriculum import CurriculumConfig
-from codealign.pairs.stage import PairsConfig
+from codealign.pairs.make import PairsConfig
 from codealign.pairs.weights import MadpoConfig
 from codealign.train.dpo import DPORunConfig
 from codealign.train.grpo import GRPORunConfig
@@ -162,7 +162,7 @@ class PipelineConfig:
     reference itself is executed too (the mutants' parent), so it can be a chosen sample."""
     pairs: PairsConfig = field(default_factory=PairsConfig)
     """``strategy`` plus that strategy's options, contamination and flip-rate settings
-    (:class:`codealign.pairs.stage.PairsConfig`). The evaluation tasks are always checked for contamination."""
+    (:class:`codealign.pairs.make.PairsConfig`). The evaluation tasks are always checked for contamination."""
     weights: MadpoConfig | None = None
     """MADPO weights (:class:`codealign.pairs.weights.MadpoConfig`; ``weights={}`` for its defaults);
     None: every pair weighs 1."""

@@ -1,6 +1,6 @@
 """The stages themselves, one function per kind (:data:`STAGE_FUNCS`): each reads the files of the stages it
 depends on from the run directory and writes its own, and returns the summary recorded in ``stages/<name>.json``.
-Evaluation stages are in :mod:`codealign.pipeline.evaluate`."""
+Evaluation stages are in :mod:`codealign.pipeline.eval_stages`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any, Callable
 from codealign.bench.screen import screen, training_tasks
 from codealign.errors import UserError
 from codealign.jsonl import read_jsonl, write_jsonl
-from codealign.pipeline.evaluate import stage_eval
+from codealign.pipeline.eval_stages import stage_eval
 from codealign.pipeline.plan import Stage
 from codealign.pipeline.state import Run, select_tasks
 from codealign.types import Candidate, ExecResult, Pair, Task, Verdict
@@ -164,7 +164,7 @@ def stage_execute(run: Run, stage: Stage) -> dict[str, Any]:
 
 
 def stage_pairs(run: Run, stage: Stage) -> dict[str, Any]:
-    from codealign.pairs.stage import flip_summary, make_pairs
+    from codealign.pairs.make import flip_summary, make_pairs
     from codealign.pairs.summary import gap_histogram, summarize
 
     cfg = run.config
@@ -292,7 +292,7 @@ def stage_control_sft(run: Run, stage: Stage) -> dict[str, Any]:
 
 
 def stage_report(run: Run, stage: Stage) -> dict[str, Any]:
-    from codealign.report import write_report
+    from codealign.pipeline.run_report import write_report
 
     return write_report(run)
 

@@ -11,7 +11,7 @@ import pytest
 
 from codealign.domains import get_domain
 from codealign.domains.solidity.answers import CATEGORIES, parse_answer
-from codealign.domains.solidity.family import make_task
+from codealign.domains.solidity.tasks import make_task
 from codealign.types import Candidate, Verdict
 
 TASK = make_task("reentrancy", {"names": 0, "unit": 1, "style": "all"}, "detect", 0)

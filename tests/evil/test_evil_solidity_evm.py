@@ -6,7 +6,7 @@ PASS rule (every functional step must behave, not only the exploit fail)."""
 import time
 
 from codealign.domains.solidity import SolidityDomain
-from codealign.domains.solidity.family import make_task
+from codealign.domains.solidity.tasks import make_task
 from codealign.types import Candidate, Verdict
 
 TASK = make_task("reentrancy", {"names": 0, "unit": 1, "style": "all"}, "repair", 0)

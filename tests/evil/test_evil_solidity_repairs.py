@@ -11,7 +11,7 @@ import pytest
 from eth_utils import keccak, to_checksum_address
 
 from codealign.domains.solidity import SolidityDomain
-from codealign.domains.solidity.family import make_task
+from codealign.domains.solidity.tasks import make_task
 from codealign.types import Candidate, Verdict
 
 FEE = make_task("access_control", {"names": 0, "unit": 1, "style": "setFee"}, "repair", 0)

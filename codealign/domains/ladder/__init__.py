@@ -34,12 +34,12 @@ from typing import TYPE_CHECKING
 
 from codealign.domains.base import Benchmark, Domain, limit_verdict
 from codealign.domains.draws import draw_seed
-from codealign.domains.ladder.bundled import RESOURCE_DIR, SPLITS, bundled_tasks, library
+from codealign.domains.ladder.handwritten import RESOURCE_DIR, SPLITS, bundled_tasks, library
 from codealign.domains.ladder.edits import negatives
 from codealign.domains.ladder.extract import extract_ladder
 from codealign.domains.ladder.parser import parse_program
 from codealign.domains.ladder.scoring import DRAW_PURPOSE, score_candidate
-from codealign.domains.ladder.task import LadderTask
+from codealign.domains.ladder.assets import LadderTask
 from codealign.errors import UserError
 from codealign.extraction import Extraction, extract_code
 from codealign.sandbox.job import Job, JobResult, JobStatus

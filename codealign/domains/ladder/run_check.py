@@ -15,7 +15,7 @@ import os
 import sys
 
 from codealign.domains.ladder.scoring import score_candidate
-from codealign.domains.ladder.task import LadderTask
+from codealign.domains.ladder.assets import LadderTask
 from codealign.errors import UserError
 from codealign.types import Task
 

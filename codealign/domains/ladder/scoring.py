@@ -26,7 +26,7 @@ from codealign.domains.ladder.checks import check_program, errors
 from codealign.domains.ladder.equivalence import compare_programs
 from codealign.domains.ladder.parser import parse_program
 from codealign.domains.ladder.simulator import BudgetError, compare_rows
-from codealign.domains.ladder.task import LadderTask
+from codealign.domains.ladder.assets import LadderTask
 from codealign.errors import UserError
 
 _FENCE = re.compile(r"```[^\n`]*\n(.*?)(?:```|\Z)", re.DOTALL)

@@ -1,7 +1,7 @@
 """Procedural ladder tasks: control specifications a small model can learn, judged by the scan-cycle simulator.
 
 Each task is a short spec in words with its interface (BOOL inputs and outputs); the answer is a ladder
-program in rung text, judged against the task's reference program (assets as in :mod:`.task`, ``kind``
+program in rung text, judged against the task's reference program (assets as in :mod:`.assets`, ``kind``
 ``reference``): the exhaustive search of the product machine, the task's traces and random traces drawn per
 job (:mod:`.scoring`). ``metadata["solution"]`` is the same reference program.
 
@@ -52,7 +52,7 @@ from codealign.domains.ladder.edits import candidate_edits
 from codealign.domains.ladder.equivalence import compare_programs
 from codealign.domains.ladder.parser import parse_program
 from codealign.domains.ladder.simulator import Simulator, Step, Trace, compare_rows
-from codealign.domains.ladder.task import DEFAULT_SCAN_MS, task_prompt
+from codealign.domains.ladder.assets import DEFAULT_SCAN_MS, task_prompt
 from codealign.domains.splits import (FEEDBACK, SPLITS, Bundle, canonical, check_split, draw, family_names,
                                       feedback_pools, labelled, novelty, params_held_out, params_key, params_slug)
 from codealign.errors import UserError

@@ -184,7 +184,7 @@ class SolidityDomain(Domain):
     """solc-js + Slither; see the module docstring for task kinds, assets and isolation."""
 
     name = "solidity"
-    task_module = "codealign.domains.solidity.family"
+    task_module = "codealign.domains.solidity.tasks"
     default_limits = Limits(wall_s=120.0, cpu_s=3600.0, memory_mb=6144, nproc=256, nofile=1024,
                             output_bytes=32 << 20, disk_mb=512)
     fence_tags = frozenset({"solidity", "sol"})
@@ -404,7 +404,7 @@ class SolidityDomain(Domain):
         original contract, for its ABI and opcodes."""
         scenario = dict(task.assets["evm"], original=task.assets["source"], slither=True)
         if "family" in scenario:
-            from codealign.domains.solidity.family import draws
+            from codealign.domains.solidity.tasks import draws
 
             seed = draw_seed("solidity-repair", task, text)
             scenario["draws"] = draws(scenario.pop("family"), scenario.pop("params"), seed, self.draws)

@@ -1,7 +1,7 @@
 """The ladder tasks and subroutine library bundled with codealign (written for this project).
 
 ``codealign/domains/ladder/resources/tasks/tasks.jsonl`` holds :class:`~codealign.types.Task` rows (domain
-``ladder``; assets as in :mod:`.task`); each task's ``metadata`` has ``split`` (``train`` or ``test``, the
+``ladder``; assets as in :mod:`.assets`); each task's ``metadata`` has ``split`` (``train`` or ``test``, the
 held-out part), ``solution`` (a correct program), ``title``, ``tags`` and ``kind`` (``traces`` or
 ``reference``). ``library.jsonl`` holds LD subroutines ``{name, description, ld}`` for retrieval. These are the
 ``ladder`` benchmark's tasks; ``codealign run ladder`` trains and evaluates on the procedural family of
@@ -26,7 +26,7 @@ def bundled_tasks(split: str | None = None, path: str | Path | None = None) -> l
     records of the shared fixture format (``id``, ``ldt``, ``test``: :func:`~.task.fixture_task`); those have
     no split of their own and are all ``test`` (a benchmark set). Any other row is one line naming what a row
     needs."""
-    from codealign.domains.ladder.task import fixture_task
+    from codealign.domains.ladder.assets import fixture_task
 
     if split is not None and split not in SPLITS:
         raise UserError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")
