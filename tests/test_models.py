@@ -58,6 +58,14 @@ def test_same_seed_builds_identical_weights_and_tokenizer(tiny, tmp_path):
     assert (again / "tokenizer.json").read_bytes() == (path / "tokenizer.json").read_bytes()
 
 
+@pytest.mark.parametrize("domain", ["verilog", "python", "solidity", "ladder"])
+def test_tiny_tokenizer_is_byte_identical_to_the_one_the_shipped_warmups_were_trained_with(tiny, domain):
+    from codealign.domains import get_domain
+
+    shipped = get_domain(domain).warmup_folder() / "tokenizer.json"
+    assert (tiny / "tokenizer.json").read_bytes() == shipped.read_bytes()
+
+
 def test_different_seed_builds_different_weights(tiny, tmp_path):
     other = build_tiny_model(tmp_path / "other", seed=1)
     assert (other / "model.safetensors").read_bytes() != (tiny / "model.safetensors").read_bytes()

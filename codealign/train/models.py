@@ -1,8 +1,8 @@
 """Loading causal language models, and the built-in tiny model that runs anywhere offline.
 
 ``load_model`` takes a hub name, a local directory, or :data:`TINY_MODEL`. The tiny model is built here from
-scratch: a byte-level BPE tokenizer trained on the corpus shipped in ``codealign/resources/tokenizer_corpus``
-(plus the bundled Verilog task files when present) and a small Llama config with random weights. It needs no
+scratch: a byte-level BPE tokenizer trained on the fixed corpus of its recipe version (:data:`TINY_CORPUS`) and a
+small Llama config with random weights. It needs no
 network, builds in seconds and is deterministic for a seed. Its prompts end with a separator token
 (``<|sep|>``), so a prompt is always a token prefix of prompt + completion, which TRL's SFT and DPO rely on.
 
@@ -14,12 +14,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from codealign.errors import UserError
-from codealign.jsonl import atomic_dir
+from codealign.jsonl import atomic_dir, read_jsonl
 
 TINY_MODEL = "codealign-tiny"
 """The name :func:`load_model` resolves to the offline tiny model (built into the cache on first use)."""
@@ -42,15 +41,18 @@ TINY_DEFAULTS: dict[str, int] = {
 }
 
 
-def corpus_texts() -> list[str]:
-    """The tokenizer corpus in a fixed order: each registered domain's :meth:`Domain.tokenizer_corpus`, domains
-    sorted by name."""
-    from codealign.domains import domain_names, get_domain
+TINY_CORPUS = Path(__file__).resolve().parent / "resources" / f"{TINY_MODEL}-v{TINY_VERSION}-corpus.jsonl"
+"""The tiny tokenizer's training texts for this recipe version, one ``{"text": ...}`` row each, in training order.
+Fixed with the recipe: registering, changing or adding a domain changes no tokenizer (the shipped warm-ups
+under each domain's ``resources/warmup`` were trained with the tokenizer this corpus builds); a new corpus is a
+new :data:`TINY_VERSION` with its own file."""
 
-    texts = [text for name in sorted(domain_names()) for text in get_domain(name).tokenizer_corpus()]
-    if not texts:
-        raise UserError("no domain provides a tokenizer corpus (the packaged resources are missing)")
-    return texts
+
+def corpus_texts() -> list[str]:
+    """The texts of :data:`TINY_CORPUS`, in its order."""
+    if not TINY_CORPUS.is_file():
+        raise UserError(f"the tiny model's tokenizer corpus is missing ({TINY_CORPUS}): reinstall codealign")
+    return [row["text"] for row in read_jsonl(TINY_CORPUS)]
 
 
 def _corpus_digest(texts: list[str]) -> str:
