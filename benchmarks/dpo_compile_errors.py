@@ -35,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from codealign.domains import get_domain  # noqa: E402
-from codealign.generate.prompts import format_prompt  # noqa: E402
+from codealign.prompts import format_prompt  # noqa: E402
 from codealign.jsonl import read_jsonl  # noqa: E402
 from codealign.train.objectives import edit_span  # noqa: E402
 from codealign.types import Candidate, ExecResult, Pair, Task, Verdict  # noqa: E402

@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 os.environ.setdefault("CODEALIGN_UID_BASE", "63000")
 
 from codealign.domains import get_domain  # noqa: E402
-from codealign.execution.executor import evaluate_one  # noqa: E402
+from codealign.execution.judge import evaluate_one  # noqa: E402
 from codealign.sandbox.backends import choose_backend  # noqa: E402
 from codealign.sandbox.process import (_UID_BASE, _UID_COUNT, is_root, processes_of_uid,  # noqa: E402
                                        zombie_children)

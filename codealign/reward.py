@@ -11,9 +11,9 @@
   ``{"rewards": [...], "scores": [...], "extra_logs": {...}}``. ``query`` is prompt + response; the response
   is what follows the prompt. ``labels`` are task ids (looked up in the served tasks) or Task JSON.
 
-The reward is the score pairs are ranked by (:func:`codealign.pairs.pool.effective_score`) of the model's answer after code extraction
-(:func:`codealign.generate.make_candidate`); a SANDBOX_ERROR scores 0 and is counted in the logs, never
-raised. Bad requests (unknown domain or task) raise UserError, or answer HTTP 400 on the server.
+The reward is the score pairs are ranked by (:func:`codealign.pairs.pool.effective_score`) of the model's answer
+after code extraction (:func:`codealign.domains.candidates.make_candidate`); a SANDBOX_ERROR scores 0 and is
+counted in the logs, never raised. Bad requests (unknown domain or task) raise UserError, or answer HTTP 400 on the server.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ class Scorer:
 
     def judge(self, tasks: Sequence[Task], answers: Sequence[str]) -> list[ExecResult]:
         """One verdict per (task, answer), answers extracted as the generate stage does."""
-        from codealign.generate import make_candidate
+        from codealign.domains.candidates import make_candidate
         from codealign.execution.executor import execute
 
         if len(tasks) != len(answers):

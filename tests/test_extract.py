@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from codealign.generate import make_candidate
+from codealign.domains.candidates import make_candidate
 from codealign.domains import get_domain
 from codealign.extraction import fenced_blocks
 from codealign.types import Task

@@ -9,7 +9,7 @@ import pytest
 from codealign.errors import UserError
 from codealign.fim import FIM_PRESETS, fim_format
 from codealign.generate import SamplingParams, get_generator
-from codealign.generate.prompts import add_special_tokens, format_prompt, preference_row, sft_row
+from codealign.prompts import add_special_tokens, format_prompt, preference_row, sft_row
 from codealign.jsonl import write_jsonl
 from codealign.train.models import build_tiny_model, load_model
 from codealign.types import Candidate, Task
@@ -105,7 +105,7 @@ def test_unknown_generator_is_a_user_error():
 
 
 def test_importing_generate_does_not_import_torch():
-    code = "import sys, codealign.generate, codealign.generate.prompts, codealign.extraction; print('torch' in sys.modules)"
+    code = "import sys, codealign.generate, codealign.prompts, codealign.extraction; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "False", out.stderr
 

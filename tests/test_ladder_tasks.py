@@ -110,7 +110,7 @@ def test_golden_mutants_fail_their_task():
 
 
 def test_formatted_prompts_fit_the_tiny_model_token_bound(all_tasks):
-    from codealign.generate.prompts import encode_prompt, format_prompt
+    from codealign.prompts import encode_prompt, format_prompt
     from codealign.train.models import build_tiny_tokenizer, corpus_texts
 
     tokenizer = build_tiny_tokenizer(corpus_texts())

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from codealign.errors import UserError
-from codealign.generate.prompts import format_prompt
+from codealign.prompts import format_prompt
 from codealign.train.models import TINY_MODEL, build_tiny_model, load_model, load_tokenizer
 
 

@@ -13,7 +13,7 @@ from codealign.domains.solidity.tasks import (
     generate_tasks,
 )
 from codealign.execution.executor import execute
-from codealign.generate import make_candidate
+from codealign.domains.candidates import make_candidate
 from codealign.types import Candidate, Verdict
 
 pytest.importorskip("eth", reason="py-evm is not installed (pip install 'codealign[solidity]')")

@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from codealign.domains import get_domain
-from codealign.domains.base import Domain, sandbox_error
+from codealign.domains.base import Domain
 from codealign.errors import UserError
+from codealign.execution.judge import evaluate_one
 from codealign.jsonl import JsonlAppender, read_completed, write_jsonl
 from codealign.jsonl import lone_surrogate
 from codealign.sandbox.backends import get_backend
@@ -56,16 +57,6 @@ def _index_tasks(tasks: Iterable[Task], candidates: Sequence[Candidate]) -> dict
         shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
         raise UserError(f"{len(unknown)} candidate(s) name unknown task_id(s): {shown}")
     return by_id
-
-
-def evaluate_one(domain: Domain, task: Task, candidate: Candidate, backend: ProcessBackend) -> ExecResult:
-    """One verdict; a harness exception becomes SANDBOX_ERROR instead of escaping."""
-    try:
-        result = domain.evaluate(task, candidate, backend)
-    except Exception as exc:  # the harness failed, not the candidate
-        return sandbox_error(task, candidate, f"{type(exc).__name__}: {exc}")
-    result.completion = candidate.completion
-    return result
 
 
 def execute(

@@ -16,7 +16,7 @@ from codealign.types import Candidate, ExecResult, Task
 
 
 def _remote_evaluate(domain: Domain, backend: ProcessBackend, task: dict, candidate: dict) -> dict:
-    from codealign.execution.executor import evaluate_one
+    from codealign.execution.judge import evaluate_one
 
     return evaluate_one(domain, Task.from_dict(task), Candidate.from_dict(candidate), backend).to_dict()
 

@@ -84,7 +84,7 @@ class Generator(abc.ABC):
     @abc.abstractmethod
     def sample(self, prompts: Sequence[str], n: int, params: SamplingParams) -> list[list[Sample]]:
         """``n`` samples for each prompt (fewer only for backends that replay stored candidates), in prompt
-        order. Prompts are task prompts; the backend applies :mod:`codealign.generate.prompts` formatting."""
+        order. Prompts are task prompts; the backend applies :mod:`codealign.prompts` formatting."""
 
     def generate(
         self,
@@ -115,11 +115,13 @@ class Generator(abc.ABC):
         progress: bool = False,
         sink: Callable[[list[Candidate]], None] | None = None,
     ) -> list[Candidate]:
-        """``n`` candidates per task, task by task, built with :func:`make_candidate` (code extraction recorded
-        in metadata). Metadata also holds the generator kind, model, sample index, seed, sampling settings and
+        """``n`` candidates per task, task by task, built with
+        :func:`~codealign.domains.candidates.make_candidate` (code extraction recorded in metadata). Metadata also holds the generator kind, model, sample index, seed, sampling settings and
         finish reason. ``progress``: a progress bar over the tasks on stderr. ``sink``: called with the
         candidates of every :attr:`chunk_prompts` tasks as they are done (what a resumable run appends), so an
         error or interrupt later loses only the chunk in progress."""
+        from codealign.domains.candidates import make_candidate
+
         params = SamplingParams(temperature, top_p, max_new_tokens, seed, tuple(stop or ()))
         _check_n(n, params)
         if progress:
@@ -156,32 +158,6 @@ class Generator(abc.ABC):
                 "temperature": params.temperature, "top_p": params.top_p, "finish_reason": sample.finish_reason,
                 "prompt_format": "chat" if chat else "text", **({"system": system} if chat and system else {}),
                 **sample.metadata}
-
-
-def make_candidate(task: Task, text: str, metadata: dict[str, Any], *, extract: bool = True) -> Candidate:
-    """A :class:`Candidate` for ``task`` from a model's answer ``text``. With ``extract``, the completion is the
-    code extracted for the task's language (``task.metadata["language"]``, else its domain) by the domain of that
-    name (:meth:`~codealign.domains.base.Domain.extract`); a language that names no domain, e.g. ``text``,
-    means no extraction. ``metadata["extraction"]`` records what extraction did and ``metadata["raw"]`` keeps
-    the answer when it differs. ``metadata["finish_reason"] == "length"`` tells extraction the answer was cut
-    off."""
-    from codealign.domains import domain_names, get_domain
-    from codealign.extraction import unextracted
-
-    meta = dict(metadata)
-    completion = text
-    if extract:
-        language = task.metadata.get("language", task.domain)
-        truncated = meta.get("finish_reason") == "length"
-        if language in domain_names():
-            result = get_domain(language).extract(text, truncated=truncated)
-        else:
-            result = unextracted(text, language, truncated=truncated)
-        meta["extraction"] = result.record()
-        if result.code != text:
-            meta["raw"] = text
-        completion = result.code
-    return Candidate(task_id=task.task_id, completion=completion, metadata=meta)
 
 
 def generate_to_file(

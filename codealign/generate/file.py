@@ -8,7 +8,8 @@ from collections import defaultdict
 from typing import Callable, Sequence
 
 from codealign.errors import UserError
-from codealign.generate import Generator, Sample, SamplingParams, make_candidate
+from codealign.domains.candidates import make_candidate
+from codealign.generate import Generator, Sample, SamplingParams
 from codealign.jsonl import read_jsonl
 from codealign.types import Candidate, Task
 

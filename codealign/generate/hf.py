@@ -6,7 +6,7 @@ from typing import Any, Sequence
 
 from codealign.errors import UserError
 from codealign.generate import Generator, Sample, SamplingParams
-from codealign.generate.prompts import encode_prompt, format_prompt, has_chat_template
+from codealign.prompts import encode_prompt, format_prompt, has_chat_template
 
 
 class HFGenerator(Generator):
@@ -14,7 +14,7 @@ class HFGenerator(Generator):
 
     ``model`` is a hub id, a local folder or ``codealign-tiny`` (loaded with
     :func:`codealign.train.models.load_model`), or an already loaded model passed together with ``tokenizer``.
-    Prompts are formatted with :func:`codealign.generate.prompts.format_prompt` unless ``raw_prompts`` (e.g.
+    Prompts are formatted with :func:`codealign.prompts.format_prompt` unless ``raw_prompts`` (e.g.
     FIM prompts built with a :class:`~codealign.fim.FimFormat`). ``batch_size`` counts sequences:
     each ``generate`` call takes ``max(1, batch_size // n)`` prompts.
 

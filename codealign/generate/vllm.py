@@ -1,6 +1,6 @@
 """Sampling with vLLM's offline engine (``LLM.generate`` with ``n`` samples per prompt). GPU only.
 
-Prompts are formatted exactly as for training (:func:`codealign.generate.prompts.format_prompt` with the
+Prompts are formatted exactly as for training (:func:`codealign.prompts.format_prompt` with the
 model's tokenizer). vLLM is imported when the generator is built; without vLLM installed that is a clear
 error. Not run on the CPU-only development machines: its test skips there.
 """
@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 from codealign.errors import UserError
 from codealign.generate import Generator, Sample, SamplingParams
-from codealign.generate.prompts import format_prompt, has_chat_template
+from codealign.prompts import format_prompt, has_chat_template
 
 
 class VLLMGenerator(Generator):

@@ -345,9 +345,9 @@ def pair_rows(pairs: Sequence[Pair], config: DPORunConfig, tokenizer: Any = None
     """Dataset rows for TRL (``prompt``, ``chosen``, ``rejected``) plus ``weight``, ``stage``, ``pair_index``
     (position in ``pairs``) and ``group`` (the prompt's identity, for ranked multi-pair ordering).
 
-    Prompts are formatted exactly as SFT and sampling format them (``generate.prompts.preference_row``: the
+    Prompts are formatted exactly as SFT and sampling format them (``codealign.prompts.preference_row``: the
     chat template, or ``prompt + sep`` for the tiny model) unless ``config.raw_prompts`` or no tokenizer."""
-    from codealign.generate.prompts import preference_row
+    from codealign.prompts import preference_row
 
     rows = []
     for i, p in enumerate(pairs):

@@ -4,7 +4,7 @@ executor and verdict cache, :func:`codealign.reward.grpo_reward`) and takes one 
 group-normalised rewards.
 
 Guaranteed: the prompts are formatted exactly as sampling and SFT format them
-(:func:`codealign.generate.prompts.format_prompt`); one generation batch per optimizer step
+(:func:`codealign.prompts.format_prompt`); one generation batch per optimizer step
 (``prompts_per_step`` prompts × ``num_generations`` completions); a rerun with the same output folder resumes from
 its newest complete checkpoint; ``final/`` is written only after training finished. Not guaranteed: stop sequences
 end sampling early (TRL samples up to ``max_completion_length`` or EOS; the reward judges the text up to the
@@ -72,7 +72,7 @@ def train_grpo(config: GRPORunConfig, rows: Sequence[dict[str, str]], reward: Ca
     from transformers import AutoModelForCausalLM
     from trl import GRPOConfig, GRPOTrainer
 
-    from codealign.generate.prompts import format_prompt
+    from codealign.prompts import format_prompt
     from codealign.train.callbacks import JsonlLogCallback
     from codealign.train.device import resolve_device, training_args_for_device
     from codealign.train.models import load_tokenizer, resolve_model_path

@@ -28,7 +28,7 @@ TINY_VERSION = "1"
 
 BOS, EOS, PAD, SEP = "<|bos|>", "<|endoftext|>", "<|pad|>", "<|sep|>"
 FIM_TOKENS = ("<fim_prefix>", "<fim_middle>", "<fim_suffix>")
-"""StarCoder-style FIM sentinels, so the FIM path (``codealign.generate.prompts``) also runs on the tiny model."""
+"""StarCoder-style FIM sentinels, so the FIM path (``codealign.prompts``) also runs on the tiny model."""
 
 TINY_DEFAULTS: dict[str, int] = {
     "vocab_size": 4096,

@@ -7,7 +7,7 @@ so :class:`CurriculumSFTTrainer` replaces the sampler with :class:`~codealign.tr
 (DPO's too), which walks the stages in order and shuffles (seeded) only within a stage. The order survives a
 resume, because the sampler is a pure function of (seed, epoch).
 
-Prompts are formatted by :mod:`codealign.generate.prompts`, the same code that formats them for sampling.
+Prompts are formatted by :mod:`codealign.prompts`, the same code that formats them for sampling.
 This module imports torch and TRL only inside functions; it reads ``codealign.types`` but never the sandbox
 or the domains (RFT rows are built from :class:`~codealign.types.ExecResult` data).
 """
@@ -315,7 +315,7 @@ def build_sft_trainer(
     from transformers import AutoModelForCausalLM
     from trl import SFTConfig
 
-    from codealign.generate.prompts import sft_row
+    from codealign.prompts import sft_row
     from codealign.train.callbacks import JsonlLogCallback, tensorboard_callback
     from codealign.train.device import resolve_device, training_args_for_device
     from codealign.train.models import load_tokenizer, resolve_model_path

@@ -241,11 +241,14 @@ class SolidityDomain(Domain):
         return None
 
     def benchmarks(self) -> tuple[Benchmark, ...]:
+        import functools
+
         from codealign.domains.solidity import smartbugs
 
         return (Benchmark(
             "smartbugs", lambda path, model=None: sorted(smartbugs.load_smartbugs(path), key=lambda t: t.task_id),
-            smartbugs.oracle_answer, "smartbugs_curated.jsonl or its folder", evaluate=smartbugs.evaluate, headline="macro_f1",
+            smartbugs.oracle_answer, "smartbugs_curated.jsonl or its folder",
+            evaluate=functools.partial(smartbugs.evaluate, domain_class=type(self)), headline="macro_f1",
             format=smartbugs.format_table, skipped=smartbugs.skipped_rows),)
 
     def reference_solution(self, task: Task) -> str | None:

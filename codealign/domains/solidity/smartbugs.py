@@ -123,15 +123,16 @@ def confusion(truth: dict[str, str], predicted: dict[str, set[str]]) -> dict[str
     return table
 
 
-def slither_predictions(tasks: list[Task], backend: str = "auto",
+def slither_predictions(tasks: list[Task], domain_class: type, backend: str = "auto",
                         workers: int | None = None) -> tuple[dict[str, set[str]], dict]:
+    """Slither's findings per task, folded to categories, analysed by a ``domain_class`` (the Solidity domain,
+    passed in by it: this module does not import its package) with ``workers`` analysers."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from codealign.domains.solidity import SolidityDomain
     from codealign.sandbox.backends import get_backend
 
     sandbox = get_backend(backend or "auto")
-    domain = SolidityDomain(workers=workers or 2)
+    domain = domain_class(workers=workers or 2)
     problem = domain.check_toolchain()
     if problem:
         raise UserError(problem)
@@ -166,14 +167,15 @@ def answer_predictions(tasks: list[Task], answers: dict[str, str]) -> tuple[dict
     return predicted, {"unparseable": unparseable, "mean_score": round(sum(scores) / len(scores), 4)}
 
 
-def evaluate(tasks: list[Task], candidates: list[Candidate] | None, *, backend: str = "auto",
+def evaluate(tasks: list[Task], candidates: list[Candidate] | None, *, domain_class: type, backend: str = "auto",
              workers: int | None = None) -> dict:
-    """The per-category table for the first answer per task, or for Slither's findings when ``candidates``
-    is None; ``mode`` is ``oracle`` (answers from the labels), ``answers`` or ``slither``."""
+    """The per-category table for the first answer per task, or for Slither's findings (analysed by
+    ``domain_class``) when ``candidates`` is None; ``mode`` is ``oracle`` (answers from the labels), ``answers`` or
+    ``slither``."""
     extra: dict[str, Any]
     if candidates is None:
         mode = "slither"
-        predicted, extra = slither_predictions(tasks, backend, workers)
+        predicted, extra = slither_predictions(tasks, domain_class, backend, workers)
     else:
         mode = "oracle" if all(c.metadata.get("oracle") for c in candidates) else "answers"
         answers: dict[str, str] = {}

@@ -651,7 +651,7 @@ def make_task(family_name: str, params: dict[str, Any], kind: str, phrasing: int
         prompt = f"{DETECT_PHRASINGS[phrasing]} {ANSWER_FORMAT}\n\n{_numbered(source)}"
         assets = {"kind": "detect", "source": source, "label": label, "use_slither": False,
                   "filename": "contract.sol"}
-        # The answer is JSON, not code: no Solidity extraction (see codealign.generate.make_candidate).
+        # The answer is JSON, not code: no Solidity extraction (see codealign.domains.candidates.make_candidate).
         metadata["language"] = "text"
     return Task(task_id=f"sol-{family_name}-{kind}-{slug}-p{phrasing}", domain="solidity", prompt=prompt,
                 assets=assets, metadata=metadata)

@@ -9,8 +9,9 @@ is later sampled with:
   ends on a token boundary;
 * any other tokenizer gets the plain prompt.
 
-Fill-in-the-middle layouts (the sentinels of each model family) are in :mod:`codealign.fim`. Nothing here
-imports torch.
+It sits with the base modules so that sampling (:mod:`codealign.generate`) and training (:mod:`codealign.train`)
+both use it without importing each other. Fill-in-the-middle layouts (the sentinels of each model family) are in
+:mod:`codealign.fim`. Nothing here imports torch.
 """
 
 from __future__ import annotations
