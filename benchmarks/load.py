@@ -110,12 +110,12 @@ def reward_requests(count: int, backend: str, workers: int, rng: random.Random) 
     import json
     import urllib.request
 
-    from codealign.reward import Scorer, make_reward_server, start_in_thread
+    from codealign.reward import Scorer, make_reward_server
 
     verilog = get_domain("verilog")
     tasks = [t for t in verilog.demo_tasks() if verilog.reference_solution(t)]
     server = make_reward_server(Scorer("verilog", tasks, backend=backend, workers=1))
-    start_in_thread(server)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/get_reward"
     bodies = []
     for _ in range(count):

@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 import json
 import sys
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -217,9 +216,3 @@ def serve(scorer: Scorer, host: str = "127.0.0.1", port: int = 5000) -> None:
     finally:
         server.server_close()
 
-
-def start_in_thread(server: ThreadingHTTPServer) -> threading.Thread:
-    """Run ``server`` in a daemon thread (tests, notebooks); stop with ``server.shutdown()``."""
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    return thread

@@ -8,6 +8,7 @@ from codealign.domains import get_domain
 from codealign.domains.ladder import LadderDomain, bundled_tasks, library
 from codealign.domains.ladder.parser import MAX_CHARS, parse_program
 from codealign.domains.ladder.assets import LadderTask, fixture_task
+from codealign.domains.ladder.edits import negatives
 from codealign.errors import UserError
 from codealign.types import Candidate, Task, Verdict
 
@@ -92,12 +93,18 @@ def test_bundled_tasks_have_a_held_out_split():
         bundled_tasks("dev")
 
 
-def test_bundled_trace_tasks_reject_their_edit_negatives(fast):
+def test_bundled_trace_tasks_reject_the_graph_edits_that_change_their_behaviour(fast):
     task = next(t for t in bundled_tasks() if t.task_id == "ld_star_delta")
-    negatives = fast.edit_negatives(task, task.metadata["solution"], random.Random(0))
-    assert len(negatives) >= 5
-    for cand in negatives[:8]:
-        assert fast.evaluate(task, cand, None).verdict is not Verdict.PASS, cand.metadata
+    lt = fast.ladder_task(task)
+    program = parse_program(task.metadata["solution"])
+    decl = lt.declarations()
+    kept = negatives(program, rng=random.Random(0), inputs=lt.equivalence_inputs(program),
+                     outputs=sorted(decl.outputs) if decl.outputs else None, types=lt.types, scan_ms=lt.scan_ms,
+                     traces=lt.traces, seed=lt.seed, decl=decl).kept
+    assert len(kept) >= 5
+    for edit in kept[:8]:
+        assert fast.evaluate(task, Candidate(task.task_id, edit.program.text()), None).verdict is not Verdict.PASS, \
+            edit.metadata()
 
 
 def test_reference_task_fails_a_non_equivalent_candidate_with_counterexample(fast):

@@ -4,6 +4,7 @@ and the OpenRLHF remote reward endpoint over real HTTP on 127.0.0.1."""
 from __future__ import annotations
 
 import json
+import threading
 import sys
 import urllib.error
 import urllib.request
@@ -17,7 +18,6 @@ from codealign.reward import (
     compute_score,
     grpo_reward,
     make_reward_server,
-    start_in_thread,
     verl_row,
 )
 
@@ -93,7 +93,7 @@ def test_grpo_trainer_runs_a_step_with_the_execution_reward(zero_task, tmp_path)
 @pytest.fixture()
 def reward_server(zero_task):
     server = make_reward_server(Scorer("verilog", [zero_task], workers=2), "127.0.0.1", 0)
-    start_in_thread(server)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()

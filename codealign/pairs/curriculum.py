@@ -126,10 +126,3 @@ def curriculum(pairs: Sequence[Pair], config: CurriculumConfig | None = None, **
             ordered.append(replace(pairs[i], stage=stage, metadata=metadata))
     return ordered
 
-
-def split_stages(pairs: Sequence[Pair]) -> list[list[Pair]]:
-    """Pairs grouped by stage, in stage order (the input order is kept inside a stage)."""
-    stages: dict[int, list[Pair]] = {}
-    for pair in pairs:
-        stages.setdefault(pair.stage, []).append(pair)
-    return [stages[s] for s in sorted(stages)]

@@ -4,6 +4,7 @@ verdict of a weaker backend served from the cache to a stronger one."""
 
 import os
 import sys
+import threading
 import uuid
 
 import pytest
@@ -110,11 +111,11 @@ def test_reward_server_requests_leave_no_zombie():
 
     from codealign.domains.verilog import reference_solution
     from codealign.domains.verilog.tasks import bundled_tasks
-    from codealign.reward import Scorer, make_reward_server, start_in_thread
+    from codealign.reward import Scorer, make_reward_server
 
     task = bundled_tasks("train")[0]
     server = make_reward_server(Scorer("verilog", [task], backend="bwrap", workers=1))
-    start_in_thread(server)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     before = set(zombie_children())
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/get_reward"

@@ -145,15 +145,3 @@ class LadderDomain(Domain):
         task = next(t for t in bundled_tasks("train") if t.task_id == "ld_motor_seal_in")
         return [(task, Candidate(task.task_id, self.reference_solution(task)), Verdict.PASS),
                 (task, Candidate(task.task_id, "NO(Start) NC(Stop) OUT(Motor)"), Verdict.FAIL)]
-
-    def edit_negatives(self, task: Task, solution: str, rng: random.Random) -> list[Candidate]:
-        """Graph-edit negatives of ``solution`` for ``task`` as candidates, judged against the task's
-        declarations and traces; metadata records the edit."""
-        lt = self.ladder_task(task)
-        program = parse_program(solution)
-        decl = lt.declarations()
-        outcome = negatives(program, rng=rng, inputs=lt.equivalence_inputs(program),
-                            outputs=sorted(decl.outputs) if decl.outputs else None, types=lt.types,
-                            scan_ms=lt.scan_ms, traces=lt.traces, seed=lt.seed, decl=decl)
-        return [Candidate(task.task_id, e.program.text(), metadata={"source": "graph_edit", "edit": e.metadata()})
-                for e in outcome.kept]

@@ -45,7 +45,6 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from codealign.domains import splits
-from codealign.domains.solidity.answers import Label, golden_answer
 from codealign.domains.solidity.handwritten import MARK, strip_markers
 from codealign.domains.splits import SPLITS, Bundle
 from codealign.errors import UserError
@@ -660,13 +659,6 @@ def make_task(family_name: str, params: dict[str, Any], kind: str, phrasing: int
 def _numbered(source: str) -> str:
     """The contract with line numbers, which the answer's ``lines`` refer to."""
     return "".join(f"{i}: {line}\n" for i, line in enumerate(source.splitlines(), 1))
-
-
-def reference_answer(task: Task) -> str:
-    """The golden answer: the label's JSON for a detection, the repaired contract for a repair."""
-    if task.assets["kind"] == "repair":
-        return task.assets["fixed"]
-    return golden_answer(Label.from_assets(task.assets["label"], task.assets["source"]))
 
 
 @functools.lru_cache(maxsize=None)
