@@ -90,9 +90,9 @@ def train(args, out: Path, log) -> tuple[str, dict]:
 
 
 def _last_loss(log_path: str) -> float:
-    from codealign.train.callbacks import read_log
+    from codealign.jsonl import read_completed
 
-    losses = [row["loss"] for row in read_log(log_path) if "loss" in row]
+    losses = [row["loss"] for row in read_completed(log_path) if "loss" in row]
     return losses[-1] if losses else float("nan")
 
 

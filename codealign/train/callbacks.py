@@ -34,10 +34,3 @@ def tensorboard_callback(log_dir: str | os.PathLike):
     from transformers.integrations import TensorBoardCallback
 
     return TensorBoardCallback(tb_writer=SummaryWriter(log_dir=str(log_dir)))
-
-
-def read_log(path: str | os.PathLike) -> list[dict]:
-    """The rows of a JSONL training log (empty when the run has not logged yet)."""
-    from codealign.jsonl import read_completed
-
-    return read_completed(path)

@@ -59,9 +59,7 @@ class LadderDomain(Domain):
     task_module = "codealign.domains.ladder.tasks"
     default_limits = Limits(wall_s=20.0, cpu_s=20.0, memory_mb=512, nproc=16)
     fence_tags = frozenset({"ladder", "ld", "lad", "plc"})
-    # method stays dpo: its default run gave -0.003 ± 0.016 (the control 0.023 ± 0.012 above it) where
-    # method=rft gave -0.018 ± 0.020 (the control 0.039 ± 0.018 above it) from the same warm-up
-    # (benchmarks/run_all_domains.py, README).
+    # method stays dpo: method=rft did no better from the same warm-up. Figures: README, "The pipeline".
     run_defaults = {"sft": {"max_steps": 150, "per_device_train_batch_size": 8}, "sample": {"max_new_tokens": 96}}
 
     def __init__(self, in_process: bool = False):

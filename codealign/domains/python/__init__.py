@@ -164,10 +164,9 @@ class PythonDomain(Domain):
     default_test_timeout_s = 10.0
     fence_tags = frozenset({"python", "py", "python3", "py3"})
     syntax = SYNTAX
-    # Long FIM prompts make a Python step several times a Verilog one. 96 round tasks x 8 samples: the shipped
-    # warm-up's samples are near-duplicates, and 24 x 4 left 3 pairs (held-out +0.021 ± 0.013, 0.573) where
-    # 96 x 8 gave 27 (+0.036 ± 0.020, 0.589; on fresh evaluation seeds 3001, 3002 the two final policies differ by
-    # +0.021 ± 0.013 in its favour): benchmarks/run_all_domains.py, README.
+    # Long FIM prompts make a Python step costlier than a Verilog one. 96 round tasks x 8 samples: the shipped
+    # warm-up's samples are near-duplicates, and fewer tasks and samples left too few pairs to train on.
+    # Figures: README, "The pipeline".
     run_defaults = {"max_tasks": 96, "sft": {"max_steps": 80, "per_device_train_batch_size": 8},
                     "sample": {"n": 8, "max_new_tokens": 96}, "eval": {"max_tasks": 48, "n": 2}}
 

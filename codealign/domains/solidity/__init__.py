@@ -190,11 +190,9 @@ class SolidityDomain(Domain):
     fence_tags = frozenset({"solidity", "sol"})
     syntax = SYNTAX
     tools = {"node": ("node", "--version"), "solcjs": ("solcjs", "--version"), "slither": ("slither", "--version")}
-    # 256 new tokens: a repair answer is the whole contract (bundled references ≤ 223 tiny-tokenizer tokens);
-    # 2 evaluation samples per task and seed keep the default run's three evaluations within its 15 minutes.
-    # method=rft: the shipped warm-up passes every sample of the round's train tasks (120 of 120), so DPO had no
-    # pair and trained 0 steps (held-out +0.000 ± 0.000); RFT trains its 40 steps on the passing samples:
-    # +0.010 ± 0.013, equal to the continued-SFT control (benchmarks/run_all_domains.py, README).
+    # 256 new tokens: a repair answer is the whole contract; 2 evaluation samples per task and seed keep the
+    # default run's evaluations short. method=rft: the shipped warm-up passes every sample of the round's train
+    # tasks, so DPO finds no pair; RFT trains on the passing samples. Figures: README, "The pipeline".
     run_defaults = {"sft": {"max_steps": 120, "per_device_train_batch_size": 8}, "sample": {"max_new_tokens": 256},
                     "eval": {"n": 2}, "method": "rft"}
 

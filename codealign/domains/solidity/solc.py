@@ -252,7 +252,7 @@ def write_adapter(path: str | os.PathLike, install: SolcInstall, socket_path: st
                   python: str | None = None) -> Path:
     """Write an executable that answers ``--version``, ``--combined-json`` and ``--standard-json`` like
     native solc of ``install.version``; pass it to Slither or crytic-compile as ``--solc PATH``. Without
-    ``socket_path`` every call starts node and loads the compiler (≈1 s); with it, calls go to a warm
+    ``socket_path`` every call starts node and loads the compiler anew; with it, calls go to a warm
     ``solc_server.js`` listening there."""
     node = node_path()
     if node is None:
