@@ -34,6 +34,8 @@ The package, in the order a round is built and run (each module imports only tho
 * :mod:`~codealign.pipeline.rounds` — :func:`stage_plan`: the stages of a run, the rounds of the method and the
   control declared by one round loop;
 * :mod:`~codealign.pipeline.state` — :class:`Run`: the run directory and what the stages share;
+* :mod:`~codealign.pipeline.run_report` — the run report (``report.json``, ``report.md``, plots), written by the
+  report stage;
 * :mod:`~codealign.pipeline.eval_stages` — pass@1 of a policy and the evaluation stages;
 * :mod:`~codealign.pipeline.stages` — the other stages, one function per kind;
 * :mod:`~codealign.pipeline.run` — :func:`run_pipeline`: check, then run or resume the plan.
