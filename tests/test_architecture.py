@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1] / "codealign"
 #: facade, covers only itself); a module with none fails ``test_every_module_has_a_layer``.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("codealign.types", "codealign.config", "codealign.jsonl", "codealign.errors", "codealign.extraction",
-              "codealign.fim")),
+              "codealign.fim", "codealign.registry")),
     ("sandbox", ("codealign.sandbox",)),
     ("domains", ("codealign.domains",)),
     ("execution", ("codealign.execution",)),

@@ -195,7 +195,7 @@ def test_pairs_config_has_every_strategy_option():
     from codealign.pairs import STRATEGIES
     from codealign.pairs.stage import PairsConfig
 
-    options = {f.name for cls, _ in STRATEGIES.values() for f in dataclasses.fields(cls)}
+    options = {f.name for name in STRATEGIES for f in dataclasses.fields(STRATEGIES.get(name).config)}
     assert options <= {f.name for f in dataclasses.fields(PairsConfig)}
 
 
