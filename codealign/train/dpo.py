@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from codealign.errors import UserError, closest
+from codealign.config import IO
+from codealign.errors import UserError
 from codealign.jsonl import write_jsonl, write_text_atomic
 from codealign.types import Pair
 
@@ -109,12 +110,12 @@ def own_fields() -> tuple[str, ...]:
 class DPORunConfig:
     """One DPO run: the model, the pairs, TRL's settings passed through, and codealign's additions."""
 
-    model: str
+    model: str = field(metadata=IO)
     """Starting policy (and stage-1 reference): a local model folder, a hub id, or ``codealign-tiny``."""
-    pairs: str = ""
+    pairs: str = field(default="", metadata=IO)
     """Pairs JSONL (``codealign.types.Pair`` rows) or a ``datasets`` folder (``codealign pairs --format hf``).
     May be empty when pairs are passed to ``train_dpo``."""
-    output_dir: str = "runs/dpo"
+    output_dir: str = field(default="runs/dpo", metadata=IO)
     """Run folder: one ``stage-K`` folder per stage (checkpoints, logs, ``final`` policy), ``final.json``,
     ``ref_cache``."""
     loss_type: list[str] = field(default_factory=lambda: ["sigmoid"])
@@ -274,26 +275,6 @@ class DPORunConfig:
 
             if importlib.util.find_spec("liger_kernel") is None:
                 raise UserError("use_liger_kernel needs the liger-kernel package (pip install liger-kernel)")
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "DPORunConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise UserError(f"dpo config: unknown field {unknown[0]!r}{closest(unknown[0], sorted(names))}")
-        if "model" not in data:
-            raise UserError("DPO config lacks 'model'")
-        types = {f.name: f.type for f in dataclasses.fields(cls)}
-        values = dict(data)
-        for name, value in data.items():
-            # YAML reads 1e-4 (no dot) as a string; numbers are accepted in any spelling Python parses.
-            kind = {"float": float, "int": int}.get(str(types[name]))
-            if kind is not None and isinstance(value, str):
-                try:
-                    values[name] = kind(value)
-                except ValueError:
-                    raise UserError(f"DPO config {name}: expected a number, got {value!r}") from None
-        return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -591,11 +572,3 @@ def _save_policy(trainer, final_dir: Path) -> None:
             shutil.rmtree(final_dir)
         os.replace(tmp, final_dir)
     trainer.accelerator.wait_for_everyone()
-
-
-def load_config(path: str | Path | None, overrides: Sequence[str] = ()) -> DPORunConfig:
-    """A :class:`DPORunConfig` from a YAML file (its top level or its ``dpo:`` section) and ``key=value``
-    overrides (YAML values; dotted keys set nested mappings such as ``trl.warmup_ratio=0.1``)."""
-    from codealign.config import load_section
-
-    return DPORunConfig.from_dict(load_section(path, overrides, "dpo"))

@@ -14,14 +14,14 @@ or the domains (RFT rows are built from :class:`~codealign.types.ExecResult` dat
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from codealign.errors import UserError, closest
+from codealign.config import IO
+from codealign.errors import UserError
 from codealign.train.order import StageOrderSampler
 from codealign.types import ExecResult, Task, Verdict
 
@@ -37,24 +37,24 @@ STAGE_COLUMN = "curriculum_stage"
 class SFTRunConfig:
     """One SFT (or RFT) run. Every field can be set from YAML or ``key=value`` overrides."""
 
-    model: str = "codealign-tiny"
+    model: str = field(default="codealign-tiny", metadata=IO)
     """Hub id, local model folder, or ``codealign-tiny`` (the offline tiny model)."""
 
-    output_dir: str = "runs/sft"
+    output_dir: str = field(default="runs/sft", metadata=IO)
     """Run folder: checkpoints (``checkpoint-N``), the final model (``final/``), ``train_log.jsonl`` and
     ``tensorboard/``."""
 
-    mode: str = "sft"
+    mode: str = field(default="sft", metadata=IO)
     """``sft``: train on the rows given (``data`` files or the rows passed to :func:`train_sft`); ``rft``: build
     rows from execution verdicts (``verdicts`` + ``tasks``) keeping only PASS samples."""
 
-    data: list[str] = field(default_factory=list)
+    data: list[str] = field(default_factory=list, metadata=IO)
     """SFT row files (JSONL with ``prompt`` and ``completion``), one per curriculum stage, in stage order."""
 
-    verdicts: str = ""
+    verdicts: str = field(default="", metadata=IO)
     """RFT: verdicts JSONL (ExecResult rows with the candidate text in ``completion``)."""
 
-    tasks: str = ""
+    tasks: str = field(default="", metadata=IO)
     """RFT: tasks JSONL that the verdicts refer to (their prompts become the training prompts)."""
 
     rft_max_per_task: int = 0
@@ -153,24 +153,6 @@ class SFTRunConfig:
         clash = reserved & set(self.trl)
         if clash:
             raise UserError(f"sft config: set {', '.join(sorted(clash))} as top-level fields, not under trl")
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "SFTRunConfig":
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - set(fields))
-        if unknown:
-            raise UserError(f"sft config: unknown field {unknown[0]!r}{closest(unknown[0], sorted(fields))}")
-        coerced = {}
-        for name, value in values.items():
-            kind = {"float": float, "int": int}.get(str(fields[name].type))
-            if kind is not None and isinstance(value, (str, int)) and not isinstance(value, bool):
-                # YAML 1.1 reads 2e-4 as a string; numbers written that way are still numbers.
-                try:
-                    value = kind(value)
-                except ValueError:
-                    raise UserError(f"sft config: {name} must be a number, got {value!r}") from None
-            coerced[name] = value
-        return cls(**coerced)
 
 
 @dataclass
@@ -416,16 +398,3 @@ def train_sft(
         resumed_from=resume,
         log_path=str(Path(config.output_dir) / "train_log.jsonl"),
     )
-
-
-def load_config(path: str | os.PathLike | None, overrides: Sequence[str] = ()) -> SFTRunConfig:
-    """An :class:`SFTRunConfig` from a YAML file (its top level, or its ``sft:`` section) and ``key=value``
-    overrides (values parsed as YAML; ``peft.r=8`` sets a nested key). Unknown keys raise :class:`UserError`."""
-    from codealign.config import load_section
-
-    return SFTRunConfig.from_dict(load_section(path, overrides, "sft"))
-
-
-def train_sft_from_config(path: str | os.PathLike | None, overrides: Sequence[str] = ()) -> SFTResult:
-    """``codealign train sft --config FILE [key=value ...]``: load the config and train."""
-    return train_sft(load_config(path, overrides))
