@@ -286,25 +286,13 @@ def _resume_point(config: SFTRunConfig) -> str | None:
     return choice
 
 
-def build_sft_trainer(
-    config: SFTRunConfig, data: Sequence[Row] | Sequence[Sequence[Row]] | None = None, *, callbacks=(), quiet: bool = False
-):
-    """The configured trainer (a TRL ``SFTTrainer`` subclass whose ``curriculum`` attribute is its
-    :class:`~codealign.train.order.StageOrderSampler`) and the tokenizer, without training. ``data`` as in :func:`as_stages`; None
-    reads the config's files."""
-    import torch
+def _sft_dataset(config: SFTRunConfig, stages: list[list[Row]], tokenizer: Any):
+    """The stages' rows as one dataset for TRL: formatted like sampling formats them (unless ``raw_prompts``),
+    each tagged with its stage index in :data:`STAGE_COLUMN`."""
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM
-    from trl import SFTConfig
 
     from codealign.generate.prompts import sft_row
-    from codealign.train.callbacks import JsonlLogCallback, tensorboard_callback
-    from codealign.train.device import resolve_device, training_args_for_device
-    from codealign.train.models import load_tokenizer, resolve_model_path
 
-    stages = as_stages(data) if data is not None else _load_rows(config)
-    device = resolve_device(config.device)
-    tokenizer = load_tokenizer(config.model)
     system = config.system or None
 
     def to_trl(row: Row) -> dict[str, Any]:
@@ -312,16 +300,35 @@ def build_sft_trainer(
             return {"prompt": row["prompt"], "completion": row["completion"]}
         return sft_row(row["prompt"], row["completion"], tokenizer, system=system)
 
-    flat = [{**to_trl(row), STAGE_COLUMN: index} for index, stage in enumerate(stages) for row in stage]
-    dataset = Dataset.from_list(flat)
+    dataset = Dataset.from_list([{**to_trl(row), STAGE_COLUMN: index} for index, stage in enumerate(stages)
+                                 for row in stage])
     if len(stages) > 1 and (config.trl.get("packing") or config.trl.get("shuffle_dataset")):
         raise UserError("sft config: packing / shuffle_dataset reorder rows across stages; a curriculum needs them off")
-    dtype = torch.float32 if device == "cpu" else "auto"
-    model = AutoModelForCausalLM.from_pretrained(resolve_model_path(config.model), dtype=dtype)
+    return dataset
+
+
+def _sft_model(config: SFTRunConfig, device: str):
+    """The policy to train; on CPU always in float32, whatever dtype its checkpoint was saved in."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from codealign.train.models import resolve_model_path
+
+    model = AutoModelForCausalLM.from_pretrained(resolve_model_path(config.model),
+                                                 dtype=torch.float32 if device == "cpu" else "auto")
     if device == "cpu" and model.dtype != torch.float32:
         model = model.float()
+    return model
 
-    args = SFTConfig(
+
+def _sft_args(config: SFTRunConfig, device: str):
+    """TRL's ``SFTConfig`` for ``config`` on ``device``: one epoch per curriculum pass (the sampler repeats
+    stages), checkpoints only when ``save_steps``, no integrations (the JSONL and TensorBoard callbacks log)."""
+    from trl import SFTConfig
+
+    from codealign.train.device import training_args_for_device
+
+    return SFTConfig(
         output_dir=config.output_dir,
         learning_rate=config.learning_rate,
         lr_scheduler_type=config.lr_scheduler_type,
@@ -343,22 +350,43 @@ def build_sft_trainer(
         disable_tqdm=True,
         **{**training_args_for_device(device), **config.trl},
     )
+
+
+def _sft_callbacks(config: SFTRunConfig, callbacks: Sequence[Any]) -> list[Any]:
+    """The run's JSONL log, the given ``callbacks``, then TensorBoard when ``report_tensorboard``."""
+    from codealign.train.callbacks import JsonlLogCallback, tensorboard_callback
+
+    found = [JsonlLogCallback(Path(config.output_dir) / "train_log.jsonl"), *callbacks]
+    if config.report_tensorboard:
+        found.append(tensorboard_callback(Path(config.output_dir) / "tensorboard"))
+    return found
+
+
+def build_sft_trainer(
+    config: SFTRunConfig, data: Sequence[Row] | Sequence[Sequence[Row]] | None = None, *, callbacks=(), quiet: bool = False
+):
+    """The configured trainer (a TRL ``SFTTrainer`` subclass whose ``curriculum`` attribute is its
+    :class:`~codealign.train.order.StageOrderSampler`) and the tokenizer, without training. ``data`` as in :func:`as_stages`; None
+    reads the config's files."""
+    from codealign.train.device import resolve_device
+    from codealign.train.models import load_tokenizer
+
+    stages = as_stages(data) if data is not None else _load_rows(config)
+    device = resolve_device(config.device)
+    tokenizer = load_tokenizer(config.model)
+    dataset = _sft_dataset(config, stages, tokenizer)
     peft_config = None
     if config.peft:
         from peft import LoraConfig
 
         peft_config = LoraConfig(task_type="CAUSAL_LM", **config.peft)
-    all_callbacks = [JsonlLogCallback(Path(config.output_dir) / "train_log.jsonl"), *callbacks]
-    if config.report_tensorboard:
-        all_callbacks.append(tensorboard_callback(Path(config.output_dir) / "tensorboard"))
-    trainer_cls = _curriculum_trainer_class()
-    trainer = trainer_cls(
-        model=model,
-        args=args,
+    trainer = _curriculum_trainer_class()(
+        model=_sft_model(config, device),
+        args=_sft_args(config, device),
         train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=all_callbacks,
+        callbacks=_sft_callbacks(config, callbacks),
         epochs=config.epochs,
         shuffle=config.shuffle_within_stage,
         sampler_seed=config.seed,
