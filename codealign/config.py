@@ -178,6 +178,18 @@ def to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
+def dotted_keys(data: dict[str, Any], prefix: str = "") -> list[str]:
+    """The dotted key of every leaf of the nested mapping ``data`` (``{"dpo": {"beta": 1}}`` → ``["dpo.beta"]``;
+    an empty mapping is a leaf)."""
+    keys: list[str] = []
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            keys += dotted_keys(value, f"{prefix}{key}.")
+        else:
+            keys.append(f"{prefix}{key}")
+    return keys
+
+
 def deep_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     """``a`` updated by ``b``, recursing into mappings both have."""
     out = dict(a)

@@ -1,6 +1,7 @@
 """The one registry helper behind domains, generators, pair strategies and isolation backends."""
 
 import json
+import sys
 
 import pytest
 
@@ -77,3 +78,17 @@ def test_the_builtin_domains_are_registered_by_the_code_only_not_again_as_entry_
 
     project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
     assert "codealign.domains" not in project.get("entry-points", {})
+
+
+def test_a_backend_plugin_registered_by_entry_point_is_a_cli_choice(tmp_path):
+    import os
+    import subprocess
+
+    info = tmp_path / "codealign_fakevisor-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: codealign-fakevisor\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[codealign.backends]\nfakevisor = codealign.sandbox.process:ProcessBackend\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "codealign.cli", "doctor", "--backend", "nope"], capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert proc.returncode == 2 and "'docker', 'fakevisor')" in proc.stderr, proc.stderr
