@@ -8,7 +8,7 @@ through the registry's entry-point group without editing codealign::
     vhdl = "codealign_vhdl:VhdlDomain"
 
 Guaranteed: :meth:`Registry.names` lists the built-ins in registration order, then the entry points in the
-order package metadata gives them, each name once (an entry point with a built-in's name is ignored: the
+order package metadata gives them (read once, on first use), each name once (an entry point with a built-in's name is ignored: the
 built-in wins); an unknown name is a :class:`~codealign.errors.UserError` of one line naming the closest valid
 choice. Not guaranteed: that an entry point's module imports; that fails only when that name is looked up.
 """
@@ -57,9 +57,6 @@ class Registry(Generic[T]):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
-
-    def __len__(self) -> int:
-        return len(self._all())
 
     def get(self, name: str) -> T:
         """The entry called ``name`` (a ``"module:attr"`` string imported now); a UserError naming the closest

@@ -265,8 +265,8 @@ class PipelineConfig:
                 raise ValueError(f"{section}.max_steps: the pipeline trains round_steps optimizer steps per round "
                                  "whatever the method; set round_steps instead")
 
-
     def _refuse_unread_io(self) -> None:
+        """A ValueError for a trainer input or output (:data:`RUN_IO`) set to anything but what a run leaves there."""
         unset = stage_defaults({})
         for section in ("sft", "dpo", "rft", "grpo"):
             config = getattr(self, section)
