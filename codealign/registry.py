@@ -8,8 +8,8 @@ through the registry's entry-point group without editing codealign::
     vhdl = "codealign_vhdl:VhdlDomain"
 
 Guaranteed: :meth:`Registry.names` lists the built-ins in registration order, then the entry points in the
-order package metadata gives them (read once, on first use), each name once (an entry point with a built-in's name is ignored: the
-built-in wins); an unknown name is a :class:`~codealign.errors.UserError` of one line naming the closest valid
+order package metadata gives them (read once, on first use), each name once (an entry point with a built-in's
+name is ignored: the built-in wins); an unknown name is a :class:`~codealign.errors.UserError` of one line naming the closest valid
 choice. Not guaranteed: that an entry point's module imports; that fails only when that name is looked up.
 """
 
