@@ -19,6 +19,16 @@ from codealign.errors import UserError
 
 T = TypeVar("T")
 
+IO = {"io": True}
+"""Field metadata (``field(default=..., metadata=IO)``) of a run config's file inputs and outputs (the model it
+starts from, the rows it reads, the folder it writes), as apart from its trainer settings: a caller that supplies
+them itself (``codealign run``) refuses them as keys, since nothing would read them."""
+
+
+def io_fields(cls: Any) -> dict[str, Any]:
+    """The fields of dataclass ``cls`` marked :data:`IO`, with their defaults (None for a required one)."""
+    return {f.name: _field_default(f) for f in dataclasses.fields(cls) if f.metadata.get("io")}
+
 
 def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
     import yaml
@@ -60,16 +70,6 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
     return out
 
 
-def load_section(path: str | os.PathLike | None, overrides: Sequence[str] = (), section: str = "") -> dict[str, Any]:
-    """Settings from a YAML file — its ``section:`` mapping when it has one, else its top level — with the
-    ``key=value`` overrides applied. For configs whose dataclass validates its own keys (``from_dict``)."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        loaded = load_yaml(path)
-        data = dict(loaded[section]) if section and isinstance(loaded.get(section), dict) else loaded
-    return apply_overrides(data, overrides)
-
-
 def build(cls: type[T], data: dict[str, Any], where: str = "") -> T:
     """Instantiate dataclass ``cls`` from a mapping; nested dataclass fields (also ``X | None``) are built
     recursively, on top of the values of the field's own default when it has one.
@@ -107,15 +107,21 @@ def _dataclass_of(hint: Any) -> type | None:
     return args[0] if len(args) == 1 and dataclasses.is_dataclass(args[0]) else None
 
 
-def _coerce(hint: Any, value: Any) -> Any:
+def _coerce(hint: Any, value: Any, key: str) -> Any:
+    """A string in a numeric field read as a number (YAML 1.1 reads ``1e-4`` as a string); a string that is no
+    number there is a UserError naming ``key``, unless the field also takes strings."""
     kinds = [hint, *typing.get_args(hint)]
-    for kind in (int, float):
-        if isinstance(value, str) and kind in kinds:
-            try:
-                return kind(value)
-            except ValueError:
-                pass
-    return value
+    numeric = [kind for kind in (int, float) if kind in kinds]
+    if not isinstance(value, str) or not numeric:
+        return value
+    for kind in numeric:
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    if str in kinds or typing.Any in kinds:
+        return value
+    raise UserError(f"{key}: expected a number, got {value!r}")
 
 
 def _init_values(obj: Any) -> dict[str, Any]:
@@ -142,8 +148,12 @@ def _construct(cls: type[T], data: dict[str, Any], where: str) -> T:
                 value = deep_merge(_init_values(default), value)
             value = _construct(sub, value, f"{where}{name}.")
         else:
-            value = _coerce(hints.get(name), value)
+            value = _coerce(hints.get(name), value, f"{where}{name}")
         kwargs[name] = value
+    missing = [f.name for f in fields.values() if f.init and f.name not in kwargs
+               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise UserError(f"{where}{missing[0]}: required config key is missing")
     try:
         return cls(**kwargs)
     except (TypeError, ValueError, UserError) as exc:
@@ -151,16 +161,33 @@ def _construct(cls: type[T], data: dict[str, Any], where: str) -> T:
 
 
 def load_config(cls: type[T], path: str | os.PathLike | None = None, overrides: Sequence[str] = (),
-                base: dict[str, Any] | None = None) -> T:
-    """``cls`` from ``base`` (e.g. a preset), then the YAML file, then the overrides — later wins."""
+                base: dict[str, Any] | None = None, section: str = "") -> T:
+    """``cls`` from ``base`` (e.g. a preset), then the YAML file, then the overrides — later wins. With
+    ``section``, a file that has a ``section:`` mapping gives only that mapping (``codealign train dpo`` reads the
+    ``dpo:`` section of a run's config file, or a file of DPO settings alone)."""
     data = dict(base or {})
     if path is not None:
-        data = deep_merge(data, load_yaml(path))
+        loaded = load_yaml(path)
+        if section and isinstance(loaded.get(section), dict):
+            loaded = loaded[section]
+        data = deep_merge(data, loaded)
     return build(cls, apply_overrides(data, overrides))
 
 
 def to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
+
+
+def dotted_keys(data: dict[str, Any], prefix: str = "") -> list[str]:
+    """The dotted key of every leaf of the nested mapping ``data`` (``{"dpo": {"beta": 1}}`` → ``["dpo.beta"]``;
+    an empty mapping is a leaf)."""
+    keys: list[str] = []
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            keys += dotted_keys(value, f"{prefix}{key}.")
+        else:
+            keys.append(f"{prefix}{key}")
+    return keys
 
 
 def deep_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:

@@ -13,9 +13,6 @@ from codealign.domains import domain_names, get_domain
 from codealign.domains.base import Domain, command_version
 from codealign.errors import UserError
 
-SANDBOX_TOOLS = {"bwrap": ("bwrap", "--version"), "docker": ("docker", "--version")}
-"""The isolation backends' tools; each domain names its own (:attr:`Domain.tools`)."""
-
 PY_PACKAGES = ("torch", "transformers", "trl", "peft", "accelerate", "datasets", "ray", "tree_sitter", "bm25s")
 
 
@@ -128,11 +125,12 @@ def isolation_warnings(backend_name: str) -> list[str]:
 def diagnose(backend: str = "auto") -> dict[str, Any]:
     """Toolchain and package versions, the isolation backend in effect and why, and every domain's live
     check; ``ok`` when every live check passed."""
-    from codealign.sandbox.backends import choose_backend
+    from codealign.sandbox.backends import BACKENDS, choose_backend
 
     choice = choose_backend(backend)
     domains = {name: get_domain(name) for name in domain_names()}
-    tools = {**{tool: argv for d in domains.values() for tool, argv in d.tools.items()}, **SANDBOX_TOOLS}
+    sandbox_tools = {argv[0]: argv for argv in (BACKENDS.get(name).tool for name in BACKENDS) if argv}
+    tools = {**{tool: argv for d in domains.values() for tool, argv in d.tools.items()}, **sandbox_tools}
     report: dict[str, Any] = {
         "python": sys.version.split()[0],
         "tools": {name: command_version(_which(argv[0]), *argv[1:]) if _which(argv[0]) else ""

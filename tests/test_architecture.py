@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1] / "codealign"
 
 _T, _E, _J, _C, _X, _F, _P = ("codealign.types", "codealign.errors", "codealign.jsonl", "codealign.config",
                                "codealign.extraction", "codealign.fim", "codealign.prompts")
+_R = "codealign.registry"
 _SB, _D, _EX = "codealign.sandbox", "codealign.domains", "codealign.execution"
 
 #: Which component may import which: every arrow between two components must be listed here, and every listed
@@ -34,15 +35,16 @@ IMPORTS: dict[str, tuple[str, ...]] = {
     _X: (),
     _F: (_E,),
     _P: (),  # prompt formatting: below both generate (sampling) and train (SFT, DPO, GRPO)
-    _SB: (_T, _E),
-    _D: (_T, _E, _J, _X, _F, _SB),
+    _R: (_E,),  # one registry helper: domains, generators, pair strategies, isolation backends
+    _SB: (_T, _E, _R),
+    _D: (_T, _E, _J, _X, _F, _R, _SB),
     _EX: (_T, _E, _J, _SB, _D),
-    "codealign.pairs": (_T, _E, _J),
+    "codealign.pairs": (_T, _E, _J, _R),
     "codealign.data": (_E, _J, _F, _D),  # domains: each registered language's tree-sitter syntax
     "codealign.doctor": (_E, _SB, _D),
     "codealign.train": (_T, _E, _J, _C, _P,
                         "codealign.pairs.command"),  # DPO reads the pairs file the pairs stage wrote (read_pairs)
-    "codealign.generate": (_T, _E, _J, _P,
+    "codealign.generate": (_T, _E, _J, _P, _R,
                            _D,  # stop sequences, and extraction through domains.candidates.make_candidate
                            "codealign.train.models"),  # the HF generator loads a model as training saved it
     "codealign.bench": (_T, _E, _J, _D, _EX,

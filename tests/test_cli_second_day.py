@@ -152,6 +152,15 @@ def test_run_names_an_override_the_chosen_method_does_not_read(tmp_path, capsys)
     assert "rft.learning_rate" not in notes[0]
 
 
+def test_run_names_a_config_file_setting_the_chosen_method_does_not_read(tmp_path, capsys):
+    (tmp_path / "run.yaml").write_text("method: rft\ndpo: {beta: 0.2}\nrft: {learning_rate: 1.0e-5}\n")
+    code = main(["run", "verilog", "--run-dir", str(tmp_path / "run"), "--stages", "tasks", "--no-cache",
+                 "--config", str(tmp_path / "run.yaml")])
+    notes = [line for line in capsys.readouterr().err.splitlines() if "codealign: note:" in line]
+    assert code == 0 and len(notes) == 1 and "(method=rft) reads dpo.beta of " in notes[0]
+    assert "rft.learning_rate" not in notes[0]
+
+
 def test_run_says_on_the_console_when_training_prompts_overlap_the_evaluation(tmp_path, capsys):
     from codealign.domains import get_domain
 

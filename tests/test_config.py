@@ -195,7 +195,7 @@ def test_pairs_config_has_every_strategy_option():
     from codealign.pairs import STRATEGIES
     from codealign.pairs.make import PairsConfig
 
-    options = {f.name for cls, _ in STRATEGIES.values() for f in dataclasses.fields(cls)}
+    options = {f.name for name in STRATEGIES for f in dataclasses.fields(STRATEGIES.get(name).config)}
     assert options <= {f.name for f in dataclasses.fields(PairsConfig)}
 
 
@@ -206,3 +206,44 @@ def test_importing_the_pipeline_imports_no_torch():
     code = "import sys, codealign.pipeline; print(sorted({'torch', 'trl', 'transformers'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("key", ["rft.model", "rft.output_dir", "rft.mode", "sft.data", "sft.verdicts", "dpo.pairs",
+                                 "grpo.model"])
+def test_a_trainer_input_or_output_that_a_run_sets_itself_is_refused_as_a_key(key):
+    from codealign.pipeline import make_config
+
+    with pytest.raises(UserError, match=rf"{key}: a run gives its \w+ stage its inputs and outputs itself, so "
+                                        "nothing reads this key; remove it$"):
+        make_config("verilog", overrides=[f"{key}=rft"])
+
+
+def test_the_trainer_inputs_and_outputs_a_run_reads_are_still_keys():
+    from codealign.pipeline import make_config
+
+    cfg = make_config("verilog", overrides=["sft.model=m", "sft.output_dir=o", "dpo.model=m2", "dpo.output_dir=o2"])
+    assert (cfg.sft.model, cfg.sft.output_dir, cfg.dpo.model, cfg.dpo.output_dir) == ("m", "o", "m2", "o2")
+
+
+def test_every_trainer_config_loads_through_the_one_loader_with_its_section(tmp_path):
+    from codealign.train.dpo import DPORunConfig
+    from codealign.train.grpo import GRPORunConfig
+    from codealign.train.sft import SFTRunConfig
+
+    path = tmp_path / "run.yaml"
+    path.write_text("dpo: {model: m, beta: 0.3}\nsft: {learning_rate: 2e-4}\ngrpo: {beta: 0.05}\n")
+    loaded = [load_config(cls, path, section=name)
+              for cls, name in ((DPORunConfig, "dpo"), (SFTRunConfig, "sft"), (GRPORunConfig, "grpo"))]
+    assert (loaded[0].beta, loaded[1].learning_rate, loaded[2].beta) == (0.3, 2e-4, 0.05)
+
+
+def test_a_missing_required_key_is_one_line_naming_it():
+    from codealign.train.dpo import DPORunConfig
+
+    with pytest.raises(UserError, match=r"^model: required config key is missing$"):
+        load_config(DPORunConfig, None, ["beta=0.2"])
+
+
+def test_a_number_field_given_a_word_is_one_line_naming_the_key():
+    with pytest.raises(UserError, match=r"^dpo\.beta: expected a number, got 'high'$"):
+        load_config(Outer, None, ["dpo.beta=high"])

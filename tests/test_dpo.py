@@ -375,5 +375,7 @@ def test_monitor_stops_when_the_injected_probe_breaks_down(tiny, tmp_path):
 def test_unknown_key_of_a_dpo_config_file_names_the_closest_field():
     from codealign.train.dpo import DPORunConfig
 
-    with pytest.raises(UserError, match="unknown field 'bta'; did you mean 'beta'"):
-        DPORunConfig.from_dict({"model": "m", "bta": 0.2})
+    from codealign.config import build
+
+    with pytest.raises(UserError, match="bta: unknown config key; did you mean beta"):
+        build(DPORunConfig, {"model": "m", "bta": 0.2})

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from codealign.config import load_config
 from codealign.errors import UserError
 from codealign.jsonl import write_jsonl
 from codealign.train.order import StageOrderSampler
@@ -17,7 +18,6 @@ from codealign.train.sft import (
     SFTRunConfig,
     as_stages,
     build_sft_trainer,
-    load_config,
     rft_rows,
     train_sft,
 )
@@ -240,9 +240,7 @@ def test_rft_mode_trains_from_verdict_files_via_config(tiny, tmp_path):
         f"sft:\n  model: {tiny}\n  mode: rft\n  tasks: {tmp_path / 'tasks.jsonl'}\n  verdicts: {tmp_path / 'verdicts.jsonl'}\n"
         "  per_device_train_batch_size: 2\n  device: cpu\n  report_tensorboard: false\n"
     )
-    from codealign.train.sft import train_sft_from_config
-
-    result = train_sft_from_config(cfg, [f"output_dir={tmp_path / 'out'}", "epochs=2"])
+    result = train_sft(load_config(SFTRunConfig, cfg, [f"output_dir={tmp_path / 'out'}", "epochs=2"], section="sft"))
     assert result.stage_sizes == [4] and result.global_step == 4
     assert (Path(result.final_dir) / "model.safetensors").is_file()
 
@@ -250,24 +248,25 @@ def test_rft_mode_trains_from_verdict_files_via_config(tiny, tmp_path):
 def test_config_overrides_and_nested_keys(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("learning_rate: 0.001\npeft:\n  r: 4\n")
-    config = load_config(cfg, ["learning_rate=2e-4", "peft.lora_alpha=8", "data=[a.jsonl, b.jsonl]"])
+    config = load_config(SFTRunConfig, cfg, ["learning_rate=2e-4", "peft.lora_alpha=8", "data=[a.jsonl, b.jsonl]"],
+                         section="sft")
     assert config.learning_rate == 2e-4 and config.peft == {"r": 4, "lora_alpha": 8}
     assert config.data == ["a.jsonl", "b.jsonl"]
 
 
 @pytest.mark.parametrize(
     "override, message",
-    [("learnin_rate=1", "unknown field 'learnin_rate'; did you mean 'learning_rate'"), ("learning_rate=0", "learning_rate"), ("mode=ppo", "unknown mode"),
+    [("learnin_rate=1", "learnin_rate: unknown config key; did you mean learning_rate"), ("learning_rate=0", "learning_rate"), ("mode=ppo", "unknown mode"),
      ("max_steps=0", "max_steps"), ("novalue", "key=value"), ("trl={max_length: 5}", "top-level")],
 )
 def test_bad_config_is_a_user_error(override, message):
     with pytest.raises(UserError, match=message):
-        load_config(None, [override])
+        load_config(SFTRunConfig, None, [override], section="sft")
 
 
 def test_missing_config_file_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="no such config file"):
-        load_config(tmp_path / "nope.yaml")
+        load_config(SFTRunConfig, tmp_path / "nope.yaml", section="sft")
 
 
 def test_missing_data_is_a_user_error(tiny, tmp_path):

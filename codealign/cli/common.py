@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import argparse
 
-BACKENDS = ("auto", "process", "bwrap", "docker")
-
 
 def output_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print exactly one JSON summary object on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress bars or tables")
 
 
-def execution_flags(p: argparse.ArgumentParser, *, executor: bool = True, cache: bool = True) -> None:
-    p.add_argument("--backend", default="auto", choices=BACKENDS,
+def backend_flag(p: argparse.ArgumentParser) -> None:
+    """``--backend``: ``auto`` or a registered isolation backend (:data:`codealign.sandbox.backends.BACKENDS`)."""
+    from codealign.sandbox.backends import backend_names
+
+    p.add_argument("--backend", default="auto", choices=backend_names(),
                    help="sandbox isolation (auto: bwrap where it works, else process where its uids "
                         "reach the interpreter, else docker)")
+
+
+def execution_flags(p: argparse.ArgumentParser, *, executor: bool = True, cache: bool = True) -> None:
+    backend_flag(p)
     if executor:
         p.add_argument("--executor", default="local", choices=["local", "ray"], help="where jobs run")
     p.add_argument("--workers", type=int, default=None, help="parallel jobs (default: all cores)")

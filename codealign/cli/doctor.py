@@ -6,13 +6,13 @@ import argparse
 import sys
 from typing import Any
 
-from codealign.cli.common import BACKENDS, output_flags, quiet
+from codealign.cli.common import backend_flag, output_flags, quiet
 
 
 def register(sub) -> None:
     p = sub.add_parser("doctor", help="toolchains, versions, live checks, isolation in effect")
     output_flags(p)
-    p.add_argument("--backend", default="auto", choices=BACKENDS)
+    backend_flag(p)
     p.add_argument("--install", metavar="DOMAIN:ITEM", action="append", default=[],
                    help="install an optional toolchain part, e.g. solidity:0.4.24 (a solc-js version)")
     p.add_argument("--install-defaults", action="store_true",

@@ -20,7 +20,7 @@ def register(sub) -> None:
     p.add_argument("--model", default=None,
                    help="hf/vllm: hub id, model folder or codealign-tiny (the default); openai: the name the "
                         "server serves (default: the one model its /v1/models lists)")
-    p.add_argument("--generator", default="hf", choices=GENERATORS, help="sampling backend")
+    p.add_argument("--generator", default="hf", choices=GENERATORS.names(), help="sampling backend")
     p.add_argument("--from-file", default=None, help="with --generator file: the candidates JSONL to replay")
     p.add_argument("--n", type=int, default=1, help="samples per task")
     p.add_argument("--temperature", type=float, default=0.8)

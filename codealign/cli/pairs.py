@@ -23,7 +23,7 @@ def register(sub) -> None:
     p.add_argument("--verdicts", required=True, help="verdicts JSONL (ExecResult rows with completion)")
     p.add_argument("--tasks", help="tasks JSONL, for the prompts")
     p.add_argument("--candidates", help="candidates JSONL, for candidate metadata (needed by injection)")
-    p.add_argument("--strategy", default="execution", choices=sorted(STRATEGIES), help="pair strategy")
+    p.add_argument("--strategy", default="execution", choices=sorted(STRATEGIES.names()), help="pair strategy")
     p.add_argument("--out", required=True, help="pairs JSONL to write (with --format hf: a folder)")
     p.add_argument("--format", default="jsonl", choices=FORMATS,
                    help="jsonl, or hf: a Hugging Face datasets folder (save_to_disk; load_from_disk reads it) that "

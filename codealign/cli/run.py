@@ -44,6 +44,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from codealign.config import dotted_keys, load_yaml
     from codealign.domains import domain_class
     from codealign.pipeline import make_config, run_pipeline, stage_plan, unread_keys
 
@@ -61,10 +62,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.model and not _model_exists(args.model):
         raise UserError(f"model {args.model!r}: no such local folder (and hub names cannot be fetched offline)")
     config = make_config(args.domain, args.preset, args.config, overrides)
-    unread = unread_keys([o.split("=", 1)[0] for o in args.overrides], stage_plan(config))
+    plan = stage_plan(config)
+    unread = unread_keys([o.split("=", 1)[0] for o in args.overrides], plan)
     if unread:
         print(f"codealign: note: no stage of this run (method={config.method}) reads {', '.join(unread)}: "
               "the override changes nothing", file=sys.stderr)
+    unread = unread_keys(dotted_keys(load_yaml(args.config)), plan) if args.config else []
+    if unread:
+        print(f"codealign: note: no stage of this run (method={config.method}) reads {', '.join(unread)} of "
+              f"{args.config}: those settings change nothing", file=sys.stderr)
     run_dir = args.run_dir or f"runs/{args.domain}{'-' + args.preset if args.preset else ''}"
     stages = [s.strip() for s in args.stages.split(",")] if args.stages else None
     report = run_pipeline(config, run_dir, stages=stages, backend=args.backend, executor=args.executor,

@@ -78,10 +78,11 @@ def relaunch(args: argparse.Namespace) -> dict:
 def run_sft(args: argparse.Namespace) -> dict:
     if args.accelerate_config:
         return relaunch(args)
-    from codealign.train.sft import load_config, train_sft
+    from codealign.config import load_config
+    from codealign.train.sft import SFTRunConfig, train_sft
 
     # The trainer's metric dicts go to the run's log (train_log.jsonl), never to stdout.
-    result = train_sft(load_config(args.config, args.overrides), quiet=True)
+    result = train_sft(load_config(SFTRunConfig, args.config, args.overrides, section="sft"), quiet=True)
     summary = {
         "output_dir": result.output_dir,
         "final_dir": result.final_dir,
@@ -99,9 +100,10 @@ def run_sft(args: argparse.Namespace) -> dict:
 def run_dpo(args: argparse.Namespace) -> dict:
     if args.accelerate_config:
         return relaunch(args)
-    from codealign.train.dpo import load_config, train_dpo
+    from codealign.config import load_config
+    from codealign.train.dpo import DPORunConfig, train_dpo
 
-    result = train_dpo(load_config(args.config, args.overrides), quiet=True)
+    result = train_dpo(load_config(DPORunConfig, args.config, args.overrides, section="dpo"), quiet=True)
     if not quiet(args):
         for s in result.stages:
             state = "skipped (done)" if s.skipped else ("resumed" if s.resumed else "trained")

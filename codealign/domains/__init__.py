@@ -1,54 +1,37 @@
 """Domains: what is run. Each package here knows one language (its toolchain, judge, tasks, extraction, ...)
 behind the :class:`~codealign.domains.base.Domain` interface.
 
-The registry: the built-in domains below, plus every entry point of the ``codealign.domains`` group
-(``name = "package.module:DomainClass"``), so a third-party package adds a domain without editing codealign::
+:data:`DOMAINS` (a :class:`~codealign.registry.Registry`) holds the built-in domains below, plus every entry
+point of the ``codealign.domains`` group (``name = "package.module:DomainClass"``), so a third-party package adds
+a domain without editing codealign::
 
     [project.entry-points."codealign.domains"]
     vhdl = "codealign_vhdl:VhdlDomain"
-
-The built-ins are known without reading package metadata, so they work from a source tree too.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib
-from importlib import metadata
 from typing import Any
 
 from codealign.domains.base import Domain
 from codealign.errors import UserError, closest
+from codealign.registry import Registry
 
-_BUILTIN = {
-    "verilog": "codealign.domains.verilog:VerilogDomain",
-    "python": "codealign.domains.python:PythonDomain",
-    "solidity": "codealign.domains.solidity:SolidityDomain",
-    "ladder": "codealign.domains.ladder:LadderDomain",
-}
-ENTRY_POINT_GROUP = "codealign.domains"
-
-
-@functools.lru_cache(maxsize=1)
-def _registry() -> dict[str, str]:
-    found = dict(_BUILTIN)
-    for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        found.setdefault(entry.name, entry.value)
-    return found
+DOMAINS: Registry[type[Domain]] = Registry("domain", "codealign.domains")
+DOMAINS.register("verilog", "codealign.domains.verilog:VerilogDomain")
+DOMAINS.register("python", "codealign.domains.python:PythonDomain")
+DOMAINS.register("solidity", "codealign.domains.solidity:SolidityDomain")
+DOMAINS.register("ladder", "codealign.domains.ladder:LadderDomain")
 
 
 def domain_names() -> tuple[str, ...]:
     """Every registered domain: the built-ins, then those of the entry-point group."""
-    return tuple(_registry())
+    return DOMAINS.names()
 
 
 def domain_class(name: str) -> type[Domain]:
     """The class of the domain called ``name``; UserError naming the closest when there is none."""
-    target = _registry().get(name)
-    if target is None:
-        raise UserError(f"unknown domain {name!r}{closest(name, domain_names())}")
-    module, attr = target.split(":")
-    return getattr(importlib.import_module(module), attr)
+    return DOMAINS.get(name)
 
 
 def get_domain(name: str, **options: Any) -> Domain:

@@ -11,7 +11,6 @@ imported only when :func:`get_generator` asks for one, so importing this package
 from __future__ import annotations
 
 import abc
-import importlib
 import os
 import sys
 from dataclasses import dataclass, field
@@ -19,17 +18,15 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from codealign.errors import UserError
+from codealign.registry import Registry
 from codealign.types import Candidate, Task
 
-_REGISTRY: dict[str, str] = {
-    "hf": "codealign.generate.hf:HFGenerator",
-    "file": "codealign.generate.file:FileGenerator",
-    "openai": "codealign.generate.openai:OpenAIGenerator",
-    "vllm": "codealign.generate.vllm:VLLMGenerator",
-}
-"""Generator kinds → ``module:Class``; a new backend adds one line here."""
-
-GENERATORS = tuple(_REGISTRY)
+GENERATORS: Registry[type["Generator"]] = Registry("generator", "codealign.generators")
+"""Generator kinds → ``module:Class``, imported when :func:`get_generator` asks for one."""
+GENERATORS.register("hf", "codealign.generate.hf:HFGenerator")
+GENERATORS.register("file", "codealign.generate.file:FileGenerator")
+GENERATORS.register("openai", "codealign.generate.openai:OpenAIGenerator")
+GENERATORS.register("vllm", "codealign.generate.vllm:VLLMGenerator")
 
 
 @dataclass
@@ -249,8 +246,4 @@ def _check_n(n: int, params: SamplingParams | None = None) -> int:
 def get_generator(kind: str, **kwargs: Any) -> Generator:
     """A generator of ``kind`` (``hf``: model=name or path; ``file``: path=candidates JSONL), built with
     ``kwargs``; its module is imported only now."""
-    target = _REGISTRY.get(kind)
-    if target is None:
-        raise UserError(f"unknown generator {kind!r}; choose one of: {', '.join(GENERATORS)}")
-    module, attr = target.split(":")
-    return getattr(importlib.import_module(module), attr)(**kwargs)
+    return GENERATORS.get(kind)(**kwargs)

@@ -9,31 +9,35 @@ tasks; they never run code. Every strategy shares the pool guarantees of :mod:`c
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
 
 from codealign.errors import UserError
 from codealign.pairs import execution, injection, ranked, rso
 from codealign.pairs.pool import build_pools, candidate_metadata, normalize_text, resolve_prompts
+from codealign.registry import Registry
 from codealign.types import ExecResult, Pair
 
-STRATEGIES = {
-    execution.NAME: (execution.ExecutionConfig, execution.build),
-    ranked.NAME: (ranked.RankedConfig, ranked.build),
-    rso.NAME: (rso.RSOConfig, rso.build),
-    injection.NAME: (injection.InjectionConfig, injection.build),
-}
+class Strategy(NamedTuple):
+    """A pair strategy: its options dataclass and ``build(pool, config) -> list[Pair]``."""
+
+    config: type
+    build: Callable[..., list[Pair]]
+
+
+STRATEGIES: Registry[Strategy] = Registry("pair strategy", "codealign.pair_strategies")
+"""Strategy name → :class:`Strategy`; a plugin's entry point names a ``Strategy`` object."""
+STRATEGIES.register(execution.NAME, Strategy(execution.ExecutionConfig, execution.build))
+STRATEGIES.register(ranked.NAME, Strategy(ranked.RankedConfig, ranked.build))
+STRATEGIES.register(rso.NAME, Strategy(rso.RSOConfig, rso.build))
+STRATEGIES.register(injection.NAME, Strategy(injection.InjectionConfig, injection.build))
 
 
 def strategy_config(strategy: str, **options):
     """The validated config dataclass of ``strategy``; unknown names and bad values raise UserError."""
-    if strategy not in STRATEGIES:
-        raise UserError(f"unknown pair strategy {strategy!r}; choose one of: {', '.join(STRATEGIES)}")
-    config_cls = STRATEGIES[strategy][0]
+    config_cls = STRATEGIES.get(strategy).config
     try:
         return config_cls(**options)
-    except TypeError as exc:
-        raise UserError(f"strategy {strategy!r}: {exc}") from None
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         raise UserError(f"strategy {strategy!r}: {exc}") from None
 
 
@@ -48,7 +52,7 @@ def build_pairs_report(
 ) -> tuple[list[Pair], dict[str, Any]]:
     """Pairs plus a report of what was built and dropped (for summaries). See :func:`build_pairs`."""
     config = strategy_config(strategy, **options)
-    build = STRATEGIES[strategy][1]
+    build = STRATEGIES.get(strategy).build
     results = list(results)
     prompts = resolve_prompts(results, tasks)
     pools, stats = build_pools(results, prompts, candidate_metadata(candidates), normalize)
@@ -92,4 +96,4 @@ def build_pairs(
     return build_pairs_report(results, tasks, strategy, **options)[0]
 
 
-__all__ = ["STRATEGIES", "build_pairs", "build_pairs_report", "strategy_config", "normalize_text"]
+__all__ = ["STRATEGIES", "Strategy", "build_pairs", "build_pairs_report", "strategy_config", "normalize_text"]

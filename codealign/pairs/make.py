@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from codealign.errors import UserError, closest
+from codealign.errors import UserError
 from codealign.jsonl import read_jsonl
 from codealign.pairs import STRATEGIES, build_pairs_report
 from codealign.pairs.contamination import check_contamination
@@ -54,8 +54,7 @@ class PairsConfig:
     """How disagreement becomes a flip rate: symmetric or reference_exact."""
 
     def __post_init__(self) -> None:
-        if self.strategy not in STRATEGIES:
-            raise UserError(f"unknown pair strategy {self.strategy!r}{closest(self.strategy, STRATEGIES)}")
+        STRATEGIES.get(self.strategy)
         if self.flip_assumption not in FLIP_ASSUMPTIONS:
             raise UserError(f"flip_assumption must be one of {', '.join(FLIP_ASSUMPTIONS)}, "
                             f"got {self.flip_assumption!r}")
@@ -74,13 +73,13 @@ class PairsConfig:
             name, takers = misplaced
             raise UserError(f"{name} does not apply to strategy {self.strategy!r} (only {', '.join(takers)})")
         try:
-            return STRATEGIES[self.strategy][0](**self.options())
+            return STRATEGIES.get(self.strategy).config(**self.options())
         except (TypeError, ValueError) as exc:
             raise UserError(f"strategy {self.strategy!r}: {exc}") from None
 
 
 def _fields_of(strategy: str) -> set[str]:
-    return {f.name for f in dataclasses.fields(STRATEGIES[strategy][0])}
+    return {f.name for f in dataclasses.fields(STRATEGIES.get(strategy).config)}
 
 
 def strategy_options() -> list[str]:

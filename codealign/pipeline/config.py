@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codealign.config import apply_overrides, build, load_yaml
+from codealign.config import apply_overrides, build, io_fields, load_yaml
 from codealign.errors import UserError
 from codealign.pairs.curriculum import CurriculumConfig
 from codealign.pairs.make import PairsConfig
@@ -26,6 +26,11 @@ step then a DPO step; or GRPO (TRL's ``GRPOTrainer``) with the domain's executio
 
 CONTROLS = ("none", "sft", "rft")
 """The matched control: none; continued SFT on the train tasks' reference solutions; on-policy RFT rounds."""
+
+RUN_IO = {"sft": ("model", "output_dir"), "dpo": ("model", "output_dir")}
+"""The file inputs and outputs (:data:`codealign.config.IO` fields) of the training sections that a run reads (see
+``sft`` and ``dpo``). A run gives its training stages every other one itself (their rows, the model ``rft`` and
+``grpo`` start from, their folders), so a value set for one of those is an error: nothing would read it."""
 
 ROUND_TASKS = ("feedback", "unseen", "warmup")
 """Which tasks the rounds sample: the family's ``feedback`` pool (judge-only: no reference reaches training),
@@ -254,10 +259,21 @@ class PipelineConfig:
                              f"{self.method!r}, got {self.round_steps}")
         if self.method == "grpo" and self.sample.n < 2:
             raise ValueError("method=grpo compares each prompt's completions with each other: sample.n must be >= 2")
+        self._refuse_unread_io()
         for section in ("dpo", "rft", "grpo"):
             if getattr(self, section).max_steps != -1:
                 raise ValueError(f"{section}.max_steps: the pipeline trains round_steps optimizer steps per round "
                                  "whatever the method; set round_steps instead")
+
+    def _refuse_unread_io(self) -> None:
+        """A ValueError for a trainer input or output (:data:`RUN_IO`) set to anything but what a run leaves there."""
+        unset = stage_defaults({})
+        for section in ("sft", "dpo", "rft", "grpo"):
+            config = getattr(self, section)
+            for name, default in io_fields(config).items():
+                if name not in RUN_IO.get(section, ()) and getattr(config, name) != unset[section].get(name, default):
+                    raise ValueError(f"{section}.{name}: a run gives its {section} stage its inputs and outputs "
+                                     "itself, so nothing reads this key; remove it")
 
 
 def make_config(domain: str, preset: str | None = None, config_file: str | None = None,

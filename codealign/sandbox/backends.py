@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codealign.errors import UserError
+from codealign.errors import UserError, closest
+from codealign.registry import Registry
 from codealign.sandbox.process import ProcessBackend, process_problem
 
-BACKENDS = ("auto", "process", "bwrap", "docker")
+BACKENDS: Registry[type[ProcessBackend]] = Registry("backend", "codealign.backends")
+"""Isolation backends by name (each a :class:`ProcessBackend` subclass whose ``problem()`` says why it cannot run
+here); ``auto`` is not one of them but the choice among them that :func:`choose_backend` makes."""
+BACKENDS.register("process", ProcessBackend)
+BACKENDS.register("bwrap", "codealign.sandbox.bwrap:BwrapBackend")
+BACKENDS.register("docker", "codealign.sandbox.docker:DockerBackend")
+
+
+def backend_names() -> tuple[str, ...]:
+    """What ``--backend`` accepts: ``auto``, then every registered backend."""
+    return ("auto", *BACKENDS.names())
 
 
 @dataclass
@@ -21,22 +32,14 @@ def choose_backend(name: str = "auto", **options) -> BackendChoice:
     jobs can reach the interpreter, else docker where an engine and the image are there, else process."""
     from codealign.sandbox.bwrap import BwrapBackend, bwrap_problem
 
-    if name not in BACKENDS:
-        raise UserError(f"unknown backend {name!r}; choose one of: {', '.join(BACKENDS)}")
-    if name == "process":
-        return BackendChoice(ProcessBackend(**options), "requested: process")
-    if name == "bwrap":
-        problem = bwrap_problem()
+    if name != "auto":
+        if name not in BACKENDS:
+            raise UserError(f"unknown backend {name!r}{closest(name, backend_names())}")
+        backend = BACKENDS.get(name)
+        problem = backend.problem()
         if problem:
-            raise UserError(f"backend bwrap is not usable: {problem}")
-        return BackendChoice(BwrapBackend(**options), "requested: bwrap")
-    if name == "docker":
-        from codealign.sandbox.docker import DockerBackend, docker_problem
-
-        problem = docker_problem()
-        if problem:
-            raise UserError(f"backend docker is not usable: {problem}")
-        return BackendChoice(DockerBackend(**options), "requested: docker")
+            raise UserError(f"backend {name} is not usable: {problem}")
+        return BackendChoice(backend(**options), f"requested: {name}")
     problem = bwrap_problem()
     if problem is None:
         return BackendChoice(BwrapBackend(**options), "auto: bwrap works here (namespaces available)")

@@ -95,6 +95,8 @@ def _dirs_above(dests: list[str]) -> list[str]:
 
 class BwrapBackend(ProcessBackend):
     name = "bwrap"
+    tool = ("bwrap", "--version")
+    problem = staticmethod(bwrap_problem)
 
     @property
     def drops_privileges(self) -> bool:

@@ -161,6 +161,8 @@ class ContainerWorker(WorkerProcess):
 
 class DockerBackend(ProcessBackend):
     name = "docker"
+    tool = ("docker", "--version")
+    problem = staticmethod(docker_problem)
 
     def __init__(self, image: str = DEFAULT_IMAGE, workdir: str | os.PathLike | None = None):
         super().__init__(workdir)

@@ -416,6 +416,14 @@ class ProcessBackend:
     """Runs jobs as local processes under the guarantees in the module docstring."""
 
     name = "process"
+    tool: tuple[str, ...] = ()
+    """The command that prints the version of the tool this backend runs jobs through (``codealign doctor``
+    lists it); empty: none."""
+
+    @staticmethod
+    def problem() -> str | None:
+        """Why this backend cannot run jobs here when it is asked for by name; None when it can."""
+        return None
 
     def __init__(self, workdir: str | os.PathLike | None = None):
         base = Path(workdir or os.environ.get("CODEALIGN_JOB_ROOT") or tempfile.gettempdir())

@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from codealign.errors import UserError, closest
+from codealign.config import IO
+from codealign.errors import UserError
 from codealign.jsonl import write_jsonl, write_text_atomic
 from codealign.types import Pair
 
@@ -109,12 +110,12 @@ def own_fields() -> tuple[str, ...]:
 class DPORunConfig:
     """One DPO run: the model, the pairs, TRL's settings passed through, and codealign's additions."""
 
-    model: str
+    model: str = field(metadata=IO)
     """Starting policy (and stage-1 reference): a local model folder, a hub id, or ``codealign-tiny``."""
-    pairs: str = ""
+    pairs: str = field(default="", metadata=IO)
     """Pairs JSONL (``codealign.types.Pair`` rows) or a ``datasets`` folder (``codealign pairs --format hf``).
     May be empty when pairs are passed to ``train_dpo``."""
-    output_dir: str = "runs/dpo"
+    output_dir: str = field(default="runs/dpo", metadata=IO)
     """Run folder: one ``stage-K`` folder per stage (checkpoints, logs, ``final`` policy), ``final.json``,
     ``ref_cache``."""
     loss_type: list[str] = field(default_factory=lambda: ["sigmoid"])
@@ -274,26 +275,6 @@ class DPORunConfig:
 
             if importlib.util.find_spec("liger_kernel") is None:
                 raise UserError("use_liger_kernel needs the liger-kernel package (pip install liger-kernel)")
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "DPORunConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise UserError(f"dpo config: unknown field {unknown[0]!r}{closest(unknown[0], sorted(names))}")
-        if "model" not in data:
-            raise UserError("DPO config lacks 'model'")
-        types = {f.name: f.type for f in dataclasses.fields(cls)}
-        values = dict(data)
-        for name, value in data.items():
-            # YAML reads 1e-4 (no dot) as a string; numbers are accepted in any spelling Python parses.
-            kind = {"float": float, "int": int}.get(str(types[name]))
-            if kind is not None and isinstance(value, str):
-                try:
-                    values[name] = kind(value)
-                except ValueError:
-                    raise UserError(f"DPO config {name}: expected a number, got {value!r}") from None
-        return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -487,20 +468,9 @@ def train_dpo(
     extra ``TrainerCallback`` objects; ``on_trainer`` is called with each stage's trainer after it trains
     (tests and benchmarks read ``batch_history`` there); ``quiet`` keeps log rows off stdout.
     """
-    import time
-
-    from codealign.train.callbacks import JsonlLogCallback, tensorboard_callback
-    from codealign.train.monitor import CollapseMonitor, MonitorConfig
-
-    if pairs is None:
-        if not config.pairs:
-            raise UserError("no pairs: set 'pairs' in the config or pass them")
-        pairs = load_pairs(config.pairs)
-    if not pairs:
-        raise UserError("no pairs to train on")
     from codealign.train.models import load_tokenizer
 
-    rows = pair_rows(pairs, config, load_tokenizer(config.model))
+    rows = pair_rows(_given_pairs(config, pairs), config, load_tokenizer(config.model))
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "config.json", json.dumps(config.to_dict(), indent=2, default=str))
@@ -509,63 +479,115 @@ def train_dpo(
     current = config.model
     for stage, stage_rows in _stage_plan(rows, config.curriculum):
         stage_dir = out / f"stage-{stage}"
-        final_dir = stage_dir / "final"
-        done = stage_dir / "done.json"
-        if done.is_file() and (final_dir / "config.json").is_file():
-            info = json.loads(done.read_text(encoding="utf-8"))
-            results.append(StageResult(**{**info, "skipped": True}))
-            current = str(final_dir)
-            if info.get("stopped_reason"):
-                break
-            continue
-        monitor = None
-        stage_callbacks = [JsonlLogCallback(stage_dir / "train_log.jsonl"), *callbacks]
-        if config.report_tensorboard:
-            stage_callbacks.append(tensorboard_callback(stage_dir / "tensorboard"))
-        if config.monitor:
-            monitor = CollapseMonitor(
-                MonitorConfig(config.monitor_window, config.monitor_max_chosen_drop, config.monitor_probe_every,
-                              config.monitor_max_rate_increase),
-                probe=probe,
-            )
-            stage_callbacks.append(monitor)
-        trainer = build_trainer(config, stage_rows, current, stage_dir, callbacks=stage_callbacks,
-                                record_batches=record_batches, quiet=quiet)
-        checkpoint = _latest_checkpoint(stage_dir)
-        started = time.perf_counter()
-        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-        elapsed = time.perf_counter() - started
-        if on_trainer is not None:
-            on_trainer(trainer)
-        _save_policy(trainer, final_dir)
-        logs = [h for h in trainer.state.log_history if "loss" in h]
-        result = StageResult(
-            stage=stage,
-            n_pairs=len(stage_rows),
-            steps=trainer.state.global_step,
-            start_model=str(current),
-            reference=str(current),
-            model_dir=str(final_dir),
-            resumed=checkpoint is not None,
-            ref_cache_hit=trainer.ref_cache_hit,
-            stopped_reason=monitor.stopped_reason if monitor else None,
-            train_seconds=round(elapsed, 3),
-            last_log={k: v for k, v in (logs[-1] if logs else {}).items() if isinstance(v, (int, float))},
-        )
-        if monitor is not None:
-            write_jsonl(stage_dir / "monitor.jsonl", [dataclasses.asdict(e) for e in monitor.events])
-        info = dataclasses.asdict(result)
-        info.pop("skipped")
-        write_text_atomic(done, json.dumps(info, indent=2))
-        for ckpt in stage_dir.glob("checkpoint-*"):
-            shutil.rmtree(ckpt, ignore_errors=True)
+        result = _finished_stage(stage_dir)
+        if result is None:
+            result = _train_stage(config, stage, stage_rows, current, stage_dir, probe=probe, callbacks=callbacks,
+                                  record_batches=record_batches, on_trainer=on_trainer, quiet=quiet)
         results.append(result)
-        current = str(final_dir)
+        current = str(stage_dir / "final")
         if result.stopped_reason:
             break
     stopped = next((r.stopped_reason for r in results if r.stopped_reason), None)
     write_text_atomic(out / "final.json", json.dumps({"model": current, "stopped_reason": stopped}, indent=2))
     return DPORunResult(output_dir=str(out), final_model=str(current), stages=results, stopped_reason=stopped)
+
+
+def _given_pairs(config: DPORunConfig, pairs: Sequence[Pair] | None) -> Sequence[Pair]:
+    """``pairs``, or those of the ``config.pairs`` file when None; no pairs at all is a UserError."""
+    if pairs is None:
+        if not config.pairs:
+            raise UserError("no pairs: set 'pairs' in the config or pass them")
+        pairs = load_pairs(config.pairs)
+    if not pairs:
+        raise UserError("no pairs to train on")
+    return pairs
+
+
+def _finished_stage(stage_dir: Path) -> StageResult | None:
+    """The result a finished stage recorded (marked ``skipped``: it is not retrained); None when it did not finish."""
+    done = stage_dir / "done.json"
+    if done.is_file() and (stage_dir / "final" / "config.json").is_file():
+        return StageResult(**{**json.loads(done.read_text(encoding="utf-8")), "skipped": True})
+    return None
+
+
+def _train_stage(
+    config: DPORunConfig,
+    stage: int,
+    stage_rows: list[dict[str, Any]],
+    start: str,
+    stage_dir: Path,
+    *,
+    probe: Callable[[Any, Any], dict[str, float]] | None,
+    callbacks: Sequence[Any],
+    record_batches: bool,
+    on_trainer: Callable[[Any], None] | None,
+    quiet: bool,
+) -> StageResult:
+    """Train one stage from policy (and reference) ``start``, resuming from its newest checkpoint; save its policy
+    to ``stage_dir/final``, its monitor events and ``done.json``, and drop its checkpoints."""
+    import time
+
+    final_dir = stage_dir / "final"
+    stage_callbacks, monitor = _stage_callbacks(config, stage_dir, callbacks, probe)
+    trainer = build_trainer(config, stage_rows, start, stage_dir, callbacks=stage_callbacks,
+                            record_batches=record_batches, quiet=quiet)
+    checkpoint = _latest_checkpoint(stage_dir)
+    started = time.perf_counter()
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    elapsed = time.perf_counter() - started
+    if on_trainer is not None:
+        on_trainer(trainer)
+    _save_policy(trainer, final_dir)
+    logs = [h for h in trainer.state.log_history if "loss" in h]
+    result = StageResult(
+        stage=stage,
+        n_pairs=len(stage_rows),
+        steps=trainer.state.global_step,
+        start_model=str(start),
+        reference=str(start),
+        model_dir=str(final_dir),
+        resumed=checkpoint is not None,
+        ref_cache_hit=trainer.ref_cache_hit,
+        stopped_reason=monitor.stopped_reason if monitor else None,
+        train_seconds=round(elapsed, 3),
+        last_log={k: v for k, v in (logs[-1] if logs else {}).items() if isinstance(v, (int, float))},
+    )
+    if monitor is not None:
+        write_jsonl(stage_dir / "monitor.jsonl", [dataclasses.asdict(e) for e in monitor.events])
+    _mark_finished(stage_dir, result)
+    return result
+
+
+def _stage_callbacks(config: DPORunConfig, stage_dir: Path, callbacks: Sequence[Any],
+                     probe: Callable[[Any, Any], dict[str, float]] | None) -> tuple[list[Any], Any]:
+    """A stage's callbacks (its JSONL log, the given ``callbacks``, TensorBoard, the collapse monitor as
+    configured) and the monitor (None when off)."""
+    from codealign.train.callbacks import JsonlLogCallback, tensorboard_callback
+    from codealign.train.monitor import CollapseMonitor, MonitorConfig
+
+    found = [JsonlLogCallback(stage_dir / "train_log.jsonl"), *callbacks]
+    if config.report_tensorboard:
+        found.append(tensorboard_callback(stage_dir / "tensorboard"))
+    monitor = None
+    if config.monitor:
+        monitor = CollapseMonitor(
+            MonitorConfig(config.monitor_window, config.monitor_max_chosen_drop, config.monitor_probe_every,
+                          config.monitor_max_rate_increase),
+            probe=probe,
+        )
+        found.append(monitor)
+    return found, monitor
+
+
+def _mark_finished(stage_dir: Path, result: StageResult) -> None:
+    """Record ``result`` in ``done.json`` (what :func:`_finished_stage` reads back) and drop the stage's
+    checkpoints: a finished stage is never resumed."""
+    info = dataclasses.asdict(result)
+    info.pop("skipped")
+    write_text_atomic(stage_dir / "done.json", json.dumps(info, indent=2))
+    for ckpt in stage_dir.glob("checkpoint-*"):
+        shutil.rmtree(ckpt, ignore_errors=True)
 
 
 def _save_policy(trainer, final_dir: Path) -> None:
@@ -591,11 +613,3 @@ def _save_policy(trainer, final_dir: Path) -> None:
             shutil.rmtree(final_dir)
         os.replace(tmp, final_dir)
     trainer.accelerator.wait_for_everyone()
-
-
-def load_config(path: str | Path | None, overrides: Sequence[str] = ()) -> DPORunConfig:
-    """A :class:`DPORunConfig` from a YAML file (its top level or its ``dpo:`` section) and ``key=value``
-    overrides (YAML values; dotted keys set nested mappings such as ``trl.warmup_ratio=0.1``)."""
-    from codealign.config import load_section
-
-    return DPORunConfig.from_dict(load_section(path, overrides, "dpo"))

@@ -17,15 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from codealign.config import IO
+
 
 @dataclass
 class GRPORunConfig:
     """GRPO training; the pipeline sets ``model``, ``output_dir``, ``max_steps`` and the sampling settings (from
     its ``sample`` section, so GRPO samples like rft and dpo)."""
 
-    model: str = ""
+    model: str = field(default="", metadata=IO)
     """The policy to train (a model folder or hub id); the pipeline sets the round's starting policy."""
-    output_dir: str = ""
+    output_dir: str = field(default="", metadata=IO)
     """Checkpoints and ``final/``; the pipeline sets ``<run dir>/[round<r>/]grpo``."""
     learning_rate: float = 1e-5
     """Peak learning rate."""

@@ -14,14 +14,14 @@ or the domains (RFT rows are built from :class:`~codealign.types.ExecResult` dat
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from codealign.errors import UserError, closest
+from codealign.config import IO
+from codealign.errors import UserError
 from codealign.train.order import StageOrderSampler
 from codealign.types import ExecResult, Task, Verdict
 
@@ -37,24 +37,24 @@ STAGE_COLUMN = "curriculum_stage"
 class SFTRunConfig:
     """One SFT (or RFT) run. Every field can be set from YAML or ``key=value`` overrides."""
 
-    model: str = "codealign-tiny"
+    model: str = field(default="codealign-tiny", metadata=IO)
     """Hub id, local model folder, or ``codealign-tiny`` (the offline tiny model)."""
 
-    output_dir: str = "runs/sft"
+    output_dir: str = field(default="runs/sft", metadata=IO)
     """Run folder: checkpoints (``checkpoint-N``), the final model (``final/``), ``train_log.jsonl`` and
     ``tensorboard/``."""
 
-    mode: str = "sft"
+    mode: str = field(default="sft", metadata=IO)
     """``sft``: train on the rows given (``data`` files or the rows passed to :func:`train_sft`); ``rft``: build
     rows from execution verdicts (``verdicts`` + ``tasks``) keeping only PASS samples."""
 
-    data: list[str] = field(default_factory=list)
+    data: list[str] = field(default_factory=list, metadata=IO)
     """SFT row files (JSONL with ``prompt`` and ``completion``), one per curriculum stage, in stage order."""
 
-    verdicts: str = ""
+    verdicts: str = field(default="", metadata=IO)
     """RFT: verdicts JSONL (ExecResult rows with the candidate text in ``completion``)."""
 
-    tasks: str = ""
+    tasks: str = field(default="", metadata=IO)
     """RFT: tasks JSONL that the verdicts refer to (their prompts become the training prompts)."""
 
     rft_max_per_task: int = 0
@@ -153,24 +153,6 @@ class SFTRunConfig:
         clash = reserved & set(self.trl)
         if clash:
             raise UserError(f"sft config: set {', '.join(sorted(clash))} as top-level fields, not under trl")
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "SFTRunConfig":
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - set(fields))
-        if unknown:
-            raise UserError(f"sft config: unknown field {unknown[0]!r}{closest(unknown[0], sorted(fields))}")
-        coerced = {}
-        for name, value in values.items():
-            kind = {"float": float, "int": int}.get(str(fields[name].type))
-            if kind is not None and isinstance(value, (str, int)) and not isinstance(value, bool):
-                # YAML 1.1 reads 2e-4 as a string; numbers written that way are still numbers.
-                try:
-                    value = kind(value)
-                except ValueError:
-                    raise UserError(f"sft config: {name} must be a number, got {value!r}") from None
-            coerced[name] = value
-        return cls(**coerced)
 
 
 @dataclass
@@ -304,25 +286,13 @@ def _resume_point(config: SFTRunConfig) -> str | None:
     return choice
 
 
-def build_sft_trainer(
-    config: SFTRunConfig, data: Sequence[Row] | Sequence[Sequence[Row]] | None = None, *, callbacks=(), quiet: bool = False
-):
-    """The configured trainer (a TRL ``SFTTrainer`` subclass whose ``curriculum`` attribute is its
-    :class:`~codealign.train.order.StageOrderSampler`) and the tokenizer, without training. ``data`` as in :func:`as_stages`; None
-    reads the config's files."""
-    import torch
+def _sft_dataset(config: SFTRunConfig, stages: list[list[Row]], tokenizer: Any):
+    """The stages' rows as one dataset for TRL: formatted like sampling formats them (unless ``raw_prompts``),
+    each tagged with its stage index in :data:`STAGE_COLUMN`."""
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM
-    from trl import SFTConfig
 
     from codealign.prompts import sft_row
-    from codealign.train.callbacks import JsonlLogCallback, tensorboard_callback
-    from codealign.train.device import resolve_device, training_args_for_device
-    from codealign.train.models import load_tokenizer, resolve_model_path
 
-    stages = as_stages(data) if data is not None else _load_rows(config)
-    device = resolve_device(config.device)
-    tokenizer = load_tokenizer(config.model)
     system = config.system or None
 
     def to_trl(row: Row) -> dict[str, Any]:
@@ -330,16 +300,35 @@ def build_sft_trainer(
             return {"prompt": row["prompt"], "completion": row["completion"]}
         return sft_row(row["prompt"], row["completion"], tokenizer, system=system)
 
-    flat = [{**to_trl(row), STAGE_COLUMN: index} for index, stage in enumerate(stages) for row in stage]
-    dataset = Dataset.from_list(flat)
+    dataset = Dataset.from_list([{**to_trl(row), STAGE_COLUMN: index} for index, stage in enumerate(stages)
+                                 for row in stage])
     if len(stages) > 1 and (config.trl.get("packing") or config.trl.get("shuffle_dataset")):
         raise UserError("sft config: packing / shuffle_dataset reorder rows across stages; a curriculum needs them off")
-    dtype = torch.float32 if device == "cpu" else "auto"
-    model = AutoModelForCausalLM.from_pretrained(resolve_model_path(config.model), dtype=dtype)
+    return dataset
+
+
+def _sft_model(config: SFTRunConfig, device: str):
+    """The policy to train; on CPU always in float32, whatever dtype its checkpoint was saved in."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from codealign.train.models import resolve_model_path
+
+    model = AutoModelForCausalLM.from_pretrained(resolve_model_path(config.model),
+                                                 dtype=torch.float32 if device == "cpu" else "auto")
     if device == "cpu" and model.dtype != torch.float32:
         model = model.float()
+    return model
 
-    args = SFTConfig(
+
+def _sft_args(config: SFTRunConfig, device: str):
+    """TRL's ``SFTConfig`` for ``config`` on ``device``: one epoch per curriculum pass (the sampler repeats
+    stages), checkpoints only when ``save_steps``, no integrations (the JSONL and TensorBoard callbacks log)."""
+    from trl import SFTConfig
+
+    from codealign.train.device import training_args_for_device
+
+    return SFTConfig(
         output_dir=config.output_dir,
         learning_rate=config.learning_rate,
         lr_scheduler_type=config.lr_scheduler_type,
@@ -361,22 +350,43 @@ def build_sft_trainer(
         disable_tqdm=True,
         **{**training_args_for_device(device), **config.trl},
     )
+
+
+def _sft_callbacks(config: SFTRunConfig, callbacks: Sequence[Any]) -> list[Any]:
+    """The run's JSONL log, the given ``callbacks``, then TensorBoard when ``report_tensorboard``."""
+    from codealign.train.callbacks import JsonlLogCallback, tensorboard_callback
+
+    found = [JsonlLogCallback(Path(config.output_dir) / "train_log.jsonl"), *callbacks]
+    if config.report_tensorboard:
+        found.append(tensorboard_callback(Path(config.output_dir) / "tensorboard"))
+    return found
+
+
+def build_sft_trainer(
+    config: SFTRunConfig, data: Sequence[Row] | Sequence[Sequence[Row]] | None = None, *, callbacks=(), quiet: bool = False
+):
+    """The configured trainer (a TRL ``SFTTrainer`` subclass whose ``curriculum`` attribute is its
+    :class:`~codealign.train.order.StageOrderSampler`) and the tokenizer, without training. ``data`` as in :func:`as_stages`; None
+    reads the config's files."""
+    from codealign.train.device import resolve_device
+    from codealign.train.models import load_tokenizer
+
+    stages = as_stages(data) if data is not None else _load_rows(config)
+    device = resolve_device(config.device)
+    tokenizer = load_tokenizer(config.model)
+    dataset = _sft_dataset(config, stages, tokenizer)
     peft_config = None
     if config.peft:
         from peft import LoraConfig
 
         peft_config = LoraConfig(task_type="CAUSAL_LM", **config.peft)
-    all_callbacks = [JsonlLogCallback(Path(config.output_dir) / "train_log.jsonl"), *callbacks]
-    if config.report_tensorboard:
-        all_callbacks.append(tensorboard_callback(Path(config.output_dir) / "tensorboard"))
-    trainer_cls = _curriculum_trainer_class()
-    trainer = trainer_cls(
-        model=model,
-        args=args,
+    trainer = _curriculum_trainer_class()(
+        model=_sft_model(config, device),
+        args=_sft_args(config, device),
         train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=all_callbacks,
+        callbacks=_sft_callbacks(config, callbacks),
         epochs=config.epochs,
         shuffle=config.shuffle_within_stage,
         sampler_seed=config.seed,
@@ -416,16 +426,3 @@ def train_sft(
         resumed_from=resume,
         log_path=str(Path(config.output_dir) / "train_log.jsonl"),
     )
-
-
-def load_config(path: str | os.PathLike | None, overrides: Sequence[str] = ()) -> SFTRunConfig:
-    """An :class:`SFTRunConfig` from a YAML file (its top level, or its ``sft:`` section) and ``key=value``
-    overrides (values parsed as YAML; ``peft.r=8`` sets a nested key). Unknown keys raise :class:`UserError`."""
-    from codealign.config import load_section
-
-    return SFTRunConfig.from_dict(load_section(path, overrides, "sft"))
-
-
-def train_sft_from_config(path: str | os.PathLike | None, overrides: Sequence[str] = ()) -> SFTResult:
-    """``codealign train sft --config FILE [key=value ...]``: load the config and train."""
-    return train_sft(load_config(path, overrides))
