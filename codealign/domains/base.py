@@ -282,14 +282,6 @@ class Domain(abc.ABC):
         known-good and one known-bad. Empty when the domain offers none."""
         return []
 
-    def tokenizer_corpus(self) -> list[str]:
-        """Texts of this language for the offline tiny model's tokenizer, in a fixed order: by default every
-        file of the domain package's ``resources/tokenizer_corpus`` folder, sorted by name."""
-        folder = self._resources() / "tokenizer_corpus"
-        if not folder.is_dir():
-            return []
-        return [e.read_text(encoding="utf-8") for e in sorted(folder.iterdir(), key=lambda e: e.name) if e.is_file()]
-
     @classmethod
     def warmup_folder(cls) -> Path:
         """Where the domain's shipped SFT warm-up of ``codealign-tiny`` lives (``resources/warmup`` of its
