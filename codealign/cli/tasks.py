@@ -1,5 +1,9 @@
 """``codealign tasks generate [--domain D] --family F --n N --seed S --out T``: procedural tasks from a domain's
-task families (:meth:`Domain.generate_tasks`), found through the registry."""
+task families (:meth:`Domain.generate_tasks`), found through the registry.
+
+``codealign tasks import --domain D FILE... --out T``: one task per program file another tool exported, whose
+reference is that program (:meth:`Domain.import_task`); the spec of ``prog.xml`` is the text of ``prog.md``
+beside it. Every file is read and converted before ``T`` is written, so an error leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -36,6 +40,18 @@ def register(sub) -> None:
     g.add_argument("--out", required=True, help="output tasks JSONL (written atomically)")
     g.set_defaults(func=run)
 
+    from codealign.domains import domain_names
+
+    i = tsub.add_parser("import", help="tasks whose references are program files exported by other tools")
+    output_flags(i)
+    i.add_argument("--domain", required=True, choices=domain_names(),
+                   help="the domain that reads the files (ladder: PLCopen TC6 XML or ASCII drawings)")
+    i.add_argument("files", nargs="+", metavar="FILE",
+                   help="program files; each one's spec is the file beside it with the suffix .md "
+                        "(prog.xml -> prog.md), its task id the file name without suffix")
+    i.add_argument("--out", required=True, help="output tasks JSONL (written atomically)")
+    i.set_defaults(func=run_import)
+
 
 def run(args: argparse.Namespace) -> dict:
     from collections import Counter
@@ -69,3 +85,42 @@ def _domain_of(families: list[str] | None) -> str:
     if len(domains) != 1:
         raise UserError(f"give --domain: task families come from {', '.join(sorted(domains)) or 'no domain'}")
     return domains.pop()
+
+
+def run_import(args: argparse.Namespace) -> dict:
+    from pathlib import Path
+
+    from codealign.cli.common import refuse_overwriting_inputs
+    from codealign.domains import get_domain
+    from codealign.jsonl import write_jsonl
+
+    domain = get_domain(args.domain)
+    tasks, files = [], {}
+    for name in args.files:
+        path = Path(name)
+        spec = path.with_suffix(".md")
+        if spec == path:
+            raise UserError(f"{path}: a program file cannot end in .md, the suffix of its spec file")
+        if path.stem in files:
+            raise UserError(f"{files[path.stem]} and {path} would both be task {path.stem!r}; rename one")
+        refuse_overwriting_inputs(args.out, FILE=str(path))
+        files[path.stem] = path
+        source, text = _read(path, "program file"), _read(spec, f"spec of {path}")
+        try:
+            tasks.append(domain.import_task(path.stem, source, text))
+        except UserError as exc:
+            raise UserError(f"{path}: {exc}") from None
+    write_jsonl(args.out, tasks)
+    if not quiet(args):
+        print(f"wrote {len(tasks)} {args.domain} tasks to {args.out}")
+    return {"out": str(args.out), "n": len(tasks), "domain": args.domain}
+
+
+def _read(path, what: str) -> str:
+    """The UTF-8 text of ``path``; a UserError naming ``what`` is missing or unreadable."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file ({what})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read the {what}: {exc}") from None

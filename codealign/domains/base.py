@@ -282,6 +282,14 @@ class Domain(abc.ABC):
         known-good and one known-bad. Empty when the domain offers none."""
         return []
 
+    def import_task(self, task_id: str, source: str, spec: str) -> Task:
+        """The task ``task_id`` asking for ``spec`` whose reference is the program in ``source``, the text of a
+        file another tool exported (``codealign tasks import``). Raises UserError naming what it cannot read; by
+        default the domain reads no such files."""
+        from codealign.errors import UserError
+
+        raise UserError(f"domain {self.name!r} imports no program files")
+
     @classmethod
     def warmup_folder(cls) -> Path:
         """Where the domain's shipped SFT warm-up of ``codealign-tiny`` lives (``resources/warmup`` of its

@@ -128,6 +128,12 @@ class LadderDomain(Domain):
             return []
         return [(e.program.text(), e.metadata()) for e in negatives(program, rng=rng).kept]
 
+    def import_task(self, task_id: str, source: str, spec: str) -> Task:
+        """A task from a PLCopen TC6 XML export or an ASCII ladder drawing (see :mod:`.exchange`)."""
+        from codealign.domains.ladder.exchange import import_task
+
+        return import_task(task_id, source, spec)
+
     def benchmarks(self) -> tuple[Benchmark, ...]:
         return (Benchmark(
             "ladder", lambda path, split, model=None: bundled_tasks(split, path), self.reference_solution,
