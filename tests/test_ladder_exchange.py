@@ -107,3 +107,37 @@ def test_tasks_import_refuses_a_domain_that_reads_no_program_files(files, capsys
     code = main(["tasks", "import", "--domain", "python", str(files / "seal.xml"), "--out", str(files / "t.jsonl")])
     assert code == 2 and "domain 'python' imports no program files" in capsys.readouterr().err
     assert not (files / "t.jsonl").exists()
+
+
+def test_tasks_export_writes_each_programs_plcopen_xml_that_imports_back_to_its_text(tmp_path):
+    from codealign.domains.ladder.plcopen import import_ld
+    from codealign.jsonl import write_jsonl
+
+    programs = ["[NO(Start) | NO(Run)] NC(Stop) OUT(Run)", "GT(temp, 59) SET(cool)\nLT(temp, 57) RST(cool)"]
+    cands = [Candidate("t1", programs[0]), Candidate("t2", programs[1])]
+    write_jsonl(tmp_path / "cands.jsonl", cands)
+    assert main(["tasks", "export", "--domain", "ladder", "--candidates", str(tmp_path / "cands.jsonl"),
+                 "--out-dir", str(tmp_path / "ide"), "--quiet"]) == 0
+    for cand, text in zip(cands, programs):
+        assert import_ld((tmp_path / "ide" / f"{cand.task_id}.{cand.candidate_id}.xml").read_text()).text() == text
+
+
+def test_tasks_export_skips_and_counts_a_program_that_does_not_parse(tmp_path):
+    from codealign.jsonl import write_jsonl
+
+    write_jsonl(tmp_path / "cands.jsonl", [Candidate("t1", "NO(a) OUT(b"), Candidate("t1", "NO(a) OUT(b)")])
+    code = main(["tasks", "export", "--domain", "ladder", "--candidates", str(tmp_path / "cands.jsonl"),
+                 "--out-dir", str(tmp_path / "ide"), "--quiet"])
+    assert code == 0 and len(list((tmp_path / "ide").iterdir())) == 1
+
+
+def test_tasks_export_refuses_an_out_dir_that_exists(tmp_path, capsys):
+    from codealign.jsonl import write_jsonl
+
+    write_jsonl(tmp_path / "cands.jsonl", [Candidate("t1", "NO(a) OUT(b)")])
+    (tmp_path / "ide").mkdir()
+    (tmp_path / "ide" / "mine.xml").write_text("kept")
+    code = main(["tasks", "export", "--domain", "ladder", "--candidates", str(tmp_path / "cands.jsonl"),
+                 "--out-dir", str(tmp_path / "ide")])
+    assert code == 2 and "exists; give a folder to create" in capsys.readouterr().err
+    assert [p.name for p in (tmp_path / "ide").iterdir()] == ["mine.xml"]

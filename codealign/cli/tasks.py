@@ -3,7 +3,11 @@ task families (:meth:`Domain.generate_tasks`), found through the registry.
 
 ``codealign tasks import --domain D FILE... --out T``: one task per program file another tool exported, whose
 reference is that program (:meth:`Domain.import_task`); the spec of ``prog.xml`` is the text of ``prog.md``
-beside it. Every file is read and converted before ``T`` is written, so an error leaves nothing behind."""
+beside it. Every file is read and converted before ``T`` is written, so an error leaves nothing behind.
+
+``codealign tasks export --domain D --candidates C --out-dir DIR [--verdict V]``: the programs of a candidates
+or verdicts file as files another tool reads (:meth:`Domain.export_program`), one per row,
+``DIR/TASK.CANDIDATE.SUFFIX``; rows whose program the domain cannot write are counted and skipped."""
 
 from __future__ import annotations
 
@@ -51,6 +55,16 @@ def register(sub) -> None:
                         "(prog.xml -> prog.md), its task id the file name without suffix")
     i.add_argument("--out", required=True, help="output tasks JSONL (written atomically)")
     i.set_defaults(func=run_import)
+
+    e = tsub.add_parser("export", help="the programs of candidates or verdicts as files other tools read")
+    output_flags(e)
+    e.add_argument("--domain", required=True, choices=domain_names(),
+                   help="the domain that writes the files (ladder: PLCopen TC6 XML)")
+    e.add_argument("--candidates", required=True, help="candidates or verdicts JSONL")
+    e.add_argument("--verdict", default=None, metavar="V",
+                   help="export only the rows of a verdicts file with this verdict (e.g. PASS)")
+    e.add_argument("--out-dir", required=True, help="folder to create (written atomically; must not exist)")
+    e.set_defaults(func=run_export)
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -124,3 +138,42 @@ def _read(path, what: str) -> str:
         raise UserError(f"{path}: no such file ({what})") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: cannot read the {what}: {exc}") from None
+
+
+def run_export(args: argparse.Namespace) -> dict:
+    import os
+    import re
+
+    from codealign.domains import get_domain
+    from codealign.jsonl import atomic_dir, read_jsonl
+
+    domain = get_domain(args.domain)
+    rows = read_jsonl(args.candidates)
+    if os.path.exists(args.out_dir):
+        raise UserError(f"--out-dir {args.out_dir} exists; give a folder to create")
+    files, skipped = {}, 0
+    for n, row in enumerate(rows, 1):
+        if not isinstance(row, dict) or not all(isinstance(row.get(k), str) for k in ("task_id", "candidate_id",
+                                                                                        "completion")):
+            raise UserError(f"{args.candidates}: row {n} lacks task_id, candidate_id or completion")
+        if args.verdict is not None:
+            if "verdict" not in row:
+                raise UserError(f"{args.candidates}: row {n} has no verdict; --verdict needs a verdicts file")
+            if row["verdict"] != args.verdict:
+                continue
+        stem = f"{row['task_id']}.{row['candidate_id']}"
+        if not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*", stem):
+            raise UserError(f"{args.candidates}: row {n}: {stem!r} cannot be a file name")
+        try:
+            suffix, text = domain.export_program(row["completion"])
+        except UserError:
+            skipped += 1
+            continue
+        files[stem + suffix] = text
+    with atomic_dir(args.out_dir) as folder:
+        for name, text in files.items():
+            (folder / name).write_text(text, encoding="utf-8")
+    if not quiet(args):
+        print(f"wrote {len(files)} {args.domain} program files to {args.out_dir}"
+              + (f"; skipped {skipped} the domain cannot write" if skipped else ""))
+    return {"out_dir": str(args.out_dir), "n": len(files), "skipped": skipped}

@@ -290,6 +290,14 @@ class Domain(abc.ABC):
 
         raise UserError(f"domain {self.name!r} imports no program files")
 
+    def export_program(self, text: str) -> tuple[str, str]:
+        """The program ``text`` (an answer in this domain's form) as a file another tool reads: its suffix and
+        its text (``codealign tasks export``). Raises UserError when ``text`` is no such program; by default the
+        domain writes no such files."""
+        from codealign.errors import UserError
+
+        raise UserError(f"domain {self.name!r} exports no program files")
+
     @classmethod
     def warmup_folder(cls) -> Path:
         """Where the domain's shipped SFT warm-up of ``codealign-tiny`` lives (``resources/warmup`` of its

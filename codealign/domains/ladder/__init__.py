@@ -134,6 +134,12 @@ class LadderDomain(Domain):
 
         return import_task(task_id, source, spec)
 
+    def export_program(self, text: str) -> tuple[str, str]:
+        """PLCopen TC6 XML (an ``<LD>`` body, :mod:`.plcopen`) of the rung text ``text``, for an IDE."""
+        from codealign.domains.ladder.plcopen import export_ld
+
+        return ".xml", export_ld(parse_program(text))
+
     def benchmarks(self) -> tuple[Benchmark, ...]:
         return (Benchmark(
             "ladder", lambda path, split, model=None: bundled_tasks(split, path), self.reference_solution,
