@@ -16,7 +16,16 @@ from __future__ import annotations
 
 import re
 
-from codealign.domains.ladder.model import LEFT, Coil, Compare, Contact, Element, Program, program_from_links
+from codealign.domains.ladder.model import (
+    LEFT,
+    Coil,
+    Compare,
+    Contact,
+    Element,
+    Program,
+    UnionFind,
+    program_from_links,
+)
 from codealign.errors import UserError
 
 _ELEMENT = re.compile(r"\[[ /<>PN]\]|\([ /SR]\)")
@@ -61,17 +70,8 @@ def import_ascii(drawing: str) -> Program:
             elements[ident], spans[ident] = element, (r, c0, c1)
             owned.update((r, c) for c in range(c0, c1 + 1))
 
-    parent: dict[tuple[int, int], tuple[int, int]] = {}
-
-    def find(cell):
-        parent.setdefault(cell, cell)
-        while parent[cell] != cell:
-            parent[cell] = parent[parent[cell]]
-            cell = parent[cell]
-        return cell
-
-    def union(a, b):
-        parent[find(a)] = find(b)
+    nets = UnionFind()
+    find, union = nets.find, nets.union
 
     def at(r, c):
         if (r, c) in owned or not (0 <= r < len(grid) and 0 <= c < width):

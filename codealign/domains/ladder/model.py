@@ -278,6 +278,25 @@ class RungGraph:
         return sorted(a for a, b in self.edges if b == node)
 
 
+class UnionFind:
+    """Groups of joined items (the wire ends of one net): ``union(a, b)`` joins a's group to b's, ``find(a)``
+    names a's group by one of its items; an item not seen before is a group of its own."""
+
+    def __init__(self) -> None:
+        self._parent: dict = {}
+
+    def find(self, item):
+        parent = self._parent
+        parent.setdefault(item, item)
+        while parent[item] != item:
+            parent[item] = parent[parent[item]]
+            item = parent[item]
+        return item
+
+    def union(self, a, b) -> None:
+        self._parent[self.find(a)] = self.find(b)
+
+
 def tree_to_graph(body: Series) -> RungGraph:
     graph = RungGraph()
 
@@ -304,20 +323,10 @@ def tree_to_graph(body: Series) -> RungGraph:
 def graph_to_tree(graph: RungGraph) -> Series:
     """The series/parallel tree of a rung graph, read through its nets; branch order follows node ids."""
     # Union-find over ports: ("in", id) and ("out", id); LEFT's output and RIGHT's input are the rails.
-    parent: dict[tuple[str, int], tuple[str, int]] = {}
-
-    def find(port):
-        parent.setdefault(port, port)
-        while parent[port] != port:
-            parent[port] = parent[parent[port]]
-            port = parent[port]
-        return port
-
-    def union(a, b):
-        parent[find(a)] = find(b)
-
+    nets = UnionFind()
+    find = nets.find
     for a, b in graph.edges:
-        union(("out", a), ("in", b))
+        nets.union(("out", a), ("in", b))
     left, right = find(("out", LEFT)), find(("in", RIGHT))
     if left == right:
         raise GraphShapeError("rung shorts the left rail to the right rail")
@@ -375,21 +384,14 @@ def program_from_links(elements: dict[int, Element], feeds: dict[int, list[int]]
     key of a rung's elements), elements within a rung by their keys. Raises :class:`GraphShapeError` for a
     rung with no series/parallel form.
     """
-    parent = {e: e for e in elements}
-
-    def find(a):
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
+    linked = UnionFind()
     for e, sources in feeds.items():
         for s in sources:
             if s != LEFT:
-                parent[find(s)] = find(e)
+                linked.union(s, e)
     groups: dict[int, list[int]] = {}
     for e in sorted(elements, key=lambda e: order[e]):
-        groups.setdefault(find(e), []).append(e)
+        groups.setdefault(linked.find(e), []).append(e)
     rows: list[tuple[tuple, Rung | Comment]] = list(comments)
     for members in groups.values():
         index = {e: i for i, e in enumerate(members)}
