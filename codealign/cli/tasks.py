@@ -24,7 +24,16 @@ def _families() -> dict[str, str]:
     return {family: name for name in domain_names() for family in get_domain(name).task_families}
 
 
+def _overriding(hook: str) -> str:
+    """The registered domains that implement the :class:`Domain` method ``hook``."""
+    from codealign.domains import Domain, domain_class, domain_names
+
+    return ", ".join(n for n in domain_names() if getattr(domain_class(n), hook) is not getattr(Domain, hook))
+
+
 def register(sub) -> None:
+    from codealign.domains import domain_names
+
     families = _families()
     p = sub.add_parser("tasks", help="procedural tasks")
     tsub = p.add_subparsers(dest="tasks_command", required=True)
@@ -44,12 +53,10 @@ def register(sub) -> None:
     g.add_argument("--out", required=True, help="output tasks JSONL (written atomically)")
     g.set_defaults(func=run)
 
-    from codealign.domains import domain_names
-
     i = tsub.add_parser("import", help="tasks whose references are program files exported by other tools")
     output_flags(i)
     i.add_argument("--domain", required=True, choices=domain_names(),
-                   help="the domain that reads the files (ladder: PLCopen TC6 XML or ASCII drawings)")
+                   help=f"the domain that reads the files (domains that read any: {_overriding('import_task')})")
     i.add_argument("files", nargs="+", metavar="FILE",
                    help="program files; each one's spec is the file beside it with the suffix .md "
                         "(prog.xml -> prog.md), its task id the file name without suffix")
@@ -59,7 +66,7 @@ def register(sub) -> None:
     e = tsub.add_parser("export", help="the programs of candidates or verdicts as files other tools read")
     output_flags(e)
     e.add_argument("--domain", required=True, choices=domain_names(),
-                   help="the domain that writes the files (ladder: PLCopen TC6 XML)")
+                   help=f"the domain that writes the files (domains that write any: {_overriding('export_program')})")
     e.add_argument("--candidates", required=True, help="candidates or verdicts JSONL")
     e.add_argument("--verdict", default=None, metavar="V",
                    help="export only the rows of a verdicts file with this verdict (e.g. PASS)")
