@@ -2,7 +2,9 @@ import json
 
 import pytest
 
+from codealign.domains.ladder.model import GraphShapeError, RungGraph, LEFT, RIGHT, Contact, Coil, graph_to_tree, tree_to_graph
 from codealign.domains.ladder.parser import MAX_DEPTH, LadderSyntaxError, parse_program
+from codealign.domains.ladder.plcopen import export_ld, import_ld
 from codealign.errors import UserError
 
 
@@ -41,14 +43,56 @@ def test_malformed_program_error_names_line_and_column(text, line, column, reaso
     assert "\n" not in str(err.value)
 
 
-def test_text_parse_text_is_identity_on_every_fixture(fixtures):
-    for row in fixtures:
-        text = "\n".join(row["ldt"])
-        assert parse_program(text).text() == text, row["id"]
-
-
 def test_syntax_error_is_a_user_error():
     assert issubclass(LadderSyntaxError, UserError)
+
+
+def test_text_graph_text_is_identity_on_every_fixture(fixtures):
+    for row in fixtures:
+        text = "\n".join(row["ldt"])
+        program = parse_program(text)
+        rebuilt = [graph_to_tree(tree_to_graph(rung.body)) for rung in program.rungs]
+        assert rebuilt == [rung.body for rung in program.rungs], row["id"]
+        assert "\n".join(b.text() for b in rebuilt) == text, row["id"]
+
+
+def test_text_plcopen_text_is_identity_on_every_fixture(fixtures):
+    for row in fixtures:
+        text = "\n".join(row["ldt"])
+        assert import_ld(export_ld(parse_program(text))).text() == text, row["id"]
+
+
+def test_plcopen_round_trip_keeps_blocks_compares_and_comments():
+    text = ("(* mixing station *)\n[NO(a) | [NO(b) | NC(c)] NO(d)] TON(T1, PT=2s) CTU(C1, PV=3, R=x) OUT(y)\n"
+            "GT(C1.CV, -2) CTD(C2, PV=n) [OUT(z) | SET(w)]\nP(e) N(f) TP(T2, PT=150ms) TOF(T3, PT=1m) NOUT(g)")
+    assert import_ld(export_ld(parse_program(text))).text() == text
+
+
+def test_plcopen_import_reads_ld_inside_a_project():
+    body = export_ld(parse_program("NO(a) OUT(b)"))
+    project = ('<project xmlns="http://www.plcopen.org/xml/tc6_0201"><types><pous><pou name="main" pouType="program">'
+               f"<body>{body}</body></pou></pous></types></project>")
+    assert import_ld(project).text() == "NO(a) OUT(b)"
+
+
+def test_plcopen_import_rejects_unsupported_element_with_one_line():
+    xml = export_ld(parse_program("NO(a) OUT(b)")).replace("</LD>", '<jump localId="99" label="x"/></LD>')
+    with pytest.raises(UserError, match=r"unsupported LD element <jump> \(localId 99\)"):
+        import_ld(xml)
+
+
+def test_plcopen_import_rejects_malformed_xml():
+    with pytest.raises(UserError, match="malformed XML"):
+        import_ld("<LD><contact")
+
+
+def test_bridge_graph_has_no_text_form():
+    graph = RungGraph({0: Contact("NO", "a"), 1: Contact("NO", "b"), 2: Contact("NO", "c"), 3: Contact("NO", "d"),
+                       4: Contact("NO", "e"), 5: Coil("OUT", "y")})
+    # a-c and b-d in parallel, bridged by e from a's output to d's input (a Wheatstone bridge)
+    graph.edges = {(LEFT, 0), (LEFT, 1), (0, 2), (1, 3), (0, 4), (4, 3), (2, 5), (3, 5), (5, RIGHT)}
+    with pytest.raises(GraphShapeError, match="not a series/parallel"):
+        graph_to_tree(graph)
 
 
 def test_nested_groups_are_flattened_to_canonical_form():
@@ -75,3 +119,27 @@ def test_element_positions_point_at_the_source():
     program = parse_program("NO(a)\n  [NO(b) | NC(c)] OUT(d)")
     positions = [e.pos for _, e in program.elements()]
     assert positions == [(1, 1), (2, 4), (2, 12), (2, 19)]
+
+
+def test_ascii_drawings_import_to_their_rung_text(fixtures):
+    from codealign.domains.ladder.ascii import import_ascii
+
+    drawn = [r for r in fixtures if r["id"] != "vdorr_test08"]
+    for row in drawn:
+        assert import_ascii(row["ascii"]).text() == "\n".join(row["ldt"]), row["id"]
+    assert len(drawn) == 16
+
+
+def test_ascii_function_block_box_is_refused_with_one_line(fixtures):
+    from codealign.domains.ladder.ascii import import_ascii
+
+    box = next(r for r in fixtures if r["id"] == "vdorr_test08")
+    with pytest.raises(UserError, match="function-block boxes are not supported"):
+        import_ascii(box["ascii"])
+
+
+def test_ascii_wire_crossing_is_not_a_junction():
+    from codealign.domains.ladder.ascii import import_ascii
+
+    drawing = "|  a\n+--[ ]--+\n|       |\n|  b    |   d\n+--[ ]--|---( )--\n|       |  c\n|       +--( )--"
+    assert import_ascii(drawing).text() == "NO(a) OUT(c)\nNO(b) OUT(d)"

@@ -282,13 +282,21 @@ class Domain(abc.ABC):
         known-good and one known-bad. Empty when the domain offers none."""
         return []
 
-    def tokenizer_corpus(self) -> list[str]:
-        """Texts of this language for the offline tiny model's tokenizer, in a fixed order: by default every
-        file of the domain package's ``resources/tokenizer_corpus`` folder, sorted by name."""
-        folder = self._resources() / "tokenizer_corpus"
-        if not folder.is_dir():
-            return []
-        return [e.read_text(encoding="utf-8") for e in sorted(folder.iterdir(), key=lambda e: e.name) if e.is_file()]
+    def import_task(self, task_id: str, source: str, spec: str) -> Task:
+        """The task ``task_id`` asking for ``spec`` whose reference is the program in ``source``, the text of a
+        file another tool exported (``codealign tasks import``). Raises UserError naming what it cannot read; by
+        default the domain reads no such files."""
+        from codealign.errors import UserError
+
+        raise UserError(f"domain {self.name!r} imports no program files")
+
+    def export_program(self, text: str) -> tuple[str, str]:
+        """The program ``text`` (an answer in this domain's form) as a file another tool reads: its suffix and
+        its text (``codealign tasks export``). Raises UserError when ``text`` is no such program; by default the
+        domain writes no such files."""
+        from codealign.errors import UserError
+
+        raise UserError(f"domain {self.name!r} exports no program files")
 
     @classmethod
     def warmup_folder(cls) -> Path:

@@ -128,6 +128,18 @@ class LadderDomain(Domain):
             return []
         return [(e.program.text(), e.metadata()) for e in negatives(program, rng=rng).kept]
 
+    def import_task(self, task_id: str, source: str, spec: str) -> Task:
+        """A task from a PLCopen TC6 XML export or an ASCII ladder drawing (see :mod:`.exchange`)."""
+        from codealign.domains.ladder.exchange import import_task
+
+        return import_task(task_id, source, spec)
+
+    def export_program(self, text: str) -> tuple[str, str]:
+        """PLCopen TC6 XML (an ``<LD>`` body, :mod:`.plcopen`) of the rung text ``text``, for an IDE."""
+        from codealign.domains.ladder.plcopen import export_ld
+
+        return ".xml", export_ld(parse_program(text))
+
     def benchmarks(self) -> tuple[Benchmark, ...]:
         return (Benchmark(
             "ladder", lambda path, split, model=None: bundled_tasks(split, path), self.reference_solution,

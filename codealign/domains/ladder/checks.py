@@ -19,7 +19,8 @@ constant-compare       warning   a compare of two literals
 =====================  ========  ==========================================================================
 
 A rung read from text is a series/parallel tree between the two rails, so every element lies on a power path
-from the left rail to the right one. The checks walk the tree: their work grows linearly
+from the left rail to the right one (importers refuse a graph without that shape,
+:class:`~codealign.domains.ladder.model.GraphShapeError`). The checks walk the tree: their work grows linearly
 with the program's size (a parallel group of n elements followed by one of m is n + m elements, never the
 n × m wires of its graph).
 
