@@ -37,6 +37,7 @@ from codealign.domains.verilog import (_REPLAY, _SEND, RECORD_STEPS, _record_fil
 from codealign.domains.verilog.replay import decode_events, decode_trace, encode_events, encode_trace, harness
 from codealign.sandbox.job import Job, JobStatus
 from codealign.sandbox.limits import Limits
+from codealign.sandbox.single_flight import SingleFlight
 from codealign.types import Task
 
 _FORMAT = 1
@@ -149,23 +150,18 @@ class References:
         self.store = store
         self.recorded = 0
         self._memo: dict[str, Recording] = {}
-        self._inflight: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
+        self._flight = SingleFlight(self._lock)
 
     def get(self, key: str, record: Callable[[], Recording | str]) -> tuple[Recording | str, float]:
         """The recording of ``key`` and the seconds this call spent recording it (0 when it was known);
         ``record()`` runs when neither memory nor the store holds it. A harness fault (``record`` returning a
         message) is returned, not kept."""
-        while True:
-            with self._lock:
-                if key in self._memo:
-                    return self._memo[key], 0.0
-                running = self._inflight.get(key)
-                if running is None:
-                    self._inflight[key] = threading.Event()
-                    break
-            running.wait()
-        try:
+
+        def known() -> tuple[Recording, float] | None:
+            return (self._memo[key], 0.0) if key in self._memo else None
+
+        def load_or_record() -> tuple[Recording | str, float]:
             found = self.store.load(key)
             if found is not None:
                 with self._lock:
@@ -180,15 +176,8 @@ class References:
                     self._memo[key] = made
                     self.recorded += 1
             return made, spent
-        finally:
-            with self._lock:
-                self._inflight.pop(key).set()
 
-
-_JOB = r"""
-{RECORD}
-[ $replay -eq 0 ] && send events 0 trusted/events
-"""
+        return self._flight.run(key, known, load_or_record)
 
 
 def record(task: Task, key: str, backend, binds: tuple[str, ...], limits: Limits) -> Recording | str:
