@@ -56,6 +56,8 @@ class Recording:
     timescale: str = ""
     events: tuple = ()
     """The replayable events ``(kind, time, bits)``: ``I`` the reference's inputs, ``S`` its sampled outputs."""
+    keep: bool = True
+    """False for a record job stopped at a limit (under load it may pass next time): used, never stored."""
 
     @functools.cached_property
     def trace(self) -> dict:
@@ -170,7 +172,7 @@ class References:
             start = time.perf_counter()
             made = record()
             spent = time.perf_counter() - start
-            if isinstance(made, Recording):
+            if isinstance(made, Recording) and made.keep:
                 self.store.save(made)
                 with self._lock:
                     self._memo[key] = made
@@ -181,9 +183,9 @@ class References:
 
 
 def record(task: Task, key: str, backend, binds: tuple[str, ...], limits: Limits) -> Recording | str:
-    """Run ``task``'s reference phase in one sandbox job holding no candidate code: the recording, or a
-    message when the job did not finish (a sandbox fault or a limit: never kept, the candidate gets
-    SANDBOX_ERROR)."""
+    """Run ``task``'s reference phase in one sandbox job holding no candidate code: the recording (a job
+    stopped at a limit gives a fallback that is not kept), or a message when the sandbox failed (a harness
+    fault, never kept: the candidate gets SANDBOX_ERROR)."""
     suffix, tag = secrets.token_hex(6), f"<@{secrets.token_hex(8)}@>"
     files: dict[str, str | bytes] = {}
     files["trusted/ref.sv"], tb = _renamed_reference(task, suffix)
@@ -195,6 +197,9 @@ def record(task: Task, key: str, backend, binds: tuple[str, ...], limits: Limits
     script = _SEND + fill_script(RECORD_STEPS, values) + "[ $replay -eq 0 ] && send events 0 trusted/events\n"
     outcome = backend.run(Job(script=script, files=files, limits=limits, binds=binds))
     stages = parse_stages(outcome.trusted)
+    if outcome.status in (JobStatus.TIMEOUT, JobStatus.MEMORY, JobStatus.OUTPUT_LIMIT):
+        # as in the cold job, the candidate then meets the testbench (and most likely the same limit)
+        return Recording(key, f"record {outcome.status.value}", keep=False)
     if outcome.status is not JobStatus.EXITED or "trace" not in stages:
         return f"recording the reference failed ({outcome.status.value}): {outcome.error or 'no trace'}"
     rc, text, _ = stages["trace"]
