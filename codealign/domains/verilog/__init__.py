@@ -531,7 +531,8 @@ class VerilogDomain(Domain):
         if recording is not None and not recording.fallback:
             from codealign.domains.verilog.reference import replay_harness
 
-            files = {"cand.i": files["cand.i"], "trusted/harness.sv": replay_harness(recording, [(task.assets["top_module"], tag)], suffix)}
+            harness = replay_harness(recording, [(task.assets["top_module"], tag)], suffix)
+            files = {"cand.i": files["cand.i"], "trusted/harness.sv": harness}
             values["SOURCES"] = f"srcs='cand.i trusted/harness.sv'; top=replay_{suffix}"
         else:
             values["SOURCES"] = fill_script('srcs={SRCS}; top={TBTOP}', values)
