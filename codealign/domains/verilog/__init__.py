@@ -152,20 +152,23 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import random
 import re
 import secrets
 import shlex
 import shutil
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from codealign.domains.base import Benchmark, Domain, DomainOption, command_version, limit_verdict
+from codealign.domains.base import Benchmark, Domain, DomainOption, command_version, limit_verdict, sandbox_error
 from codealign.domains.verilog.extract import extract_verilog
 from codealign.domains.verilog.syntax import SYNTAX
 from codealign.extraction import Extraction, extract_code
-from codealign.sandbox.job import Job, JobResult
+from codealign.sandbox.job import Job, JobResult, JobStatus
 from codealign.sandbox.limits import Limits
 from codealign.types import Candidate, ExecResult, Task, Verdict
 
@@ -201,40 +204,67 @@ _COMPILE_CLASSES = (
     ("unknown_system_task", re.compile(r"is not defined by any module")),
 )
 
-# Runs with the job dir as cwd; placeholders are absolute tool paths. Holds no per-job secret.
-# The design checks every Verilog job starts with (the cocotb harness too): allowlist, then compiled alone.
-CHECK_STEPS = r"""
+# Job scripts are filled by :func:`fill_script` (placeholders ``{NAME}``; values are absolute tool paths and
+# quoted arguments). They run with the job dir as cwd and hold no per-job secret.
+_SEND = r"""
 send() { printf '@%s %d %d\n' "$1" "$2" "$(wc -c < "$3")" >&3; cat "$3" >&3; }
+"""
+# The allowlist check as a job step (the cold path, cocotb); the warm path gets its report from a worker.
+_ALLOW_STEP = r"""
 chmod 000 trusted
 {PY} -I -B {ALLOW} --iverilog {IV} {CHECKS} cand.sv cand.i > allow.json 2> allow.log 3>&-; allowed=$?
 send allow $allowed allow.json
 [ $allowed -eq 0 ] || [ $allowed -eq 2 ] || { send allowlog $allowed allow.log; exit 0; }
+"""
+# The second wall: the checked text compiled alone, while the trusted folder is unreadable.
+_ALONE_STEP = r"""
+t0=$EPOCHREALTIME
 {IV} -g2012 -o alone.vvp cand.i > alone.log 2>&1; rc=$?
 send alone $rc alone.log
 [ $rc -eq 0 ] && [ $allowed -eq 0 ] || exit 0
 rm -f alone.vvp
 """
-_SCRIPT = CHECK_STEPS + r"""{LINT}
+# The design checks every Verilog job starts with (the cocotb harness too): allowlist, then compiled alone.
+CHECK_STEPS = _SEND + _ALLOW_STEP + _ALONE_STEP
+# What follows the checks: build with the chosen sources, delete every trusted source, simulate with fd 3
+# closed; the phase times (bash's clock, no process started) come last on the trusted channel.
+_RUN_STEPS = r"""{LINT}
 chmod 700 trusted
 {SOURCES}
+t1=$EPOCHREALTIME
 {BUILD} > build.log 2>&1; rc=$?
 send build $rc build.log
 [ $rc -eq 0 ] || exit 0
 find trusted -mindepth 1 -maxdepth 1 ! -name sim ! -name obj -exec rm -rf {} +
 {CLEAN}
+t2=$EPOCHREALTIME
 {RUN} 3>&-; rc=$?
 printf '@sim %d 0\n' $rc >&3
+echo "$t0 $t1 $t2 $EPOCHREALTIME" > times; send times 0 times
 """
+_SCRIPT = CHECK_STEPS + _RUN_STEPS
+# The warm path's job: the worker's check already gave ``allowed`` and ``cand.i``.
+_CHECKED_SCRIPT = _SEND + "chmod 000 trusted\nallowed={ALLOWED}\n" + _ALONE_STEP + _RUN_STEPS
 # Record and replay (see replay.py): phase 1 runs the testbench with the reference and the oracle only; the
 # candidate then runs with the generated harness, or with the testbench where phase 1 cannot be replayed.
-_RECORD = r"""
+RECORD_STEPS = r"""
 (cd trusted && {IV} -g2012 -o rec.vvp rec_tb.sv ref.sv oracle.sv && {VVP} -n rec.vvp) > trusted/rec.log 2>&1 3>&-
-{PY} -I -B {REPLAY} trusted/replay.json trusted/rec.log trusted/oracle.sv trusted/harness.sv trusted/top \
+{PY} -I -B {REPLAY} trusted/replay.json trusted/rec.log trusted/oracle.sv trusted/harness.sv trusted/top {EVENTS} \
   > trusted/trace 3>&-; replay=$?
 send trace $replay trusted/trace
-if [ $replay -eq 0 ]; then srcs="cand.i trusted/harness.sv"; top=$(cat trusted/top)
-else srcs="{SRCS}"; top={TBTOP}; fi
 """
+_RECORD = RECORD_STEPS + r"""
+if [ $replay -eq 0 ]; then srcs="cand.i trusted/harness.sv"; top=$(cat trusted/top)
+else srcs={SRCS}; top={TBTOP}; fi
+"""
+_PLACEHOLDER = re.compile(r"\{([A-Z][A-Z_]*)\}")
+
+
+def fill_script(template: str, values: dict[str, str]) -> str:
+    """``template`` with every ``{NAME}`` replaced by ``values[NAME]`` in one pass (a value is never read
+    for placeholders); KeyError names a placeholder without a value."""
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
+
 
 _LINT = (
     "{VL} --lint-only -Wall -Wno-DECLFILENAME -Wno-EOFNEWLINE -Wno-MULTITOP --top-module {TOP} cand.i "
@@ -273,7 +303,8 @@ class VerilogDomain(Domain):
         DomainOption("lint", "also run Verilator --lint-only (recorded in the details)", False, type=bool),
     )
 
-    def __init__(self, simulator: str = "iverilog", lint: bool = False, max_candidate_bytes: int = 512 * 1024):
+    def __init__(self, simulator: str = "iverilog", lint: bool = False, max_candidate_bytes: int = 512 * 1024,
+                 reference_store: str | None = None):
         if simulator not in SIMULATORS:
             raise ValueError(f"unknown simulator {simulator!r}; choose one of: {', '.join(SIMULATORS)}")
         if max_candidate_bytes <= 0:
@@ -281,6 +312,10 @@ class VerilogDomain(Domain):
         self.simulator = simulator
         self.lint = lint
         self.max_candidate_bytes = max_candidate_bytes
+        self.reference_store = reference_store
+        self._pools: dict[int, object] = {}
+        self._lock = threading.Lock()
+        self._references = None
         if simulator == "verilator":
             self.default_limits = Limits(wall_s=240.0, cpu_s=480.0, memory_mb=4096, disk_mb=512)
 
@@ -338,14 +373,11 @@ class VerilogDomain(Domain):
         return tuple(dict.fromkeys((*super().sandbox_binds(), *found)))
 
     # -- prepare ---------------------------------------------------------------------------------------------
-    def prepare(self, task: Task, candidate: Candidate) -> Job | ExecResult:
+    def _design_bytes(self, task: Task, candidate: Candidate) -> bytes | ExecResult:
+        """The candidate's text as the check reads it (the task's header put in front of a body-only
+        completion), or the verdict when it is empty or too large; ValueError for a malformed task."""
         assets = task.assets
         fmt = assets.get("format", "verilogeval")
-        if fmt == "cocotb":
-            from codealign.domains.verilog import cocotb
-
-            return cocotb.prepare_job(task, candidate, cocotb.LIMITS.merged(task.limits), self.sandbox_binds(),
-                                      self.max_candidate_bytes)
         if fmt not in FORMATS:
             raise ValueError(f"task {task.task_id}: unknown verilog asset format {fmt!r}")
         for key in ("test", "top_module") + (("ref",) if fmt == "verilogeval" else ()):
@@ -364,52 +396,178 @@ class VerilogDomain(Domain):
         if len(data) > self.max_candidate_bytes:
             return _verdict(task, candidate, Verdict.COMPILE_ERROR, "too_large",
                             {"stage": "prepare", "bytes": len(data), "max_bytes": self.max_candidate_bytes})
+        return data
 
-        tag = f"<@{secrets.token_hex(8)}@>"
-        tb = assets["test"]
-        files: dict[str, str | bytes] = {"cand.sv": data}
+    def _job_files(self, task: Task, tag: str, suffix: str) -> tuple[dict, list[str], str]:
+        """The trusted files of a candidate job but the record phase's, the build's sources and the testbench
+        (its reference modules renamed with ``suffix``, before tagging)."""
+        assets = task.assets
+        files: dict[str, str | bytes] = {}
         sources = ["cand.i", "trusted/tb.sv"]
-        suffix = secrets.token_hex(6)
-        record = ""
-        if fmt == "verilogeval":
-            ref = assets["ref"]
-            for name in sorted(set(_MODULE_DEF.findall(ref)), key=len, reverse=True):
-                pattern = re.compile(rf"(?<![\w$]){re.escape(name)}(?![\w$])")
-                ref = pattern.sub(f"{name}_{suffix}", ref)
-                tb = pattern.sub(f"{name}_{suffix}", tb)
-            files["trusted/ref.sv"] = ref
+        if assets.get("format", "verilogeval") == "verilogeval":
+            files["trusted/ref.sv"], tb = _renamed_reference(task, suffix)
             sources.append("trusted/ref.sv")
-            # Verilator has no inactive region for the harness's #0 samples: it keeps the testbench path
-            record = _record_files(files, tb, task, suffix, tag) if self.simulator == "iverilog" else ""
         else:
+            tb = assets["test"]
             for name, content in (assets.get("aux_files") or {}).items():
                 files[name] = content
             if isinstance(assets.get("ref"), str) and assets["ref"]:
                 tb, files["trusted/ref.sv"] = x_rule_shadow(tb, assets, suffix, tag)
                 sources.append("trusted/ref.sv")
         files["trusted/tb.sv"] = tag_displays(tb, tag)
+        return files, sources, tb
 
+    def _script_values(self, task: Task, sources: list[str]) -> dict[str, str]:
+        """The placeholders every candidate job script shares (tools, build and run commands, lint)."""
         iv, vvp = shlex.quote(shutil.which("iverilog") or "iverilog"), shlex.quote(shutil.which("vvp") or "vvp")
         vl = shlex.quote(shutil.which("verilator") or "verilator")
         if self.simulator == "verilator":
-            build = ('{VL} --binary --timing -j 0 -Wno-fatal -Wno-lint -Wno-style -Wno-MULTITOP --top-module "$top" '
+            build = (f'{vl} --binary --timing -j 0 -Wno-fatal -Wno-lint -Wno-style -Wno-MULTITOP --top-module "$top" '
                      "-Mdir trusted/obj -o simv $srcs")
-            run = "trusted/obj/simv"
-            clean = "find trusted/obj -mindepth 1 ! -name simv -delete"
+            run, clean = "trusted/obj/simv", "find trusted/obj -mindepth 1 ! -name simv -delete"
         else:
-            build = "{IV} -g2012 -o trusted/sim $srcs"
-            run = "{VVP} -n trusted/sim"
-            clean = ""
-        lint = _LINT.format(VL=vl, TOP=shlex.quote(assets["top_module"])) if self.lint else ""
-        checks = _allowlist_options(tb, assets) + (f" --verilator {vl}" if "verilator" in self._tools() else "")
-        script = (_SCRIPT.replace("{SOURCES}", record or 'srcs="{SRCS}"; top={TBTOP}')
-                  .replace("{SRCS}", " ".join(sources)).replace("{TBTOP}", shlex.quote(testbench_top(assets["test"])))
-                  .replace("{PY}", shlex.quote(sys.executable)).replace("{ALLOW}", shlex.quote(_ALLOWLIST))
-                  .replace("{REPLAY}", shlex.quote(_REPLAY)).replace("{CHECKS}", checks)
-                  .replace("{LINT}", lint).replace("{BUILD}", build).replace("{CLEAN}", clean).replace("{RUN}", run)
-                  .replace("{IV}", iv).replace("{VVP}", vvp).replace("{VL}", vl))
-        return VerilogJob(script=script, files=files, limits=self.limits_for(task), tag=tag, fmt=fmt,
-                          binds=self.sandbox_binds())
+            build, run, clean = f"{iv} -g2012 -o trusted/sim $srcs", f"{vvp} -n trusted/sim", ""
+        return {"PY": shlex.quote(sys.executable), "ALLOW": shlex.quote(_ALLOWLIST), "REPLAY": shlex.quote(_REPLAY),
+                "IV": iv, "VVP": vvp, "BUILD": build, "RUN": run, "CLEAN": clean,
+                "LINT": _LINT.format(VL=vl, TOP=shlex.quote(task.assets["top_module"])) if self.lint else "",
+                "SRCS": shlex.quote(" ".join(sources)), "TBTOP": shlex.quote(testbench_top(task.assets["test"])),
+                "EVENTS": ""}
+
+    def _check_options(self, testbench: str, assets: dict) -> dict:
+        """The allowlist's per-task options (see :func:`_allowlist_options`) and the preprocessors it compares."""
+        options = _allowlist_options(testbench, assets)
+        options["iverilog"] = shutil.which("iverilog") or "iverilog"
+        if "verilator" in self._tools():
+            options["verilator"] = shutil.which("verilator") or "verilator"
+        return options
+
+    def prepare(self, task: Task, candidate: Candidate) -> Job | ExecResult:
+        """One cold job that checks, records and simulates (see the module docstring); :meth:`evaluate` runs
+        the warm path instead where the backend starts workers."""
+        if task.assets.get("format") == "cocotb":
+            from codealign.domains.verilog import cocotb
+
+            return cocotb.prepare_job(task, candidate, cocotb.LIMITS.merged(task.limits), self.sandbox_binds(),
+                                      self.max_candidate_bytes)
+        data = self._design_bytes(task, candidate)
+        if isinstance(data, ExecResult):
+            return data
+        tag, suffix = f"<@{secrets.token_hex(8)}@>", secrets.token_hex(6)
+        files, sources, tb = self._job_files(task, tag, suffix)
+        files["cand.sv"] = data
+        values = self._script_values(task, sources)
+        record = ""
+        # Verilator has no inactive region for the harness's #0 samples: it keeps the testbench path
+        if task.assets.get("format", "verilogeval") == "verilogeval" and self.simulator == "iverilog":
+            record = _record_files(files, tb, task, suffix, tag)
+        values["SOURCES"] = fill_script(record, values) if record else fill_script('srcs={SRCS}; top={TBTOP}', values)
+        options = self._check_options(tb, task.assets)
+        values["CHECKS"] = " ".join(
+            f"--{flag} {shlex.quote(options[flag] if isinstance(options[flag], str) else ','.join(options[flag]) or ',')}"
+            for flag in ("reserved", "top", "inputs", "verilator") if flag in options)
+        return VerilogJob(script=fill_script(_SCRIPT, values), files=files, limits=self.limits_for(task), tag=tag,
+                          fmt=task.assets.get("format", "verilogeval"), binds=self.sandbox_binds())
+
+    # -- the warm path -----------------------------------------------------------------------------------------
+    def evaluate(self, task: Task, candidate: Candidate, backend) -> ExecResult:
+        """Judge one candidate on the warm path: the check in a persistent sandboxed worker (its requests are
+        data, see :mod:`codealign.domains.verilog.allowlist`), the reference recorded once per task
+        (:mod:`codealign.domains.verilog.reference`), then one job that compiles the checked ``cand.i`` alone
+        and with a harness made for it, and simulates. Verdicts are those of :meth:`prepare`'s one cold job,
+        which runs instead for cocotb tasks and backends without workers. ``details["phase_s"]`` times the
+        phases (check, reference: 0 when the recording was stored, compile, simulate, compare)."""
+        fmt = task.assets.get("format", "verilogeval")
+        if fmt == "cocotb" or not hasattr(backend, "start_worker"):
+            return super().evaluate(task, candidate, backend)
+        problem = self.check_toolchain()
+        if problem:
+            return sandbox_error(task, candidate, problem)
+        data = self._design_bytes(task, candidate)
+        if isinstance(data, ExecResult):
+            return data
+        limits = self.limits_for(task)
+        tag, suffix = f"<@{secrets.token_hex(8)}@>", secrets.token_hex(6)
+        files, sources, tb = self._job_files(task, tag, suffix)
+        request = {"source": data.decode("latin-1"), **self._check_options(tb, task.assets)}
+        reply = self._checker(backend).request(request, limits.wall_s)
+        phases = {"check": reply.wall_s, "reference": 0.0}
+        job = VerilogJob(script=":", limits=limits, tag=tag, fmt=fmt)
+        stages = _checker_stages(reply)
+        if isinstance(stages, str):
+            return sandbox_error(task, candidate, stages)
+        if stages is None or stages["allow"][0] not in (0, 2):
+            limited = reply.status if stages is None else JobStatus.EXITED
+            return self._judge(task, candidate, job, JobResult(limited, backend=reply.backend), stages or {},
+                               {"phase_s": phases})
+        recording = None
+        if fmt == "verilogeval" and self.simulator == "iverilog":
+            recording, phases["reference"] = self._recording(task, backend)
+            if isinstance(recording, str):
+                return sandbox_error(task, candidate, recording)
+        values = self._script_values(task, sources)
+        files["cand.i"] = reply.response["emitted"].encode("latin-1")
+        if recording is not None and not recording.fallback:
+            from codealign.domains.verilog.reference import replay_harness
+
+            files = {"cand.i": files["cand.i"], "trusted/harness.sv": replay_harness(recording, [(task.assets["top_module"], tag)], suffix)}
+            values["SOURCES"] = f"srcs='cand.i trusted/harness.sv'; top=replay_{suffix}"
+        else:
+            values["SOURCES"] = fill_script('srcs={SRCS}; top={TBTOP}', values)
+        values["ALLOWED"] = str(stages["allow"][0])
+        job = VerilogJob(script=fill_script(_CHECKED_SCRIPT, values), files=files, limits=limits, tag=tag, fmt=fmt,
+                         binds=self.sandbox_binds())
+        outcome = backend.run(job)
+        if outcome.status is JobStatus.SANDBOX_ERROR:
+            return sandbox_error(task, candidate, outcome.error or "sandbox failed", outcome)
+        stages.update(parse_stages(outcome.trusted))
+        if recording is not None:
+            stages["trace"] = (1, recording.fallback, True) if recording.fallback else (0, recording.encoded_trace, True)
+        phases.update(_job_phases(stages))
+        start = time.perf_counter()
+        result = self._judge(task, candidate, job, outcome, stages, {})
+        phases["compare"] = time.perf_counter() - start
+        result.details["phase_s"] = {k: round(v, 6) for k, v in phases.items()}
+        result.details.setdefault("backend", outcome.backend)
+        return result
+
+    def _checker(self, backend):
+        """The warm check's worker pool for ``backend``, started on first use (see :func:`checker_spec`)."""
+        from codealign.sandbox.worker import WorkerPool
+
+        with self._lock:
+            pool = self._pools.get(id(backend))
+            if pool is None:
+                pool = self._pools[id(backend)] = WorkerPool(backend, checker_spec(self.sandbox_binds()),
+                                                             size=max(1, os.cpu_count() or 1))
+            return pool
+
+    def _recording(self, task: Task, backend):
+        """The task's reference recording and the seconds spent recording it now (0 when it was known), or a
+        harness fault's message."""
+        from codealign.domains.verilog import reference
+
+        key = reference.recording_key(task, self.fingerprint(backend.identity()), self.simulator)
+        with self._lock:
+            refs = self._references
+            if refs is None:
+                refs = self._references = reference.References(reference.ReferenceStore(self.reference_store))
+        return refs.get(key, lambda: reference.record(task, key, backend, self.sandbox_binds(), self.limits_for(task)))
+
+    def close(self) -> None:
+        """Stop every checker worker this domain started (they also stop when the interpreter exits)."""
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.update(_pools={}, _lock=None, _references=None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     # -- judge -----------------------------------------------------------------------------------------------
     def judge(self, task: Task, candidate: Candidate, job: Job, result: JobResult) -> ExecResult:
@@ -418,8 +576,12 @@ class VerilogDomain(Domain):
 
             return cocotb.judge(task, candidate, job, result)
         assert isinstance(job, VerilogJob)
-        stages = parse_stages(result.trusted)
-        details: dict = {"simulator": self.simulator}
+        return self._judge(task, candidate, job, result, parse_stages(result.trusted), {})
+
+    def _judge(self, task: Task, candidate: Candidate, job: "VerilogJob", result: JobResult, stages: dict,
+               details: dict) -> ExecResult:
+        """The verdict from the job's stage records (``stages``, see :func:`parse_stages`) and outcome."""
+        details = {"simulator": self.simulator, **details}
         if "lint" in stages:
             details["lint"] = _lint_summary(*stages["lint"])
 
@@ -746,17 +908,64 @@ def _record_files(files: dict, testbench: str, task: Task, suffix: str, tag: str
     return _RECORD
 
 
-def _allowlist_options(testbench: str, assets: dict) -> str:
-    """The allowlist's per-task options: the testbench's module names are reserved, and the top module must
-    declare the reference's inputs as inputs."""
+def _allowlist_options(testbench: str, assets: dict) -> dict:
+    """The allowlist's per-task options (:func:`~codealign.domains.verilog.allowlist.check_file`): the
+    testbench's module names are reserved, and the top module must declare the reference's inputs as inputs."""
     from codealign.domains.verilog.allowlist import module_ports
 
     top = assets["top_module"]
     ref_module = assets.get("ref_module") or assets.get("ref_top_module") or "RefModule"
     inputs = [n for n, d in module_ports(assets["ref"], ref_module) if d == "input"] if assets.get("ref") else []
-    reserved = sorted(set(_MODULE_DEF.findall(testbench)) - {top})
-    return " ".join(f"{flag} {shlex.quote(','.join(values) or ',')}" for flag, values in
-                    (("--reserved", reserved), ("--top", [top]), ("--inputs", inputs)))
+    return {"reserved": sorted(set(_MODULE_DEF.findall(testbench)) - {top}), "top": top, "inputs": inputs}
+
+
+def checker_spec(binds: tuple[str, ...]):
+    """The warm checker's worker (``allowlist.py --serve`` under ``python -I``): recycled after 200 requests
+    and after any request the check raised on; one request may take the task's ``wall_s`` (a check that
+    hangs is killed with its worker: ``compile_timeout``, as when the cold job's check hangs)."""
+    from codealign.sandbox.worker import WorkerSpec
+
+    return WorkerSpec(script=f"exec {shlex.quote(sys.executable)} -I -B {shlex.quote(_ALLOWLIST)} --serve",
+                      limits=Limits(wall_s=30.0, cpu_s=1200.0, memory_mb=1024, disk_mb=256, output_bytes=16 << 20),
+                      max_requests=200, binds=binds)
+
+
+def _checker_stages(reply) -> dict | str | None:
+    """The check's stage records from a checker worker's reply, as the cold job's ``allow`` (and on failure
+    ``allowlog``) stages; None when the worker hit a limit (the reply's status is the verdict); a harness
+    fault's message when no worker ran. A worker that died serving the request is a check that failed on
+    the design."""
+    if reply.ok:
+        response = reply.response
+        rc, report = response.get("rc"), response.get("report")
+        if isinstance(rc, int) and isinstance(report, dict) and (rc not in (0, 2) or isinstance(response.get("emitted"), str)):
+            return {"allow": (rc, json.dumps(report), True)}
+        return {"allow": (rc if isinstance(rc, int) and rc not in (0, 2) else 1, "", True),
+                "allowlog": (1, str(response.get("error", "")), True)}
+    if reply.status in (JobStatus.TIMEOUT, JobStatus.MEMORY, JobStatus.OUTPUT_LIMIT):
+        return None
+    if reply.error.startswith("worker died"):
+        return {"allow": (1, "", True), "allowlog": (1, reply.log, True)}
+    return f"checker worker failed: {reply.error}"
+
+
+def _job_phases(stages: dict) -> dict[str, float]:
+    """Compile (alone, lint, build) and simulate seconds from a job's ``times`` stage (bash's clock)."""
+    try:
+        t0, t1, t2, t3 = (float(t) for t in stages["times"][1].split())
+    except (KeyError, ValueError):
+        return {}
+    return {"compile": t2 - t0, "simulate": t3 - t2}
+
+
+def _renamed_reference(task: Task, suffix: str) -> tuple[str, str]:
+    """The reference and the testbench with every module the reference defines renamed with ``suffix``."""
+    ref, tb = task.assets["ref"], task.assets["test"]
+    for name in sorted(set(_MODULE_DEF.findall(ref)), key=len, reverse=True):
+        pattern = re.compile(rf"(?<![\w$]){re.escape(name)}(?![\w$])")
+        ref = pattern.sub(f"{name}_{suffix}", ref)
+        tb = pattern.sub(f"{name}_{suffix}", tb)
+    return ref, tb
 
 
 def _allowlist_verdict(stages: dict, verdict) -> ExecResult | None:

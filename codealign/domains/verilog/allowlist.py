@@ -632,20 +632,13 @@ def agreement(emitted_path: str, emitted: str, commands: dict[str, list[str]]) -
     return [], None
 
 
-def main(argv: list[str]) -> int:
-    """``allowlist.py [--reserved A,B] [--top T --inputs A,B] [--iverilog PATH] [--verilator PATH] SOURCE
-    EMITTED`` (see :func:`check_design` for the options): write :func:`emit`'s text of SOURCE to EMITTED (the
-    one text every later step compiles), refuse its lexical constructs, show that each given compiler's
-    preprocessor (``iverilog -E``, ``verilator -E``) reads EMITTED as the same tokens as slang does, and check
-    its tree. Prints ``{"violations": [...], "preprocess": {"rc", "log"} or null}``; exits 0 (clean), 2 (only
-    ``compiler`` violations) or 3 (refused)."""
-    args = list(argv)
-    options = {}
-    while args and args[0].startswith("--"):
-        options[args[0]] = args[1]
-        del args[:2]
-    source, target = args
-    reserved, inputs = (frozenset(filter(None, options.get(flag, "").split(","))) for flag in ("--reserved", "--inputs"))
+def check_file(source: str, target: str, options: dict) -> tuple[int, dict]:
+    """Write :func:`emit`'s text of the file ``source`` to ``target`` (the one text every later step compiles),
+    refuse its lexical constructs, show that each given compiler's preprocessor (``options["iverilog"]``:
+    ``iverilog -E``, ``options["verilator"]``: ``verilator -E``) reads ``target`` as the same tokens as slang
+    does, and check its tree (``options["reserved"]``, ``["top"]``, ``["inputs"]``: see :func:`check_design`).
+    Returns the exit status (0 clean, 2 only ``compiler`` violations, 3 refused) and the report
+    ``{"violations": [...], "preprocess": {"rc", "log"} or null}``."""
     with open(source, "rb") as fh:  # latin-1: one character per byte, as the compilers read it
         text = fh.read().decode("latin-1")
     emitted, violations = emit(text, source)
@@ -654,21 +647,78 @@ def main(argv: list[str]) -> int:
     report: dict = {"violations": [], "preprocess": None}
     if not violations:
         commands = {}
-        if "--iverilog" in options:
-            commands["iverilog -E"] = [options["--iverilog"], "-g2012", "-E", "-o", "/dev/stdout"]
-        if "--verilator" in options:
-            commands["verilator -E"] = [options["--verilator"], "-E", "-P"]
+        if options.get("iverilog"):
+            commands["iverilog -E"] = [options["iverilog"], "-g2012", "-E", "-o", "/dev/stdout"]
+        if options.get("verilator"):
+            commands["verilator -E"] = [options["verilator"], "-E", "-P"]
         violations, report["preprocess"] = agreement(target, emitted, commands)
         if report["preprocess"]:
-            print(json.dumps(report))
-            return 3
+            return 3, report
     if not violations:
-        violations = check_design({source: emitted}, reserved, options.get("--top"), inputs)
+        violations = check_design({source: emitted}, frozenset(options.get("reserved") or ()), options.get("top"),
+                                  frozenset(options.get("inputs") or ()))
     report["violations"] = [asdict(v) for v in violations]
-    print(json.dumps(report))
     if not violations:
-        return 0
-    return 2 if all(v.kind == "compiler" for v in violations) else 3
+        return 0, report
+    return (2 if all(v.kind == "compiler" for v in violations) else 3), report
+
+
+def serve() -> int:
+    """The warm checker (``allowlist.py --serve``, a :mod:`codealign.sandbox.worker` protocol server): one
+    request per stdin line, ``{"source": text (one character per byte), "reserved", "top", "inputs",
+    "iverilog", "verilator"}``, answered on fd 3 with ``{"rc", "report", "emitted"}`` (:func:`check_file`'s
+    status and report, the emitted text). Each request is checked as ``cand.sv`` in a fresh folder, deleted
+    after; requests are data (lexed, parsed, preprocessed), never run. A request the check raises on is
+    answered ``{"rc": 1, "error"}`` and ends the worker, so the next request gets a fresh one."""
+    import os
+    import shutil
+    import tempfile
+    import traceback
+
+    channel = os.fdopen(3, "w", encoding="utf-8")
+    channel.write('{"ready": true}\n')
+    channel.flush()
+    home = os.getcwd()
+    for line in sys.stdin:
+        folder = tempfile.mkdtemp(dir=home)
+        failed = False
+        try:
+            request = json.loads(line)
+            os.chdir(folder)
+            with open("cand.sv", "wb") as fh:
+                fh.write(request["source"].encode("latin-1"))
+            rc, report = check_file("cand.sv", "cand.i", request)
+            with open("cand.i", encoding="latin-1") as fh:
+                response = {"rc": rc, "report": report, "emitted": fh.read()}
+        except Exception:  # any failure of the check on this design is its verdict, and ends this worker
+            response, failed = {"rc": 1, "error": traceback.format_exc()[-4000:]}, True
+        finally:
+            os.chdir(home)
+            shutil.rmtree(folder, ignore_errors=True)
+        channel.write(json.dumps(response) + "\n")
+        channel.flush()
+        if failed:
+            return 1
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    """``allowlist.py [--reserved A,B] [--top T --inputs A,B] [--iverilog PATH] [--verilator PATH] SOURCE
+    EMITTED``: :func:`check_file` as a job step; prints the report and exits with its status.
+    ``allowlist.py --serve``: :func:`serve`."""
+    if argv == ["--serve"]:
+        return serve()
+    args = list(argv)
+    options: dict = {}
+    while args and args[0].startswith("--"):
+        options[args[0][2:]] = args[1]
+        del args[:2]
+    source, target = args
+    for flag in ("reserved", "inputs"):
+        options[flag] = [name for name in options.get(flag, "").split(",") if name]
+    rc, report = check_file(source, target, options)
+    print(json.dumps(report))
+    return rc
 
 
 if __name__ == "__main__":

@@ -85,42 +85,47 @@ def parse_record(log: str, n_inputs: int, n_outputs: int) -> tuple[list[tuple[st
     return events, "" if summaries[0] == samples else "sample_count"
 
 
-def harness(events, inputs: list[str], outputs: list[str], top: str, timescale: str, suffix: str, tag: str) -> str:
-    """A module that replays ``events`` into ``top`` and prints one ``tag``-prefixed line per sample (see
-    :func:`read_samples`); every name it declares ends in ``suffix``."""
+def harness(events, inputs: list[str], outputs: list[str], designs, timescale: str, suffix: str) -> str:
+    """A module that replays ``events`` into each of ``designs`` (``(top module, tag)`` pairs) and prints one
+    line per sample and design behind that design's tag (see :func:`read_samples`). Each design has its own
+    input and output nets; every name the harness declares ends in ``suffix``."""
     widths = {}
     for kind, _, bits in events:
         for name, b in zip(inputs if kind == "I" else outputs, bits):
             widths[name] = max(widths.get(name, 1), len(b))
-    ins = [f"i_{n}_{suffix}" for n in inputs]
-    outs = [f"o_{n}_{suffix}" for n in outputs]
     total = sum(widths.get(n, 1) for n in outputs)
-    decl = [f"reg [{widths.get(n, 1) - 1}:0] {v};" for n, v in zip(inputs, ins)]
-    decl += [f"wire [{widths.get(n, 1) - 1}:0] {v};" for n, v in zip(outputs, outs)]
-    decl.append(f"reg [{total - 1}:0] p_{suffix};")
-    ports = ", ".join(f".{n}({v})" for n, v in zip(inputs + outputs, ins + outs))
-    joined = "{" + ", ".join(outs) + "}"
-    # unchanged since the last sample: "="; known bits: hex; any x/z: binary (x/z per bit)
-    sample = (f"task s_{suffix}; begin\n"
-              f'if ({joined} === p_{suffix}) $display("{tag}=");\n'
-              f'else if (^{joined} === 1\'bx) $display("{tag}S{" %b" * len(outs)}", {", ".join(outs)});\n'
-              f'else $display("{tag}H{" %h" * len(outs)}", {", ".join(outs)});\n'
-              f"p_{suffix} = {joined};\nend endtask\n")
+    decl, insts, samplers, regs = [], [], [], []
+    for k, (top, tag) in enumerate(designs):
+        ins = [f"i_{n}_{k}_{suffix}" for n in inputs]
+        outs = [f"o_{n}_{k}_{suffix}" for n in outputs]
+        regs.append(ins)
+        decl += [f"reg [{widths.get(n, 1) - 1}:0] {v};" for n, v in zip(inputs, ins)]
+        decl += [f"wire [{widths.get(n, 1) - 1}:0] {v};" for n, v in zip(outputs, outs)]
+        decl.append(f"reg [{total - 1}:0] p_{k}_{suffix};")
+        ports = ", ".join(f".{n}({v})" for n, v in zip(inputs + outputs, ins + outs))
+        insts.append(f"{top} dut_{k}_{suffix} ({ports});")
+        joined = "{" + ", ".join(outs) + "}"
+        # unchanged since the last sample: "="; known bits: hex; any x/z: binary (x/z per bit)
+        samplers.append(f"task s_{k}_{suffix}; begin\n"
+                        f'if ({joined} === p_{k}_{suffix}) $display("{tag}=");\n'
+                        f'else if (^{joined} === 1\'bx) $display("{tag}S{" %b" * len(outs)}", {", ".join(outs)});\n'
+                        f'else $display("{tag}H{" %h" * len(outs)}", {", ".join(outs)});\n'
+                        f"p_{k}_{suffix} = {joined};\nend endtask\n")
+    sample = "#0 begin " + " ".join(f"s_{k}_{suffix};" for k in range(len(designs))) + " end"
     body, now, previous = [], 0, ""
     for kind, time, bits in events:
         if time > now:
             body.append(f"#{time - now};")
             now, previous = time, ""
         if kind == "S":
-            body.append(f"#0 s_{suffix};")
+            body.append(sample)
         else:
             if previous == "I":
                 body.append("#0;")
-            body.append(" ".join(f"{v} = {_literal(b)};" for v, b in zip(ins, bits)))
+            body.append(" ".join(f"{v} = {_literal(b)};" for ins in regs for v, b in zip(ins, bits)))
         previous = kind
-    return (f"`timescale {timescale}\nmodule replay_{suffix};\n" + "\n".join(decl)
-            + f"\n{top} dut_{suffix} ({ports});\n{sample}initial begin\n" + "\n".join(body)
-            + "\n$finish;\nend\nendmodule\n")
+    return (f"`timescale {timescale}\nmodule replay_{suffix};\n" + "\n".join(decl) + "\n" + "\n".join(insts)
+            + "\n" + "".join(samplers) + "initial begin\n" + "\n".join(body) + "\n$finish;\nend\nendmodule\n")
 
 
 def _literal(bits: str) -> str:
@@ -154,6 +159,25 @@ def encode_trace(events, outputs: list[str]) -> str:
     samples = [(t, bits) for kind, t, bits in events if kind == "S"]
     data = {"outputs": outputs, "times": [t for t, _ in samples], "samples": [b for _, b in samples]}
     return base64.b64encode(zlib.compress(json.dumps(data).encode(), 6)).decode()
+
+
+def encode_events(events) -> str:
+    """Phase 1's events ``(kind, time, bits)`` as compressed JSON (what a stored recording keeps)."""
+    return base64.b64encode(zlib.compress(json.dumps([list(e) for e in events]).encode(), 6)).decode()
+
+
+def decode_events(text: str) -> list[tuple[str, int, list[str]]]:
+    """:func:`encode_events`'s events; ValueError when ``text`` is not such a list."""
+    try:
+        raw = json.loads(zlib.decompress(base64.b64decode(text)))
+    except (zlib.error, ValueError, TypeError) as exc:
+        raise ValueError(f"not recorded events: {exc}") from None
+    if not isinstance(raw, list) or not all(
+            isinstance(e, list) and len(e) == 3 and e[0] in ("I", "S") and isinstance(e[1], int)
+            and isinstance(e[2], list) and all(isinstance(b, str) and _BITS.fullmatch(b) for b in e[2])
+            for e in raw):
+        raise ValueError("not recorded events: malformed")
+    return [(kind, time, bits) for kind, time, bits in raw]
 
 
 def decode_trace(text: str) -> dict:
@@ -219,11 +243,12 @@ def check_oracle(events, config: dict, oracle: str, harness_path: str) -> bool:
 
 
 def main(argv: list[str]) -> int:
-    """``replay.py CONFIG LOG ORACLE HARNESS TOP``: CONFIG is the job's JSON (``tag``, ``suffix``, ``top``,
+    """``replay.py CONFIG LOG ORACLE HARNESS TOP [EVENTS]``: CONFIG is the job's JSON (``tag``, ``suffix``, ``top``,
     ``timescale``, ``inputs``, ``outputs``, ``iverilog``, ``vvp``), LOG phase 1's output, ORACLE the reference
     as the top module. Writes HARNESS and the harness's module name to TOP; prints the encoded trace and exits
-    0, or prints why the log cannot be replayed (:func:`parse_record`'s reasons, ``race``) and exits 1."""
-    config_path, log_path, oracle, harness_path, top_path = argv
+    0, or prints why the log cannot be replayed (:func:`parse_record`'s reasons, ``race``) and exits 1. EVENTS,
+    when given, receives the replayable events (:func:`encode_events`)."""
+    config_path, log_path, oracle, harness_path, top_path, *events_path = argv
     with open(config_path) as fh:
         config = json.load(fh)
     with open(log_path, encoding="utf-8", errors="replace") as fh:
@@ -232,13 +257,16 @@ def main(argv: list[str]) -> int:
         print(problem)
         return 1
     with open(harness_path, "w") as fh:
-        fh.write(harness(events, config["inputs"], config["outputs"], config["top"], config["timescale"],
-                         config["suffix"], config["tag"]))
+        fh.write(harness(events, config["inputs"], config["outputs"], [(config["top"], config["tag"])],
+                         config["timescale"], config["suffix"]))
     if not check_oracle(events, config, oracle, harness_path):
         print("race")
         return 1
     with open(top_path, "w") as fh:
         fh.write(f"replay_{config['suffix']}")
+    for path in events_path:
+        with open(path, "w") as fh:
+            fh.write(encode_events(events))
     print(encode_trace(events, config["outputs"]))
     return 0
 

@@ -1,0 +1,219 @@
+"""The candidate-free reference phase of VerilogEval-format tasks under Icarus, recorded once per task.
+
+:mod:`codealign.domains.verilog.replay`'s phase 1 (the testbench simulated with the reference and the oracle,
+and the oracle replayed through a harness that must reproduce every sample) holds no candidate code and gives
+the same events for every candidate of a task. :func:`record` runs it as one sandbox job that holds no
+candidate text; a :class:`Recording` keeps the events (stimulus and reference samples) or why the testbench
+cannot be replayed (:attr:`Recording.fallback`). Each candidate job then gets a harness generated on the host
+by :func:`replay_harness` with fresh random names and tag, so no job learns another's.
+
+Recordings are keyed (:func:`recording_key`) by the task's assets, the judge's fingerprint
+(:meth:`~codealign.domains.base.Domain.fingerprint`: the judge's code, the toolchain versions, the backend and
+the domain's options, the simulator among them) and the simulator: a changed judge or simulator records
+anew. :class:`References` keeps them in memory, records each key once however many threads ask, and keeps
+them in a :class:`ReferenceStore` on disk. Only this harness writes the store (a root-only folder under
+``$CODEALIGN_HOME``); no job binds it. An entry that cannot be read back whole and well-formed under its own
+key is recorded again, never trusted.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import secrets
+import shlex
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from codealign.domains.verilog import (_REPLAY, _SEND, RECORD_STEPS, _record_files, _renamed_reference, fill_script,
+                                       parse_stages)
+from codealign.domains.verilog.replay import decode_events, decode_trace, encode_events, encode_trace, harness
+from codealign.sandbox.job import Job, JobStatus
+from codealign.sandbox.limits import Limits
+from codealign.types import Task
+
+_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One task's recorded reference phase."""
+
+    key: str
+    """:func:`recording_key` of the task, judge and simulator it was recorded for."""
+    fallback: str
+    """Why the testbench cannot be replayed (``details["replay_fallback"]``); "" when it can."""
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    timescale: str = ""
+    events: tuple = ()
+    """The replayable events ``(kind, time, bits)``: ``I`` the reference's inputs, ``S`` its sampled outputs."""
+
+    @functools.cached_property
+    def trace(self) -> dict:
+        """The reference's samples as :func:`~codealign.domains.verilog.replay.compare` takes them (any
+        design's rows compare against these)."""
+        samples = [(t, bits) for kind, t, bits in self.events if kind == "S"]
+        return {"outputs": list(self.outputs), "times": [t for t, _ in samples], "samples": [b for _, b in samples]}
+
+    @functools.cached_property
+    def encoded_trace(self) -> str:
+        return encode_trace(self.events, list(self.outputs))
+
+    def to_json(self) -> str:
+        return json.dumps({"format": _FORMAT, "key": self.key, "fallback": self.fallback, "inputs": self.inputs,
+                           "outputs": self.outputs, "timescale": self.timescale,
+                           "events": encode_events(self.events)})
+
+    @classmethod
+    def from_json(cls, text: str, key: str) -> "Recording":
+        """The recording in ``text``; ValueError unless it is whole, well-formed and recorded for ``key``."""
+        data = json.loads(text)
+        names = [data.get("inputs"), data.get("outputs")]
+        if (not isinstance(data, dict) or data.get("format") != _FORMAT or data.get("key") != key
+                or not isinstance(data.get("fallback"), str) or not isinstance(data.get("timescale"), str)
+                or not all(isinstance(n, list) and all(isinstance(x, str) for x in n) for n in names)):
+            raise ValueError("not a recording of this key")
+        events = decode_events(data["events"])
+        if not data["fallback"] and (not events or any(
+                len(bits) != len(names[0] if kind == "I" else names[1]) for kind, _, bits in events)):
+            raise ValueError("recording events do not match its ports")
+        return cls(key, data["fallback"], tuple(names[0]), tuple(names[1]), data["timescale"], tuple(events))
+
+
+def replay_harness(recording: Recording, designs: Sequence[tuple[str, str]], suffix: str | None = None) -> str:
+    """A harness replaying ``recording``'s stimulus into each design (``(top module name, tag)``): each has
+    its own input and output nets and prints its samples behind its own tag. Every name it declares ends in
+    ``suffix`` (fresh random by default); its module is ``replay_<suffix>``."""
+    if recording.fallback:
+        raise ValueError(f"the recording cannot be replayed ({recording.fallback})")
+    return harness(recording.events, list(recording.inputs), list(recording.outputs), list(designs),
+                   recording.timescale, suffix or secrets.token_hex(6))
+
+
+def recording_key(task: Task, fingerprint: str, simulator: str) -> str:
+    """The key of ``task``'s recording under the judge of ``fingerprint`` and ``simulator``."""
+    h = hashlib.sha256()
+    for part in (json.dumps(task.assets, sort_keys=True, default=repr), fingerprint, simulator):
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def default_store() -> Path:
+    """``$CODEALIGN_HOME/references`` (``~/.cache/codealign/references`` by default)."""
+    home = Path(os.environ.get("CODEALIGN_HOME") or Path.home() / ".cache" / "codealign")
+    return home / "references"
+
+
+class ReferenceStore:
+    """Recordings on disk, one file per key in ``folder`` (made mode 0700). Writes are atomic (a temporary
+    file renamed over the entry); a read that fails for any reason is a miss."""
+
+    def __init__(self, folder: str | os.PathLike | None = None):
+        self.folder = Path(folder) if folder is not None else default_store()
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{key}.json"
+
+    def load(self, key: str) -> Recording | None:
+        try:
+            return Recording.from_json(self._path(key).read_text(encoding="utf-8"), key)
+        except (OSError, ValueError, TypeError, AttributeError, KeyError):
+            return None
+
+    def save(self, recording: Recording) -> None:
+        """Store ``recording``; a store that cannot be written is skipped (the memo still holds it)."""
+        try:
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".rec-")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(recording.to_json())
+            os.replace(tmp, self._path(recording.key))
+        except OSError:
+            pass
+
+
+class References:
+    """Recordings in memory over a :class:`ReferenceStore`; thread-safe: each key is recorded at most once
+    at a time, later callers wait for it. ``recorded`` counts the record jobs run."""
+
+    def __init__(self, store: ReferenceStore):
+        self.store = store
+        self.recorded = 0
+        self._memo: dict[str, Recording] = {}
+        self._inflight: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str, record: Callable[[], Recording | str]) -> tuple[Recording | str, float]:
+        """The recording of ``key`` and the seconds this call spent recording it (0 when it was known);
+        ``record()`` runs when neither memory nor the store holds it. A harness fault (``record`` returning a
+        message) is returned, not kept."""
+        while True:
+            with self._lock:
+                if key in self._memo:
+                    return self._memo[key], 0.0
+                running = self._inflight.get(key)
+                if running is None:
+                    self._inflight[key] = threading.Event()
+                    break
+            running.wait()
+        try:
+            found = self.store.load(key)
+            if found is not None:
+                with self._lock:
+                    self._memo[key] = found
+                return found, 0.0
+            start = time.perf_counter()
+            made = record()
+            spent = time.perf_counter() - start
+            if isinstance(made, Recording):
+                self.store.save(made)
+                with self._lock:
+                    self._memo[key] = made
+                    self.recorded += 1
+            return made, spent
+        finally:
+            with self._lock:
+                self._inflight.pop(key).set()
+
+
+_JOB = r"""
+{RECORD}
+[ $replay -eq 0 ] && send events 0 trusted/events
+"""
+
+
+def record(task: Task, key: str, backend, binds: tuple[str, ...], limits: Limits) -> Recording | str:
+    """Run ``task``'s reference phase in one sandbox job holding no candidate code: the recording, or a
+    message when the job did not finish (a sandbox fault or a limit: never kept, the candidate gets
+    SANDBOX_ERROR)."""
+    suffix, tag = secrets.token_hex(6), f"<@{secrets.token_hex(8)}@>"
+    files: dict[str, str | bytes] = {}
+    files["trusted/ref.sv"], tb = _renamed_reference(task, suffix)
+    if not _record_files(files, tb, task, suffix, tag):
+        return Recording(key, "testbench shape")
+    config = json.loads(files["trusted/replay.json"])
+    values = {"IV": shlex.quote(config["iverilog"]), "VVP": shlex.quote(config["vvp"]),
+              "PY": shlex.quote(sys.executable), "REPLAY": shlex.quote(_REPLAY), "EVENTS": "trusted/events"}
+    script = _SEND + fill_script(RECORD_STEPS, values) + "[ $replay -eq 0 ] && send events 0 trusted/events\n"
+    outcome = backend.run(Job(script=script, files=files, limits=limits, binds=binds))
+    stages = parse_stages(outcome.trusted)
+    if outcome.status is not JobStatus.EXITED or "trace" not in stages:
+        return f"recording the reference failed ({outcome.status.value}): {outcome.error or 'no trace'}"
+    rc, text, _ = stages["trace"]
+    if rc != 0:
+        return Recording(key, text.strip()[:200] or f"exit {rc}")
+    try:
+        events = decode_events(stages["events"][1])
+        decode_trace(text)
+    except (KeyError, ValueError):
+        return "recording the reference failed: the recorded trace did not arrive whole"
+    return Recording(key, "", tuple(config["inputs"]), tuple(config["outputs"]), config["timescale"], tuple(events))
