@@ -530,6 +530,16 @@ class VerilogDomain(Domain):
         result.details.setdefault("backend", outcome.backend)
         return result
 
+    batch_size = 8
+    """Candidates of one task simulated together on the replay path (:mod:`codealign.domains.verilog.batch`)."""
+
+    def evaluate_batch(self, task: Task, candidates, backend) -> list[ExecResult | None]:
+        """Candidates of one VerilogEval task in one simulation where they may share it, with the verdicts they
+        get alone; None for each to be judged alone (:mod:`codealign.domains.verilog.batch`)."""
+        from codealign.domains.verilog.batch import evaluate_batch
+
+        return evaluate_batch(self, task, candidates, backend)
+
     def _checker(self, backend):
         """The warm check's worker pool for ``backend``, started on first use (see :func:`checker_spec`)."""
         from codealign.sandbox.worker import WorkerPool

@@ -206,12 +206,15 @@ def batch_form(emitted: str, suffix: str) -> dict:
 
 def elaboration_error(files: dict[str, str]) -> str:
     """The first error slang reports elaborating ``files`` (name -> text) as one design; "" when none: a batch
-    of renamed designs and their harness must elaborate whole (no member names another's module)."""
+    of renamed designs and their harness must elaborate whole (no member names another's module). Mixed
+    time scales are no error here."""
     sm = pyslang.SourceManager()
     compilation = pyslang.ast.Compilation()
     for name, text in files.items():
         compilation.addSyntaxTree(syntax.SyntaxTree.fromText(text, sm, name))
-    errors = [d for d in compilation.getAllDiagnostics() if d.isError()]
+    # a design without a timescale beside one with it: Icarus gives it the default, as when it is built alone
+    errors = [d for d in compilation.getAllDiagnostics()
+              if d.isError() and d.code != pyslang.Diags.MissingTimeScale]
     return f"{errors[0].code} at line {_line(sm, errors[0])}" if errors else ""
 
 
@@ -666,8 +669,9 @@ def check_file(source: str, target: str, options: dict) -> tuple[int, dict]:
 def serve() -> int:
     """The warm checker (``allowlist.py --serve``, a :mod:`codealign.sandbox.worker` protocol server): one
     request per stdin line, ``{"source": text (one character per byte), "reserved", "top", "inputs",
-    "iverilog", "verilator"}``, answered on fd 3 with ``{"rc", "report", "emitted"}`` (:func:`check_file`'s
-    status and report, the emitted text). Each request is checked as ``cand.sv`` in a fresh folder, deleted
+    "iverilog", "verilator", "batch_suffix" (optional)}``, answered on fd 3 with ``{"rc", "report", "emitted"}``
+    (:func:`check_file`'s status and report, the emitted text), plus ``"batch"``: :func:`batch_form` of a clean
+    design under ``batch_suffix`` where the request gives one. Each request is checked as ``cand.sv`` in a fresh folder, deleted
     after; requests are data (lexed, parsed, preprocessed), never run. A request the check raises on is
     answered ``{"rc": 1, "error"}`` and ends the worker, so the next request gets a fresh one."""
     import os
@@ -690,6 +694,8 @@ def serve() -> int:
             rc, report = check_file("cand.sv", "cand.i", request)
             with open("cand.i", encoding="latin-1") as fh:
                 response = {"rc": rc, "report": report, "emitted": fh.read()}
+            if rc == 0 and request.get("batch_suffix"):
+                response["batch"] = batch_form(response["emitted"], request["batch_suffix"])
         except Exception:  # any failure of the check on this design is its verdict, and ends this worker
             response, failed = {"rc": 1, "error": traceback.format_exc()[-4000:]}, True
         finally:
@@ -705,9 +711,18 @@ def serve() -> int:
 def main(argv: list[str]) -> int:
     """``allowlist.py [--reserved A,B] [--top T --inputs A,B] [--iverilog PATH] [--verilator PATH] SOURCE
     EMITTED``: :func:`check_file` as a job step; prints the report and exits with its status.
-    ``allowlist.py --serve``: :func:`serve`."""
+    ``allowlist.py --serve``: :func:`serve`. ``allowlist.py --elaborate FILE...``: :func:`elaboration_error` of
+    the files as one design, printed; exits 1 when there is one."""
     if argv == ["--serve"]:
         return serve()
+    if argv[:1] == ["--elaborate"]:
+        texts = {}
+        for path in argv[1:]:
+            with open(path, "rb") as fh:
+                texts[path] = fh.read().decode("latin-1")
+        error = elaboration_error(texts)
+        print(error)
+        return 1 if error else 0
     args = list(argv)
     options: dict = {}
     while args and args[0].startswith("--"):
