@@ -57,6 +57,15 @@ from codealign.domains.verilog import (_ALLOWLIST, _COERCED, _COMPILE_CLASSES, _
 from codealign.sandbox.job import JobResult, JobStatus
 from codealign.types import Candidate, ExecResult, Task
 
+IDENTICAL = ("failure", "stage", "sim_returncode", "mismatches", "samples", "outputs", "constructs", "lines")
+"""The ``details`` entries a batched verdict shares with the alone one (beside verdict and score)."""
+
+
+def comparable(result: ExecResult) -> tuple:
+    """What of a verdict must not depend on batching: verdict, score and the :data:`IDENTICAL` details."""
+    return (result.verdict.value, result.score, *(result.details.get(k) for k in IDENTICAL))
+
+
 _SCRIPT = _SEND + r"""t0=$EPOCHREALTIME
 chmod 000 trusted
 for f in {MEMBERS}; do
