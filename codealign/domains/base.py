@@ -225,8 +225,8 @@ class Domain(abc.ABC):
         """Judge candidates of one task together, one entry per candidate in order: its verdict, identical to
         :meth:`evaluate`'s, or None where the batch could not judge it (the caller then judges that one alone
         with :meth:`evaluate`). A domain that sets :attr:`batch_size` above 1 overrides this with one job under
-        :meth:`limits_for` ``(task)``, so a batch needs one job's deadline (the executor's watchdog allows no
-        more). Default: :meth:`evaluate` each."""
+        :meth:`limits_for` ``(task)``, so a batch needs about one job's deadline (the executor judges every
+        member of a batch that outlives its watchdog alone). Default: :meth:`evaluate` each."""
         return [self.evaluate(task, candidate, backend) for candidate in candidates]
 
     task_module: str | None = None

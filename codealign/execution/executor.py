@@ -8,8 +8,8 @@ order when ``ordered``; with a cache, a rerun recomputes only what is missing. C
 (task, normalised text) is the same run once and share the verdict (marked ``cached``, as a cache hit would
 be), a SANDBOX_ERROR included: a sampled batch repeats itself often (half of a Verilog evaluation's samples).
 What is left is judged in units of work: candidates of one task, up to the domain's ``batch_size``, judged
-together by its ``evaluate_batch`` (a job's deadline for the whole unit); a member the batch could not judge
-is judged alone afterwards, so batching changes no verdict, only how many jobs run.
+together by its ``evaluate_batch``; a member the batch could not judge, and every member of a batch that
+outlives the watchdog, is judged alone afterwards, so batching changes no verdict, only how many jobs run.
 """
 
 from __future__ import annotations
@@ -263,6 +263,9 @@ def _run_local(dom, by_id, candidates, units, backend, workers, finish) -> None:
             task = by_id[candidates[unit[0]].task_id]
             if now - t0 > dom.limits_for(task).wall_s + _WATCHDOG_GRACE_S:
                 started.pop(fut)
+                if len(unit) > 1:  # a stalled batch is a disturbance like any other: its members are judged alone
+                    pending.extend([i] for i in unit)
+                    continue
                 for i in unit:
                     finish(i, ExecResult(task.task_id, candidates[i].candidate_id, Verdict.TIMEOUT,
                                          details={"failure": "watchdog", "error": "job outlived its deadline"},
