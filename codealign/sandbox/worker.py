@@ -338,6 +338,11 @@ class WorkerPool:
         return self._free.get()
 
     @property
+    def workers(self) -> tuple[Worker, ...]:
+        """The workers made so far (each alive or waiting to be started again on its next request)."""
+        return tuple(self._all)
+
+    @property
     def starts(self) -> int:
         """How many worker processes were started so far (restarts included)."""
         return sum(w.starts for w in self._all)

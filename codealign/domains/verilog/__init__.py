@@ -497,8 +497,10 @@ class VerilogDomain(Domain):
             return sandbox_error(task, candidate, stages)
         if stages is None or stages["allow"][0] not in (0, 2):
             limited = reply.status if stages is None else JobStatus.EXITED
-            return self._judge(task, candidate, job, JobResult(limited, backend=reply.backend), stages or {},
-                               {"phase_s": phases})
+            refused = self._judge(task, candidate, job, JobResult(limited, backend=reply.backend), stages or {},
+                                  {"phase_s": phases})
+            refused.details.setdefault("backend", reply.backend)
+            return refused
         recording = None
         if fmt == "verilogeval" and self.simulator == "iverilog":
             recording, phases["reference"] = self._recording(task, backend)
