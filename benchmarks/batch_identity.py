@@ -3,9 +3,9 @@ batching on and off must get the same verdict, score and details (``batch.compar
 procedural check (every bundled task's reference and golden mutants) and the Verilog evil designs on
 VerilogEval's Demo03_count_en (the hostile-in-batch designs and the replay attacks of ``tests/evil``, each in
 a batch with three honest designs). Prints per set how many candidates were judged in batches, how many verdicts are
-identical, the seconds of each run (the alone run, first, records each task's reference; the batched run
-reuses the recordings: speed is measured by ``sandbox_throughput.py``) and the load average; exits 1 on any
-difference.
+identical, the seconds of each run (after every task's reference is recorded and the checkers started; one
+run each, alone first) and the load average; exits 1 on any difference. ``sampled`` (not run by default):
+VerilogEval's 20 shortest problems with 8 distinct candidates each (reference, mutants), RL-style.
 
     .venv/bin/python benchmarks/batch_identity.py [--backend B] [--workers N] [--sets bundled,evil]
 """
@@ -21,11 +21,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from codealign.domains.verilog import VerilogDomain
+from codealign.domains.verilog import VerilogDomain, reference_solution
 from codealign.domains.verilog.batch import comparable
 from codealign.domains.verilog.tasks import SPLITS, bundled_tasks, golden_candidates
 from codealign.domains.verilog.verilogeval import load_verilogeval
 from codealign.execution.executor import execute
+from codealign.sandbox.backends import get_backend
 from codealign.types import Candidate
 
 EVIL = Path(__file__).resolve().parent.parent / "tests" / "evil"
@@ -58,7 +59,23 @@ def evil_set():
     return [task], [Candidate(task.task_id, text, candidate_id=f"evil{k}") for k, text in enumerate(texts)]
 
 
-SETS = {"bundled": bundled_set, "evil": evil_set}
+def sampled_set(problems: int = 20, samples: int = 8):
+    """VerilogEval's shortest problems, ``samples`` distinct candidates each: the reference, its mutants, then
+    the reference with a trailing comment line (``// k``) as needed."""
+    import random
+
+    data = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "verilogeval" / "problems.jsonl"
+    tasks = sorted(load_verilogeval(str(data)), key=lambda t: len(t.assets["test"]))[:problems]
+    rng, cands = random.Random(0), []
+    for task in tasks:
+        ref = reference_solution(task)
+        texts = [ref] + [text for text, _ in VerilogDomain().mutate(ref, rng)][:samples - 1]
+        texts += [f"{ref}// {k}\n" for k in range(samples - len(texts))]
+        cands += [Candidate(task.task_id, text) for text in texts]
+    return tasks, cands
+
+
+SETS = {"bundled": bundled_set, "evil": evil_set, "sampled": sampled_set}
 EVIL_BATCH = 4
 """The evil set's batch size: one hostile design and three honest ones per batch."""
 
@@ -76,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
             for name in args.sets.split(","):
                 tasks, cands = SETS[name]()
                 domain.batch_size = EVIL_BATCH if name == "evil" else VerilogDomain.batch_size
+                for task in tasks:  # record every reference and start the checkers before the timed runs
+                    domain.evaluate(task, Candidate(task.task_id, reference_solution(task)), get_backend(args.backend))
                 seconds, runs = {}, {}
                 for mode in ("alone", "batched"):
                     start = time.monotonic()

@@ -671,7 +671,8 @@ def serve() -> int:
     request per stdin line, ``{"source": text (one character per byte), "reserved", "top", "inputs",
     "iverilog", "verilator", "batch_suffix" (optional)}``, answered on fd 3 with ``{"rc", "report", "emitted"}``
     (:func:`check_file`'s status and report, the emitted text), plus ``"batch"``: :func:`batch_form` of a clean
-    design under ``batch_suffix`` where the request gives one. Each request is checked as ``cand.sv`` in a fresh folder, deleted
+    design under ``batch_suffix`` where the request gives one. A request ``{"elaborate": {name: text}}`` is
+    answered ``{"error": ...}`` (:func:`elaboration_error`). Each request is checked as ``cand.sv`` in a fresh folder, deleted
     after; requests are data (lexed, parsed, preprocessed), never run. A request the check raises on is
     answered ``{"rc": 1, "error"}`` and ends the worker, so the next request gets a fresh one."""
     import os
@@ -688,14 +689,17 @@ def serve() -> int:
         failed = False
         try:
             request = json.loads(line)
-            os.chdir(folder)
-            with open("cand.sv", "wb") as fh:
-                fh.write(request["source"].encode("latin-1"))
-            rc, report = check_file("cand.sv", "cand.i", request)
-            with open("cand.i", encoding="latin-1") as fh:
-                response = {"rc": rc, "report": report, "emitted": fh.read()}
-            if rc == 0 and request.get("batch_suffix"):
-                response["batch"] = batch_form(response["emitted"], request["batch_suffix"])
+            if "elaborate" in request:
+                response = {"error": elaboration_error(request["elaborate"])}
+            else:
+                os.chdir(folder)
+                with open("cand.sv", "wb") as fh:
+                    fh.write(request["source"].encode("latin-1"))
+                rc, report = check_file("cand.sv", "cand.i", request)
+                with open("cand.i", encoding="latin-1") as fh:
+                    response = {"rc": rc, "report": report, "emitted": fh.read()}
+                if rc == 0 and request.get("batch_suffix"):
+                    response["batch"] = batch_form(response["emitted"], request["batch_suffix"])
         except Exception:  # any failure of the check on this design is its verdict, and ends this worker
             response, failed = {"rc": 1, "error": traceback.format_exc()[-4000:]}, True
         finally:
@@ -711,18 +715,9 @@ def serve() -> int:
 def main(argv: list[str]) -> int:
     """``allowlist.py [--reserved A,B] [--top T --inputs A,B] [--iverilog PATH] [--verilator PATH] SOURCE
     EMITTED``: :func:`check_file` as a job step; prints the report and exits with its status.
-    ``allowlist.py --serve``: :func:`serve`. ``allowlist.py --elaborate FILE...``: :func:`elaboration_error` of
-    the files as one design, printed; exits 1 when there is one."""
+    ``allowlist.py --serve``: :func:`serve`."""
     if argv == ["--serve"]:
         return serve()
-    if argv[:1] == ["--elaborate"]:
-        texts = {}
-        for path in argv[1:]:
-            with open(path, "rb") as fh:
-                texts[path] = fh.read().decode("latin-1")
-        error = elaboration_error(texts)
-        print(error)
-        return 1 if error else 0
     args = list(argv)
     options: dict = {}
     while args and args[0].startswith("--"):

@@ -12,14 +12,15 @@ share the recorded stimulus, so one harness can drive them all. :func:`evaluate_
    any form, ``$urandom``, ``$urandom_range``, ``$dist_uniform``, ``$dist_normal``, ``$dist_exponential``,
    ``$dist_poisson``, ``$dist_chi_square``, ``$dist_t``, ``$dist_erlang``; Icarus keeps one ``$random``
    generator for every module) and defines nothing at the top level but modules;
-2. runs one job: each member's renamed text compiled alone (the second wall, with the trusted folder
-   unreadable), slang elaborating all of them with the harness as one design (no member names another's
-   module: the suffixes are random and unseen), one build (``iverilog``: a trusted ```resetall`` before
+2. has the warm checker elaborate the members' renamed texts with slang as one design (no member names
+   another's module: the suffixes are random and unseen), or forms no batch;
+3. runs one job: each member's renamed text compiled alone (the second wall, with the trusted folder
+   unreadable), one build (``iverilog``: a trusted ```resetall`` before
    each member, so each starts from the default time scale as it does alone, first on the command line),
    every trusted file but the simulation deleted, one simulation with fd 3 closed. The harness
    (:func:`~codealign.domains.verilog.reference.replay_harness`) gives each member its own input and output
    nets and its own random tag;
-3. judges each member on the host from its own tagged rows only, compared against the recording exactly as
+4. judges each member on the host from its own tagged rows only, compared against the recording exactly as
    alone, through the same judge.
 
 **What a batch shares, and why it cannot move a verdict.** One process and one simulation time. Members
@@ -29,8 +30,8 @@ learn a tag). The stimulus reaches each member at the same simulation times as a
 all members at the instant it samples one alone (``#0`` after the inputs: the other members' processes add
 events to that time step but not between a member's and its sample, as one member has nothing to react to
 another's). Time precision is the finest any member declares; each module still rounds its own delays to
-its own precision, as alone. What could differ is how the run ends; so **any disturbance** (a member's alone
-compile or the elaboration fails, the build fails or its log shows a coerced ``inout``, the simulator exits
+its own precision, as alone. What could differ is how the run ends; so **any disturbance** (the elaboration
+or a member's alone compile fails, the build fails or its log shows a coerced ``inout``, the simulator exits
 non-zero or reports an unknown system task, the job ends at a time, memory or output limit or any other way
 than its end, a member with missing, extra or malformed rows) leaves every member to be judged alone
 (None), and so does every candidate that is not a member. Limits are the task's for the whole batch: a
@@ -47,12 +48,11 @@ from __future__ import annotations
 import secrets
 import shlex
 import shutil
-import sys
 import time
 from dataclasses import dataclass
 from typing import Sequence
 
-from codealign.domains.verilog import (_ALLOWLIST, _COERCED, _COMPILE_CLASSES, _SEND, VerilogJob, _checker_stages,
+from codealign.domains.verilog import (_COERCED, _COMPILE_CLASSES, _SEND, VerilogJob, _checker_stages,
                                        _job_phases, _renamed_reference, fill_script, parse_stages, tagged_lines)
 from codealign.sandbox.job import JobResult, JobStatus
 from codealign.types import Candidate, ExecResult, Task
@@ -73,9 +73,6 @@ for f in {MEMBERS}; do
 done
 rm -f alone.vvp
 chmod 700 trusted
-{PY} -I -B {ALLOW} --elaborate {MEMBERS} trusted/harness.sv > elab.log 2>&1 3>&-; rc=$?
-send elab $rc elab.log
-[ $rc -eq 0 ] || exit 0
 {IV} -g2012 -o trusted/sim {SOURCES} > build.log 2>&1; rc=$?
 send build $rc build.log
 [ $rc -eq 0 ] || exit 0
@@ -112,6 +109,10 @@ def evaluate_batch(domain, task: Task, candidates: Sequence[Candidate], backend)
     if len(members) < 2:
         return results
     limits = domain.limits_for(task)
+    elaborated = domain._checker(backend).request(
+        {"elaborate": {f"cand{m.index}.i": m.text for m in members}}, limits.wall_s)
+    if not elaborated.ok or elaborated.response.get("error") != "":
+        return results
     suffix = secrets.token_hex(6)
     files: dict[str, str | bytes] = {f"cand{m.index}.i": m.text.encode("latin-1") for m in members}
     from codealign.domains.verilog.reference import replay_harness
@@ -121,8 +122,7 @@ def evaluate_batch(domain, task: Task, candidates: Sequence[Candidate], backend)
     names = " ".join(f"cand{m.index}.i" for m in members)
     iv, vvp = shutil.which("iverilog") or "iverilog", shutil.which("vvp") or "vvp"
     script = fill_script(_SCRIPT, {
-        "MEMBERS": names, "IV": shlex.quote(iv), "VVP": shlex.quote(vvp), "PY": shlex.quote(sys.executable),
-        "ALLOW": shlex.quote(_ALLOWLIST),
+        "MEMBERS": names, "IV": shlex.quote(iv), "VVP": shlex.quote(vvp),
         "SOURCES": " ".join(f"trusted/reset.v cand{m.index}.i" for m in members) + " trusted/harness.sv"})
     outcome = backend.run(VerilogJob(script=script, files=files, limits=limits, binds=domain.sandbox_binds()))
     stages = parse_stages(outcome.trusted)
@@ -181,8 +181,7 @@ def _rows(outcome: JobResult, stages: dict, members: list[_Member], recording) -
     from codealign.domains.verilog.replay import read_samples
 
     build = stages.get("build", (1, "", False))
-    if (outcome.status is not JobStatus.EXITED or "alone" in stages or stages.get("elab", (1,))[0] != 0
-            or build[0] != 0 or _COERCED.search(build[1]) or stages.get("sim", (1,))[0] != 0
+    if (outcome.status is not JobStatus.EXITED or "alone" in stages or build[0] != 0 or _COERCED.search(build[1]) or stages.get("sim", (1,))[0] != 0
             or _COMPILE_CLASSES[-1][1].search(outcome.text("stderr"))):
         return None
     output = outcome.text("stdout")
