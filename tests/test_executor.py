@@ -320,3 +320,19 @@ def test_a_batch_harness_fault_never_becomes_a_verdict(backend):
     tasks, cands = _sampled(1, 3)
     results = execute(Broken(), tasks, cands, backend=backend, progress=False)
     assert [r.verdict for r in results] == [Verdict.PASS, Verdict.FAIL, Verdict.PASS]
+
+
+def test_a_batch_that_outlives_the_watchdog_is_judged_alone(backend, monkeypatch):
+    from codealign.execution import executor
+    from shell_domain import BatchShellDomain
+
+    class Stalling(BatchShellDomain):
+        def evaluate_batch(self, task, candidates, backend):
+            time.sleep(self.limits_for(task).wall_s + 2)  # past the watchdog; what it then says is ignored
+            return [ExecResult(task.task_id, c.candidate_id, Verdict.PASS, 1.0) for c in candidates]
+
+    monkeypatch.setattr(executor, "_WATCHDOG_GRACE_S", 0.0)
+    tasks = [Task("t0", "shell", "p", limits={"wall_s": 1})]
+    cands = [Candidate("t0", f"# {k}\nexit 1\n") for k in range(3)]
+    results = execute(Stalling(), tasks, cands, backend=backend, progress=False)
+    assert [r.verdict for r in results] == [Verdict.FAIL] * 3

@@ -100,6 +100,12 @@ The job script is the same for every task's jobs (it holds no secret) and does, 
    ``$write``/``$strobe``/``$monitor`` of the testbench carries a per-job random tag; delete the sources
    (Verilator: the generated C++ too, leaving the binary); simulate with fd 3 closed.
 
+Batches (:mod:`codealign.domains.verilog.batch`, the executor's ``evaluate_batch``): on the replay path, up to
+:attr:`VerilogDomain.batch_size` candidates of one task whose check is clean and that call no shared-state
+system function (``$random`` in any form, ``$urandom*``, ``$dist_*``) share one build and one simulation,
+each with every module renamed to its own random suffix inside the checker, its own nets and its own tag;
+any disturbance judges every member alone, so each verdict is the one it gets alone.
+
 The verdict comes only from tagged lines and from the stage records on fd 3. The design cannot read a file,
 plusargs or generated code, run C++ or a command, or end the run, so it cannot learn the tag; it cannot name
 the testbench's or the reference's signals or parameters, so it cannot steer them. Under replay there is
