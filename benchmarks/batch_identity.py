@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sets", default="bundled,evil", help="comma-separated: " + ", ".join(SETS))
     args = parser.parse_args(argv)
     differing = 0
+    backend = get_backend(args.backend)  # one backend object: the domain keeps one checker pool per backend
     with tempfile.TemporaryDirectory(prefix="batch-identity-") as refs:
         domain = VerilogDomain(reference_store=refs)
         try:
@@ -94,11 +95,11 @@ def main(argv: list[str] | None = None) -> int:
                 tasks, cands = SETS[name]()
                 domain.batch_size = EVIL_BATCH if name == "evil" else VerilogDomain.batch_size
                 for task in tasks:  # record every reference and start the checkers before the timed runs
-                    domain.evaluate(task, Candidate(task.task_id, reference_solution(task)), get_backend(args.backend))
+                    domain.evaluate(task, Candidate(task.task_id, reference_solution(task)), backend)
                 seconds, runs = {}, {}
                 for mode in ("alone", "batched"):
                     start = time.monotonic()
-                    runs[mode] = execute(domain, tasks, cands, backend=args.backend, workers=args.workers,
+                    runs[mode] = execute(domain, tasks, cands, backend=backend, workers=args.workers,
                                          progress=False, batch=mode == "batched")
                     seconds[mode] = time.monotonic() - start
                 diff = [(c.task_id, c.candidate_id, comparable(a), comparable(b))
