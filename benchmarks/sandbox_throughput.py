@@ -1,19 +1,28 @@
-"""Sandbox throughput on VerilogEval candidates (references and one mutant each), cache off unless stated.
+"""Checked Verilog verdicts against the plain unchecked loop, on VerilogEval problems, cache off.
 
-Modes, interleaved, median of ``--repeats`` (default 3):
+Modes, interleaved in one run (each repeat runs every mode once), median of ``--repeats`` (default 3):
 
-* ``loop``    — a plain sequential loop running the very same job scripts (same iverilog/vvp commands) with
-                ``bash`` in a temp dir: no sandbox, no parallelism;
-* ``process`` — the executor on all cores with the ``process`` backend (skipped, with the reason, where its
-                unprivileged uids cannot reach the interpreter: then bwrap is the baseline against the loop);
-* ``bwrap``   — the executor on all cores with the ``bwrap`` backend;
-* ``docker``  — the executor on all cores with the ``docker`` backend (one container per job), where an
-                engine and the sandbox image are there (``bash scripts/setup.sh``);
-* ``warm``    — the ``bwrap`` run again on a cache that the cold ``bwrap`` run filled.
+* ``plain``   — what most users run: a sequential loop of ``iverilog -Wall -Winfloop -Wno-timescale -g2012 -s
+                tb`` over VerilogEval's own testbench + reference + candidate, then ``vvp -n``: no check, no
+                sandbox, no parallelism;
+* ``process`` — the public ``execute()`` on all cores with the ``process`` backend (skipped, with the reason,
+                where its unprivileged uids cannot reach the interpreter);
+* ``bwrap``   — ``execute()`` with the ``bwrap`` backend;
+* ``docker``  — ``execute()`` with the ``docker`` backend, where an engine and the sandbox image are there.
 
-Targets on 2 cores: process ≥ 1.5× loop; bwrap within 15 % of process; warm ≥ 20× its cold run. Docker's
-overhead (container start-up) is reported, not targeted. The load average is printed before and after: the
-rates mean little on a machine that was busy.
+Each checked run is a fresh domain (its checker workers start inside the run), a fresh verdict cache and a
+fresh reference store, so starting workers and recording each task's reference are counted. Two workloads:
+
+* ``single``  — one candidate per problem (``--problems`` shortest problems, default 40: the reference and one
+                mutant each, 80 candidates);
+* ``sampled`` — ``--sampled-problems`` problems (default 20) x ``--samples`` distinct samples (default 8):
+                the reference and RISE mutants (``domain.mutate`` over several seeds), padded with
+                distinct trailing comments where a problem has too few mutants (160 candidates).
+
+Per checked mode, the cost per verdict by phase (seconds, mean over the verdicts that reached it; from
+``details["phase_s"]``: ``check`` the warm worker's check, ``reference`` recording a task's reference (0 once
+stored), ``compile`` the alone and harness builds, ``simulate``, ``compare``), and each mode's PASS count
+beside the plain loop's. The load average is printed before and after: rates mean little on a busy machine.
 
 ``--solidity N`` (default 8; 0 skips it) adds Solidity analyses/s under docker: persistent worker containers
 (a cold pool, whose container start and Slither import are counted, then the same pool warm on other
@@ -27,6 +36,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -35,14 +45,16 @@ import time
 from pathlib import Path
 
 from codealign.domains.verilog.verilogeval import load_verilogeval
-from codealign.domains.verilog import reference_solution
-from codealign.domains import get_domain
+from codealign.domains.verilog import VerilogDomain, reference_solution
 from codealign.sandbox.backends import get_backend
 from codealign.sandbox.cache import VerdictCache
 from codealign.sandbox.docker import docker_problem
 from codealign.sandbox.process import process_problem
 from codealign.execution.executor import execute
 from codealign.types import Candidate, ExecResult, Task, Verdict
+
+PHASES = ("check", "reference", "compile", "simulate", "compare")
+_MISMATCH = re.compile(r"Mismatches:\s*(\d+)\s+in\s+(\d+)\s+samples")
 
 SOLIDITY_CONTRACT = """pragma solidity ^0.8.0;
 contract Vault{i} {{
@@ -57,39 +69,74 @@ contract Vault{i} {{
 """
 
 
-def candidates_for(tasks, domain, rng):
+def single_candidates(tasks, domain, rng) -> list[Candidate]:
+    """The reference and its first mutant, per task."""
     cands = []
     for task in tasks:
         ref = reference_solution(task)
         cands.append(Candidate(task.task_id, ref))
         mutants = domain.mutate(ref, rng)
         if mutants:
-            text, info = mutants[0]
-            cands.append(Candidate(task.task_id, text, metadata={"mutation": info}))
+            cands.append(Candidate(task.task_id, mutants[0][0]))
     return cands
 
 
-def run_loop(domain, by_id, cands) -> float:
+def sampled_candidates(tasks, domain, samples: int) -> list[Candidate]:
+    """``samples`` distinct texts per task: the reference, then distinct mutants over seeds 0..19, then the
+    reference with a distinct trailing comment."""
+    cands = []
+    for task in tasks:
+        ref = reference_solution(task)
+        texts = [ref]
+        for seed in range(20):
+            for text, _ in domain.mutate(ref, random.Random(seed)):
+                if len(texts) < samples and text not in texts:
+                    texts.append(text)
+        texts += [f"{ref}\n// sample {i}\n" for i in range(samples - len(texts))]
+        cands += [Candidate(task.task_id, text, candidate_id=f"{task.task_id}-s{i}") for i, text in enumerate(texts)]
+    return cands
+
+
+def run_plain(by_id, cands) -> tuple[float, int]:
+    """Candidates/s and PASS count of the sequential unchecked loop over VerilogEval's own testbench."""
+    passed = 0
     t0 = time.perf_counter()
     for cand in cands:
-        job = domain.prepare(by_id[cand.task_id], cand)
-        if isinstance(job, ExecResult):
-            continue
+        task = by_id[cand.task_id]
         with tempfile.TemporaryDirectory() as tmp:
-            for rel, content in job.files.items():
-                path = Path(tmp, rel)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(content.encode() if isinstance(content, str) else content)
-            # The job scripts report stages on fd 3; the plain loop sends them to /dev/null.
-            subprocess.run(["bash", "-c", "exec 3>/dev/null\n" + job.script], cwd=tmp, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, timeout=120)
-    return len(cands) / (time.perf_counter() - t0)
+            for name, text in (("tb.sv", task.assets["test"]), ("ref.sv", task.assets["ref"]),
+                               ("cand.sv", cand.completion)):
+                Path(tmp, name).write_text(text)
+            built = subprocess.run(["iverilog", "-Wall", "-Winfloop", "-Wno-timescale", "-g2012", "-s", "tb", "-o",
+                                    "sim", "tb.sv", "ref.sv", "cand.sv"], cwd=tmp, capture_output=True)
+            if built.returncode != 0:
+                continue
+            ran = subprocess.run(["timeout", "30", "vvp", "-n", "sim"], cwd=tmp, capture_output=True, text=True)
+            m = _MISMATCH.search(ran.stdout)
+            passed += bool(m and m.group(1) == "0" and m.group(2) != "0")
+    return len(cands) / (time.perf_counter() - t0), passed
 
 
-def run_executor(domain, tasks, cands, backend, cache) -> tuple[float, list[ExecResult]]:
-    t0 = time.perf_counter()
-    results = execute(domain, tasks, cands, backend=backend, cache=cache, progress=False)
-    return len(cands) / (time.perf_counter() - t0), results
+def run_checked(tasks, cands, backend) -> tuple[float, list[ExecResult]]:
+    """Candidates/s of ``execute()`` with a fresh domain, verdict cache and reference store, and the verdicts."""
+    with tempfile.TemporaryDirectory() as tmp:
+        domain = VerilogDomain(reference_store=str(Path(tmp) / "references"))
+        try:
+            t0 = time.perf_counter()
+            results = execute(domain, tasks, cands, backend=backend, cache=VerdictCache(Path(tmp) / "cache.sqlite"),
+                              progress=False)
+            return len(cands) / (time.perf_counter() - t0), results
+        finally:
+            domain.close()
+
+
+def breakdown(results: list[ExecResult]) -> dict[str, float]:
+    """Mean seconds per phase over the verdicts whose job reached it."""
+    out = {}
+    for phase in PHASES:
+        values = [r.details["phase_s"][phase] for r in results if phase in r.details.get("phase_s", {})]
+        out[phase] = statistics.mean(values) if values else float("nan")
+    return out
 
 
 def solidity_rates(backend, count: int) -> dict[str, float]:
@@ -107,13 +154,16 @@ def solidity_rates(backend, count: int) -> dict[str, float]:
     workers = SolidityDomain(persistent=True)
     try:
         for name, cands in (("workers cold", contracts(0)), ("workers warm", contracts(count))):
-            rates[name], results = run_executor(workers, [task], cands, backend, None)
+            t0 = time.perf_counter()
+            results = execute(workers, [task], cands, backend=backend, progress=False)
+            rates[name] = len(cands) / (time.perf_counter() - t0)
             assert {r.verdict for r in results} == {Verdict.PASS}, [r.details.get("error") for r in results]
             assert {r.details["analysis"]["backend"] for r in results} == {backend.name}
     finally:
         workers.close()
-    rates["one job each"], results = run_executor(SolidityDomain(persistent=False), [task], contracts(0), backend,
-                                                  None)
+    t0 = time.perf_counter()
+    results = execute(SolidityDomain(persistent=False), [task], contracts(0), backend=backend, progress=False)
+    rates["one job each"] = count / (time.perf_counter() - t0)
     assert {r.verdict for r in results} == {Verdict.PASS}, [r.details.get("error") for r in results]
     return rates
 
@@ -121,62 +171,71 @@ def solidity_rates(backend, count: int) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="../shared/data/verilogeval/problems.jsonl")
-    parser.add_argument("--problems", type=int, default=40, help="problems to use (shortest first)")
+    parser.add_argument("--problems", type=int, default=40, help="single: problems (shortest first), 2 candidates each")
+    parser.add_argument("--sampled-problems", type=int, default=20, help="sampled: problems (shortest first; 0 skips)")
+    parser.add_argument("--samples", type=int, default=8, help="sampled: distinct samples per problem")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--modes", default="process,bwrap,docker", help="checked modes to run (comma-separated)")
     parser.add_argument("--solidity", type=int, default=8, help="contracts per Solidity docker mode (0: skip)")
     parser.add_argument("--solidity-only", action="store_true", help="skip the VerilogEval part")
     args = parser.parse_args()
+    print("command: " + " ".join([".venv/bin/python", "benchmarks/sandbox_throughput.py", *sys.argv[1:]]))
     if args.solidity_only:
         return print_solidity(args.solidity)
 
-    domain = get_domain("verilog")
-    tasks = sorted(load_verilogeval(args.data), key=lambda t: len(t.assets["test"]))[: args.problems]
-    by_id = {t.task_id: t for t in tasks}
-    cands = candidates_for(tasks, domain, random.Random(0))
-    backends = {}
-    process = process_problem()
-    if process is None:
-        backends["process"] = get_backend("process")
-    backends["bwrap"] = get_backend("bwrap")
-    docker = docker_problem()
-    if docker is None:
-        backends["docker"] = get_backend("docker")
-    print(f"{len(cands)} candidates ({len(tasks)} references + mutants), {os.cpu_count()} cores, "
-          f"{args.repeats} interleaved repeats, load average {load_average()}"
-          + (f"; process skipped: {process}" if process else "")
-          + (f"; docker skipped: {docker}" if docker else ""), flush=True)
+    domain = VerilogDomain()
+    problems = sorted(load_verilogeval(args.data), key=lambda t: len(t.assets["test"]))
+    workloads = {"single": (problems[: args.problems], single_candidates(problems[: args.problems], domain,
+                                                                        random.Random(0)))}
+    if args.sampled_problems:
+        chosen = problems[: args.sampled_problems]
+        workloads["sampled"] = (chosen, sampled_candidates(chosen, domain, args.samples))
+    wanted = [m for m in args.modes.split(",") if m]
+    backends, skipped = {}, []
+    for name, problem in (("process", process_problem), ("bwrap", lambda: None), ("docker", docker_problem)):
+        if name in wanted:
+            reason = problem()
+            if reason:
+                skipped.append(f"{name} skipped: {reason}")
+            else:
+                backends[name] = get_backend(name)
+    print(f"{os.cpu_count()} cores, {args.repeats} interleaved repeats, load average {load_average()}"
+          + "".join(f"; {s}" for s in skipped), flush=True)
+    for workload, (tasks, cands) in workloads.items():
+        print(f"  {workload}: {len(cands)} candidates ({len(tasks)} problems x {len(cands) / len(tasks):.0f})")
 
-    rates: dict[str, list[float]] = {"loop": [], **{name: [] for name in backends}, "warm": []}
-    verdicts = {}
+    rates = {w: {m: [] for m in ("plain", *backends)} for w in workloads}
+    costs: dict[str, dict[str, list]] = {w: {m: [] for m in backends} for w in workloads}
+    passes: dict[str, dict[str, int]] = {w: {} for w in workloads}
+    verdicts: dict[str, dict[str, list]] = {w: {} for w in workloads}
     for rep in range(args.repeats):
-        rates["loop"].append(run_loop(domain, by_id, cands))
-        for name, backend in backends.items():
-            rate, results = run_executor(domain, tasks, cands, backend, None)
-            rates[name].append(rate)
-            verdicts[name] = [r.verdict for r in results]
-        with tempfile.TemporaryDirectory() as tmp:
-            cache = VerdictCache(Path(tmp) / "cache.sqlite")
-            cold_rate, _ = run_executor(domain, tasks, cands, backends["bwrap"], cache)
-            warm_rate, warm = run_executor(domain, tasks, cands, backends["bwrap"], cache)
-            assert all(r.cached for r in warm)
-            rates["warm"].append(warm_rate / cold_rate)
-        print(f"  repeat {rep + 1}: " + ", ".join(f"{k}={v[-1]:.2f}" for k, v in rates.items()), flush=True)
+        for workload, (tasks, cands) in workloads.items():
+            by_id = {t.task_id: t for t in tasks}
+            rate, passes[workload]["plain"] = run_plain(by_id, cands)
+            rates[workload]["plain"].append(rate)
+            for name, backend in backends.items():
+                rate, results = run_checked(tasks, cands, backend)
+                rates[workload][name].append(rate)
+                costs[workload][name] += results
+                passes[workload][name] = sum(r.verdict is Verdict.PASS for r in results)
+                verdicts[workload][name] = [(r.verdict, r.details.get("failure"), r.score) for r in results]
+            print(f"  repeat {rep + 1} {workload}: "
+                  + ", ".join(f"{k}={v[-1]:.2f}" for k, v in rates[workload].items()), flush=True)
 
-    med = {k: statistics.median(v) for k, v in rates.items()}
-    base = "process" if "process" in med else "bwrap"
-    same = all(v == verdicts[base] for v in verdicts.values())
-    print()
-    print(f"candidates/s (median of {args.repeats}):  loop {med['loop']:.2f}   "
-          + "   ".join(f"{name} {med[name]:.2f}" for name in backends))
-    print(f"{base} / loop{' ' * (8 - len(base))}    = {med[base] / med['loop']:.2f}x   (target >= 1.5x)")
-    if base == "process":
-        print(f"bwrap / process     = {med['bwrap'] / med['process']:.2f}    (target >= 0.85)")
-    if "docker" in med:
-        overhead = len(cands) / med["docker"] - len(cands) / med[base]
-        print(f"docker / {base}{' ' * (10 - len(base))}= {med['docker'] / med[base]:.2f}    "
-              f"(overhead {overhead / len(cands) * 1000:.0f} ms per job on {os.cpu_count()} cores)")
-    print(f"warm cache / cold   = {med['warm']:.1f}x   (target >= 20x)")
-    print(f"{', '.join(backends)} verdicts identical: {same}")
+    for workload in workloads:
+        med = {k: statistics.median(v) for k, v in rates[workload].items()}
+        print(f"\n{workload}: candidates/s (median of {args.repeats}):  "
+              + "   ".join(f"{name} {rate:.2f}" for name, rate in med.items()))
+        for name in backends:
+            print(f"  {name} / plain = {med[name] / med['plain']:.2f}x")
+        print("  PASS: " + ", ".join(f"{name} {n}" for name, n in passes[workload].items()))
+        if backends:
+            print(f"  {'cost per verdict, s':<22}" + "".join(f"{p:>10}" for p in PHASES))
+            for name in backends:
+                cost = breakdown(costs[workload][name])
+                print(f"  {name:<22}" + "".join(f"{cost[p]:>10.4f}" for p in PHASES))
+            same = len({tuple(v) for v in verdicts[workload].values()}) == 1
+            print(f"  {', '.join(backends)} verdicts identical: {same}")
     print(f"load average after: {load_average()}")
     return print_solidity(args.solidity) if args.solidity else 0
 

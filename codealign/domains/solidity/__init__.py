@@ -87,6 +87,7 @@ from codealign.domains.solidity.answers import (
 )
 from codealign.sandbox.job import Job, JobResult, JobStatus
 from codealign.sandbox.limits import Limits
+from codealign.sandbox.single_flight import SingleFlight
 from codealign.types import Candidate, ExecResult, Task, Verdict
 
 KINDS = ("detect", "repair", "analyze")
@@ -219,7 +220,7 @@ class SolidityDomain(Domain):
         self._lock = threading.Lock()
         self._cache: collections.OrderedDict[str, Analysis] = collections.OrderedDict()
         self._cache_size = cache_size
-        self._inflight: dict[str, threading.Event] = {}
+        self._flight = SingleFlight(self._lock)
 
     # -- toolchain -------------------------------------------------------------------------------------
     def toolchain_version(self) -> str:
@@ -312,28 +313,23 @@ class SolidityDomain(Domain):
             return Analysis("missing_compiler", error=str(exc))
         key = hashlib.sha256(json.dumps([source, install.version, filename, evm], sort_keys=True)
                              .encode("utf-8", "surrogatepass")).hexdigest()
-        while True:
-            with self._lock:
-                hit = self._cache.get(key)
-                if hit is not None:
-                    self._cache.move_to_end(key)
-                    return hit
-                running = self._inflight.get(key)
-                if running is None:
-                    self._inflight[key] = threading.Event()
-                    break
-            running.wait()
-        try:
+
+        def cached() -> Analysis | None:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+            return hit
+
+        def analysis() -> Analysis:
             result = self._run_analysis(_request(source, install, filename, evm), install, backend, timeout_s)
             if result.status in ("ok", "compile_error", "analysis_error"):
                 with self._lock:
                     self._cache[key] = result
                     while len(self._cache) > self._cache_size:
                         self._cache.popitem(last=False)
-        finally:
-            with self._lock:
-                self._inflight.pop(key).set()
-        return result
+            return result
+
+        return self._flight.run(key, cached, analysis)
 
     def _run_analysis(self, request: dict, install: solc.SolcInstall, backend, timeout_s: float | None) -> Analysis:
         if self.persistent and hasattr(backend, "start_worker"):

@@ -49,9 +49,20 @@ design, which replay does not have.
 the testbench's, below); a model that read this file tries to make a wrong design PASS. What it may contain
 is decided structurally, on slang's syntax tree (:mod:`codealign.domains.verilog.allowlist`, which lists the
 rules), not on its text.
-The job script is the same for every task's jobs (it holds no secret) and does, in order:
+A candidate is judged in this order (the job scripts hold no secret):
 
-1. with the testbench and reference in a folder made unreadable (``chmod 000``), run the allowlist check as a
+1. the allowlist check (:func:`~codealign.domains.verilog.allowlist.check_file`). On the warm path
+   (:meth:`VerilogDomain.evaluate`, every backend that starts workers) it runs in a persistent sandboxed
+   worker (``allowlist.py --serve``, :func:`checker_spec`): the request is the candidate's text and the
+   task's options, the answer the report and the emitted ``cand.i``, which the candidate's job then receives
+   as a file (what was checked is exactly what is compiled). What the worker shares between requests is a
+   warm interpreter with pyslang imported and its folder, under one uid; that is safe because requests are
+   data: slang lexes and parses the text and ``iverilog -E``/``verilator -E`` preprocess it, nothing of it is
+   ever run, each request lives in a fresh sub-folder deleted after it, and the worker holds no testbench,
+   reference or tag. A worker is replaced after 200 requests, after any request the check raised on, and
+   when a request kills it or passes the task's deadline (that design gets the verdict of a failed or timed
+   out check, as below). Otherwise (cocotb, :meth:`VerilogDomain.prepare`'s one cold job) the job runs it
+   with the testbench and reference in a folder made unreadable (``chmod 000``), as a
    separate ``python -I`` process (fd 3 closed). **One text, one reader:** it lexes the raw candidate with
    slang (no preprocessing, so no file is ever opened) and writes ``cand.i``, the candidate's tokens without
    comments, line breaks kept: the only text any later step reads or compiles (the alone build, lint, the
@@ -87,7 +98,12 @@ The job script is the same for every task's jobs (it holds no secret) and does, 
    the testbench's own ``Mismatches: N in M``), writes a harness whose every name carries a per-job random
    suffix and that replays the inputs into ``top_module`` and prints its outputs behind a per-job tag at each
    sample, replays the oracle through it and requires exactly the recorded samples, then sends the
-   reference's samples on fd 3. The candidate is compiled with the harness alone; every trusted file but the
+   reference's samples on fd 3. On the warm path this phase runs once per task, judge and simulator, in a
+   job of its own that holds no candidate text, and is kept in memory and in a store on disk
+   (:mod:`codealign.domains.verilog.reference`: written only by the harness, in a root-only folder no job
+   binds; an entry that does not read back whole under its own key is recorded again); each candidate's job
+   gets a harness generated on the host from the recording with fresh per-job random names and tag, and no
+   testbench or reference. The candidate is compiled with the harness alone; every trusted file but the
    compiled simulation is deleted; it runs with fd 3 closed, and Python compares the samples.
    Fallback, decided before any candidate code runs: where the testbench lacks that shape (one
    ``stats1.clocks++``, one reference instance without parameter overrides, a timescale with unit =
@@ -145,7 +161,11 @@ unit and precision (and with it where the RTLLM X rule samples, see (c)); (i) th
 strict: ``inst.name`` reaches one level down, and blocks (named, generate, loop) are not nameable from outside
 themselves (none of the 686 reference designs of VerilogEval, RTLLM, CVDP and the procedural family uses a
 dotted name); (j) the check does not elaborate the design with the build's top and parameter overrides: what
-it decides holds for every branch and parameterisation instead.
+it decides holds for every branch and parameterisation instead; (k) a request that changed the warm checker's
+state without crashing it could sway a later request's check; no such state is known (each request builds its
+own syntax tree and runs its own preprocessors), and the worker is recycled on the schedule above; (l) the
+stored reference recordings are as trusted as the harness's home folder (``$CODEALIGN_HOME``): whoever can
+write there can change verdicts, as with the verdict cache beside them.
 
 **Simulators.** ``iverilog`` (default; ``-g2012``, ``vvp -n``) or ``verilator`` (``--binary --timing``, about
 10 s per design; steps 1-2 use iverilog, so Verilator never sees a refused design). Verilator is built without ccache: jobs run

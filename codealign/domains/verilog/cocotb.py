@@ -218,16 +218,16 @@ def prepare_job(task: Task, candidate: Candidate, limits: Limits, binds: tuple[s
                CODEALIGN_COCOTB_PARAMETERS=json.dumps(assets.get("parameters") or {}))
     env.setdefault("SIM", "icarus")
     env.setdefault("TOPLEVEL_LANG", "verilog")
-    from codealign.domains.verilog import _ALLOWLIST, CHECK_STEPS
+    from codealign.domains.verilog import _ALLOWLIST, CHECK_STEPS, fill_script
 
     python = environment() / "bin" / "python"
-    script = ((CHECK_STEPS + _HARNESS_STEPS).replace("{PY}", shlex.quote(sys.executable))
-              .replace("{ALLOW}", shlex.quote(_ALLOWLIST))
-              .replace("{IV}", shlex.quote(shutil.which("iverilog") or "iverilog"))
-              .replace("{CHECKS}", f"--reserved cocotb_iverilog_dump --top {shlex.quote(assets['top_module'])}")
-              .replace("{SHIM}", shlex.quote(str(RESOURCES))).replace("{ENTRY}", ENTRY_POINT)
-              .replace("{ENV}", "\n".join(f"export {k}={shlex.quote(v)}" for k, v in sorted(env.items())))
-              .replace("{COCOTB_PY}", shlex.quote(str(python))).replace("{RUNNER}", shlex.quote(runner_path)))
+    script = fill_script(CHECK_STEPS + _HARNESS_STEPS, {
+        "PY": shlex.quote(sys.executable), "ALLOW": shlex.quote(_ALLOWLIST),
+        "IV": shlex.quote(shutil.which("iverilog") or "iverilog"),
+        "CHECKS": f"--reserved cocotb_iverilog_dump --top {shlex.quote(assets['top_module'])}",
+        "SHIM": shlex.quote(str(RESOURCES)), "ENTRY": ENTRY_POINT,
+        "ENV": "\n".join(f"export {k}={shlex.quote(v)}" for k, v in sorted(env.items())),
+        "COCOTB_PY": shlex.quote(str(python)), "RUNNER": shlex.quote(runner_path)})
     interpreter = Path(os.path.realpath(python)).parents[1]
     return CocotbJob(script=script, files=job_files, limits=limits,
                      binds=(*binds, str(RESOURCES), os.path.realpath(environment()), str(interpreter)),

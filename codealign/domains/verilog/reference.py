@@ -37,6 +37,7 @@ from codealign.domains.verilog import (_REPLAY, _SEND, RECORD_STEPS, _record_fil
 from codealign.domains.verilog.replay import decode_events, decode_trace, encode_events, encode_trace, harness
 from codealign.sandbox.job import Job, JobStatus
 from codealign.sandbox.limits import Limits
+from codealign.sandbox.single_flight import SingleFlight
 from codealign.types import Task
 
 _FORMAT = 1
@@ -55,6 +56,8 @@ class Recording:
     timescale: str = ""
     events: tuple = ()
     """The replayable events ``(kind, time, bits)``: ``I`` the reference's inputs, ``S`` its sampled outputs."""
+    keep: bool = True
+    """False for a record job stopped at a limit (under load it may pass next time): used, never stored."""
 
     @functools.cached_property
     def trace(self) -> dict:
@@ -149,23 +152,18 @@ class References:
         self.store = store
         self.recorded = 0
         self._memo: dict[str, Recording] = {}
-        self._inflight: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
+        self._flight = SingleFlight(self._lock)
 
     def get(self, key: str, record: Callable[[], Recording | str]) -> tuple[Recording | str, float]:
         """The recording of ``key`` and the seconds this call spent recording it (0 when it was known);
         ``record()`` runs when neither memory nor the store holds it. A harness fault (``record`` returning a
         message) is returned, not kept."""
-        while True:
-            with self._lock:
-                if key in self._memo:
-                    return self._memo[key], 0.0
-                running = self._inflight.get(key)
-                if running is None:
-                    self._inflight[key] = threading.Event()
-                    break
-            running.wait()
-        try:
+
+        def known() -> tuple[Recording, float] | None:
+            return (self._memo[key], 0.0) if key in self._memo else None
+
+        def load_or_record() -> tuple[Recording | str, float]:
             found = self.store.load(key)
             if found is not None:
                 with self._lock:
@@ -174,27 +172,20 @@ class References:
             start = time.perf_counter()
             made = record()
             spent = time.perf_counter() - start
-            if isinstance(made, Recording):
+            if isinstance(made, Recording) and made.keep:
                 self.store.save(made)
                 with self._lock:
                     self._memo[key] = made
                     self.recorded += 1
             return made, spent
-        finally:
-            with self._lock:
-                self._inflight.pop(key).set()
 
-
-_JOB = r"""
-{RECORD}
-[ $replay -eq 0 ] && send events 0 trusted/events
-"""
+        return self._flight.run(key, known, load_or_record)
 
 
 def record(task: Task, key: str, backend, binds: tuple[str, ...], limits: Limits) -> Recording | str:
-    """Run ``task``'s reference phase in one sandbox job holding no candidate code: the recording, or a
-    message when the job did not finish (a sandbox fault or a limit: never kept, the candidate gets
-    SANDBOX_ERROR)."""
+    """Run ``task``'s reference phase in one sandbox job holding no candidate code: the recording (a job
+    stopped at a limit gives a fallback that is not kept), or a message when the sandbox failed (a harness
+    fault, never kept: the candidate gets SANDBOX_ERROR)."""
     suffix, tag = secrets.token_hex(6), f"<@{secrets.token_hex(8)}@>"
     files: dict[str, str | bytes] = {}
     files["trusted/ref.sv"], tb = _renamed_reference(task, suffix)
@@ -206,6 +197,9 @@ def record(task: Task, key: str, backend, binds: tuple[str, ...], limits: Limits
     script = _SEND + fill_script(RECORD_STEPS, values) + "[ $replay -eq 0 ] && send events 0 trusted/events\n"
     outcome = backend.run(Job(script=script, files=files, limits=limits, binds=binds))
     stages = parse_stages(outcome.trusted)
+    if outcome.status in (JobStatus.TIMEOUT, JobStatus.MEMORY, JobStatus.OUTPUT_LIMIT):
+        # as in the cold job, the candidate then meets the testbench (and most likely the same limit)
+        return Recording(key, f"record {outcome.status.value}", keep=False)
     if outcome.status is not JobStatus.EXITED or "trace" not in stages:
         return f"recording the reference failed ({outcome.status.value}): {outcome.error or 'no trace'}"
     rc, text, _ = stages["trace"]
