@@ -39,8 +39,8 @@ member that would hit one alone makes the batch hit it too, so a limit verdict i
 
 Not kept: the design's own untagged prints (they cannot be attributed to one member; a batched verdict's
 stdout holds the VerilogEval-worded hints and summary only), and the alone job's stderr. ``details["batch"]``
-gives the batch's size; ``details["phase_s"]`` the member's check and an equal share of the batch's compile
-and simulate seconds.
+gives the batch's size; ``details["phase_s"]`` the member's check and an equal share of the batch's
+reference recording (0 once stored), compile and simulate seconds.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def evaluate_batch(domain, task: Task, candidates: Sequence[Candidate], backend)
     if (task.assets.get("format", "verilogeval") != "verilogeval" or domain.simulator != "iverilog" or domain.lint
             or not hasattr(backend, "start_worker") or domain.check_toolchain()):
         return results
-    recording, _ = domain._recording(task, backend)
+    recording, recorded_s = domain._recording(task, backend)
     if isinstance(recording, str) or recording.fallback:
         return results
     members = _members(domain, task, candidates, backend, results)
@@ -138,7 +138,8 @@ def evaluate_batch(domain, task: Task, candidates: Sequence[Candidate], backend)
         member_stages = {**member.stages, "alone": (0, "", True), "build": (0, "", True), "sim": (0, "", True),
                          "trace": (0, recording.encoded_trace, True)}
         result = domain._judge(task, member.candidate, job, alone_like, member_stages, {})
-        phases = {"check": member.check_s, "reference": 0.0, **shared, "compare": time.perf_counter() - start}
+        phases = {"check": member.check_s, "reference": recorded_s / len(members), **shared,
+                  "compare": time.perf_counter() - start}
         result.details["phase_s"] = {k: round(v, 6) for k, v in phases.items()}
         result.details["batch"] = len(members)
         result.details.setdefault("backend", outcome.backend)
