@@ -25,3 +25,29 @@ class ShellDomain(Domain):
             verdict = Verdict.PASS if ok else Verdict.FAIL
         return ExecResult(task.task_id, candidate.candidate_id, verdict, 1.0 if verdict is Verdict.PASS else 0.0,
                           stdout=result.text(), stderr=result.text("stderr"), wall_s=result.wall_s)
+
+
+class BatchShellDomain(ShellDomain):
+    """The shell domain judging up to ``batch_size`` scripts of one task in one job (each in its own subshell,
+    its exit status on the trusted channel by position), recording the task ids of every batch it is given.
+    A script that prints ``alone`` on stdout, or a job that ends abnormally, leaves its members to be judged
+    alone."""
+
+    batch_size = 3
+
+    def __init__(self):
+        super().__init__()
+        self.batches: list[list[str]] = []
+
+    def evaluate_batch(self, task, candidates, backend):
+        from codealign.sandbox.job import JobStatus
+
+        self.batches.append([c.task_id for c in candidates])
+        files = {f"cand{k}.sh": c.completion for k, c in enumerate(candidates)}
+        script = "".join(f"bash ./cand{k}.sh > out{k} 3>&-; echo $? >&3; cat out{k}\n" for k in range(len(candidates)))
+        outcome = backend.run(Job(script=script, files=files, limits=self.limits_for(task)))
+        codes = outcome.trusted.split()
+        if outcome.status is not JobStatus.EXITED or len(codes) != len(candidates) or b"alone" in outcome.stdout:
+            return [None] * len(candidates)
+        return [ExecResult(task.task_id, c.candidate_id, Verdict.PASS if rc == b"0" else Verdict.FAIL,
+                           1.0 if rc == b"0" else 0.0) for c, rc in zip(candidates, codes)]

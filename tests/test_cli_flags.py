@@ -32,10 +32,7 @@ def golden(tmp_path):
 
 
 def _execute(folder, *flags) -> ExecResult:
-    proc = codealign("execute", "--domain", "verilog", "--tasks", str(folder / "tasks.jsonl"), "--candidates",
-                     str(folder / "cands.jsonl"), "--out", str(folder / "v.jsonl"), "--no-cache", "--quiet", *flags)
-    assert proc.returncode == 0, proc.stderr
-    [result] = read_jsonl(folder / "v.jsonl", ExecResult.from_dict)
+    [result] = _execute_all(folder, *flags)
     return result
 
 
@@ -72,3 +69,20 @@ def test_every_bench_limit_scores_only_the_first_n_problems(name, shared_data):
     assert report["scored"] == max(1, len(benchmark.variants)), report
     assert "--limit 1" in report["command"]
 
+
+
+def test_execute_no_batch_flag_judges_each_candidate_alone(tmp_path):
+    task = bundled_tasks("train")[0]
+    good = reference_solution(task)
+    write_jsonl(tmp_path / "tasks.jsonl", [task])
+    write_jsonl(tmp_path / "cands.jsonl", [Candidate(task.task_id, good), Candidate(task.task_id, "// b\n" + good)])
+    batched = [r.details.get("batch") for r in _execute_all(tmp_path)]
+    alone = [r.details.get("batch") for r in _execute_all(tmp_path, "--no-batch")]
+    assert (batched, alone) == ([2, 2], [None, None])
+
+
+def _execute_all(folder, *flags) -> list[ExecResult]:
+    proc = codealign("execute", "--domain", "verilog", "--tasks", str(folder / "tasks.jsonl"), "--candidates",
+                     str(folder / "cands.jsonl"), "--out", str(folder / "v.jsonl"), "--no-cache", "--quiet", *flags)
+    assert proc.returncode == 0, proc.stderr
+    return read_jsonl(folder / "v.jsonl", ExecResult.from_dict)

@@ -186,6 +186,26 @@ def test_ray_executor_gives_the_same_verdicts_as_local(backend, tmp_path):
     assert [r.candidate_id for r in remote] == [r.candidate_id for r in local]
 
 
+def test_ray_executor_judges_batches_and_their_unjudged_members_as_local_does(backend):
+    pytest.importorskip("ray")
+    from ray import cloudpickle
+
+    import shell_domain
+
+    cloudpickle.register_pickle_by_value(shell_domain)
+    tasks, cands = _sampled(2, 4)
+    cands.append(Candidate("t1", "echo alone; exit 0\n"))
+    local = execute(shell_domain.BatchShellDomain(), tasks, cands, backend=backend, progress=False, batch=False)
+    try:
+        remote = execute(shell_domain.BatchShellDomain(), tasks, cands, backend=backend, executor="ray", workers=2,
+                         progress=False)
+    finally:
+        import ray
+
+        ray.shutdown()
+    assert [(r.candidate_id, r.verdict) for r in remote] == [(r.candidate_id, r.verdict) for r in local]
+
+
 def test_a_lone_surrogate_in_a_candidate_is_refused_before_anything_is_written(backend, tmp_path):
     """No UTF-8 text carries it: a verdicts file holding it could not be read back (issue 31)."""
     tasks, _ = _batch(1)
@@ -246,3 +266,73 @@ def test_the_progress_bar_ends_at_n_of_n(backend, capfd):
     execute(ShellDomain(), tasks, cands, backend=backend, workers=3, progress=True)
     states = [s for s in capfd.readouterr().err.replace("\r", "\n").splitlines() if "execute[" in s]
     assert states and "3/3" in states[-1], states[-3:]
+
+
+def _sampled(n_tasks, per_task, script="exit 0"):
+    tasks = [Task(f"t{i}", "shell", "p") for i in range(n_tasks)]
+    cands = [Candidate(f"t{i}", f"# {i}.{k}\n{script if k % 2 == 0 else 'exit 4'}\n")
+             for k in range(per_task) for i in range(n_tasks)]  # interleaved: batches must regroup by task
+    return tasks, cands
+
+
+def test_batches_hold_candidates_of_one_task_only(backend):
+    from shell_domain import BatchShellDomain
+
+    tasks, cands = _sampled(3, 4)
+    domain = BatchShellDomain()
+    results = execute(domain, tasks, cands, backend=backend, workers=2, progress=False)
+    # four of each task: a batch of three, then the fourth alone (evaluate, not evaluate_batch)
+    assert sorted(domain.batches) == [["t0"] * 3, ["t1"] * 3, ["t2"] * 3]
+    assert [r.verdict for r in results] == [Verdict.PASS if k % 2 == 0 else Verdict.FAIL for k in range(4) for _ in range(3)]
+    assert [r.candidate_id for r in results] == [c.candidate_id for c in cands]
+
+
+def test_batching_off_gives_the_same_verdicts_and_forms_no_batch(backend):
+    from shell_domain import BatchShellDomain
+
+    tasks, cands = _sampled(2, 5)
+    batched, alone = BatchShellDomain(), BatchShellDomain()
+    on = execute(batched, tasks, cands, backend=backend, progress=False)
+    off = execute(alone, tasks, cands, backend=backend, progress=False, batch=False)
+    assert alone.batches == [] and batched.batches
+    assert [(r.candidate_id, r.verdict, r.score) for r in on] == [(r.candidate_id, r.verdict, r.score) for r in off]
+    assert [r.verdict for r in off].count(Verdict.FAIL) == 4
+
+
+def test_a_member_the_batch_leaves_unjudged_is_judged_alone(backend):
+    from shell_domain import BatchShellDomain
+
+    tasks = [Task("t0", "shell", "p")]
+    cands = [Candidate("t0", "exit 0\n"), Candidate("t0", "echo alone; exit 5\n"), Candidate("t0", "exit 1\n")]
+    domain = BatchShellDomain()
+    results = execute(domain, tasks, cands, backend=backend, progress=False)
+    assert [r.verdict for r in results] == [Verdict.PASS, Verdict.FAIL, Verdict.FAIL]
+    assert sorted(len(b) for b in domain.batches) == [3]  # the three alone judgings are evaluate(), not batches
+
+
+def test_a_batch_harness_fault_never_becomes_a_verdict(backend):
+    from shell_domain import BatchShellDomain
+
+    class Broken(BatchShellDomain):
+        def evaluate_batch(self, task, candidates, backend):
+            raise RuntimeError("batch harness fault")
+
+    tasks, cands = _sampled(1, 3)
+    results = execute(Broken(), tasks, cands, backend=backend, progress=False)
+    assert [r.verdict for r in results] == [Verdict.PASS, Verdict.FAIL, Verdict.PASS]
+
+
+def test_a_batch_that_outlives_the_watchdog_is_judged_alone(backend, monkeypatch):
+    from codealign.execution import executor
+    from shell_domain import BatchShellDomain
+
+    class Stalling(BatchShellDomain):
+        def evaluate_batch(self, task, candidates, backend):
+            time.sleep(self.limits_for(task).wall_s + 2)  # past the watchdog; what it then says is ignored
+            return [ExecResult(task.task_id, c.candidate_id, Verdict.PASS, 1.0) for c in candidates]
+
+    monkeypatch.setattr(executor, "_WATCHDOG_GRACE_S", 0.0)
+    tasks = [Task("t0", "shell", "p", limits={"wall_s": 1})]
+    cands = [Candidate("t0", f"# {k}\nexit 1\n") for k in range(3)]
+    results = execute(Stalling(), tasks, cands, backend=backend, progress=False)
+    assert [r.verdict for r in results] == [Verdict.FAIL] * 3

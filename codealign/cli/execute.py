@@ -16,6 +16,9 @@ def register(sub) -> None:
     p.add_argument("--tasks", required=True, help="tasks JSONL")
     p.add_argument("--candidates", required=True, help="candidates JSONL (task_id, completion)")
     p.add_argument("--out", required=True, help="verdicts JSONL to write")
+    p.add_argument("--no-batch", action="store_true",
+                   help="judge every candidate alone, never several of one task together (same verdicts; for "
+                        "comparisons)")
     domain_flags(p)
     p.set_defaults(func=run)
 
@@ -33,7 +36,8 @@ def run(args: argparse.Namespace) -> dict:
     refuse_other_domains(args.tasks, read_jsonl(args.tasks, Task.from_dict), args.domain)
     results = execute_files(domain, args.tasks, args.candidates, args.out, backend=args.backend,
                             executor=args.executor, workers=args.workers, cache=cache_path(args),
-                            progress=not quiet(args), reuse=not args.no_cache)
+                            progress=not quiet(args), reuse=not args.no_cache,
+                            batch=not args.no_batch)
     counts = Counter(r.verdict.value for r in results)
     summary = {"out": args.out, "candidates": len(results), "verdicts": dict(counts),
                "cached": sum(r.cached for r in results),

@@ -216,6 +216,19 @@ class Domain(abc.ABC):
         result.details.setdefault("backend", outcome.backend)
         return result
 
+    batch_size: int = 1
+    """How many candidates of one task :meth:`evaluate_batch` judges together at most; 1: each alone (the
+    executor then never calls it)."""
+
+    def evaluate_batch(self, task: Task, candidates: Sequence[Candidate],
+                       backend: "ProcessBackend") -> list[ExecResult | None]:
+        """Judge candidates of one task together, one entry per candidate in order: its verdict, identical to
+        :meth:`evaluate`'s, or None where the batch could not judge it (the caller then judges that one alone
+        with :meth:`evaluate`). A domain that sets :attr:`batch_size` above 1 overrides this with one job under
+        :meth:`limits_for` ``(task)``, so a batch needs about one job's deadline (the executor judges every
+        member of a batch that outlives its watchdog alone). Default: :meth:`evaluate` each."""
+        return [self.evaluate(task, candidate, backend) for candidate in candidates]
+
     task_module: str | None = None
     """Dotted name of the module that holds this domain's procedural task family (``FAMILIES``,
     ``generate_tasks(families, n, seed, split)``, ``universe(family, split)``, ``bundled_tasks(split)``),

@@ -7,6 +7,9 @@ outlives ``wall_s`` plus a grace period as TIMEOUT, so no worker stalls the run;
 order when ``ordered``; with a cache, a rerun recomputes only what is missing. Candidates of one call whose
 (task, normalised text) is the same run once and share the verdict (marked ``cached``, as a cache hit would
 be), a SANDBOX_ERROR included: a sampled batch repeats itself often (half of a Verilog evaluation's samples).
+What is left is judged in units of work: candidates of one task, up to the domain's ``batch_size``, judged
+together by its ``evaluate_batch``; a member the batch could not judge, and every member of a batch that
+outlives the watchdog, is judged alone afterwards, so batching changes no verdict, only how many jobs run.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Iterable, Sequence
 from codealign.domains import get_domain
 from codealign.domains.base import Domain
 from codealign.errors import UserError
-from codealign.execution.judge import evaluate_one
+from codealign.execution.judge import evaluate_batch
 from codealign.jsonl import JsonlAppender, read_completed, write_jsonl
 from codealign.jsonl import lone_surrogate
 from codealign.sandbox.backends import get_backend
@@ -72,6 +75,7 @@ def execute(
     ordered: bool = True,
     progress: bool = True,
     reuse: bool = True,
+    batch: bool = True,
 ) -> list[ExecResult]:
     """Judge every candidate against its task; returns results in input order.
 
@@ -80,6 +84,12 @@ def execute(
     candidate and the judge's fingerprint (:meth:`~codealign.domains.base.Domain.fingerprint`, under this
     backend) all match: each result's ``details["verdict_key"]`` records them. Everything else is judged; one
     line on stderr says how many rows were reused.
+
+    With ``batch`` (the default), what is left to judge after reuse, the cache and deduplication is grouped by
+    task into units of up to the domain's :attr:`~codealign.domains.base.Domain.batch_size` candidates, each
+    judged by :meth:`~codealign.domains.base.Domain.evaluate_batch` as one unit of work; a candidate the batch
+    leaves unjudged is then judged alone. ``batch=False`` judges every candidate alone (for comparisons: the
+    verdicts are the same).
     """
     if executor not in EXECUTORS:
         raise UserError(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
@@ -88,111 +98,150 @@ def execute(
     by_id = _index_tasks(tasks, candidates)
     store = VerdictCache(cache) if cache is not None and not isinstance(cache, VerdictCache) else cache
     workers = workers or os.cpu_count() or 1
-
-    results: list[ExecResult | None] = [None] * len(candidates)
-    done_before = {}
-    if out is not None and reuse:
-        done_before = {(r.get("task_id"), r.get("candidate_id")): r for r in read_completed(out)}
-    judge = dom.fingerprint(be.identity())
-    keys: list[str] = []
-    todo: list[int] = []
-    leaders: dict[object, int] = {}
-    copies: dict[int, list[int]] = {}
-    reused = 0
-    for i, cand in enumerate(candidates):
-        task = by_id[cand.task_id]
-        keys.append(VerdictCache.key(judge, dom.limits_for(task).to_dict(), task, dom.normalize(cand.completion)))
-        prior = done_before.get((cand.task_id, cand.candidate_id))
-        if (prior is not None and prior.get("verdict") != Verdict.SANDBOX_ERROR.value
-                and (prior.get("details") or {}).get(VERDICT_KEY) == keys[i]
-                and prior.get("completion") == cand.completion):
-            results[i] = ExecResult.from_dict({**prior, "cached": True})
-            reused += 1
-            continue
-        if store is not None:
-            hit = store.get(keys[i], task, cand)
-            if hit is not None:
-                results[i] = hit
-                continue
-        same = keys[i] if store is not None else (cand.task_id, keys[i])
-        if same in leaders:
-            copies[leaders[same]].append(i)
-            continue
-        leaders[same] = i
-        copies[i] = []
-        todo.append(i)
-
+    done_before = {(r.get("task_id"), r.get("candidate_id")): r for r in read_completed(out)} \
+        if out is not None and reuse else {}
+    plan = _plan(dom, be, by_id, candidates, done_before, store)
     if done_before:
-        print(f"execute: reused {reused} of {len(done_before)} rows already in {out} (task, candidate and judge "
-              f"unchanged); judging {len(todo)}", file=sys.stderr)
+        print(f"execute: reused {plan.reused} of {len(done_before)} rows already in {out} (task, candidate and "
+              f"judge unchanged); judging {len(plan.todo)}", file=sys.stderr)
     if out is not None:
         # Start the stream from the reused rows only, so a run that dies again never leaves duplicates.
-        write_jsonl(out, [r for r in results if r is not None])
+        write_jsonl(out, [r for r in plan.results if r is not None])
     appender = JsonlAppender(out) if out is not None else None
     bar = _progress(len(candidates), progress, dom.name)
-    bar.update(len(candidates) - len(todo))
+    bar.update(len(candidates) - len(plan.todo))
+    units = _batches(plan.todo, candidates, dom.batch_size if batch else 1)
     try:
-
-        def finish(i: int, result: ExecResult) -> None:
-            result.details[VERDICT_KEY] = keys[i]
-            if store is not None:
-                store.put(keys[i], dom.name, result)
-            shared = [result] + [dataclasses.replace(result, task_id=candidates[j].task_id,
-                                                     candidate_id=candidates[j].candidate_id,
-                                                     completion=candidates[j].completion,
-                                                     details=copy.deepcopy(result.details), cached=True)
-                                 for j in copies[i]]
-            for j, res in zip((i, *copies[i]), shared):
-                results[j] = res
-                if appender is not None:
-                    appender.append(res)
-                bar.update(1)
-
+        finish = _finisher(dom.name, plan, candidates, store, appender, bar)
         if executor == "ray":
             from codealign.execution.ray_executor import run_on_ray
 
-            run_on_ray(dom, by_id, candidates, todo, be, workers, finish)
+            run_on_ray(dom, by_id, candidates, units, be, workers, finish)
         else:
-            _run_local(dom, by_id, candidates, todo, be, workers, finish)
+            _run_local(dom, by_id, candidates, units, be, workers, finish)
     finally:
         bar.refresh()  # the last update may fall inside tqdm's refresh interval: show where it ended (N/N when done)
         bar.close()
         if appender is not None:
             appender.close()
-    final = [r for r in results if r is not None]
+    final = [r for r in plan.results if r is not None]
     assert len(final) == len(candidates)
     if out is not None and ordered:
         write_jsonl(out, final)
     return final
 
 
-def _run_local(dom, by_id, candidates, todo, backend, workers, finish) -> None:
-    if not todo:
+@dataclasses.dataclass
+class _Plan:
+    """What one call of :func:`execute` must judge: ``results`` holds what is known already (reused rows and
+    cache hits), ``todo`` the candidates to judge, ``copies`` the later candidates that share each one's
+    verdict, ``keys`` every candidate's verdict key."""
+
+    results: list[ExecResult | None]
+    keys: list[str]
+    todo: list[int]
+    copies: dict[int, list[int]]
+    reused: int
+
+
+def _plan(dom: Domain, backend: ProcessBackend, by_id: dict[str, Task], candidates: Sequence[Candidate],
+          done_before: dict, store: VerdictCache | None) -> _Plan:
+    """Reuse, cache and deduplication: each candidate's verdict key, and which candidates are left to judge."""
+    judge = dom.fingerprint(backend.identity())
+    plan = _Plan([None] * len(candidates), [], [], {}, 0)
+    leaders: dict[object, int] = {}
+    for i, cand in enumerate(candidates):
+        task = by_id[cand.task_id]
+        key = VerdictCache.key(judge, dom.limits_for(task).to_dict(), task, dom.normalize(cand.completion))
+        plan.keys.append(key)
+        prior = done_before.get((cand.task_id, cand.candidate_id))
+        if (prior is not None and prior.get("verdict") != Verdict.SANDBOX_ERROR.value
+                and (prior.get("details") or {}).get(VERDICT_KEY) == key
+                and prior.get("completion") == cand.completion):
+            plan.results[i] = ExecResult.from_dict({**prior, "cached": True})
+            plan.reused += 1
+            continue
+        if store is not None:
+            hit = store.get(key, task, cand)
+            if hit is not None:
+                plan.results[i] = hit
+                continue
+        same = key if store is not None else (cand.task_id, key)
+        if same in leaders:
+            plan.copies[leaders[same]].append(i)
+            continue
+        leaders[same] = i
+        plan.copies[i] = []
+        plan.todo.append(i)
+    return plan
+
+
+def _batches(todo: list[int], candidates: Sequence[Candidate], size: int) -> list[list[int]]:
+    """``todo`` as units of work: the candidates of one task, in order, in groups of at most ``size``."""
+    by_task: dict[str, list[int]] = {}
+    for i in todo:
+        by_task.setdefault(candidates[i].task_id, []).append(i)
+    return [group[k:k + size] for group in by_task.values() for k in range(0, len(group), max(1, size))]
+
+
+def _finisher(label: str, plan: _Plan, candidates: Sequence[Candidate], store: VerdictCache | None,
+              appender: JsonlAppender | None, bar):
+    """``finish(i, result)``: record candidate ``i``'s verdict, and the same verdict for each of its copies, in
+    the results, the cache, the stream and the progress bar."""
+
+    def finish(i: int, result: ExecResult) -> None:
+        result.details[VERDICT_KEY] = plan.keys[i]
+        if store is not None:
+            store.put(plan.keys[i], label, result)
+        shared = [result] + [dataclasses.replace(result, task_id=candidates[j].task_id,
+                                                 candidate_id=candidates[j].candidate_id,
+                                                 completion=candidates[j].completion,
+                                                 details=copy.deepcopy(result.details), cached=True)
+                             for j in plan.copies[i]]
+        for j, res in zip((i, *plan.copies[i]), shared):
+            plan.results[j] = res
+            if appender is not None:
+                appender.append(res)
+            bar.update(1)
+
+    return finish
+
+
+def _run_local(dom, by_id, candidates, units, backend, workers, finish) -> None:
+    """Run each unit of work on a thread pool; a batch member left unjudged becomes a unit of its own."""
+    if not units:
         return
     pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="codealign-job")
-    started: dict[cf.Future, tuple[int, float]] = {}
-    pending = list(reversed(todo))
+    started: dict[cf.Future, tuple[list[int], float]] = {}
+    pending = list(reversed(units))
 
     def submit() -> None:
         while pending and len(started) < workers * 2:
-            i = pending.pop()
-            cand = candidates[i]
-            fut = pool.submit(evaluate_one, dom, by_id[cand.task_id], cand, backend)
-            started[fut] = (i, time.monotonic())
+            unit = pending.pop()
+            task = by_id[candidates[unit[0]].task_id]
+            fut = pool.submit(evaluate_batch, dom, task, [candidates[i] for i in unit], backend)
+            started[fut] = (unit, time.monotonic())
 
     def collect(done) -> None:
         for fut in done:
-            i, _ = started.pop(fut)
-            finish(i, fut.result())
+            unit, _ = started.pop(fut)
+            for i, result in zip(unit, fut.result()):
+                if result is None:
+                    pending.append([i])
+                else:
+                    finish(i, result)
         now = time.monotonic()
-        for fut, (i, t0) in list(started.items()):
-            cand = candidates[i]
-            task = by_id[cand.task_id]
+        for fut, (unit, t0) in list(started.items()):
+            task = by_id[candidates[unit[0]].task_id]
             if now - t0 > dom.limits_for(task).wall_s + _WATCHDOG_GRACE_S:
                 started.pop(fut)
-                finish(i, ExecResult(task.task_id, cand.candidate_id, Verdict.TIMEOUT,
-                                     details={"failure": "watchdog", "error": "job outlived its deadline"},
-                                     completion=cand.completion))
+                if len(unit) > 1:  # a stalled batch is a disturbance like any other: its members are judged alone
+                    pending.extend([i] for i in unit)
+                    continue
+                for i in unit:
+                    finish(i, ExecResult(task.task_id, candidates[i].candidate_id, Verdict.TIMEOUT,
+                                         details={"failure": "watchdog", "error": "job outlived its deadline"},
+                                         completion=candidates[i].completion))
 
     interrupted = threading.Event()
     try:

@@ -1,7 +1,9 @@
-"""One verdict from a domain's judge: what the local executor's threads and the Ray executor's remote tasks both
-run, in a module of its own so that neither executor imports the other for it."""
+"""Verdicts from a domain's judge, for one candidate or a task's batch: what the local executor's threads and the
+Ray executor's remote tasks both run, in a module of its own so that neither executor imports the other for it."""
 
 from __future__ import annotations
+
+from typing import Sequence
 
 from codealign.domains.base import Domain, sandbox_error
 from codealign.sandbox.process import ProcessBackend
@@ -16,3 +18,22 @@ def evaluate_one(domain: Domain, task: Task, candidate: Candidate, backend: Proc
         return sandbox_error(task, candidate, f"{type(exc).__name__}: {exc}")
     result.completion = candidate.completion
     return result
+
+
+def evaluate_batch(domain: Domain, task: Task, candidates: Sequence[Candidate],
+                   backend: ProcessBackend) -> list[ExecResult | None]:
+    """:meth:`Domain.evaluate_batch` for one unit of work: a lone candidate is judged by :func:`evaluate_one`;
+    None for each candidate the batch left to be judged alone, and for all of them when the harness failed or
+    answered with the wrong number of results (a batch fault never becomes anyone's verdict)."""
+    if len(candidates) == 1:
+        return [evaluate_one(domain, task, candidates[0], backend)]
+    try:
+        results = list(domain.evaluate_batch(task, candidates, backend))
+    except Exception:
+        return [None] * len(candidates)
+    if len(results) != len(candidates):
+        return [None] * len(candidates)
+    for result, candidate in zip(results, candidates):
+        if result is not None:
+            result.completion = candidate.completion
+    return results

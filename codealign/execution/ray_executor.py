@@ -1,7 +1,8 @@
 """The Ray executor: the same jobs on a Ray cluster (or local Ray), with the same results as the local one.
 
-Each Ray task receives the domain and backend objects (pickled with their options) and runs one candidate on
-its node, so the node's own toolchains and isolation apply. Ray is imported only here.
+Each Ray task receives the domain and backend objects (pickled with their options) and runs one unit of work
+(one candidate, or a batch of one task's candidates) on its node, so the node's own toolchains and isolation
+apply. Ray is imported only here.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from codealign.sandbox.process import ProcessBackend
 from codealign.types import Candidate, ExecResult, Task
 
 
-def _remote_evaluate(domain: Domain, backend: ProcessBackend, task: dict, candidate: dict) -> dict:
-    from codealign.execution.judge import evaluate_one
+def _remote_evaluate(domain: Domain, backend: ProcessBackend, task: dict, candidates: list[dict]) -> list:
+    from codealign.execution.judge import evaluate_batch
 
-    return evaluate_one(domain, Task.from_dict(task), Candidate.from_dict(candidate), backend).to_dict()
+    results = evaluate_batch(domain, Task.from_dict(task), [Candidate.from_dict(c) for c in candidates], backend)
+    return [None if r is None else r.to_dict() for r in results]
 
 
 def ensure_ray(num_cpus: int | None = None):
@@ -35,18 +37,29 @@ def ensure_ray(num_cpus: int | None = None):
     return ray
 
 
-def run_on_ray(domain: Domain, by_id: dict[str, Task], candidates: Sequence[Candidate], todo: list[int],
+def run_on_ray(domain: Domain, by_id: dict[str, Task], candidates: Sequence[Candidate], units: list[list[int]],
                backend: ProcessBackend, workers: int, finish: Callable[[int, ExecResult], None]) -> None:
-    if not todo:
+    """Each unit of work (candidates of one task) as one Ray task; a batch member left unjudged is submitted
+    again alone."""
+    if not units:
         return
     ray = ensure_ray(workers)
     remote = ray.remote(num_cpus=1)(_remote_evaluate)
     refs = {}
     domain_ref, backend_ref = ray.put(domain), ray.put(backend)
-    for i in todo:
-        cand = candidates[i]
-        refs[remote.remote(domain_ref, backend_ref, by_id[cand.task_id].to_dict(), cand.to_dict())] = i
+
+    def submit(unit: list[int]) -> None:
+        task = by_id[candidates[unit[0]].task_id]
+        refs[remote.remote(domain_ref, backend_ref, task.to_dict(), [candidates[i].to_dict() for i in unit])] = unit
+
+    for unit in units:
+        submit(unit)
     while refs:
         ready, _ = ray.wait(list(refs), num_returns=1)
         for ref in ready:
-            finish(refs.pop(ref), ExecResult.from_dict(ray.get(ref)))
+            unit = refs.pop(ref)
+            for i, row in zip(unit, ray.get(ref)):
+                if row is None:
+                    submit([i])
+                else:
+                    finish(i, ExecResult.from_dict(row))

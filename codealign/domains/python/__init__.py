@@ -72,6 +72,12 @@ Residual risks (what remains possible, and why):
 * Under the process backend a job runs as the
   harness's uid when the harness is not root and could read the judge's key file; isolation from the host
   (network, filesystem writes outside the job dir, process escape) is the backend's: use ``bwrap``.
+
+No batches (``batch_size`` stays 1): the sandbox job is the unit of isolation. Candidates in one job, even
+each in its own process, would share its uid, job dir and limits, and a candidate may signal or kill its uid's
+processes and rewrite the job dir (above), so one could change another's verdict; one job per candidate keeps
+each alone. A batch would save only the job's start (sandbox launch, harness interpreter), not the
+candidate's own process and tests, which isolation needs per candidate anyway.
 """
 
 from __future__ import annotations

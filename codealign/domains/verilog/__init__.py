@@ -116,6 +116,12 @@ A candidate is judged in this order (the job scripts hold no secret):
    ``$write``/``$strobe``/``$monitor`` of the testbench carries a per-job random tag; delete the sources
    (Verilator: the generated C++ too, leaving the binary); simulate with fd 3 closed.
 
+Batches (:mod:`codealign.domains.verilog.batch`, the executor's ``evaluate_batch``): on the replay path, up to
+:attr:`VerilogDomain.batch_size` candidates of one task whose check is clean and that call no shared-state
+system function (``$random`` in any form, ``$urandom*``, ``$dist_*``) share one build and one simulation,
+each with every module renamed to its own random suffix inside the checker, its own nets and its own tag;
+any disturbance judges every member alone, so each verdict is the one it gets alone.
+
 The verdict comes only from tagged lines and from the stage records on fd 3. The design cannot read a file,
 plusargs or generated code, run C++ or a command, or end the run, so it cannot learn the tag; it cannot name
 the testbench's or the reference's signals or parameters, so it cannot steer them. Under replay there is
@@ -552,6 +558,16 @@ class VerilogDomain(Domain):
         result.details["phase_s"] = {k: round(v, 6) for k, v in phases.items()}
         result.details.setdefault("backend", outcome.backend)
         return result
+
+    batch_size = 8
+    """Candidates of one task simulated together on the replay path (:mod:`codealign.domains.verilog.batch`)."""
+
+    def evaluate_batch(self, task: Task, candidates, backend) -> list[ExecResult | None]:
+        """Candidates of one VerilogEval task in one simulation where they may share it, with the verdicts they
+        get alone; None for each to be judged alone (:mod:`codealign.domains.verilog.batch`)."""
+        from codealign.domains.verilog.batch import evaluate_batch
+
+        return evaluate_batch(self, task, candidates, backend)
 
     def _checker(self, backend):
         """The warm check's worker pool for ``backend``, started on first use (see :func:`checker_spec`)."""

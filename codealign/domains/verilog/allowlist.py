@@ -37,6 +37,7 @@ sandboxed job step (self-contained, so ``python -I allowlist.py`` runs without t
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import asdict, dataclass
 
@@ -155,6 +156,66 @@ def module_ports(text: str, module: str) -> list[tuple[str, str]]:
     modules: dict = {}
     _walk_top(tree.root, pyslang.SourceManager(), [], modules)
     return _ports(modules[module]) if module in modules else []
+
+
+SHARED_STATE_NAMES = frozenset(
+    "$random $urandom $urandom_range $dist_uniform $dist_normal $dist_exponential $dist_poisson $dist_chi_square "
+    "$dist_t $dist_erlang".split())
+"""System functions whose state one simulation shares between modules (Icarus keeps one ``$random`` generator
+for all of them): a design calling any of them, in any form, is never simulated beside another."""
+_SIMPLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*\Z")
+
+
+def batch_form(emitted: str, suffix: str) -> dict:
+    """``emitted`` (:func:`emit`'s text of a checked design) made fit to share a simulation: every module it
+    defines renamed to ``NAME_suffix`` where a module name stands (its declaration, ``endmodule : NAME``, an
+    instantiation), found on slang's tree and rewritten on slang's tokens, so no other text changes.
+    ``{"text": renamed text, "modules": [names defined]}``, or ``{"refused": why}`` for a design that may not
+    share one: one that calls a function of :data:`SHARED_STATE_NAMES` (however spelled), defines anything at
+    the top level but modules (packages, primitives and compilation-unit declarations live in scopes all files
+    share), or a module whose name is not a simple identifier."""
+    sm, toks, _, _ = _lex(emitted, "cand.i")
+    shared = sorted({t.valueText for t in toks if t.valueText in SHARED_STATE_NAMES})
+    if shared:
+        return {"refused": f"calls {shared[0]}, whose state the simulation shares"}
+    tree = syntax.SyntaxTree.fromText(emitted)
+    if any(d.isError() for d in tree.diagnostics):
+        return {"refused": "text the checker cannot parse"}
+    members = tree.root.members if tree.root.kind.name == "CompilationUnit" else (tree.root,)
+    others = sorted({m.kind.name for m in members} - {"ModuleDeclaration", "TimeUnitsDeclaration", "EmptyMember"})
+    if others:
+        return {"refused": f"defines {others[0]} at the top level"}
+    names = {m.header.name.valueText for m in members if m.kind.name == "ModuleDeclaration"}
+    if not names or not all(_SIMPLE_NAME.match(n) for n in names):
+        return {"refused": "defines no module, or one whose name is not a simple identifier"}
+    spots: set[int] = set()
+
+    def visit(n) -> None:
+        if isinstance(n, syntax.SyntaxNode):
+            if n.kind.name == "ModuleDeclaration":
+                spots.add(n.header.name.location.offset)
+                if n.blockName is not None:
+                    spots.add(n.blockName.name.location.offset)
+            elif n.kind.name == "HierarchyInstantiation" and n.type.valueText in names:
+                spots.add(n.type.location.offset)
+
+    tree.root.visit(visit)
+    out = [_trivia(t, " ") + (f"{t.valueText}_{suffix}" if t.location.offset in spots else t.rawText) for t in toks]
+    return {"text": "".join(out) + "\n", "modules": sorted(names)}
+
+
+def elaboration_error(files: dict[str, str]) -> str:
+    """The first error slang reports elaborating ``files`` (name -> text) as one design; "" when none: a batch
+    of renamed designs and their harness must elaborate whole (no member names another's module). Mixed
+    time scales are no error here."""
+    sm = pyslang.SourceManager()
+    compilation = pyslang.ast.Compilation()
+    for name, text in files.items():
+        compilation.addSyntaxTree(syntax.SyntaxTree.fromText(text, sm, name))
+    # a design without a timescale beside one with it: Icarus gives it the default, as when it is built alone
+    errors = [d for d in compilation.getAllDiagnostics()
+              if d.isError() and d.code != pyslang.Diags.MissingTimeScale]
+    return f"{errors[0].code} at line {_line(sm, errors[0])}" if errors else ""
 
 
 def emit(text: str, name: str = "cand.sv") -> tuple[str, list[Violation]]:
@@ -608,8 +669,10 @@ def check_file(source: str, target: str, options: dict) -> tuple[int, dict]:
 def serve() -> int:
     """The warm checker (``allowlist.py --serve``, a :mod:`codealign.sandbox.worker` protocol server): one
     request per stdin line, ``{"source": text (one character per byte), "reserved", "top", "inputs",
-    "iverilog", "verilator"}``, answered on fd 3 with ``{"rc", "report", "emitted"}`` (:func:`check_file`'s
-    status and report, the emitted text). Each request is checked as ``cand.sv`` in a fresh folder, deleted
+    "iverilog", "verilator", "batch_suffix" (optional)}``, answered on fd 3 with ``{"rc", "report", "emitted"}``
+    (:func:`check_file`'s status and report, the emitted text), plus ``"batch"``: :func:`batch_form` of a clean
+    design under ``batch_suffix`` where the request gives one. A request ``{"elaborate": {name: text}}`` is
+    answered ``{"error": ...}`` (:func:`elaboration_error`). Each request is checked as ``cand.sv`` in a fresh folder, deleted
     after; requests are data (lexed, parsed, preprocessed), never run. A request the check raises on is
     answered ``{"rc": 1, "error"}`` and ends the worker, so the next request gets a fresh one."""
     import os
@@ -626,12 +689,17 @@ def serve() -> int:
         failed = False
         try:
             request = json.loads(line)
-            os.chdir(folder)
-            with open("cand.sv", "wb") as fh:
-                fh.write(request["source"].encode("latin-1"))
-            rc, report = check_file("cand.sv", "cand.i", request)
-            with open("cand.i", encoding="latin-1") as fh:
-                response = {"rc": rc, "report": report, "emitted": fh.read()}
+            if "elaborate" in request:
+                response = {"error": elaboration_error(request["elaborate"])}
+            else:
+                os.chdir(folder)
+                with open("cand.sv", "wb") as fh:
+                    fh.write(request["source"].encode("latin-1"))
+                rc, report = check_file("cand.sv", "cand.i", request)
+                with open("cand.i", encoding="latin-1") as fh:
+                    response = {"rc": rc, "report": report, "emitted": fh.read()}
+                if rc == 0 and request.get("batch_suffix"):
+                    response["batch"] = batch_form(response["emitted"], request["batch_suffix"])
         except Exception:  # any failure of the check on this design is its verdict, and ends this worker
             response, failed = {"rc": 1, "error": traceback.format_exc()[-4000:]}, True
         finally:
