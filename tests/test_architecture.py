@@ -59,13 +59,6 @@ IMPORTS: dict[str, tuple[str, ...]] = {
                       "codealign.pipeline", "codealign"),
 }
 
-#: Import circles between modules that are known and owned elsewhere, each with who removes it. A listed circle
-#: that is gone fails the test too, so the list only shrinks.
-KNOWN_CIRCLES: dict[frozenset[str], str] = {
-    frozenset({"codealign.domains.verilog", "codealign.domains.verilog.cocotb", "codealign.domains.verilog.tasks"}):
-        "the Verilog package (issue #30 owns codealign/domains/verilog/): cocotb and tasks import the package",
-}
-
 #: The pipeline's modules in the order a run is built: each imports only modules before it. The run report reads a
 #: run's state and is written by the report stage; the package ``codealign.pipeline`` re-exports its modules.
 PIPELINE_ORDER = ("codealign.pipeline.config", "codealign.pipeline.plan", "codealign.pipeline.rounds",
@@ -252,11 +245,8 @@ def test_no_modules_import_each_other_in_a_circle():
     for a in GRAPH:
         if a.imported in MODULES and a.imported != a.module:
             edges.setdefault(a.module, set()).add(a.imported)
-    circles = set(_circles(edges))
-    new = [" <-> ".join(sorted(c)) for c in circles - set(KNOWN_CIRCLES)]
-    gone = [" <-> ".join(sorted(c)) for c in set(KNOWN_CIRCLES) - circles]
-    assert not new, "import circles (move what both need into a module both import): " + "; ".join(new)
-    assert not gone, "circles in KNOWN_CIRCLES that are gone (remove them from the list): " + "; ".join(gone)
+    circles = [" <-> ".join(sorted(c)) for c in _circles(edges)]
+    assert not circles, "import circles (move what both need into a module both import): " + "; ".join(circles)
 
 
 def test_every_pipeline_module_has_a_place_in_the_pipeline_order():

@@ -52,8 +52,9 @@ import time
 from dataclasses import dataclass
 from typing import Sequence
 
-from codealign.domains.verilog import (_COERCED, _COMPILE_CLASSES, _SEND, VerilogJob, _checker_stages,
-                                       _job_phases, _renamed_reference, fill_script, parse_stages, tagged_lines)
+from codealign.domains.verilog.jobs import (_COERCED, _COMPILE_CLASSES, _SEND, VerilogJob, _checker_stages,
+                                            _job_phases, _renamed_reference, fill_script, parse_stages,
+                                            tagged_lines)
 from codealign.sandbox.job import JobResult, JobStatus
 from codealign.types import Candidate, ExecResult, Task
 

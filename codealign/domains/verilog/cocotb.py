@@ -218,7 +218,7 @@ def prepare_job(task: Task, candidate: Candidate, limits: Limits, binds: tuple[s
                CODEALIGN_COCOTB_PARAMETERS=json.dumps(assets.get("parameters") or {}))
     env.setdefault("SIM", "icarus")
     env.setdefault("TOPLEVEL_LANG", "verilog")
-    from codealign.domains.verilog import _ALLOWLIST, CHECK_STEPS, fill_script
+    from codealign.domains.verilog.jobs import _ALLOWLIST, CHECK_STEPS, fill_script
 
     python = environment() / "bin" / "python"
     script = fill_script(CHECK_STEPS + _HARNESS_STEPS, {
@@ -236,7 +236,7 @@ def prepare_job(task: Task, candidate: Candidate, limits: Limits, binds: tuple[s
 
 def judge(task: Task, candidate: Candidate, job: Job, result: JobResult) -> ExecResult:
     """The verdict of a cocotb job from its trusted channel (see the module docstring)."""
-    from codealign.domains.verilog import _allowlist_verdict, parse_stages
+    from codealign.domains.verilog.jobs import _allowlist_verdict, parse_stages
 
     assert isinstance(job, CocotbJob)
     stages = parse_stages(result.trusted)

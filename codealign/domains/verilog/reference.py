@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from codealign.domains.verilog import (_REPLAY, _SEND, RECORD_STEPS, _record_files, _renamed_reference, fill_script,
-                                       parse_stages)
+from codealign.domains.verilog.jobs import (_REPLAY, _SEND, RECORD_STEPS, _record_files, _renamed_reference,
+                                            fill_script, parse_stages)
 from codealign.domains.verilog.replay import decode_events, decode_trace, encode_events, encode_trace, harness
 from codealign.sandbox.job import Job, JobStatus
 from codealign.sandbox.limits import Limits

@@ -43,7 +43,7 @@ from typing import Any, Callable, Iterable
 
 from codealign.domains import splits
 from codealign.domains.splits import SPLITS, Bundle
-from codealign.domains.verilog import reference_solution
+from codealign.domains.verilog.jobs import reference_solution
 from codealign.errors import UserError
 from codealign.types import Candidate, ExecResult, Task, Verdict
 
