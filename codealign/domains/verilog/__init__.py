@@ -90,7 +90,9 @@ A candidate is judged in this order (the job scripts hold no secret):
    any violation, or a crash of the check (a refusal), ends the job;
 2. elaborate ``cand.i`` alone (``iverilog -o alone.vvp``): the compiler's failure classes,
    and a second wall against names outside the candidate; text slang cannot parse but iverilog accepts is
-   refused here;
+   refused here. On the warm replay path (step 3) with a clean check, the build comes first and this step
+   runs only when the build fails (to give the same failure class): that build holds ``cand.i`` and a
+   harness whose every name is random, nothing else, so ``cand.i`` that fails alone fails it too;
 3. VerilogEval format under Icarus (record and replay, :mod:`codealign.domains.verilog.replay`): with no
    candidate code, simulate the testbench, instrumented to print the reference instance's inputs at every
    change and its outputs at every ``stats1.clocks++`` sample, with the reference and the oracle (the
@@ -194,8 +196,9 @@ from codealign.domains.verilog.jobs import (_ALLOWLIST, _allowlist_options, _all
                                             _COMPILE_CLASSES, _defines_module, fill_script, FORMATS, _job_phases,
                                             _LINT, _lint_summary, _LOG_CHARS, _MISMATCH, parse_stages, _record_files,
                                             reference_solution, _renamed_reference, _REPLAY, _RTLLM_COUNTS,
-                                            _RTLLM_FAIL, _SCRIPT, _SIM_OUT_CHARS, SIMULATORS, tag_displays,
-                                            tagged_lines, testbench_top, _verdict, VerilogJob, _X_RULE, x_rule_shadow)
+                                            _RTLLM_FAIL, _SCRIPT, REPLAY_SCRIPT, _SIM_OUT_CHARS, SIMULATORS,
+                                            tag_displays, tagged_lines, testbench_top, _verdict, VerilogJob, _X_RULE,
+                                            x_rule_shadow)
 from codealign.domains.verilog.syntax import SYNTAX
 from codealign.extraction import Extraction, extract_code
 from codealign.sandbox.job import Job, JobResult, JobStatus
@@ -416,8 +419,9 @@ class VerilogDomain(Domain):
         else:
             values["SOURCES"] = fill_script('srcs={SRCS}; top={TBTOP}', values)
         values["ALLOWED"] = str(stages["allow"][0])
-        job = VerilogJob(script=fill_script(_CHECKED_SCRIPT, values), files=files, limits=limits, tag=tag, fmt=fmt,
-                         binds=self.sandbox_binds())
+        replays = recording is not None and not recording.fallback and stages["allow"][0] == 0
+        job = VerilogJob(script=fill_script(REPLAY_SCRIPT if replays else _CHECKED_SCRIPT, values), files=files,
+                         limits=limits, tag=tag, fmt=fmt, binds=self.sandbox_binds())
         outcome = backend.run(job)
         if outcome.status is JobStatus.SANDBOX_ERROR:
             return sandbox_error(task, candidate, outcome.error or "sandbox failed", outcome)

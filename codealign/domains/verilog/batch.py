@@ -14,10 +14,12 @@ share the recorded stimulus, so one harness can drive them all. :func:`evaluate_
    generator for every module) and defines nothing at the top level but modules;
 2. has the warm checker elaborate the members' renamed texts with slang as one design (no member names
    another's module: the suffixes are random and unseen), or forms no batch;
-3. runs one job: each member's renamed text compiled alone (the second wall, with the trusted folder
-   unreadable), one build (``iverilog``: a trusted ```resetall`` before
-   each member, so each starts from the default time scale as it does alone, first on the command line),
-   every trusted file but the simulation deleted, one simulation with fd 3 closed. The harness
+3. runs one job: one build (``iverilog``: a trusted ```resetall`` before each member, so each starts from the
+   default time scale as it does alone, first on the command line), every trusted file but the simulation
+   deleted, one simulation with fd 3 closed. No member is compiled alone (the second wall of the alone job):
+   the build holds the members' renamed texts and a harness whose every name is random, nothing else, so a
+   member that fails to compile alone fails the build, and a failed build has every member judged alone,
+   alone compile first. The harness
    (:func:`~codealign.domains.verilog.reference.replay_harness`) gives each member its own input and output
    nets and its own random tag;
 4. judges each member on the host from its own tagged rows only, compared against the recording exactly as
@@ -31,7 +33,7 @@ all members at the instant it samples one alone (``#0`` after the inputs: the ot
 events to that time step but not between a member's and its sample, as one member has nothing to react to
 another's). Time precision is the finest any member declares; each module still rounds its own delays to
 its own precision, as alone. What could differ is how the run ends; so **any disturbance** (the elaboration
-or a member's alone compile fails, the build fails or its log shows a coerced ``inout``, the simulator exits
+fails, the build fails or its log shows a coerced ``inout``, the simulator exits
 non-zero or reports an unknown system task, the job ends at a time, memory or output limit or any other way
 than its end, a member with missing, extra or malformed rows) leaves every member to be judged alone
 (None), and so does every candidate that is not a member. Limits are the task's for the whole batch: a
@@ -68,12 +70,6 @@ def comparable(result: ExecResult) -> tuple:
 
 
 _SCRIPT = _SEND + r"""t0=$EPOCHREALTIME
-chmod 000 trusted
-for f in {MEMBERS}; do
-  {IV} -g2012 -o alone.vvp "$f" > alone.log 2>&1 || { send alone 1 alone.log; exit 0; }
-done
-rm -f alone.vvp
-chmod 700 trusted
 {IV} -g2012 -o trusted/sim {SOURCES} > build.log 2>&1; rc=$?
 send build $rc build.log
 [ $rc -eq 0 ] || exit 0
@@ -120,10 +116,9 @@ def evaluate_batch(domain, task: Task, candidates: Sequence[Candidate], backend)
 
     files["trusted/harness.sv"] = replay_harness(recording, [(m.top, m.tag) for m in members], suffix)
     files["trusted/reset.v"] = "`resetall\n"
-    names = " ".join(f"cand{m.index}.i" for m in members)
     iv, vvp = shutil.which("iverilog") or "iverilog", shutil.which("vvp") or "vvp"
     script = fill_script(_SCRIPT, {
-        "MEMBERS": names, "IV": shlex.quote(iv), "VVP": shlex.quote(vvp),
+        "IV": shlex.quote(iv), "VVP": shlex.quote(vvp),
         "SOURCES": " ".join(f"trusted/reset.v cand{m.index}.i" for m in members) + " trusted/harness.sv"})
     outcome = backend.run(VerilogJob(script=script, files=files, limits=limits, binds=domain.sandbox_binds()))
     stages = parse_stages(outcome.trusted)
@@ -183,8 +178,8 @@ def _rows(outcome: JobResult, stages: dict, members: list[_Member], recording) -
     from codealign.domains.verilog.replay import read_samples
 
     build = stages.get("build", (1, "", False))
-    if (outcome.status is not JobStatus.EXITED or "alone" in stages or build[0] != 0 or _COERCED.search(build[1]) or stages.get("sim", (1,))[0] != 0
-            or _COMPILE_CLASSES[-1][1].search(outcome.text("stderr"))):
+    if (outcome.status is not JobStatus.EXITED or build[0] != 0 or _COERCED.search(build[1])
+            or stages.get("sim", (1,))[0] != 0 or _COMPILE_CLASSES[-1][1].search(outcome.text("stderr"))):
         return None
     output = outcome.text("stdout")
     widths = [len(bits) for bits in recording.trace["samples"][0]]

@@ -75,12 +75,7 @@ rm -f alone.vvp
 CHECK_STEPS = _SEND + _ALLOW_STEP + _ALONE_STEP
 # What follows the checks: build with the chosen sources, delete every trusted source, simulate with fd 3
 # closed; the phase times (bash's clock, no process started) come last on the trusted channel.
-_RUN_STEPS = r"""{LINT}
-chmod 700 trusted
-{SOURCES}
-t1=$EPOCHREALTIME
-{BUILD} > build.log 2>&1; rc=$?
-send build $rc build.log
+_SIM_STEPS = r"""send build $rc build.log
 [ $rc -eq 0 ] || exit 0
 find trusted -mindepth 1 -maxdepth 1 ! -name sim ! -name obj -exec rm -rf {} +
 {CLEAN}
@@ -89,9 +84,31 @@ t2=$EPOCHREALTIME
 printf '@sim %d 0\n' $rc >&3
 echo "$t0 $t1 $t2 $EPOCHREALTIME" > times; send times 0 times
 """
+_RUN_STEPS = r"""{LINT}
+chmod 700 trusted
+{SOURCES}
+t1=$EPOCHREALTIME
+{BUILD} > build.log 2>&1; rc=$?
+""" + _SIM_STEPS
 _SCRIPT = CHECK_STEPS + _RUN_STEPS
 # The warm path's job: the worker's check already gave ``allowed`` and ``cand.i``.
 _CHECKED_SCRIPT = _SEND + "chmod 000 trusted\nallowed={ALLOWED}\n" + _ALONE_STEP + _RUN_STEPS
+# The warm path's job on the replay path, for a clean check: the build holds the checked text and a harness
+# whose every name is random, nothing else, so it fails whenever the text alone fails to compile; the alone
+# build runs only then, to give the failure class it gives first in the other jobs.
+REPLAY_SCRIPT = _SEND + r"""chmod 000 trusted
+{LINT}
+chmod 700 trusted
+{SOURCES}
+t0=$EPOCHREALTIME; t1=$t0
+{BUILD} > build.log 2>&1; rc=$?
+if [ $rc -ne 0 ]; then
+  chmod 000 trusted
+  {IV} -g2012 -o alone.vvp cand.i > alone.log 2>&1; alone=$?
+  send alone $alone alone.log
+  [ $alone -eq 0 ] || exit 0
+fi
+""" + _SIM_STEPS
 # Record and replay (see replay.py): phase 1 runs the testbench with the reference and the oracle only; the
 # candidate then runs with the generated harness, or with the testbench where phase 1 cannot be replayed.
 RECORD_STEPS = r"""
