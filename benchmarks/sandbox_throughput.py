@@ -10,8 +10,10 @@ Modes, interleaved in one run (each repeat runs every mode once), median of ``--
 * ``bwrap``   — ``execute()`` with the ``bwrap`` backend;
 * ``docker``  — ``execute()`` with the ``docker`` backend, where an engine and the sandbox image are there.
 
-Each checked run is a fresh domain (its checker workers start inside the run), a fresh verdict cache and a
-fresh reference store, so starting workers and recording each task's reference are counted. Two workloads:
+Each checked run is a fresh domain (its checker workers start inside the run) and a fresh verdict cache, so
+starting workers is counted. Each backend runs twice: with a fresh reference store (recording each task's
+reference is counted: a first run) and as ``<backend> stored``, with the references an untimed run recorded
+before the repeats (every later run over the same tasks: a CI job, an RL round, a second model). Two workloads:
 
 * ``single``  — one candidate per problem (``--problems`` shortest problems, default 40: the reference and one
                 mutant each, 80 candidates);
@@ -37,6 +39,7 @@ import argparse
 import os
 import random
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -117,10 +120,11 @@ def run_plain(by_id, cands) -> tuple[float, int]:
     return len(cands) / (time.perf_counter() - t0), passed
 
 
-def run_checked(tasks, cands, backend) -> tuple[float, list[ExecResult]]:
-    """Candidates/s of ``execute()`` with a fresh domain, verdict cache and reference store, and the verdicts."""
+def run_checked(tasks, cands, backend, store: str | None = None) -> tuple[float, list[ExecResult]]:
+    """Candidates/s of ``execute()`` with a fresh domain and verdict cache, and the verdicts; the references come
+    from ``store`` (a fresh one when None)."""
     with tempfile.TemporaryDirectory() as tmp:
-        domain = VerilogDomain(reference_store=str(Path(tmp) / "references"))
+        domain = VerilogDomain(reference_store=store or str(Path(tmp) / "references"))
         try:
             t0 = time.perf_counter()
             results = execute(domain, tasks, cands, backend=backend, cache=VerdictCache(Path(tmp) / "cache.sqlite"),
@@ -204,6 +208,13 @@ def main() -> int:
     for workload, (tasks, cands) in workloads.items():
         print(f"  {workload}: {len(cands)} candidates ({len(tasks)} problems x {len(cands) / len(tasks):.0f})")
 
+    stores = {}
+    for name, backend in list(backends.items()):
+        stores[name] = tempfile.mkdtemp(prefix="codealign-references-")
+        for tasks, cands in workloads.values():
+            run_checked(tasks, cands, backend, stores[name])
+        backends[f"{name} stored"] = backend
+    print("  references recorded for the stored modes (untimed)", flush=True)
     rates = {w: {m: [] for m in ("plain", *backends)} for w in workloads}
     costs: dict[str, dict[str, list]] = {w: {m: [] for m in backends} for w in workloads}
     passes: dict[str, dict[str, int]] = {w: {} for w in workloads}
@@ -214,7 +225,8 @@ def main() -> int:
             rate, passes[workload]["plain"] = run_plain(by_id, cands)
             rates[workload]["plain"].append(rate)
             for name, backend in backends.items():
-                rate, results = run_checked(tasks, cands, backend)
+                rate, results = run_checked(tasks, cands, backend, stores.get(name.removesuffix(" stored"))
+                                            if name.endswith(" stored") else None)
                 rates[workload][name].append(rate)
                 costs[workload][name] += results
                 passes[workload][name] = sum(r.verdict is Verdict.PASS for r in results)
@@ -236,6 +248,8 @@ def main() -> int:
                 print(f"  {name:<22}" + "".join(f"{cost[p]:>10.4f}" for p in PHASES))
             same = len({tuple(v) for v in verdicts[workload].values()}) == 1
             print(f"  {', '.join(backends)} verdicts identical: {same}")
+    for folder in stores.values():
+        shutil.rmtree(folder, ignore_errors=True)
     print(f"load average after: {load_average()}")
     return print_solidity(args.solidity) if args.solidity else 0
 

@@ -19,8 +19,9 @@ NO_WRAP = REG_HEAD + "always @(posedge clk) if (reset) q <= 4'd0; else if (en) q
 HONEST = [GOOD, WRONG, NO_WRAP]
 
 HOSTILE = {
-    # never returns at the first clock edge: TIMEOUT alone, so the batch times out and all are judged alone
-    "zero_delay_loop": REG_HEAD + "integer i;\nalways @(posedge clk) for (i = 0; i >= 0; i = i + 0) q <= 0;\n"
+    # never returns at the first clock edge: TIMEOUT alone, so the batch times out and all are judged alone (a
+    # blocking assignment: a nonblocking one queues an event per pass, and a fast machine runs out of memory first)
+    "zero_delay_loop": REG_HEAD + "integer i;\nalways @(posedge clk) for (i = 0; i >= 0; i = i + 0) q = 0;\n"
                                   "endmodule\n",
     "output_flood": GOOD.replace("endmodule", 'always @(posedge clk) repeat (20000) $display("%0128d", 0);\n'
                                               "endmodule"),
