@@ -10,6 +10,7 @@ differ from the warm path's (the checker worker and the reference recorded once 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -20,11 +21,13 @@ from codealign.domains.verilog import VerilogDomain
 from codealign.execution.executor import execute
 
 
-class ColdVerilog(VerilogDomain):
-    """The verilog judge with every candidate in one cold job (no warm checker, no stored reference)."""
-
-    def evaluate(self, task, candidate, backend):
-        return Domain.evaluate(self, task, candidate, backend)
+def cold_verilog() -> VerilogDomain:
+    """The verilog judge with every candidate in one cold job (no warm checker, no stored reference, no batch).
+    An instance, not a subclass: a domain's jobs bind the package its class is defined in."""
+    domain = VerilogDomain()
+    domain.evaluate = functools.partial(Domain.evaluate, domain)
+    domain.batch_size = 1
+    return domain
 
 
 def triples(results) -> list[tuple]:
@@ -71,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     differ = 0
     if args.compare_cold:
         start = time.monotonic()
-        cold = execute(ColdVerilog(), tasks, candidates, backend=args.backend, workers=args.workers, progress=False)
+        cold = execute(cold_verilog(), tasks, candidates, backend=args.backend, workers=args.workers, progress=False)
         differ = sum(a != b for a, b in zip(triples(results), triples(cold)))
         print(f"cold one-job path: {time.monotonic() - start:.1f} s; (verdict, failure, score) differing from the "
               f"warm path: {differ} of {len(candidates)}")
