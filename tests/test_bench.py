@@ -27,6 +27,18 @@ def test_limit_scores_only_the_first_n_problems():
     assert "--limit 2" in report.to_dict()["command"]
 
 
+def test_keywords_override_the_settings_given():
+    report = bench.run("verilogeval", bench.BenchSettings(oracle=True, variant="spec-to-rtl", limit=3), limit=1)
+    assert report.to_dict()["tasks"]["spec-to-rtl"]["total"] == 1
+    assert report.to_dict()["command"] == bench.run("verilogeval", oracle=True, variant="spec-to-rtl",
+                                                    limit=1).to_dict()["command"]
+
+
+def test_a_misspelt_setting_names_the_closest():
+    with pytest.raises(UserError, match="did you mean 'fail_under'"):
+        bench.run("verilogeval", oracle=True, fail_undr=0.5)
+
+
 def test_empty_answers_pass_nothing():
     report = bench.run("verilogeval", empty=True)
     assert report.pass_at_1 == 0.0 and report.to_dict()["mode"] == "empty"
