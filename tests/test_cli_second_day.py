@@ -152,6 +152,7 @@ def test_run_names_an_override_the_chosen_method_does_not_read(tmp_path, capsys)
     assert "rft.learning_rate" not in notes[0]
 
 
+@pytest.mark.slow
 def test_run_says_on_the_console_when_training_prompts_overlap_the_evaluation(tmp_path, capsys):
     from codealign.domains import get_domain
 

@@ -178,6 +178,7 @@ def test_ladder_golden_passes_and_mutant_fails_in_containers(docker_backend):
     assert [r.verdict for r in results] == [Verdict.PASS, Verdict.FAIL]
 
 
+@pytest.mark.slow
 def test_solidity_analyses_are_served_by_one_warm_worker_container(docker_backend):
     from codealign.domains.solidity import SolidityDomain
 
@@ -286,6 +287,7 @@ def test_cancel_all_ends_a_request_in_flight_and_leaves_no_container(docker_back
 
 # -- hostile programs ------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_infinite_loop_is_killed_at_the_wall_deadline(docker_backend):
     result, took = shell(docker_backend, "while :; do :; done", wall_s=2)
     assert result.status is JobStatus.TIMEOUT
@@ -293,6 +295,7 @@ def test_infinite_loop_is_killed_at_the_wall_deadline(docker_backend):
     assert leftover_containers(docker_backend) == []
 
 
+@pytest.mark.slow
 def test_fork_bomb_is_contained_by_the_pids_limit(docker_backend):
     before = len(os.listdir("/proc"))
     result, took = shell(docker_backend, "bomb() { bomb | bomb & }; bomb; sleep 3; echo alive", wall_s=5, nproc=32)
@@ -355,6 +358,7 @@ def _accept(server):
         return None
 
 
+@pytest.mark.slow
 def test_zero_delay_verilog_loop_is_killed_at_the_wall_deadline(docker_backend):
     import dataclasses
 

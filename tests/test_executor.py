@@ -132,6 +132,7 @@ KILLED_RUN = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_sigkilled_run_recomputes_only_what_is_missing(tmp_path):
     tests = os.path.dirname(__file__)
     cache, out = str(tmp_path / "c.sqlite"), str(tmp_path / "v.jsonl")
@@ -168,6 +169,7 @@ def test_two_processes_share_one_cache(tmp_path):
     assert VerdictCache(cache).stats()["entries"] == 600
 
 
+@pytest.mark.slow
 def test_ray_executor_gives_the_same_verdicts_as_local(backend, tmp_path):
     ray = pytest.importorskip("ray")
     from ray import cloudpickle

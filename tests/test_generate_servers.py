@@ -213,6 +213,7 @@ def test_a_torn_last_line_and_a_half_written_task_are_sampled_again(server, five
     assert [c["task_id"] for c in read_jsonl(out)] == [f"t{i}" for i in range(5) for _ in range(2)]
 
 
+@pytest.mark.slow
 def test_ctrl_c_ends_generate_within_two_seconds_and_loses_no_finished_task(five_tasks):
     import os
     import signal
