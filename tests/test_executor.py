@@ -169,7 +169,6 @@ def test_two_processes_share_one_cache(tmp_path):
     assert VerdictCache(cache).stats()["entries"] == 600
 
 
-@pytest.mark.slow
 def test_ray_executor_gives_the_same_verdicts_as_local(backend, tmp_path):
     ray = pytest.importorskip("ray")
     from ray import cloudpickle

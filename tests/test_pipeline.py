@@ -309,3 +309,16 @@ def test_domain_options_build_the_runs_domain(tmp_path):
 
     config = make_config("verilog", overrides=["domain_options.simulator=verilator"])
     assert Run(config, tmp_path).domain.simulator == "verilator"
+
+
+def test_evaluate_policy_scores_every_sample_of_every_seed_and_keeps_its_files(tmp_path, tiny):
+    from codealign.pipeline import Run, make_config
+    from codealign.pipeline.evaluate import evaluate_policy
+
+    run = Run(make_config("ladder", overrides=["eval.n=2", "eval.seeds=[1,2]", "sample.max_new_tokens=8"]), tmp_path,
+              quiet=True)
+    tasks = run.domain.demo_tasks()[:2]
+    info = evaluate_policy(run, tiny, tasks, "probe")
+    assert info["samples"] == sum(info["verdicts"].values()) == 2 * 2 * 2
+    assert set(info["per_task"]) == {t.task_id for t in tasks} and 0.0 <= info["pass@1"] <= 1.0
+    assert all((tmp_path / f"eval/probe_seed{s}.jsonl").is_file() for s in (1, 2))
