@@ -32,8 +32,7 @@ def test_limit_scores_only_the_first_n_problems():
 def test_keywords_override_the_settings_given():
     report = bench.run("verilogeval", bench.BenchSettings(oracle=True, variant="spec-to-rtl", limit=3), limit=1)
     assert report.to_dict()["tasks"]["spec-to-rtl"]["total"] == 1
-    assert report.to_dict()["command"] == bench.run("verilogeval", oracle=True, variant="spec-to-rtl",
-                                                    limit=1).to_dict()["command"]
+    assert "--limit 1" in report.to_dict()["command"] and "--oracle" in report.to_dict()["command"]
 
 
 def test_a_misspelt_setting_names_the_closest():

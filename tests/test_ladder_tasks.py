@@ -97,6 +97,7 @@ def test_all_outputs_off_and_all_on_fail_every_bundled_task(all_tasks):
     assert [r.verdict for r in results] == [Verdict.FAIL] * len(candidates)
 
 
+@pytest.mark.slow
 def test_golden_mutants_fail_their_task():
     task = lt.make_task("interlock", {"names": 0, "mode": "latched", "tie": "first", "stop": "NC"}, 1)
     mutants = lt.golden_mutants(task)
