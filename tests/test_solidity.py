@@ -150,6 +150,7 @@ def test_oldest_compilers_work_through_the_legacy_wrapper(domain, backend, smart
         assert analysis.findings
 
 
+@pytest.mark.slow
 def test_slither_finds_reentrancy_in_classic_reentrancy_contracts(domain, backend, smartbugs):
     rows = [r for r in smartbugs if r["category"] == "reentrancy"]
     assert len(rows) >= 4
