@@ -57,6 +57,7 @@ def test_launch_command_refuses_to_launch_itself_again():
         accelerate_command("single_gpu", ["dpo", "--accelerate-config", "single_gpu"])
 
 
+@pytest.mark.slow
 def test_cli_trains_through_accelerate_launch(tmp_path):
     """`codealign train dpo --accelerate-config single_gpu` really launches and trains (on CPU here)."""
     import json

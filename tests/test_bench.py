@@ -13,6 +13,7 @@ def test_every_advertised_benchmark_is_registered_by_its_domain():
                              "smartbugs": "solidity", "ladder": "ladder"}.items()
 
 
+@pytest.mark.slow
 def test_ladder_golden_self_test_passes_every_bundled_task():
     report = bench.run("ladder", oracle=True)
     sections = report.to_dict()["tasks"]
@@ -21,10 +22,22 @@ def test_ladder_golden_self_test_passes_every_bundled_task():
     assert report.pass_at_1 == 1.0
 
 
+@pytest.mark.slow
 def test_limit_scores_only_the_first_n_problems():
     report = bench.run("verilogeval", oracle=True, variant="spec-to-rtl", limit=2)
     assert report.to_dict()["tasks"]["spec-to-rtl"]["total"] == 2
     assert "--limit 2" in report.to_dict()["command"]
+
+
+def test_keywords_override_the_settings_given():
+    report = bench.run("verilogeval", bench.BenchSettings(oracle=True, variant="spec-to-rtl", limit=3), limit=1)
+    assert report.to_dict()["tasks"]["spec-to-rtl"]["total"] == 1
+    assert "--limit 1" in report.to_dict()["command"] and "--oracle" in report.to_dict()["command"]
+
+
+def test_a_misspelt_setting_names_the_closest():
+    with pytest.raises(UserError, match="did you mean 'fail_under'"):
+        bench.run("verilogeval", oracle=True, fail_undr=0.5)
 
 
 def test_empty_answers_pass_nothing():
@@ -61,6 +74,7 @@ def half_right(tmp_path):
     return str(tmp_path / "cands.jsonl")
 
 
+@pytest.mark.slow
 def test_fail_under_is_a_fraction_like_the_reported_pass_at_1(half_right):
     below = bench.run("verilogeval", candidates=half_right, fail_under=0.6)
     at = bench.run("verilogeval", candidates=half_right, fail_under=0.5)

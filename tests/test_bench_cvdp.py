@@ -81,6 +81,7 @@ def test_oracle_answer_names_the_reference_files(shared_data):
     assert oracle(task).startswith("rtl/lfsr_8bit.sv\n```systemverilog\nmodule lfsr_8bit(")
 
 
+@pytest.mark.slow
 def test_graded_cocotb_scores_become_ranked_pair_margins(backend):
     texts = [ALU, ALU.replace("a - b", "a + b"), ALU.replace("a - b", "a + b").replace("a ^ b", "a | b")]
     cands = [Candidate(ALU_TASK.task_id, format_files({"rtl/alu.sv": t})) for t in texts]

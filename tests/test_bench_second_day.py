@@ -93,11 +93,13 @@ def test_a_per_job_timeout_ends_a_design_that_never_finishes(tmp_path):
     assert report.pass_at_1 == 0.0
 
 
+@pytest.mark.slow
 def test_verilogeval_without_data_says_it_runs_the_four_problem_demo():
     report = bench.run("verilogeval", oracle=True, variant="spec-to-rtl", limit=1)
     assert "no --data given: running the bundled 4-problem demo set" in report.text
 
 
+@pytest.mark.slow
 def test_ladder_bench_runs_the_shared_fixture_records(shared_data):
     report = bench.run("ladder", data=shared_data / "ladder" / "ladder_fixtures.jsonl", oracle=True)
     assert report.to_dict()["tasks"]["test"]["passed"] == report.to_dict()["tasks"]["test"]["total"] == 17

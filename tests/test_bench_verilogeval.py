@@ -21,6 +21,7 @@ ICARUS11_FAILING = {
 }
 
 
+@pytest.mark.slow
 def test_oracle_on_verilogeval_gives_the_icarus11_counts_and_failures(shared_data):
     summary = bench.run("verilogeval", data=shared_data / "verilogeval" / "problems.jsonl", oracle=True,
                         screen=False).to_dict()
@@ -51,6 +52,7 @@ def test_loader_reads_the_upstream_folder_layout_like_the_jsonl(shared_data, tmp
     assert [t.task_id for t in load_verilogeval(spec)] == [r["task_id"] for r in rows]
 
 
+@pytest.mark.slow
 def test_candidates_give_unbiased_pass_at_k_and_a_taxonomy(tmp_path):
     tasks = load_verilogeval(None)
     rows = []
@@ -97,6 +99,7 @@ def test_fail_under_sets_a_nonzero_exit_code():
     assert report.exit_code == 1
 
 
+@pytest.mark.slow
 def test_cli_prints_exactly_one_json_object():
     proc = subprocess.run([sys.executable, "-m", "codealign.cli", "bench", "verilogeval", "--oracle", "--json",
                            "--no-cache"], capture_output=True, text=True, timeout=300)

@@ -36,18 +36,21 @@ def doctor_report():
     return json.loads(proc.stdout)
 
 
+@pytest.mark.slow
 def test_doctor_runs_a_live_check_for_every_shipped_domain(doctor_report):
     checks = doctor_report["domains"]
     assert all(c["checked"] and c["ok"] for c in checks.values()), checks
     assert all("expected FAIL" in c["detail"] or "expected COMPILE_ERROR" in c["detail"] for c in checks.values())
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not __import__("shutil").which("docker"), reason="Docker is not installed here")
 def test_doctor_reports_the_docker_images_when_docker_is_present(doctor_report):
     docker = doctor_report["docker"]
     assert docker["default"] in docker["images"] and not docker["problem"], docker
 
 
+@pytest.mark.slow
 def test_doctor_reports_every_toolchain_and_passes_its_live_checks():
     proc = codealign("doctor", "--json")
     report = json.loads(proc.stdout)
@@ -57,6 +60,7 @@ def test_doctor_reports_every_toolchain_and_passes_its_live_checks():
     assert list(report["domains"]) == list(domain_names())
 
 
+@pytest.mark.slow
 def test_execute_writes_verdicts_and_a_json_summary(verilog_files):
     out = verilog_files / "verdicts.jsonl"
     proc = codealign("execute", "--domain", "verilog", "--tasks", str(verilog_files / "tasks.jsonl"),
@@ -101,6 +105,7 @@ def test_cache_command_on_a_missing_file_refuses_and_creates_nothing(tmp_path, a
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_cache_stats_and_prune(verilog_files):
     cache = verilog_files / "c.sqlite"
     codealign("execute", "--domain", "verilog", "--tasks", str(verilog_files / "tasks.jsonl"), "--candidates",
@@ -145,6 +150,7 @@ def test_a_flag_of_another_domain_is_refused_in_one_line(verilog_files):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_bench_below_fail_under_exits_1_with_the_json_summary():
     proc = codealign("bench", "ladder", "--empty", "--split", "test", "--fail-under", "0.5", "--json", "--no-cache")
     assert proc.returncode == 1, proc.stderr
@@ -158,6 +164,7 @@ def test_bench_fail_under_in_percent_is_refused_in_one_line():
     assert "did you mean 0.4?" in proc.stderr
 
 
+@pytest.mark.slow
 def test_dpo_stopped_by_the_collapse_monitor_exits_nonzero(tiny, tmp_path, capsys):
     from codealign.cli import main
     from test_dpo import make_pairs

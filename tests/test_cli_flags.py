@@ -36,6 +36,7 @@ def _execute(folder, *flags) -> ExecResult:
     return result
 
 
+@pytest.mark.slow
 def test_execute_simulator_flag_simulates_with_verilator(golden):
     result = _execute(golden, "--simulator", "verilator")
     assert result.passed and result.details["simulator"] == "verilator", result.details
@@ -46,6 +47,7 @@ def test_execute_lint_flag_runs_verilator_lint(golden):
     assert result.passed and result.details["lint"]["errors"] == 0, result.details
 
 
+@pytest.mark.slow
 def test_bench_passes_domain_flags_to_the_domain_and_its_reproduce_line():
     proc = codealign("bench", "verilogeval", "--oracle", "--task", "spec-to-rtl", "--limit", "1", "--lint",
                      "--no-cache", "--json")
@@ -59,6 +61,7 @@ SHARED = {"rtllm": "rtllm/problems.jsonl", "smartbugs": "smartbugs/smartbugs_cur
 """Data of the benchmarks that bundle none, under the shared data folder."""
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(bench.benchmarks()))
 def test_every_bench_limit_scores_only_the_first_n_problems(name, shared_data):
     _, benchmark = bench.get_benchmark(name)

@@ -161,6 +161,7 @@ def test_run_names_a_config_file_setting_the_chosen_method_does_not_read(tmp_pat
     assert "rft.learning_rate" not in notes[0]
 
 
+@pytest.mark.slow
 def test_run_says_on_the_console_when_training_prompts_overlap_the_evaluation(tmp_path, capsys):
     from codealign.domains import get_domain
 

@@ -128,6 +128,7 @@ def test_finish_at_time_zero_is_refused_before_simulation(domain, backend):
     assert "sim" not in r.details.get("stage", "")
 
 
+@pytest.mark.slow
 def test_infinite_loop_times_out_within_the_deadline(domain, backend):
     task = dataclasses.replace(ALU_TASK, limits={"wall_s": 8})
     t0 = time.monotonic()

@@ -30,12 +30,17 @@ DOCKERFILES = sorted(REPO.glob("sandboxes/*/Dockerfile")) + [REPO / "Dockerfile"
 LABEL = "org.codealign.job"
 
 
-@pytest.fixture(scope="module")
+TEST_LABEL = "org.codealign.test"
+
+
+@pytest.fixture
 def docker_backend():
+    """A Docker backend whose containers carry a label of this test alone, so that :func:`leftover_containers`
+    sees only what this test started (not another test's leak, nor another run's containers on this engine)."""
     problem = docker_problem()
     if problem:
         pytest.fail(f"the Docker backend is not usable: {problem}")
-    return DockerBackend()
+    return DockerBackend(labels={TEST_LABEL: uuid.uuid4().hex})
 
 
 @pytest.fixture
@@ -50,10 +55,12 @@ def home_secret():
     path.unlink()
 
 
-def leftover_containers() -> list[str]:
+def leftover_containers(backend: DockerBackend) -> list[str]:
+    """The containers ``backend`` (a :func:`docker_backend`) started that still exist."""
     import docker
 
-    return [c.id for c in docker.from_env().containers.list(all=True, filters={"label": LABEL})]
+    mine = f"{TEST_LABEL}={backend.labels[TEST_LABEL]}"
+    return [c.id for c in docker.from_env().containers.list(all=True, filters={"label": [LABEL, mine]})]
 
 
 def shell(backend, script: str, **limits) -> tuple:
@@ -114,6 +121,11 @@ def test_host_folders_are_bound_read_only_and_home_is_not(tmp_path):
     assert str(Path.home()) not in host
 
 
+def test_containers_carry_the_backends_labels_and_always_the_job_label():
+    cfg = DockerBackend("img", labels={"run": "r1", LABEL: "0"}).container_config(Job(script="true"), "/a", "/b")
+    assert cfg["labels"] == {"run": "r1", LABEL: "1"}
+
+
 def test_network_is_granted_only_when_the_job_asks():
     cfg = DockerBackend("img").container_config(Job(script="true", network=True), "/a", "/b")
     assert cfg["network_mode"] == "host"
@@ -166,6 +178,7 @@ def test_ladder_golden_passes_and_mutant_fails_in_containers(docker_backend):
     assert [r.verdict for r in results] == [Verdict.PASS, Verdict.FAIL]
 
 
+@pytest.mark.slow
 def test_solidity_analyses_are_served_by_one_warm_worker_container(docker_backend):
     from codealign.domains.solidity import SolidityDomain
 
@@ -179,7 +192,7 @@ def test_solidity_analyses_are_served_by_one_warm_worker_container(docker_backen
         workers = {r.details["analysis"]["worker"] for r in results}
         assert [r.verdict for r in results] == [Verdict.PASS, Verdict.PASS, Verdict.COMPILE_ERROR]
         assert len(workers) == 1 and {r.details["backend"] for r in results} == {"docker"}
-        assert workers <= set(leftover_containers()), "the worker is a container of this engine"
+        assert workers <= set(leftover_containers(docker_backend)), "the worker is a container of this engine"
     finally:
         domain.close()
     assert not hasattr(docker_backend, "launch"), "no host process runs job code under docker"
@@ -212,7 +225,7 @@ def test_worker_container_is_configured_like_a_job_container(docker_worker):
     attrs = container_state(reply.worker)
     assert reply.ok and reply.backend == "docker" and reply.response["uid"] == 65534
     assert attrs["HostConfig"]["NetworkMode"] == "none" and attrs["HostConfig"]["ReadonlyRootfs"] is True
-    assert attrs["HostConfig"]["Memory"] == 256 << 20 and attrs["Config"]["Labels"] == {LABEL: "1"}
+    assert attrs["HostConfig"]["Memory"] == 256 << 20 and attrs["Config"]["Labels"] == {LABEL: "1", **docker_worker.backend.labels}
 
 
 def test_worker_deadline_removes_its_container_and_the_next_request_gets_a_fresh_one(docker_worker):
@@ -247,14 +260,14 @@ def test_closing_a_pool_leaves_no_worker_container(docker_backend):
             t.start()
         for t in threads:
             t.join()
-        assert pool.starts == 2 and len(leftover_containers()) == 2
-    assert leftover_containers() == []
+        assert pool.starts == 2 and len(leftover_containers(docker_backend)) == 2
+    assert leftover_containers(docker_backend) == []
 
 
 def test_cancel_all_removes_idle_worker_containers(docker_backend, docker_worker):
     assert docker_worker.request({"op": "echo", "value": 0}).ok
     docker_backend.cancel_all()
-    assert leftover_containers() == []
+    assert leftover_containers(docker_backend) == []
     assert docker_worker.request({"op": "echo", "value": 1}).restarted
 
 
@@ -269,25 +282,27 @@ def test_cancel_all_ends_a_request_in_flight_and_leaves_no_container(docker_back
     thread.join(timeout=20)
     assert replies and replies[0].status is JobStatus.SANDBOX_ERROR
     assert time.monotonic() - t0 < 15
-    assert leftover_containers() == []
+    assert leftover_containers(docker_backend) == []
 
 
 # -- hostile programs ------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_infinite_loop_is_killed_at_the_wall_deadline(docker_backend):
     result, took = shell(docker_backend, "while :; do :; done", wall_s=2)
     assert result.status is JobStatus.TIMEOUT
     assert took < 6
-    assert leftover_containers() == []
+    assert leftover_containers(docker_backend) == []
 
 
+@pytest.mark.slow
 def test_fork_bomb_is_contained_by_the_pids_limit(docker_backend):
     before = len(os.listdir("/proc"))
     result, took = shell(docker_backend, "bomb() { bomb | bomb & }; bomb; sleep 3; echo alive", wall_s=5, nproc=32)
     assert result.status in (JobStatus.EXITED, JobStatus.TIMEOUT)
     assert took < 10
     assert len(os.listdir("/proc")) < before + 20
-    assert leftover_containers() == []
+    assert leftover_containers(docker_backend) == []
 
 
 def test_memory_bomb_gives_memory(docker_backend):
@@ -343,6 +358,7 @@ def _accept(server):
         return None
 
 
+@pytest.mark.slow
 def test_zero_delay_verilog_loop_is_killed_at_the_wall_deadline(docker_backend):
     import dataclasses
 
@@ -353,7 +369,7 @@ def test_zero_delay_verilog_loop_is_killed_at_the_wall_deadline(docker_backend):
                                  progress=False)
     assert result.verdict is not Verdict.PASS
     assert time.monotonic() - t0 < 10
-    assert leftover_containers() == []
+    assert leftover_containers(docker_backend) == []
 
 
 def test_oversized_ladder_program_is_rejected_promptly(docker_backend):

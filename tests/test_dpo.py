@@ -211,6 +211,7 @@ def test_ranked_multi_pair_keeps_a_prompts_pairs_together_and_balances_weights(t
     assert len(starts) == len(set(groups))  # each prompt's pairs are contiguous
 
 
+@pytest.mark.slow
 def test_stage_two_reference_is_stage_one_policy(tiny, tmp_path):
     from codealign.train.dpo import pair_rows, train_dpo
 
@@ -228,6 +229,7 @@ def test_stage_two_reference_is_stage_one_policy(tiny, tmp_path):
     assert build_trainer(config, stage1_rows, tiny, tmp_path / "y", quiet=True).ref_cache_hit is False
 
 
+@pytest.mark.slow
 def test_rerun_skips_finished_stages_and_reuses_cached_reference_logps(tiny, tmp_path):
     from codealign.train.dpo import train_dpo
 

@@ -62,6 +62,7 @@ def test_suite_rows_are_reproduced_by_the_builder(rows):
             (row["middle_code"], row["fill_type"], row["context_code"])
 
 
+@pytest.mark.slow
 def test_oracle_passes_and_empty_fails_on_one_row_per_fill_type(sample, backend):
     from codealign.domains import get_domain
     from codealign.execution.executor import execute

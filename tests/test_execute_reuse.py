@@ -7,10 +7,14 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from codealign.jsonl import write_jsonl
 
 sys.path.insert(0, os.path.dirname(__file__))
 from test_cli import ENV, verilog_files as files  # noqa: E402,F401  (the fixture: two tasks, three candidates)
+
+pytestmark = pytest.mark.slow
 
 
 def execute(folder, *flags, tasks="tasks.jsonl"):

@@ -132,6 +132,7 @@ KILLED_RUN = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_sigkilled_run_recomputes_only_what_is_missing(tmp_path):
     tests = os.path.dirname(__file__)
     cache, out = str(tmp_path / "c.sqlite"), str(tmp_path / "v.jsonl")

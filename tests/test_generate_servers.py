@@ -99,6 +99,15 @@ def test_unreachable_server_is_a_user_error_after_retries():
         gen.generate(["p"], n=1)
 
 
+def test_the_vllm_generator_without_vllm_is_a_one_line_user_error():
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("vLLM is installed here: the GPU test below covers it")
+    with pytest.raises(UserError, match="needs vLLM"):
+        get_generator("vllm", model="codealign-tiny")
+
+
 def test_vllm_generator_samples_on_a_gpu():
     pytest.importorskip("vllm", reason="vLLM is GPU-only and not installed on CPU machines")
     import torch
@@ -213,6 +222,7 @@ def test_a_torn_last_line_and_a_half_written_task_are_sampled_again(server, five
     assert [c["task_id"] for c in read_jsonl(out)] == [f"t{i}" for i in range(5) for _ in range(2)]
 
 
+@pytest.mark.slow
 def test_ctrl_c_ends_generate_within_two_seconds_and_loses_no_finished_task(five_tasks):
     import os
     import signal

@@ -85,6 +85,7 @@ def test_covering_traces_reach_the_states_a_single_trace_missed():
     assert reachable_states(sim, inputs) <= visited
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", one_task_per_family(), ids=FAMILIES)
 def test_family_reference_passes_on_twenty_draws(task):
     lt = LadderTask.from_task(task)

@@ -48,6 +48,7 @@ def _broken_references(task):
     return out
 
 
+@pytest.mark.slow
 def test_every_bundled_reference_passes_the_judge(all_tasks):
     domain = LadderDomain(in_process=True)
     failing = [(t.task_id, r.verdict.value, r.details.get("error")) for t in all_tasks
@@ -65,6 +66,7 @@ def test_one_reference_per_family_passes_the_sandboxed_judge(all_tasks, backend)
     assert {r.details["backend"] for r in results} != {"in-process"}
 
 
+@pytest.mark.slow
 def test_a_broken_reference_fails_for_every_family(all_tasks):
     candidates, ops = [], {}
     for family, task in _first_per_family(all_tasks).items():
@@ -87,6 +89,7 @@ def test_seal_in_without_its_seal_in_branch_fails():
     assert result.verdict is Verdict.FAIL
 
 
+@pytest.mark.slow
 def test_all_outputs_off_and_all_on_fail_every_bundled_task(all_tasks):
     candidates = [Candidate(t.task_id, "\n".join(f"{coil}({o})" for o in t.assets["outputs"]))
                   for t in all_tasks for coil in ("RST", "OUT")]
@@ -94,6 +97,7 @@ def test_all_outputs_off_and_all_on_fail_every_bundled_task(all_tasks):
     assert [r.verdict for r in results] == [Verdict.FAIL] * len(candidates)
 
 
+@pytest.mark.slow
 def test_golden_mutants_fail_their_task():
     task = lt.make_task("interlock", {"names": 0, "mode": "latched", "tie": "first", "stop": "NC"}, 1)
     mutants = lt.golden_mutants(task)
@@ -118,6 +122,7 @@ def test_formatted_prompts_fit_the_tiny_model_token_bound(all_tasks):
     assert max(lengths) <= lt.MAX_PROMPT_TOKENS
 
 
+@pytest.mark.slow
 def test_spec_alone_tells_parameter_combinations_apart():
     for name in lt.FAMILIES:
         fam = lt.family(name)

@@ -2,9 +2,13 @@
 
 import random
 
+import pytest
+
 import codealign
 from codealign.domains import get_domain
 from codealign.domains.verilog.tasks import bundled_tasks
+
+pytestmark = pytest.mark.slow
 
 
 def test_execute_pairs_and_curriculum_compose():

@@ -185,6 +185,7 @@ def verilogeval_run(shared_data):
     return tasks, candidates, results
 
 
+@pytest.mark.slow
 def test_most_verilogeval_references_yield_a_compiling_failing_mutant(verilogeval_run):
     tasks, candidates, results = verilogeval_run
     parents = {c.task_id for c, r in zip(candidates, results) if "mutation" not in c.metadata and r.passed}
@@ -194,6 +195,7 @@ def test_most_verilogeval_references_yield_a_compiling_failing_mutant(verilogeva
     assert len(yielding) / len(SAMPLE) >= 0.8
 
 
+@pytest.mark.slow
 def test_verilog_mutants_that_still_pass_are_never_rejected(verilogeval_run):
     tasks, candidates, results = verilogeval_run
     pairs = build_pairs(results, tasks, "injection", candidates=candidates, allow_compile_errors=True)

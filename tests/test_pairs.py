@@ -394,6 +394,7 @@ def _check_against_verdicts(pairs, results):
         assert Verdict.SANDBOX_ERROR not in (chosen.verdict, rejected.verdict)
 
 
+@pytest.mark.slow
 def test_execution_on_real_verilog_verdicts(verilog_verdicts):
     tasks, _, results = verilog_verdicts
     pairs = build_pairs(results, tasks, "execution")
@@ -406,6 +407,7 @@ def test_execution_on_real_verilog_verdicts(verilog_verdicts):
         assert pair.metadata["rejected_score"] == worst
 
 
+@pytest.mark.slow
 def test_ranked_on_real_verilog_verdicts(verilog_verdicts):
     tasks, _, results = verilog_verdicts
     pairs = build_pairs(results, tasks, "ranked", selection="best_vs_each")
@@ -415,6 +417,7 @@ def test_ranked_on_real_verilog_verdicts(verilog_verdicts):
         assert mine and len({p.chosen for p in mine}) == 1 and all(p.rank[0] == 0 for p in mine)
 
 
+@pytest.mark.slow
 def test_rso_on_real_verilog_verdicts(verilog_verdicts):
     tasks, _, results = verilog_verdicts
     pairs = build_pairs(results, tasks, "rso", beta=0.1, num_samples=4, seed=0)
@@ -424,6 +427,7 @@ def test_rso_on_real_verilog_verdicts(verilog_verdicts):
                                                                                num_samples=4, seed=0)]
 
 
+@pytest.mark.slow
 def test_injection_on_real_verilog_verdicts(verilog_verdicts):
     tasks, candidates, results = verilog_verdicts
     pairs = build_pairs(results, tasks, "injection", candidates=candidates)
@@ -494,6 +498,7 @@ def _mutate_execute_pair(tmp_path, domain, tasks, *flags):
             read_jsonl(p, Pair.from_dict))
 
 
+@pytest.mark.slow
 def test_mutate_command_rejected_samples_are_mutants_the_sandbox_saw_fail(tmp_path):
     from codealign.domains import get_domain
 
@@ -508,6 +513,7 @@ def test_mutate_command_rejected_samples_are_mutants_the_sandbox_saw_fail(tmp_pa
         assert verdict[pair.metadata["chosen_id"]].passed
 
 
+@pytest.mark.slow
 def test_mutate_command_makes_the_ladder_domains_graph_edits(tmp_path):
     from codealign.domains import get_domain
     from codealign.domains.ladder.edits import OPS

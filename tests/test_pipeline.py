@@ -43,6 +43,7 @@ def preset_runs(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", PRESETS)
 def test_preset_runs_every_stage_and_writes_a_complete_report(preset_runs, preset):
     run_dir, report, _ = preset_runs[preset]
@@ -54,12 +55,14 @@ def test_preset_runs_every_stage_and_writes_a_complete_report(preset_runs, prese
     assert report["stages"]["dpo"].get("skipped") is not True
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", PRESETS)
 def test_json_mode_prints_exactly_one_object(preset_runs, preset):
     _, _, proc = preset_runs[preset]
     assert len(proc.stdout.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_rerun_of_a_finished_run_recomputes_nothing(preset_runs):
     run_dir, report, _ = preset_runs["ladder"]
     before = {p.name: p.stat().st_mtime for p in (run_dir / "stages").glob("*.json")}
@@ -70,6 +73,7 @@ def test_rerun_of_a_finished_run_recomputes_nothing(preset_runs):
     assert time.monotonic() - t0 < 60
 
 
+@pytest.mark.slow
 def test_a_changed_dpo_config_reruns_dpo_and_the_stages_after_it_only(preset_runs):
     run_dir, _, _ = preset_runs["ladder"]
     markers = {p.stem: p.stat().st_mtime for p in (run_dir / "stages").glob("*.json")}
@@ -99,6 +103,7 @@ def _kill_when(argv, ready, timeout=300):
             proc.wait()
 
 
+@pytest.mark.slow
 def test_sigkill_during_execution_then_rerun_keeps_the_verdicts_and_completes(tmp_path):
     run_dir, cache = tmp_path / "run", tmp_path / "cache.sqlite"
     argv = ["run", "verilog", "--run-dir", str(run_dir), "--cache", str(cache), "--workers", "1", "max_tasks=6",
@@ -118,6 +123,7 @@ def test_sigkill_during_execution_then_rerun_keeps_the_verdicts_and_completes(tm
     assert (run_dir / "report.json").is_file()
 
 
+@pytest.mark.slow
 def test_sigkill_during_training_then_rerun_resumes_from_the_checkpoint(tmp_path):
     run_dir = tmp_path / "run"
     argv = ["run", "ladder", "--run-dir", str(run_dir), "--no-cache", "max_tasks=3", "sft_enabled=false",
@@ -160,6 +166,7 @@ def test_a_broken_tasks_row_is_named_with_file_and_line(tmp_path):
     assert not (tmp_path / "r" / "tasks.jsonl").exists()
 
 
+@pytest.mark.slow
 def test_the_default_sft_control_without_reference_solutions_is_one_line_before_tasks_are_written(tmp_path):
     tasks = tmp_path / "tasks.jsonl"
     tasks.write_text('{"task_id": "a", "domain": "verilog", "prompt": "module top(output y); // y = 1"}\n')
@@ -302,3 +309,16 @@ def test_domain_options_build_the_runs_domain(tmp_path):
 
     config = make_config("verilog", overrides=["domain_options.simulator=verilator"])
     assert Run(config, tmp_path).domain.simulator == "verilator"
+
+
+def test_evaluate_policy_scores_every_sample_of_every_seed_and_keeps_its_files(tmp_path, tiny):
+    from codealign.pipeline import Run, make_config
+    from codealign.pipeline.evaluate import evaluate_policy
+
+    run = Run(make_config("ladder", overrides=["eval.n=2", "eval.seeds=[1,2]", "sample.max_new_tokens=8"]), tmp_path,
+              quiet=True)
+    tasks = run.domain.demo_tasks()[:2]
+    info = evaluate_policy(run, tiny, tasks, "probe")
+    assert info["samples"] == sum(info["verdicts"].values()) == 2 * 2 * 2
+    assert set(info["per_task"]) == {t.task_id for t in tasks} and 0.0 <= info["pass@1"] <= 1.0
+    assert all((tmp_path / f"eval/probe_seed{s}.jsonl").is_file() for s in (1, 2))

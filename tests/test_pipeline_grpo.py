@@ -8,6 +8,8 @@ import sqlite3
 import pytest
 from test_pipeline import _kill_when, codealign
 
+pytestmark = pytest.mark.slow
+
 TINY = ["max_tasks=4", "sample.n=2", "sample.max_new_tokens=16", "eval.max_tasks=2", "eval.n=1", "eval.seeds=[1]",
         "eval.train_tasks=0", "probe_tasks=0", "method=grpo", "control=none"]
 

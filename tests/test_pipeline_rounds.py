@@ -39,6 +39,7 @@ def rft_run(tmp_path_factory):
     return run_dir, proc
 
 
+@pytest.mark.slow
 def test_each_round_keeps_its_verdicts_of_samples_from_its_starting_policy(rft_run):
     run_dir, _ = rft_run
     for folder, policy, seed in (("", _marker(run_dir, "sft")["model"], 0), ("round2/", _marker(run_dir, "rft")["model"], 1)):
@@ -48,6 +49,7 @@ def test_each_round_keeps_its_verdicts_of_samples_from_its_starting_policy(rft_r
         assert {c["candidate_id"] for c in sampled} <= verdicts
 
 
+@pytest.mark.slow
 def test_round_two_trains_from_round_ones_policy_and_changes_it(rft_run):
     import torch
 
@@ -59,6 +61,7 @@ def test_round_two_trains_from_round_ones_policy_and_changes_it(rft_run):
     assert any(not torch.equal(before[k], after[k]) for k in before)
 
 
+@pytest.mark.slow
 def test_the_sft_control_trains_as_many_optimizer_steps_as_the_method(rft_run):
     run_dir, _ = rft_run
     report = json.loads((run_dir / "report.json").read_text())
@@ -67,6 +70,7 @@ def test_the_sft_control_trains_as_many_optimizer_steps_as_the_method(rft_run):
     assert report["optimizer_steps"] == {"method": 4, "control": 4}
 
 
+@pytest.mark.slow
 def test_the_report_prints_start_method_and_control_with_paired_differences(rft_run):
     run_dir, proc = rft_run
     text = (run_dir / "report.md").read_text()
@@ -78,6 +82,7 @@ def test_the_report_prints_start_method_and_control_with_paired_differences(rft_
     assert "train_pass@1" in report["per_round"][-1] and report["method_vs_control"]["tasks"] == 2
 
 
+@pytest.mark.slow
 def test_raising_rounds_on_a_finished_run_runs_only_the_new_round(rft_run):
     run_dir, _ = rft_run
     kept = ["stages/rft.json", "stages/rft@2.json", "stages/generate@2.json", "round2/verdicts.jsonl"]
@@ -102,6 +107,7 @@ def killed_in_round_two(tmp_path_factory):
     return run_dir, before, _mtimes(run_dir, round_one), proc
 
 
+@pytest.mark.slow
 def test_a_run_killed_in_round_two_resumes_there_without_redoing_round_one(killed_in_round_two):
     run_dir, before, after, proc = killed_in_round_two
     for stage in ("generate", "execute", "pairs", "dpo", "generate@2"):
@@ -110,6 +116,7 @@ def test_a_run_killed_in_round_two_resumes_there_without_redoing_round_one(kille
     assert "dpo@2: running" in proc.stderr and (run_dir / "report.json").is_file()
 
 
+@pytest.mark.slow
 def test_round_two_dpo_uses_round_ones_policy_as_its_reference(killed_in_round_two):
     run_dir = killed_in_round_two[0]
     one, two = _marker(run_dir, "dpo"), _marker(run_dir, "dpo@2")
@@ -117,6 +124,7 @@ def test_round_two_dpo_uses_round_ones_policy_as_its_reference(killed_in_round_t
     assert one["stages"][0]["reference"] != one["model"]
 
 
+@pytest.mark.slow
 def test_an_rft_control_added_to_a_finished_run_trains_the_methods_step_count(killed_in_round_two):
     run_dir = killed_in_round_two[0]
     method = ["stages/dpo.json", "stages/dpo@2.json", "stages/eval_after.json"]

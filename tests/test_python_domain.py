@@ -105,6 +105,7 @@ def test_per_test_deadline_charges_only_the_slow_test(domain, backend):
     assert result.details["workers"] == 2
 
 
+@pytest.mark.slow
 def test_total_deadline_bounds_the_job(domain, backend):
     task = Task("loop", "python", "", assets={"tests": ["assert f()"] * 5, "test_timeout_s": 30},
                 limits={"wall_s": 4})
@@ -166,6 +167,7 @@ def test_mutate_delegates_to_python_mutate(domain):
     assert mutants and all(isinstance(text, str) for text, _ in mutants)
 
 
+@pytest.mark.slow
 def test_crash_in_a_later_parameter_fails_a_test_whose_first_parameter_passed(domain, backend):
     code = "import os\ndef add(a, b):\n    if a == 2:\n        os._exit(0)\n    return a + b\n"
     result = judge(domain, backend, pytest_task(), code)

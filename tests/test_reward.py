@@ -36,6 +36,7 @@ def zero_task(shared_data):
     return next(t for t in tasks if t.task_id == "Prob001_zero")
 
 
+@pytest.mark.slow
 def test_verl_compute_score_rewards_a_correct_design(zero_task):
     row = verl_row(zero_task)
     gt, extra = row["reward_model"]["ground_truth"], row["extra_info"]
@@ -49,6 +50,7 @@ def test_verl_compute_score_rejects_an_unknown_data_source(zero_task):
         compute_score("openai/gsm8k", GOOD, json.dumps(zero_task.to_dict()))
 
 
+@pytest.mark.slow
 def test_grpo_reward_scores_strings_and_chat_messages(zero_task):
     reward = grpo_reward("verilog", [zero_task], workers=2)
     assert reward.__name__ == "codealign_verilog_reward"
@@ -109,6 +111,7 @@ def _post(url: str, body) -> tuple[int, dict]:
         return exc.code, json.loads(exc.read())
 
 
+@pytest.mark.slow
 def test_openrlhf_remote_reward_over_http(reward_server, zero_task):
     prompt = "<|user|>Write the zero module.<|assistant|>"
     body = {"query": [prompt + GOOD, prompt + WRONG, prompt + BROKEN], "prompts": [prompt] * 3,
@@ -119,6 +122,7 @@ def test_openrlhf_remote_reward_over_http(reward_server, zero_task):
     assert answer["extra_logs"]["pass"] == [1.0, 0.0, 0.0]
 
 
+@pytest.mark.slow
 def test_openrlhf_labels_may_carry_the_task_inline(reward_server, zero_task):
     body = {"query": [GOOD], "labels": [json.dumps(zero_task.to_dict())]}
     assert _post(reward_server + "/get_reward", body) == (200, {

@@ -20,6 +20,7 @@ def rtllm(shared_data):
     return {t.task_id: t for t in load_rtllm(shared_data / "rtllm" / "problems.jsonl")}
 
 
+@pytest.mark.slow
 def test_screen_marks_a_weak_task_with_the_designs_that_passed_and_not_a_strong_one(rtllm):
     tasks = [rtllm[WEAK], rtllm[STRONG]]
     found = screen("verilog", tasks, backend="bwrap")
@@ -28,6 +29,7 @@ def test_screen_marks_a_weak_task_with_the_designs_that_passed_and_not_a_strong_
     assert tasks[0].metadata["weak"] == ["all-X", "inverted-reference"] and "weak" not in tasks[1].metadata
 
 
+@pytest.mark.slow
 def test_cvdp_lfsr_example_is_weak_because_constant_zero_passes(shared_data):
     task = load_cvdp(shared_data / "cvdp" /
                      "cvdp_v1.0.4_example_nonagentic_code_generation_no_commercial_with_solutions.jsonl")[0]
@@ -53,6 +55,7 @@ def test_training_pools_leave_weak_tasks_out_unless_allowed():
     assert [t.task_id for t in training_tasks(tasks, allow_weak=True)] == ["a", "b"]
 
 
+@pytest.mark.slow
 def test_bench_oracle_lists_the_weak_tasks_and_keeps_them_scored(shared_data, tmp_path):
     rows = [json.loads(line) for line in (shared_data / "rtllm" / "problems.jsonl").read_text().splitlines()]
     data = tmp_path / "two.jsonl"
@@ -64,6 +67,7 @@ def test_bench_oracle_lists_the_weak_tasks_and_keeps_them_scored(shared_data, tm
     assert "weak" not in bench.run("rtllm", data=data, oracle=True, backend="bwrap", screen=False).summary
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("allow_weak", [False, True])
 def test_a_run_leaves_weak_given_tasks_out_of_training_unless_allowed(rtllm, tmp_path, allow_weak):
     from codealign.jsonl import read_jsonl, write_jsonl

@@ -94,6 +94,7 @@ def test_sampler_without_shuffle_keeps_row_order():
     assert list(StageOrderSampler([0, 0, 1, 1, 1], repeats=2)) == [0, 1, 0, 1, 2, 3, 4, 2, 3, 4]
 
 
+@pytest.mark.slow
 def test_trainer_sees_batches_in_curriculum_order(curriculum_run):
     texts = [t for batch in curriculum_run["batches"] for t in batch]
     stages = [int(t.split("stage ")[1].split()[0]) for t in texts]
@@ -101,12 +102,14 @@ def test_trainer_sees_batches_in_curriculum_order(curriculum_run):
     assert [stages.count(s) for s in range(3)] == [18, 18, 18]
 
 
+@pytest.mark.slow
 def test_loss_falls(curriculum_run):
     losses = [row["loss"] for row in curriculum_run["trainer"].state.log_history if "loss" in row]
     assert len(losses) >= 10
     assert sum(losses[-3:]) / 3 < 0.5 * sum(losses[:3]) / 3
 
 
+@pytest.mark.slow
 def test_every_trainable_parameter_changes(curriculum_run):
     import torch
 
@@ -116,6 +119,7 @@ def test_every_trainable_parameter_changes(curriculum_run):
     assert len(curriculum_run["before"]) > 5
 
 
+@pytest.mark.slow
 def test_jsonl_and_tensorboard_logs_are_written(curriculum_run):
     out = curriculum_run["out"]
     rows = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
@@ -123,6 +127,7 @@ def test_jsonl_and_tensorboard_logs_are_written(curriculum_run):
     assert any(f.name.startswith("events.out.tfevents") for f in (out / "tensorboard").iterdir())
 
 
+@pytest.mark.slow
 def test_prompt_tokens_are_masked_out_of_the_loss(curriculum_run):
     row = curriculum_run["trainer"].train_dataset[0]
     tokenizer = curriculum_run["trainer"].processing_class
@@ -162,6 +167,7 @@ train_sft(config, rows, callbacks=[Slow()])
 """
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_from_its_checkpoint(tiny, tmp_path):
     out = tmp_path / "run"
     child = subprocess.Popen([sys.executable, "-c", CHILD, tiny, str(out)], stdout=subprocess.DEVNULL,

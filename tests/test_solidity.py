@@ -84,6 +84,7 @@ def test_adapter_answers_version_like_native_solc(tmp_path):
     assert out.splitlines()[1] == "Version: 0.4.24"
 
 
+@pytest.mark.slow
 def test_adapter_combined_json_has_crytic_compile_shapes(tmp_path):
     adapter = solc.write_adapter(tmp_path / "solc", solc.installed_solcs()["0.4.24"])
     (tmp_path / "tiny.sol").write_text(TINY)
@@ -105,6 +106,7 @@ def test_adapter_reports_compile_errors_like_solc(tmp_path):
     assert proc.returncode == 1 and proc.stdout == "" and "Error" in proc.stderr
 
 
+@pytest.mark.slow
 def test_adapter_standard_json_on_new_compiler(tmp_path):
     adapter = solc.write_adapter(tmp_path / "solc", solc.installed_solcs()["0.8.37"])
     request = {"language": "Solidity", "sources": {"a.sol": {"content": "pragma solidity ^0.8.0; contract A { uint x; }"}},
@@ -123,6 +125,7 @@ def test_uninstalled_pragma_is_sandbox_error_at_once(domain, backend):
     assert time.monotonic() - t0 < 2.0
 
 
+@pytest.mark.slow
 def test_every_source_available_smartbugs_contract_compiles(domain, backend, smartbugs):
     """Compiler picked from the pragma among the installed ones, as for any contract."""
     installs = solc.installed_solcs()
@@ -135,6 +138,7 @@ def test_every_source_available_smartbugs_contract_compiles(domain, backend, sma
     assert len(rows) == 41
 
 
+@pytest.mark.slow
 def test_oldest_compilers_work_through_the_legacy_wrapper(domain, backend, smartbugs):
     """The exact versions SmartBugs used for its oldest contracts: 0.4.1 and 0.4.10 go through the wrapper
     of 0.4.26, 0.4.11 through its own standard-JSON entry point (one small contract each)."""
@@ -146,6 +150,7 @@ def test_oldest_compilers_work_through_the_legacy_wrapper(domain, backend, smart
         assert analysis.findings
 
 
+@pytest.mark.slow
 def test_slither_finds_reentrancy_in_classic_reentrancy_contracts(domain, backend, smartbugs):
     rows = [r for r in smartbugs if r["category"] == "reentrancy"]
     assert len(rows) >= 4
@@ -163,6 +168,7 @@ def test_reentrancy_finding_points_at_the_labelled_call(domain, backend, smartbu
     assert finding["functions"] == ["withdrawBalance"] and finding["category"] == "reentrancy"
 
 
+@pytest.mark.slow
 def test_cold_job_path_gives_the_same_findings_as_warm_worker(domain, backend, smartbugs):
     row = next(r for r in smartbugs if r["id"] == "reentrancy/etherstore")
     warm = domain.analyse(row["source"], backend, solc_version=exact(row))
@@ -172,6 +178,7 @@ def test_cold_job_path_gives_the_same_findings_as_warm_worker(domain, backend, s
     assert sorted(map(finding_key, cold.findings)) == sorted(map(finding_key, warm.findings))
 
 
+@pytest.mark.slow
 def test_analyze_task_verdicts(domain, backend):
     task = Task("a", "solidity", "", assets={"kind": "analyze"})
     ok = domain.evaluate(task, Candidate("a", f"```solidity\n{TINY}```"), backend)

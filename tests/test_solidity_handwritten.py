@@ -18,11 +18,13 @@ def golden():
     return tasks, results
 
 
+@pytest.mark.slow
 def test_every_golden_answer_passes_with_full_score(golden):
     tasks, results = golden
     assert [(r.verdict, r.score) for r in results] == [(Verdict.PASS, 1.0)] * len(tasks)
 
 
+@pytest.mark.slow
 def test_slither_sees_the_labelled_class_where_it_has_a_detector(golden):
     seen_by_slither = {"reentrancy", "time_manipulation", "delegatecall", "unchecked_low_level_calls"}
     for task, result in zip(*golden):

@@ -46,6 +46,7 @@ def test_golden_answers_score_one_without_slither(tasks):
         assert scored["score"] == 1.0, (task.task_id, scored)
 
 
+@pytest.mark.slow
 def test_golden_answers_score_one_with_slither_findings(domain, backend, tasks):
     """Compilers from the pragmas (not SmartBugs' pinned versions): scoring, not compilers, is under test."""
     picked = [t for t in tasks if t.metadata["category"] in ("reentrancy", "time_manipulation")]
@@ -75,6 +76,7 @@ def test_worse_answers_score_lower_in_documented_order(tasks):
         assert scores[0] == 1.0 and scores[0] > scores[1] > scores[2] > scores[3] == 0.0, (task.task_id, scores)
 
 
+@pytest.mark.slow
 def test_components_are_kept_for_pair_builders(domain, backend, tasks):
     task = next(t for t in tasks if t.task_id == "reentrancy/reentrancy_simple")
     result = domain.evaluate(task, Candidate(task.task_id, answer(True, "reentrancy", [24], "calls out")), backend)
@@ -270,6 +272,7 @@ def test_leading_yes_or_no_is_a_verdict_only_as_a_word_of_its_own():
     assert not parse_answer("no idea").parseable
 
 
+@pytest.mark.slow
 def test_executor_judges_many_answers_with_one_analysis_per_contract(tasks):
     from codealign.sandbox.backends import get_backend
     from codealign.execution.executor import execute

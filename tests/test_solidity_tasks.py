@@ -92,12 +92,14 @@ def test_prompt_plus_reference_fits_the_tiny_models_context():
     assert longest <= 512
 
 
+@pytest.mark.slow
 def test_every_reference_repair_passes_on_the_evm(judged):
     bad = [(t.task_id, r.verdict, r.details.get("draws"), r.details.get("checks"))
            for t, r in judged["reference"] if (r.verdict, r.score) != (Verdict.PASS, 1.0)]
     assert len(judged["reference"]) == len(_repairs()) and not bad
 
 
+@pytest.mark.slow
 def test_every_planted_original_is_exploited_and_fails(judged):
     assert {t.metadata["family"] for t, _ in judged["original"]} == set(FAMILIES)
     for task, res in judged["original"]:
@@ -105,6 +107,7 @@ def test_every_planted_original_is_exploited_and_fails(judged):
         assert res.details["checks"]["exploit_blocked"] is False and res.score == 0.0, task.task_id
 
 
+@pytest.mark.slow
 def test_a_repair_with_the_paying_function_emptied_fails(judged):
     assert len(judged["emptied"]) == 11
     for task, res in judged["emptied"]:
@@ -112,11 +115,13 @@ def test_a_repair_with_the_paying_function_emptied_fails(judged):
         assert not res.details["checks"]["functional"] and res.score < 1.0, task.task_id
 
 
+@pytest.mark.slow
 def test_a_candidate_cannot_replace_the_attacker_with_its_own_contract(judged):
     [(task, res)] = judged["decoy"]
     assert res.verdict is Verdict.FAIL and res.details["checks"]["exploit_blocked"] is False
 
 
+@pytest.mark.slow
 def test_a_repair_that_does_not_compile_is_a_compile_error(judged):
     [(task, res)] = judged["broken"]
     assert res.verdict is Verdict.COMPILE_ERROR and res.score == 0.0
@@ -161,6 +166,7 @@ def test_every_family_plants_marked_lines_that_point_at_code():
                 assert family(name).category == task.assets["label"]["category"]
 
 
+@pytest.mark.slow
 def test_the_cold_job_path_judges_a_repair_like_the_workers():
     from codealign.domains.solidity import SolidityDomain
 
@@ -172,6 +178,7 @@ def test_the_cold_job_path_judges_a_repair_like_the_workers():
                                                                                        (Verdict.FAIL, False)]
 
 
+@pytest.mark.slow
 def test_every_family_reference_passes_on_twenty_draws(backend):
     """One repair per family and style, its reference judged on 20 hidden draws (the default is 4 per job)."""
     from codealign.domains.solidity import SolidityDomain
@@ -202,6 +209,7 @@ def test_draws_are_hidden_yet_reproducible():
     assert first["draws"] != other["draws"] and len(first["draws"]) == domain.draws
 
 
+@pytest.mark.slow
 def test_a_repair_that_passes_some_draws_fails_with_the_fraction_passed(backend):
     """Protected on blocks up to 10,000,000 only (draws span 1 to 2**48 by scale): about half of 20 draws pass, and
     the score says how many."""

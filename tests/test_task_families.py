@@ -29,6 +29,7 @@ def family(request):
     return request.param, module, {split: module.bundled_tasks(split) for split in ("train", "heldout")}
 
 
+@pytest.mark.slow
 def test_bundled_files_are_what_the_generator_writes(family):
     _, module, bundled = family
     for split, tasks in bundled.items():

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -23,7 +25,6 @@ def tour_commands() -> list[list[str]]:
     return [argv for line in lines if (argv := shlex.split(line, comments=True))]
 
 
-@pytest.mark.slow
 @pytest.mark.timeout(1800)  # about 4 minutes on 2 idle cores; far longer on a shared, loaded machine
 def test_tour_runs_as_written_and_each_command_feeds_the_next(tmp_path):
     commands = tour_commands()

@@ -67,6 +67,7 @@ def test_unknown_domain_names_the_closest_registered_one(toy_env, tmp_path):
     assert proc.returncode == 2 and "did you mean 'toy'" in proc.stderr
 
 
+@pytest.mark.slow
 def test_execute_scores_the_fraction_of_cases_matched(verdicts):
     _, by_id = verdicts
     scores = {name: (r.verdict.value, r.score) for name, r in by_id.items()
@@ -74,18 +75,21 @@ def test_execute_scores_the_fraction_of_cases_matched(verdicts):
     assert scores == {"exact": ("PASS", 1.0), "three_of_four": ("FAIL", 0.75), "one_of_four": ("FAIL", 0.25)}
 
 
+@pytest.mark.slow
 def test_execute_reports_compile_and_runtime_errors(verdicts):
     _, by_id = verdicts
     assert [by_id[n].verdict.value for n in ("all_divide_by_zero", "unparsable", "unknown_name")] == [
         "RUNTIME_ERROR", "COMPILE_ERROR", "COMPILE_ERROR"]
 
 
+@pytest.mark.slow
 def test_judge_parses_the_candidate_and_never_runs_it(verdicts):
     _, by_id = verdicts
     result = by_id["python_code"]
     assert result.verdict.value == "COMPILE_ERROR" and "unexpected character" in result.details["error"]
 
 
+@pytest.mark.slow
 def test_pairs_choose_the_exact_expression_over_each_worse_one(verdicts, toy_env):
     root, _ = verdicts
     codealign(toy_env, "pairs", "--verdicts", str(root / "verdicts.jsonl"), "--tasks", str(root / "tasks.jsonl"),
@@ -101,6 +105,7 @@ def test_bench_oracle_passes_every_toy_reference(toy_env, tmp_path):
     assert summary["pass@1"] == 1.0, summary
 
 
+@pytest.mark.slow
 def test_run_chains_the_stages_on_the_toy_domain(toy_env, tmp_path):
     run_dir = tmp_path / "run"
     codealign(toy_env, "run", "toy", "--run-dir", str(run_dir), "--no-cache", "--json",

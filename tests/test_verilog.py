@@ -110,6 +110,7 @@ def test_always_block_without_delay_is_a_compile_error(domain, demo, backend):
     assert r.verdict is Verdict.COMPILE_ERROR and r.details["failure"] == "zero_delay_loop"
 
 
+@pytest.mark.slow
 def test_design_that_never_lets_simulation_finish_times_out_within_its_deadline(domain, demo, backend):
     task = dataclasses.replace(demo["Demo01_mux4"], limits={"wall_s": 3})
     text = reference_solution(task).replace("endmodule", "initial while (1) begin end\nendmodule")
@@ -150,6 +151,7 @@ def test_lint_is_recorded_as_a_signal_when_enabled(demo, backend):
     assert r.details["lint"]["warnings"] >= 1
 
 
+@pytest.mark.slow
 def test_verilator_simulator_passes_the_reference(demo, backend):
     task = demo["Demo02_bin2gray"]
     r = judge(VerilogDomain(simulator="verilator"), task, reference_solution(task), backend)

@@ -125,6 +125,7 @@ MUTANT_SAMPLE = ["Prob001_zero", "Prob030_popcount255", "Prob035_count1to10", "P
                  "Prob090_circuit1", "Prob120_fsm3s"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task_id", MUTANT_SAMPLE)
 def test_a_mutant_of_a_reference_fails(task_id, shared_data, domain, backend):
     task = {t.task_id: t for t in load_verilogeval(shared_data / "verilogeval" / "problems.jsonl")}[task_id]

@@ -31,6 +31,7 @@ def _failures(golden, family):
     return [f for f in golden["failures"] if f["task_id"].startswith(f"vt-{family}-")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", vt.FAMILIES)
 def test_reference_passes_its_testbench(golden, family):
     row = golden["per_family"][family]
@@ -38,6 +39,7 @@ def test_reference_passes_its_testbench(golden, family):
     assert row["tasks"] == 2 and row["references_passed"] == 2, refs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", vt.FAMILIES)
 def test_mutants_fail_the_testbench(golden, family):
     row = golden["per_family"][family]

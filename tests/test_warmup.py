@@ -113,6 +113,7 @@ def test_the_shipped_verilog_warmup_writes_the_task_module(shipped):
     assert len(cands) == 2 and all("module TopModule" in c.completion for c in cands)
 
 
+@pytest.mark.slow
 def test_every_shipped_warmup_loads_and_solves_held_out_tasks_in_its_judge(every_shipped):
     from codealign.execution.executor import execute
 
@@ -153,6 +154,7 @@ def test_the_plateau_is_two_consecutive_chunks_below_the_threshold_over_the_best
     assert _script().plateaued(scores, 0.02) is flat
 
 
+@pytest.mark.slow
 def test_train_warmup_smoke_writes_a_loadable_model_and_its_recipe(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     argv = [sys.executable, str(SCRIPT), "verilog", "--max-chunks", "1", "--chunk-steps", "2", "--n", "1",

@@ -80,57 +80,106 @@ def load_benchmark(name: str, path: str | os.PathLike | None = None, variant: st
     return _load(bench, _data_path(name, bench, path), _variants(name, bench, variant, oracle=False)[0], None, {})
 
 
-def run(name: str, *, data: str | os.PathLike | None = None, candidates: str | os.PathLike | None = None,
-        oracle: bool = False, empty: bool = False, model: str | None = None, limit: int | None = None,
-        variant: str | None = None, backend: str = "auto", executor: str = "local", workers: int | None = None,
-        cache: Any = None, n: int = 1, temperature: float = 0.0, max_new_tokens: int = 1024,
-        generator: str = "hf", base_url: str | None = None, chat: bool = False, api_key: str | None = None,
-        ks: Sequence[int] | None = None, timeout: float | None = None,
-        baseline: str | os.PathLike | None = None, fail_under: float | None = None,
-        out: str | os.PathLike | None = None, progress: bool = False, domain_options: dict | None = None,
-        screen: bool | None = None, **options: Any) -> BenchReport:
-    """Run benchmark ``name`` on one source of answers: ``oracle`` (the references: the golden self-test),
-    ``candidates`` (a JSONL of ``task_id``, ``completion``), ``model`` (``n`` samples per problem) or
-    ``empty`` (empty answers: a self-test that must score 0); with none, the benchmark's own baseline where
-    it has one. ``data``: the benchmark's data (default: its bundled data). ``limit``: the first N problems.
-    ``variant``: a sub-task, or ``"all"`` (default: the first; the golden self-test runs all). ``cache``: a
-    verdict cache or its path (None: no cache). ``baseline``: an earlier report JSON to compare with;
-    ``fail_under``: exit code 1 when pass@1 (a fraction in [0, 1], like every rate in the report) is below
-    it; ``out``: write the report JSON there. ``screen`` (default: with ``oracle``): run the test-strength
-    screen (:mod:`codealign.bench.screen`) and list the weak tasks; tasks already marked weak are flagged in
-    every mode (``summary["weak"]``).
-    ``generator``: how ``model`` is sampled: ``hf`` (a hub id or folder), ``vllm`` (a GPU and vLLM), or
-    ``openai`` (a served model: ``model`` is the name the server at ``base_url`` serves; ``chat`` uses chat
-    completions; ``api_key`` else ``OPENAI_API_KEY``). ``ks``: the k of pass@k (default 1, 5, 10; those every
-    problem has samples for). ``timeout``: seconds of wall time per job (default: the domain's limit).
-    Candidates missing for a problem count as failures (as VerilogEval and EvalPlus count them); the report
-    says how many. A run that scores nothing (every problem skipped) exits 1, as does one whose headline
-    metric (pass@1, or the benchmark's :attr:`~codealign.domains.base.Benchmark.headline`) is below
-    ``fail_under``.
-    ``domain_options``: constructor options of the benchmark's domain (e.g. a simulator). ``options``: the
-    benchmark's own keyword arguments (:attr:`Benchmark.options`)."""
+@dataclass
+class BenchSettings:
+    """How a benchmark is run: every keyword of :func:`run` but the benchmark's own options
+    (:attr:`Benchmark.options`). Give at most one source of answers (``oracle``, ``candidates``, ``model``,
+    ``empty``); with none, the benchmark's own baseline where it has one."""
+
+    data: str | os.PathLike | None = None
+    """The benchmark's data (default: its bundled data)."""
+    candidates: str | os.PathLike | None = None
+    """Answers from a JSONL of ``task_id``, ``completion``. Candidates missing for a problem count as failures
+    (as VerilogEval and EvalPlus count them); the report says how many."""
+    oracle: bool = False
+    """Answer with the references: the golden self-test."""
+    empty: bool = False
+    """Answer with empty answers: a self-test that must score 0."""
+    model: str | None = None
+    """Answer with ``n`` samples per problem of this model, sampled through ``generator``."""
+    limit: int | None = None
+    """Only the first N problems."""
+    variant: str | None = None
+    """A sub-task, or ``"all"`` (default: the first; the golden self-test runs all)."""
+    backend: str = "auto"
+    """The sandbox backend (:func:`codealign.sandbox.backends.get_backend`)."""
+    executor: str = "local"
+    """The executor (local or ray)."""
+    workers: int | None = None
+    """Jobs run at once (None: the executor's default)."""
+    cache: Any = None
+    """A verdict cache or its path (None: no cache)."""
+    n: int = 1
+    """``model``: samples per problem."""
+    temperature: float = 0.0
+    """``model``: the sampling temperature."""
+    max_new_tokens: int = 1024
+    """``model``: tokens per sample."""
+    generator: str = "hf"
+    """How ``model`` is sampled (:data:`BENCH_GENERATORS`): ``hf`` (a hub id or folder), ``vllm`` (a GPU and
+    vLLM), or ``openai`` (a served model: ``model`` is the name the server at ``base_url`` serves)."""
+    base_url: str | None = None
+    """``openai``: the server's URL."""
+    chat: bool = False
+    """``openai``: use chat completions."""
+    api_key: str | None = None
+    """``openai``: the server's key (None: ``OPENAI_API_KEY``)."""
+    ks: Sequence[int] | None = None
+    """The k of pass@k (default 1, 5, 10: those every problem has samples for); only for the benchmarks with
+    the generic pass@k report."""
+    timeout: float | None = None
+    """Seconds of wall time per job (default: the domain's limit)."""
+    baseline: str | os.PathLike | None = None
+    """An earlier report JSON to compare with."""
+    fail_under: float | None = None
+    """Exit code 1 when the headline metric (pass@1, or the benchmark's
+    :attr:`~codealign.domains.base.Benchmark.headline`; a fraction in [0, 1], like every rate in the report) is
+    below it. A run that scores nothing (every problem skipped) exits 1 anyway."""
+    out: str | os.PathLike | None = None
+    """Write the report JSON there."""
+    progress: bool = False
+    """Show progress bars."""
+    domain_options: dict | None = None
+    """Constructor options of the benchmark's domain (e.g. a simulator)."""
+    screen: bool | None = None
+    """Run the test-strength screen (:mod:`codealign.bench.screen`) and list the weak tasks (None: with
+    ``oracle``); tasks already marked weak are flagged in every mode (``summary["weak"]``)."""
+
+    def check(self, name: str, bench: Benchmark) -> None:
+        """Raise :class:`UserError` on a value no run of benchmark ``name`` accepts."""
+        if self.limit is not None and self.limit < 1:
+            raise UserError(f"--limit must be positive, got {self.limit}")
+        if self.fail_under is not None and not 0 <= self.fail_under <= 1:
+            raise UserError(f"--fail-under is a fraction in [0, 1] like the report's pass@1, got {self.fail_under}"
+                            + (f" (did you mean {self.fail_under / 100:g}?)" if 1 < self.fail_under <= 100 else ""))
+        if self.timeout is not None and not self.timeout > 0:
+            raise UserError(f"--timeout must be a positive number of seconds, got {self.timeout}")
+        if self.ks is not None and (not self.ks or min(self.ks) < 1):
+            raise UserError(f"--k takes positive integers such as 1,5,10; got {','.join(map(str, self.ks or []))}")
+        if self.ks is not None and (bench.score is not None or bench.evaluate is not None):
+            raise UserError(f"bench {name} reports its own metrics; --k applies to the benchmarks with the generic "
+                            "pass@k report")
+
+
+_SETTINGS = tuple(f.name for f in dataclasses.fields(BenchSettings))
+
+
+def run(name: str, settings: BenchSettings | None = None, **keywords: Any) -> BenchReport:
+    """Run benchmark ``name`` as ``settings`` say, overridden by the ``keywords`` that name a field of
+    :class:`BenchSettings` (``codealign.bench.run("verilogeval", oracle=True, limit=2)``); the other
+    ``keywords`` are the benchmark's own options (:attr:`Benchmark.options`)."""
+    s = dataclasses.replace(settings or BenchSettings(), **{k: v for k, v in keywords.items() if k in _SETTINGS})
     domain, bench = get_benchmark(name)
-    options = _check_options(name, bench, options)
-    mode = _mode(bench, oracle=oracle, candidates=candidates, model=model, empty=empty)
-    if limit is not None and limit < 1:
-        raise UserError(f"--limit must be positive, got {limit}")
-    if fail_under is not None and not 0 <= fail_under <= 1:
-        raise UserError(f"--fail-under is a fraction in [0, 1] like the report's pass@1, got {fail_under}"
-                        + (f" (did you mean {fail_under / 100:g}?)" if 1 < fail_under <= 100 else ""))
-    if timeout is not None and not timeout > 0:
-        raise UserError(f"--timeout must be a positive number of seconds, got {timeout}")
-    if ks is not None and (not ks or min(ks) < 1):
-        raise UserError(f"--k takes positive integers such as 1,5,10; got {','.join(map(str, ks or []))}")
-    if ks is not None and (bench.score is not None or bench.evaluate is not None):
-        raise UserError(f"bench {name} reports its own metrics; --k applies to the benchmarks with the generic "
-                        "pass@k report")
-    path = _data_path(name, bench, data)
-    chosen = _variants(name, bench, variant, oracle)
-    before = _read_baseline(baseline) if baseline else None
+    options = _check_options(name, bench, {k: v for k, v in keywords.items() if k not in _SETTINGS})
+    mode = _mode(bench, oracle=s.oracle, candidates=s.candidates, model=s.model, empty=s.empty)
+    s.check(name, bench)
+    path = _data_path(name, bench, s.data)
+    chosen = _variants(name, bench, s.variant, s.oracle)
+    before = _read_baseline(s.baseline) if s.baseline else None
     summary: dict = {"benchmark": name, "data": str(path), "mode": mode or "baseline"}
     texts, pass1, scored = [], [], 0
-    loaded = {v: _load(bench, path, v, model, options) for v in chosen}
-    if data is None:
+    loaded = {v: _load(bench, path, v, s.model, options) for v in chosen}
+    if s.data is None:
         size = max(len(tasks) for tasks in loaded.values())
         texts.append(f"{name}: no --data given: running the bundled {size}-problem demo set; give --data PATH "
                      f"({bench.description}) for the full benchmark")
@@ -138,49 +187,23 @@ def run(name: str, *, data: str | os.PathLike | None = None, candidates: str | o
         raise UserError(f"bench {name}: no problems to run in {path}"
                         + (f" ({bench.variant_flag} {', '.join(map(str, chosen))})" if bench.variants else "")
                         + "; check the data and the benchmark's filters")
-    generate = _sampler(bench, model, generator, base_url=base_url, chat=chat, api_key=api_key, n=n,
-                        temperature=temperature, max_new_tokens=max_new_tokens, options=options,
-                        progress=progress) if mode == "model" else None
+    generate = _sampler(bench, s, options) if mode == "model" else None
     for v, tasks in loaded.items():
         if not tasks:
             texts.append(f"{name}: {path} has no problems of {bench.variant_flag} {v}; skipped")
             continue
-        known = {t.task_id for t in tasks}
-        tasks = _with_timeout(tasks[:limit] if limit else tasks, timeout)
+        tasks = _with_timeout(tasks[:s.limit] if s.limit else tasks, s.timeout)
         scored += len(tasks)
-        answers = _answers(bench, mode, tasks, known, candidates=candidates, generate=generate)
-        missing = {a.task_id for a in answers or () if a.metadata.get("missing")}
-        if missing:
-            summary.setdefault("missing", {})[v or name] = len(missing)
-            texts.append(f"{v or name}: {len(missing)} of {len(tasks)} problems have no candidate in {candidates}: "
-                         "counted as failures")
-        section, p1, text = _score(domain, bench, mode, v or name, tasks, answers, backend=backend,
-                                   executor=executor, workers=workers, cache=cache, progress=progress,
-                                   domain_options=domain_options or {}, ks=ks)
-        texts += [text] if text else []
-        texts += _screen.report(summary, tasks, v, domain if (mode == "oracle" if screen is None else screen)
-                                else None, backend=backend, executor=executor, workers=workers, cache=cache,
-                                domain_options=domain_options or {})
+        p1 = _run_variant(domain, bench, mode, s, v or name, v, tasks, {t.task_id for t in loaded[v]}, generate,
+                          summary, texts)
         if p1 is not None:
             pass1.append(p1)
-        if bench.variants:
-            summary.setdefault("tasks", {})[v] = section
-        elif bench.score is None and bench.evaluate is None:
-            summary["report"] = section
-        else:
-            summary.update(section)
     summary["scored"] = scored
     if bench.skipped is not None:
         summary["skipped"] = bench.skipped(path)
         left_out = "; ".join(f"{n} {why}" for why, n in summary["skipped"].items() if n)
         texts.insert(0, f"{name}: scored {scored} problems" + (f"; skipped {left_out}" if left_out else ""))
-    from codealign.domains import domain_class
-
-    flags = _flags(bench, variant, chosen, empty, options, limit, ks, timeout) \
-        + _option_flags(domain_class(domain).options, domain_options or {})
-    summary["command"] = _report.reproduce_command(
-        name, data, flags, _source(mode, candidates, model, n, temperature, max_new_tokens, generator, base_url,
-                                   chat))
+    summary["command"] = _command(name, domain, bench, mode, s, chosen, options)
     texts.append(bench.format(summary) if bench.format else f"reproduce: {summary['command']}")
     result = BenchReport(name, summary, "", sum(pass1) / len(pass1) if pass1 else None)
     if result.pass_at_1 is not None:
@@ -188,11 +211,48 @@ def run(name: str, *, data: str | os.PathLike | None = None, candidates: str | o
             line = _report.compare_with_baseline(before, summary, result.pass_at_1)
             texts += [line] if line else []
         summary["pass@1"] = result.pass_at_1
-    _gate(result, bench, fail_under)
+    _gate(result, bench, s.fail_under)
     result.text = "\n".join(texts)
-    if out:
-        write_text_atomic(out, json.dumps(summary, indent=1, default=str) + "\n")
+    if s.out:
+        write_text_atomic(s.out, json.dumps(summary, indent=1, default=str) + "\n")
     return result
+
+
+def _run_variant(domain: str, bench: Benchmark, mode: str | None, s: BenchSettings, label: str,
+                 variant: str | None, tasks: list[Task], known: set[str], generate, summary: dict,
+                 texts: list[str]) -> float | None:
+    """Answer and score one variant's ``tasks``, screen them, and add its section to ``summary`` and its lines to
+    ``texts``; its pass@1 (None when the benchmark has none)."""
+    answers = _answers(bench, mode, tasks, known, candidates=s.candidates, generate=generate)
+    missing = {a.task_id for a in answers or () if a.metadata.get("missing")}
+    if missing:
+        summary.setdefault("missing", {})[label] = len(missing)
+        texts.append(f"{label}: {len(missing)} of {len(tasks)} problems have no candidate in {s.candidates}: "
+                     "counted as failures")
+    section, p1, text = _score(domain, bench, mode, label, tasks, answers, backend=s.backend, executor=s.executor,
+                               workers=s.workers, cache=s.cache, progress=s.progress,
+                               domain_options=s.domain_options or {}, ks=s.ks)
+    texts += [text] if text else []
+    texts += _screen.report(summary, tasks, variant, domain if (mode == "oracle" if s.screen is None else s.screen)
+                            else None, backend=s.backend, executor=s.executor, workers=s.workers, cache=s.cache,
+                            domain_options=s.domain_options or {})
+    if bench.variants:
+        summary.setdefault("tasks", {})[variant] = section
+    elif bench.score is None and bench.evaluate is None:
+        summary["report"] = section
+    else:
+        summary.update(section)
+    return p1
+
+
+def _command(name: str, domain: str, bench: Benchmark, mode: str | None, s: BenchSettings, chosen: list,
+             options: dict) -> str:
+    """The ``codealign bench`` command that reproduces this run."""
+    from codealign.domains import domain_class
+
+    flags = _flags(bench, s.variant, chosen, s.empty, options, s.limit, s.ks, s.timeout) \
+        + _option_flags(domain_class(domain).options, s.domain_options or {})
+    return _report.reproduce_command(name, s.data, flags, _source(mode, s))
 
 
 def _score(domain: str, bench: Benchmark, mode: str | None, label: str, tasks: list[Task],
@@ -232,14 +292,8 @@ def _check_options(name: str, bench: Benchmark, options: dict) -> dict:
     allowed = {o.name: o for o in bench.options}
     for key in options:
         if key not in allowed:
-            raise UserError(f"bench {name}: unknown option {key!r}{closest(key, [*allowed, *_RUN_KEYWORDS])}")
+            raise UserError(f"bench {name}: unknown option {key!r}{closest(key, [*allowed, *_SETTINGS])}")
     return {k: options.get(k, o.default) for k, o in allowed.items()}
-
-
-_RUN_KEYWORDS = ("data", "candidates", "oracle", "empty", "model", "limit", "variant", "backend", "executor",
-                 "workers", "cache", "n", "temperature", "max_new_tokens", "generator", "base_url", "chat",
-                 "api_key", "ks", "timeout", "baseline", "fail_under", "out", "progress", "domain_options",
-                 "screen")
 
 
 def _mode(bench: Benchmark, **given: Any) -> str | None:
@@ -306,27 +360,25 @@ def _answers(bench: Benchmark, mode: str | None, tasks: Sequence[Task], known: s
                     for t in tasks if t.task_id not in per_task for i in range(n)]
 
 
-def _sampler(bench: Benchmark, model: str, generator: str, *, base_url: str | None, chat: bool,
-             api_key: str | None, n: int, temperature: float, max_new_tokens: int, options: dict,
-             progress: bool):
-    """``tasks -> candidates`` sampled from ``model`` through ``generator``, built once for every variant."""
+def _sampler(bench: Benchmark, s: BenchSettings, options: dict):
+    """``tasks -> candidates`` sampled from ``s.model`` through ``s.generator``, built once for every variant."""
     from codealign.generate.command import make_generator
 
-    if generator not in BENCH_GENERATORS:
-        raise UserError(f"bench --generator is one of {', '.join(BENCH_GENERATORS)}, got {generator!r}")
-    if generator != "openai" and (chat or base_url or api_key):
+    if s.generator not in BENCH_GENERATORS:
+        raise UserError(f"bench --generator is one of {', '.join(BENCH_GENERATORS)}, got {s.generator!r}")
+    if s.generator != "openai" and (s.chat or s.base_url or s.api_key):
         raise UserError("--chat, --base-url and --api-key are options of --generator openai")
-    sampling = dict(bench.sampling(model, **options)) if bench.sampling else {}
+    sampling = dict(bench.sampling(s.model, **options)) if bench.sampling else {}
     raw = sampling.pop("raw_prompts", False)
-    if raw and chat:
+    if raw and s.chat:
         raise UserError("this benchmark sends its prompts as they are (e.g. FIM); --chat would wrap them in a "
                         "chat turn: leave --chat out")
-    gen = make_generator(generator, model=model, raw_prompts=raw, chat=chat, api_key=api_key,
-                         **({"base_url": base_url} if base_url else {}))
+    gen = make_generator(s.generator, model=s.model, raw_prompts=raw, chat=s.chat, api_key=s.api_key,
+                         **({"base_url": s.base_url} if s.base_url else {}))
 
     def generate(tasks: list[Task]) -> list[Candidate]:
-        return gen.candidates(tasks, n=n, temperature=temperature, max_new_tokens=max_new_tokens,
-                              progress=progress, **sampling)
+        return gen.candidates(tasks, n=s.n, temperature=s.temperature, max_new_tokens=s.max_new_tokens,
+                              progress=s.progress, **sampling)
 
     return generate
 
@@ -386,17 +438,16 @@ def _option_flags(declared: Sequence[Any], values: dict) -> list[str]:
     return flags
 
 
-def _source(mode: str | None, candidates, model, n: int, temperature: float, max_new_tokens: int,
-            generator: str, base_url: str | None, chat: bool) -> list[str]:
+def _source(mode: str | None, s: BenchSettings) -> list[str]:
     if mode == "oracle":
         return ["--oracle"]
     if mode == "candidates":
-        return ["--candidates", str(candidates)]
+        return ["--candidates", str(s.candidates)]
     if mode == "model":
-        served = (["--generator", generator] if generator != "hf" else []) \
-            + (["--base-url", base_url] if base_url else []) + (["--chat"] if chat else [])
-        return [*served, "--model", str(model), "--n", str(n), "--temperature", str(temperature),
-                "--max-new-tokens", str(max_new_tokens)]
+        served = (["--generator", s.generator] if s.generator != "hf" else []) \
+            + (["--base-url", s.base_url] if s.base_url else []) + (["--chat"] if s.chat else [])
+        return [*served, "--model", str(s.model), "--n", str(s.n), "--temperature", str(s.temperature),
+                "--max-new-tokens", str(s.max_new_tokens)]
     return []
 
 

@@ -31,7 +31,7 @@ def model_flags(b: argparse.ArgumentParser) -> None:
 
 
 def sampling_args(args: argparse.Namespace) -> dict:
-    """The sampling keywords of ``codealign.bench.run`` from the flags of :func:`model_flags`."""
+    """The sampling fields of :class:`codealign.bench.BenchSettings` from the flags of :func:`model_flags`."""
     if args.greedy and ((args.n or 1) > 1 or args.temperature):
         raise UserError("--greedy samples once at temperature 0; leave out --n and --temperature")
     return {"model": args.model, "generator": args.generator, "base_url": args.base_url, "chat": args.chat,
@@ -90,13 +90,13 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> dict:
     from codealign import bench
 
-    report = bench.run(
-        args.name, data=args.data, candidates=args.candidates, oracle=args.oracle, empty=args.empty,
-        limit=args.limit, variant=getattr(args, "variant", None), backend=args.backend,
-        executor=args.executor, workers=args.workers, cache=cache_path(args), ks=args.k, timeout=args.timeout,
-        **sampling_args(args), baseline=args.baseline,
+    settings = bench.BenchSettings(
+        data=args.data, candidates=args.candidates, oracle=args.oracle, empty=args.empty, limit=args.limit,
+        variant=getattr(args, "variant", None), backend=args.backend, executor=args.executor, workers=args.workers,
+        cache=cache_path(args), ks=args.k, timeout=args.timeout, **sampling_args(args), baseline=args.baseline,
         fail_under=args.fail_under, out=args.out, progress=not quiet(args), screen=args.screen,
-        domain_options=option_values(args, args.domain_options), **option_values(args, args.benchmark_options))
+        domain_options=option_values(args, args.domain_options))
+    report = bench.run(args.name, settings, **option_values(args, args.benchmark_options))
     if not quiet(args):
         print(report.text)
     elif not args.json:

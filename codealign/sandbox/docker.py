@@ -164,9 +164,14 @@ class DockerBackend(ProcessBackend):
     tool = ("docker", "--version")
     problem = staticmethod(docker_problem)
 
-    def __init__(self, image: str = DEFAULT_IMAGE, workdir: str | os.PathLike | None = None):
+    def __init__(self, image: str = DEFAULT_IMAGE, workdir: str | os.PathLike | None = None,
+                 labels: dict[str, str] | None = None):
+        """``labels``: added to every container this backend creates (jobs' and workers'), beside
+        ``org.codealign.job=1``, so that a caller can find exactly the containers it started (the tests filter
+        on a label of their own); they change no verdict."""
         super().__init__(workdir)
         self.image = image
+        self.labels = dict(labels or {})
         self._containers: dict[str, Any] = {}
 
     @property
@@ -221,7 +226,7 @@ class DockerBackend(ProcessBackend):
             "security_opt": ["no-new-privileges"],
             "ulimits": ulimits,
             "log_config": {"type": "none"},
-            "labels": {"org.codealign.job": "1"},
+            "labels": {**self.labels, "org.codealign.job": "1"},
             "stdin_open": False,
         }
 

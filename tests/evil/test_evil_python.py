@@ -89,6 +89,7 @@ def test_os_exit_zero_mid_test_does_not_pass(domain, any_backend):
     assert took < 10
 
 
+@pytest.mark.slow
 def test_forged_report_on_fd3_is_rejected(domain, any_backend):
     """fd 3 is held by the harness alone (the candidate's parent is the test runner); both are non-dumpable
     so their /proc/<pid>/fd cannot be opened; and any line that does get there lacks the per-job HMAC."""
@@ -105,6 +106,7 @@ def test_forged_report_on_fd3_is_rejected(domain, any_backend):
     assert "blocked /proc/" in result.stdout
 
 
+@pytest.mark.slow
 def test_python_fork_bomb_is_contained(domain, any_backend):
     """Backend (both): RLIMIT_NPROC under the slot uid and the pids cgroup; the wall deadline ends it. The
     clones run the same wrong function, so no clone can report a pass either."""
@@ -115,6 +117,7 @@ def test_python_fork_bomb_is_contained(domain, any_backend):
     assert took < 12
 
 
+@pytest.mark.slow
 def test_ctypes_fork_bomb_is_contained(domain, any_backend):
     """Backend (both): a raw libc fork() bypasses Python but not RLIMIT_NPROC / the pids cgroup. (The worker
     refuses ctypes, so the bomb runs in a fresh interpreter the candidate starts.)"""
@@ -125,6 +128,7 @@ def test_ctypes_fork_bomb_is_contained(domain, any_backend):
     assert took < 12
 
 
+@pytest.mark.slow
 def test_infinite_loop_is_stopped_promptly(domain, any_backend):
     """Harness per-test deadline, then the backend's wall deadline; everything killed."""
     code = "import os\nos.system('exec -a MARKER sleep 60 &')\ndef add(a, b):\n    while True:\n        pass\n"
@@ -453,11 +457,13 @@ def _passed(result):
     return {t["id"].rsplit("::", 1)[-1] for t in result.details.get("tests", []) if t["outcome"] == "passed"}
 
 
+@pytest.mark.slow
 def test_repository_task_separates_right_from_wrong(forged):
     assert forged["right"].verdict is Verdict.PASS
     assert _passed(forged["plain_wrong"]) == {"test_version"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attack", sorted(CHANNEL_ATTACKS))
 def test_harness_channel_and_nonce_are_out_of_the_candidates_reach(forged, attack):
     """Boundary: the candidate's process holds no signer, no test code and no report channel, so a forger that
@@ -467,6 +473,7 @@ def test_harness_channel_and_nonce_are_out_of_the_candidates_reach(forged, attac
     assert "signer(s)" not in result.stdout or "and 0 signer(s)" in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attack", sorted(PLUGIN_ATTACKS))
 def test_late_plugin_that_skips_the_call_does_not_pass(forged, attack):
     """Boundary: the candidate's process has no pytest session to register a plugin in (the runner's is out of
@@ -474,12 +481,14 @@ def test_late_plugin_that_skips_the_call_does_not_pass(forged, attack):
     assert _passed(forged[attack]) <= {"test_version"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attack", sorted(WRAPPED_ATTACKS))
 def test_no_op_wrapping_the_real_test_does_not_pass(forged, attack):
     """Boundary: the items pytest runs live in the runner, out of the candidate's reach."""
     assert _passed(forged[attack]) <= {"test_version"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attack", sorted(SWAP_ATTACKS))
 def test_swapping_in_a_passing_test_does_not_pass_the_others(forged, attack):
     """Boundary: the items pytest runs live in the runner, out of the candidate's reach."""

@@ -164,6 +164,7 @@ def test_the_reference_middle_passes(task, hiding_backend):
     assert result.verdict is Verdict.PASS and result.score == 1.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attack", sorted(ATTACKS))
 def test_stealing_the_signer_or_replaying_the_call_does_not_pass(task, hiding_backend, attack):
     """No signer, witness or call function exists in the candidate's process: the wrong function fails every
@@ -247,11 +248,13 @@ def repo_results(repo_task, hiding_backend):
     return dict(zip(names, results))
 
 
+@pytest.mark.slow
 def test_the_repository_task_separates_right_from_wrong(repo_results):
     assert repo_results["right"].verdict is Verdict.PASS
     assert _passed(repo_results["wrong"]) == {"test_version"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attack", sorted(ATTACKS))
 def test_repository_tests_cannot_be_forged_from_the_candidates_process(repo_results, attack):
     """The tests run in the runner; the candidate's process has no witness, signer, call function or report
@@ -259,18 +262,21 @@ def test_repository_tests_cannot_be_forged_from_the_candidates_process(repo_resu
     assert _passed(repo_results[f"attack_{attack}"]) == {"test_version"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("base", sorted(SAME))
 def test_always_equal_objects_do_not_pass_repository_tests(repo_results, base):
     """A subclass of a builtin type crosses as a reference, and a reference never equals a local value."""
     assert _passed(repo_results[f"same_{base}"]) == {"test_version"}
 
 
+@pytest.mark.slow
 def test_pytest_ini_and_conftest_planted_above_the_job_are_ignored(repo_results):
     """pytest runs with ``-c /dev/null`` and ``--confcutdir`` at the job: after the planting call crashed,
     the next run still passes the right candidate's other tests."""
     assert _passed(repo_results["plant"]) == {"test_mul", "test_version"}
 
 
+@pytest.mark.slow
 def test_a_reply_cannot_name_a_local_object_with_a_permissive_eq(repo_results):
     """Replies decode to plain data, references to the candidate's objects and mirrored exception classes only;
     a reply naming a library object by import path is malformed (the test fails)."""

@@ -105,6 +105,7 @@ def test_jobs_leave_no_zombie_in_the_harness(strong_backend):
     assert set(zombie_children()) - before == set()
 
 
+@pytest.mark.slow
 def test_reward_server_requests_leave_no_zombie():
     import json
     import urllib.request
@@ -129,6 +130,7 @@ def test_reward_server_requests_leave_no_zombie():
     assert set(zombie_children()) - before == set()
 
 
+@pytest.mark.slow
 def test_a_flood_of_empty_files_is_stopped_by_the_disk_limit(every_backend):
     result = every_backend.run(Job(script="mkdir d && cd d && seq 100000 | xargs touch",
                                    limits=Limits(disk_mb=64, wall_s=60)))

@@ -12,6 +12,8 @@ import threading
 import time
 import uuid
 
+import pytest
+
 from leftovers import survivors
 
 from codealign.sandbox.job import Job, JobStatus
@@ -36,6 +38,7 @@ def test_infinite_loop_is_killed_at_the_wall_deadline(any_backend):
     assert survivors(marker) == []
 
 
+@pytest.mark.slow
 def test_fork_bomb_is_contained_even_as_root(any_backend):
     """Stopped by RLIMIT_NPROC under the per-slot uid and the pids cgroup; the harness stays responsive."""
     result, took, marker = _run(any_backend, "f() { f | f & }; f; sleep 1; exec -a MARKER sleep 30", wall_s=3, nproc=32)
@@ -133,6 +136,7 @@ def test_environment_secrets_do_not_reach_the_job(any_backend, monkeypatch):
     assert b"hunter2-secret" not in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_host_loopback_server_is_unreachable_under_bwrap(bwrap_backend):
     """A new network namespace: the host's 127.0.0.1 is another machine's loopback. (The process backend
     does not isolate the network; its docstring says so.)"""

@@ -6,8 +6,12 @@ per-request deadline (kill of the whole sandboxed worker), or the job deadline o
 
 import time
 
+import pytest
+
 from codealign.domains.solidity import SolidityDomain
 from codealign.types import Candidate, Task, Verdict
+
+pytestmark = pytest.mark.slow
 
 DEADLINE_S = 5.0
 NORMAL = "pragma solidity ^0.4.24;\ncontract Fine { uint x; function set(uint v) public { x = v; } }\n"

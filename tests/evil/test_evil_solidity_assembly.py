@@ -9,6 +9,8 @@ import pytest
 from codealign.domains.solidity import SolidityDomain
 from codealign.types import Candidate, Task, Verdict
 
+pytestmark = pytest.mark.slow
+
 VAULT = """pragma solidity ^0.4.24;
 contract Vault {
     mapping(address => uint256) public balances;

@@ -5,9 +5,13 @@ PASS rule (every functional step must behave, not only the exploit fail)."""
 
 import time
 
+import pytest
+
 from codealign.domains.solidity import SolidityDomain
 from codealign.domains.solidity.tasks import make_task
 from codealign.types import Candidate, Verdict
+
+pytestmark = pytest.mark.slow
 
 TASK = make_task("reentrancy", {"names": 0, "unit": 1, "style": "all"}, "repair", 0)
 

@@ -14,6 +14,8 @@ from codealign.domains.solidity import SolidityDomain
 from codealign.domains.solidity.tasks import make_task
 from codealign.types import Candidate, Verdict
 
+pytestmark = pytest.mark.slow
+
 FEE = make_task("access_control", {"names": 0, "unit": 1, "style": "setFee"}, "repair", 0)
 OWNER = make_task("access_control", {"names": 0, "unit": 1, "style": "setOwner"}, "repair", 0)
 VAULT = make_task("reentrancy", {"names": 0, "unit": 1, "style": "all"}, "repair", 0)

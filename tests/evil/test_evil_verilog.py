@@ -61,6 +61,7 @@ def assert_gone(outcome, marker):
     assert outcome.uid is None or processes_of_uid(outcome.uid) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loop", ["initial while (1) begin end", "reg spin = 0;\nalways @(posedge clk) forever spin = !spin;"])
 def test_zero_delay_loop_is_killed_at_the_wall_deadline(task, any_backend, loop):
     """both: the wall-clock deadline kills the whole job (process group, cgroup, slot uid / PID namespace)."""

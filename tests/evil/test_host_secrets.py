@@ -100,6 +100,7 @@ def verilog_probes(planted: Planted, golden: str) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_verilog_candidates_cannot_read_host_files(planted, hiding_backend, tmp_path):
     task = verilog_task()
     results = judge("verilog", task, verilog_probes(planted, reference_solution(task)), hiding_backend, tmp_path)
@@ -149,6 +150,7 @@ def test_python_candidates_cannot_read_host_files(planted, hiding_backend, tmp_p
     assert leaks(planted, [result], tmp_path) == []
 
 
+@pytest.mark.slow
 def test_solidity_imports_of_absolute_host_paths_read_nothing(planted, hiding_backend, tmp_path):
     from codealign.domains.solidity import SolidityDomain
 
@@ -164,6 +166,7 @@ def test_solidity_imports_of_absolute_host_paths_read_nothing(planted, hiding_ba
     assert leaks(planted, results, tmp_path) == []
 
 
+@pytest.mark.slow
 def test_ladder_candidates_naming_host_files_learn_nothing(planted, hiding_backend, tmp_path):
     """The ladder checker reads only the candidate's text; a program naming the files still learns nothing."""
     domain = LadderDomain()
@@ -189,6 +192,7 @@ def test_shell_candidates_cannot_read_or_list_host_files(planted, hiding_backend
     assert leaks(planted, [result], tmp_path) == []
 
 
+@pytest.mark.slow
 def test_process_backend_shows_the_checkout_as_doctor_says(planted, tmp_path):
     """The control: under ``process`` (which hides nothing of the filesystem) the same shell probe reads the
     checkout's copy, and the leak is seen in the verdict, the JSONL and the cache."""
