@@ -70,7 +70,7 @@ if [ "${CODEALIGN_DOCKER:-1}" != 0 ] && [ "$(id -u)" -eq 0 ]; then
   fi
   if ! docker info >/dev/null 2>&1; then
     log "starting dockerd --bridge=none (log: /var/log/codealign-dockerd.log)"
-    nohup dockerd --bridge=none >/var/log/codealign-dockerd.log 2>&1 &
+    setsid nohup dockerd --bridge=none >/var/log/codealign-dockerd.log 2>&1 </dev/null &
     for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
     docker info >/dev/null 2>&1 || { log "dockerd did not answer; see /var/log/codealign-dockerd.log"; exit 1; }
   fi

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
     from codealign.domains.syntax import Syntax
-    from codealign.sandbox.process import ProcessBackend
+    from codealign.sandbox.process import Backend
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ class Domain(abc.ABC):
 
     def fingerprint(self, backend: str) -> str:
         """The judge's fingerprint under ``backend`` (a backend's
-        :meth:`~codealign.sandbox.process.ProcessBackend.identity`): a hash of the judge's code and assets
+        :meth:`~codealign.sandbox.process.Backend.identity`): a hash of the judge's code and assets
         (every file of the domain's package but its warm-up model, plus the shared judging code:
         :mod:`codealign.sandbox` and this module), :meth:`toolchain_version`, the backend and the values of
         :attr:`options`. It keys the verdict cache, decides which rows of an earlier ``--out`` a run may
@@ -200,7 +200,7 @@ class Domain(abc.ABC):
     def limits_for(self, task: Task) -> Limits:
         return self.default_limits.merged(task.limits)
 
-    def evaluate(self, task: Task, candidate: Candidate, backend: "ProcessBackend") -> ExecResult:
+    def evaluate(self, task: Task, candidate: Candidate, backend: "Backend") -> ExecResult:
         """Judge one candidate: prepare, run in ``backend``, judge. Domains with persistent workers
         override this."""
         problem = self.check_toolchain()
@@ -221,7 +221,7 @@ class Domain(abc.ABC):
     executor then never calls it)."""
 
     def evaluate_batch(self, task: Task, candidates: Sequence[Candidate],
-                       backend: "ProcessBackend") -> list[ExecResult | None]:
+                       backend: "Backend") -> list[ExecResult | None]:
         """Judge candidates of one task together, one entry per candidate in order: its verdict, identical to
         :meth:`evaluate`'s, or None where the batch could not judge it (the caller then judges that one alone
         with :meth:`evaluate`). A domain that sets :attr:`batch_size` above 1 overrides this with one job under

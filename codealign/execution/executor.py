@@ -34,7 +34,7 @@ from codealign.jsonl import JsonlAppender, read_completed, write_jsonl
 from codealign.jsonl import lone_surrogate
 from codealign.sandbox.backends import get_backend
 from codealign.sandbox.cache import VerdictCache
-from codealign.sandbox.process import ProcessBackend
+from codealign.sandbox.process import Backend
 from codealign.types import Candidate, ExecResult, Task, Verdict
 
 EXECUTORS = ("local", "ray")
@@ -67,7 +67,7 @@ def execute(
     tasks: Iterable[Task],
     candidates: Sequence[Candidate],
     *,
-    backend: str | ProcessBackend = "auto",
+    backend: str | Backend = "auto",
     executor: str = "local",
     workers: int | None = None,
     cache: VerdictCache | str | os.PathLike | None = None,
@@ -144,7 +144,7 @@ class _Plan:
     reused: int
 
 
-def _plan(dom: Domain, backend: ProcessBackend, by_id: dict[str, Task], candidates: Sequence[Candidate],
+def _plan(dom: Domain, backend: Backend, by_id: dict[str, Task], candidates: Sequence[Candidate],
           done_before: dict, store: VerdictCache | None) -> _Plan:
     """Reuse, cache and deduplication: each candidate's verdict key, and which candidates are left to judge."""
     judge = dom.fingerprint(backend.identity())

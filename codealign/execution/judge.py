@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Sequence
 
 from codealign.domains.base import Domain, sandbox_error
-from codealign.sandbox.process import ProcessBackend
+from codealign.sandbox.process import Backend
 from codealign.types import Candidate, ExecResult, Task
 
 
-def evaluate_one(domain: Domain, task: Task, candidate: Candidate, backend: ProcessBackend) -> ExecResult:
+def evaluate_one(domain: Domain, task: Task, candidate: Candidate, backend: Backend) -> ExecResult:
     """One verdict; a harness exception becomes SANDBOX_ERROR instead of escaping."""
     try:
         result = domain.evaluate(task, candidate, backend)
@@ -21,7 +21,7 @@ def evaluate_one(domain: Domain, task: Task, candidate: Candidate, backend: Proc
 
 
 def evaluate_batch(domain: Domain, task: Task, candidates: Sequence[Candidate],
-                   backend: ProcessBackend) -> list[ExecResult | None]:
+                   backend: Backend) -> list[ExecResult | None]:
     """:meth:`Domain.evaluate_batch` for one unit of work: a lone candidate is judged by :func:`evaluate_one`;
     None for each candidate the batch left to be judged alone, and for all of them when the harness failed or
     answered with the wrong number of results (a batch fault never becomes anyone's verdict)."""

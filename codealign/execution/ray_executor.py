@@ -12,11 +12,11 @@ import tempfile
 from typing import Callable, Sequence
 
 from codealign.domains.base import Domain
-from codealign.sandbox.process import ProcessBackend
+from codealign.sandbox.process import Backend
 from codealign.types import Candidate, ExecResult, Task
 
 
-def _remote_evaluate(domain: Domain, backend: ProcessBackend, task: dict, candidates: list[dict]) -> list:
+def _remote_evaluate(domain: Domain, backend: Backend, task: dict, candidates: list[dict]) -> list:
     from codealign.execution.judge import evaluate_batch
 
     results = evaluate_batch(domain, Task.from_dict(task), [Candidate.from_dict(c) for c in candidates], backend)
@@ -38,7 +38,7 @@ def ensure_ray(num_cpus: int | None = None):
 
 
 def run_on_ray(domain: Domain, by_id: dict[str, Task], candidates: Sequence[Candidate], units: list[list[int]],
-               backend: ProcessBackend, workers: int, finish: Callable[[int, ExecResult], None]) -> None:
+               backend: Backend, workers: int, finish: Callable[[int, ExecResult], None]) -> None:
     """Each unit of work (candidates of one task) as one Ray task; a batch member left unjudged is submitted
     again alone."""
     if not units:

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 from codealign.errors import UserError, closest
 from codealign.registry import Registry
-from codealign.sandbox.process import ProcessBackend, process_problem
+from codealign.sandbox.process import Backend, ProcessBackend, process_problem
 
-BACKENDS: Registry[type[ProcessBackend]] = Registry("backend", "codealign.backends")
-"""Isolation backends by name (each a :class:`ProcessBackend` subclass whose ``problem()`` says why it cannot run
+BACKENDS: Registry[type[Backend]] = Registry("backend", "codealign.backends")
+"""Isolation backends by name (each a :class:`~codealign.sandbox.process.Backend` subclass whose ``problem()`` says why it cannot run
 here); ``auto`` is not one of them but the choice among them that :func:`choose_backend` makes."""
 BACKENDS.register("process", ProcessBackend)
 BACKENDS.register("bwrap", "codealign.sandbox.bwrap:BwrapBackend")
@@ -23,7 +23,7 @@ def backend_names() -> tuple[str, ...]:
 
 @dataclass
 class BackendChoice:
-    backend: ProcessBackend
+    backend: Backend
     reason: str
 
 
@@ -56,5 +56,5 @@ def choose_backend(name: str = "auto", **options) -> BackendChoice:
                          f"(bwrap: {problem}; docker: {no_docker})")
 
 
-def get_backend(name: str = "auto", **options) -> ProcessBackend:
+def get_backend(name: str = "auto", **options) -> Backend:
     return choose_backend(name, **options).backend

@@ -29,12 +29,12 @@ import sys
 
 from codealign.sandbox.binds import SYSTEM_DIRS, SYSTEM_ETC, SYSTEM_LINKS, host_binds
 from codealign.sandbox.job import Job
-from codealign.sandbox.process import ProcessBackend, is_root
+from codealign.sandbox.process import Backend, is_root
 from codealign.sandbox.seccomp import filter_fd, seccomp_problem
 
 _PROBE_UID = 65534
 SECCOMP_FD = 4
-"""The descriptor bwrap reads the job's seccomp filter from (:meth:`ProcessBackend.launch` puts it there)."""
+"""The descriptor bwrap reads the job's seccomp filter from (:meth:`Backend.launch` puts it there)."""
 _MOUNTED = ("/", "/tmp", "/run", "/dev", "/proc")
 
 
@@ -93,7 +93,7 @@ def _dirs_above(dests: list[str]) -> list[str]:
     return made
 
 
-class BwrapBackend(ProcessBackend):
+class BwrapBackend(Backend):
     name = "bwrap"
     tool = ("bwrap", "--version")
     problem = staticmethod(bwrap_problem)

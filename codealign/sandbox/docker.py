@@ -47,7 +47,7 @@ from typing import Any
 from codealign.sandbox.binds import host_binds
 from codealign.sandbox.cgroup import JobCgroup
 from codealign.sandbox.job import Job, JobResult, JobStatus
-from codealign.sandbox.process import (INODE_BYTES, ProcessBackend, WorkerProcess, _rmtree, dir_bytes, is_root,
+from codealign.sandbox.process import (INODE_BYTES, Backend, WorkerProcess, _rmtree, dir_bytes, is_root,
                                        read_nofollow, reap_within)
 
 DEFAULT_IMAGE = os.environ.get("CODEALIGN_DOCKER_IMAGE", "codealign-sandbox:latest")
@@ -159,7 +159,7 @@ class ContainerWorker(WorkerProcess):
         return bool(self.container.attrs["State"].get("OOMKilled"))
 
 
-class DockerBackend(ProcessBackend):
+class DockerBackend(Backend):
     name = "docker"
     tool = ("docker", "--version")
     problem = staticmethod(docker_problem)

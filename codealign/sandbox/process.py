@@ -369,8 +369,8 @@ def _rlimit_lines(limits: Limits) -> str:
 
 @dataclass
 class WorkerProcess:
-    """A persistent worker as its backend started it (:meth:`ProcessBackend.start_worker`); the same backend's
-    :meth:`ProcessBackend.kill_worker` ends it."""
+    """A persistent worker as its backend started it (:meth:`Backend.start_worker`); the same backend's
+    :meth:`Backend.kill_worker` ends it."""
 
     proc: subprocess.Popen
     """The process whose stdin takes requests, whose stdout/stderr are logs, and whose exit is the worker's
@@ -412,10 +412,12 @@ def _fresh_job_root(base: Path) -> Path:
     return root
 
 
-class ProcessBackend:
-    """Runs jobs as local processes under the guarantees in the module docstring."""
+class Backend:
+    """What every backend is: runs jobs as local processes under the guarantees in the module docstring, and
+    starts persistent workers; :class:`ProcessBackend`, ``BwrapBackend`` and ``DockerBackend`` say how a job's
+    process is launched."""
 
-    name = "process"
+    name = ""
     tool: tuple[str, ...] = ()
     """The command that prints the version of the tool this backend runs jobs through (``codealign doctor``
     lists it); empty: none."""
@@ -477,8 +479,8 @@ class ProcessBackend:
         return {}
 
     def describe(self) -> str:
-        return ("process: session, rlimits, scrubbed env, per-slot uid (as root), cgroup where writable; hides "
-                "nothing of the host filesystem (every world-readable file is readable by jobs)")
+        """One line: what this backend's isolation holds and hides (``codealign doctor`` prints it)."""
+        raise NotImplementedError
 
     # -- the run -------------------------------------------------------------------------------------------
     def run(self, job: Job) -> JobResult:
@@ -697,9 +699,20 @@ class ProcessBackend:
 
     @staticmethod
     def _kill_all(proc: subprocess.Popen, uid: int | None, cgroup: JobCgroup | None) -> None:
-        ProcessBackend._kill_job(proc, uid, cgroup)
+        Backend._kill_job(proc, uid, cgroup)
         reap_within(proc, 5)
         _reap_orphans(uid)
+
+
+class ProcessBackend(Backend):
+    """The ``process`` backend: each job a local process with what :class:`Backend` gives and no namespace of its
+    own (bwrap and docker add those)."""
+
+    name = "process"
+
+    def describe(self) -> str:
+        return ("process: session, rlimits, scrubbed env, per-slot uid (as root), cgroup where writable; hides "
+                "nothing of the host filesystem (every world-readable file is readable by jobs)")
 
 
 def _reap(proc: subprocess.Popen) -> bool:

@@ -1,12 +1,12 @@
 """Persistent sandboxed workers: one long-lived process per worker for toolchains whose start-up costs
 more than the work (a warm compiler, an analyser's imported Python API).
 
-A worker is started by its backend (:meth:`ProcessBackend.start_worker`) with a job's isolation: its own
+A worker is started by its backend (:meth:`Backend.start_worker`) with a job's isolation: its own
 per-slot uid, its own cgroup, rlimits, a scrubbed environment, its own directory as HOME/TMPDIR/cwd and, with
 the bwrap backend, no network, a root holding only the allowlisted binds, a private /tmp and a PID namespace.
 With the docker backend it is a long-lived container configured like a job's (image root read-only, network
 none, uid 65534, the container's memory and pids limits); its trusted channel is a FIFO in the root-only
-folder where a job's trusted file lives. Killing a worker is the backend's :meth:`ProcessBackend.kill_worker`
+folder where a job's trusted file lives. Killing a worker is the backend's :meth:`Backend.kill_worker`
 (for a container: remove it, forced), and the backend's ``cancel_all`` kills every worker it started.
 A worker lives until it is stopped or the harness exits, whichever thread first used it (the process
 backends fork workers from one long-lived thread: bwrap's ``--die-with-parent`` follows the forking thread).
@@ -51,7 +51,7 @@ from typing import Any
 
 from codealign.sandbox.job import Job, JobStatus
 from codealign.sandbox.limits import Limits
-from codealign.sandbox.process import ProcessBackend, WorkerProcess, _reap, _rmtree, dir_bytes
+from codealign.sandbox.process import Backend, WorkerProcess, _reap, _rmtree, dir_bytes
 
 _TICK_S = 0.02
 _LOG_TAIL = 16384
@@ -128,7 +128,7 @@ class Worker:
     """One persistent sandboxed process. Not thread-safe: a :class:`WorkerPool` hands it to one caller at
     a time."""
 
-    def __init__(self, backend: ProcessBackend, spec: WorkerSpec):
+    def __init__(self, backend: Backend, spec: WorkerSpec):
         self.backend = backend
         self.spec = spec
         self.served = 0
@@ -184,7 +184,7 @@ class Worker:
             raise _Dead(JobStatus.SANDBOX_ERROR, f"worker's first line was not ready: {ready!r}")
 
     def stop(self) -> None:
-        """Kill the worker (its backend's :meth:`~ProcessBackend.kill_worker`) and remove its directory."""
+        """Kill the worker (its backend's :meth:`~Backend.kill_worker`) and remove its directory."""
         if self._sel is not None:
             self._sel.close()
             self._sel = None
@@ -302,7 +302,7 @@ class WorkerPool:
     free worker (waiting when all are busy), and a worker that failed is replaced on its next request.
     ``requests`` counts the requests sent so far, ``starts`` the worker processes started."""
 
-    def __init__(self, backend: ProcessBackend, spec: WorkerSpec, size: int = 1):
+    def __init__(self, backend: Backend, spec: WorkerSpec, size: int = 1):
         if size < 1:
             raise ValueError(f"WorkerPool size must be at least 1, got {size!r}")
         self.backend = backend

@@ -47,7 +47,7 @@ from codealign.sandbox.limits import Limits
 from codealign.types import Candidate, ExecResult, Task, Verdict
 
 if TYPE_CHECKING:
-    from codealign.sandbox.process import ProcessBackend
+    from codealign.sandbox.process import Backend
 
 __all__ = ["LadderDomain", "bundled_tasks", "library", "parse_program"]
 
@@ -110,7 +110,7 @@ class LadderDomain(Domain):
         return ExecResult(verdict=Verdict(verdict["verdict"]), score=verdict["score"], details=verdict["details"],
                           **base)
 
-    def evaluate(self, task: Task, candidate: Candidate, backend: "ProcessBackend") -> ExecResult:
+    def evaluate(self, task: Task, candidate: Candidate, backend: "Backend") -> ExecResult:
         if not self.in_process:
             return super().evaluate(task, candidate, backend)
         verdict = score_candidate(self.ladder_task(task), candidate.completion, seed=self.draw_seed(task, candidate))
