@@ -187,6 +187,7 @@ def test_ray_executor_gives_the_same_verdicts_as_local(backend, tmp_path):
     assert [r.candidate_id for r in remote] == [r.candidate_id for r in local]
 
 
+@pytest.mark.slow
 def test_ray_executor_judges_batches_and_their_unjudged_members_as_local_does(backend):
     pytest.importorskip("ray")
     from ray import cloudpickle

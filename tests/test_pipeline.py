@@ -313,7 +313,7 @@ def test_domain_options_build_the_runs_domain(tmp_path):
 
 def test_evaluate_policy_scores_every_sample_of_every_seed_and_keeps_its_files(tmp_path, tiny):
     from codealign.pipeline import Run, make_config
-    from codealign.pipeline.evaluate import evaluate_policy
+    from codealign.pipeline.eval_stages import evaluate_policy
 
     run = Run(make_config("ladder", overrides=["eval.n=2", "eval.seeds=[1,2]", "sample.max_new_tokens=8"]), tmp_path,
               quiet=True)

@@ -11,6 +11,8 @@ from codealign.domains.verilog.batch import comparable
 from codealign.domains.verilog.verilogeval import load_verilogeval
 from codealign.types import Candidate, Verdict
 
+pytestmark = pytest.mark.slow  # every test runs a batch and its members alone, under bwrap and docker
+
 REG_HEAD = "module TopModule(input clk, input reset, input en, output reg [3:0] q);\n"
 GOOD = REG_HEAD + ("always @(posedge clk) if (reset) q <= 4'd0; else if (en) q <= (q == 4'd11) ? 4'd0 : q + 4'd1;\n"
                    "endmodule\n")

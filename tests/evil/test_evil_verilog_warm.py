@@ -34,7 +34,7 @@ DESIGNS = [
     ("checker cannot parse", f"wire deep = {NESTED};"),
     ("syntax error", "wire w = ;"),
     ("wrong design", WRONG + "endmodule"),
-    ("zero-delay loop", "initial while (1) begin end"),
+    pytest.param("zero-delay loop", "initial while (1) begin end", marks=pytest.mark.slow),
     ("output flood", 'initial forever $display("spam spam spam spam spam spam spam spam");'),
 ]
 
@@ -56,7 +56,7 @@ def same(a, b) -> bool:
         (b.verdict, b.details.get("failure"), b.score, b.details.get("constructs"))
 
 
-@pytest.mark.parametrize("name,body", DESIGNS, ids=[d[0] for d in DESIGNS])
+@pytest.mark.parametrize("name,body", DESIGNS, ids=[getattr(d, "values", d)[0] for d in DESIGNS])
 def test_warm_path_verdict_equals_the_cold_jobs(task, bwrap_backend, tmp_path, name, body):
     domain = VerilogDomain(reference_store=str(tmp_path))
     cand = Candidate(task.task_id, text_of(task, body))
@@ -118,6 +118,7 @@ def test_a_checker_killed_mid_request_fails_that_design_and_the_next_request_wor
         domain.close()
 
 
+@pytest.mark.slow
 def test_a_design_that_outlasts_the_check_deadline_times_out_as_in_the_cold_job(task, bwrap_backend, tmp_path):
     domain = VerilogDomain(reference_store=str(tmp_path))
     slow = dataclasses.replace(task, limits={"wall_s": 1})
