@@ -270,6 +270,14 @@ def test_the_progress_bar_ends_at_n_of_n(backend, capfd):
     assert states and "3/3" in states[-1], states[-3:]
 
 
+def test_the_progress_bar_counts_a_duplicate_candidate_once(backend, capfd):
+    tasks, cands = _batch(2, "exit 0")
+    cands += [Candidate(cands[0].task_id, cands[0].completion, candidate_id="again")]  # judged once, shared
+    execute(ShellDomain(), tasks, cands, backend=backend, workers=2, progress=True)
+    states = [s for s in capfd.readouterr().err.replace("\r", "\n").splitlines() if "execute[" in s]
+    assert states and "3/3" in states[-1] and "4/3" not in "".join(states), states[-3:]
+
+
 def _sampled(n_tasks, per_task, script="exit 0"):
     tasks = [Task(f"t{i}", "shell", "p") for i in range(n_tasks)]
     cands = [Candidate(f"t{i}", f"# {i}.{k}\n{script if k % 2 == 0 else 'exit 4'}\n")

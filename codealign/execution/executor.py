@@ -109,7 +109,7 @@ def execute(
         write_jsonl(out, [r for r in plan.results if r is not None])
     appender = JsonlAppender(out) if out is not None else None
     bar = _progress(len(candidates), progress, dom.name)
-    bar.update(len(candidates) - len(plan.todo))
+    bar.update(sum(r is not None for r in plan.results))  # reused rows, cache hits; finish() counts the rest
     units = _batches(plan.todo, candidates, dom.batch_size if batch else 1)
     try:
         finish = _finisher(dom.name, plan, candidates, store, appender, bar)
