@@ -23,7 +23,6 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Iterable, Sequence
 
 from codealign.domains import get_domain
@@ -304,6 +303,4 @@ def execute_files(domain: Domain | str, tasks_path: str | os.PathLike, candidate
 
     tasks = read_jsonl(tasks_path, Task.from_dict)
     candidates = read_jsonl(candidates_path, Candidate.from_dict)
-    if not Path(tasks_path).exists():
-        raise UserError(f"{tasks_path}: no such file")
     return execute(domain, tasks, candidates, out=out, **kwargs)
