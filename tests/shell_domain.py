@@ -39,15 +39,22 @@ class BatchShellDomain(ShellDomain):
         super().__init__()
         self.batches: list[list[str]] = []
 
-    def evaluate_batch(self, task, candidates, backend):
+    def evaluate_batch(self, tasks, candidates, backend):
         from codealign.sandbox.job import JobStatus
 
         self.batches.append([c.task_id for c in candidates])
+        task = tasks[0]
         files = {f"cand{k}.sh": c.completion for k, c in enumerate(candidates)}
         script = "".join(f"bash ./cand{k}.sh > out{k} 3>&-; echo $? >&3; cat out{k}\n" for k in range(len(candidates)))
         outcome = backend.run(Job(script=script, files=files, limits=self.limits_for(task)))
         codes = outcome.trusted.split()
         if outcome.status is not JobStatus.EXITED or len(codes) != len(candidates) or b"alone" in outcome.stdout:
             return [None] * len(candidates)
-        return [ExecResult(task.task_id, c.candidate_id, Verdict.PASS if rc == b"0" else Verdict.FAIL,
+        return [ExecResult(c.task_id, c.candidate_id, Verdict.PASS if rc == b"0" else Verdict.FAIL,
                            1.0 if rc == b"0" else 0.0) for c, rc in zip(candidates, codes)]
+
+
+class MixedBatchShellDomain(BatchShellDomain):
+    """:class:`BatchShellDomain` whose batches may hold several tasks' scripts."""
+
+    batch_tasks = True

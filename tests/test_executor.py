@@ -297,6 +297,20 @@ def test_batches_hold_candidates_of_one_task_only(backend):
     assert [r.candidate_id for r in results] == [c.candidate_id for c in cands]
 
 
+def test_tasks_with_few_candidates_share_batches_where_the_domain_allows(backend):
+    from shell_domain import MixedBatchShellDomain
+
+    tasks, cands = _sampled(7, 1)
+    tasks.append(Task("t7", "shell", "p", limits={"wall_s": 5}))
+    cands.append(Candidate("t7", "exit 0\n"))
+    domain = MixedBatchShellDomain()
+    results = execute(domain, tasks, cands, backend=backend, workers=2, progress=False)
+    # seven tasks with one candidate each and equal limits: packed in threes, t6 left alone; t7's limits differ
+    assert sorted(domain.batches) == [["t0", "t1", "t2"], ["t3", "t4", "t5"]]
+    assert [r.verdict for r in results] == [Verdict.PASS] * 8
+    assert [r.task_id for r in results] == [c.task_id for c in cands]
+
+
 def test_batching_off_gives_the_same_verdicts_and_forms_no_batch(backend):
     from shell_domain import BatchShellDomain
 
@@ -324,7 +338,7 @@ def test_a_batch_harness_fault_never_becomes_a_verdict(backend):
     from shell_domain import BatchShellDomain
 
     class Broken(BatchShellDomain):
-        def evaluate_batch(self, task, candidates, backend):
+        def evaluate_batch(self, tasks, candidates, backend):
             raise RuntimeError("batch harness fault")
 
     tasks, cands = _sampled(1, 3)

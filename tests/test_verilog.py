@@ -4,6 +4,7 @@
 import dataclasses
 import random
 import re
+import subprocess
 import time
 
 import pytest
@@ -12,6 +13,7 @@ from codealign.domains.verilog.verilogeval import load_verilogeval
 from codealign.domains.verilog import reference_solution
 from codealign.domains import get_domain
 from codealign.domains.verilog import VerilogDomain, VerilogJob, parse_stages, tag_displays, tagged_lines
+from codealign.domains.verilog.jobs import without_dumps
 from codealign.types import Candidate, Verdict
 
 
@@ -209,6 +211,19 @@ def test_tagging_prefixes_every_testbench_print():
     assert "$display()" in out and '$strobe ( "<T>b" )' in out
     assert tagged_lines("junk<T>Mismatches: 0 in 3 samples\nMismatches: 0 in 9 samples\n", "<T>") == \
         ["Mismatches: 0 in 3 samples"]
+
+
+def test_the_job_testbench_writes_no_waveform(tmp_path):
+    tb = ('module tb; reg clk = 0;\ninitial begin $dumpfile("w.vcd"); $dumpvars(1, clk, tb.clk); end\n'
+          'initial $dumpvars;\nalways #5 clk = ~clk;\ninitial #20 $finish;\nendmodule\n')
+    for name, text in (("as_given", tb), ("job", without_dumps(tb))):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "tb.sv").write_text(text)
+        subprocess.run(["iverilog", "-g2012", "-o", "sim", "tb.sv"], cwd=folder, check=True)
+        subprocess.run(["vvp", "-n", "sim"], cwd=folder, check=True, capture_output=True)
+    assert (tmp_path / "as_given" / "w.vcd").exists() and not (tmp_path / "job" / "w.vcd").exists()
+    assert "$dump" not in without_dumps(tb)
 
 
 def test_truncated_trusted_record_is_marked_incomplete():

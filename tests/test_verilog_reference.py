@@ -52,8 +52,8 @@ def test_a_corrupt_store_entry_is_recorded_again(task, backend, tmp_path):
         assert domain.evaluate(task, good, backend).verdict is Verdict.PASS
         (entry,) = tmp_path.glob("*.json")
         text = entry.read_text()
-        # a truncated file, then a whole one whose samples were edited (its events no longer decode)
-        for broken in (text[: len(text) // 2], text.replace('"events": "', '"events": "AAAA')):
+        # a truncated file, then a whole one whose samples were edited (its stimulus no longer decodes)
+        for broken in (text[: len(text) // 2], text.replace('"stimulus": "', '"stimulus": "AAAA')):
             entry.write_text(broken)
             again = VerilogDomain(reference_store=str(tmp_path))
             try:

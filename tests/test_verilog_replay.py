@@ -1,6 +1,8 @@
 """Record and replay for VerilogEval-shaped tasks: the candidate runs with a generated harness, never with the
 testbench, and the samples are compared in Python (``codealign.domains.verilog.replay``)."""
 
+import dataclasses
+import random
 import re
 import subprocess
 
@@ -8,6 +10,7 @@ import pytest
 
 from codealign.domains.verilog import reference_solution
 from codealign.domains.verilog import tasks as vt
+from codealign.domains.verilog import replay
 from codealign.domains.verilog.replay import compare, instrument
 from codealign.types import Candidate, Task, Verdict
 from test_verilog import COUNTER_HEAD, demo, domain, judge  # noqa: F401 (fixtures)
@@ -35,6 +38,7 @@ def original_testbench_count(task, text, tmp_path) -> tuple[int, int, str]:
         (tmp_path / name).write_text(body)
     subprocess.run(["iverilog", "-g2012", "-o", "sim", "tb.sv", "ref.sv", "dut.sv"], cwd=tmp_path, check=True)
     out = subprocess.run(["vvp", "-n", "sim"], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    (tmp_path / "out").write_text(out)
     m = re.search(r"Mismatches: (\d+) in (\d+) samples", out)
     hint = re.search(r"Hint: Output 'q' has .*", out)
     return int(m.group(1)), int(m.group(2)), hint.group() if hint else ""
@@ -89,12 +93,30 @@ def test_compare_rules_per_bit():
     assert result["mismatches"] == 3 and result["outputs"]["y"] == {"mismatches": 3, "first_time": 3}
 
 
-def test_testbench_timeout_falls_back_to_the_testbench_path(domain, demo, backend):
+def guarded_task(demo) -> Task:
+    """Demo03 with its own guard (``#1000000 ... TIMEOUT``) moved before the stimulus ends."""
     base = demo["Demo03_count_en"]
     test = base.assets["test"].replace("#1000000", "#50")
-    task = Task(base.task_id, "verilog", "", assets=dict(base.assets, test=test))
-    r = judge(domain, task, reference_solution(task), backend)
-    assert r.verdict is Verdict.TIMEOUT and r.details["replay_fallback"] == "timeout"
+    return Task(base.task_id, "verilog", "", assets=dict(base.assets, test=test))
+
+
+def test_a_testbench_whose_own_guard_fires_gives_tb_timeout_by_replay(domain, demo, backend, tmp_path):
+    task = guarded_task(demo)
+    for k, text in enumerate([reference_solution(task), WRONG]):
+        r = judge(domain, task, text, backend)
+        assert r.verdict is Verdict.TIMEOUT and r.details["failure"] == "tb_timeout"
+        assert "replay_fallback" not in r.details
+        folder = tmp_path / str(k)
+        folder.mkdir()
+        original_testbench_count(task, text, folder)
+        assert "TIMEOUT" in (folder / "out").read_text()  # the testbench itself says so, for either design
+
+
+def test_a_guard_replay_still_fails_a_design_that_stalls_the_clock(domain, demo, backend):
+    task = dataclasses.replace(guarded_task(demo), limits={"wall_s": 5.0, "cpu_s": 10.0})
+    stall = COUNTER_HEAD + "always @(posedge clk) while (1) q = q;\nendmodule"
+    r = judge(domain, task, stall, backend)
+    assert r.verdict is Verdict.TIMEOUT and r.details["failure"] == "sim_timeout"
 
 
 def test_instrument_refuses_a_testbench_with_two_sampling_blocks(demo):
@@ -112,3 +134,44 @@ def test_candidate_simulation_gets_neither_testbench_nor_reference(domain, demo)
     # every trusted file but the compiled simulation is deleted between the build and the run
     assert "find trusted -mindepth 1 -maxdepth 1 ! -name sim ! -name obj -exec rm -rf {} +" in job.script[build:run]
     assert 'srcs="cand.i trusted/harness.sv"' in job.script and job.tag not in job.script
+
+
+def _unfold(items) -> list:
+    out = []
+    for item in items:
+        out += _unfold(item[2]) * item[1] if item[0] == "repeat" else [tuple(item)]
+    return out
+
+
+def test_folding_a_program_keeps_every_statement_in_order():
+    rng = random.Random(0)
+    clock = [("delay", 5), ("inputs", ("1", "0")), ("sample",), ("delay", 5), ("inputs", ("0", "0")), ("sample",)]
+    noise = [(rng.choice(["delay", "inputs", "sample", "zero"]),) for _ in range(200)]
+    noise = [("delay", rng.randint(1, 3)) if s[0] == "delay" else ("inputs", (str(rng.randint(0, 1)), "0"))
+             if s[0] == "inputs" else s for s in noise]
+    for steps in (clock * 1000, noise + clock * 50 + noise, noise):
+        folded = replay._fold(steps)
+        assert _unfold(folded) == steps
+    assert replay._fold(clock * 1000) == [("repeat", 1000, tuple(clock))]
+
+
+def test_a_guard_recording_replays_its_clock_as_a_loop_without_samples():
+    events = [(kind, t, bits) for k in range(5000) for kind, t, bits in
+              (("I", 5 * k, ["1" if k % 2 == 0 else "0"]), ("S", 5 * k, ["0101"]))] + [("E", 25000, [])]
+    steps = replay.program(events)
+    assert ("sample",) not in _unfold(steps) and _unfold(steps)[-1] == ("end",)
+    text = replay.harness(steps, replay.port_widths(events, ["clk"], ["q"]), ["clk"], ["q"], [("TopModule", "<@t@>")],
+                          "1 ps/1 ps", "abc")
+    assert text.count("\n") < 40 and "repeat (" in text and "wire [3:0] o_q_0_abc;" in text
+
+
+def test_a_stored_program_that_does_not_fit_its_ports_is_refused():
+    good = replay.encode_program([["delay", 5], ["inputs", ["1"]]], {"clk": 1, "q": 4})
+    assert replay.decode_program(good, ["clk"], ["q"])[1] == {"clk": 1, "q": 4}
+    for steps, widths in (([["inputs", ["1", "0"]]], {"clk": 1, "q": 4}),  # two values for one input
+                          ([["repeat", 2, [["repeat", 2, [["delay", 1]]]]]], {"clk": 1, "q": 4}),  # nested loops
+                          ([["delay", 0]], {"clk": 1, "q": 4}),
+                          ([["inputs", ["11"]]], {"clk": 1, "q": 4}),  # wider than its port
+                          ([["delay", 5]], {"clk": 1})):  # an output without a width
+        with pytest.raises(ValueError):
+            replay.decode_program(replay.encode_program(steps, widths), ["clk"], ["q"])

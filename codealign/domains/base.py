@@ -217,17 +217,22 @@ class Domain(abc.ABC):
         return result
 
     batch_size: int = 1
-    """How many candidates of one task :meth:`evaluate_batch` judges together at most; 1: each alone (the
-    executor then never calls it)."""
+    """How many candidates :meth:`evaluate_batch` judges together at most; 1: each alone (the executor then
+    never calls it)."""
+    batch_tasks: bool = False
+    """Whether one batch may hold candidates of several tasks (tasks whose :meth:`limits_for` are equal): the
+    executor then packs tasks with fewer than :attr:`batch_size` candidates together; False: a batch holds
+    candidates of one task only."""
 
-    def evaluate_batch(self, task: Task, candidates: Sequence[Candidate],
+    def evaluate_batch(self, tasks: Sequence[Task], candidates: Sequence[Candidate],
                        backend: "Backend") -> list[ExecResult | None]:
-        """Judge candidates of one task together, one entry per candidate in order: its verdict, identical to
-        :meth:`evaluate`'s, or None where the batch could not judge it (the caller then judges that one alone
-        with :meth:`evaluate`). A domain that sets :attr:`batch_size` above 1 overrides this with one job under
-        :meth:`limits_for` ``(task)``, so a batch needs about one job's deadline (the executor judges every
-        member of a batch that outlives its watchdog alone). Default: :meth:`evaluate` each."""
-        return [self.evaluate(task, candidate, backend) for candidate in candidates]
+        """Judge candidates together, one entry per candidate in order (``tasks[k]`` is ``candidates[k]``'s
+        task: one task throughout unless :attr:`batch_tasks`): its verdict, identical to :meth:`evaluate`'s, or
+        None where the batch could not judge it (the caller then judges that one alone with :meth:`evaluate`).
+        A domain that sets :attr:`batch_size` above 1 overrides this with one job under the tasks' common
+        :meth:`limits_for`, so a batch needs about one job's deadline (the executor judges every member of a
+        batch that outlives its watchdog alone). Default: :meth:`evaluate` each."""
+        return [self.evaluate(task, candidate, backend) for task, candidate in zip(tasks, candidates)]
 
     task_module: str | None = None
     """Dotted name of the module that holds this domain's procedural task family (``FAMILIES``,

@@ -7,9 +7,10 @@ outlives ``wall_s`` plus a grace period as TIMEOUT, so no worker stalls the run;
 order when ``ordered``; with a cache, a rerun recomputes only what is missing. Candidates of one call whose
 (task, normalised text) is the same run once and share the verdict (marked ``cached``, as a cache hit would
 be), a SANDBOX_ERROR included: a sampled batch repeats itself often (half of a Verilog evaluation's samples).
-What is left is judged in units of work: candidates of one task, up to the domain's ``batch_size``, judged
-together by its ``evaluate_batch``; a member the batch could not judge, and every member of a batch that
-outlives the watchdog, is judged alone afterwards, so batching changes no verdict, only how many jobs run.
+What is left is judged in units of work: candidates of one task (or, where the domain's ``batch_tasks`` says so,
+of several tasks with equal limits), up to the domain's ``batch_size``, judged together by its
+``evaluate_batch``; a member the batch could not judge, and every member of a batch that outlives the watchdog,
+is judged alone afterwards, so batching changes no verdict, only how many jobs run.
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ def execute(
     line on stderr says how many rows were reused.
 
     With ``batch`` (the default), what is left to judge after reuse, the cache and deduplication is grouped by
-    task into units of up to the domain's :attr:`~codealign.domains.base.Domain.batch_size` candidates, each
+    task into units of up to the domain's :attr:`~codealign.domains.base.Domain.batch_size` candidates (tasks
+    with fewer packed together where :attr:`~codealign.domains.base.Domain.batch_tasks`), each
     judged by :meth:`~codealign.domains.base.Domain.evaluate_batch` as one unit of work; a candidate the batch
     leaves unjudged is then judged alone. ``batch=False`` judges every candidate alone (for comparisons: the
     verdicts are the same).
@@ -109,7 +111,8 @@ def execute(
     appender = JsonlAppender(out) if out is not None else None
     bar = _progress(len(candidates), progress, dom.name)
     bar.update(sum(r is not None for r in plan.results))  # reused rows, cache hits; finish() counts the rest
-    units = _batches(plan.todo, candidates, dom.batch_size if batch else 1)
+    mix = (lambda task_id: dom.limits_for(by_id[task_id])) if dom.batch_tasks else None
+    units = _batches(plan.todo, candidates, dom.batch_size if batch else 1, mix)
     try:
         finish = _finisher(dom.name, plan, candidates, store, appender, bar)
         if executor == "ray":
@@ -175,12 +178,29 @@ def _plan(dom: Domain, backend: Backend, by_id: dict[str, Task], candidates: Seq
     return plan
 
 
-def _batches(todo: list[int], candidates: Sequence[Candidate], size: int) -> list[list[int]]:
-    """``todo`` as units of work: the candidates of one task, in order, in groups of at most ``size``."""
+def _batches(todo: list[int], candidates: Sequence[Candidate], size: int, mix=None) -> list[list[int]]:
+    """``todo`` as units of work: the candidates of one task, in order, in groups of at most ``size``; with
+    ``mix`` (task id → a key, the task's limits), groups smaller than ``size`` whose tasks have the same key are
+    packed together, in order, up to ``size``."""
+    size = max(1, size)
     by_task: dict[str, list[int]] = {}
     for i in todo:
         by_task.setdefault(candidates[i].task_id, []).append(i)
-    return [group[k:k + size] for group in by_task.values() for k in range(0, len(group), max(1, size))]
+    groups = [group[k:k + size] for group in by_task.values() for k in range(0, len(group), size)]
+    if mix is None or size == 1:
+        return groups
+    units, open_units = [], {}
+    for group in groups:
+        if len(group) == size:
+            units.append(group)
+            continue
+        key = mix(candidates[group[0]].task_id)
+        unit = open_units.setdefault(key, [])
+        if len(unit) + len(group) > size:
+            units.append(unit)
+            unit = open_units[key] = []
+        unit.extend(group)
+    return units + [unit for unit in open_units.values() if unit]
 
 
 def _finisher(label: str, plan: _Plan, candidates: Sequence[Candidate], store: VerdictCache | None,
@@ -217,8 +237,8 @@ def _run_local(dom, by_id, candidates, units, backend, workers, finish) -> None:
     def submit() -> None:
         while pending and len(started) < workers * 2:
             unit = pending.pop()
-            task = by_id[candidates[unit[0]].task_id]
-            fut = pool.submit(evaluate_batch, dom, task, [candidates[i] for i in unit], backend)
+            fut = pool.submit(evaluate_batch, dom, [by_id[candidates[i].task_id] for i in unit],
+                              [candidates[i] for i in unit], backend)
             started[fut] = (unit, time.monotonic())
 
     def collect(done) -> None:
@@ -231,7 +251,7 @@ def _run_local(dom, by_id, candidates, units, backend, workers, finish) -> None:
                     finish(i, result)
         now = time.monotonic()
         for fut, (unit, t0) in list(started.items()):
-            task = by_id[candidates[unit[0]].task_id]
+            task = by_id[candidates[unit[0]].task_id]  # a batch's tasks have equal limits
             if now - t0 > dom.limits_for(task).wall_s + _WATCHDOG_GRACE_S:
                 started.pop(fut)
                 if len(unit) > 1:  # a stalled batch is a disturbance like any other: its members are judged alone

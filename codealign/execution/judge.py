@@ -1,4 +1,4 @@
-"""Verdicts from a domain's judge, for one candidate or a task's batch: what the local executor's threads and the
+"""Verdicts from a domain's judge, for one candidate or a batch: what the local executor's threads and the
 Ray executor's remote tasks both run, in a module of its own so that neither executor imports the other for it."""
 
 from __future__ import annotations
@@ -20,15 +20,16 @@ def evaluate_one(domain: Domain, task: Task, candidate: Candidate, backend: Back
     return result
 
 
-def evaluate_batch(domain: Domain, task: Task, candidates: Sequence[Candidate],
+def evaluate_batch(domain: Domain, tasks: Sequence[Task], candidates: Sequence[Candidate],
                    backend: Backend) -> list[ExecResult | None]:
-    """:meth:`Domain.evaluate_batch` for one unit of work: a lone candidate is judged by :func:`evaluate_one`;
-    None for each candidate the batch left to be judged alone, and for all of them when the harness failed or
-    answered with the wrong number of results (a batch fault never becomes anyone's verdict)."""
+    """:meth:`Domain.evaluate_batch` for one unit of work (``tasks[k]`` is ``candidates[k]``'s task): a lone
+    candidate is judged by :func:`evaluate_one`; None for each candidate the batch left to be judged alone, and
+    for all of them when the harness failed or answered with the wrong number of results (a batch fault never
+    becomes anyone's verdict)."""
     if len(candidates) == 1:
-        return [evaluate_one(domain, task, candidates[0], backend)]
+        return [evaluate_one(domain, tasks[0], candidates[0], backend)]
     try:
-        results = list(domain.evaluate_batch(task, candidates, backend))
+        results = list(domain.evaluate_batch(tasks, candidates, backend))
     except Exception:
         return [None] * len(candidates)
     if len(results) != len(candidates):

@@ -1,7 +1,7 @@
 """The Ray executor: the same jobs on a Ray cluster (or local Ray), with the same results as the local one.
 
 Each Ray task receives the domain and backend objects (pickled with their options) and runs one unit of work
-(one candidate, or a batch of one task's candidates) on its node, so the node's own toolchains and isolation
+(one candidate, or a batch of candidates) on its node, so the node's own toolchains and isolation
 apply. Ray is imported only here.
 """
 
@@ -16,10 +16,11 @@ from codealign.sandbox.process import Backend
 from codealign.types import Candidate, ExecResult, Task
 
 
-def _remote_evaluate(domain: Domain, backend: Backend, task: dict, candidates: list[dict]) -> list:
+def _remote_evaluate(domain: Domain, backend: Backend, tasks: list[dict], candidates: list[dict]) -> list:
     from codealign.execution.judge import evaluate_batch
 
-    results = evaluate_batch(domain, Task.from_dict(task), [Candidate.from_dict(c) for c in candidates], backend)
+    results = evaluate_batch(domain, [Task.from_dict(t) for t in tasks], [Candidate.from_dict(c) for c in candidates],
+                             backend)
     return [None if r is None else r.to_dict() for r in results]
 
 
@@ -39,7 +40,7 @@ def ensure_ray(num_cpus: int | None = None):
 
 def run_on_ray(domain: Domain, by_id: dict[str, Task], candidates: Sequence[Candidate], units: list[list[int]],
                backend: Backend, workers: int, finish: Callable[[int, ExecResult], None]) -> None:
-    """Each unit of work (candidates of one task) as one Ray task; a batch member left unjudged is submitted
+    """Each unit of work (a batch of candidates) as one Ray task; a batch member left unjudged is submitted
     again alone."""
     if not units:
         return
@@ -49,8 +50,8 @@ def run_on_ray(domain: Domain, by_id: dict[str, Task], candidates: Sequence[Cand
     domain_ref, backend_ref = ray.put(domain), ray.put(backend)
 
     def submit(unit: list[int]) -> None:
-        task = by_id[candidates[unit[0]].task_id]
-        refs[remote.remote(domain_ref, backend_ref, task.to_dict(), [candidates[i].to_dict() for i in unit])] = unit
+        tasks = [by_id[candidates[i].task_id].to_dict() for i in unit]
+        refs[remote.remote(domain_ref, backend_ref, tasks, [candidates[i].to_dict() for i in unit])] = unit
 
     for unit in units:
         submit(unit)

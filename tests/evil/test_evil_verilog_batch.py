@@ -59,7 +59,7 @@ def domain(tmp_path_factory):
 
 def batch_and_alone(domain, task, texts, backend):
     cands = [Candidate(task.task_id, text, candidate_id=f"c{k}") for k, text in enumerate(texts)]
-    batched = domain.evaluate_batch(task, cands, backend)
+    batched = domain.evaluate_batch([task] * len(cands), cands, backend)
     alone = [domain.evaluate(task, c, backend) for c in cands]
     return batched, alone
 
@@ -68,14 +68,21 @@ def batch_and_alone(domain, task, texts, backend):
 def test_a_hostile_member_changes_no_verdict_of_its_batch(domain, task, hiding_backend, name):
     texts = HONEST + [HOSTILE[name]]
     batched, alone = batch_and_alone(domain, task, texts, hiding_backend)
+    assert [r.verdict for r in alone[:3]] == [Verdict.PASS, Verdict.FAIL, Verdict.FAIL]
+    assert_hostile_last_changed_nothing(batched, alone, name)
+
+
+def assert_hostile_last_changed_nothing(batched, alone, name):
+    """Each verdict, the last (hostile) member's included, is its alone verdict, and the batch went the way
+    ``name`` makes it go: judged alone after a disturbance, or formed with or without the hostile member."""
     settled = [a if b is None else b for b, a in zip(batched, alone)]  # a None is judged alone, as the executor does
     assert [comparable(r) for r in settled] == [comparable(r) for r in alone]
-    assert [r.verdict for r in alone[:3]] == [Verdict.PASS, Verdict.FAIL, Verdict.FAIL]
+    honest = len(batched) - 1
     if name in DISTURBS:
-        assert batched == [None] * 4
+        assert batched == [None] * len(batched)
     else:
-        assert all(r is not None and r.details["batch"] == (4 if name in JOINS else 3) for r in batched[:3])
-        assert (batched[3] is not None) == (name in JOINS)
+        assert all(r is not None and r.details["batch"] == honest + (name in JOINS) for r in batched[:honest])
+        assert (batched[honest] is not None) == (name in JOINS)
 
 
 def test_disturbing_designs_get_their_alone_limit_or_compile_verdicts(domain, task, bwrap_backend):
@@ -91,3 +98,55 @@ def test_a_batch_of_distinct_honest_designs_gives_exactly_the_alone_verdicts(dom
     assert all(r is not None and r.details["batch"] == 5 for r in batched)
     assert [comparable(r) for r in batched] == [comparable(r) for r in alone]
     assert [r.verdict for r in batched] == [Verdict.PASS, Verdict.FAIL, Verdict.FAIL, Verdict.PASS, Verdict.FAIL]
+
+
+MUX_HEAD = ("module TopModule(input [3:0] a, input [3:0] b, input [3:0] c, input [3:0] d, input [1:0] sel,\n"
+            "output [3:0] out);\n")
+MUX_GOOD = MUX_HEAD + "assign out = sel == 2'd0 ? a : sel == 2'd1 ? b : sel == 2'd2 ? c : d;\nendmodule\n"
+MUX_WRONG = MUX_HEAD + "assign out = sel[0] ? b : a;\nendmodule\n"
+
+
+@pytest.fixture(scope="module")
+def three_tasks(task):
+    """Demo03, Demo01 and Demo03 with its own guard firing before its stimulus ends, all with Demo03's limits."""
+    mux = {t.task_id: t for t in load_verilogeval(None)}["Demo01_mux4"]
+    guarded = dataclasses.replace(task, task_id="Demo03_guarded",
+                                  assets=dict(task.assets, test=task.assets["test"].replace("#1000000", "#50")))
+    return task, dataclasses.replace(mux, limits=task.limits), guarded
+
+
+def mixed_batch_and_alone(domain, pairs, backend):
+    tasks = [t for t, _ in pairs]
+    cands = [Candidate(t.task_id, text, candidate_id=f"c{k}") for k, (t, text) in enumerate(pairs)]
+    batched = domain.evaluate_batch(tasks, cands, backend)
+    return batched, [domain.evaluate(t, c, backend) for t, c in zip(tasks, cands)]
+
+
+def test_a_batch_of_several_tasks_gives_exactly_the_alone_verdicts(domain, three_tasks, hiding_backend):
+    count, mux, guarded = three_tasks
+    pairs = [(count, GOOD), (mux, MUX_GOOD), (guarded, GOOD), (count, WRONG), (mux, MUX_WRONG), (guarded, WRONG)]
+    batched, alone = mixed_batch_and_alone(domain, pairs, hiding_backend)
+    assert all(r is not None and r.details["batch"] == 6 for r in batched)
+    assert [comparable(r) for r in batched] == [comparable(r) for r in alone]
+    assert [(r.verdict, r.details["failure"]) for r in batched] == [
+        (Verdict.PASS, ""), (Verdict.PASS, ""), (Verdict.TIMEOUT, "tb_timeout"),
+        (Verdict.FAIL, "runtime_mismatch"), (Verdict.FAIL, "runtime_mismatch"), (Verdict.TIMEOUT, "tb_timeout")]
+
+
+@pytest.mark.parametrize("name", ["zero_delay_loop", "output_flood", "defines_renamed_looking_modules",
+                                  "names_the_harness", "random_user"])
+@pytest.mark.parametrize("host", ["count", "guarded"])
+def test_a_hostile_member_changes_no_verdict_of_a_batch_of_several_tasks(domain, three_tasks, bwrap_backend, name,
+                                                                         host):
+    count, mux, guarded = three_tasks
+    pairs = [(count, GOOD), (mux, MUX_GOOD), (guarded, GOOD), (mux, MUX_WRONG),
+             (guarded if host == "guarded" else count, HOSTILE[name])]
+    batched, alone = mixed_batch_and_alone(domain, pairs, bwrap_backend)
+    assert_hostile_last_changed_nothing(batched, alone, name)
+
+
+def test_tasks_with_other_limits_never_share_a_batch(domain, three_tasks, bwrap_backend):
+    count, mux, _ = three_tasks
+    other = dataclasses.replace(mux, limits={"wall_s": 20.0, "cpu_s": 20.0})
+    batched, _ = mixed_batch_and_alone(domain, [(count, GOOD), (other, MUX_GOOD)], bwrap_backend)
+    assert batched == [None, None]

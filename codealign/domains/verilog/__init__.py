@@ -106,20 +106,27 @@ A candidate is judged in this order (the job scripts hold no secret):
    binds; an entry that does not read back whole under its own key is recorded again); each candidate's job
    gets a harness generated on the host from the recording with fresh per-job random names and tag, and no
    testbench or reference. The candidate is compiled with the harness alone; every trusted file but the
-   compiled simulation is deleted; it runs with fd 3 closed, and Python compares the samples.
+   compiled simulation is deleted; it runs with fd 3 closed, and Python compares the samples. The harness's
+   statements are kept folded (a block repeated back to back is one ``repeat`` loop: a clock of 10^5 cycles
+   compiles as one loop). Where the testbench's own guard ends phase 1 (it prints ``TIMEOUT`` at a known time,
+   so every design that simulates that long gets ``tb_timeout``, as with the testbench), the harness replays
+   the inputs up to that time and samples nothing: the design gets ``tb_timeout`` unless it fails on the way
+   (a stall, a crash, a limit), as it would with the testbench.
    Fallback, decided before any candidate code runs: where the testbench lacks that shape (one
    ``stats1.clocks++``, one reference instance without parameter overrides, a timescale with unit =
-   precision, no ``inout``), phase 1 fails or prints ``TIMEOUT``, or the replayed oracle differs (``race``:
+   precision, no ``inout``), phase 1 fails, or the replayed oracle differs (``race``:
    the stimulus writes inputs with blocking assignments at the sampling edge, and which of them the
    reference saw depends on the simulator's process order; 4 of VerilogEval's 134), and under Verilator
    (no inactive region for ``#0``), ``details["replay_fallback"]`` says why and step 4 runs instead.
-4. Otherwise (RTLLM, fallback): compile ``cand.i`` (first on the command line) with the testbench and the reference, in
+4. Otherwise (RTLLM, fallback): compile ``cand.i`` (first on the command line) with the testbench (its waveform
+   dumps removed: no verdict reads a waveform) and the reference, in
    which every module the reference defines carries a per-job random suffix and every ``$display``/
    ``$write``/``$strobe``/``$monitor`` of the testbench carries a per-job random tag; delete the sources
    (Verilator: the generated C++ too, leaving the binary); simulate with fd 3 closed.
 
 Batches (:mod:`codealign.domains.verilog.batch`, the executor's ``evaluate_batch``): on the replay path, up to
-:attr:`VerilogDomain.batch_size` candidates of one task whose check is clean and that call no shared-state
+:attr:`VerilogDomain.batch_size` candidates of one task, or of several tasks with equal limits (one harness
+each), whose check is clean and that call no shared-state
 system function (``$random`` in any form, ``$urandom*``, ``$dist_*``) share one build and one simulation,
 each with every module renamed to its own random suffix inside the checker, its own nets and its own tag;
 any disturbance judges every member alone, so each verdict is the one it gets alone.
@@ -198,7 +205,7 @@ from codealign.domains.verilog.jobs import (_ALLOWLIST, _allowlist_options, _all
                                             reference_solution, _renamed_reference, _REPLAY, _RTLLM_COUNTS,
                                             _RTLLM_FAIL, _SCRIPT, REPLAY_SCRIPT, _SIM_OUT_CHARS, SIMULATORS,
                                             tag_displays, tagged_lines, testbench_top, _verdict, VerilogJob, _X_RULE,
-                                            x_rule_shadow)
+                                            without_dumps, x_rule_shadow)
 from codealign.domains.verilog.syntax import SYNTAX
 from codealign.extraction import Extraction, extract_code
 from codealign.sandbox.job import Job, JobResult, JobStatus
@@ -316,7 +323,7 @@ class VerilogDomain(Domain):
             if isinstance(assets.get("ref"), str) and assets["ref"]:
                 tb, files["trusted/ref.sv"] = x_rule_shadow(tb, assets, suffix, tag)
                 sources.append("trusted/ref.sv")
-        files["trusted/tb.sv"] = tag_displays(tb, tag)
+        files["trusted/tb.sv"] = tag_displays(without_dumps(tb), tag)
         return files, sources, tb
 
     def _script_values(self, task: Task, sources: list[str]) -> dict[str, str]:
@@ -333,7 +340,7 @@ class VerilogDomain(Domain):
                 "IV": iv, "VVP": vvp, "BUILD": build, "RUN": run, "CLEAN": clean,
                 "LINT": _LINT.format(VL=vl, TOP=shlex.quote(task.assets["top_module"])) if self.lint else "",
                 "SRCS": shlex.quote(" ".join(sources)), "TBTOP": shlex.quote(testbench_top(task.assets["test"])),
-                "EVENTS": ""}
+                "PROGRAM": ""}
 
     def _check_options(self, testbench: str, assets: dict) -> dict:
         """The allowlist's per-task options (see :func:`_allowlist_options`) and the preprocessors it compares."""
@@ -437,14 +444,15 @@ class VerilogDomain(Domain):
         return result
 
     batch_size = 8
-    """Candidates of one task simulated together on the replay path (:mod:`codealign.domains.verilog.batch`)."""
+    """Candidates simulated together on the replay path (:mod:`codealign.domains.verilog.batch`)."""
+    batch_tasks = True
 
-    def evaluate_batch(self, task: Task, candidates, backend) -> list[ExecResult | None]:
-        """Candidates of one VerilogEval task in one simulation where they may share it, with the verdicts they
-        get alone; None for each to be judged alone (:mod:`codealign.domains.verilog.batch`)."""
+    def evaluate_batch(self, tasks, candidates, backend) -> list[ExecResult | None]:
+        """Candidates of VerilogEval tasks in one simulation where they may share it, with the verdicts they get
+        alone; None for each to be judged alone (:mod:`codealign.domains.verilog.batch`)."""
         from codealign.domains.verilog.batch import evaluate_batch
 
-        return evaluate_batch(self, task, candidates, backend)
+        return evaluate_batch(self, tasks, candidates, backend)
 
     def _checker(self, backend):
         """The warm check's worker pool for ``backend``, started on first use (see :func:`checker_spec`)."""
@@ -569,8 +577,10 @@ class VerilogDomain(Domain):
     @staticmethod
     def _judge_replay(output: str, tag: str, sim_rc: int, trace_stage: tuple[int, str, bool], verdict) -> ExecResult:
         """The design's tagged samples against the recorded reference's; the verdict's stdout is the design's
-        own output followed by VerilogEval-worded per-output hints and summary."""
-        from codealign.domains.verilog.replay import compare, decode_trace, read_samples, report
+        own output followed by VerilogEval-worded per-output hints and summary. Where the testbench's own guard
+        ended the reference's simulation (a guard trace), a design that runs as long gets ``tb_timeout``, as
+        with the testbench (no hints: no sample is compared)."""
+        from codealign.domains.verilog.replay import compare, decode_trace, design_samples, report
 
         try:
             trace = decode_trace(trace_stage[1]) if trace_stage[2] else None
@@ -578,12 +588,13 @@ class VerilogDomain(Domain):
             trace = None
         if trace is None:
             return verdict(Verdict.SANDBOX_ERROR, "trace_error", error="the recorded reference trace did not arrive")
-        dut = read_samples(tagged_lines(output, tag), [len(bits) for bits in trace["samples"][0]])
-        if dut is None or len(dut) != len(trace["samples"]):
+        dut = design_samples(trace, tagged_lines(output, tag))
+        if dut is None:
             failed = sim_rc != 0
             return verdict(Verdict.RUNTIME_ERROR if failed else Verdict.FAIL,
-                           "simulator_error" if failed else "sample_count", samples=len(trace["samples"]),
-                           design_samples=None if dut is None else len(dut))
+                           "simulator_error" if failed else "sample_count", samples=len(trace["samples"]))
+        if trace.get("end") is not None:
+            return verdict(Verdict.TIMEOUT, "tb_timeout", hints=[])
         result = compare(trace, dut)
         if result["mismatches"] == 0:
             out = verdict(Verdict.PASS, "", 1.0, **result)

@@ -1,7 +1,9 @@
-"""Several candidates of one VerilogEval task judged in one simulation, each verdict the one it gets alone.
+"""Several candidates of VerilogEval tasks judged in one simulation, each verdict the one it gets alone.
 
 On the replay path (VerilogEval format, Icarus, a task whose recording replays), the candidates of one task
-share the recorded stimulus, so one harness can drive them all. :func:`evaluate_batch`:
+share the recorded stimulus, so one harness can drive them all; candidates of several tasks (with equal limits:
+the executor packs tasks that have fewer candidates than :attr:`~codealign.domains.verilog.VerilogDomain.batch_size`)
+get one harness per task in the same simulation. :func:`evaluate_batch`:
 
 1. asks the warm checker (:mod:`codealign.domains.verilog.allowlist`) for each candidate's check, as
    :meth:`~codealign.domains.verilog.VerilogDomain.evaluate` does, plus its batch form
@@ -19,9 +21,10 @@ share the recorded stimulus, so one harness can drive them all. :func:`evaluate_
    deleted, one simulation with fd 3 closed. No member is compiled alone (the second wall of the alone job):
    the build holds the members' renamed texts and a harness whose every name is random, nothing else, so a
    member that fails to compile alone fails the build, and a failed build has every member judged alone,
-   alone compile first. The harness
-   (:func:`~codealign.domains.verilog.reference.replay_harness`) gives each member its own input and output
-   nets and its own random tag;
+   alone compile first. Each task's harness
+   (:func:`~codealign.domains.verilog.reference.replay_harness`) gives each of its members its own input and
+   output nets and its own random tag; with several tasks, a harness that is done sets its flag instead of
+   ending the simulation, and a trusted module ends it once every harness is done;
 4. judges each member on the host from its own tagged rows only, compared against the recording exactly as
    alone, through the same judge.
 
@@ -32,7 +35,9 @@ learn a tag). The stimulus reaches each member at the same simulation times as a
 all members at the instant it samples one alone (``#0`` after the inputs: the other members' processes add
 events to that time step but not between a member's and its sample, as one member has nothing to react to
 another's). Time precision is the finest any member declares; each module still rounds its own delays to
-its own precision, as alone. What could differ is how the run ends; so **any disturbance** (the elaboration
+its own precision, as alone. Several tasks' harnesses add events to the same time steps, which no member reacts
+to; a member whose harness is done keeps running until the last one is, but no row of it is printed any more
+(its harness no longer samples). What could differ is how the run ends; so **any disturbance** (the elaboration
 fails, the build fails or its log shows a coerced ``inout``, the simulator exits
 non-zero or reports an unknown system task, the job ends at a time, memory or output limit or any other way
 than its end, a member with missing, extra or malformed rows) leaves every member to be judged alone
@@ -84,57 +89,96 @@ echo "$t0 $t0 $t2 $EPOCHREALTIME" > times; send times 0 times
 @dataclass
 class _Member:
     index: int
+    task: Task
     candidate: Candidate
     tag: str
     text: str
     top: str
     stages: dict
     check_s: float
+    group: "_Group | None" = None
 
 
-def evaluate_batch(domain, task: Task, candidates: Sequence[Candidate], backend) -> list[ExecResult | None]:
-    """One entry per candidate: its verdict from one shared simulation, identical to judging it alone, or None
-    where it must be judged alone (see the module docstring)."""
+@dataclass
+class _Group:
+    """One task's members, driven by one harness."""
+
+    task: Task
+    recording: object
+    recorded_s: float
+    members: list
+    suffix: str
+
+
+def evaluate_batch(domain, tasks: Sequence[Task], candidates: Sequence[Candidate],
+                   backend) -> list[ExecResult | None]:
+    """One entry per candidate (``tasks[k]`` is ``candidates[k]``'s task): its verdict from one shared
+    simulation, identical to judging it alone, or None where it must be judged alone (see the module
+    docstring)."""
     results: list[ExecResult | None] = [None] * len(candidates)
-    if (task.assets.get("format", "verilogeval") != "verilogeval" or domain.simulator != "iverilog" or domain.lint
-            or not hasattr(backend, "start_worker") or domain.check_toolchain()):
+    if (domain.simulator != "iverilog" or domain.lint or not hasattr(backend, "start_worker")
+            or domain.check_toolchain()):
         return results
-    recording, recorded_s = domain._recording(task, backend)
-    if isinstance(recording, str) or recording.fallback:
+    limits = domain.limits_for(tasks[0])
+    if any(domain.limits_for(task) != limits for task in tasks):
         return results
-    members = _members(domain, task, candidates, backend, results)
+    by_task: dict[str, list[int]] = {}
+    for k, task in enumerate(tasks):
+        by_task.setdefault(task.task_id, []).append(k)
+    groups = []
+    for indices in by_task.values():
+        task = tasks[indices[0]]
+        if task.assets.get("format", "verilogeval") != "verilogeval":
+            continue
+        recording, recorded_s = domain._recording(task, backend)
+        if isinstance(recording, str) or recording.fallback:
+            continue
+        group = _Group(task, recording, recorded_s, [], secrets.token_hex(6))
+        group.members = _members(domain, task, [(k, candidates[k]) for k in indices], backend, results)
+        for member in group.members:
+            member.group = group
+        if group.members:
+            groups.append(group)
+    members = [m for g in groups for m in g.members]
     if len(members) < 2:
         return results
-    limits = domain.limits_for(task)
     elaborated = domain._checker(backend).request(
         {"elaborate": {f"cand{m.index}.i": m.text for m in members}}, limits.wall_s)
     if not elaborated.ok or elaborated.response.get("error") != "":
         return results
-    suffix = secrets.token_hex(6)
-    files: dict[str, str | bytes] = {f"cand{m.index}.i": m.text.encode("latin-1") for m in members}
     from codealign.domains.verilog.reference import replay_harness
 
-    files["trusted/harness.sv"] = replay_harness(recording, [(m.top, m.tag) for m in members], suffix)
+    files: dict[str, str | bytes] = {f"cand{m.index}.i": m.text.encode("latin-1") for m in members}
+    harnesses = [replay_harness(g.recording, [(m.top, m.tag) for m in g.members], g.suffix, finish=len(groups) == 1)
+                 for g in groups]
+    if len(groups) > 1:
+        # the simulation ends when every harness is done, not when the first is (a later member loses no sample)
+        waits = " ".join(f"wait (replay_{g.suffix}.done_{g.suffix} === 1'b1);" for g in groups)
+        harnesses[-1] += f"module join_{secrets.token_hex(6)};\ninitial begin {waits} $finish; end\nendmodule\n"
+    for j, text in enumerate(harnesses):
+        files[f"trusted/harness{j}.sv"] = text
     files["trusted/reset.v"] = "`resetall\n"
     iv, vvp = shutil.which("iverilog") or "iverilog", shutil.which("vvp") or "vvp"
     script = fill_script(_SCRIPT, {
         "IV": shlex.quote(iv), "VVP": shlex.quote(vvp),
-        "SOURCES": " ".join(f"trusted/reset.v cand{m.index}.i" for m in members) + " trusted/harness.sv"})
+        "SOURCES": " ".join([f"trusted/reset.v cand{m.index}.i" for m in members]
+                            + [f"trusted/harness{j}.sv" for j in range(len(groups))])})
     outcome = backend.run(VerilogJob(script=script, files=files, limits=limits, binds=domain.sandbox_binds()))
     stages = parse_stages(outcome.trusted)
-    rows = _rows(outcome, stages, members, recording)
+    rows = _rows(outcome, stages, members)
     if rows is None:
         return results
     shared = {k: v / len(members) for k, v in _job_phases(stages).items()}
     for member, lines in zip(members, rows):
         start = time.perf_counter()
+        group = member.group
         alone_like = JobResult(JobStatus.EXITED, 0, stdout="\n".join(member.tag + ln for ln in lines).encode(),
                                backend=outcome.backend)
         job = VerilogJob(script=":", limits=limits, tag=member.tag, fmt="verilogeval")
         member_stages = {**member.stages, "alone": (0, "", True), "build": (0, "", True), "sim": (0, "", True),
-                         "trace": (0, recording.encoded_trace, True)}
-        result = domain._judge(task, member.candidate, job, alone_like, member_stages, {})
-        phases = {"check": member.check_s, "reference": recorded_s / len(members), **shared,
+                         "trace": (0, group.recording.encoded_trace, True)}
+        result = domain._judge(member.task, member.candidate, job, alone_like, member_stages, {})
+        phases = {"check": member.check_s, "reference": group.recorded_s / len(group.members), **shared,
                   "compare": time.perf_counter() - start}
         result.details["phase_s"] = {k: round(v, 6) for k, v in phases.items()}
         result.details["batch"] = len(members)
@@ -144,12 +188,14 @@ def evaluate_batch(domain, task: Task, candidates: Sequence[Candidate], backend)
     return results
 
 
-def _members(domain, task: Task, candidates: Sequence[Candidate], backend, results: list) -> list[_Member]:
-    """The candidates that may share the simulation, each checked by the warm checker with its batch form; a
-    candidate whose verdict needs no job (empty, too large) gets it in ``results`` as alone."""
+def _members(domain, task: Task, candidates: Sequence[tuple[int, Candidate]], backend,
+             results: list) -> list[_Member]:
+    """The candidates (``(index, candidate)``) of ``task`` that may share the simulation, each checked by the
+    warm checker with its batch form; a candidate whose verdict needs no job (empty, too large) gets it in
+    ``results`` as alone."""
     limits = domain.limits_for(task)
     members = []
-    for k, candidate in enumerate(candidates):
+    for k, candidate in candidates:
         data = domain._design_bytes(task, candidate)
         if isinstance(data, ExecResult):
             results[k] = data
@@ -168,26 +214,24 @@ def _members(domain, task: Task, candidates: Sequence[Candidate], backend, resul
         top = task.assets["top_module"]
         if top not in form.get("modules", ()):
             continue
-        members.append(_Member(k, candidate, f"<@{secrets.token_hex(8)}@>", form["text"], f"{top}_{suffix}", stages,
-                               reply.wall_s))
+        members.append(_Member(k, task, candidate, f"<@{secrets.token_hex(8)}@>", form["text"], f"{top}_{suffix}",
+                               stages, reply.wall_s))
     return members
 
 
-def _rows(outcome: JobResult, stages: dict, members: list[_Member], recording) -> list[list[str]] | None:
+def _rows(outcome: JobResult, stages: dict, members: list[_Member]) -> list[list[str]] | None:
     """Each member's tagged rows (tag removed), or None when anything about the run was not clean."""
-    from codealign.domains.verilog.replay import read_samples
+    from codealign.domains.verilog.replay import design_samples
 
     build = stages.get("build", (1, "", False))
     if (outcome.status is not JobStatus.EXITED or build[0] != 0 or _COERCED.search(build[1])
             or stages.get("sim", (1,))[0] != 0 or _COMPILE_CLASSES[-1][1].search(outcome.text("stderr"))):
         return None
     output = outcome.text("stdout")
-    widths = [len(bits) for bits in recording.trace["samples"][0]]
     rows = []
     for member in members:
         lines = tagged_lines(output, member.tag)
-        samples = read_samples(lines, widths)
-        if samples is None or len(samples) != len(recording.trace["samples"]):
+        if design_samples(member.group.recording.trace, lines) is None:
             return None
         rows.append(lines)
     return rows

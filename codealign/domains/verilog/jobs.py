@@ -25,6 +25,7 @@ _REPLAY = str(Path(__file__).with_name("replay.py"))
 SIMULATORS = ("iverilog", "verilator")
 
 _MODULE_DEF = re.compile(r"\b(?:module|macromodule)\s+([A-Za-z_][A-Za-z0-9_$]*)")
+_DUMP = re.compile(r'\$dump\w*\s*(?:\((?:[^;()"]|"[^"]*"|\([^()]*\))*\))?\s*;')
 _DISPLAY = re.compile(r"(\$(?:display|write|strobe|monitor)[bho]?\s*\(\s*)(?=[^\s)])")
 _MISMATCH = re.compile(r"Mismatches:\s*(\d+)\s+in\s+(\d+)\s+samples")
 _X_RULE = re.compile(r"X-rule samples: (\d+)$")
@@ -113,7 +114,7 @@ fi
 # candidate then runs with the generated harness, or with the testbench where phase 1 cannot be replayed.
 RECORD_STEPS = r"""
 (cd trusted && {IV} -g2012 -o rec.vvp rec_tb.sv ref.sv oracle.sv && {VVP} -n rec.vvp) > trusted/rec.log 2>&1 3>&-
-{PY} -I -B {REPLAY} trusted/replay.json trusted/rec.log trusted/oracle.sv trusted/harness.sv trusted/top {EVENTS} \
+{PY} -I -B {REPLAY} trusted/replay.json trusted/rec.log trusted/oracle.sv trusted/harness.sv trusted/top {PROGRAM} \
   > trusted/trace 3>&-; replay=$?
 send trace $replay trusted/trace
 """
@@ -153,6 +154,12 @@ def reference_solution(task: Task) -> str:
     name = task.assets.get("ref_module") or task.assets.get("ref_top_module") or "RefModule"
     top = task.assets.get("top_module", "TopModule")
     return re.sub(rf"\bmodule\s+{re.escape(name)}\b", f"module {top}", task.assets["ref"])
+
+
+def without_dumps(testbench: str) -> str:
+    """The testbench with every waveform-dump call (``$dumpfile``, ``$dumpvars``, ``$dumpoff``...) made an empty
+    block: no verdict reads a waveform, and writing one costs simulation time and the job's disk."""
+    return _DUMP.sub("begin end", testbench)
 
 
 def tag_displays(testbench: str, tag: str) -> str:

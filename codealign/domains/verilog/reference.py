@@ -18,6 +18,7 @@ key is recorded again, never trusted.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -34,13 +35,15 @@ from typing import Callable, Sequence
 
 from codealign.domains.verilog.jobs import (_REPLAY, _SEND, RECORD_STEPS, _record_files, _renamed_reference,
                                             fill_script, parse_stages)
-from codealign.domains.verilog.replay import decode_events, decode_trace, encode_events, encode_trace, harness
+from codealign.domains.verilog.replay import decode_program, decode_trace, harness
 from codealign.sandbox.job import Job, JobStatus
 from codealign.sandbox.limits import Limits
 from codealign.sandbox.single_flight import SingleFlight
 from codealign.types import Task
 
-_FORMAT = 1
+_FORMAT = 3
+RECORD_OUTPUT_BYTES = 16 << 20
+"""The record job's output limit (its trusted channel carries the reference's events and trace)."""
 
 
 @dataclass(frozen=True)
@@ -54,8 +57,12 @@ class Recording:
     inputs: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
     timescale: str = ""
-    events: tuple = ()
-    """The replayable events ``(kind, time, bits)``: ``I`` the reference's inputs, ``S`` its sampled outputs."""
+    stimulus: str = ""
+    """The harness's statements and the port widths (:func:`~codealign.domains.verilog.replay.encode_program`):
+    the reference's inputs, its sample instants, and where the testbench's own guard ended the simulation
+    (every design that runs that long gets ``tb_timeout``), that end."""
+    encoded_trace: str = ""
+    """The reference's samples (:func:`~codealign.domains.verilog.replay.encode_trace`)."""
     keep: bool = True
     """False for a record job stopped at a limit (under load it may pass next time): used, never stored."""
 
@@ -63,17 +70,16 @@ class Recording:
     def trace(self) -> dict:
         """The reference's samples as :func:`~codealign.domains.verilog.replay.compare` takes them (any
         design's rows compare against these)."""
-        samples = [(t, bits) for kind, t, bits in self.events if kind == "S"]
-        return {"outputs": list(self.outputs), "times": [t for t, _ in samples], "samples": [b for _, b in samples]}
+        return decode_trace(self.encoded_trace, list(self.outputs))
 
     @functools.cached_property
-    def encoded_trace(self) -> str:
-        return encode_trace(self.events, list(self.outputs))
+    def _program(self) -> tuple[list, dict[str, int]]:
+        return decode_program(self.stimulus, list(self.inputs), list(self.outputs))
 
     def to_json(self) -> str:
         return json.dumps({"format": _FORMAT, "key": self.key, "fallback": self.fallback, "inputs": self.inputs,
-                           "outputs": self.outputs, "timescale": self.timescale,
-                           "events": encode_events(self.events)})
+                           "outputs": self.outputs, "timescale": self.timescale, "stimulus": self.stimulus,
+                           "trace": self.encoded_trace})
 
     @classmethod
     def from_json(cls, text: str, key: str) -> "Recording":
@@ -81,24 +87,27 @@ class Recording:
         data = json.loads(text)
         names = [data.get("inputs"), data.get("outputs")]
         if (not isinstance(data, dict) or data.get("format") != _FORMAT or data.get("key") != key
-                or not isinstance(data.get("fallback"), str) or not isinstance(data.get("timescale"), str)
+                or not all(isinstance(data.get(k), str) for k in ("fallback", "timescale", "stimulus", "trace"))
                 or not all(isinstance(n, list) and all(isinstance(x, str) for x in n) for n in names)):
             raise ValueError("not a recording of this key")
-        events = decode_events(data["events"])
-        if not data["fallback"] and (not events or any(
-                len(bits) != len(names[0] if kind == "I" else names[1]) for kind, _, bits in events)):
-            raise ValueError("recording events do not match its ports")
-        return cls(key, data["fallback"], tuple(names[0]), tuple(names[1]), data["timescale"], tuple(events))
+        recording = cls(key, data["fallback"], tuple(names[0]), tuple(names[1]), data["timescale"],
+                        data["stimulus"], data["trace"])
+        if not recording.fallback:
+            recording.trace, recording._program  # noqa: B018 (decoded and checked against the ports now)
+        return recording
 
 
-def replay_harness(recording: Recording, designs: Sequence[tuple[str, str]], suffix: str | None = None) -> str:
+def replay_harness(recording: Recording, designs: Sequence[tuple[str, str]], suffix: str | None = None,
+                   finish: bool = True) -> str:
     """A harness replaying ``recording``'s stimulus into each design (``(top module name, tag)``): each has
     its own input and output nets and prints its samples behind its own tag. Every name it declares ends in
-    ``suffix`` (fresh random by default); its module is ``replay_<suffix>``."""
+    ``suffix`` (fresh random by default); its module is ``replay_<suffix>``; ``finish`` as
+    :func:`~codealign.domains.verilog.replay.harness`'s."""
     if recording.fallback:
         raise ValueError(f"the recording cannot be replayed ({recording.fallback})")
-    return harness(recording.events, list(recording.inputs), list(recording.outputs), list(designs),
-                   recording.timescale, suffix or secrets.token_hex(6))
+    steps, widths = recording._program
+    return harness(steps, widths, list(recording.inputs), list(recording.outputs), list(designs),
+                   recording.timescale, suffix or secrets.token_hex(6), finish)
 
 
 def recording_key(task: Task, fingerprint: str, simulator: str) -> str:
@@ -193,8 +202,10 @@ def record(task: Task, key: str, backend, binds: tuple[str, ...], limits: Limits
         return Recording(key, "testbench shape")
     config = json.loads(files["trusted/replay.json"])
     values = {"IV": shlex.quote(config["iverilog"]), "VVP": shlex.quote(config["vvp"]),
-              "PY": shlex.quote(sys.executable), "REPLAY": shlex.quote(_REPLAY), "EVENTS": "trusted/events"}
-    script = _SEND + fill_script(RECORD_STEPS, values) + "[ $replay -eq 0 ] && send events 0 trusted/events\n"
+              "PY": shlex.quote(sys.executable), "REPLAY": shlex.quote(_REPLAY), "PROGRAM": "trusted/program"}
+    script = _SEND + fill_script(RECORD_STEPS, values) + "[ $replay -eq 0 ] && send program 0 trusted/program\n"
+    # no candidate runs here: the reference's events may be larger than a candidate job's output
+    limits = dataclasses.replace(limits, output_bytes=max(limits.output_bytes, RECORD_OUTPUT_BYTES))
     outcome = backend.run(Job(script=script, files=files, limits=limits, binds=binds))
     stages = parse_stages(outcome.trusted)
     if outcome.status in (JobStatus.TIMEOUT, JobStatus.MEMORY, JobStatus.OUTPUT_LIMIT):
@@ -205,9 +216,12 @@ def record(task: Task, key: str, backend, binds: tuple[str, ...], limits: Limits
     rc, text, _ = stages["trace"]
     if rc != 0:
         return Recording(key, text.strip()[:200] or f"exit {rc}")
+    if not (stages["trace"][2] and stages.get("program", (0, "", False))[2]):
+        return Recording(key, "recording too large")
+    recording = Recording(key, "", tuple(config["inputs"]), tuple(config["outputs"]), config["timescale"],
+                          stages["program"][1], text.strip())
     try:
-        events = decode_events(stages["events"][1])
-        decode_trace(text)
-    except (KeyError, ValueError):
+        recording.trace, recording._program  # noqa: B018 (decoded and checked against the ports now)
+    except ValueError:
         return "recording the reference failed: the recorded trace did not arrive whole"
-    return Recording(key, "", tuple(config["inputs"]), tuple(config["outputs"]), config["timescale"], tuple(events))
+    return recording
