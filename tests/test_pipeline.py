@@ -14,7 +14,7 @@ from codealign.domains import preset_names
 from codealign.jsonl import read_completed
 PRESETS = tuple(preset_names())
 
-SMOKE = ["max_tasks=3", "sft.max_steps=3", "sample.n=2", "sample.max_new_tokens=24", "eval.max_tasks=2",
+SMOKE = ["rounds=1", "max_tasks=3", "sft.max_steps=3", "sample.n=2", "sample.max_new_tokens=24", "eval.max_tasks=2",
          "eval.n=1", "eval.seeds=[1]", "round_steps=1", "probe_tasks=0", "mutants_per_task=1", "control=none"]
 STAGES = ("tasks", "sft", "eval_before", "generate", "execute", "pairs", "dpo", "eval_after", "report")
 """The stages of a run with one round of DPO and no control."""
@@ -106,9 +106,10 @@ def _kill_when(argv, ready, timeout=300):
 @pytest.mark.slow
 def test_sigkill_during_execution_then_rerun_keeps_the_verdicts_and_completes(tmp_path):
     run_dir, cache = tmp_path / "run", tmp_path / "cache.sqlite"
-    argv = ["run", "verilog", "--run-dir", str(run_dir), "--cache", str(cache), "--workers", "1", "max_tasks=6",
-            "sft_enabled=false", "sample.n=8", "sample.max_new_tokens=16", "eval.max_tasks=2", "eval.n=1",
-            "eval.seeds=[1]", "round_steps=1", "probe_tasks=0", "mutants_per_task=2", "control=none", "round_tasks=unseen"]
+    argv = ["run", "verilog", "--run-dir", str(run_dir), "--cache", str(cache), "--workers", "1", "rounds=1",
+            "max_tasks=6", "sft_enabled=false", "sample.n=8", "sample.max_new_tokens=16", "eval.max_tasks=2",
+            "eval.n=1", "eval.seeds=[1]", "round_steps=1", "probe_tasks=0", "mutants_per_task=2", "control=none",
+            "round_tasks=unseen"]
     verdicts = run_dir / "verdicts.jsonl"
 
     def mid_execute():
