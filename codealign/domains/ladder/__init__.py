@@ -94,7 +94,11 @@ class LadderDomain(Domain):
         return draw_seed(DRAW_PURPOSE, task, self.normalize(candidate.completion))
 
     def extract(self, text: str, truncated: bool = False) -> Extraction:
-        return extract_code(text, self.name, self.fence_tags, extract_ladder, truncated=truncated)
+        # No final newline, as the references the warm-ups train on end: RFT and DPO train on this text, and a newline
+        # the model never wrote before its end taught it to write rung after rung (README, Results).
+        extraction = extract_code(text, self.name, self.fence_tags, extract_ladder, truncated=truncated)
+        extraction.code = extraction.code.rstrip("\n")
+        return extraction
 
     def judge(self, task: Task, candidate: Candidate, job: Job, result: JobResult) -> ExecResult:
         base = dict(task_id=task.task_id, candidate_id=candidate.candidate_id, stderr=result.text("stderr")[-4000:],
