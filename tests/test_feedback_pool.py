@@ -13,8 +13,8 @@ from codealign.types import Task
 
 pytestmark = pytest.mark.slow
 
-TINY = ["--no-cache", "max_tasks=4", "sample.n=2", "sample.max_new_tokens=24", "eval.max_tasks=2", "eval.n=1",
-        "eval.seeds=[1]", "eval.train_tasks=0", "round_steps=2", "probe_tasks=0"]
+TINY = ["--no-cache", "rounds=1", "max_tasks=4", "sample.n=2", "sample.max_new_tokens=24", "eval.max_tasks=2",
+        "eval.n=1", "eval.seeds=[1]", "eval.train_tasks=0", "round_steps=2", "probe_tasks=0"]
 
 
 @pytest.fixture(scope="module")

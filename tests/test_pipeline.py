@@ -127,9 +127,10 @@ def test_sigkill_during_execution_then_rerun_keeps_the_verdicts_and_completes(tm
 @pytest.mark.slow
 def test_sigkill_during_training_then_rerun_resumes_from_the_checkpoint(tmp_path):
     run_dir = tmp_path / "run"
-    argv = ["run", "ladder", "--run-dir", str(run_dir), "--no-cache", "max_tasks=3", "sft_enabled=false",
-            "sample.n=2", "sample.max_new_tokens=16", "eval.max_tasks=2", "eval.n=1", "eval.seeds=[1]",
-            "round_steps=6", "dpo.save_steps=1", "probe_tasks=0", "mutants_per_task=2", "control=none", "round_tasks=unseen"]
+    argv = ["run", "ladder", "--run-dir", str(run_dir), "--no-cache", "rounds=1", "method=dpo", "max_tasks=3",
+            "sft_enabled=false", "sample.n=2", "sample.max_new_tokens=16", "eval.max_tasks=2", "eval.n=1",
+            "eval.seeds=[1]", "round_steps=6", "dpo.save_steps=1", "probe_tasks=0", "mutants_per_task=2",
+            "control=none", "round_tasks=unseen"]
 
     def mid_training():
         return any((run_dir / "dpo").glob("stage-*/checkpoint-2")) and not (run_dir / "stages/dpo.json").exists()
