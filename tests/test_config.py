@@ -162,6 +162,14 @@ def test_domain_preset_and_overrides_apply_over_the_stage_defaults():
     assert (cfg.sft.max_steps, cfg.dpo.learning_rate, cfg.round_steps) == (150, 1e-5, 3)
 
 
+def test_a_named_benchmark_replaces_the_domains_default_evaluation_draw():
+    from codealign.pipeline import EvalConfig, make_config
+
+    assert make_config("verilog").eval.heldout_tasks > 0
+    cfg = make_config("verilog", overrides=["eval.benchmark=verilogeval", "eval.data=x"])
+    assert (cfg.eval.heldout_tasks, cfg.eval.max_tasks) == (EvalConfig.heldout_tasks, EvalConfig.max_tasks)
+
+
 @pytest.mark.parametrize("override, message", [
     ("dpo.bta=0.2", r"dpo\.bta: unknown config key; did you mean dpo\.beta\?"),
     ("dpo.beta=-1", r"^dpo: beta must be > 0"),

@@ -13,14 +13,15 @@ from codealign.types import Task
 
 pytestmark = pytest.mark.slow
 
-TINY = ["--no-cache", "max_tasks=4", "sample.n=2", "sample.max_new_tokens=24", "eval.max_tasks=2", "eval.n=1",
-        "eval.seeds=[1]", "eval.train_tasks=0", "round_steps=2", "probe_tasks=0"]
+TINY = ["--no-cache", "rounds=1", "max_tasks=4", "sample.n=2", "sample.max_new_tokens=24", "eval.heldout_tasks=0",
+        "eval.max_tasks=2", "eval.n=1", "eval.seeds=[1]", "eval.train_tasks=0", "round_steps=2"]
+DPO = ["method=rft+dpo", "probe_tasks=0"]
 
 
 @pytest.fixture(scope="module")
 def feedback_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("feedback") / "run"
-    codealign("run", "ladder", "--run-dir", str(run_dir), *TINY, "method=rft+dpo", "control=sft")
+    codealign("run", "ladder", "--run-dir", str(run_dir), *TINY, *DPO, "control=sft")
     return run_dir
 
 
@@ -46,7 +47,7 @@ def test_no_training_row_derives_from_a_feedback_reference(feedback_run):
     assert candidates and {c["candidate_id"] for c in candidates} == sampled  # no reference, no mutant
     for pair in read_completed(feedback_run / "pairs.jsonl"):
         assert {pair["metadata"]["chosen_id"], pair["metadata"]["rejected_id"]} <= sampled
-    run = Run(make_config("ladder", overrides=TINY[1:] + ["method=rft+dpo"]), feedback_run)
+    run = Run(make_config("ladder", overrides=TINY[1:] + DPO), feedback_run)
     stripped = json.dumps([t.to_dict() for t in run.training_tasks()])
     assert not any(ref in stripped for ref in references) and '"assets": {}' in stripped
     rows = control_rows(run, run.tasks("control_tasks.jsonl"))

@@ -192,3 +192,12 @@ def test_extractor_keeps_a_line_starting_with_any_element_the_grammar_knows(rung
     answer = f"Here is the program:\n```\nNO(x) OUT(y)\n{rung}\n```\nIt works."
     extraction = LadderDomain().extract(answer)
     assert extraction.code.strip("\n").split("\n") == ["NO(x) OUT(y)", rung]
+
+
+def test_a_clean_answer_is_trained_on_as_written_ending_as_the_references_do():
+    from codealign.domains.candidates import make_candidate
+
+    task = next(t for t in bundled_tasks("train") if "\n" in LadderDomain().reference_solution(t))
+    reference = LadderDomain().reference_solution(task)
+    candidate = make_candidate(task, reference, {"finish_reason": "eos"})
+    assert candidate.completion == reference and "raw" not in candidate.metadata

@@ -14,8 +14,9 @@ from codealign.domains import preset_names
 from codealign.jsonl import read_completed
 PRESETS = tuple(preset_names())
 
-SMOKE = ["max_tasks=3", "sft.max_steps=3", "sample.n=2", "sample.max_new_tokens=24", "eval.max_tasks=2",
-         "eval.n=1", "eval.seeds=[1]", "round_steps=1", "probe_tasks=0", "mutants_per_task=1", "control=none"]
+SMOKE = ["rounds=1", "max_tasks=3", "sft.max_steps=3", "sample.n=2", "sample.max_new_tokens=24",
+         "eval.heldout_tasks=0", "eval.max_tasks=2", "eval.n=1", "eval.seeds=[1]", "round_steps=1", "probe_tasks=0",
+         "mutants_per_task=1", "control=none"]
 STAGES = ("tasks", "sft", "eval_before", "generate", "execute", "pairs", "dpo", "eval_after", "report")
 """The stages of a run with one round of DPO and no control."""
 DOMAIN_OF = {"veriprefer": "verilog", "synthcoder": "python", "smart-llama-dpo": "solidity", "ladder": "ladder"}
@@ -106,9 +107,10 @@ def _kill_when(argv, ready, timeout=300):
 @pytest.mark.slow
 def test_sigkill_during_execution_then_rerun_keeps_the_verdicts_and_completes(tmp_path):
     run_dir, cache = tmp_path / "run", tmp_path / "cache.sqlite"
-    argv = ["run", "verilog", "--run-dir", str(run_dir), "--cache", str(cache), "--workers", "1", "max_tasks=6",
-            "sft_enabled=false", "sample.n=8", "sample.max_new_tokens=16", "eval.max_tasks=2", "eval.n=1",
-            "eval.seeds=[1]", "round_steps=1", "probe_tasks=0", "mutants_per_task=2", "control=none", "round_tasks=unseen"]
+    argv = ["run", "verilog", "--run-dir", str(run_dir), "--cache", str(cache), "--workers", "1", "rounds=1",
+            "max_tasks=6", "sft_enabled=false", "sample.n=8", "sample.max_new_tokens=16", "eval.max_tasks=2",
+            "eval.n=1", "eval.seeds=[1]", "round_steps=1", "probe_tasks=0", "mutants_per_task=2", "control=none",
+            "round_tasks=unseen"]
     verdicts = run_dir / "verdicts.jsonl"
 
     def mid_execute():
@@ -126,9 +128,10 @@ def test_sigkill_during_execution_then_rerun_keeps_the_verdicts_and_completes(tm
 @pytest.mark.slow
 def test_sigkill_during_training_then_rerun_resumes_from_the_checkpoint(tmp_path):
     run_dir = tmp_path / "run"
-    argv = ["run", "ladder", "--run-dir", str(run_dir), "--no-cache", "max_tasks=3", "sft_enabled=false",
-            "sample.n=2", "sample.max_new_tokens=16", "eval.max_tasks=2", "eval.n=1", "eval.seeds=[1]",
-            "round_steps=6", "dpo.save_steps=1", "probe_tasks=0", "mutants_per_task=2", "control=none", "round_tasks=unseen"]
+    argv = ["run", "ladder", "--run-dir", str(run_dir), "--no-cache", "rounds=1", "method=dpo", "max_tasks=3",
+            "sft_enabled=false", "sample.n=2", "sample.max_new_tokens=16", "eval.heldout_tasks=0",
+            "eval.max_tasks=2", "eval.n=1", "eval.seeds=[1]", "round_steps=6", "dpo.save_steps=1", "probe_tasks=0",
+            "mutants_per_task=2", "control=none", "round_tasks=unseen"]
 
     def mid_training():
         return any((run_dir / "dpo").glob("stage-*/checkpoint-2")) and not (run_dir / "stages/dpo.json").exists()

@@ -10,8 +10,8 @@ from test_pipeline import _kill_when, codealign
 
 pytestmark = pytest.mark.slow
 
-TINY = ["max_tasks=4", "sample.n=2", "sample.max_new_tokens=16", "eval.max_tasks=2", "eval.n=1", "eval.seeds=[1]",
-        "eval.train_tasks=0", "probe_tasks=0", "method=grpo", "control=none"]
+TINY = ["rounds=1", "max_tasks=4", "sample.n=2", "sample.max_new_tokens=16", "eval.heldout_tasks=0", "eval.max_tasks=2",
+        "eval.n=1", "eval.seeds=[1]", "eval.train_tasks=0", "probe_tasks=0", "method=grpo", "control=none"]
 
 
 def _marker(run_dir, stage):

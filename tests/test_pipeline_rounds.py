@@ -13,9 +13,9 @@ from codealign.errors import UserError
 from codealign.jsonl import read_completed
 
 # mutants_per_task=1 executes each task's reference too: a passing sample every round, so RFT has rows and DPO pairs.
-TINY = ["--no-cache", "max_tasks=2", "sft_enabled=false", "sample.n=2", "sample.max_new_tokens=16", "eval.max_tasks=2",
-        "eval.n=1", "eval.seeds=[1]", "eval.train_tasks=2", "round_steps=2", "probe_tasks=0", "mutants_per_task=1",
-        "rounds=2", "round_tasks=unseen"]
+TINY = ["--no-cache", "max_tasks=2", "sft_enabled=false", "sample.n=2", "sample.max_new_tokens=16",
+        "eval.heldout_tasks=0", "eval.max_tasks=2", "eval.n=1", "eval.seeds=[1]", "eval.train_tasks=2", "round_steps=2",
+        "probe_tasks=0", "mutants_per_task=1", "rounds=2", "round_tasks=unseen"]
 
 
 def _weights(model_dir):

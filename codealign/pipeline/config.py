@@ -278,13 +278,16 @@ class PipelineConfig:
 
 def make_config(domain: str, preset: str | None = None, config_file: str | None = None,
                 overrides: list[str] = ()) -> PipelineConfig:
-    """The domain's ``run_defaults``, then the preset, the config file and the overrides."""
+    """The domain's ``run_defaults``, then the preset, the config file and the overrides. An ``eval.benchmark``
+    named by any of these replaces the defaults' choice of evaluation tasks (``eval.heldout_tasks``,
+    ``eval.max_tasks``)."""
     import copy
 
     from codealign.config import deep_merge
     from codealign.domains import domain_class, preset_data
 
-    data: dict[str, Any] = copy.deepcopy(dict(domain_class(domain).run_defaults))
+    defaults: dict[str, Any] = copy.deepcopy(dict(domain_class(domain).run_defaults))
+    data: dict[str, Any] = {}
     if preset:
         owner, found = preset_data(preset)
         if owner != domain:
@@ -294,6 +297,10 @@ def make_config(domain: str, preset: str | None = None, config_file: str | None 
         data = deep_merge(data, load_yaml(config_file))
     data["domain"] = domain
     data = apply_overrides(data, list(overrides))
+    if isinstance(data.get("eval"), dict) and data["eval"].get("benchmark"):
+        for key in ("heldout_tasks", "max_tasks"):
+            defaults.get("eval", {}).pop(key, None)
+    data = deep_merge(defaults, data)
     return build(PipelineConfig, deep_merge(stage_defaults(data), data))
 
 
