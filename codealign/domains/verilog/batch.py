@@ -103,7 +103,6 @@ class _Member:
 class _Group:
     """One task's members, driven by one harness."""
 
-    task: Task
     recording: object
     recorded_s: float
     members: list
@@ -133,7 +132,7 @@ def evaluate_batch(domain, tasks: Sequence[Task], candidates: Sequence[Candidate
         recording, recorded_s = domain._recording(task, backend)
         if isinstance(recording, str) or recording.fallback:
             continue
-        group = _Group(task, recording, recorded_s, [], secrets.token_hex(6))
+        group = _Group(recording, recorded_s, [], secrets.token_hex(6))
         group.members = _members(domain, task, [(k, candidates[k]) for k in indices], backend, results)
         for member in group.members:
             member.group = group
