@@ -1,44 +1,41 @@
-"""The controlled experiment of issues 14 and 29: which on-policy method improves the Verilog policy, and by how much?
+"""The controlled experiment of issues 14 and 29: which on-policy method improves a family's policy, and by how much?
 
-Since issue 29 the rounds sample ``codealign run``'s default round tasks: 64 tasks of the family's ``feedback``
-pool (held-out tasks sharing no (family, params) and no prompt with the 144 evaluation tasks; judge-only, no
-reference reaches training), and ``grpo`` (TRL's GRPOTrainer with the execution reward, the same completions
-sampled and optimizer steps per round) is a variant. Issue 14's setting, below, is the extra override
-``round_tasks=unseen``; the "train" columns are the run's round tasks (the feedback pool's, by default).
-
-Every variant is ``codealign run verilog`` itself (:func:`codealign.pipeline.run_pipeline`) with the
-overrides in :data:`VARIANTS` on top of :data:`COMMON`: from the shipped Verilog warm-up (held-out pass@1
-0.354 at its plateau), ``rounds`` on-policy rounds, each sampling the round's train tasks (train-split tasks
-the warm-up never saw) from the current policy, executing them with the real judge and training
-``round_steps`` optimizer steps, whatever the method (the collapse monitor is off, so no run stops early and
-every variant trains the same number of steps, except in a round that yields no pair or passing sample at
-all: that round trains 0 steps, and the report's steps column shows it). After every round the policy is evaluated on 144
-held-out tasks of the family (``eval.heldout_tasks``: the 72 bundled ones and 72 more of the held-out split) and
-on all 64 of the run's train tasks (2 evaluation seeds x 4 samples, T = 0.8). Why so many: on the bundled 72
-alone, two variants' round-3 comparisons had SEs of 0.032–0.039, and the report's variance lines put 3 % of
-such a comparison's variance on evaluation sampling and 20–27 % on the training seed; the rest is between tasks
-(a variant collapses on some tasks and not on others), which only more tasks narrow.
+Every variant is ``codealign run DOMAIN`` itself (``--domain``, default verilog; :func:`codealign.pipeline.run_pipeline`)
+with the overrides in :data:`VARIANTS` on top of :data:`COMMON`: from the family's shipped warm-up, 3 on-policy
+rounds, each sampling the domain's default round tasks (verilog and ladder: 128 tasks of the ``feedback`` pool x 8
+samples; held-out tasks sharing no (family, params) and no prompt with the evaluation tasks, judge-only: no
+reference reaches training) from the current policy, executing them with the real judge and training
+``round_steps`` (40) optimizer steps, whatever the method (the collapse monitor is off, so no run stops early and
+every variant trains the same number of steps, except in a round that yields no pair or passing sample at all:
+that round trains 0 steps, and the report's steps column shows it). ``grpo`` (TRL's GRPOTrainer with the
+execution reward) samples inside training: the same 8 completions per prompt and 40 optimizer steps per round, over
+``ceil(128 / 40) = 4`` prompts a step (1280 completions a round against the others' 1024). After the last round the
+policy is evaluated on 144 held-out tasks (2 evaluation seeds x the domain's evaluation samples, T = 0.8) and on
+16 of the run's round tasks; ``--every-round`` evaluates after every round, and on 64 round tasks, as issue 14's
+table was taken (with ``round_tasks=unseen max_tasks=64 sample.n=4``, issue 14's setting). ``rft`` also trains the
+matched continued-SFT control (the same optimizer steps on the labelled train split's references: all a user
+without execution feedback could do); every variant of a seed is compared with it.
 
 Each variant runs once per training seed (``--seeds``: the run's ``seed``, which draws its round tasks and
-seeds its training, and ``sample.seed``). Reported per variant and round, over the seeds present: pass@1 on
-held-out and train tasks, the paired difference against the start and against RFT of the same round (per-task
-differences averaged over seeds, SE over tasks), compile-error and truncation rates, pairs or rows trained.
-The report ends with how many comparisons keep a paired SE ≤ 0.03 and, for the widest three, how much of
-their variance evaluation sampling and the training seed explain. ``--confirm VARIANT`` re-evaluates the
-last-round policies of VARIANT and RFT of every seed on fresh evaluation seeds (3001, 3002) and reports their
-paired difference: the check a winner passes before it becomes a default.
+seeds its training, and ``sample.seed``). A variant's run starts from a copy of RFT's stages that no variant
+changes (:data:`SHARED_STAGES`: the start's evaluation, round 1's samples and verdicts), so each seed evaluates the
+start and samples round 1 once. Reported per variant, over the seeds present: pass@1 on held-out and round tasks,
+the paired difference against the start, RFT and the SFT control (per-task differences averaged over seeds, SE
+over tasks), compile-error and truncation rates, the pass rate of each round's samples (``pool``), pairs or rows
+trained. Why 144 held-out tasks: on issue 14's bundled 72 alone, two round-3 comparisons had SEs of 0.032–0.039,
+and evaluation sampling explained 3 % of such a comparison's variance and the training seed 20–27 %; the rest is
+between tasks, which only more tasks narrow. The report ends with how many comparisons keep a paired SE ≤ 0.03
+and, for the widest three, how much of their variance evaluation sampling and the training seed explain.
+``--confirm VARIANT`` re-evaluates the last-round policies of VARIANT and RFT of every seed on fresh evaluation
+seeds (3001, 3002) and reports their paired difference: the check a winner passes before it becomes a default.
 
 Everything lives in ``--run-dir`` (one pipeline run directory per variant and seed, one shared verdict cache);
-rerunning resumes, and ``--variants`` / ``--seeds`` run it in parts: the report covers what exists (runs go
-variant by variant, each over every seed, RFT first; processes on ``--seeds 0``, ``--seeds 1`` and ``--seeds 2``
-share the cache and the cores). Three training seeds, not the issue's two: with two, one comparison of 102
-(pass-only's round-3 train gain) kept an SE of 0.031, above the 0.03 bound, and more train tasks than the
-run's 64 do not exist. 7–13 min a run on 2 cores with two processes (83 min for the 18 runs of two seeds),
-19–26 min with three (6–10 min with three when the verdict cache already holds a run's verdicts: 27 runs in
-71 min); not part of CI. Runs are reproducible on one machine: rerunning a seed reproduces its
-figures (a rerun of seeds 0 and 1 of seven variants matched every figure of the first run to within 0.001).
+rerunning resumes, and ``--variants`` / ``--seeds`` run it in parts: the report covers what exists (runs go seed
+by seed, RFT first). Wall times are in the README; not part of CI. Runs are reproducible on one machine:
+rerunning a seed reproduces its figures.
 
-Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/alignment_effect.py --run-dir runs/alignment``
+Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/alignment_effect.py --domain verilog --variants
+rft,dpo+nll,grpo --run-dir runs/alignment-verilog``
 """
 
 from __future__ import annotations
@@ -56,15 +53,17 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-COMMON = ["rounds=3", "round_steps=40", "max_tasks=64", "sample.n=4", "eval.every_round=true",
-          "eval.heldout_tasks=144", "eval.max_tasks=0", "eval.train_tasks=64", "control=none", "dpo.monitor=false",
-          "probe_tasks=0"]
-"""Shared by every variant: 3 rounds of 40 steps on 64 round tasks x 4 samples (the pipeline's defaults when the
-experiment's figures were taken; verilog's default run now samples 128 x 8), every round evaluated on 144
-held-out and 64 train tasks, no early stop."""
+COMMON = ["rounds=3", "round_steps=40", "eval.heldout_tasks=144", "eval.max_tasks=0", "control=none",
+          "dpo.monitor=false", "probe_tasks=0"]
+"""Shared by every variant: 3 rounds of 40 steps on the domain's default round tasks and samples (verilog and
+ladder: 128 feedback-pool tasks x 8), evaluated after the last round on 144 held-out tasks, no early stop.
+``--every-round`` evaluates every round (and on 64 round tasks), as issue 14's table was taken."""
+
+EVERY_ROUND = ["eval.every_round=true", "eval.train_tasks=64"]
+"""``--every-round``'s extra overrides."""
 
 VARIANTS: dict[str, list[str]] = {
-    "rft": ["method=rft"],
+    "rft": ["method=rft", "control=sft"],
     "rft+dpo": ["method=rft+dpo"],
     "dpo+nll": ["method=dpo"],
     "dpop": ["method=dpo", "dpo.dpop_lambda=5.0"],
@@ -76,7 +75,9 @@ VARIANTS: dict[str, list[str]] = {
     "pass-only": ["method=dpo", "pairs.chosen_must_pass=true"],
     "grpo": ["method=grpo"],
 }
-"""The variants, as overrides of ``codealign run verilog``. The pipeline's DPO carries an NLL anchor on the chosen
+"""The variants, as overrides of ``codealign run DOMAIN``. ``rft`` also trains the run's matched continued-SFT
+control (``control=sft``: the same optimizer steps on the labelled train split), which no method's training
+reads; every variant of a seed is compared with it. The pipeline's DPO carries an NLL anchor on the chosen
 side (``dpo.nll_alpha=1.0``), so ``dpo+nll`` is iterative DPO with NLL anchor and every other DPO variant is it
 with one change: the DPO-Positive penalty, the edit mask, ranked multi-pair DPO, two Curry-DPO stages (large score
 gap first), TRL's IPO loss instead of the sigmoid one, or only pairs whose chosen sample passes (so the anchor
@@ -94,45 +95,84 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def config_for(variant: str, seed: int, extra: list[str]):
+def config_for(domain: str, variant: str, seed: int, extra: list[str]):
     from codealign.pipeline import make_config
 
-    return make_config("verilog", overrides=[*COMMON, *VARIANTS[variant], f"seed={seed}", f"sample.seed={seed}",
-                                             *extra])
+    return make_config(domain, overrides=[*COMMON, *VARIANTS[variant], f"seed={seed}", f"sample.seed={seed}",
+                                          *extra])
 
 
-def run_one(run_dir: Path, variant: str, seed: int, extra: list[str], cache: Path) -> None:
+SHARED_STAGES = ("tasks", "sft", "eval_before", "generate", "execute")
+"""Stages whose config slice no variant changes: a variant's run starts from a copy of RFT's (same seed), so the
+start is evaluated once per seed and round 1 samples once (``grpo`` samples inside training and reads none of
+round 1's). A copied stage is reused only where its recorded config hash is this run's; the rest rerun."""
+
+
+def seed_from_rft(rft_dir: Path, run_dir: Path) -> None:
+    """Copy RFT's finished shared stages (their records and outputs, paths rewritten) into a new variant's run."""
+    import shutil
+
+    if run_dir.exists() or not (rft_dir / "stages" / "eval_before.json").is_file():
+        return
+    tmp = run_dir.with_name(run_dir.name + ".seeding")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "stages").mkdir(parents=True)
+    state = json.loads((rft_dir / "state.json").read_text())
+    kept = {k: state[k] for k in SHARED_STAGES if k in state and (rft_dir / "stages" / f"{k}.json").is_file()}
+    for name in kept:
+        text = (rft_dir / "stages" / f"{name}.json").read_text().replace(str(rft_dir), str(run_dir))
+        (tmp / "stages" / f"{name}.json").write_text(text)
+    for item in rft_dir.iterdir():
+        if item.is_file() and item.suffix == ".jsonl" or item.name in ("sft", "base_model"):
+            (shutil.copytree if item.is_dir() else shutil.copy2)(item, tmp / item.name)
+    (tmp / "eval").mkdir()
+    for item in (rft_dir / "eval").glob("before_*"):
+        shutil.copy2(item, tmp / "eval" / item.name)
+    (tmp / "state.json").write_text(json.dumps(kept, indent=2))
+    tmp.rename(run_dir)
+
+
+def run_one(root: Path, domain: str, variant: str, seed: int, extra: list[str], cache: Path) -> None:
     from codealign.pipeline import run_pipeline
 
     t0 = time.monotonic()
+    run_dir = root / f"{variant}-s{seed}"
+    if variant != "rft":
+        seed_from_rft(root / f"rft-s{seed}", run_dir)
     log(f"{variant} seed {seed}: running in {run_dir}")
-    run_pipeline(config_for(variant, seed, extra), run_dir, cache=cache, quiet=True, log=log)
+    run_pipeline(config_for(domain, variant, seed, extra), run_dir, cache=cache, quiet=True, log=log)
     log(f"{variant} seed {seed}: done in {time.monotonic() - t0:.0f} s")
 
 
-def collect(root: Path, variant: str, seed: int, extra: list[str]) -> dict | None:
-    """Per round (0 = the start): the evaluation summary, where its verdicts are, and what the round trained, for
-    the stages of the run that finished with this config; None when its directory does not exist."""
+def collect(root: Path, domain: str, variant: str, seed: int, extra: list[str]) -> dict | None:
+    """Per round (0 = the start): the evaluation summary, where its verdicts are, what the round trained and the
+    pass rate of the round's samples, for the stages of the run that finished with this config (and RFT's
+    control, under ``"control"``); None when its directory does not exist."""
     from codealign.pipeline import EVAL_TAGS, Run
 
     run_dir = root / f"{variant}-s{seed}"
     if not (run_dir / "state.json").is_file():
         return None
-    config = config_for(variant, seed, extra)
+    config = config_for(domain, variant, seed, extra)
     run = Run(config, run_dir, quiet=True)
     rounds: dict[int, dict] = {}
     for r in range(config.rounds + 1):
         name = "eval_before" if r == 0 else ("eval_after" if r == config.rounds else f"eval@{r}")
-        info = run.current(name)
+        info = run.current(name) if name in run.plan else None
         if info is None:
             continue
         at = "" if r <= 1 else f"@{r}"
         trained = {k: run.current(k + at) if k + at in run.plan else None for k in ("pairs", "rft", "dpo", "grpo")}
         tag = EVAL_TAGS[run.plan[name].kind].format(round=r)
+        sampled = run.current(("grpo" if config.method == "grpo" else "execute") + at) if r else None
         rounds[r] = {"eval": info, "pairs": (trained["pairs"] or {}).get("pairs"),
                      "rows": (trained["rft"] or {}).get("rows"),
                      "steps": sum((trained[k] or {}).get("steps", 0) for k in ("rft", "dpo", "grpo")),
+                     "pool": (sampled or {}).get("pass_rate"),
                      "files": (run_dir / "eval", tag, config.eval.seeds)}
+    if "eval_control" in run.plan and (control := run.current("eval_control")) is not None:
+        rounds["control"] = {"eval": control, "files": (run_dir / "eval", EVAL_TAGS["eval_control"],
+                                                        config.eval.seeds)}
     return rounds
 
 
@@ -201,15 +241,19 @@ def mean_of(evals: dict[int, dict], split: str, key: str) -> float:
     return statistics.mean(_split(e, split)[key] for e in evals.values())
 
 
-def report(root: Path, variants: list[str], seeds: list[int], extra: list[str], confirm: dict | None) -> str:
-    found = {(v, s): collect(root, v, s, extra) for v in variants for s in seeds}
+def report(root: Path, domain: str, variants: list[str], seeds: list[int], extra: list[str],
+           confirm: dict | None) -> str:
+    found = {(v, s): collect(root, domain, v, s, extra) for v in variants for s in seeds}
     found = {k: r for k, r in found.items() if r}
     start = {s: r[0]["eval"] for (v, s), r in found.items() if 0 in r}
+    control = {s: found[("rft", s)]["control"]["eval"] for s in seeds if "control" in found.get(("rft", s), {})}
+    last = config_for(domain, "rft", seeds[0], extra).rounds
     rows = []
     for variant in variants:
-        max_round = max((max(r) for (v, _), r in found.items() if v == variant), default=0)
-        for rnd in range(1, max_round + 1):
+        for rnd in range(1, last + 1):
             evals = {s: found[(variant, s)][rnd]["eval"] for s in seeds if rnd in found.get((variant, s), {})}
+            if not evals:
+                continue
             rft = {s: found[("rft", s)][rnd]["eval"] for s in seeds if rnd in found.get(("rft", s), {})}
             row = {"variant": variant, "round": rnd, "seeds": sorted(evals)}
             for split in ("heldout", "train"):
@@ -218,10 +262,12 @@ def report(root: Path, variants: list[str], seeds: list[int], extra: list[str], 
                               "vs_rft": paired(evals, rft, split) if variant != "rft" else None,
                               "compile_error": mean_of(evals, split, "compile_error_rate"),
                               "truncation": mean_of(evals, split, "truncation_rate")}
+            row["heldout"]["vs_control"] = paired(evals, control, "heldout") if rnd == last and control else None
             trained = [found[(variant, s)][rnd] for s in evals]
             row["pairs"] = [t["pairs"] for t in trained]
             row["rows"] = [t["rows"] for t in trained]
             row["steps"] = [t["steps"] for t in trained]
+            row["pool"] = [t["pool"] for t in trained]
             rows.append(row)
 
     def diff(d) -> str:
@@ -230,39 +276,53 @@ def report(root: Path, variants: list[str], seeds: list[int], extra: list[str], 
     def counts(per_seed: list) -> str:
         return "/".join("—" if c is None else str(c) for c in per_seed)
 
-    lines = ["# On-policy rounds on the Verilog family: which method improves the policy?", "",
-             f"Overrides of `codealign run verilog`: `{' '.join(COMMON + extra)}`; variant overrides below. "
+    def rates(per_seed: list) -> str:
+        return "/".join("—" if c is None else f"{c:.2f}" for c in per_seed)
+
+    lines = [f"# On-policy rounds on the {domain} family: which method improves the policy?", "",
+             f"Overrides of `codealign run {domain}`: `{' '.join(COMMON + extra)}`; variant overrides below. "
              f"Training seeds present: {sorted(start)}. Differences are paired over tasks (per-task differences "
-             "averaged over the seeds both sides have): mean ± SE.", ""]
+             "averaged over the seeds both sides have): mean ± SE. \"train\" is the run's round tasks (the "
+             "feedback pool's, by default); \"pool\" the pass rate of the samples each round trained from, per seed.",
+             ""]
     if start:
         lines.append("Start (shipped warm-up): held-out pass@1 "
                      f"{mean_of(start, 'heldout', 'pass@1'):.3f} (compile-err "
                      f"{mean_of(start, 'heldout', 'compile_error_rate'):.3f}), train pass@1 "
                      f"{mean_of(start, 'train', 'pass@1'):.3f}")
         lines.append("")
-    lines += ["| round | variant | seeds | held-out | vs start | vs RFT | compile-err | trunc | train | vs start "
-              "| vs RFT | train compile-err | pairs | RFT rows | steps |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    if control:
+        vs_start = paired(control, start, "heldout")
+        lines += [f"Continued-SFT control (RFT's runs, {last} rounds' optimizer steps on the labelled train split, "
+                  f"seeds {sorted(control)}): held-out pass@1 {mean_of(control, 'heldout', 'pass@1'):.3f}, vs start "
+                  f"{diff(vs_start)}, compile-err {mean_of(control, 'heldout', 'compile_error_rate'):.3f}", ""]
+    lines += ["| round | variant | seeds | held-out | vs start | vs RFT | vs SFT control | compile-err | trunc | train "
+              "| vs start | vs RFT | pool | pairs | RFT rows | steps |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in sorted(rows, key=lambda r: (r["round"], variants.index(r["variant"]))):
         h, t = row["heldout"], row["train"]
         lines.append(
             f"| {row['round']} | {row['variant']} | {len(row['seeds'])} | {h['pass@1']:.3f} | {diff(h['vs_start'])} "
-            f"| {diff(h['vs_rft'])} | {h['compile_error']:.3f} | {h['truncation']:.3f} | {t['pass@1']:.3f} "
-            f"| {diff(t['vs_start'])} | {diff(t['vs_rft'])} | {t['compile_error']:.3f} "
+            f"| {diff(h['vs_rft'])} | {diff(h['vs_control'])} | {h['compile_error']:.3f} | {h['truncation']:.3f} "
+            f"| {t['pass@1']:.3f} | {diff(t['vs_start'])} | {diff(t['vs_rft'])} | {rates(row['pool'])} "
             f"| {counts(row['pairs'])} | {counts(row['rows'])} | {counts(row['steps'])} |")
+    bounded = ("heldout", "train") if "eval.train_tasks=64" in extra else ("heldout",)
     comparisons = [(d[1], f"{row['variant']} r{row['round']} {split} {name}", row, split, name)
-                   for row in rows for split in ("heldout", "train") for name in ("vs_start", "vs_rft")
-                   if (d := row[split][name]) is not None and d[2] >= 2]
+                   for row in rows for split in bounded for name in ("vs_start", "vs_rft", "vs_control")
+                   if (d := row[split].get(name)) is not None and d[2] >= 2]
     if comparisons:
         comparisons.sort(key=lambda c: -c[0])
         within = sum(se <= SE_BOUND for se, *_ in comparisons)
-        lines += ["", f"Paired SEs: {within} of {len(comparisons)} comparisons ≤ {SE_BOUND}; the widest: "
+        unbounded = "" if "train" in bounded else "; 16 round tasks are too few to bound"
+        lines += ["", f"Paired SEs ({' and '.join(bounded)}{unbounded}): "
+                      f"{within} of {len(comparisons)} comparisons ≤ {SE_BOUND}; the widest: "
                       + ", ".join(f"{label} {se:.3f}" for se, label, *_ in comparisons[:3]) + "."]
         for se, label, row, split, name in comparisons[:3]:
             variant, rnd = row["variant"], row["round"]
             mine = {s: found[(variant, s)][rnd]["files"] for s in row["seeds"]}
-            base = {s: found[("rft", s)][0 if name == "vs_start" else rnd]["files"] for s in row["seeds"]
-                    if ("rft", s) in found and (0 if name == "vs_start" else rnd) in found[("rft", s)]}
+            at = {"vs_start": 0, "vs_rft": rnd, "vs_control": "control"}[name]
+            base = {s: found[("rft", s)][at]["files"] for s in row["seeds"]
+                    if ("rft", s) in found and at in found[("rft", s)]}
             parts = variance_parts(mine, base, split)
             share = {k: "—" if v is None else f"{v:.0%}" for k, v in parts.items()}
             lines.append(f"- {label}: variance explained by evaluation sampling {share['sampling']}, by the "
@@ -280,7 +340,7 @@ def report(root: Path, variants: list[str], seeds: list[int], extra: list[str], 
     return text
 
 
-def confirm(root: Path, variant: str, seeds: list[int], extra: list[str], cache: Path) -> dict:
+def confirm(root: Path, domain: str, variant: str, seeds: list[int], extra: list[str], cache: Path) -> dict:
     """The last-round policies of ``variant`` and RFT per seed, evaluated on :data:`CONFIRM_SEEDS` (a pipeline
     run that takes the policy as its ready-made warm-up and stops after ``eval_before``)."""
     from codealign.pipeline import Run, make_config, run_pipeline
@@ -288,12 +348,12 @@ def confirm(root: Path, variant: str, seeds: list[int], extra: list[str], cache:
     evals: dict[str, dict[int, dict]] = {variant: {}, "rft": {}}
     for name in evals:
         for seed in seeds:
-            config = config_for(name, seed, extra)
+            config = config_for(domain, name, seed, extra)
             final = Run(config, root / f"{name}-s{seed}", quiet=True).current("eval_after")
             if final is None:
                 raise SystemExit(f"--confirm: {name} seed {seed} has not finished its {config.rounds} rounds")
-            check = make_config("verilog", overrides=[*COMMON, f"seed={seed}", f"sft.warmup={final['model']}",
-                                                      "eval.seeds=" + json.dumps(CONFIRM_SEEDS), *extra])
+            check = make_config(domain, overrides=[*COMMON, f"seed={seed}", f"sft.warmup={final['model']}",
+                                                   "eval.seeds=" + json.dumps(CONFIRM_SEEDS), *extra])
             log(f"confirm: {name} seed {seed} on evaluation seeds {CONFIRM_SEEDS}")
             out = run_pipeline(check, root / "confirm" / f"{name}-s{seed}", stages=["tasks", "sft", "eval_before"],
                                cache=cache, quiet=True, log=log)
@@ -306,6 +366,9 @@ def confirm(root: Path, variant: str, seeds: list[int], extra: list[str], cache:
 def main(argv=None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run-dir", required=True, help="state folder (rerun to resume)")
+    parser.add_argument("--domain", default="verilog", help="the family whose default run the variants change")
+    parser.add_argument("--every-round", action="store_true",
+                        help="evaluate after every round, and on 64 round tasks (issue 14's setting)")
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma list from {', '.join(VARIANTS)}")
     parser.add_argument("--seeds", default="0,1,2", help="training seeds, comma list")
     parser.add_argument("--report-only", action="store_true", help="write the report of what exists, run nothing")
@@ -321,7 +384,8 @@ def main(argv=None) -> str:
         variants.insert(0, "rft")
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s]
-        config_for(variants[0], seeds[0], args.overrides)
+        extra = [*(EVERY_ROUND if args.every_round else []), *args.overrides]
+        config_for(args.domain, variants[0], seeds[0], extra)
     except (ValueError, IndexError) as exc:
         parser.error(f"bad --seeds or override: {exc}")
 
@@ -333,12 +397,12 @@ def main(argv=None) -> str:
     cache = root / "verdicts.sqlite"
     print(f"{os.cpu_count()} cores, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     if not args.report_only:
-        for variant in variants:
-            for seed in seeds:
-                run_one(root / f"{variant}-s{seed}", variant, seed, args.overrides, cache)
-                report(root, variants, seeds, args.overrides, None)
-    checked = confirm(root, args.confirm, seeds, args.overrides, cache) if args.confirm else None
-    text = report(root, variants, seeds, args.overrides, checked)
+        for seed in seeds:
+            for variant in variants:
+                run_one(root, args.domain, variant, seed, extra, cache)
+                report(root, args.domain, variants, seeds, extra, None)
+    checked = confirm(root, args.domain, args.confirm, seeds, extra, cache) if args.confirm else None
+    text = report(root, args.domain, variants, seeds, extra, checked)
     print(text)
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return text

@@ -205,16 +205,39 @@ def test_every_alignment_effect_variant_is_a_distinct_run_with_the_same_optimize
 
     from codealign.pipeline import METHODS, config_hash, stage_plan
 
-    configs = {v: config_for(v, 0, []) for v in VARIANTS}
-    assert len({config_hash(c) for c in configs.values()}) == len(VARIANTS)
-    assert {c.method for c in configs.values()} == set(METHODS)
-    for config in configs.values():
-        assert config.rounds >= 3 and config.eval.every_round and not config.dpo.monitor
-        steps = {}
-        for stage in stage_plan(config).values():
-            if stage.round and not stage.folder.startswith("control/"):
-                steps[stage.round] = steps.get(stage.round, 0) + stage.steps
-        assert steps == {r: config.round_steps for r in range(1, config.rounds + 1)}
+    for domain in ("verilog", "ladder"):
+        configs = {v: config_for(domain, v, 0, []) for v in VARIANTS}
+        assert len({config_hash(c) for c in configs.values()}) == len(VARIANTS)
+        assert {c.method for c in configs.values()} == set(METHODS)
+        for config in configs.values():
+            assert config.rounds >= 3 and config.eval.heldout_tasks >= 144 and not config.dpo.monitor
+            steps = {}
+            for stage in stage_plan(config).values():
+                if stage.round and not stage.folder.startswith("control/"):
+                    steps[stage.round] = steps.get(stage.round, 0) + stage.steps
+            assert steps == {r: config.round_steps for r in range(1, config.rounds + 1)}
+
+
+@pytest.mark.slow
+def test_an_alignment_effect_variant_reuses_rfts_start_evaluation_and_round_one_samples(tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from alignment_effect import report, run_one
+
+    smoke = ["rounds=1", "round_steps=1", "max_tasks=3", "sample.n=2", "sample.max_new_tokens=24",
+             "eval.heldout_tasks=4", "eval.n=1", "eval.seeds=[1]", "eval.train_tasks=2"]
+    cache = tmp_path / "verdicts.sqlite"
+    for variant in ("rft", "dpo+nll"):
+        run_one(tmp_path, "ladder", variant, 0, smoke, cache)
+    shared = ("eval_before", "generate", "execute")
+    rft, dpo = (json.loads((tmp_path / f"{v}-s0" / "state.json").read_text()) for v in ("rft", "dpo+nll"))
+    assert all(dpo[stage]["config_hash"] == rft[stage]["config_hash"] for stage in shared)
+    rft_before = json.loads((tmp_path / "rft-s0" / "stages" / "eval_before.json").read_text())
+    dpo_before = json.loads((tmp_path / "dpo+nll-s0" / "stages" / "eval_before.json").read_text())
+    assert dpo_before["per_task"] == rft_before["per_task"] and str(tmp_path / "dpo+nll-s0") in dpo_before["model"]
+    assert "| 1 | dpo+nll | 1 |" in report(tmp_path, "ladder", ["rft", "dpo+nll"], [0], smoke, None)
 
 
 def test_alignment_effect_variance_parts_puts_an_eval_seed_spread_on_sampling_not_on_the_training_seed(tmp_path):
