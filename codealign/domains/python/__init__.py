@@ -170,9 +170,9 @@ class PythonDomain(Domain):
     default_test_timeout_s = 10.0
     fence_tags = frozenset({"python", "py", "python3", "py3"})
     syntax = SYNTAX
-    # RFT rounds on 256 feedback-pool tasks x 8 samples (the shipped warm-up's samples are near-duplicates: fewer
-    # tasks and samples left too little to train on), evaluated on 144 held-out tasks; the search that chose
-    # them, and why none is above continued SFT by the margin issue 29 asks: README, "Python's default run".
+    # 8 RFT rounds on 256 feedback-pool tasks x 8 samples (the shipped warm-up's samples are near-duplicates: fewer
+    # tasks and samples left too little to train on), evaluated on 144 held-out tasks; the search that chose them
+    # (fewer rounds or tasks stayed within 2 SE of continued SFT): README, "Python's default run".
     run_defaults = {"method": "rft", "rounds": 8, "max_tasks": 256,
                     "sft": {"max_steps": 80, "per_device_train_batch_size": 8},
                     "sample": {"n": 8, "max_new_tokens": 96}, "eval": {"heldout_tasks": 144, "max_tasks": 0, "n": 2}}
