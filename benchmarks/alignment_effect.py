@@ -35,7 +35,7 @@ by seed, RFT first). Wall times are in the README; not part of CI. Runs are repr
 rerunning a seed reproduces its figures.
 
 Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/alignment_effect.py --domain verilog --variants
-rft,dpo+nll,grpo --run-dir runs/alignment-verilog``
+rft,dpo+nll,grpo,rft+dpo,curry --run-dir runs/alignment-verilog``
 """
 
 from __future__ import annotations
@@ -247,7 +247,8 @@ def report(root: Path, domain: str, variants: list[str], seeds: list[int], extra
     found = {k: r for k, r in found.items() if r}
     start = {s: r[0]["eval"] for (v, s), r in found.items() if 0 in r}
     control = {s: found[("rft", s)]["control"]["eval"] for s in seeds if "control" in found.get(("rft", s), {})}
-    last = config_for(domain, "rft", seeds[0], extra).rounds
+    config = config_for(domain, "rft", seeds[0], extra)
+    last = config.rounds
     rows = []
     for variant in variants:
         for rnd in range(1, last + 1):
@@ -306,14 +307,15 @@ def report(root: Path, domain: str, variants: list[str], seeds: list[int], extra
             f"| {diff(h['vs_rft'])} | {diff(h['vs_control'])} | {h['compile_error']:.3f} | {h['truncation']:.3f} "
             f"| {t['pass@1']:.3f} | {diff(t['vs_start'])} | {diff(t['vs_rft'])} | {rates(row['pool'])} "
             f"| {counts(row['pairs'])} | {counts(row['rows'])} | {counts(row['steps'])} |")
-    bounded = ("heldout", "train") if "eval.train_tasks=64" in extra else ("heldout",)
+    # Issue 14's 64 round tasks keep a paired SE within the bound; the default 16 cannot.
+    bounded = ("heldout", "train") if config.eval.train_tasks >= 64 else ("heldout",)
     comparisons = [(d[1], f"{row['variant']} r{row['round']} {split} {name}", row, split, name)
                    for row in rows for split in bounded for name in ("vs_start", "vs_rft", "vs_control")
                    if (d := row[split].get(name)) is not None and d[2] >= 2]
     if comparisons:
         comparisons.sort(key=lambda c: -c[0])
         within = sum(se <= SE_BOUND for se, *_ in comparisons)
-        unbounded = "" if "train" in bounded else "; 16 round tasks are too few to bound"
+        unbounded = "" if "train" in bounded else f"; {config.eval.train_tasks} round tasks are too few to bound"
         lines += ["", f"Paired SEs ({' and '.join(bounded)}{unbounded}): "
                       f"{within} of {len(comparisons)} comparisons ≤ {SE_BOUND}; the widest: "
                       + ", ".join(f"{label} {se:.3f}" for se, label, *_ in comparisons[:3]) + "."]
